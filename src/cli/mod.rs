@@ -1,0 +1,715 @@
+//! The `taem` command line: runs the server and administers a live program. Every
+//! command works while `taem serve` runs on the same database, and every command
+//! that prints data takes `--json`.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::app::{Application, shutdown_signal};
+use crate::config::{Settings, redact_url};
+use crate::domain::model::*;
+use crate::domain::time::now;
+use crate::domain::{Currency, EarnRate, MemberCode, Money, Points, VoucherCode, codes};
+use crate::http::signature;
+use crate::service::{Loyalty, ServiceError, qr};
+use crate::store::{self, Store};
+
+mod render;
+
+#[derive(Parser)]
+#[command(
+    name = "taem",
+    version,
+    about = "taem (แต้ม): loyalty points through Telegram, LINE and a signed merchant webhook",
+    long_about = "taem (แต้ม): loyalty points through Telegram, LINE and a signed merchant webhook.\n\n\
+        Configuration comes from the environment (and .env): DATABASE_URL (default sqlite://taem.db), \
+        TAEM_HTTP_ADDR (default 127.0.0.1:8080), TAEM_TIMEZONE (default Asia/Bangkok), \
+        TAEM_DEFAULT_LOCALE (default th). See .env.example."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (merchant webhook, health checks) and the expiry sweep.
+    Serve,
+    /// Apply database migrations and exit (serve also applies them at start).
+    Migrate,
+    /// Program-wide settings: point expiry and pending period.
+    #[command(subcommand)]
+    Program(ProgramCmd),
+    /// Merchants (shops, branches, partner brands) that post purchases.
+    #[command(subcommand)]
+    Merchant(MerchantCmd),
+    /// The reward catalogue.
+    #[command(subcommand)]
+    Reward(RewardCmd),
+    /// Members (customers).
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Manual point corrections.
+    #[command(subcommand)]
+    Points(PointsCmd),
+    /// Vouchers issued on redemption.
+    #[command(subcommand)]
+    Voucher(VoucherCmd),
+    /// Helpers for the merchant webhook.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
+    /// Expire points and vouchers past their expiry now (serve runs this every 10 minutes).
+    Expire(JsonFlag),
+}
+
+#[derive(Args, Clone, Copy)]
+struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ProgramCmd {
+    /// Show the program settings.
+    Show(JsonFlag),
+    /// Change the program settings (applies to points credited from now on).
+    Set {
+        #[arg(long)]
+        name: Option<String>,
+        /// Months until earned points expire (at the end of that local day).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=120))]
+        expiry_months: Option<u32>,
+        /// Days before earned points can be spent.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=365))]
+        pending_days: Option<u32>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand)]
+enum MerchantCmd {
+    /// Create a merchant; prints its id and webhook secret (shown only this once).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// ISO 4217 currency of its purchases.
+        #[arg(long, default_value = "THB")]
+        currency: String,
+        /// Earn rate as POINTS:AMOUNT, e.g. 1:25 = 1 point per 25 THB.
+        #[arg(long, default_value = "1:25")]
+        earn: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List merchants (without their secrets).
+    List(JsonFlag),
+}
+
+#[derive(Subcommand)]
+enum RewardCmd {
+    /// Add a reward to the catalogue.
+    Add(RewardArgs),
+    /// List rewards (active ones unless --all).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Stop offering a reward (issued vouchers stay valid).
+    Disable {
+        id: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Offer a disabled reward again.
+    Enable {
+        id: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Redeem a reward for a member (as the chat would); prints the voucher.
+    Redeem {
+        member_code: String,
+        reward_id: i64,
+        /// Also write the voucher's QR code to this PNG file.
+        #[arg(long)]
+        qr: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Args)]
+struct RewardArgs {
+    /// Name in Thai.
+    #[arg(long)]
+    name_th: String,
+    /// Name in English.
+    #[arg(long)]
+    name_en: String,
+    #[arg(long, default_value = "")]
+    description_th: String,
+    #[arg(long, default_value = "")]
+    description_en: String,
+    /// Points it costs.
+    #[arg(long)]
+    cost: i64,
+    /// Vouchers available in all (unlimited when absent).
+    #[arg(long)]
+    stock: Option<i64>,
+    /// Vouchers one member may redeem (unlimited when absent).
+    #[arg(long)]
+    limit: Option<i64>,
+    /// Offered from (RFC 3339 or YYYY-MM-DD, local time).
+    #[arg(long)]
+    from: Option<String>,
+    /// Offered until (RFC 3339 or YYYY-MM-DD, local time, exclusive).
+    #[arg(long)]
+    until: Option<String>,
+    /// What the reward is worth to the customer, for cost reports.
+    #[arg(long, default_value = "0")]
+    face_value: String,
+    #[arg(long, default_value = "THB")]
+    currency: String,
+    /// Days a voucher stays valid after redemption.
+    #[arg(long, default_value_t = 30)]
+    voucher_days: u32,
+    #[command(flatten)]
+    out: JsonFlag,
+}
+
+#[derive(Subcommand)]
+enum MemberCmd {
+    /// Create a member; prints the member code.
+    Add {
+        #[arg(long)]
+        name: Option<String>,
+        /// Preferred language (th or en).
+        #[arg(long)]
+        lang: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Balance, lots with expiry, vouchers and the last entries of a member.
+    Show {
+        #[arg(required_unless_present_any = ["telegram", "line"])]
+        member_code: Option<String>,
+        #[arg(long, conflicts_with_all = ["member_code", "line"])]
+        telegram: Option<i64>,
+        #[arg(long, conflicts_with_all = ["member_code", "telegram"])]
+        line: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand)]
+enum PointsCmd {
+    /// Add (+N) or remove (-N) points, with a reason kept in the ledger.
+    Adjust {
+        member_code: String,
+        /// +N or -N.
+        #[arg(allow_hyphen_values = true)]
+        points: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand)]
+enum VoucherCmd {
+    /// Show a voucher.
+    Show {
+        code: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Write a voucher's QR code as a PNG.
+    Qr {
+        code: String,
+        /// Output file.
+        #[arg(long, short)]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCmd {
+    /// Print the headers that sign FILE (or - for stdin) for a merchant, ready for curl.
+    Sign {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, env = "TAEM_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        file: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TAEM_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("TAEM_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn print<T: Serialize>(out: JsonFlag, value: &T, text: impl FnOnce() -> String) {
+    if out.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("serializable")
+        );
+    } else {
+        print!("{}", text());
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    // `webhook sign` needs no database or configuration.
+    if let Command::Webhook(WebhookCmd::Sign {
+        merchant,
+        secret,
+        file,
+        out,
+    }) = &cli.command
+    {
+        return sign(merchant, secret, file, *out);
+    }
+    let settings = Settings::from_env().context("configuration")?;
+    tracing::debug!(?settings, "settings");
+    if let Command::Serve = cli.command {
+        return serve(&settings).await;
+    }
+    let store = store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening {}", redact_url(&settings.database_url)))?;
+    let loyalty = Loyalty::new(store.clone(), settings.timezone);
+    let tz = settings.timezone;
+    match cli.command {
+        Command::Serve | Command::Webhook(_) => unreachable!("handled above"),
+        Command::Migrate => {
+            println!(
+                "migrations applied ({})",
+                redact_url(&settings.database_url)
+            );
+        }
+        Command::Program(cmd) => program(store.as_ref(), cmd).await?,
+        Command::Merchant(cmd) => merchant(store.as_ref(), cmd).await?,
+        Command::Reward(cmd) => reward(&loyalty, cmd, tz).await?,
+        Command::Member(cmd) => member(&loyalty, cmd, tz).await?,
+        Command::Points(PointsCmd::Adjust {
+            member_code,
+            points,
+            reason,
+            out,
+        }) => {
+            let m = find_member(store.as_ref(), &member_code).await?;
+            let delta: i64 = points
+                .trim_start_matches('+')
+                .parse()
+                .with_context(|| format!("{points:?} is not +N or -N"))?;
+            let entry = loyalty
+                .adjust(m.id, delta, &reason, now())
+                .await
+                .map_err(friendly)?;
+            print(out, &entry, || {
+                format!(
+                    "{} {:+} points ({}); balance {}\n",
+                    m.code,
+                    entry.points.value(),
+                    reason,
+                    entry.balance_after
+                )
+            });
+        }
+        Command::Voucher(VoucherCmd::Show { code, out }) => {
+            let v = store
+                .voucher(&parse_voucher(&code)?)
+                .await
+                .map_err(|e| friendly(e.into()))?;
+            print(out, &v, || render::voucher(&v, tz));
+        }
+        Command::Voucher(VoucherCmd::Qr { code, out }) => {
+            let v = store
+                .voucher(&parse_voucher(&code)?)
+                .await
+                .map_err(|e| friendly(e.into()))?;
+            write_qr(&v.code, &out)?;
+            println!("wrote {}", out.display());
+        }
+        Command::Expire(out) => {
+            let sweep = store.expire_due(now()).await?;
+            print(out, &sweep, || {
+                format!(
+                    "expired {} points in {} lots; {} vouchers expired, {} points given back\n",
+                    sweep.points_expired,
+                    sweep.lots_expired,
+                    sweep.vouchers_expired,
+                    sweep.points_released
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let app = Application::start(settings).await?;
+    tracing::info!(
+        addr = %app.addr,
+        database = app.store.backend(),
+        "taem is serving; press Ctrl-C to stop"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    app.shutdown().await
+}
+
+fn sign(merchant: &str, secret: &str, file: &str, out: JsonFlag) -> anyhow::Result<()> {
+    let body = if file == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf)?;
+        buf
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {file}"))?
+    };
+    let header = signature::sign(secret, now().timestamp(), &body);
+    #[derive(Serialize)]
+    struct Headers<'a> {
+        #[serde(rename = "X-Taem-Merchant")]
+        merchant: &'a str,
+        #[serde(rename = "X-Taem-Signature")]
+        signature: &'a str,
+    }
+    print(
+        out,
+        &Headers {
+            merchant,
+            signature: &header,
+        },
+        || format!("X-Taem-Merchant: {merchant}\nX-Taem-Signature: {header}\n"),
+    );
+    Ok(())
+}
+
+/// Turns a service error into a message for the person at the terminal.
+fn friendly(e: ServiceError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+fn parse_voucher(code: &str) -> anyhow::Result<VoucherCode> {
+    VoucherCode::parse(code).with_context(|| format!("{code:?} is not a voucher code"))
+}
+
+async fn find_member(store: &dyn Store, code: &str) -> anyhow::Result<Member> {
+    let code = MemberCode::parse(code).with_context(|| format!("{code:?} is not a member code"))?;
+    store
+        .member(&MemberRef::Code(code.clone()))
+        .await
+        .map_err(|e| match e {
+            store::StoreError::NotFound(_) => anyhow::anyhow!("no member has the code {code}"),
+            e => e.into(),
+        })
+}
+
+fn write_qr(text: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let png = qr::png(text, 512)?;
+    std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
+}
+
+async fn program(store: &dyn Store, cmd: ProgramCmd) -> anyhow::Result<()> {
+    let (p, out) = match cmd {
+        ProgramCmd::Show(out) => (store.program().await?, out),
+        ProgramCmd::Set {
+            name,
+            expiry_months,
+            pending_days,
+            out,
+        } => {
+            let mut p = store.program().await?;
+            if let Some(n) = name {
+                p.name = n;
+            }
+            if let Some(m) = expiry_months {
+                p.expiry_months = m;
+            }
+            if let Some(d) = pending_days {
+                p.pending_days = d;
+            }
+            store.set_program(&p).await?;
+            (p, out)
+        }
+    };
+    print(out, &p, || {
+        format!(
+            "program {:?}: points expire after {} months, pending for {} days\n",
+            p.name, p.expiry_months, p.pending_days
+        )
+    });
+    Ok(())
+}
+
+async fn merchant(store: &dyn Store, cmd: MerchantCmd) -> anyhow::Result<()> {
+    match cmd {
+        MerchantCmd::Add {
+            name,
+            currency,
+            earn,
+            out,
+        } => {
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                bail!("--name must not be empty");
+            }
+            let currency: Currency = currency.parse()?;
+            let earn = EarnRate::parse(&earn, currency)?;
+            let m = Merchant {
+                id: codes::merchant_id(),
+                name,
+                currency,
+                earn,
+                webhook_secret: Secret::new(codes::webhook_secret()),
+                created_at: now(),
+            };
+            store.add_merchant(&m).await?;
+            #[derive(Serialize)]
+            struct Created<'a> {
+                id: &'a str,
+                name: &'a str,
+                currency: &'a str,
+                earn: String,
+                webhook_secret: &'a str,
+            }
+            print(
+                out,
+                &Created {
+                    id: &m.id,
+                    name: &m.name,
+                    currency: m.currency.code(),
+                    earn: m.earn.display(m.currency),
+                    webhook_secret: m.webhook_secret.expose(),
+                },
+                || {
+                    format!(
+                        "merchant {} created: {} ({}, earn {})\n\
+                         webhook secret: {}\n\
+                         Keep the secret safe: it is shown only now.\n",
+                        m.id,
+                        m.name,
+                        m.currency,
+                        m.earn.display(m.currency),
+                        m.webhook_secret.expose()
+                    )
+                },
+            );
+        }
+        MerchantCmd::List(out) => {
+            let list = store.merchants().await?;
+            let rows: Vec<render::MerchantRow> =
+                list.iter().map(render::MerchantRow::from).collect();
+            print(out, &rows, || render::merchants(&rows));
+        }
+    }
+    Ok(())
+}
+
+/// A date or RFC 3339 instant from the command line; dates are local midnight.
+fn parse_instant(s: &str, tz: chrono_tz::Tz) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("{s:?} is neither YYYY-MM-DD nor an RFC 3339 time"))?;
+    tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("{s} has no midnight in {tz}"))
+}
+
+async fn reward(loyalty: &Loyalty, cmd: RewardCmd, tz: chrono_tz::Tz) -> anyhow::Result<()> {
+    let store = loyalty.store();
+    match cmd {
+        RewardCmd::Add(a) => {
+            let cost =
+                Points::positive(a.cost).context("--cost must be a positive number of points")?;
+            if a.name_th.trim().is_empty() || a.name_en.trim().is_empty() {
+                bail!("--name-th and --name-en must not be empty");
+            }
+            if a.stock.is_some_and(|s| s < 0) {
+                bail!("--stock must not be negative");
+            }
+            if a.limit.is_some_and(|l| l < 1) {
+                bail!("--limit must be at least 1");
+            }
+            if a.voucher_days == 0 {
+                bail!("--voucher-days must be at least 1");
+            }
+            let currency: Currency = a.currency.parse()?;
+            let face_value = Money::parse(&a.face_value, currency)?;
+            let valid_from = a
+                .from
+                .as_deref()
+                .map(|s| parse_instant(s, tz))
+                .transpose()?;
+            let valid_until = a
+                .until
+                .as_deref()
+                .map(|s| parse_instant(s, tz))
+                .transpose()?;
+            if let (Some(f), Some(u)) = (valid_from, valid_until)
+                && u <= f
+            {
+                bail!("--until must be after --from");
+            }
+            let r = store
+                .add_reward(
+                    &NewReward {
+                        name_th: a.name_th.trim().into(),
+                        name_en: a.name_en.trim().into(),
+                        description_th: a.description_th,
+                        description_en: a.description_en,
+                        cost,
+                        stock: a.stock,
+                        per_member_limit: a.limit,
+                        valid_from,
+                        valid_until,
+                        face_value,
+                        voucher_days: a.voucher_days,
+                    },
+                    now(),
+                )
+                .await?;
+            print(a.out, &r, || {
+                format!(
+                    "reward {} added\n{}",
+                    r.id,
+                    render::rewards(std::slice::from_ref(&r))
+                )
+            });
+        }
+        RewardCmd::List { all, out } => {
+            let list = store.rewards(all).await?;
+            print(out, &list, || render::rewards(&list));
+        }
+        RewardCmd::Disable { id, out } => {
+            let r = store
+                .set_reward_active(id, false)
+                .await
+                .map_err(|e| friendly(e.into()))?;
+            print(out, &r, || format!("reward {} disabled\n", r.id));
+        }
+        RewardCmd::Enable { id, out } => {
+            let r = store
+                .set_reward_active(id, true)
+                .await
+                .map_err(|e| friendly(e.into()))?;
+            print(out, &r, || format!("reward {} enabled\n", r.id));
+        }
+        RewardCmd::Redeem {
+            member_code,
+            reward_id,
+            qr,
+            out,
+        } => {
+            let m = find_member(store.as_ref(), &member_code).await?;
+            let v = loyalty
+                .redeem(m.id, reward_id, None, now())
+                .await
+                .map_err(friendly)?;
+            if let Some(path) = &qr {
+                write_qr(&v.code, path)?;
+            }
+            print(out, &v, || render::voucher(&v, tz));
+        }
+    }
+    Ok(())
+}
+
+async fn member(loyalty: &Loyalty, cmd: MemberCmd, tz: chrono_tz::Tz) -> anyhow::Result<()> {
+    let store = loyalty.store();
+    match cmd {
+        MemberCmd::Add { name, lang, out } => {
+            let locale = match lang.as_deref() {
+                None => None,
+                Some(l) => Some(
+                    crate::i18n::Locale::parse(l)
+                        .with_context(|| format!("--lang {l:?}: use th or en"))?
+                        .as_str()
+                        .to_string(),
+                ),
+            };
+            let m = store
+                .add_member(
+                    &NewMember {
+                        name: name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+                        locale,
+                        ..NewMember::default()
+                    },
+                    now(),
+                )
+                .await?;
+            print(out, &m, || format!("member {} created\n", m.code));
+        }
+        MemberCmd::Show {
+            member_code,
+            telegram,
+            line,
+            out,
+        } => {
+            let m = match (member_code, telegram, line) {
+                (Some(code), _, _) => find_member(store.as_ref(), &code).await?,
+                (_, Some(t), _) => store
+                    .member(&MemberRef::Telegram(t))
+                    .await
+                    .map_err(|_| anyhow::anyhow!("no member uses Telegram id {t}"))?,
+                (_, _, Some(l)) => store
+                    .member(&MemberRef::Line(l.clone()))
+                    .await
+                    .map_err(|_| anyhow::anyhow!("no member uses LINE id {l}"))?,
+                _ => bail!("give a member code, --telegram ID or --line ID"),
+            };
+            let summary = loyalty.summary(m, now()).await.map_err(friendly)?;
+            print(out, &summary, || render::summary(&summary, tz));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Settings from the environment (and `.env` when present), validated once at
+//! start. Errors name the variable at fault; secrets never reach logs or `Debug`.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use chrono_tz::Tz;
+
+use crate::i18n::Locale;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://taem.db";
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub http_addr: SocketAddr,
+    pub timezone: Tz,
+    pub default_locale: Locale,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    /// Reads `.env` (if any) and then the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        // A missing .env is normal; a malformed one is worth knowing about.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(ConfigError {
+                var: ".env",
+                message: e.to_string(),
+            });
+        }
+        Settings::from_lookup(var)
+    }
+
+    /// Builds settings from any variable lookup (tests pass a map).
+    pub fn from_lookup(
+        get: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                message: "must start with sqlite:, postgres:// or postgresql://".into(),
+            });
+        }
+        let http_addr = match get("TAEM_HTTP_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.parse().map_err(|_| ConfigError {
+                var: "TAEM_HTTP_ADDR",
+                message: format!("{v:?} is not an address such as 127.0.0.1:8080"),
+            })?,
+        };
+        let timezone = match get("TAEM_TIMEZONE") {
+            None => chrono_tz::Asia::Bangkok,
+            Some(v) => v.parse().map_err(|_| ConfigError {
+                var: "TAEM_TIMEZONE",
+                message: format!("{v:?} is not an IANA time zone such as Asia/Bangkok"),
+            })?,
+        };
+        let default_locale = match get("TAEM_DEFAULT_LOCALE") {
+            None => Locale::Th,
+            Some(v) => Locale::parse(&v).ok_or_else(|| ConfigError {
+                var: "TAEM_DEFAULT_LOCALE",
+                message: format!("{v:?} is not a supported language; use th or en"),
+            })?,
+        };
+        Ok(Settings {
+            database_url,
+            http_addr,
+            timezone,
+            default_locale,
+        })
+    }
+}
+
+/// Hides the password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("http_addr", &self.http_addr)
+            .field("timezone", &self.timezone)
+            .field("default_locale", &self.default_locale)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&'static str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<&str, String> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url, "sqlite://taem.db");
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.timezone, chrono_tz::Asia::Bangkok);
+        assert_eq!(s.default_locale, Locale::Th);
+    }
+
+    #[test]
+    fn errors_name_the_bad_variable() {
+        for (var, value) in [
+            ("TAEM_HTTP_ADDR", "localhost"),
+            ("TAEM_TIMEZONE", "Mars/Olympus"),
+            ("TAEM_DEFAULT_LOCALE", "fr"),
+            ("DATABASE_URL", "mysql://x"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let s = settings(&[("DATABASE_URL", "postgres://taem:hunter2@db:5432/taem")]).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://taem:***@db:5432/taem"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Earning rules. The base rule is per merchant: `points` per `per` amount of money,
+//! rounded down (Thai retail commonly gives 1 point per 25 THB). Later rules
+//! (campaigns, tiers) add lines to the [`Breakdown`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::money::{Currency, Money};
+use super::points::Points;
+
+/// `points` points for every `per_minor` minor units spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarnRate {
+    pub points: i64,
+    pub per_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("earn rate {0:?} must look like POINTS:AMOUNT, e.g. 1:25 for 1 point per 25 THB")]
+pub struct EarnRateError(pub String);
+
+impl EarnRate {
+    /// The Thai retail default: 1 point per 25 THB.
+    pub fn default_for(currency: Currency) -> EarnRate {
+        EarnRate {
+            points: 1,
+            per_minor: 25 * currency.minor_per_major(),
+        }
+    }
+
+    /// Parses `POINTS:AMOUNT` such as `1:25` or `2:12.50`, where AMOUNT is in the
+    /// merchant's currency.
+    pub fn parse(input: &str, currency: Currency) -> Result<EarnRate, EarnRateError> {
+        let err = || EarnRateError(input.to_string());
+        let (p, a) = input.split_once(':').ok_or_else(err)?;
+        let points: i64 = p.trim().parse().map_err(|_| err())?;
+        if !(1..=1_000_000).contains(&points) {
+            return Err(err());
+        }
+        let per = Money::parse_positive(a.trim(), currency).map_err(|_| err())?;
+        Ok(EarnRate {
+            points,
+            per_minor: per.minor(),
+        })
+    }
+
+    /// Base points for an amount, rounded down.
+    pub fn points_for(&self, amount: Money) -> Points {
+        let p = i128::from(amount.minor()) * i128::from(self.points) / i128::from(self.per_minor);
+        Points::new(i64::try_from(p).unwrap_or(i64::MAX))
+    }
+
+    /// `1:25` style text, with the amount in the currency's decimals trimmed.
+    pub fn display(&self, currency: Currency) -> String {
+        let amount = Money::from_minor(self.per_minor, currency).to_decimal_string();
+        let amount = if amount.contains('.') {
+            amount
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        } else {
+            amount
+        };
+        format!("{}:{}", self.points, amount)
+    }
+}
+
+/// One rule that gave points to a purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleHit {
+    pub rule: String,
+    pub points: Points,
+}
+
+/// Every rule that applied to a purchase, in the order applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Breakdown(pub Vec<RuleHit>);
+
+impl Breakdown {
+    pub fn base(points: Points) -> Breakdown {
+        Breakdown(vec![RuleHit {
+            rule: "base".into(),
+            points,
+        }])
+    }
+
+    pub fn total(&self) -> Points {
+        self.0.iter().map(|h| h.points).sum()
+    }
+}
+
+impl fmt::Display for Breakdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|h| format!("{} {}", h.rule, h.points))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+impl FromStr for Breakdown {
+    type Err = serde_json::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_str(s)
+    }
+}
+
+/// Points to claw back for one refund, so that refunds are proportional to the
+/// refunded amount and their total never exceeds what the purchase earned: the
+/// cumulative clawback after a refund is `floor(earned * refunded / amount)`.
+pub fn clawback_for_refund(
+    earned: Points,
+    purchase_minor: i64,
+    refunded_before_minor: i64,
+    refund_minor: i64,
+) -> Points {
+    let cumulative = |refunded: i64| {
+        i128::from(earned.value()) * i128::from(refunded) / i128::from(purchase_minor)
+    };
+    let after = cumulative(refunded_before_minor + refund_minor);
+    let before = cumulative(refunded_before_minor);
+    Points::new(i64::try_from(after - before).expect("bounded by earned"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn thb(s: &str) -> Money {
+        Money::parse(s, Currency::THB).unwrap()
+    }
+
+    #[test]
+    fn default_rate_is_one_point_per_25_baht_rounded_down() {
+        let rate = EarnRate::default_for(Currency::THB);
+        assert_eq!(rate.points_for(thb("24.99")), Points::new(0));
+        assert_eq!(rate.points_for(thb("25")), Points::new(1));
+        assert_eq!(rate.points_for(thb("1000")), Points::new(40));
+        assert_eq!(rate.points_for(thb("1049.99")), Points::new(41));
+    }
+
+    #[test]
+    fn rates_parse_from_points_colon_amount() {
+        let r = EarnRate::parse("2:12.50", Currency::THB).unwrap();
+        assert_eq!(
+            r,
+            EarnRate {
+                points: 2,
+                per_minor: 1250
+            }
+        );
+        assert_eq!(r.points_for(thb("100")), Points::new(16));
+        assert_eq!(r.display(Currency::THB), "2:12.5");
+        assert_eq!(
+            EarnRate::default_for(Currency::THB).display(Currency::THB),
+            "1:25"
+        );
+        for bad in ["", "1", "0:25", "1:0", "x:25", "1:-5", "1:25:3"] {
+            assert!(EarnRate::parse(bad, Currency::THB).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn partial_refunds_claw_back_in_proportion() {
+        // 40 points on 1000 THB; refund 250 THB three times then the rest.
+        let e = Points::new(40);
+        assert_eq!(clawback_for_refund(e, 100_000, 0, 25_000), Points::new(10));
+        assert_eq!(
+            clawback_for_refund(e, 100_000, 25_000, 25_000),
+            Points::new(10)
+        );
+        // 7 points on 100 THB, refund 50 THB: floor(3.5) = 3, then the last 4.
+        let e = Points::new(7);
+        assert_eq!(clawback_for_refund(e, 10_000, 0, 5_000), Points::new(3));
+        assert_eq!(clawback_for_refund(e, 10_000, 5_000, 5_000), Points::new(4));
+    }
+
+    proptest! {
+        #[test]
+        fn refunds_never_claw_back_more_than_was_earned(
+            earned in 0i64..100_000,
+            amount in 1i64..10_000_000,
+            cuts in proptest::collection::vec(1i64..1_000_000, 1..8),
+        ) {
+            let mut refunded = 0;
+            let mut total = 0;
+            for cut in cuts {
+                let cut = cut.min(amount - refunded);
+                if cut == 0 { break; }
+                let c = clawback_for_refund(Points::new(earned), amount, refunded, cut).value();
+                prop_assert!(c >= 0);
+                total += c;
+                refunded += cut;
+                prop_assert!(total <= earned);
+            }
+            if refunded == amount {
+                prop_assert_eq!(total, earned, "a full refund takes back everything");
+            }
+        }
+
+        #[test]
+        fn more_money_never_earns_fewer_points(a in 0i64..1_000_000_000, b in 0i64..1_000_000_000, p in 1i64..100, per in 1i64..100_000) {
+            let rate = EarnRate { points: p, per_minor: per };
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            prop_assert!(rate.points_for(Money::from_minor(lo, Currency::THB)) <= rate.points_for(Money::from_minor(hi, Currency::THB)));
+        }
+    }
+}

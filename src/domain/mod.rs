@@ -1,0 +1,19 @@
+//! Pure rules of the loyalty program: no I/O, no database, no HTTP.
+//!
+//! Everything here is deterministic and unit/property tested. Services and stores
+//! call into these types; nothing here calls out.
+
+pub mod codes;
+pub mod earn;
+pub mod ledger;
+pub mod model;
+pub mod money;
+pub mod points;
+pub mod refusal;
+pub mod time;
+
+pub use codes::{ClaimCode, MemberCode, VoucherCode};
+pub use earn::{Breakdown, EarnRate, RuleHit};
+pub use money::{Currency, Money, MoneyError};
+pub use points::Points;
+pub use refusal::Refusal;

@@ -1,0 +1,352 @@
+//! The records of the program as the rest of taem sees them. Stores translate
+//! their rows into these; services and front-ends never see a row.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::codes::{ClaimCode, MemberCode, VoucherCode};
+use super::earn::{Breakdown, EarnRate};
+use super::ledger::EntryKind;
+use super::money::{Currency, Money};
+use super::points::Points;
+
+/// Program-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Program {
+    pub name: String,
+    /// Months after which earned points expire (at the end of that local day).
+    pub expiry_months: u32,
+    /// Days after a purchase before its points can be spent.
+    pub pending_days: u32,
+}
+
+impl Default for Program {
+    fn default() -> Self {
+        Program {
+            name: "taem".into(),
+            expiry_months: 12,
+            pending_days: 0,
+        }
+    }
+}
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub currency: Currency,
+    pub earn: EarnRate,
+    pub webhook_secret: Secret,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub id: i64,
+    pub code: String,
+    pub name: Option<String>,
+    pub locale: Option<String>,
+    pub telegram_id: Option<i64>,
+    pub line_id: Option<String>,
+    pub marketing_opt_in: bool,
+    pub balance: Points,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The ways to find a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberRef {
+    Id(i64),
+    Code(MemberCode),
+    Telegram(i64),
+    Line(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMember {
+    pub name: Option<String>,
+    pub locale: Option<String>,
+    pub telegram_id: Option<i64>,
+    pub line_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reward {
+    pub id: i64,
+    pub name_th: String,
+    pub name_en: String,
+    pub description_th: String,
+    pub description_en: String,
+    pub cost: Points,
+    /// Vouchers left to issue; `None` means unlimited.
+    pub stock: Option<i64>,
+    /// Vouchers one member may hold or have used; `None` means no limit.
+    pub per_member_limit: Option<i64>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    /// What one voucher is worth to the customer, for cost reports.
+    #[serde(serialize_with = "serialize_money")]
+    pub face_value: Money,
+    /// Days a voucher stays usable after it is issued.
+    pub voucher_days: u32,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReward {
+    pub name_th: String,
+    pub name_en: String,
+    pub description_th: String,
+    pub description_en: String,
+    pub cost: Points,
+    pub stock: Option<i64>,
+    pub per_member_limit: Option<i64>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub face_value: Money,
+    pub voucher_days: u32,
+}
+
+pub fn serialize_money<S: serde::Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("Money", 2)?;
+    st.serialize_field("amount", &m.to_decimal_string())?;
+    st.serialize_field("currency", m.currency().code())?;
+    st.end()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoucherStatus {
+    Issued,
+    Used,
+    Expired,
+    Cancelled,
+}
+
+impl VoucherStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoucherStatus::Issued => "issued",
+            VoucherStatus::Used => "used",
+            VoucherStatus::Expired => "expired",
+            VoucherStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<VoucherStatus> {
+        Some(match s {
+            "issued" => VoucherStatus::Issued,
+            "used" => VoucherStatus::Used,
+            "expired" => VoucherStatus::Expired,
+            "cancelled" => VoucherStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Voucher {
+    pub id: i64,
+    pub code: String,
+    pub member_id: i64,
+    pub reward_id: i64,
+    pub points: Points,
+    pub status: VoucherStatus,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub used_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub member_id: i64,
+    pub kind: EntryKind,
+    pub points: Points,
+    pub balance_after: Points,
+    pub merchant_id: Option<String>,
+    /// The receipt, refund, voucher code or adjustment reason behind the entry.
+    pub reference: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lot {
+    pub id: i64,
+    pub points: Points,
+    pub remaining: Points,
+    pub earned_at: DateTime<Utc>,
+    pub available_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub merchant_id: Option<String>,
+}
+
+/// When points credited now become spendable and when they expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LotTiming {
+    pub available_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A purchase to record, already priced by the earning rules.
+#[derive(Debug, Clone)]
+pub struct PurchaseCommand {
+    pub merchant_id: String,
+    pub receipt_id: String,
+    pub amount: Money,
+    pub member_code: Option<MemberCode>,
+    pub occurred_at: DateTime<Utc>,
+    /// The purchase's items as given, kept for later rules and reports.
+    pub items_json: Option<String>,
+    /// A digest of the request: the same receipt with another digest is a conflict.
+    pub fingerprint: String,
+    pub breakdown: Breakdown,
+    pub timing: LotTiming,
+    /// Used only when there is no member: whoever claims it gets the points.
+    pub claim_code: ClaimCode,
+    pub claim_expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+/// The answer to a recorded purchase; replays return the original one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurchaseReceipt {
+    pub purchase_id: i64,
+    pub receipt_id: String,
+    pub points: Points,
+    pub breakdown: Breakdown,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Points>,
+    /// When the points become spendable (later than now with a pending period).
+    pub available_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundCommand {
+    pub merchant_id: String,
+    pub refund_id: String,
+    pub receipt_id: String,
+    pub amount: Money,
+    pub fingerprint: String,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundReceipt {
+    pub refund_id: String,
+    pub receipt_id: String,
+    pub purchase_id: i64,
+    pub points_clawed_back: Points,
+    /// Money still refundable on the purchase after this refund.
+    pub refundable_amount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Points>,
+}
+
+/// A new answer, or the stored answer to a request seen before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded<T> {
+    New(T),
+    Replay(T),
+}
+
+impl<T> Recorded<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Recorded::New(t) | Recorded::Replay(t) => t,
+        }
+    }
+    pub fn is_new(&self) -> bool {
+        matches!(self, Recorded::New(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RedeemCommand {
+    pub member_id: i64,
+    pub reward_id: i64,
+    /// A key from the front-end (a button press id): the same key never redeems twice.
+    pub request_key: Option<String>,
+    pub code: VoucherCode,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoucherUse {
+    pub voucher: Voucher,
+    pub reward: Reward,
+    pub member: Member,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimReceipt {
+    pub receipt_id: String,
+    pub merchant_id: String,
+    pub points: Points,
+    pub balance: Points,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdjustCommand {
+    pub member_id: i64,
+    pub delta: Points,
+    pub reason: String,
+    pub timing: LotTiming,
+    pub now: DateTime<Utc>,
+}
+
+/// What one expiry sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ExpirySweep {
+    pub lots_expired: u64,
+    pub points_expired: i64,
+    pub vouchers_expired: u64,
+    pub points_released: i64,
+}
+
+/// One member's books, for audits and tests: the cached balance, the sum of
+/// their entries and the points left in their lots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerAudit {
+    pub member_id: i64,
+    pub balance: i64,
+    pub entries_sum: i64,
+    pub lots_remaining: i64,
+}
+
+impl LedgerAudit {
+    /// The ledger invariant: entries sum to the balance, and the lots hold the
+    /// balance when it is not negative (nothing when it is).
+    pub fn holds(&self) -> bool {
+        self.entries_sum == self.balance && self.lots_remaining == self.balance.max(0)
+    }
+}

@@ -1,0 +1,41 @@
+//! Business rules that turn a request down. Each one changes nothing; HTTP maps
+//! them to problem+json, chat to a localized message.
+
+use chrono::{DateTime, Utc};
+
+use super::points::Points;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("not enough points: {available} spendable, {needed} needed")]
+    InsufficientPoints { available: Points, needed: Points },
+    #[error("the balance is negative ({balance}) after a refund; it must be positive to redeem")]
+    NegativeBalance { balance: Points },
+    #[error("this reward is out of stock")]
+    OutOfStock,
+    #[error("this member already has the most vouchers of this reward allowed ({limit})")]
+    MemberLimitReached { limit: i64 },
+    #[error("this reward is not offered at the moment")]
+    RewardUnavailable,
+    #[error(
+        "the refund of {requested} is more than the {refundable} still refundable on this purchase"
+    )]
+    RefundExceedsPurchase {
+        requested: String,
+        refundable: String,
+    },
+    #[error("this voucher was already used at {used_at}")]
+    VoucherAlreadyUsed { used_at: DateTime<Utc> },
+    #[error("this voucher expired at {expires_at}")]
+    VoucherExpired { expires_at: DateTime<Utc> },
+    #[error("this voucher was cancelled")]
+    VoucherCancelled,
+    #[error("this voucher belongs to another member")]
+    VoucherNotYours,
+    #[error("this claim code expired at {expires_at}")]
+    ClaimExpired { expires_at: DateTime<Utc> },
+    #[error("this claim code has already been used")]
+    ClaimAlreadyClaimed,
+    #[error("the adjustment would take the balance ({balance}) below zero")]
+    AdjustBelowZero { balance: Points },
+}

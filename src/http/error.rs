@@ -1,0 +1,156 @@
+//! One error type for the HTTP boundary. Every error is answered as
+//! `application/problem+json` (RFC 9457) with a `detail` a person can act on;
+//! internal errors are logged and answered without their insides.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::signature::SignatureError;
+use crate::domain::Refusal;
+use crate::service::ServiceError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// A short slug naming the kind of problem: `urn:taem:problem:<slug>`.
+    pub slug: &'static str,
+    pub detail: String,
+    /// For validation problems: the request field at fault.
+    pub field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            slug,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn payload_too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "the request body is larger than 64 KiB",
+        )
+    }
+
+    pub fn bad_json(e: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("the body is not the JSON this endpoint expects: {e}"),
+        )
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(e: SignatureError) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        let (status, slug) = match &r {
+            Refusal::VoucherAlreadyUsed { .. } => (StatusCode::CONFLICT, "voucher-used"),
+            Refusal::VoucherExpired { .. } => (StatusCode::GONE, "voucher-expired"),
+            Refusal::VoucherCancelled => (StatusCode::GONE, "voucher-cancelled"),
+            Refusal::RefundExceedsPurchase { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "refund-exceeds-purchase")
+            }
+            Refusal::InsufficientPoints { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "insufficient-points")
+            }
+            Refusal::NegativeBalance { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "negative-balance")
+            }
+            Refusal::OutOfStock => (StatusCode::CONFLICT, "out-of-stock"),
+            Refusal::MemberLimitReached { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "member-limit-reached")
+            }
+            Refusal::RewardUnavailable => (StatusCode::UNPROCESSABLE_ENTITY, "reward-unavailable"),
+            Refusal::VoucherNotYours => (StatusCode::NOT_FOUND, "not-found"),
+            Refusal::ClaimExpired { .. } => (StatusCode::GONE, "claim-expired"),
+            Refusal::ClaimAlreadyClaimed => (StatusCode::CONFLICT, "claim-used"),
+            Refusal::AdjustBelowZero { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "below-zero"),
+        };
+        ApiError::new(status, slug, r.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("no {what} matches the request"),
+            ),
+            StoreError::IdempotencyConflict(key) => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency-conflict",
+                format!(
+                    "this {key} was already recorded with a different body; \
+                     send a new {key} for a new request"
+                ),
+            ),
+            StoreError::Refused(r) => r.into(),
+            other => {
+                tracing::error!(error = %other, "store error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on our side; nothing was recorded, please retry",
+                )
+            }
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::Invalid { field, message } => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                slug: "invalid-request",
+                detail: format!("{field}: {message}"),
+                field: Some(field),
+            },
+            ServiceError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            kind: format!("urn:taem:problem:{}", self.slug),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            field: self.field.as_deref(),
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}

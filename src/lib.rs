@@ -1,0 +1,12 @@
+//! taem (แต้ม, "points"): a loyalty-points platform. See `docs/ARCHITECTURE.md`
+//! for the map of the modules.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod i18n;
+pub mod service;
+pub mod store;

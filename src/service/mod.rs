@@ -1,0 +1,386 @@
+//! Use cases: what merchants, staff, administrators and (later) the chat
+//! front-ends ask of taem. Each validates its input, applies the domain rules and
+//! calls one whole store operation.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::model::*;
+use crate::domain::time::lot_expiry;
+use crate::domain::{Breakdown, ClaimCode, MemberCode, Money, Points, VoucherCode};
+use crate::store::{Store, StoreError};
+
+pub mod qr;
+
+/// Claim codes on receipts bought without a member stay valid this long.
+pub const CLAIM_DAYS: i64 = 30;
+/// Purchases may be dated at most this far ahead (clock skew between tills).
+const FUTURE_SKEW_MINUTES: i64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request itself is wrong: `field` says where.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// One line of a purchase, as the merchant's till sends it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PurchaseItem {
+    pub sku: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default = "one")]
+    pub quantity: i64,
+    pub amount: String,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// The body of `POST /v1/purchases`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PurchaseRequest {
+    pub receipt_id: String,
+    pub amount: String,
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<PurchaseItem>>,
+}
+
+/// The body of `POST /v1/refunds`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefundRequest {
+    pub refund_id: String,
+    pub receipt_id: String,
+    pub amount: String,
+    /// Optional; when given it must be the merchant's currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+fn check_id(field: &str, value: &str) -> Result<()> {
+    let n = value.chars().count();
+    if n == 0 || n > 128 {
+        return Err(invalid(field, "must be 1 to 128 characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_currency(field: &str, given: &str, merchant: &Merchant) -> Result<()> {
+    if !given.eq_ignore_ascii_case(merchant.currency.code()) {
+        return Err(invalid(
+            field,
+            format!(
+                "{given:?} is not this merchant's currency ({})",
+                merchant.currency
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn amount(field: &str, value: &str, merchant: &Merchant) -> Result<Money> {
+    Money::parse_positive(value, merchant.currency).map_err(|e| invalid(field, e.to_string()))
+}
+
+/// A digest of the meaning of a request (not its bytes), so a till that resends
+/// the same purchase with other whitespace or key order is still a replay.
+fn fingerprint<T: Serialize>(canonical: &T) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(canonical).expect("serializable"),
+    ))
+}
+
+pub struct Loyalty {
+    store: Arc<dyn Store>,
+    tz: Tz,
+}
+
+impl Loyalty {
+    pub fn new(store: Arc<dyn Store>, tz: Tz) -> Loyalty {
+        Loyalty { store, tz }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+
+    /// When points credited at `now` become spendable and expire, under the
+    /// program's current settings.
+    pub async fn lot_timing(&self, now: DateTime<Utc>) -> Result<LotTiming> {
+        let program = self.store.program().await?;
+        Ok(LotTiming {
+            available_at: now + Duration::days(i64::from(program.pending_days)),
+            expires_at: lot_expiry(now, program.expiry_months, self.tz),
+        })
+    }
+
+    pub async fn record_purchase(
+        &self,
+        merchant: &Merchant,
+        req: PurchaseRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<PurchaseReceipt>> {
+        check_id("receipt_id", &req.receipt_id)?;
+        check_currency("currency", &req.currency, merchant)?;
+        let total = amount("amount", &req.amount, merchant)?;
+        let member_code = match &req.member_code {
+            None => None,
+            Some(c) => Some(MemberCode::parse(c).ok_or_else(|| {
+                invalid(
+                    "member_code",
+                    format!("{c:?} is not a member code (8 letters and digits)"),
+                )
+            })?),
+        };
+        let occurred_at = req.occurred_at.map(crate::domain::time::truncate_ms);
+        if let Some(t) = occurred_at
+            && t > now + Duration::minutes(FUTURE_SKEW_MINUTES)
+        {
+            return Err(invalid("occurred_at", "is in the future"));
+        }
+        let mut items = Vec::new();
+        for (i, item) in req.items.iter().flatten().enumerate() {
+            check_id(&format!("items[{i}].sku"), &item.sku)?;
+            if item.quantity <= 0 {
+                return Err(invalid(
+                    format!("items[{i}].quantity"),
+                    "must be at least 1",
+                ));
+            }
+            let a = Money::parse(&item.amount, merchant.currency)
+                .map_err(|e| invalid(format!("items[{i}].amount"), e.to_string()))?;
+            items.push(PurchaseItem {
+                amount: a.to_decimal_string(),
+                ..item.clone()
+            });
+        }
+        if items.len() > 500 {
+            return Err(invalid("items", "at most 500 items"));
+        }
+        // The canonical request: normalised values, in a fixed order.
+        let canonical = PurchaseRequest {
+            receipt_id: req.receipt_id.clone(),
+            amount: total.to_decimal_string(),
+            currency: merchant.currency.code().to_string(),
+            member_code: member_code.as_ref().map(|c| c.to_string()),
+            occurred_at,
+            items: req.items.is_some().then(|| items.clone()),
+        };
+        let breakdown = Breakdown::base(merchant.earn.points_for(total));
+        let cmd = PurchaseCommand {
+            merchant_id: merchant.id.clone(),
+            receipt_id: req.receipt_id,
+            amount: total,
+            member_code,
+            occurred_at: occurred_at.unwrap_or(now),
+            items_json: req
+                .items
+                .is_some()
+                .then(|| serde_json::to_string(&items).expect("serializable")),
+            fingerprint: fingerprint(&canonical),
+            breakdown,
+            timing: self.lot_timing(now).await?,
+            claim_code: ClaimCode::generate(),
+            claim_expires_at: now + Duration::days(CLAIM_DAYS),
+            now,
+        };
+        Ok(self.store.record_purchase(&cmd).await?)
+    }
+
+    pub async fn record_refund(
+        &self,
+        merchant: &Merchant,
+        req: RefundRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<RefundReceipt>> {
+        check_id("refund_id", &req.refund_id)?;
+        check_id("receipt_id", &req.receipt_id)?;
+        if let Some(c) = &req.currency {
+            check_currency("currency", c, merchant)?;
+        }
+        let refund = amount("amount", &req.amount, merchant)?;
+        let canonical = RefundRequest {
+            refund_id: req.refund_id.clone(),
+            receipt_id: req.receipt_id.clone(),
+            amount: refund.to_decimal_string(),
+            currency: None,
+        };
+        let cmd = RefundCommand {
+            merchant_id: merchant.id.clone(),
+            refund_id: req.refund_id,
+            receipt_id: req.receipt_id,
+            amount: refund,
+            fingerprint: fingerprint(&canonical),
+            now,
+        };
+        Ok(self.store.record_refund(&cmd).await?)
+    }
+
+    /// Staff at the counter use a voucher a customer shows them.
+    pub async fn use_voucher(
+        &self,
+        merchant: &Merchant,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VoucherUse> {
+        let code = VoucherCode::parse(code).ok_or(StoreError::NotFound("voucher"))?;
+        Ok(self.store.use_voucher(&code, &merchant.id, now).await?)
+    }
+
+    /// A member spends points on a reward. `request_key` makes a double tap or a
+    /// redelivered message return the first voucher instead of a second one.
+    pub async fn redeem(
+        &self,
+        member_id: i64,
+        reward_id: i64,
+        request_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Voucher> {
+        let cmd = RedeemCommand {
+            member_id,
+            reward_id,
+            request_key,
+            code: VoucherCode::generate(),
+            now,
+        };
+        Ok(self.store.redeem(&cmd).await?)
+    }
+
+    pub async fn cancel_voucher(
+        &self,
+        member_id: i64,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Voucher> {
+        let code = VoucherCode::parse(code).ok_or(StoreError::NotFound("voucher"))?;
+        Ok(self.store.cancel_voucher(member_id, &code, now).await?)
+    }
+
+    /// A member claims the points of a receipt bought without their member code.
+    pub async fn claim(
+        &self,
+        member_id: i64,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimReceipt> {
+        let code = ClaimCode::parse(code).ok_or(StoreError::NotFound("claim code"))?;
+        let timing = self.lot_timing(now).await?;
+        Ok(self
+            .store
+            .claim_receipt(member_id, &code, timing, now)
+            .await?)
+    }
+
+    /// An administrator's correction, with the reason kept in the ledger.
+    pub async fn adjust(
+        &self,
+        member_id: i64,
+        delta: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Entry> {
+        if delta == 0 || Points::positive(delta.abs()).is_none() {
+            return Err(invalid(
+                "points",
+                "must be a non-zero whole number such as +50 or -20",
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 200 {
+            return Err(invalid("reason", "must be 1 to 200 characters"));
+        }
+        let cmd = AdjustCommand {
+            member_id,
+            delta: Points::new(delta),
+            reason: reason.to_string(),
+            timing: self.lot_timing(now).await?,
+            now,
+        };
+        Ok(self.store.adjust_points(&cmd).await?)
+    }
+
+    /// Everything about a member's points, for `member show` and the chat.
+    pub async fn summary(&self, member: Member, now: DateTime<Utc>) -> Result<MemberSummary> {
+        let lots = self.store.lots(member.id).await?;
+        let views: Vec<_> = lots
+            .iter()
+            .map(|l| crate::domain::ledger::LotView {
+                id: l.id,
+                remaining: l.remaining.value(),
+                available_at: l.available_at,
+                expires_at: l.expires_at,
+            })
+            .collect();
+        let spendable = crate::domain::ledger::spendable(&views, now);
+        let pending = crate::domain::ledger::pending(&views, now);
+        let next_expiry = lots
+            .iter()
+            .filter(|l| l.expires_at > now)
+            .min_by_key(|l| l.expires_at)
+            .map(|first| NextExpiry {
+                expires_at: first.expires_at,
+                points: lots
+                    .iter()
+                    .filter(|l| l.expires_at == first.expires_at)
+                    .map(|l| l.remaining)
+                    .sum(),
+            });
+        let vouchers = self.store.vouchers(member.id).await?;
+        let entries = self.store.entries(member.id, 20).await?;
+        Ok(MemberSummary {
+            spendable,
+            pending,
+            next_expiry,
+            lots,
+            vouchers,
+            entries,
+            member,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NextExpiry {
+    pub points: Points,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberSummary {
+    pub member: Member,
+    pub spendable: Points,
+    pub pending: Points,
+    pub next_expiry: Option<NextExpiry>,
+    pub lots: Vec<Lot>,
+    pub vouchers: Vec<Voucher>,
+    pub entries: Vec<Entry>,
+}

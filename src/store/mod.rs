@@ -1,0 +1,122 @@
+//! Storage. The [`Store`] trait's methods are whole operations, each one database
+//! transaction; the SQLite and PostgreSQL implementations keep their own SQL and
+//! migrations (`migrations/sqlite`, `migrations/postgres`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::model::*;
+use crate::domain::{ClaimCode, Refusal, VoucherCode};
+
+pub mod postgres;
+pub mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing named does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The same idempotency key was used before with a different request.
+    #[error("{0} was already used for a different request")]
+    IdempotencyConflict(&'static str),
+    /// A business rule turned the request down; nothing changed.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Another `taem serve` holds the database.
+    #[error("{0}")]
+    Locked(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row that breaks taem's own rules (a bug or a hand-edited database).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    /// Checks the database answers (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    async fn program(&self) -> Result<Program>;
+    async fn set_program(&self, program: &Program) -> Result<()>;
+
+    async fn add_merchant(&self, merchant: &Merchant) -> Result<()>;
+    async fn merchant(&self, id: &str) -> Result<Merchant>;
+    async fn merchants(&self) -> Result<Vec<Merchant>>;
+
+    /// Creates a member with a fresh member code.
+    async fn add_member(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Member>;
+    async fn member(&self, by: &MemberRef) -> Result<Member>;
+
+    /// Records a purchase and credits its points, or replays the stored answer
+    /// for a receipt seen before with the same fingerprint.
+    async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>>;
+    /// Records a refund and claws back points in proportion to the refunded amount.
+    async fn record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>>;
+    /// Gives a member the points of a purchase made without one.
+    async fn claim_receipt(
+        &self,
+        member_id: i64,
+        code: &ClaimCode,
+        timing: LotTiming,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimReceipt>;
+
+    async fn add_reward(&self, reward: &NewReward, now: DateTime<Utc>) -> Result<Reward>;
+    async fn reward(&self, id: i64) -> Result<Reward>;
+    async fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>>;
+    async fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward>;
+
+    /// Spends points on a reward and issues a voucher, atomically. The same
+    /// `request_key` for the same member returns the voucher issued the first time.
+    async fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher>;
+    /// Marks a voucher used at the counter.
+    async fn use_voucher(
+        &self,
+        code: &VoucherCode,
+        merchant_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VoucherUse>;
+    /// A member gives a voucher back and gets its points back.
+    async fn cancel_voucher(
+        &self,
+        member_id: i64,
+        code: &VoucherCode,
+        now: DateTime<Utc>,
+    ) -> Result<Voucher>;
+    async fn voucher(&self, code: &VoucherCode) -> Result<Voucher>;
+
+    /// A manual correction: credits make a new lot, debits spend soonest-expiring first.
+    async fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry>;
+    /// Expires lots past their expiry and vouchers past theirs (giving those points back).
+    async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep>;
+
+    async fn lots(&self, member_id: i64) -> Result<Vec<Lot>>;
+    async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>>;
+    /// The newest entries first.
+    async fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>>;
+    /// Every member's balance against their entries and lots.
+    async fn audit(&self) -> Result<Vec<LedgerAudit>>;
+}
+
+/// Opens the store a `DATABASE_URL` names, applying migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(if is_postgres_url(url) {
+        postgres::PgStore::connect(url).await?
+    } else {
+        Arc::new(sqlite::SqliteStore::connect(url).await?)
+    })
+}
+
+/// PostgreSQL URLs select the PostgreSQL store; anything else is SQLite.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
