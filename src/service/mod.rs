@@ -213,7 +213,16 @@ impl Loyalty {
             claim_expires_at: now + Duration::days(CLAIM_DAYS),
             now,
         };
-        Ok(self.store.record_purchase(&cmd).await?)
+        match self.store.record_purchase(&cmd).await {
+            Err(StoreError::NotFound("member")) => Err(invalid(
+                "member_code",
+                format!(
+                    "no member has the code {}",
+                    cmd.member_code.as_ref().map(|c| c.as_str()).unwrap_or("")
+                ),
+            )),
+            other => Ok(other?),
+        }
     }
 
     pub async fn record_refund(
@@ -242,7 +251,16 @@ impl Loyalty {
             fingerprint: fingerprint(&canonical),
             now,
         };
-        Ok(self.store.record_refund(&cmd).await?)
+        match self.store.record_refund(&cmd).await {
+            Err(StoreError::NotFound("purchase")) => Err(invalid(
+                "receipt_id",
+                format!(
+                    "this merchant has no purchase with receipt_id {:?}",
+                    cmd.receipt_id
+                ),
+            )),
+            other => Ok(other?),
+        }
     }
 
     /// Staff at the counter use a voucher a customer shows them.

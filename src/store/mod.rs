@@ -110,7 +110,7 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the store a `DATABASE_URL` names, applying migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     Ok(if is_postgres_url(url) {
-        postgres::PgStore::connect(url).await?
+        Arc::new(postgres::PgStore::connect(url).await?)
     } else {
         Arc::new(sqlite::SqliteStore::connect(url).await?)
     })

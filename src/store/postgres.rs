@@ -1,13 +1,1511 @@
-//! PostgreSQL store (being written).
+//! The shared store: PostgreSQL, for several taem processes on one database.
+//!
+//! Every operation is one READ COMMITTED transaction from a pool of connections.
+//! Operations that move a member's points lock that member's row (`FOR UPDATE`)
+//! before they read the balance or the lots, so concurrent operations on the same
+//! member run one after the other and see each other's effects. Locks are always
+//! taken in the same order, so two operations never wait on each other:
+//! purchase row, then member, then voucher, then reward.
+//!
+//! Idempotency keys are UNIQUE constraints: when two requests with the same key
+//! race, the second one's INSERT waits for the first and fails with a unique
+//! violation; the operation is then run again, and finds the first one's row.
 
-use super::Result;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
 
-pub struct PgStore;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::{Result, Store, StoreError};
+use crate::domain::earn::{Breakdown, EarnRate, clawback_for_refund};
+use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
+use crate::domain::model::*;
+use crate::domain::{ClaimCode, Currency, MemberCode, Money, Points, Refusal, VoucherCode};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+type Tx = Transaction<'static, Postgres>;
+
+/// Names of the UNIQUE constraints that carry idempotency keys (see the migration).
+const PURCHASE_KEY: &str = "purchases_receipt_key";
+const REFUND_KEY: &str = "refunds_refund_key";
+const REDEEM_KEY: &str = "vouchers_request_key";
+const MEMBER_CODE_KEY: &str = "members_code_key";
+
+/// How many times an operation runs when it loses an idempotency race (the last
+/// run finds the winner's row, so two would do; the third is a margin).
+const ATTEMPTS: usize = 3;
+
+pub struct PgStore {
+    pool: PgPool,
+}
 
 impl PgStore {
-    pub async fn connect(_url: &str) -> Result<std::sync::Arc<dyn super::Store>> {
-        Err(super::StoreError::Corrupt(
-            "PostgreSQL store not written yet".into(),
+    /// Connects and applies migrations (sqlx serialises concurrent migrators with
+    /// an advisory lock, so several processes may start at once).
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(32)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+/// Runs `op`, and runs it again if it lost a race on the idempotency key
+/// `constraint`: the new run's lookup then finds the row that won.
+async fn retry_on_key<T, F, Fut>(constraint: &str, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if attempt < ATTEMPTS && violates(&e, constraint) => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Whether `e` is a unique violation of the named constraint.
+fn violates(e: &StoreError, constraint: &str) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(d))
+        if d.is_unique_violation() && d.constraint() == Some(constraint))
+}
+
+// ---------------------------------------------------------------------------
+// Rows
+
+#[derive(sqlx::FromRow)]
+struct MerchantRow {
+    id: String,
+    name: String,
+    currency: String,
+    earn_points: i64,
+    earn_per_minor: i64,
+    webhook_secret: String,
+    created_at: DateTime<Utc>,
+}
+
+fn currency(code: &str) -> Result<Currency> {
+    Currency::from_str(code).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl TryFrom<MerchantRow> for Merchant {
+    type Error = StoreError;
+    fn try_from(r: MerchantRow) -> Result<Merchant> {
+        Ok(Merchant {
+            currency: currency(&r.currency)?,
+            id: r.id,
+            name: r.name,
+            earn: EarnRate {
+                points: r.earn_points,
+                per_minor: r.earn_per_minor,
+            },
+            webhook_secret: Secret::new(r.webhook_secret),
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: i64,
+    code: String,
+    name: Option<String>,
+    locale: Option<String>,
+    telegram_id: Option<i64>,
+    line_id: Option<String>,
+    marketing_opt_in: bool,
+    balance: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MemberRow> for Member {
+    fn from(r: MemberRow) -> Member {
+        Member {
+            id: r.id,
+            code: r.code,
+            name: r.name,
+            locale: r.locale,
+            telegram_id: r.telegram_id,
+            line_id: r.line_id,
+            marketing_opt_in: r.marketing_opt_in,
+            balance: Points::new(r.balance),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RewardRow {
+    id: i64,
+    name_th: String,
+    name_en: String,
+    description_th: String,
+    description_en: String,
+    cost: i64,
+    stock: Option<i64>,
+    per_member_limit: Option<i64>,
+    valid_from: Option<DateTime<Utc>>,
+    valid_until: Option<DateTime<Utc>>,
+    face_value_minor: i64,
+    currency: String,
+    voucher_days: i64,
+    active: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<RewardRow> for Reward {
+    type Error = StoreError;
+    fn try_from(r: RewardRow) -> Result<Reward> {
+        Ok(Reward {
+            face_value: Money::from_minor(r.face_value_minor, currency(&r.currency)?),
+            id: r.id,
+            name_th: r.name_th,
+            name_en: r.name_en,
+            description_th: r.description_th,
+            description_en: r.description_en,
+            cost: Points::new(r.cost),
+            stock: r.stock,
+            per_member_limit: r.per_member_limit,
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            voucher_days: u32::try_from(r.voucher_days).unwrap_or(u32::MAX),
+            active: r.active,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct VoucherRow {
+    id: i64,
+    code: String,
+    member_id: i64,
+    reward_id: i64,
+    points: i64,
+    status: String,
+    redeem_entry_id: i64,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+    used_by: Option<String>,
+}
+
+impl TryFrom<VoucherRow> for Voucher {
+    type Error = StoreError;
+    fn try_from(r: VoucherRow) -> Result<Voucher> {
+        Ok(Voucher {
+            status: VoucherStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("voucher status {:?}", r.status)))?,
+            id: r.id,
+            code: r.code,
+            member_id: r.member_id,
+            reward_id: r.reward_id,
+            points: Points::new(r.points),
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            used_by: r.used_by,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: i64,
+    member_id: i64,
+    kind: String,
+    points: i64,
+    balance_after: i64,
+    merchant_id: Option<String>,
+    reference: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = StoreError;
+    fn try_from(r: EntryRow) -> Result<Entry> {
+        Ok(Entry {
+            kind: EntryKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("entry kind {:?}", r.kind)))?,
+            id: r.id,
+            member_id: r.member_id,
+            points: Points::new(r.points),
+            balance_after: Points::new(r.balance_after),
+            merchant_id: r.merchant_id,
+            reference: r.reference,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LotRow {
+    id: i64,
+    points: i64,
+    remaining: i64,
+    earned_at: DateTime<Utc>,
+    available_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    merchant_id: Option<String>,
+}
+
+impl LotRow {
+    fn view(&self) -> LotView {
+        LotView {
+            id: self.id,
+            remaining: self.remaining,
+            available_at: self.available_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PurchaseRow {
+    id: i64,
+    receipt_id: String,
+    fingerprint: String,
+    member_id: Option<i64>,
+    member_code: Option<String>,
+    amount_minor: i64,
+    currency: String,
+    points: i64,
+    breakdown: String,
+    balance_after: Option<i64>,
+    available_at: DateTime<Utc>,
+    claim_code: Option<String>,
+    claim_expires_at: Option<DateTime<Utc>>,
+    claimed_at: Option<DateTime<Utc>>,
+    merchant_id: String,
+    refunded_minor: i64,
+    clawed_back: i64,
+}
+
+impl PurchaseRow {
+    fn receipt(&self) -> Result<PurchaseReceipt> {
+        let breakdown = Breakdown::from_str(&self.breakdown)
+            .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
+        // An unclaimed purchase answers with its claim code; once claimed, the
+        // original answer (with that code) is still what a replay gets.
+        Ok(PurchaseReceipt {
+            purchase_id: self.id,
+            receipt_id: self.receipt_id.clone(),
+            points: Points::new(self.points),
+            breakdown,
+            member_code: if self.claim_code.is_none() {
+                self.member_code.clone()
+            } else {
+                None
+            },
+            balance: self.balance_after.map(Points::new),
+            available_at: self.available_at,
+            claim_code: self.claim_code.clone(),
+            claim_expires_at: self.claim_expires_at,
+        })
+    }
+}
+
+const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerprint, p.member_id, \
+    m.code AS member_code, p.amount_minor, p.currency, p.points, p.breakdown, p.balance_after, \
+    p.available_at, p.claim_code, p.claim_expires_at, p.claimed_at, p.merchant_id, \
+    p.refunded_minor, p.clawed_back FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
+
+const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
+    marketing_opt_in, balance, created_at FROM members";
+
+const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, reward_id, points, status, \
+    redeem_entry_id, issued_at, expires_at, used_at, used_by FROM vouchers";
+
+const REWARD_COLUMNS: &str = "SELECT id, name_th, name_en, description_th, description_en, \
+    cost, stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
+    voucher_days, active, created_at FROM rewards";
+
+// ---------------------------------------------------------------------------
+// Ledger steps, each inside the caller's transaction.
+
+/// A movement of points to append.
+struct NewEntry<'a> {
+    member_id: i64,
+    kind: EntryKind,
+    points: i64,
+    merchant_id: Option<&'a str>,
+    purchase_id: Option<i64>,
+    voucher_id: Option<i64>,
+    lot_id: Option<i64>,
+    reference: Option<&'a str>,
+    now: DateTime<Utc>,
+}
+
+/// Appends an entry and moves the cached balance with it; returns the entry id
+/// and the balance after.
+async fn append(tx: &mut Tx, e: NewEntry<'_>) -> Result<(i64, i64)> {
+    let balance: i64 = sqlx::query_scalar(
+        "UPDATE members SET balance = balance + $1 WHERE id = $2 RETURNING balance",
+    )
+    .bind(e.points)
+    .bind(e.member_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
+         voucher_id, lot_id, reference, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(e.member_id)
+    .bind(e.kind.as_str())
+    .bind(e.points)
+    .bind(balance)
+    .bind(e.merchant_id)
+    .bind(e.purchase_id)
+    .bind(e.voucher_id)
+    .bind(e.lot_id)
+    .bind(e.reference)
+    .bind(e.now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((id, balance))
+}
+
+async fn member_balance(tx: &mut Tx, member_id: i64) -> Result<i64> {
+    sqlx::query_scalar("SELECT balance FROM members WHERE id = $1")
+        .bind(member_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound("member"))
+}
+
+/// Credits points that can be spent: a new lot (holding what is left after any
+/// debt is repaid) and the entry. Returns (entry id, balance after).
+async fn credit(tx: &mut Tx, e: NewEntry<'_>, timing: LotTiming) -> Result<(i64, i64)> {
+    let before = member_balance(tx, e.member_id).await?;
+    let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
+    let lot_id: i64 = sqlx::query_scalar(
+        "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, expires_at, \
+         merchant_id, purchase_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(e.member_id)
+    .bind(e.points)
+    .bind(into_lot)
+    .bind(e.now)
+    .bind(timing.available_at)
+    .bind(timing.expires_at)
+    .bind(e.merchant_id)
+    .bind(e.purchase_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    append(
+        tx,
+        NewEntry {
+            lot_id: Some(lot_id),
+            ..e
+        },
+    )
+    .await
+}
+
+async fn live_lots(tx: &mut Tx, member_id: i64, now: DateTime<Utc>) -> Result<Vec<LotView>> {
+    let rows: Vec<LotRow> = sqlx::query_as(
+        "SELECT id, points, remaining, earned_at, available_at, expires_at, merchant_id \
+         FROM lots WHERE member_id = $1 AND remaining > 0 AND expires_at > $2",
+    )
+    .bind(member_id)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.iter().map(LotRow::view).collect())
+}
+
+/// Takes the planned points out of their lots and records where they came from.
+async fn take_from_lots(tx: &mut Tx, entry_id: i64, plan: &[Allocation]) -> Result<()> {
+    for a in plan {
+        sqlx::query("UPDATE lots SET remaining = remaining - $1 WHERE id = $2")
+            .bind(a.points)
+            .bind(a.lot_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("INSERT INTO entry_lots (entry_id, lot_id, points) VALUES ($1, $2, $3)")
+            .bind(entry_id)
+            .bind(a.lot_id)
+            .bind(a.points)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Gives a voucher's points back to the lots they came from and closes it.
+async fn release_voucher(
+    tx: &mut Tx,
+    v: &VoucherRow,
+    status: VoucherStatus,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let before = member_balance(tx, v.member_id).await?;
+    let taken: Vec<(i64, i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT l.id, el.points, l.available_at, l.expires_at FROM entry_lots el \
+         JOIN lots l ON l.id = el.lot_id WHERE el.entry_id = $1",
+    )
+    .bind(v.redeem_entry_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let taken: Vec<(LotView, i64)> = taken
+        .into_iter()
+        .map(|(id, points, available_at, expires_at)| {
+            (
+                LotView {
+                    id,
+                    remaining: 0,
+                    available_at,
+                    expires_at,
+                },
+                points,
+            )
+        })
+        .collect();
+    for a in ledger::plan_release(&taken, Points::new(before), Points::new(v.points)) {
+        sqlx::query("UPDATE lots SET remaining = remaining + $1 WHERE id = $2")
+            .bind(a.points)
+            .bind(a.lot_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let (_, balance) = append(
+        tx,
+        NewEntry {
+            member_id: v.member_id,
+            kind: EntryKind::Release,
+            points: v.points,
+            merchant_id: None,
+            purchase_id: None,
+            voucher_id: Some(v.id),
+            lot_id: None,
+            reference: Some(&v.code),
+            now,
+        },
+    )
+    .await?;
+    sqlx::query("UPDATE vouchers SET status = $1, closed_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now)
+        .bind(v.id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE rewards SET stock = stock + 1 WHERE id = $1 AND stock IS NOT NULL")
+        .bind(v.reward_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(balance)
+}
+
+/// Expires a member's lots that are past their expiry: one entry for all of them.
+/// Returns (lots expired, points expired).
+async fn expire_member_lots(tx: &mut Tx, member_id: i64, now: DateTime<Utc>) -> Result<(u64, i64)> {
+    let due: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, remaining FROM lots WHERE member_id = $1 AND remaining > 0 \
+         AND expires_at <= $2",
+    )
+    .bind(member_id)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let total: i64 = due.iter().map(|(_, r)| r).sum();
+    let (entry_id, _) = append(
+        tx,
+        NewEntry {
+            member_id,
+            kind: EntryKind::Expire,
+            points: -total,
+            merchant_id: None,
+            purchase_id: None,
+            voucher_id: None,
+            lot_id: None,
+            reference: None,
+            now,
+        },
+    )
+    .await?;
+    let plan: Vec<Allocation> = due
+        .iter()
+        .map(|&(lot_id, points)| Allocation { lot_id, points })
+        .collect();
+    take_from_lots(tx, entry_id, &plan).await?;
+    Ok((due.len() as u64, total))
+}
+
+/// Locks a member's row until the transaction ends and returns the balance. Every
+/// operation that moves the member's points calls this before reading lots or
+/// balance, so such operations on one member never interleave.
+async fn lock_member(tx: &mut Tx, member_id: i64) -> Result<i64> {
+    sqlx::query_scalar("SELECT balance FROM members WHERE id = $1 FOR UPDATE")
+        .bind(member_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound("member"))
+}
+
+fn voucher_refusal(v: &VoucherRow, now: DateTime<Utc>) -> Option<Refusal> {
+    match v.status.as_str() {
+        "used" => Some(Refusal::VoucherAlreadyUsed {
+            used_at: v.used_at.unwrap_or(v.issued_at),
+        }),
+        "cancelled" => Some(Refusal::VoucherCancelled),
+        "expired" => Some(Refusal::VoucherExpired {
+            expires_at: v.expires_at,
+        }),
+        _ if v.expires_at <= now => Some(Refusal::VoucherExpired {
+            expires_at: v.expires_at,
+        }),
+        _ => None,
+    }
+}
+
+async fn voucher_by_code(tx: &mut Tx, code: &VoucherCode) -> Result<VoucherRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{VOUCHER_COLUMNS} WHERE code = $1"
+    )))
+    .bind(code.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound("voucher"))
+}
+
+/// A voucher's row, locked until the transaction ends (so a use, a cancel and an
+/// expiry of the same voucher happen one after the other).
+async fn lock_voucher(tx: &mut Tx, code: &VoucherCode) -> Result<VoucherRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{VOUCHER_COLUMNS} WHERE code = $1 FOR UPDATE"
+    )))
+    .bind(code.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound("voucher"))
+}
+
+/// Locks a purchase's row until the transaction ends, then reads it with its
+/// member's code. (Locking in the joined query itself could return a stale member
+/// code after waiting on a concurrent claim.)
+async fn lock_purchase(tx: &mut Tx, purchase_id: i64) -> Result<PurchaseRow> {
+    sqlx::query("SELECT id FROM purchases WHERE id = $1 FOR UPDATE")
+        .bind(purchase_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PURCHASE_COLUMNS} WHERE p.id = $1"
+    )))
+    .bind(purchase_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound("purchase"))
+}
+
+fn map_unique(e: sqlx::Error, what: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::IdempotencyConflict(what)
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// The stored answer for a refund seen before (a replay), a conflict if its key
+/// came with another request, or `None` for a new refund.
+async fn refund_replay(
+    tx: &mut Tx,
+    cmd: &RefundCommand,
+) -> Result<Option<Recorded<RefundReceipt>>> {
+    let existing: Option<(String, String, i64, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT r.fingerprint, p.receipt_id, r.purchase_id, r.points, r.balance_after, \
+             m.code FROM refunds r JOIN purchases p ON p.id = r.purchase_id \
+             LEFT JOIN members m ON m.id = r.member_id \
+             WHERE r.merchant_id = $1 AND r.refund_id = $2",
+    )
+    .bind(&cmd.merchant_id)
+    .bind(&cmd.refund_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((fingerprint, receipt_id, purchase_id, points, balance, code)) = existing {
+        if fingerprint != cmd.fingerprint {
+            return Err(StoreError::IdempotencyConflict("refund_id"));
+        }
+        // The amount still refundable is what it was right after this refund.
+        let (amount, refunded_upto): (i64, i64) = sqlx::query_as(
+            "SELECT p.amount_minor, (SELECT SUM(r.amount_minor)::BIGINT FROM refunds r \
+             WHERE r.purchase_id = p.id AND r.id <= (SELECT id FROM refunds \
+             WHERE merchant_id = $1 AND refund_id = $2)) FROM purchases p WHERE p.id = $3",
+        )
+        .bind(&cmd.merchant_id)
+        .bind(&cmd.refund_id)
+        .bind(purchase_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        return Ok(Some(Recorded::Replay(RefundReceipt {
+            refund_id: cmd.refund_id.clone(),
+            receipt_id,
+            purchase_id,
+            points_clawed_back: Points::new(points),
+            refundable_amount: Money::from_minor(amount - refunded_upto, cmd.amount.currency())
+                .to_decimal_string(),
+            member_code: code,
+            balance: balance.map(Points::new),
+        })));
+    }
+    Ok(None)
+}
+
+// ---------------------------------------------------------------------------
+// Operations that may lose an idempotency race, run by `retry_on_key`.
+
+impl PgStore {
+    async fn try_record_purchase(
+        &self,
+        cmd: &PurchaseCommand,
+    ) -> Result<Recorded<PurchaseReceipt>> {
+        let mut tx = self.begin().await?;
+        let existing: Option<PurchaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{PURCHASE_COLUMNS} WHERE p.merchant_id = $1 AND p.receipt_id = $2"
+        )))
+        .bind(&cmd.merchant_id)
+        .bind(&cmd.receipt_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(p) = existing {
+            return if p.fingerprint == cmd.fingerprint {
+                Ok(Recorded::Replay(p.receipt()?))
+            } else {
+                Err(StoreError::IdempotencyConflict("receipt_id"))
+            };
+        }
+        // The member's row stays locked until commit: the balance read here is the
+        // one the credit below starts from.
+        let member: Option<(i64, String, i64)> = match &cmd.member_code {
+            Some(code) => Some(
+                sqlx::query_as("SELECT id, code, balance FROM members WHERE code = $1 FOR UPDATE")
+                    .bind(code.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound("member"))?,
+            ),
+            None => None,
+        };
+        let points = cmd.breakdown.total().value();
+        let breakdown = serde_json::to_string(&cmd.breakdown).expect("serializable");
+        // A purchase without a member waits for a claim (if it earned anything).
+        let claim = (member.is_none() && points > 0)
+            .then(|| (cmd.claim_code.as_str(), cmd.claim_expires_at));
+        let balance_after = member.as_ref().map(|(_, _, b)| b + points);
+        let purchase_id: i64 = sqlx::query_scalar(
+            "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
+             currency, occurred_at, items, points, breakdown, balance_after, available_at, \
+             claim_code, claim_expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+        )
+        .bind(&cmd.merchant_id)
+        .bind(&cmd.receipt_id)
+        .bind(&cmd.fingerprint)
+        .bind(member.as_ref().map(|m| m.0))
+        .bind(cmd.amount.minor())
+        .bind(cmd.amount.currency().code())
+        .bind(cmd.occurred_at)
+        .bind(&cmd.items_json)
+        .bind(points)
+        .bind(&breakdown)
+        .bind(balance_after)
+        .bind(cmd.timing.available_at)
+        .bind(claim.map(|c| c.0))
+        .bind(claim.map(|c| c.1))
+        .bind(cmd.now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some((member_id, _, _)) = member
+            && points > 0
+        {
+            credit(
+                &mut tx,
+                NewEntry {
+                    member_id,
+                    kind: EntryKind::Earn,
+                    points,
+                    merchant_id: Some(&cmd.merchant_id),
+                    purchase_id: Some(purchase_id),
+                    voucher_id: None,
+                    lot_id: None,
+                    reference: Some(&cmd.receipt_id),
+                    now: cmd.now,
+                },
+                cmd.timing,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Recorded::New(PurchaseReceipt {
+            purchase_id,
+            receipt_id: cmd.receipt_id.clone(),
+            points: Points::new(points),
+            breakdown: cmd.breakdown.clone(),
+            member_code: member.map(|m| m.1),
+            balance: balance_after.map(Points::new),
+            available_at: cmd.timing.available_at,
+            claim_code: claim.map(|c| c.0.to_string()),
+            claim_expires_at: claim.map(|c| c.1),
+        }))
+    }
+
+    async fn try_record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>> {
+        let mut tx = self.begin().await?;
+        if let Some(replay) = refund_replay(&mut tx, cmd).await? {
+            return Ok(replay);
+        }
+        // The purchase's row stays locked until commit, so concurrent refunds of
+        // one purchase (and a claim racing a refund) run one after the other.
+        let purchase_id: i64 = sqlx::query_scalar(
+            "SELECT id FROM purchases WHERE merchant_id = $1 AND receipt_id = $2",
+        )
+        .bind(&cmd.merchant_id)
+        .bind(&cmd.receipt_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("purchase"))?;
+        let p = lock_purchase(&mut tx, purchase_id).await?;
+        // The same refund may have been recorded while this one waited for the lock.
+        if let Some(replay) = refund_replay(&mut tx, cmd).await? {
+            return Ok(replay);
+        }
+        let cur = currency(&p.currency)?;
+        let refundable = p.amount_minor - p.refunded_minor;
+        if cmd.amount.minor() > refundable {
+            return Err(Refusal::RefundExceedsPurchase {
+                requested: cmd.amount.to_decimal_string(),
+                refundable: Money::from_minor(refundable, cur).to_decimal_string(),
+            }
+            .into());
+        }
+        let claw = clawback_for_refund(
+            Points::new(p.points),
+            p.amount_minor,
+            p.refunded_minor,
+            cmd.amount.minor(),
+        )
+        .value();
+        let mut balance = None;
+        if let Some(member_id) = p.member_id {
+            lock_member(&mut tx, member_id).await?;
+            // Points past their expiry cannot pay a clawback: expire them first, so
+            // any shortfall becomes debt and the lots keep matching the balance.
+            expire_member_lots(&mut tx, member_id, cmd.now).await?;
+            let mut b = member_balance(&mut tx, member_id).await?;
+            if claw > 0 {
+                let lots = live_lots(&mut tx, member_id, cmd.now).await?;
+                let own: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM lots WHERE purchase_id = $1 AND member_id = $2",
+                )
+                .bind(p.id)
+                .bind(member_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (plan, _debt) = ledger::plan_clawback(&lots, own, Points::new(claw), cmd.now);
+                let (entry_id, after) = append(
+                    &mut tx,
+                    NewEntry {
+                        member_id,
+                        kind: EntryKind::Clawback,
+                        points: -claw,
+                        merchant_id: Some(&cmd.merchant_id),
+                        purchase_id: Some(p.id),
+                        voucher_id: None,
+                        lot_id: None,
+                        reference: Some(&cmd.refund_id),
+                        now: cmd.now,
+                    },
+                )
+                .await?;
+                take_from_lots(&mut tx, entry_id, &plan).await?;
+                b = after;
+            }
+            balance = Some(b);
+        }
+        sqlx::query(
+            "UPDATE purchases SET refunded_minor = refunded_minor + $1, \
+             clawed_back = clawed_back + $2 WHERE id = $3",
+        )
+        .bind(cmd.amount.minor())
+        .bind(claw)
+        .bind(p.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refunds (merchant_id, refund_id, purchase_id, fingerprint, amount_minor, \
+             points, member_id, balance_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&cmd.merchant_id)
+        .bind(&cmd.refund_id)
+        .bind(p.id)
+        .bind(&cmd.fingerprint)
+        .bind(cmd.amount.minor())
+        .bind(claw)
+        .bind(p.member_id)
+        .bind(balance)
+        .bind(cmd.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Recorded::New(RefundReceipt {
+            refund_id: cmd.refund_id.clone(),
+            receipt_id: p.receipt_id,
+            purchase_id: p.id,
+            points_clawed_back: Points::new(claw),
+            refundable_amount: Money::from_minor(refundable - cmd.amount.minor(), cur)
+                .to_decimal_string(),
+            member_code: p.member_code,
+            balance: balance.map(Points::new),
+        }))
+    }
+
+    async fn try_redeem(&self, cmd: &RedeemCommand) -> Result<Voucher> {
+        let mut tx = self.begin().await?;
+        // The member first, then the reward: always in this order. With the member
+        // locked, a double tap waits here and then finds the first tap's voucher.
+        let balance = lock_member(&mut tx, cmd.member_id).await?;
+        if let Some(key) = &cmd.request_key {
+            let existing: Option<VoucherRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{VOUCHER_COLUMNS} WHERE member_id = $1 AND request_key = $2"
+            )))
+            .bind(cmd.member_id)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(v) = existing {
+                return v.try_into();
+            }
+        }
+        let reward: Reward = sqlx::query_as::<_, RewardRow>(sqlx::AssertSqlSafe(format!(
+            "{REWARD_COLUMNS} WHERE id = $1 FOR UPDATE"
+        )))
+        .bind(cmd.reward_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("reward"))?
+        .try_into()?;
+        let offered = reward.active
+            && reward.valid_from.is_none_or(|t| t <= cmd.now)
+            && reward.valid_until.is_none_or(|t| t > cmd.now);
+        if !offered {
+            return Err(Refusal::RewardUnavailable.into());
+        }
+        if reward.stock == Some(0) {
+            return Err(Refusal::OutOfStock.into());
+        }
+        if let Some(limit) = reward.per_member_limit {
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM vouchers WHERE member_id = $1 AND reward_id = $2 \
+                 AND status IN ('issued', 'used')",
+            )
+            .bind(cmd.member_id)
+            .bind(cmd.reward_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if held >= limit {
+                return Err(Refusal::MemberLimitReached { limit }.into());
+            }
+        }
+        if balance < 0 {
+            return Err(Refusal::NegativeBalance {
+                balance: Points::new(balance),
+            }
+            .into());
+        }
+        let lots = live_lots(&mut tx, cmd.member_id, cmd.now).await?;
+        let plan = ledger::plan_spend(&lots, reward.cost, cmd.now).map_err(|s| {
+            Refusal::InsufficientPoints {
+                available: s.available,
+                needed: reward.cost,
+            }
+        })?;
+        let (entry_id, _) = append(
+            &mut tx,
+            NewEntry {
+                member_id: cmd.member_id,
+                kind: EntryKind::Redeem,
+                points: -reward.cost.value(),
+                merchant_id: None,
+                purchase_id: None,
+                voucher_id: None,
+                lot_id: None,
+                reference: Some(cmd.code.as_str()),
+                now: cmd.now,
+            },
+        )
+        .await?;
+        take_from_lots(&mut tx, entry_id, &plan).await?;
+        sqlx::query("UPDATE rewards SET stock = stock - 1 WHERE id = $1 AND stock IS NOT NULL")
+            .bind(cmd.reward_id)
+            .execute(&mut *tx)
+            .await?;
+        let expires_at = cmd.now + chrono::Duration::days(i64::from(reward.voucher_days));
+        let row: VoucherRow = sqlx::query_as(
+            "INSERT INTO vouchers (code, member_id, reward_id, points, status, request_key, \
+             redeem_entry_id, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, 'issued', $5, $6, $7, $8) \
+             RETURNING id, code, member_id, reward_id, points, status, redeem_entry_id, \
+             issued_at, expires_at, used_at, used_by",
+        )
+        .bind(cmd.code.as_str())
+        .bind(cmd.member_id)
+        .bind(cmd.reward_id)
+        .bind(reward.cost.value())
+        .bind(&cmd.request_key)
+        .bind(entry_id)
+        .bind(cmd.now)
+        .bind(expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_into()
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn program(&self) -> Result<Program> {
+        let (name, expiry_months, pending_days): (String, i64, i64) =
+            sqlx::query_as("SELECT name, expiry_months, pending_days FROM program WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Program {
+            name,
+            expiry_months: u32::try_from(expiry_months).unwrap_or(12),
+            pending_days: u32::try_from(pending_days).unwrap_or(0),
+        })
+    }
+
+    async fn set_program(&self, p: &Program) -> Result<()> {
+        sqlx::query(
+            "UPDATE program SET name = $1, expiry_months = $2, pending_days = $3 WHERE id = 1",
+        )
+        .bind(&p.name)
+        .bind(i64::from(p.expiry_months))
+        .bind(i64::from(p.pending_days))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn add_merchant(&self, m: &Merchant) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO merchants (id, name, currency, earn_points, earn_per_minor, \
+             webhook_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&m.id)
+        .bind(&m.name)
+        .bind(m.currency.code())
+        .bind(m.earn.points)
+        .bind(m.earn.per_minor)
+        .bind(m.webhook_secret.expose())
+        .bind(m.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_unique(e, "merchant id"))?;
+        Ok(())
+    }
+
+    async fn merchant(&self, id: &str) -> Result<Merchant> {
+        let row: MerchantRow = sqlx::query_as("SELECT * FROM merchants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("merchant"))?;
+        row.try_into()
+    }
+
+    async fn merchants(&self) -> Result<Vec<Merchant>> {
+        let rows: Vec<MerchantRow> = sqlx::query_as("SELECT * FROM merchants ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(Merchant::try_from).collect()
+    }
+
+    async fn add_member(&self, m: &NewMember, now: DateTime<Utc>) -> Result<Member> {
+        // A fresh code collides with an existing one about once in 10^11 tries;
+        // try again rather than fail.
+        for _ in 0..5 {
+            let code = MemberCode::generate();
+            let res: std::result::Result<MemberRow, sqlx::Error> = sqlx::query_as(
+                "INSERT INTO members (code, name, locale, telegram_id, line_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, code, name, locale, telegram_id, \
+                 line_id, marketing_opt_in, balance, created_at",
+            )
+            .bind(code.as_str())
+            .bind(&m.name)
+            .bind(&m.locale)
+            .bind(m.telegram_id)
+            .bind(&m.line_id)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await;
+            match res {
+                Ok(row) => return Ok(row.into()),
+                Err(sqlx::Error::Database(d))
+                    if d.is_unique_violation() && d.constraint() == Some(MEMBER_CODE_KEY) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(map_unique(e, "telegram or LINE id")),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "could not find a free member code".into(),
         ))
+    }
+
+    async fn member(&self, by: &MemberRef) -> Result<Member> {
+        let q = |w: &str| sqlx::AssertSqlSafe(format!("{MEMBER_COLUMNS} WHERE {w} = $1"));
+        let row: Option<MemberRow> = match by {
+            MemberRef::Id(id) => sqlx::query_as(q("id")).bind(id).fetch_optional(&self.pool),
+            MemberRef::Code(c) => sqlx::query_as(q("code"))
+                .bind(c.as_str())
+                .fetch_optional(&self.pool),
+            MemberRef::Telegram(t) => sqlx::query_as(q("telegram_id"))
+                .bind(t)
+                .fetch_optional(&self.pool),
+            MemberRef::Line(l) => sqlx::query_as(q("line_id"))
+                .bind(l)
+                .fetch_optional(&self.pool),
+        }
+        .await?;
+        row.map(Member::from).ok_or(StoreError::NotFound("member"))
+    }
+
+    async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>> {
+        retry_on_key(PURCHASE_KEY, || self.try_record_purchase(cmd)).await
+    }
+
+    async fn record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>> {
+        retry_on_key(REFUND_KEY, || self.try_record_refund(cmd)).await
+    }
+
+    async fn claim_receipt(
+        &self,
+        member_id: i64,
+        code: &ClaimCode,
+        timing: LotTiming,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimReceipt> {
+        let mut tx = self.begin().await?;
+        let purchase_id: i64 = sqlx::query_scalar("SELECT id FROM purchases WHERE claim_code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("claim code"))?;
+        // Locked first (then the member), as a refund does: a claim and a refund of
+        // the same purchase run one after the other, and two claims cannot both win.
+        let p = lock_purchase(&mut tx, purchase_id).await?;
+        if p.claimed_at.is_some() || p.member_id.is_some() {
+            return Err(Refusal::ClaimAlreadyClaimed.into());
+        }
+        if let Some(expires_at) = p.claim_expires_at
+            && expires_at <= now
+        {
+            return Err(Refusal::ClaimExpired { expires_at }.into());
+        }
+        lock_member(&mut tx, member_id).await?;
+        let points = p.points - p.clawed_back;
+        let balance = if points > 0 {
+            credit(
+                &mut tx,
+                NewEntry {
+                    member_id,
+                    kind: EntryKind::Earn,
+                    points,
+                    merchant_id: Some(&p.merchant_id),
+                    purchase_id: Some(p.id),
+                    voucher_id: None,
+                    lot_id: None,
+                    reference: Some(&p.receipt_id),
+                    now,
+                },
+                timing,
+            )
+            .await?
+            .1
+        } else {
+            member_balance(&mut tx, member_id).await?
+        };
+        sqlx::query("UPDATE purchases SET member_id = $1, claimed_at = $2 WHERE id = $3")
+            .bind(member_id)
+            .bind(now)
+            .bind(p.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ClaimReceipt {
+            receipt_id: p.receipt_id,
+            merchant_id: p.merchant_id,
+            points: Points::new(points),
+            balance: Points::new(balance),
+        })
+    }
+
+    async fn add_reward(&self, r: &NewReward, now: DateTime<Utc>) -> Result<Reward> {
+        let row: RewardRow = sqlx::query_as(
+            "INSERT INTO rewards (name_th, name_en, description_th, description_en, cost, stock, \
+             per_member_limit, valid_from, valid_until, face_value_minor, currency, voucher_days, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             RETURNING *",
+        )
+        .bind(&r.name_th)
+        .bind(&r.name_en)
+        .bind(&r.description_th)
+        .bind(&r.description_en)
+        .bind(r.cost.value())
+        .bind(r.stock)
+        .bind(r.per_member_limit)
+        .bind(r.valid_from)
+        .bind(r.valid_until)
+        .bind(r.face_value.minor())
+        .bind(r.face_value.currency().code())
+        .bind(i64::from(r.voucher_days))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn reward(&self, id: i64) -> Result<Reward> {
+        let row: RewardRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{REWARD_COLUMNS} WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("reward"))?;
+        row.try_into()
+    }
+
+    async fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>> {
+        let rows: Vec<RewardRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{REWARD_COLUMNS} WHERE active OR $1 ORDER BY cost, id"
+        )))
+        .bind(include_inactive)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Reward::try_from).collect()
+    }
+
+    async fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward> {
+        let row: RewardRow =
+            sqlx::query_as("UPDATE rewards SET active = $1 WHERE id = $2 RETURNING *")
+                .bind(active)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound("reward"))?;
+        row.try_into()
+    }
+
+    async fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher> {
+        retry_on_key(REDEEM_KEY, || self.try_redeem(cmd)).await
+    }
+
+    async fn use_voucher(
+        &self,
+        code: &VoucherCode,
+        merchant_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VoucherUse> {
+        let mut tx = self.begin().await?;
+        // Only the voucher is locked: using it moves no points.
+        let v = lock_voucher(&mut tx, code).await?;
+        if let Some(refusal) = voucher_refusal(&v, now) {
+            return Err(refusal.into());
+        }
+        sqlx::query(
+            "UPDATE vouchers SET status = 'used', used_at = $1, used_by = $2 WHERE id = $3",
+        )
+        .bind(now)
+        .bind(merchant_id)
+        .bind(v.id)
+        .execute(&mut *tx)
+        .await?;
+        let v = voucher_by_code(&mut tx, code).await?;
+        let reward: RewardRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{REWARD_COLUMNS} WHERE id = $1"
+        )))
+        .bind(v.reward_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let member: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{MEMBER_COLUMNS} WHERE id = $1"
+        )))
+        .bind(v.member_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(VoucherUse {
+            voucher: v.try_into()?,
+            reward: reward.try_into()?,
+            member: member.into(),
+        })
+    }
+
+    async fn cancel_voucher(
+        &self,
+        member_id: i64,
+        code: &VoucherCode,
+        now: DateTime<Utc>,
+    ) -> Result<Voucher> {
+        let mut tx = self.begin().await?;
+        // The member, then the voucher. No such member means no voucher of theirs.
+        let member: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM members WHERE id = $1 FOR UPDATE")
+                .bind(member_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if member.is_none() {
+            return Err(StoreError::NotFound("voucher"));
+        }
+        let v = lock_voucher(&mut tx, code).await?;
+        if v.member_id != member_id {
+            return Err(StoreError::NotFound("voucher"));
+        }
+        if let Some(refusal) = voucher_refusal(&v, now) {
+            return Err(refusal.into());
+        }
+        release_voucher(&mut tx, &v, VoucherStatus::Cancelled, now).await?;
+        let v = voucher_by_code(&mut tx, code).await?;
+        tx.commit().await?;
+        v.try_into()
+    }
+
+    async fn voucher(&self, code: &VoucherCode) -> Result<Voucher> {
+        let row: VoucherRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{VOUCHER_COLUMNS} WHERE code = $1"
+        )))
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("voucher"))?;
+        row.try_into()
+    }
+
+    async fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry> {
+        let mut tx = self.begin().await?;
+        let balance = lock_member(&mut tx, cmd.member_id).await?;
+        let entry_id = if cmd.delta.value() >= 0 {
+            credit(
+                &mut tx,
+                NewEntry {
+                    member_id: cmd.member_id,
+                    kind: EntryKind::Adjust,
+                    points: cmd.delta.value(),
+                    merchant_id: None,
+                    purchase_id: None,
+                    voucher_id: None,
+                    lot_id: None,
+                    reference: Some(&cmd.reason),
+                    now: cmd.now,
+                },
+                cmd.timing,
+            )
+            .await?
+            .0
+        } else {
+            let lots = live_lots(&mut tx, cmd.member_id, cmd.now).await?;
+            let (plan, debt) = ledger::plan_clawback(&lots, None, -cmd.delta, cmd.now);
+            if debt.value() > 0 {
+                return Err(Refusal::AdjustBelowZero {
+                    balance: Points::new(balance),
+                }
+                .into());
+            }
+            let (entry_id, _) = append(
+                &mut tx,
+                NewEntry {
+                    member_id: cmd.member_id,
+                    kind: EntryKind::Adjust,
+                    points: cmd.delta.value(),
+                    merchant_id: None,
+                    purchase_id: None,
+                    voucher_id: None,
+                    lot_id: None,
+                    reference: Some(&cmd.reason),
+                    now: cmd.now,
+                },
+            )
+            .await?;
+            take_from_lots(&mut tx, entry_id, &plan).await?;
+            entry_id
+        };
+        let row: EntryRow = sqlx::query_as(
+            "SELECT id, member_id, kind, points, balance_after, merchant_id, reference, created_at \
+             FROM entries WHERE id = $1",
+        )
+        .bind(entry_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep> {
+        let mut sweep = ExpirySweep::default();
+        // Vouchers first: their points go back to their lots, which may themselves
+        // be past expiry and are then expired below. Each voucher and each member
+        // is one short transaction that locks the member first, like every other
+        // operation; what was picked is checked again under the lock, so another
+        // process sweeping at the same time never expires anything twice. The
+        // cursors (`after`) make each pass finish even when rows are skipped.
+        let mut after = 0_i64;
+        loop {
+            let due: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT id, member_id FROM vouchers WHERE status = 'issued' AND expires_at <= $1 \
+                 AND id > $2 ORDER BY id LIMIT 200",
+            )
+            .bind(now)
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+            if due.is_empty() {
+                break;
+            }
+            for (voucher_id, member_id) in due {
+                after = voucher_id;
+                let mut tx = self.begin().await?;
+                lock_member(&mut tx, member_id).await?;
+                // Still issued? (Another sweep or a cancel may have closed it.) A
+                // voucher locked by a use in progress is skipped: the use decides.
+                let v: Option<VoucherRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{VOUCHER_COLUMNS} WHERE id = $1 AND status = 'issued' AND expires_at <= $2 \
+                     FOR UPDATE SKIP LOCKED"
+                )))
+                .bind(voucher_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(v) = v else { continue };
+                release_voucher(&mut tx, &v, VoucherStatus::Expired, now).await?;
+                tx.commit().await?;
+                sweep.vouchers_expired += 1;
+                sweep.points_released += v.points;
+            }
+        }
+        let mut after = 0_i64;
+        loop {
+            let members: Vec<i64> = sqlx::query_scalar(
+                "SELECT DISTINCT member_id FROM lots WHERE remaining > 0 AND expires_at <= $1 \
+                 AND member_id > $2 ORDER BY member_id LIMIT 200",
+            )
+            .bind(now)
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+            if members.is_empty() {
+                break;
+            }
+            for member_id in members {
+                after = member_id;
+                let mut tx = self.begin().await?;
+                lock_member(&mut tx, member_id).await?;
+                // Reads the member's due lots again, under the lock.
+                let (lots, points) = expire_member_lots(&mut tx, member_id, now).await?;
+                tx.commit().await?;
+                sweep.lots_expired += lots;
+                sweep.points_expired += points;
+            }
+        }
+        Ok(sweep)
+    }
+
+    async fn lots(&self, member_id: i64) -> Result<Vec<Lot>> {
+        let rows: Vec<LotRow> = sqlx::query_as(
+            "SELECT id, points, remaining, earned_at, available_at, expires_at, merchant_id \
+             FROM lots WHERE member_id = $1 AND remaining > 0 ORDER BY expires_at, id",
+        )
+        .bind(member_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Lot {
+                id: r.id,
+                points: Points::new(r.points),
+                remaining: Points::new(r.remaining),
+                earned_at: r.earned_at,
+                available_at: r.available_at,
+                expires_at: r.expires_at,
+                merchant_id: r.merchant_id,
+            })
+            .collect())
+    }
+
+    async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>> {
+        let rows: Vec<VoucherRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{VOUCHER_COLUMNS} WHERE member_id = $1 ORDER BY issued_at DESC, id DESC"
+        )))
+        .bind(member_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Voucher::try_from).collect()
+    }
+
+    async fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>> {
+        let rows: Vec<EntryRow> = sqlx::query_as(
+            "SELECT id, member_id, kind, points, balance_after, merchant_id, reference, created_at \
+             FROM entries WHERE member_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(member_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    async fn audit(&self) -> Result<Vec<LedgerAudit>> {
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT m.id, m.balance, \
+             COALESCE((SELECT SUM(points) FROM entries e WHERE e.member_id = m.id), 0)::BIGINT, \
+             COALESCE((SELECT SUM(remaining) FROM lots l WHERE l.member_id = m.id), 0)::BIGINT \
+             FROM members m ORDER BY m.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(member_id, balance, entries_sum, lots_remaining)| LedgerAudit {
+                    member_id,
+                    balance,
+                    entries_sum,
+                    lots_remaining,
+                },
+            )
+            .collect())
     }
 }

@@ -1,0 +1,238 @@
+//! Shared test helpers: a fresh database per test on every backend (SQLite always,
+//! PostgreSQL when TEST_POSTGRES_URL is set), the real server on port 0, and a
+//! client that signs merchant requests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Connection;
+use taem::app::Application;
+use taem::config::Settings;
+use taem::domain::model::*;
+use taem::domain::time::now;
+use taem::domain::{Currency, EarnRate, Money, Points, codes};
+use taem::http::signature;
+use taem::service::Loyalty;
+use taem::store::{self, Store};
+
+/// A database made for one test, removed when dropped (SQLite) or left for the
+/// server to drop at the end of the CI run (PostgreSQL).
+pub struct TestDb {
+    pub url: String,
+    pub backend: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The databases each test runs against.
+pub async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite_db()];
+    if let Ok(base) = std::env::var("TEST_POSTGRES_URL")
+        && !base.is_empty()
+    {
+        dbs.push(postgres_db(&base).await);
+    }
+    dbs
+}
+
+pub fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    TestDb {
+        url: format!("sqlite://{}", dir.path().join("taem.db").display()),
+        backend: "sqlite",
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres_db(base: &str) -> TestDb {
+    let name = format!("taem_test_{}", codes::merchant_id().trim_start_matches("m_"));
+    let mut admin = sqlx::PgConnection::connect(base)
+        .await
+        .expect("TEST_POSTGRES_URL must point at a running PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
+    TestDb {
+        url: format!("{prefix}/{name}"),
+        backend: "postgres",
+        _dir: None,
+    }
+}
+
+/// A store on a fresh database plus the service over it.
+pub struct TestStore {
+    pub db: TestDb,
+    pub store: Arc<dyn Store>,
+    pub loyalty: Loyalty,
+}
+
+impl TestStore {
+    pub async fn open(db: TestDb) -> TestStore {
+        let store = store::connect(&db.url).await.expect("open store");
+        let loyalty = Loyalty::new(store.clone(), chrono_tz::Asia::Bangkok);
+        TestStore { db, store, loyalty }
+    }
+
+    pub async fn merchant(&self) -> Merchant {
+        let m = Merchant {
+            id: codes::merchant_id(),
+            name: "Baan Kafe".into(),
+            currency: Currency::THB,
+            earn: EarnRate::default_for(Currency::THB),
+            webhook_secret: Secret::new(codes::webhook_secret()),
+            created_at: now(),
+        };
+        self.store.add_merchant(&m).await.expect("add merchant");
+        m
+    }
+
+    pub async fn member(&self) -> Member {
+        self.store
+            .add_member(&NewMember::default(), now())
+            .await
+            .expect("add member")
+    }
+
+    pub async fn reward(&self, cost: i64, stock: Option<i64>, limit: Option<i64>) -> Reward {
+        self.store
+            .add_reward(
+                &NewReward {
+                    name_th: "กาแฟเย็น".into(),
+                    name_en: "Iced coffee".into(),
+                    description_th: String::new(),
+                    description_en: String::new(),
+                    cost: Points::new(cost),
+                    stock,
+                    per_member_limit: limit,
+                    valid_from: None,
+                    valid_until: None,
+                    face_value: Money::from_minor(6000, Currency::THB),
+                    voucher_days: 30,
+                },
+                now(),
+            )
+            .await
+            .expect("add reward")
+    }
+
+    /// Gives a member points as an administrator would.
+    pub async fn grant(&self, member: &Member, points: i64, at: DateTime<Utc>) {
+        self.loyalty
+            .adjust(member.id, points, "test grant", at)
+            .await
+            .expect("grant");
+    }
+
+    pub async fn balance(&self, member: &Member) -> i64 {
+        self.store
+            .member(&MemberRef::Id(member.id))
+            .await
+            .expect("member")
+            .balance
+            .value()
+    }
+
+    /// Fails the test unless every member's books balance.
+    pub async fn assert_ledger_holds(&self) {
+        for a in self.store.audit().await.expect("audit") {
+            assert!(a.holds(), "{}: ledger broken: {a:?}", self.db.backend);
+        }
+    }
+}
+
+/// The real server on a random port, with a merchant to sign requests as.
+pub struct TestApp {
+    pub app: Option<Application>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub merchant: Merchant,
+    pub t: TestStore,
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb) -> TestApp {
+        let settings = Settings::from_lookup(|k| match k {
+            "DATABASE_URL" => Some(db.url.clone()),
+            "TAEM_HTTP_ADDR" => Some("127.0.0.1:0".into()),
+            _ => None,
+        })
+        .expect("settings");
+        let app = Application::start(&settings).await.expect("start app");
+        let base = format!("http://{}", app.addr);
+        let t = TestStore {
+            store: app.store.clone(),
+            loyalty: Loyalty::new(app.store.clone(), chrono_tz::Asia::Bangkok),
+            db,
+        };
+        let merchant = t.merchant().await;
+        TestApp {
+            app: Some(app),
+            base,
+            http: reqwest::Client::new(),
+            merchant,
+            t,
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.t.db.backend
+    }
+
+    /// POSTs `body` signed as the test merchant.
+    pub async fn post_signed(&self, path: &str, body: &Value) -> (u16, Value) {
+        let raw = serde_json::to_vec(body).unwrap();
+        let sig = signature::sign(self.merchant.webhook_secret.expose(), now().timestamp(), &raw);
+        self.post_raw(path, raw, Some(&self.merchant.id), Some(&sig))
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        raw: Vec<u8>,
+        merchant: Option<&str>,
+        signature: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(raw);
+        if let Some(m) = merchant {
+            req = req.header("x-taem-merchant", m);
+        }
+        if let Some(s) = signature {
+            req = req.header("x-taem-signature", s);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        if status >= 400 {
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/problem+json",
+                "{path} {status}: errors are problem+json"
+            );
+        }
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
