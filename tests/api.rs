@@ -81,7 +81,11 @@ async fn a_purchase_without_a_member_gives_a_claim_code_that_works_once() {
         let claim = app.t.loyalty.claim(first.id, &code, now()).await.unwrap();
         assert_eq!(claim.points.value(), 20);
         assert_eq!(app.t.balance(&first).await, 20);
-        let again = app.t.loyalty.claim(second.id, &code.to_lowercase(), now()).await;
+        let again = app
+            .t
+            .loyalty
+            .claim(second.id, &code.to_lowercase(), now())
+            .await;
         assert!(
             again.unwrap_err().to_string().contains("already been used"),
             "the first claim wins"
@@ -110,9 +114,21 @@ async fn requests_without_a_valid_signature_are_refused_and_change_nothing() {
             ("no merchant header", None, Some(good.clone())),
             ("no signature", Some(id), None),
             ("malformed", Some(id), Some("sha256=abc".into())),
-            ("wrong secret", Some(id), Some(signature::sign("whsec_wrong", t, &raw))),
-            ("too old", Some(id), Some(signature::sign(secret, t - 301, &raw))),
-            ("too new", Some(id), Some(signature::sign(secret, t + 301, &raw))),
+            (
+                "wrong secret",
+                Some(id),
+                Some(signature::sign("whsec_wrong", t, &raw)),
+            ),
+            (
+                "too old",
+                Some(id),
+                Some(signature::sign(secret, t - 301, &raw)),
+            ),
+            (
+                "too new",
+                Some(id),
+                Some(signature::sign(secret, t + 301, &raw)),
+            ),
             ("unknown merchant", Some("m_nobody"), Some(good.clone())),
             (
                 "signed another body",
@@ -258,18 +274,35 @@ async fn a_clawback_can_go_negative_and_then_blocks_redemption_until_repaid() {
         let reward = app.t.reward(40, None, None).await;
         app.post_signed("/v1/purchases", &purchase("R-5001", "1000", Some(&m.code)))
             .await;
-        let v = app.t.loyalty.redeem(m.id, reward.id, None, now()).await.unwrap();
+        let v = app
+            .t
+            .loyalty
+            .redeem(m.id, reward.id, None, now())
+            .await
+            .unwrap();
         assert_eq!(app.t.balance(&m).await, 0);
         let (status, r) = app
-            .post_signed("/v1/refunds", &json!({"refund_id": "F", "receipt_id": "R-5001", "amount": "1000"}))
+            .post_signed(
+                "/v1/refunds",
+                &json!({"refund_id": "F", "receipt_id": "R-5001", "amount": "1000"}),
+            )
             .await;
         assert_eq!(status, 201);
         assert_eq!(r["balance"], -40, "the points were already spent");
         app.t.grant(&m, 10, now()).await;
-        let err = app.t.loyalty.redeem(m.id, reward.id, None, now()).await.unwrap_err();
+        let err = app
+            .t
+            .loyalty
+            .redeem(m.id, reward.id, None, now())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("negative"), "{err}");
         // Cancelling the voucher repays the debt first.
-        app.t.loyalty.cancel_voucher(m.id, &v.code, now()).await.unwrap();
+        app.t
+            .loyalty
+            .cancel_voucher(m.id, &v.code, now())
+            .await
+            .unwrap();
         assert_eq!(app.t.balance(&m).await, 10);
         let member = app.t.store.member(&MemberRef::Id(m.id)).await.unwrap();
         assert_eq!(member.balance.value(), 10);
@@ -282,8 +315,15 @@ async fn staff_use_a_voucher_once_and_get_clear_answers_otherwise() {
     each_app(async |app| {
         let m = app.t.member().await;
         let reward = app.t.reward(10, Some(5), None).await;
-        app.t.grant(&m, 100, now() - chrono::Duration::days(40)).await;
-        let v = app.t.loyalty.redeem(m.id, reward.id, None, now()).await.unwrap();
+        app.t
+            .grant(&m, 100, now() - chrono::Duration::days(40))
+            .await;
+        let v = app
+            .t
+            .loyalty
+            .redeem(m.id, reward.id, None, now())
+            .await
+            .unwrap();
         let path = format!("/v1/vouchers/{}/use", v.code);
 
         let (status, used) = app.post_signed(&path, &json!({})).await;
@@ -300,12 +340,23 @@ async fn staff_use_a_voucher_once_and_get_clear_answers_otherwise() {
             .post_signed("/v1/vouchers/ABCDE23456/use", &json!({}))
             .await;
         assert_eq!(status, 404);
-        let (status, _) = app.post_signed("/v1/vouchers/not-a-code/use", &json!({})).await;
+        let (status, _) = app
+            .post_signed("/v1/vouchers/not-a-code/use", &json!({}))
+            .await;
         assert_eq!(status, 404);
 
         // Cancelled by the member: gone.
-        let c = app.t.loyalty.redeem(m.id, reward.id, None, now()).await.unwrap();
-        app.t.loyalty.cancel_voucher(m.id, &c.code, now()).await.unwrap();
+        let c = app
+            .t
+            .loyalty
+            .redeem(m.id, reward.id, None, now())
+            .await
+            .unwrap();
+        app.t
+            .loyalty
+            .cancel_voucher(m.id, &c.code, now())
+            .await
+            .unwrap();
         let (status, _) = app
             .post_signed(&format!("/v1/vouchers/{}/use", c.code), &json!({}))
             .await;
@@ -313,7 +364,12 @@ async fn staff_use_a_voucher_once_and_get_clear_answers_otherwise() {
 
         // Issued 31 days ago with a 30-day life: expired.
         let old = now() - chrono::Duration::days(31);
-        let e = app.t.loyalty.redeem(m.id, reward.id, None, old).await.unwrap();
+        let e = app
+            .t
+            .loyalty
+            .redeem(m.id, reward.id, None, old)
+            .await
+            .unwrap();
         let (status, problem) = app
             .post_signed(&format!("/v1/vouchers/{}/use", e.code), &json!({}))
             .await;
@@ -336,7 +392,13 @@ async fn health_readiness_and_the_openapi_document_are_served() {
         let (status, doc) = app.get("/openapi.json").await;
         assert_eq!(status, 200);
         let doc: Value = serde_json::from_str(&doc).expect("JSON");
-        for path in ["/v1/purchases", "/v1/refunds", "/v1/vouchers/{code}/use", "/healthz", "/readyz"] {
+        for path in [
+            "/v1/purchases",
+            "/v1/refunds",
+            "/v1/vouchers/{code}/use",
+            "/healthz",
+            "/readyz",
+        ] {
             assert!(doc["paths"][path].is_object(), "{path} documented");
         }
         let (status, _) = app.get("/nope").await;

@@ -36,10 +36,21 @@ async fn fifty_concurrent_redemptions_by_a_member_who_can_afford_three() {
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(ok, 3, "exactly three redemptions fit 399 points");
         for r in results.into_iter().filter_map(Result::err) {
-            assert!(matches!(refusal(r), taem::domain::Refusal::InsufficientPoints { .. }));
+            assert!(matches!(
+                refusal(r),
+                taem::domain::Refusal::InsufficientPoints { .. }
+            ));
         }
         let store = &t.store;
-        assert_eq!(store.member(&MemberRef::Id(m.id)).await.unwrap().balance.value(), 99);
+        assert_eq!(
+            store
+                .member(&MemberRef::Id(m.id))
+                .await
+                .unwrap()
+                .balance
+                .value(),
+            99
+        );
         assert_eq!(store.reward(reward.id).await.unwrap().stock, Some(2));
         assert_eq!(store.vouchers(m.id).await.unwrap().len(), 3);
     })
@@ -56,8 +67,10 @@ async fn fifty_concurrent_redemptions_against_a_stock_of_five() {
             t.grant(&m, 150, now()).await;
             members.push(m);
         }
-        let results =
-            futures_join(50, |i| t.loyalty.redeem(members[i].id, reward.id, None, now())).await;
+        let results = futures_join(50, |i| {
+            t.loyalty.redeem(members[i].id, reward.id, None, now())
+        })
+        .await;
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
         for r in results.into_iter().filter_map(Result::err) {
             assert_eq!(refusal(r), taem::domain::Refusal::OutOfStock);
@@ -74,7 +87,10 @@ async fn fifty_concurrent_redemptions_against_a_stock_of_five() {
 
 /// Runs `n` futures concurrently (each waits on the database independently) and
 /// collects their results in order.
-async fn futures_join<F: std::future::Future>(n: usize, make: impl Fn(usize) -> F) -> Vec<F::Output> {
+async fn futures_join<F: std::future::Future>(
+    n: usize,
+    make: impl Fn(usize) -> F,
+) -> Vec<F::Output> {
     futures::future::join_all((0..n).map(make)).await
 }
 
@@ -111,7 +127,10 @@ async fn points_are_spent_soonest_expiring_first_and_expire_at_their_date() {
         assert_eq!(entries[0].kind, taem::domain::ledger::EntryKind::Expire);
         assert_eq!(entries[0].points.value(), -70);
         // A second sweep finds nothing.
-        assert_eq!(t.store.expire_due(now()).await.unwrap(), ExpirySweep::default());
+        assert_eq!(
+            t.store.expire_due(now()).await.unwrap(),
+            ExpirySweep::default()
+        );
     })
     .await;
 }
@@ -123,7 +142,11 @@ async fn an_unused_voucher_gives_its_points_and_stock_back_when_it_expires() {
         let reward = t.reward(40, Some(1), None).await;
         t.grant(&m, 100, now() - Duration::days(40)).await;
         let issued = now() - Duration::days(31);
-        let v = t.loyalty.redeem(m.id, reward.id, None, issued).await.unwrap();
+        let v = t
+            .loyalty
+            .redeem(m.id, reward.id, None, issued)
+            .await
+            .unwrap();
         assert_eq!(t.balance(&m).await, 60);
         assert_eq!(t.store.reward(reward.id).await.unwrap().stock, Some(0));
         let sweep = t.store.expire_due(now()).await.unwrap();
@@ -131,7 +154,10 @@ async fn an_unused_voucher_gives_its_points_and_stock_back_when_it_expires() {
         assert_eq!(t.balance(&m).await, 100);
         assert_eq!(t.store.reward(reward.id).await.unwrap().stock, Some(1));
         let code = VoucherCode::parse(&v.code).unwrap();
-        assert_eq!(t.store.voucher(&code).await.unwrap().status, VoucherStatus::Expired);
+        assert_eq!(
+            t.store.voucher(&code).await.unwrap().status,
+            VoucherStatus::Expired
+        );
     })
     .await;
 }
@@ -145,7 +171,11 @@ async fn pending_points_cannot_be_spent_until_the_pending_period_ends() {
         let m = t.member().await;
         let reward = t.reward(10, None, None).await;
         t.grant(&m, 50, now()).await;
-        let err = t.loyalty.redeem(m.id, reward.id, None, now()).await.unwrap_err();
+        let err = t
+            .loyalty
+            .redeem(m.id, reward.id, None, now())
+            .await
+            .unwrap_err();
         assert_eq!(
             refusal(err),
             taem::domain::Refusal::InsufficientPoints {
@@ -158,7 +188,10 @@ async fn pending_points_cannot_be_spent_until_the_pending_period_ends() {
             .summary(t.store.member(&MemberRef::Id(m.id)).await.unwrap(), now())
             .await
             .unwrap();
-        assert_eq!((summary.spendable.value(), summary.pending.value()), (0, 50));
+        assert_eq!(
+            (summary.spendable.value(), summary.pending.value()),
+            (0, 50)
+        );
         t.loyalty
             .redeem(m.id, reward.id, None, now() + Duration::days(7))
             .await
@@ -173,22 +206,47 @@ async fn redemption_rules_each_refuse_with_their_own_reason() {
         let m = t.member().await;
         t.grant(&m, 1000, now()).await;
         let limited = t.reward(10, None, Some(1)).await;
-        t.loyalty.redeem(m.id, limited.id, None, now()).await.unwrap();
-        let err = t.loyalty.redeem(m.id, limited.id, None, now()).await.unwrap_err();
-        assert_eq!(refusal(err), taem::domain::Refusal::MemberLimitReached { limit: 1 });
+        t.loyalty
+            .redeem(m.id, limited.id, None, now())
+            .await
+            .unwrap();
+        let err = t
+            .loyalty
+            .redeem(m.id, limited.id, None, now())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refusal(err),
+            taem::domain::Refusal::MemberLimitReached { limit: 1 }
+        );
 
         let disabled = t.reward(10, None, None).await;
         t.store.set_reward_active(disabled.id, false).await.unwrap();
-        let err = t.loyalty.redeem(m.id, disabled.id, None, now()).await.unwrap_err();
+        let err = t
+            .loyalty
+            .redeem(m.id, disabled.id, None, now())
+            .await
+            .unwrap_err();
         assert_eq!(refusal(err), taem::domain::Refusal::RewardUnavailable);
 
         let empty = t.reward(10, Some(0), None).await;
-        let err = t.loyalty.redeem(m.id, empty.id, None, now()).await.unwrap_err();
+        let err = t
+            .loyalty
+            .redeem(m.id, empty.id, None, now())
+            .await
+            .unwrap_err();
         assert_eq!(refusal(err), taem::domain::Refusal::OutOfStock);
 
         let dear = t.reward(5000, None, None).await;
-        let err = t.loyalty.redeem(m.id, dear.id, None, now()).await.unwrap_err();
-        assert!(matches!(refusal(err), taem::domain::Refusal::InsufficientPoints { .. }));
+        let err = t
+            .loyalty
+            .redeem(m.id, dear.id, None, now())
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            refusal(err),
+            taem::domain::Refusal::InsufficientPoints { .. }
+        ));
         assert_eq!(t.balance(&m).await, 990, "refusals cost nothing");
     })
     .await;
@@ -201,7 +259,11 @@ async fn the_same_request_key_never_redeems_twice() {
         t.grant(&m, 100, now()).await;
         let reward = t.reward(10, None, None).await;
         let key = Some("tg:cb:12345".to_string());
-        let a = t.loyalty.redeem(m.id, reward.id, key.clone(), now()).await.unwrap();
+        let a = t
+            .loyalty
+            .redeem(m.id, reward.id, key.clone(), now())
+            .await
+            .unwrap();
         let b = t.loyalty.redeem(m.id, reward.id, key, now()).await.unwrap();
         assert_eq!(a, b);
         assert_eq!(t.balance(&m).await, 90);
@@ -213,13 +275,24 @@ async fn the_same_request_key_never_redeems_twice() {
 async fn adjustments_add_and_remove_points_but_never_below_zero() {
     each_store(async |t| {
         let m = t.member().await;
-        let e = t.loyalty.adjust(m.id, 25, "welcome gift", now()).await.unwrap();
+        let e = t
+            .loyalty
+            .adjust(m.id, 25, "welcome gift", now())
+            .await
+            .unwrap();
         assert_eq!((e.points.value(), e.balance_after.value()), (25, 25));
         assert_eq!(e.reference.as_deref(), Some("welcome gift"));
         let e = t.loyalty.adjust(m.id, -5, "typo", now()).await.unwrap();
         assert_eq!(e.balance_after.value(), 20);
-        let err = t.loyalty.adjust(m.id, -21, "too much", now()).await.unwrap_err();
-        assert!(matches!(refusal(err), taem::domain::Refusal::AdjustBelowZero { .. }));
+        let err = t
+            .loyalty
+            .adjust(m.id, -21, "too much", now())
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            refusal(err),
+            taem::domain::Refusal::AdjustBelowZero { .. }
+        ));
         assert!(t.loyalty.adjust(m.id, 0, "nothing", now()).await.is_err());
         assert!(t.loyalty.adjust(m.id, 5, "  ", now()).await.is_err());
         assert_eq!(t.balance(&m).await, 20);
@@ -268,7 +341,10 @@ async fn run_ops(t: &TestStore, ops: &[Op]) {
                     occurred_at: None,
                     items: None,
                 };
-                t.loyalty.record_purchase(&merchant, req, clock).await.unwrap();
+                t.loyalty
+                    .record_purchase(&merchant, req, clock)
+                    .await
+                    .unwrap();
                 receipts.push((format!("R{i}"), *baht));
             }
             Op::Refund { purchase, percent } => {
@@ -283,7 +359,10 @@ async fn run_ops(t: &TestStore, ops: &[Op]) {
                 }
             }
             Op::Redeem { member } => {
-                let _ = t.loyalty.redeem(members[*member].id, reward.id, None, clock).await;
+                let _ = t
+                    .loyalty
+                    .redeem(members[*member].id, reward.id, None, clock)
+                    .await;
             }
             Op::Cancel { member } => {
                 let m = &members[*member];
@@ -292,7 +371,10 @@ async fn run_ops(t: &TestStore, ops: &[Op]) {
                 }
             }
             Op::Adjust { member, delta } => {
-                let _ = t.loyalty.adjust(members[*member].id, *delta, "prop", clock).await;
+                let _ = t
+                    .loyalty
+                    .adjust(members[*member].id, *delta, "prop", clock)
+                    .await;
             }
             Op::Expire { days } => {
                 t.store

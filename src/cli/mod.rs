@@ -284,6 +284,7 @@ fn init_tracing() {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if std::env::var("TAEM_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
@@ -401,7 +402,9 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     );
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
-    app.shutdown().await
+    app.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 fn sign(merchant: &str, secret: &str, file: &str, out: JsonFlag) -> anyhow::Result<()> {

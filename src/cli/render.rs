@@ -105,10 +105,10 @@ pub fn summary(s: &MemberSummary, tz: Tz) -> String {
         for l in &s.lots {
             let _ = writeln!(
                 out,
-                "  {:>8} of {:>8}  expires {}{}",
+                "  {:>8} of {:>8}  expire after {}{}",
                 l.remaining,
                 l.points,
-                local(l.expires_at, tz),
+                crate::domain::time::last_local_day(l.expires_at, tz),
                 if l.available_at > crate::domain::time::now() {
                     format!(", spendable from {}", local(l.available_at, tz))
                 } else {

@@ -624,13 +624,17 @@ fn map_unique(e: sqlx::Error, what: &'static str) -> StoreError {
     }
 }
 
+/// A stored refund: fingerprint, receipt id, purchase id, points clawed back,
+/// balance after and member code.
+type RefundRecord = (String, String, i64, i64, Option<i64>, Option<String>);
+
 /// The stored answer for a refund seen before (a replay), a conflict if its key
 /// came with another request, or `None` for a new refund.
 async fn refund_replay(
     tx: &mut Tx,
     cmd: &RefundCommand,
 ) -> Result<Option<Recorded<RefundReceipt>>> {
-    let existing: Option<(String, String, i64, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+    let existing: Option<RefundRecord> = sqlx::query_as(
         "SELECT r.fingerprint, p.receipt_id, r.purchase_id, r.points, r.balance_after, \
              m.code FROM refunds r JOIN purchases p ON p.id = r.purchase_id \
              LEFT JOIN members m ON m.id = r.member_id \

@@ -46,7 +46,10 @@ pub fn sqlite_db() -> TestDb {
 }
 
 pub async fn postgres_db(base: &str) -> TestDb {
-    let name = format!("taem_test_{}", codes::merchant_id().trim_start_matches("m_"));
+    let name = format!(
+        "taem_test_{}",
+        codes::merchant_id().trim_start_matches("m_")
+    );
     let mut admin = sqlx::PgConnection::connect(base)
         .await
         .expect("TEST_POSTGRES_URL must point at a running PostgreSQL");
@@ -184,7 +187,11 @@ impl TestApp {
     /// POSTs `body` signed as the test merchant.
     pub async fn post_signed(&self, path: &str, body: &Value) -> (u16, Value) {
         let raw = serde_json::to_vec(body).unwrap();
-        let sig = signature::sign(self.merchant.webhook_secret.expose(), now().timestamp(), &raw);
+        let sig = signature::sign(
+            self.merchant.webhook_secret.expose(),
+            now().timestamp(),
+            &raw,
+        );
         self.post_raw(path, raw, Some(&self.merchant.id), Some(&sig))
             .await
     }
@@ -217,7 +224,10 @@ impl TestApp {
             );
         }
         let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {

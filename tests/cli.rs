@@ -1,0 +1,287 @@
+//! The `taem` binary as an administrator uses it: commands, --json output, a
+//! live server beside the CLI, a second server refused, graceful shutdown.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use taem::http::signature;
+
+const TAEM: &str = env!("CARGO_BIN_EXE_taem");
+
+fn taem(dir: &std::path::Path, url: &str, args: &[&str]) -> Output {
+    Command::new(TAEM)
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .env_remove("TAEM_HTTP_ADDR")
+        .output()
+        .expect("run taem")
+}
+
+fn ok_json(dir: &std::path::Path, url: &str, args: &[&str]) -> Value {
+    let out = taem(dir, url, args);
+    assert!(
+        out.status.success(),
+        "taem {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "taem {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn help_documents_every_command() {
+    let out = Command::new(TAEM).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for cmd in [
+        "serve", "migrate", "program", "merchant", "reward", "member", "points", "voucher",
+        "webhook", "expire",
+    ] {
+        assert!(help.contains(cmd), "--help mentions {cmd}:\n{help}");
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_sets_up_a_program_from_the_command_line() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url.as_str();
+        let d = dir.path();
+        let m = ok_json(
+            d,
+            url,
+            &[
+                "merchant",
+                "add",
+                "--name",
+                "Baan Kafe",
+                "--earn",
+                "2:25",
+                "--json",
+            ],
+        );
+        let id = m["id"].as_str().unwrap().to_string();
+        let secret = m["webhook_secret"].as_str().unwrap().to_string();
+        assert!(secret.starts_with("whsec_"));
+        assert_eq!(m["earn"], "2:25");
+        let list = ok_json(d, url, &["merchant", "list", "--json"]);
+        assert_eq!(list[0]["id"], id.as_str());
+        assert!(
+            !list.to_string().contains(&secret),
+            "the secret is shown only once"
+        );
+
+        let member = ok_json(d, url, &["member", "add", "--name", "Somchai", "--json"]);
+        let code = member["code"].as_str().unwrap().to_string();
+        let reward = ok_json(
+            d,
+            url,
+            &[
+                "reward",
+                "add",
+                "--name-th",
+                "กาแฟ",
+                "--name-en",
+                "Coffee",
+                "--cost",
+                "30",
+                "--stock",
+                "2",
+                "--face-value",
+                "55.50",
+                "--json",
+            ],
+        );
+        assert_eq!(reward["face_value"]["amount"], "55.50");
+        let rid = reward["id"].to_string();
+
+        let adjusted = ok_json(
+            d,
+            url,
+            &[
+                "points",
+                "adjust",
+                &code,
+                "+50",
+                "--reason",
+                "opening gift",
+                "--json",
+            ],
+        );
+        assert_eq!(adjusted["balance_after"], 50);
+        let out = taem(
+            d,
+            url,
+            &["points", "adjust", &code, "-60", "--reason", "too much"],
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("below zero"));
+
+        let png = d.join("v.png");
+        let voucher = ok_json(
+            d,
+            url,
+            &[
+                "reward",
+                "redeem",
+                &code,
+                &rid,
+                "--qr",
+                png.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(voucher["status"], "issued");
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+        let shown = ok_json(d, url, &["member", "show", &code.to_lowercase(), "--json"]);
+        assert_eq!(shown["member"]["balance"], 20);
+        assert_eq!(shown["spendable"], 20);
+        assert_eq!(shown["lots"][0]["remaining"], 20);
+        assert_eq!(shown["vouchers"][0]["code"], voucher["code"]);
+        assert_eq!(shown["entries"][0]["kind"], "redeem");
+        assert_eq!(shown["entries"][1]["reference"], "opening gift");
+
+        let text = taem(d, url, &["member", "show", &code]);
+        assert!(String::from_utf8_lossy(&text.stdout).contains("balance 20"));
+        let out = taem(d, url, &["member", "show", "ZZZZ2222"]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no member has the code ZZZZ2222"));
+
+        let disabled = ok_json(d, url, &["reward", "disable", &rid, "--json"]);
+        assert_eq!(disabled["active"], false);
+        assert_eq!(
+            ok_json(d, url, &["reward", "list", "--json"]),
+            Value::Array(vec![])
+        );
+        let swept = ok_json(d, url, &["expire", "--json"]);
+        assert_eq!(swept["points_expired"], 0);
+        let program = ok_json(d, url, &["program", "set", "--pending-days", "3", "--json"]);
+        assert_eq!(program["pending_days"], 3);
+
+        // `webhook sign` prints headers that verify against the file's bytes.
+        let body = d.join("p.json");
+        std::fs::write(
+            &body,
+            br#"{"receipt_id":"R1","amount":"10","currency":"THB"}"#,
+        )
+        .unwrap();
+        let h = ok_json(
+            d,
+            url,
+            &[
+                "webhook",
+                "sign",
+                "--merchant",
+                &id,
+                "--secret",
+                &secret,
+                body.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(h["X-Taem-Merchant"], id.as_str());
+        let now = taem::domain::time::now().timestamp();
+        signature::verify(
+            h["X-Taem-Signature"].as_str(),
+            &secret,
+            &std::fs::read(&body).unwrap(),
+            now,
+        )
+        .expect("the printed signature verifies");
+    }
+}
+
+#[test]
+fn a_bad_setting_stops_taem_with_the_variable_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(TAEM)
+        .args(["merchant", "list"])
+        .current_dir(dir.path())
+        .env("TAEM_TIMEZONE", "Asia/Atlantis")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TAEM_TIMEZONE"), "{err}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_healthy(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("taem serve did not become healthy on port {port}");
+}
+
+#[test]
+fn the_cli_works_beside_a_running_server_and_a_second_server_is_refused() {
+    let db = sqlite_db();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Command::new(TAEM)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("TAEM_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(port);
+
+    let member = ok_json(dir.path(), &db.url, &["member", "add", "--json"]);
+    assert!(member["code"].is_string(), "CLI writes while serve runs");
+
+    let second = Command::new(TAEM)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("TAEM_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("another `taem serve` is already running"),
+        "{err}"
+    );
+
+    // SIGTERM: a graceful stop with a zero exit status.
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = server.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+}
