@@ -243,7 +243,7 @@ fn the_cli_works_beside_a_running_server_and_a_second_server_is_refused() {
     let db = sqlite_db();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = Command::new(TAEM)
+    let server = Command::new(TAEM)
         .arg("serve")
         .current_dir(dir.path())
         .env("DATABASE_URL", &db.url)

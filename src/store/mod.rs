@@ -11,6 +11,7 @@ use crate::domain::model::*;
 use crate::domain::{ClaimCode, Refusal, VoucherCode};
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 #[derive(Debug, thiserror::Error)]

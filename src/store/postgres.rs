@@ -12,7 +12,6 @@
 //! violation; the operation is then run again, and finds the first one's row.
 
 use std::future::Future;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,11 +19,12 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
+use super::rows::*;
 use super::{Result, Store, StoreError};
-use crate::domain::earn::{Breakdown, EarnRate, clawback_for_refund};
+use crate::domain::earn::clawback_for_refund;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
-use crate::domain::{ClaimCode, Currency, MemberCode, Money, Points, Refusal, VoucherCode};
+use crate::domain::{ClaimCode, MemberCode, Money, Points, Refusal, VoucherCode};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -85,270 +85,7 @@ fn violates(e: &StoreError, constraint: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Rows
-
-#[derive(sqlx::FromRow)]
-struct MerchantRow {
-    id: String,
-    name: String,
-    currency: String,
-    earn_points: i64,
-    earn_per_minor: i64,
-    webhook_secret: String,
-    created_at: DateTime<Utc>,
-}
-
-fn currency(code: &str) -> Result<Currency> {
-    Currency::from_str(code).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-impl TryFrom<MerchantRow> for Merchant {
-    type Error = StoreError;
-    fn try_from(r: MerchantRow) -> Result<Merchant> {
-        Ok(Merchant {
-            currency: currency(&r.currency)?,
-            id: r.id,
-            name: r.name,
-            earn: EarnRate {
-                points: r.earn_points,
-                per_minor: r.earn_per_minor,
-            },
-            webhook_secret: Secret::new(r.webhook_secret),
-            created_at: r.created_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct MemberRow {
-    id: i64,
-    code: String,
-    name: Option<String>,
-    locale: Option<String>,
-    telegram_id: Option<i64>,
-    line_id: Option<String>,
-    marketing_opt_in: bool,
-    balance: i64,
-    created_at: DateTime<Utc>,
-}
-
-impl From<MemberRow> for Member {
-    fn from(r: MemberRow) -> Member {
-        Member {
-            id: r.id,
-            code: r.code,
-            name: r.name,
-            locale: r.locale,
-            telegram_id: r.telegram_id,
-            line_id: r.line_id,
-            marketing_opt_in: r.marketing_opt_in,
-            balance: Points::new(r.balance),
-            created_at: r.created_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct RewardRow {
-    id: i64,
-    name_th: String,
-    name_en: String,
-    description_th: String,
-    description_en: String,
-    cost: i64,
-    stock: Option<i64>,
-    per_member_limit: Option<i64>,
-    valid_from: Option<DateTime<Utc>>,
-    valid_until: Option<DateTime<Utc>>,
-    face_value_minor: i64,
-    currency: String,
-    voucher_days: i64,
-    active: bool,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<RewardRow> for Reward {
-    type Error = StoreError;
-    fn try_from(r: RewardRow) -> Result<Reward> {
-        Ok(Reward {
-            face_value: Money::from_minor(r.face_value_minor, currency(&r.currency)?),
-            id: r.id,
-            name_th: r.name_th,
-            name_en: r.name_en,
-            description_th: r.description_th,
-            description_en: r.description_en,
-            cost: Points::new(r.cost),
-            stock: r.stock,
-            per_member_limit: r.per_member_limit,
-            valid_from: r.valid_from,
-            valid_until: r.valid_until,
-            voucher_days: u32::try_from(r.voucher_days).unwrap_or(u32::MAX),
-            active: r.active,
-            created_at: r.created_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct VoucherRow {
-    id: i64,
-    code: String,
-    member_id: i64,
-    reward_id: i64,
-    points: i64,
-    status: String,
-    redeem_entry_id: i64,
-    issued_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    used_at: Option<DateTime<Utc>>,
-    used_by: Option<String>,
-}
-
-impl TryFrom<VoucherRow> for Voucher {
-    type Error = StoreError;
-    fn try_from(r: VoucherRow) -> Result<Voucher> {
-        Ok(Voucher {
-            status: VoucherStatus::parse(&r.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("voucher status {:?}", r.status)))?,
-            id: r.id,
-            code: r.code,
-            member_id: r.member_id,
-            reward_id: r.reward_id,
-            points: Points::new(r.points),
-            issued_at: r.issued_at,
-            expires_at: r.expires_at,
-            used_at: r.used_at,
-            used_by: r.used_by,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct EntryRow {
-    id: i64,
-    member_id: i64,
-    kind: String,
-    points: i64,
-    balance_after: i64,
-    merchant_id: Option<String>,
-    reference: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<EntryRow> for Entry {
-    type Error = StoreError;
-    fn try_from(r: EntryRow) -> Result<Entry> {
-        Ok(Entry {
-            kind: EntryKind::parse(&r.kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("entry kind {:?}", r.kind)))?,
-            id: r.id,
-            member_id: r.member_id,
-            points: Points::new(r.points),
-            balance_after: Points::new(r.balance_after),
-            merchant_id: r.merchant_id,
-            reference: r.reference,
-            created_at: r.created_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct LotRow {
-    id: i64,
-    points: i64,
-    remaining: i64,
-    earned_at: DateTime<Utc>,
-    available_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    merchant_id: Option<String>,
-}
-
-impl LotRow {
-    fn view(&self) -> LotView {
-        LotView {
-            id: self.id,
-            remaining: self.remaining,
-            available_at: self.available_at,
-            expires_at: self.expires_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct PurchaseRow {
-    id: i64,
-    receipt_id: String,
-    fingerprint: String,
-    member_id: Option<i64>,
-    member_code: Option<String>,
-    amount_minor: i64,
-    currency: String,
-    points: i64,
-    breakdown: String,
-    balance_after: Option<i64>,
-    available_at: DateTime<Utc>,
-    claim_code: Option<String>,
-    claim_expires_at: Option<DateTime<Utc>>,
-    claimed_at: Option<DateTime<Utc>>,
-    merchant_id: String,
-    refunded_minor: i64,
-    clawed_back: i64,
-}
-
-impl PurchaseRow {
-    fn receipt(&self) -> Result<PurchaseReceipt> {
-        let breakdown = Breakdown::from_str(&self.breakdown)
-            .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
-        // An unclaimed purchase answers with its claim code; once claimed, the
-        // original answer (with that code) is still what a replay gets.
-        Ok(PurchaseReceipt {
-            purchase_id: self.id,
-            receipt_id: self.receipt_id.clone(),
-            points: Points::new(self.points),
-            breakdown,
-            member_code: if self.claim_code.is_none() {
-                self.member_code.clone()
-            } else {
-                None
-            },
-            balance: self.balance_after.map(Points::new),
-            available_at: self.available_at,
-            claim_code: self.claim_code.clone(),
-            claim_expires_at: self.claim_expires_at,
-        })
-    }
-}
-
-const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerprint, p.member_id, \
-    m.code AS member_code, p.amount_minor, p.currency, p.points, p.breakdown, p.balance_after, \
-    p.available_at, p.claim_code, p.claim_expires_at, p.claimed_at, p.merchant_id, \
-    p.refunded_minor, p.clawed_back FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
-
-const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
-    marketing_opt_in, balance, created_at FROM members";
-
-const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, reward_id, points, status, \
-    redeem_entry_id, issued_at, expires_at, used_at, used_by FROM vouchers";
-
-const REWARD_COLUMNS: &str = "SELECT id, name_th, name_en, description_th, description_en, \
-    cost, stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
-    voucher_days, active, created_at FROM rewards";
-
-// ---------------------------------------------------------------------------
 // Ledger steps, each inside the caller's transaction.
-
-/// A movement of points to append.
-struct NewEntry<'a> {
-    member_id: i64,
-    kind: EntryKind,
-    points: i64,
-    merchant_id: Option<&'a str>,
-    purchase_id: Option<i64>,
-    voucher_id: Option<i64>,
-    lot_id: Option<i64>,
-    reference: Option<&'a str>,
-    now: DateTime<Utc>,
-}
 
 /// Appends an entry and moves the cached balance with it; returns the entry id
 /// and the balance after.
@@ -558,22 +295,6 @@ async fn lock_member(tx: &mut Tx, member_id: i64) -> Result<i64> {
         .fetch_optional(&mut **tx)
         .await?
         .ok_or(StoreError::NotFound("member"))
-}
-
-fn voucher_refusal(v: &VoucherRow, now: DateTime<Utc>) -> Option<Refusal> {
-    match v.status.as_str() {
-        "used" => Some(Refusal::VoucherAlreadyUsed {
-            used_at: v.used_at.unwrap_or(v.issued_at),
-        }),
-        "cancelled" => Some(Refusal::VoucherCancelled),
-        "expired" => Some(Refusal::VoucherExpired {
-            expires_at: v.expires_at,
-        }),
-        _ if v.expires_at <= now => Some(Refusal::VoucherExpired {
-            expires_at: v.expires_at,
-        }),
-        _ => None,
-    }
 }
 
 async fn voucher_by_code(tx: &mut Tx, code: &VoucherCode) -> Result<VoucherRow> {
