@@ -1,0 +1,764 @@
+//! Load benchmark: signed purchases against a running `taem serve` over loopback,
+//! and the same writes straight through the service (no HTTP), so the cost of the
+//! HTTP layer shows as a ratio. It reports; it never judges (see
+//! `docs/PERFORMANCE.md` for the targets and the figures recorded).
+//!
+//! ```sh
+//! cargo bench --bench load                          # SQLite, 64 connections, 10 s
+//! cargo bench --bench load -- --connections 32 --duration 5 --members 500
+//! BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:55432/postgres cargo bench --bench load
+//! ```
+//!
+//! Options (arguments override the environment): `--connections N`
+//! (`BENCH_CONNECTIONS`, 64), `--duration SECS` (`BENCH_DURATION`, 10),
+//! `--warmup SECS` (`BENCH_WARMUP`, 1), `--members N` (`BENCH_MEMBERS`, 1000).
+//! With `BENCH_POSTGRES_URL` set, PostgreSQL runs after SQLite, each phase on a
+//! fresh `taem_bench_<random>` database that is dropped afterwards.
+
+use std::future::Future;
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use sqlx::Connection;
+use taem::domain::model::{Merchant, NewMember, Recorded, Secret};
+use taem::domain::time::now;
+use taem::domain::{Currency, EarnRate, codes};
+use taem::http::signature;
+use taem::service::{Loyalty, PurchaseRequest};
+use taem::store;
+
+const USAGE: &str = "usage: cargo bench --bench load -- [--connections N] [--duration SECS] \
+                     [--warmup SECS] [--members N]\n\
+                     env: BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP, BENCH_MEMBERS, \
+                     BENCH_POSTGRES_URL (also run PostgreSQL)";
+
+#[derive(Debug, Clone)]
+struct Options {
+    connections: usize,
+    duration: Duration,
+    warmup: Duration,
+    members: usize,
+    postgres: Option<String>,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid number")),
+        _ => Ok(default),
+    }
+}
+
+fn parse_options() -> anyhow::Result<Options> {
+    let mut connections: usize = env_or("BENCH_CONNECTIONS", 64)?;
+    let mut duration: f64 = env_or("BENCH_DURATION", 10.0)?;
+    let mut warmup: f64 = env_or("BENCH_WARMUP", 1.0)?;
+    let mut members: usize = env_or("BENCH_MEMBERS", 1000)?;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let mut value = |key: &str| -> anyhow::Result<String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .with_context(|| format!("{key} needs a value\n{USAGE}"))
+        };
+        let bad = |key: &str, v: &str| anyhow::anyhow!("{key} {v:?} is not a valid number");
+        match key.as_str() {
+            // cargo bench passes --bench to harness = false targets.
+            "--bench" => {}
+            "--connections" | "-c" => {
+                let v = value(&key)?;
+                connections = v.parse().map_err(|_| bad(&key, &v))?;
+            }
+            "--duration" | "-d" => {
+                let v = value(&key)?;
+                duration = v.parse().map_err(|_| bad(&key, &v))?;
+            }
+            "--warmup" => {
+                let v = value(&key)?;
+                warmup = v.parse().map_err(|_| bad(&key, &v))?;
+            }
+            "--members" | "-m" => {
+                let v = value(&key)?;
+                members = v.parse().map_err(|_| bad(&key, &v))?;
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    if connections == 0
+        || members == 0
+        || !duration.is_finite()
+        || duration <= 0.0
+        || !warmup.is_finite()
+        || warmup < 0.0
+    {
+        bail!("connections, members and duration must be positive\n{USAGE}");
+    }
+    let postgres = std::env::var("BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    Ok(Options {
+        connections,
+        duration: Duration::from_secs_f64(duration),
+        warmup: Duration::from_secs_f64(warmup),
+        members,
+        postgres,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Databases
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A fresh database: a temporary directory (SQLite) or a `taem_bench_*` database
+/// dropped by [`BenchDb::remove`] (PostgreSQL).
+struct BenchDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl BenchDb {
+    async fn create(backend: Backend, opts: &Options) -> anyhow::Result<BenchDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().context("temporary directory")?;
+                Ok(BenchDb {
+                    url: format!("sqlite://{}", dir.path().join("taem.db").display()),
+                    _dir: Some(dir),
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let admin = opts.postgres.clone().expect("postgres url");
+                let name = format!(
+                    "taem_bench_{}",
+                    codes::merchant_id().trim_start_matches("m_")
+                );
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .context("BENCH_POSTGRES_URL must point at a running PostgreSQL")?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .with_context(|| format!("CREATE DATABASE {name}"))?;
+                let _ = conn.close().await;
+                let (base, query) = match admin.split_once('?') {
+                    Some((b, q)) => (b, format!("?{q}")),
+                    None => (admin.as_str(), String::new()),
+                };
+                let (prefix, _) = base
+                    .rsplit_once('/')
+                    .context("BENCH_POSTGRES_URL must name a database, e.g. .../postgres")?;
+                Ok(BenchDb {
+                    url: format!("{prefix}/{name}{query}"),
+                    _dir: None,
+                    pg: Some((admin, name)),
+                })
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database (best effort); SQLite's directory goes on drop.
+    async fn remove(self) {
+        if let Some((admin, name)) = &self.pg {
+            let result = async {
+                let mut conn = sqlx::PgConnection::connect(admin).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await
+            }
+            .await;
+            if let Err(e) = result {
+                eprintln!("warning: could not drop database {name}: {e}");
+            }
+        }
+    }
+}
+
+/// What the load needs from the set-up: the merchant to sign as, the members.
+struct Fixture {
+    merchant: Merchant,
+    member_codes: Vec<String>,
+}
+
+/// Migrates the database, adds a merchant and `members` members through the
+/// library, and closes the store again.
+async fn set_up(url: &str, members: usize) -> anyhow::Result<Fixture> {
+    let store = store::connect(url).await.context("open store")?;
+    let merchant = Merchant {
+        id: codes::merchant_id(),
+        name: "Bench Kafe".into(),
+        currency: Currency::THB,
+        earn: EarnRate::default_for(Currency::THB),
+        webhook_secret: Secret::new(codes::webhook_secret()),
+        created_at: now(),
+    };
+    store
+        .add_merchant(&merchant)
+        .await
+        .context("add merchant")?;
+    let mut member_codes = Vec::with_capacity(members);
+    for _ in 0..members {
+        let m = store
+            .add_member(&NewMember::default(), now())
+            .await
+            .context("add member")?;
+        member_codes.push(m.code);
+    }
+    drop(store);
+    Ok(Fixture {
+        merchant,
+        member_codes,
+    })
+}
+
+fn purchase(receipt_id: String, codes: &[String]) -> PurchaseRequest {
+    let baht: u32 = rand::random_range(20..=2000);
+    let member = &codes[rand::random_range(0..codes.len())];
+    PurchaseRequest {
+        receipt_id,
+        amount: format!("{baht}.00"),
+        currency: "THB".into(),
+        member_code: Some(member.clone()),
+        occurred_at: None,
+        items: None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The load loop, shared by the HTTP and the store phases
+
+enum Outcome {
+    Accepted,
+    Error(String),
+}
+
+struct LoadResult {
+    accepted: u64,
+    errors: u64,
+    /// From the end of the warm-up to the last measured completion.
+    elapsed: Duration,
+    /// Every measured request, sorted.
+    latencies: Vec<Duration>,
+    first_error: Option<String>,
+    /// Wall time of the whole phase, warm-up included (for CPU shares).
+    wall: Duration,
+}
+
+impl LoadResult {
+    fn rate(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn percentile(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        self.latencies[i]
+    }
+
+    fn max(&self) -> Duration {
+        self.latencies.last().copied().unwrap_or_default()
+    }
+}
+
+/// Runs `op` in `connections` concurrent tasks, back to back, for the warm-up and
+/// then the measured duration. Only requests started after the warm-up count.
+async fn run_load<F, Fut>(
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+    op: F,
+) -> LoadResult
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send,
+{
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let first_error: Arc<Mutex<Option<String>>> = Arc::default();
+    let mut tasks = Vec::with_capacity(connections);
+    for worker in 0..connections {
+        let op = op.clone();
+        let first_error = first_error.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
+            let (mut accepted, mut errors) = (0u64, 0u64);
+            let mut last_done = measure_from;
+            let mut n = 0u64;
+            loop {
+                let began = Instant::now();
+                if began >= end {
+                    break;
+                }
+                let outcome = op(worker, n).await;
+                n += 1;
+                let done = Instant::now();
+                let measured = began >= measure_from;
+                match outcome {
+                    Outcome::Accepted => accepted += u64::from(measured),
+                    Outcome::Error(e) => {
+                        errors += u64::from(measured);
+                        first_error.lock().expect("not poisoned").get_or_insert(e);
+                    }
+                }
+                if measured {
+                    latencies.push(done - began);
+                    last_done = done;
+                }
+            }
+            (latencies, accepted, errors, last_done)
+        }));
+    }
+    let mut result = LoadResult {
+        accepted: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        first_error: None,
+        wall: Duration::ZERO,
+    };
+    let mut last_done = measure_from;
+    for task in tasks {
+        let (latencies, accepted, errors, done) = task.await.expect("load task panicked");
+        result.latencies.extend(latencies);
+        result.accepted += accepted;
+        result.errors += errors;
+        last_done = last_done.max(done);
+    }
+    result.latencies.sort_unstable();
+    result.elapsed = last_done - measure_from;
+    result.wall = start.elapsed();
+    result.first_error = first_error.lock().expect("not poisoned").take();
+    result
+}
+
+// ---------------------------------------------------------------------------
+// The server child process and /proc
+
+/// `taem serve` as a child process; killed if dropped while still running.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(url: &str, http: &reqwest::Client) -> anyhow::Result<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("pick a free port")?
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_taem"))
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("TAEM_HTTP_ADDR", &addr)
+            .env("TAEM_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .context("spawn taem serve")?;
+        let mut server = Server {
+            child,
+            base: format!("http://{addr}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("taem serve exited during start-up: {status}");
+            }
+            if let Ok(res) = http.get(format!("{}/healthz", server.base)).send().await
+                && res.status() == reqwest::StatusCode::OK
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                bail!("taem serve did not answer /healthz within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits up to 30 s for a clean exit.
+    async fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .context("kill -TERM")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("taem serve did not stop within 30 s of SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in kB.
+fn proc_status_kb(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid).join("status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// User plus system CPU time of a process (`/proc/<pid>/stat`, assuming the
+/// usual 100 clock ticks per second).
+fn proc_cpu(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid).join("stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn cpu_cores(before: Option<Duration>, after: Option<Duration>, wall: Duration) -> Option<f64> {
+    Some((after? - before?).as_secs_f64() / wall.as_secs_f64().max(1e-9))
+}
+
+// ---------------------------------------------------------------------------
+// The phases
+
+struct HttpRun {
+    load: LoadResult,
+    rss_idle_kb: Option<u64>,
+    rss_peak_kb: Option<u64>,
+    hwm_kb: Option<u64>,
+    server_cores: Option<f64>,
+    generator_cores: Option<f64>,
+    exit: String,
+}
+
+async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun> {
+    let db = BenchDb::create(backend, opts).await?;
+    let fixture = set_up(&db.url, opts.members).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.connections)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("HTTP client")?;
+    let server = Server::start(&db.url, &client).await?;
+    let pid = server.pid().to_string();
+    let rss_idle_kb = proc_status_kb(&pid, "VmRSS");
+
+    // Resident memory of the server every 200 ms while loading.
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (pid, sampling) = (pid.clone(), sampling.clone());
+        tokio::spawn(async move {
+            let mut peak = None;
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(kb) = proc_status_kb(&pid, "VmRSS") {
+                    peak = Some(peak.map_or(kb, |p: u64| p.max(kb)));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            peak
+        })
+    };
+
+    struct Ctx {
+        client: reqwest::Client,
+        url: String,
+        merchant_id: String,
+        secret: String,
+        codes: Vec<String>,
+    }
+    let ctx = Arc::new(Ctx {
+        client,
+        url: format!("{}/v1/purchases", server.base),
+        merchant_id: fixture.merchant.id.clone(),
+        secret: fixture.merchant.webhook_secret.expose().to_string(),
+        codes: fixture.member_codes,
+    });
+    let server_cpu0 = proc_cpu(&pid);
+    let self_cpu0 = proc_cpu("self");
+    let load = run_load(opts.connections, opts.warmup, opts.duration, {
+        let ctx = ctx.clone();
+        move |worker, n| {
+            let ctx = ctx.clone();
+            async move {
+                let req = purchase(format!("b-{worker}-{n}"), &ctx.codes);
+                let body = serde_json::to_vec(&req).expect("serializable");
+                let unix = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let sig = signature::sign(&ctx.secret, unix, &body);
+                let res = ctx
+                    .client
+                    .post(&ctx.url)
+                    .header("content-type", "application/json")
+                    .header("x-taem-merchant", &ctx.merchant_id)
+                    .header("x-taem-signature", sig)
+                    .body(body)
+                    .send()
+                    .await;
+                match res {
+                    Ok(res) if res.status() == reqwest::StatusCode::CREATED => {
+                        match res.bytes().await {
+                            Ok(_) => Outcome::Accepted,
+                            Err(e) => Outcome::Error(format!("reading the answer: {e}")),
+                        }
+                    }
+                    Ok(res) => {
+                        let status = res.status();
+                        let text = res.text().await.unwrap_or_default();
+                        Outcome::Error(format!("HTTP {status}: {text}"))
+                    }
+                    Err(e) => Outcome::Error(format!("request failed: {e}")),
+                }
+            }
+        }
+    })
+    .await;
+    let server_cores = cpu_cores(server_cpu0, proc_cpu(&pid), load.wall);
+    let generator_cores = cpu_cores(self_cpu0, proc_cpu("self"), load.wall);
+    sampling.store(false, Ordering::Relaxed);
+    let rss_peak_kb = sampler.await.ok().flatten();
+    let hwm_kb = proc_status_kb(&pid, "VmHWM");
+    drop(ctx);
+    let exit = match server.stop().await {
+        Ok(status) => status.to_string(),
+        Err(e) => format!("{e:#}"),
+    };
+    db.remove().await;
+    Ok(HttpRun {
+        load,
+        rss_idle_kb,
+        rss_peak_kb,
+        hwm_kb,
+        server_cores,
+        generator_cores,
+        exit,
+    })
+}
+
+struct StoreRun {
+    load: LoadResult,
+    cores: Option<f64>,
+}
+
+async fn store_phase(backend: Backend, opts: &Options) -> anyhow::Result<StoreRun> {
+    let db = BenchDb::create(backend, opts).await?;
+    let fixture = set_up(&db.url, opts.members).await?;
+    let store = store::connect(&db.url).await.context("open store")?;
+    let loyalty = Arc::new(Loyalty::new(store, chrono_tz::Asia::Bangkok));
+    let merchant = Arc::new(fixture.merchant);
+    let codes = Arc::new(fixture.member_codes);
+    let cpu0 = proc_cpu("self");
+    let load = run_load(opts.connections, opts.warmup, opts.duration, {
+        let (loyalty, merchant, codes) = (loyalty.clone(), merchant.clone(), codes.clone());
+        move |worker, n| {
+            let (loyalty, merchant, codes) = (loyalty.clone(), merchant.clone(), codes.clone());
+            async move {
+                let req = purchase(format!("s-{worker}-{n}"), &codes);
+                match loyalty.record_purchase(&merchant, req, now()).await {
+                    Ok(Recorded::New(_)) => Outcome::Accepted,
+                    Ok(Recorded::Replay(_)) => Outcome::Error("unexpected replay".into()),
+                    Err(e) => Outcome::Error(e.to_string()),
+                }
+            }
+        }
+    })
+    .await;
+    let cores = cpu_cores(cpu0, proc_cpu("self"), load.wall);
+    drop(loyalty);
+    db.remove().await;
+    Ok(StoreRun { load, cores })
+}
+
+// ---------------------------------------------------------------------------
+// Reporting
+
+/// 12345.6 -> "12,346".
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn mb(kb: Option<u64>) -> String {
+    kb.map_or("?".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+}
+
+fn cores(c: Option<f64>) -> String {
+    c.map_or("?".into(), |c| format!("{c:.2}"))
+}
+
+fn print_load(label: &str, load: &LoadResult) {
+    println!(
+        "  {label}: {} accepted in {:.2} s = {} purchases/s, errors {}",
+        thousands(load.accepted as f64),
+        load.elapsed.as_secs_f64(),
+        thousands(load.rate()),
+        load.errors
+    );
+    println!(
+        "  {label}: latency p50 {}  p90 {}  p99 {}  max {}",
+        ms(load.percentile(0.50)),
+        ms(load.percentile(0.90)),
+        ms(load.percentile(0.99)),
+        ms(load.max())
+    );
+    if let Some(e) = &load.first_error {
+        println!("  {label}: first error: {e}");
+    }
+}
+
+async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<String> {
+    let name = backend.name();
+    println!(
+        "[{name}] http: {} connections, {:.1} s (+{:.1} s warm-up), {} members",
+        opts.connections,
+        opts.duration.as_secs_f64(),
+        opts.warmup.as_secs_f64(),
+        opts.members
+    );
+    let http = http_phase(backend, opts)
+        .await
+        .with_context(|| format!("{name}: HTTP phase set-up"))?;
+    print_load("http", &http.load);
+    println!(
+        "  http: taem serve rss idle {}, peak {} (sampled every 200 ms), VmHWM {}; \
+         cpu: server {} cores, generator {} cores; exit {}",
+        mb(http.rss_idle_kb),
+        mb(http.rss_peak_kb),
+        mb(http.hwm_kb),
+        cores(http.server_cores),
+        cores(http.generator_cores),
+        http.exit
+    );
+    println!("[{name}] store: the same writes through the service, no HTTP");
+    let bare = store_phase(backend, opts)
+        .await
+        .with_context(|| format!("{name}: store phase set-up"))?;
+    print_load("store", &bare.load);
+    println!("  store: cpu {} cores", cores(bare.cores));
+    let ratio = http.load.rate() / bare.load.rate().max(1e-9);
+    let summary = format!(
+        "{name:<8} http: {} purchases/s  p50 {}  p99 {}  errors {}  rss peak {} | \
+         store: {}/s  p50 {}  p99 {} | http/store {ratio:.2}",
+        thousands(http.load.rate()),
+        ms(http.load.percentile(0.50)),
+        ms(http.load.percentile(0.99)),
+        http.load.errors,
+        mb(http.rss_peak_kb.max(http.hwm_kb)),
+        thousands(bare.load.rate()),
+        ms(bare.load.percentile(0.50)),
+        ms(bare.load.percentile(0.99)),
+    );
+    println!("{summary}\n");
+    Ok(summary)
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let mut backends = vec![Backend::Sqlite];
+        if opts.postgres.is_some() {
+            backends.push(Backend::Postgres);
+        }
+        let mut summaries = Vec::new();
+        let mut failed = false;
+        for backend in backends {
+            match bench_backend(backend, &opts).await {
+                Ok(s) => summaries.push(s),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    failed = true;
+                }
+            }
+        }
+        println!(
+            "summary ({} connections, {:.0} s, {} members, {} cores):",
+            opts.connections,
+            opts.duration.as_secs_f64(),
+            opts.members,
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        for s in &summaries {
+            println!("{s}");
+        }
+        if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
