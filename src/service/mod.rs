@@ -115,14 +115,36 @@ fn fingerprint<T: Serialize>(canonical: &T) -> String {
     ))
 }
 
+/// How long program settings are reused before being read again: a change made
+/// with `taem program set` (perhaps in another process) applies within this time.
+const PROGRAM_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Loyalty {
     store: Arc<dyn Store>,
     tz: Tz,
+    program: std::sync::RwLock<Option<(Program, std::time::Instant)>>,
 }
 
 impl Loyalty {
     pub fn new(store: Arc<dyn Store>, tz: Tz) -> Loyalty {
-        Loyalty { store, tz }
+        Loyalty {
+            store,
+            tz,
+            program: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// The program settings, read at most every few seconds (every purchase
+    /// needs them; they change rarely).
+    pub async fn program(&self) -> Result<Program> {
+        if let Some((p, at)) = &*self.program.read().expect("not poisoned")
+            && at.elapsed() < PROGRAM_TTL
+        {
+            return Ok(p.clone());
+        }
+        let p = self.store.program().await?;
+        *self.program.write().expect("not poisoned") = Some((p.clone(), std::time::Instant::now()));
+        Ok(p)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -136,7 +158,7 @@ impl Loyalty {
     /// When points credited at `now` become spendable and expire, under the
     /// program's current settings.
     pub async fn lot_timing(&self, now: DateTime<Utc>) -> Result<LotTiming> {
-        let program = self.store.program().await?;
+        let program = self.program().await?;
         Ok(LotTiming {
             available_at: now + Duration::days(i64::from(program.pending_days)),
             expires_at: lot_expiry(now, program.expiry_months, self.tz),

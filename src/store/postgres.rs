@@ -87,34 +87,27 @@ fn violates(e: &StoreError, constraint: &str) -> bool {
 // ---------------------------------------------------------------------------
 // Ledger steps, each inside the caller's transaction.
 
-/// Appends an entry and moves the cached balance with it; returns the entry id
-/// and the balance after.
+/// Appends an entry and moves the cached balance with it, in one statement;
+/// returns the entry id and the balance after.
 async fn append(tx: &mut Tx, e: NewEntry<'_>) -> Result<(i64, i64)> {
-    let balance: i64 = sqlx::query_scalar(
-        "UPDATE members SET balance = balance + $1 WHERE id = $2 RETURNING balance",
-    )
-    .bind(e.points)
-    .bind(e.member_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
+    Ok(sqlx::query_as(
+        "WITH m AS (UPDATE members SET balance = balance + $3 WHERE id = $1 RETURNING balance) \
+         INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
          voucher_id, lot_id, reference, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         SELECT $1, $2, $3, m.balance, $4, $5, $6, $7, $8, $9 FROM m RETURNING id, balance_after",
     )
     .bind(e.member_id)
     .bind(e.kind.as_str())
     .bind(e.points)
-    .bind(balance)
     .bind(e.merchant_id)
     .bind(e.purchase_id)
     .bind(e.voucher_id)
     .bind(e.lot_id)
     .bind(e.reference)
     .bind(e.now)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok((id, balance))
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound("member"))?)
 }
 
 async fn member_balance(tx: &mut Tx, member_id: i64) -> Result<i64> {
@@ -126,13 +119,24 @@ async fn member_balance(tx: &mut Tx, member_id: i64) -> Result<i64> {
 }
 
 /// Credits points that can be spent: a new lot (holding what is left after any
-/// debt is repaid) and the entry. Returns (entry id, balance after).
-async fn credit(tx: &mut Tx, e: NewEntry<'_>, timing: LotTiming) -> Result<(i64, i64)> {
-    let before = member_balance(tx, e.member_id).await?;
+/// debt is repaid), the entry and the balance, in one statement. `before` is the
+/// balance read under the member's lock. Returns (entry id, balance after).
+async fn credit(
+    tx: &mut Tx,
+    e: NewEntry<'_>,
+    timing: LotTiming,
+    before: i64,
+) -> Result<(i64, i64)> {
     let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
-    let lot_id: i64 = sqlx::query_scalar(
-        "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, expires_at, \
-         merchant_id, purchase_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    Ok(sqlx::query_as(
+        "WITH lot AS (INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
+         expires_at, merchant_id, purchase_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING id), \
+         m AS (UPDATE members SET balance = balance + $2 WHERE id = $1 RETURNING balance) \
+         INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
+         lot_id, reference, created_at) \
+         SELECT $1, $9, $2, m.balance, $7, $8, lot.id, $10, $4 FROM m, lot \
+         RETURNING id, balance_after",
     )
     .bind(e.member_id)
     .bind(e.points)
@@ -142,16 +146,11 @@ async fn credit(tx: &mut Tx, e: NewEntry<'_>, timing: LotTiming) -> Result<(i64,
     .bind(timing.expires_at)
     .bind(e.merchant_id)
     .bind(e.purchase_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    append(
-        tx,
-        NewEntry {
-            lot_id: Some(lot_id),
-            ..e
-        },
-    )
-    .await
+    .bind(e.kind.as_str())
+    .bind(e.reference)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound("member"))?)
 }
 
 async fn live_lots(tx: &mut Tx, member_id: i64, now: DateTime<Utc>) -> Result<Vec<LotView>> {
@@ -403,20 +402,6 @@ impl PgStore {
         cmd: &PurchaseCommand,
     ) -> Result<Recorded<PurchaseReceipt>> {
         let mut tx = self.begin().await?;
-        let existing: Option<PurchaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{PURCHASE_COLUMNS} WHERE p.merchant_id = $1 AND p.receipt_id = $2"
-        )))
-        .bind(&cmd.merchant_id)
-        .bind(&cmd.receipt_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(p) = existing {
-            return if p.fingerprint == cmd.fingerprint {
-                Ok(Recorded::Replay(p.receipt()?))
-            } else {
-                Err(StoreError::IdempotencyConflict("receipt_id"))
-            };
-        }
         // The member's row stays locked until commit: the balance read here is the
         // one the credit below starts from.
         let member: Option<(i64, String, i64)> = match &cmd.member_code {
@@ -435,11 +420,12 @@ impl PgStore {
         let claim = (member.is_none() && points > 0)
             .then(|| (cmd.claim_code.as_str(), cmd.claim_expires_at));
         let balance_after = member.as_ref().map(|(_, _, b)| b + points);
-        let purchase_id: i64 = sqlx::query_scalar(
+        let purchase_id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
              currency, occurred_at, items, points, breakdown, balance_after, available_at, \
              claim_code, claim_expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id",
         )
         .bind(&cmd.merchant_id)
         .bind(&cmd.receipt_id)
@@ -456,9 +442,24 @@ impl PgStore {
         .bind(claim.map(|c| c.0))
         .bind(claim.map(|c| c.1))
         .bind(cmd.now)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if let Some((member_id, _, _)) = member
+        let Some(purchase_id) = purchase_id else {
+            // Seen before (perhaps a moment ago, by a request we waited for).
+            let p: PurchaseRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{PURCHASE_COLUMNS} WHERE p.merchant_id = $1 AND p.receipt_id = $2"
+            )))
+            .bind(&cmd.merchant_id)
+            .bind(&cmd.receipt_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            return if p.fingerprint == cmd.fingerprint {
+                Ok(Recorded::Replay(p.receipt()?))
+            } else {
+                Err(StoreError::IdempotencyConflict("receipt_id"))
+            };
+        };
+        if let Some((member_id, _, before)) = member
             && points > 0
         {
             credit(
@@ -475,6 +476,7 @@ impl PgStore {
                     now: cmd.now,
                 },
                 cmd.timing,
+                before,
             )
             .await?;
         }
@@ -860,7 +862,7 @@ impl Store for PgStore {
         {
             return Err(Refusal::ClaimExpired { expires_at }.into());
         }
-        lock_member(&mut tx, member_id).await?;
+        let before = lock_member(&mut tx, member_id).await?;
         let points = p.points - p.clawed_back;
         let balance = if points > 0 {
             credit(
@@ -877,11 +879,12 @@ impl Store for PgStore {
                     now,
                 },
                 timing,
+                before,
             )
             .await?
             .1
         } else {
-            member_balance(&mut tx, member_id).await?
+            before
         };
         sqlx::query("UPDATE purchases SET member_id = $1, claimed_at = $2 WHERE id = $3")
             .bind(member_id)
@@ -1058,6 +1061,7 @@ impl Store for PgStore {
                     now: cmd.now,
                 },
                 cmd.timing,
+                balance,
             )
             .await?
             .0
