@@ -59,8 +59,16 @@ impl fmt::Display for Locale {
 
 /// The Fluent files, embedded at build time: (language, file name, source).
 pub const SOURCES: &[(Locale, &str, &str)] = &[
-    (Locale::Th, "core.ftl", include_str!("../locales/th/core.ftl")),
-    (Locale::En, "core.ftl", include_str!("../locales/en/core.ftl")),
+    (
+        Locale::Th,
+        "core.ftl",
+        include_str!("../locales/th/core.ftl"),
+    ),
+    (
+        Locale::En,
+        "core.ftl",
+        include_str!("../locales/en/core.ftl"),
+    ),
 ];
 
 /// All messages in both languages, ready to format. Cheap to share (`Arc`).
@@ -82,9 +90,8 @@ impl I18n {
             // Bidi isolation marks (U+2068/U+2069) show up as junk in chat apps.
             bundle.set_use_isolating(false);
             for (_, file, source) in SOURCES.iter().filter(|(l, _, _)| *l == locale) {
-                let res = FluentResource::try_new(source.to_string()).map_err(|(_, errs)| {
-                    format!("locales/{locale}/{file}: {errs:?}")
-                })?;
+                let res = FluentResource::try_new(source.to_string())
+                    .map_err(|(_, errs)| format!("locales/{locale}/{file}: {errs:?}"))?;
                 bundle
                     .add_resource(res)
                     .map_err(|errs| format!("locales/{locale}/{file}: {errs:?}"))?;
@@ -162,7 +169,18 @@ pub fn money(m: Money) -> String {
 }
 
 const TH_MONTHS: [&str; 12] = [
-    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
+    "ม.ค.",
+    "ก.พ.",
+    "มี.ค.",
+    "เม.ย.",
+    "พ.ค.",
+    "มิ.ย.",
+    "ก.ค.",
+    "ส.ค.",
+    "ก.ย.",
+    "ต.ค.",
+    "พ.ย.",
+    "ธ.ค.",
 ];
 const EN_MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -195,7 +213,10 @@ mod tests {
         assert_eq!(Locale::parse("TH"), Some(Locale::Th));
         assert_eq!(Locale::parse("fr"), None);
         assert_eq!(Locale::choose(None, Some("en-GB"), Locale::Th), Locale::En);
-        assert_eq!(Locale::choose(Some("th"), Some("en"), Locale::En), Locale::Th);
+        assert_eq!(
+            Locale::choose(Some("th"), Some("en"), Locale::En),
+            Locale::Th
+        );
         assert_eq!(Locale::choose(None, Some("ja"), Locale::Th), Locale::Th);
     }
 
@@ -205,7 +226,10 @@ mod tests {
         assert_eq!(number(1_234_567), "1,234,567");
         assert_eq!(number(999), "999");
         assert_eq!(number(-40), "-40");
-        assert_eq!(money(Money::from_minor(125_050, Currency::THB)), "฿1,250.50");
+        assert_eq!(
+            money(Money::from_minor(125_050, Currency::THB)),
+            "฿1,250.50"
+        );
         let d = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         assert_eq!(date(d, Locale::Th), "22 พ.ย. 2569");
         assert_eq!(date(d, Locale::En), "22 Nov 2026");
@@ -292,7 +316,9 @@ mod tests {
             .flat_map(|(_, _, s)| messages(s))
             .collect();
         for (id, vars) in &th {
-            let other = en.get(id).unwrap_or_else(|| panic!("{id} is in th but not in en"));
+            let other = en
+                .get(id)
+                .unwrap_or_else(|| panic!("{id} is in th but not in en"));
             assert_eq!(vars, other, "{id}: variables differ between th and en");
         }
         for id in en.keys() {
