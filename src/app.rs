@@ -8,11 +8,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Settings;
+use crate::chat::Conversation;
+use crate::config::{Settings, TelegramSettings};
 use crate::domain::time::now;
 use crate::http::{self, AppState};
+use crate::i18n::I18n;
 use crate::service::Loyalty;
 use crate::store::{self, Store};
+use crate::telegram;
 
 /// How often `serve` runs the expiry sweep.
 pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
@@ -23,6 +26,7 @@ pub struct Application {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
+    telegram: Option<(teloxide::dispatching::ShutdownToken, JoinHandle<()>)>,
     // Held for the life of the server (SQLite only): a second server fails.
     _guard: Option<std::fs::File>,
 }
@@ -38,15 +42,33 @@ impl Application {
         };
         let store = store::connect(&settings.database_url).await?;
         let loyalty = Arc::new(Loyalty::new(store.clone(), settings.timezone));
+        let i18n = Arc::new(I18n::load().map_err(anyhow::Error::msg)?);
+        let conversation = Arc::new(Conversation::new(
+            loyalty.clone(),
+            i18n,
+            settings.default_locale,
+        ));
         let listener = http::bind(settings.http_addr)
             .await
             .map_err(|e| anyhow::anyhow!("TAEM_HTTP_ADDR {}: {e}", settings.http_addr))?;
         let addr = listener.local_addr()?;
+        let (extra, telegram) = match &settings.telegram {
+            Some(tg) => {
+                let (router, running) = start_telegram(tg, settings, conversation.clone()).await?;
+                (router, Some(running))
+            }
+            None => (axum::Router::new(), None),
+        };
         let (stop, stopped) = watch::channel(false);
         let mut on_stop = stopped.clone();
-        let server = tokio::spawn(http::serve(listener, AppState::new(loyalty), async move {
-            let _ = on_stop.wait_for(|s| *s).await;
-        }));
+        let server = tokio::spawn(http::serve(
+            listener,
+            AppState::new(loyalty),
+            extra,
+            async move {
+                let _ = on_stop.wait_for(|s| *s).await;
+            },
+        ));
         let sweeper = tokio::spawn(sweep_periodically(store.clone(), stopped));
         Ok(Application {
             addr,
@@ -54,16 +76,85 @@ impl Application {
             stop,
             server,
             sweeper,
+            telegram,
             _guard: guard,
         })
     }
 
     /// Stops accepting, lets in-flight requests finish, then returns.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        if let Some((token, task)) = self.telegram {
+            // Err means the dispatcher is idle or already stopping.
+            if let Ok(stopping) = token.shutdown() {
+                stopping.await;
+            }
+            let _ = task.await;
+        }
         let _ = self.stop.send(true);
         self.server.await??;
         self.sweeper.await?;
         Ok(())
+    }
+}
+
+/// Starts the Telegram bot: registers its commands, then long-polls, or (with
+/// `TELEGRAM_WEBHOOK_URL`) sets the webhook and returns the route that receives
+/// updates on taem's own server.
+async fn start_telegram(
+    tg: &TelegramSettings,
+    settings: &Settings,
+    conversation: Arc<Conversation>,
+) -> anyhow::Result<(
+    axum::Router,
+    (teloxide::dispatching::ShutdownToken, JoinHandle<()>),
+)> {
+    use teloxide::payloads::setters::*;
+    use teloxide::prelude::Requester;
+    use teloxide::update_listeners::webhooks;
+
+    let bot = telegram::bot(tg, reqwest::Client::new());
+    if let Err(e) = telegram::set_commands(&bot, &conversation, settings.default_locale).await {
+        tracing::warn!(error = %e, "could not register the Telegram command menu");
+    }
+    let mut dispatcher = telegram::dispatcher(bot.clone(), conversation);
+    let token = dispatcher.shutdown_token();
+    let errors =
+        teloxide::error_handlers::LoggingErrorHandler::with_custom_text("Telegram updates");
+    match (&tg.webhook_url, &tg.webhook_secret) {
+        (Some(url), Some(secret)) => {
+            let options = webhooks::Options::new(settings.http_addr, url.clone())
+                .secret_token(secret.expose().to_string());
+            // No set-up calls from teloxide (it would delete the webhook on stop,
+            // breaking rolling restarts); taem sets it once here.
+            let (listener, _stop, router) = webhooks::axum_no_setup(options);
+            bot.set_webhook(url.clone())
+                .secret_token(secret.expose().to_string())
+                .await?;
+            let task = tokio::spawn(async move {
+                if let Err(e) = dispatcher
+                    .try_dispatch_with_listener(listener, errors)
+                    .await
+                {
+                    tracing::error!(error = %e, "Telegram bot stopped: getMe failed");
+                }
+            });
+            let guarded = telegram::guard_webhook(router, secret.clone());
+            tracing::info!(url = %url, "Telegram bot receiving updates by webhook");
+            Ok((guarded, (token, task)))
+        }
+        _ => {
+            let listener = teloxide::update_listeners::polling_default(bot).await;
+            let task = tokio::spawn(async move {
+                if let Err(e) = dispatcher
+                    .try_dispatch_with_listener(listener, errors)
+                    .await
+                {
+                    tracing::error!(error = %e, "Telegram bot stopped: getMe failed");
+                }
+            });
+            tracing::info!("Telegram bot long polling");
+            Ok((axum::Router::new(), (token, task)))
+        }
     }
 }
 

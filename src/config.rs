@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use chrono_tz::Tz;
 
+use crate::domain::model::Secret;
 use crate::i18n::Locale;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://taem.db";
@@ -16,6 +17,93 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     pub timezone: Tz,
     pub default_locale: Locale,
+    /// Set when `TELEGRAM_BOT_TOKEN` is.
+    pub telegram: Option<TelegramSettings>,
+}
+
+#[derive(Clone)]
+pub struct TelegramSettings {
+    pub token: Secret,
+    /// Bot API base URL override (self-hosted Bot API servers, tests).
+    pub api_url: Option<reqwest::Url>,
+    /// Public HTTPS URL Telegram posts updates to; long polling when `None`.
+    pub webhook_url: Option<reqwest::Url>,
+    /// Checked on every webhook request (`X-Telegram-Bot-Api-Secret-Token`).
+    pub webhook_secret: Option<Secret>,
+}
+
+impl fmt::Debug for TelegramSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramSettings")
+            .field("token", &self.token)
+            .field("api_url", &self.api_url.as_ref().map(|u| u.as_str()))
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_ref().map(|u| u.as_str()),
+            )
+            .field("webhook_secret", &self.webhook_secret)
+            .finish()
+    }
+}
+
+fn url(var: &'static str, value: &str) -> Result<reqwest::Url, ConfigError> {
+    value.parse().map_err(|_| ConfigError {
+        var,
+        message: format!("{value:?} is not a URL"),
+    })
+}
+
+fn telegram(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<Option<TelegramSettings>, ConfigError> {
+    let Some(token) = get("TELEGRAM_BOT_TOKEN") else {
+        for var in ["TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET"] {
+            if get(var).is_some() {
+                return Err(ConfigError {
+                    var,
+                    message: "is set but TELEGRAM_BOT_TOKEN is not".into(),
+                });
+            }
+        }
+        return Ok(None);
+    };
+    if !token.contains(':') || token.chars().any(char::is_whitespace) {
+        return Err(ConfigError {
+            var: "TELEGRAM_BOT_TOKEN",
+            message: "does not look like a bot token from @BotFather (123456:ABC...)".into(),
+        });
+    }
+    let api_url = get("TELEGRAM_API_URL")
+        .map(|v| url("TELEGRAM_API_URL", &v))
+        .transpose()?;
+    let webhook_url = get("TELEGRAM_WEBHOOK_URL")
+        .map(|v| url("TELEGRAM_WEBHOOK_URL", &v))
+        .transpose()?;
+    let webhook_secret = get("TELEGRAM_WEBHOOK_SECRET");
+    if let Some(s) = &webhook_secret
+        && (s.len() > 256
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err(ConfigError {
+            var: "TELEGRAM_WEBHOOK_SECRET",
+            message: "must be 1-256 characters of A-Z, a-z, 0-9, _ and -".into(),
+        });
+    }
+    if webhook_url.is_some() && webhook_secret.is_none() {
+        return Err(ConfigError {
+            var: "TELEGRAM_WEBHOOK_SECRET",
+            message: "is required with TELEGRAM_WEBHOOK_URL (Telegram echoes it on every update)"
+                .into(),
+        });
+    }
+    Ok(Some(TelegramSettings {
+        token: Secret::new(token),
+        api_url,
+        webhook_url,
+        webhook_secret: webhook_secret.map(Secret::new),
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +172,7 @@ impl Settings {
             http_addr,
             timezone,
             default_locale,
+            telegram: telegram(&get)?,
         })
     }
 }
@@ -109,6 +198,7 @@ impl fmt::Debug for Settings {
             .field("http_addr", &self.http_addr)
             .field("timezone", &self.timezone)
             .field("default_locale", &self.default_locale)
+            .field("telegram", &self.telegram)
             .finish()
     }
 }
@@ -144,6 +234,36 @@ mod tests {
             assert_eq!(err.var, var);
             assert!(err.to_string().starts_with(var));
         }
+    }
+
+    #[test]
+    fn telegram_is_enabled_by_its_token_and_validated() {
+        assert!(settings(&[]).unwrap().telegram.is_none());
+        let s = settings(&[("TELEGRAM_BOT_TOKEN", "123:abc")]).unwrap();
+        assert!(
+            s.telegram.unwrap().webhook_url.is_none(),
+            "long polling by default"
+        );
+        let err = settings(&[
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
+            ("TELEGRAM_WEBHOOK_URL", "https://bot.example.com/telegram"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "TELEGRAM_WEBHOOK_SECRET");
+        let err = settings(&[
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
+            ("TELEGRAM_WEBHOOK_SECRET", "no spaces"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "TELEGRAM_WEBHOOK_SECRET");
+        assert_eq!(
+            settings(&[("TELEGRAM_BOT_TOKEN", "nocolon")])
+                .unwrap_err()
+                .var,
+            "TELEGRAM_BOT_TOKEN"
+        );
+        let s = settings(&[("TELEGRAM_BOT_TOKEN", "123:topsecret")]).unwrap();
+        assert!(!format!("{s:?}").contains("topsecret"));
     }
 
     #[test]

@@ -65,9 +65,19 @@ pub const SOURCES: &[(Locale, &str, &str)] = &[
         include_str!("../locales/th/core.ftl"),
     ),
     (
+        Locale::Th,
+        "chat.ftl",
+        include_str!("../locales/th/chat.ftl"),
+    ),
+    (
         Locale::En,
         "core.ftl",
         include_str!("../locales/en/core.ftl"),
+    ),
+    (
+        Locale::En,
+        "chat.ftl",
+        include_str!("../locales/en/chat.ftl"),
     ),
 ];
 

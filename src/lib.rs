@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -10,3 +11,4 @@ pub mod http;
 pub mod i18n;
 pub mod service;
 pub mod store;
+pub mod telegram;

@@ -19,6 +19,7 @@ use crate::http::signature;
 use crate::service::{Loyalty, ServiceError, qr};
 use crate::store::{self, Store};
 
+mod chat;
 mod render;
 
 #[derive(Parser)]
@@ -65,6 +66,15 @@ enum Command {
     Webhook(WebhookCmd),
     /// Expire points and vouchers past their expiry now (serve runs this every 10 minutes).
     Expire(JsonFlag),
+    /// Chat as a customer in the terminal: the same conversation as Telegram and LINE.
+    Chat {
+        /// Act as this member (default: join as a new member).
+        #[arg(long)]
+        member: Option<String>,
+        /// The language the customer's app uses (th or en); their stored choice wins.
+        #[arg(long)]
+        lang: Option<String>,
+    },
 }
 
 #[derive(Args, Clone, Copy)]
@@ -260,7 +270,12 @@ enum WebhookCmd {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // The terminal chat shares the terminal with the conversation: warnings only.
+    init_tracing(if matches!(cli.command, Command::Chat { .. }) {
+        "warn"
+    } else {
+        "info,sqlx=warn"
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -277,11 +292,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TAEM_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -376,6 +391,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| friendly(e.into()))?;
             write_qr(&v.code, &out)?;
             println!("wrote {}", out.display());
+        }
+        Command::Chat { member, lang } => {
+            let lang = lang
+                .as_deref()
+                .map(|l| {
+                    crate::i18n::Locale::parse(l)
+                        .with_context(|| format!("--lang {l:?}: use th or en"))
+                })
+                .transpose()?;
+            if let Some(code) = &member {
+                find_member(store.as_ref(), code).await?;
+            }
+            let i18n = std::sync::Arc::new(crate::i18n::I18n::load().map_err(anyhow::Error::msg)?);
+            let conv = std::sync::Arc::new(crate::chat::Conversation::new(
+                std::sync::Arc::new(loyalty),
+                i18n,
+                settings.default_locale,
+            ));
+            chat::run(conv, member, lang).await?;
         }
         Command::Expire(out) => {
             let sweep = store.expire_due(now()).await?;

@@ -81,6 +81,21 @@ pub enum MemberRef {
     Line(String),
 }
 
+/// Changes a member makes to their own settings; `None` leaves a field as is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberUpdate {
+    pub locale: Option<String>,
+    pub marketing_opt_in: Option<bool>,
+}
+
+/// A chat platform a member uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Telegram,
+    Line,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NewMember {
     pub name: Option<String>,

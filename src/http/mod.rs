@@ -239,13 +239,17 @@ async fn not_found() -> ApiError {
     )
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests. `extra`
+/// holds the chat platforms' webhook routes.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = router(state)
+        .merge(extra)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -368,6 +368,30 @@ impl Loyalty {
         Ok(self.store.adjust_points(&cmd).await?)
     }
 
+    /// A member changes their language or marketing consent.
+    pub async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
+        if let Some(l) = &update.locale
+            && crate::i18n::Locale::parse(l).is_none()
+        {
+            return Err(invalid("locale", format!("{l:?} is not th or en")));
+        }
+        Ok(self.store.update_member(member_id, update).await?)
+    }
+
+    /// Records that `member_id` joined through `code`'s invitation. An unknown
+    /// or invalid code, a self-referral or a second referrer records nothing.
+    pub async fn record_referral(
+        &self,
+        member_id: i64,
+        code: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Some(code) = MemberCode::parse(code) else {
+            return Ok(false);
+        };
+        Ok(self.store.set_referrer(member_id, &code).await?)
+    }
+
     /// Everything about a member's points, for `member show` and the chat.
     pub async fn summary(&self, member: Member, now: DateTime<Utc>) -> Result<MemberSummary> {
         let lots = self.store.lots(member.id).await?;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::model::*;
-use crate::domain::{ClaimCode, Refusal, VoucherCode};
+use crate::domain::{ClaimCode, MemberCode, Refusal, VoucherCode};
 
 pub mod postgres;
 mod rows;
@@ -56,6 +56,14 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a member with a fresh member code.
     async fn add_member(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Member>;
     async fn member(&self, by: &MemberRef) -> Result<Member>;
+    /// A member's own settings: language, marketing consent.
+    async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member>;
+    /// Records whether messages reach the member on a platform (blocked the bot,
+    /// unfollowed, came back).
+    async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()>;
+    /// Records who invited a member: only once, never themselves, and never the
+    /// member who they invited. Returns whether it was recorded.
+    async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool>;
 
     /// Records a purchase and credits its points, or replays the stored answer
     /// for a receipt seen before with the same fingerprint.

@@ -90,7 +90,7 @@ fn violates(e: &StoreError, constraint: &str) -> bool {
 /// Appends an entry and moves the cached balance with it, in one statement;
 /// returns the entry id and the balance after.
 async fn append(tx: &mut Tx, e: NewEntry<'_>) -> Result<(i64, i64)> {
-    Ok(sqlx::query_as(
+    sqlx::query_as(
         "WITH m AS (UPDATE members SET balance = balance + $3 WHERE id = $1 RETURNING balance) \
          INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
          voucher_id, lot_id, reference, created_at) \
@@ -107,7 +107,7 @@ async fn append(tx: &mut Tx, e: NewEntry<'_>) -> Result<(i64, i64)> {
     .bind(e.now)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or(StoreError::NotFound("member"))?)
+    .ok_or(StoreError::NotFound("member"))
 }
 
 async fn member_balance(tx: &mut Tx, member_id: i64) -> Result<i64> {
@@ -128,7 +128,7 @@ async fn credit(
     before: i64,
 ) -> Result<(i64, i64)> {
     let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
-    Ok(sqlx::query_as(
+    sqlx::query_as(
         "WITH lot AS (INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
          expires_at, merchant_id, purchase_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          RETURNING id), \
@@ -150,7 +150,7 @@ async fn credit(
     .bind(e.reference)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or(StoreError::NotFound("member"))?)
+    .ok_or(StoreError::NotFound("member"))
 }
 
 async fn live_lots(tx: &mut Tx, member_id: i64, now: DateTime<Utc>) -> Result<Vec<LotView>> {
@@ -828,6 +828,48 @@ impl Store for PgStore {
         }
         .await?;
         row.map(Member::from).ok_or(StoreError::NotFound("member"))
+    }
+
+    async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
+        let row: MemberRow = sqlx::query_as(
+            "UPDATE members SET locale = COALESCE($2, locale), \
+             marketing_opt_in = COALESCE($3, marketing_opt_in) WHERE id = $1 \
+             RETURNING id, code, name, locale, telegram_id, line_id, marketing_opt_in, balance, \
+             created_at",
+        )
+        .bind(member_id)
+        .bind(&update.locale)
+        .bind(update.marketing_opt_in)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("member"))?;
+        Ok(row.into())
+    }
+
+    async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()> {
+        let sql = match channel {
+            Channel::Telegram => "UPDATE members SET telegram_reachable = $2 WHERE id = $1",
+            Channel::Line => "UPDATE members SET line_reachable = $2 WHERE id = $1",
+        };
+        sqlx::query(sql)
+            .bind(member_id)
+            .bind(reachable)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE members SET referred_by = r.id FROM members r \
+             WHERE members.id = $1 AND members.referred_by IS NULL AND r.code = $2 \
+             AND r.id <> $1 AND r.referred_by IS DISTINCT FROM $1",
+        )
+        .bind(member_id)
+        .bind(referrer.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>> {

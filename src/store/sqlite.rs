@@ -1,76 +1,147 @@
-//! The embedded store: SQLite in WAL mode.
+//! The embedded store: SQLite in WAL mode, through rusqlite.
 //!
-//! All writes in this process go through one connection (`writer`), so write
-//! transactions never wait on each other's locks inside SQLite; they open with
-//! `BEGIN IMMEDIATE` so that another process (the CLI while `taem serve` runs)
-//! waits on the busy timeout instead of failing half-way. Reads that are not part
-//! of an operation use a small pool of reader connections, which WAL lets run
+//! All writes in this process go through one connection, owned by one thread
+//! (`writer`): an async caller hands it a whole operation and awaits the answer,
+//! so an operation costs two thread hand-offs however many statements it runs.
+//! Operations that arrive together share one transaction, each in a savepoint of
+//! its own (group commit). Transactions open with `BEGIN IMMEDIATE`, so that
+//! another process (the CLI while `taem serve` runs) waits on the busy timeout
+//! instead of failing half-way. Reads that are not part of an operation use a few
+//! read-only connections on tokio's blocking threads, which WAL lets run
 //! alongside the writer.
+//!
+//! Timestamps are stored as text, `2026-11-22T23:22:30.141Z` (see [`value::Ts`]).
+
+mod migrate;
+mod ops;
+mod readers;
+mod rows;
+mod value;
+mod writer;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
+use rusqlite::{Connection, OpenFlags};
 
-use super::rows::*;
 use super::{Result, Store, StoreError};
-use crate::domain::earn::clawback_for_refund;
-use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
-use crate::domain::{ClaimCode, MemberCode, Money, Points, Refusal, VoucherCode};
+use crate::domain::{ClaimCode, MemberCode, VoucherCode};
+use readers::Readers;
+use value::SqliteError;
+use writer::Writer;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-
-type Tx = Transaction<'static, Sqlite>;
+/// How long a connection waits for another process's write lock, in seconds.
+const BUSY_TIMEOUT: u64 = 10;
+/// Prepared statements kept per connection (more than the store has).
+const STATEMENT_CACHE: usize = 128;
 
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    writer: Writer,
+    /// `None` for an in-memory database, which only the writer's connection sees.
+    readers: Option<Arc<Readers>>,
     path: PathBuf,
 }
 
-/// Turns `sqlite://taem.db`, `sqlite:taem.db?mode=rwc` or a plain path into
-/// connection options.
-fn options(url: &str) -> Result<SqliteConnectOptions> {
-    let opts = if url.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(url)?
-    } else {
-        SqliteConnectOptions::new().filename(url)
+/// Where a `DATABASE_URL` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Location {
+    File(PathBuf),
+    /// A private in-memory database (`sqlite::memory:`).
+    Memory,
+}
+
+/// Turns `sqlite://taem.db`, `sqlite:///abs/taem.db`, `sqlite:taem.db?mode=rwc`,
+/// `sqlite::memory:` or a plain path into a location. Query parameters are
+/// accepted and ignored, except `mode=memory`: the file is always created if
+/// missing.
+fn location(url: &str) -> Result<Location> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory_mode = query.split('&').any(|kv| kv == "mode=memory");
+    if path == ":memory:" || memory_mode {
+        return Ok(Location::Memory);
+    }
+    if path.is_empty() {
+        return Err(
+            SqliteError::other(format!("DATABASE_URL {url:?} names no SQLite file")).into(),
+        );
+    }
+    Ok(Location::File(PathBuf::from(percent_decode(path))))
+}
+
+/// Decodes `%20`-style escapes in a URL path (left as is when malformed).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// Opens and sets up the read-write connection, and migrates the schema.
+fn open_writer(location: &Location) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = match location {
+        Location::File(path) => Connection::open_with_flags(path, flags)?,
+        Location::Memory => Connection::open_in_memory()?,
     };
-    Ok(opts
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // WAL + NORMAL: a power cut may lose the last commits but never corrupts;
-        // a process crash loses nothing.
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true))
+    conn.busy_timeout(Duration::from_secs(BUSY_TIMEOUT))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    if let Location::File(_) = location {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SqliteError::other(format!(
+                "SQLite would not use WAL mode (journal_mode is {mode})"
+            ))
+            .into());
+        }
+    }
+    // WAL + NORMAL: a power cut may lose the last commits but never corrupts;
+    // a process crash loses nothing.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate::run(&mut conn)?;
+    Ok(conn)
 }
 
 impl SqliteStore {
+    /// Opens (creating it if missing) and migrates the database a URL names.
     pub async fn connect(url: &str) -> Result<SqliteStore> {
-        let opts = options(url)?;
-        let path = opts.get_filename().to_path_buf();
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(opts.clone())
-            .await?;
-        MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.read_only(true))
-            .await?;
+        static STORES: AtomicU64 = AtomicU64::new(0);
+        let location = location(url)?;
+        let n = STORES.fetch_add(1, Ordering::Relaxed);
+        let at = location.clone();
+        let writer = Writer::start(&format!("taem-sqlite-{n}"), move || open_writer(&at)).await?;
+        let (readers, path) = match location {
+            Location::File(path) => (Some(Readers::new(path.clone())), path),
+            Location::Memory => (None, PathBuf::from(":memory:")),
+        };
         Ok(SqliteStore {
             writer,
-            reader,
+            readers,
             path,
         })
     }
@@ -79,8 +150,16 @@ impl SqliteStore {
         &self.path
     }
 
-    async fn begin(&self) -> Result<Tx> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// Runs a read on a reader connection (on the writer for an in-memory database).
+    async fn read<T, F>(&self, read: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        match &self.readers {
+            Some(readers) => readers.run(read).await,
+            None => self.writer.run(read).await,
+        }
     }
 }
 
@@ -88,7 +167,14 @@ impl SqliteStore {
 /// second server on the same file stops with a clear message. CLI commands do not
 /// take it: SQLite's own locking keeps their short transactions safe.
 pub fn serve_guard(url: &str) -> Result<File> {
-    let path = options(url)?.get_filename().to_path_buf();
+    let path = match location(url)? {
+        Location::File(path) => path,
+        // Nobody else can open this process's in-memory database: nothing to guard.
+        Location::Memory => {
+            return File::open(if cfg!(windows) { "NUL" } else { "/dev/null" })
+                .map_err(|e| StoreError::Locked(format!("cannot open the null device: {e}")));
+        }
+    };
     let mut lock_path = path.clone().into_os_string();
     lock_path.push(".serve.lock");
     let file = File::options()
@@ -108,229 +194,6 @@ pub fn serve_guard(url: &str) -> Result<File> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Ledger steps, each inside the caller's transaction.
-
-/// Appends an entry and moves the cached balance with it; returns the entry id
-/// and the balance after.
-async fn append(tx: &mut Tx, e: NewEntry<'_>) -> Result<(i64, i64)> {
-    let balance: i64 = sqlx::query_scalar(
-        "UPDATE members SET balance = balance + $1 WHERE id = $2 RETURNING balance",
-    )
-    .bind(e.points)
-    .bind(e.member_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
-         voucher_id, lot_id, reference, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(e.member_id)
-    .bind(e.kind.as_str())
-    .bind(e.points)
-    .bind(balance)
-    .bind(e.merchant_id)
-    .bind(e.purchase_id)
-    .bind(e.voucher_id)
-    .bind(e.lot_id)
-    .bind(e.reference)
-    .bind(e.now)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok((id, balance))
-}
-
-async fn member_balance(tx: &mut Tx, member_id: i64) -> Result<i64> {
-    sqlx::query_scalar("SELECT balance FROM members WHERE id = $1")
-        .bind(member_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::NotFound("member"))
-}
-
-/// Credits points that can be spent: a new lot (holding what is left after any
-/// debt is repaid) and the entry. Returns (entry id, balance after).
-async fn credit(tx: &mut Tx, e: NewEntry<'_>, timing: LotTiming) -> Result<(i64, i64)> {
-    let before = member_balance(tx, e.member_id).await?;
-    let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
-    let lot_id: i64 = sqlx::query_scalar(
-        "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, expires_at, \
-         merchant_id, purchase_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(e.member_id)
-    .bind(e.points)
-    .bind(into_lot)
-    .bind(e.now)
-    .bind(timing.available_at)
-    .bind(timing.expires_at)
-    .bind(e.merchant_id)
-    .bind(e.purchase_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    append(
-        tx,
-        NewEntry {
-            lot_id: Some(lot_id),
-            ..e
-        },
-    )
-    .await
-}
-
-async fn live_lots(tx: &mut Tx, member_id: i64, now: DateTime<Utc>) -> Result<Vec<LotView>> {
-    let rows: Vec<LotRow> = sqlx::query_as(
-        "SELECT id, points, remaining, earned_at, available_at, expires_at, merchant_id \
-         FROM lots WHERE member_id = $1 AND remaining > 0 AND expires_at > $2",
-    )
-    .bind(member_id)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.iter().map(LotRow::view).collect())
-}
-
-/// Takes the planned points out of their lots and records where they came from.
-async fn take_from_lots(tx: &mut Tx, entry_id: i64, plan: &[Allocation]) -> Result<()> {
-    for a in plan {
-        sqlx::query("UPDATE lots SET remaining = remaining - $1 WHERE id = $2")
-            .bind(a.points)
-            .bind(a.lot_id)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("INSERT INTO entry_lots (entry_id, lot_id, points) VALUES ($1, $2, $3)")
-            .bind(entry_id)
-            .bind(a.lot_id)
-            .bind(a.points)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Gives a voucher's points back to the lots they came from and closes it.
-async fn release_voucher(
-    tx: &mut Tx,
-    v: &VoucherRow,
-    status: VoucherStatus,
-    now: DateTime<Utc>,
-) -> Result<i64> {
-    let before = member_balance(tx, v.member_id).await?;
-    let taken: Vec<(i64, i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT l.id, el.points, l.available_at, l.expires_at FROM entry_lots el \
-         JOIN lots l ON l.id = el.lot_id WHERE el.entry_id = $1",
-    )
-    .bind(v.redeem_entry_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let taken: Vec<(LotView, i64)> = taken
-        .into_iter()
-        .map(|(id, points, available_at, expires_at)| {
-            (
-                LotView {
-                    id,
-                    remaining: 0,
-                    available_at,
-                    expires_at,
-                },
-                points,
-            )
-        })
-        .collect();
-    for a in ledger::plan_release(&taken, Points::new(before), Points::new(v.points)) {
-        sqlx::query("UPDATE lots SET remaining = remaining + $1 WHERE id = $2")
-            .bind(a.points)
-            .bind(a.lot_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let (_, balance) = append(
-        tx,
-        NewEntry {
-            member_id: v.member_id,
-            kind: EntryKind::Release,
-            points: v.points,
-            merchant_id: None,
-            purchase_id: None,
-            voucher_id: Some(v.id),
-            lot_id: None,
-            reference: Some(&v.code),
-            now,
-        },
-    )
-    .await?;
-    sqlx::query("UPDATE vouchers SET status = $1, closed_at = $2 WHERE id = $3")
-        .bind(status.as_str())
-        .bind(now)
-        .bind(v.id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE rewards SET stock = stock + 1 WHERE id = $1 AND stock IS NOT NULL")
-        .bind(v.reward_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(balance)
-}
-
-/// Expires a member's lots that are past their expiry: one entry for all of them.
-/// Returns (lots expired, points expired).
-async fn expire_member_lots(tx: &mut Tx, member_id: i64, now: DateTime<Utc>) -> Result<(u64, i64)> {
-    let due: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, remaining FROM lots WHERE member_id = $1 AND remaining > 0 \
-         AND expires_at <= $2",
-    )
-    .bind(member_id)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?;
-    if due.is_empty() {
-        return Ok((0, 0));
-    }
-    let total: i64 = due.iter().map(|(_, r)| r).sum();
-    let (entry_id, _) = append(
-        tx,
-        NewEntry {
-            member_id,
-            kind: EntryKind::Expire,
-            points: -total,
-            merchant_id: None,
-            purchase_id: None,
-            voucher_id: None,
-            lot_id: None,
-            reference: None,
-            now,
-        },
-    )
-    .await?;
-    let plan: Vec<Allocation> = due
-        .iter()
-        .map(|&(lot_id, points)| Allocation { lot_id, points })
-        .collect();
-    take_from_lots(tx, entry_id, &plan).await?;
-    Ok((due.len() as u64, total))
-}
-
-async fn voucher_by_code(tx: &mut Tx, code: &VoucherCode) -> Result<VoucherRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{VOUCHER_COLUMNS} WHERE code = $1"
-    )))
-    .bind(code.as_str())
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(StoreError::NotFound("voucher"))
-}
-
-fn map_unique(e: sqlx::Error, what: &'static str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::IdempotencyConflict(what)
-        }
-        _ => StoreError::Database(e),
-    }
-}
-
-// ---------------------------------------------------------------------------
-
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -338,345 +201,99 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+        self.read(ops::ping).await
     }
 
     async fn program(&self) -> Result<Program> {
-        let (name, expiry_months, pending_days): (String, i64, i64) =
-            sqlx::query_as("SELECT name, expiry_months, pending_days FROM program WHERE id = 1")
-                .fetch_one(&self.reader)
-                .await?;
-        Ok(Program {
-            name,
-            expiry_months: u32::try_from(expiry_months).unwrap_or(12),
-            pending_days: u32::try_from(pending_days).unwrap_or(0),
-        })
+        self.read(ops::program).await
     }
 
     async fn set_program(&self, p: &Program) -> Result<()> {
-        sqlx::query(
-            "UPDATE program SET name = $1, expiry_months = $2, pending_days = $3 WHERE id = 1",
-        )
-        .bind(&p.name)
-        .bind(i64::from(p.expiry_months))
-        .bind(i64::from(p.pending_days))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let p = p.clone();
+        self.writer.run(move |c| ops::set_program(c, &p)).await
     }
 
     async fn add_merchant(&self, m: &Merchant) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO merchants (id, name, currency, earn_points, earn_per_minor, \
-             webhook_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&m.id)
-        .bind(&m.name)
-        .bind(m.currency.code())
-        .bind(m.earn.points)
-        .bind(m.earn.per_minor)
-        .bind(m.webhook_secret.expose())
-        .bind(m.created_at)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| map_unique(e, "merchant id"))?;
-        Ok(())
+        let m = m.clone();
+        self.writer.run(move |c| ops::add_merchant(c, &m)).await
     }
 
     async fn merchant(&self, id: &str) -> Result<Merchant> {
-        let row: MerchantRow = sqlx::query_as("SELECT * FROM merchants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or(StoreError::NotFound("merchant"))?;
-        row.try_into()
+        let id = id.to_string();
+        self.read(move |c| ops::merchant(c, &id)).await
     }
 
     async fn merchants(&self) -> Result<Vec<Merchant>> {
-        let rows: Vec<MerchantRow> = sqlx::query_as("SELECT * FROM merchants ORDER BY created_at")
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(Merchant::try_from).collect()
+        self.read(ops::merchants).await
     }
 
     async fn add_member(&self, m: &NewMember, now: DateTime<Utc>) -> Result<Member> {
-        // A fresh code collides with an existing one about once in 10^11 tries;
-        // try again rather than fail.
-        for _ in 0..5 {
-            let code = MemberCode::generate();
-            let res: std::result::Result<MemberRow, sqlx::Error> = sqlx::query_as(
-                "INSERT INTO members (code, name, locale, telegram_id, line_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, code, name, locale, telegram_id, \
-                 line_id, marketing_opt_in, balance, created_at",
-            )
-            .bind(code.as_str())
-            .bind(&m.name)
-            .bind(&m.locale)
-            .bind(m.telegram_id)
-            .bind(&m.line_id)
-            .bind(now)
-            .fetch_one(&self.writer)
-            .await;
-            match res {
-                Ok(row) => return Ok(row.into()),
-                Err(sqlx::Error::Database(d))
-                    if d.is_unique_violation() && d.message().contains("code") =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(map_unique(e, "telegram or LINE id")),
-            }
-        }
-        Err(StoreError::Corrupt(
-            "could not find a free member code".into(),
-        ))
+        let m = m.clone();
+        self.writer.run(move |c| ops::add_member(c, &m, now)).await
     }
 
     async fn member(&self, by: &MemberRef) -> Result<Member> {
-        let q = |w: &str| sqlx::AssertSqlSafe(format!("{MEMBER_COLUMNS} WHERE {w} = $1"));
-        let row: Option<MemberRow> = match by {
-            MemberRef::Id(id) => sqlx::query_as(q("id"))
-                .bind(id)
-                .fetch_optional(&self.reader),
-            MemberRef::Code(c) => sqlx::query_as(q("code"))
-                .bind(c.as_str())
-                .fetch_optional(&self.reader),
-            MemberRef::Telegram(t) => sqlx::query_as(q("telegram_id"))
-                .bind(t)
-                .fetch_optional(&self.reader),
-            MemberRef::Line(l) => sqlx::query_as(q("line_id"))
-                .bind(l)
-                .fetch_optional(&self.reader),
-        }
-        .await?;
-        row.map(Member::from).ok_or(StoreError::NotFound("member"))
+        let by = by.clone();
+        self.read(move |c| ops::member(c, &by)).await
+    }
+
+    async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
+        let update = update.clone();
+        self.writer
+            .run(move |c| {
+                let changed = c.execute(
+                    "UPDATE members SET locale = COALESCE(?2, locale), \
+                     marketing_opt_in = COALESCE(?3, marketing_opt_in) WHERE id = ?1",
+                    rusqlite::params![member_id, update.locale, update.marketing_opt_in],
+                )?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound("member"));
+                }
+                ops::member(c, &MemberRef::Id(member_id))
+            })
+            .await
+    }
+
+    async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()> {
+        let sql = match channel {
+            Channel::Telegram => "UPDATE members SET telegram_reachable = ?2 WHERE id = ?1",
+            Channel::Line => "UPDATE members SET line_reachable = ?2 WHERE id = ?1",
+        };
+        self.writer
+            .run(move |c| {
+                c.execute(sql, rusqlite::params![member_id, reachable])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool> {
+        let referrer = referrer.as_str().to_string();
+        self.writer
+            .run(move |c| {
+                let changed = c.execute(
+                    "UPDATE members SET referred_by = \
+                     (SELECT r.id FROM members r WHERE r.code = ?2) \
+                     WHERE id = ?1 AND referred_by IS NULL AND EXISTS \
+                     (SELECT 1 FROM members r WHERE r.code = ?2 AND r.id <> ?1 \
+                      AND (r.referred_by IS NULL OR r.referred_by <> ?1))",
+                    rusqlite::params![member_id, referrer],
+                )?;
+                Ok(changed == 1)
+            })
+            .await
     }
 
     async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>> {
-        let mut tx = self.begin().await?;
-        let existing: Option<PurchaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{PURCHASE_COLUMNS} WHERE p.merchant_id = $1 AND p.receipt_id = $2"
-        )))
-        .bind(&cmd.merchant_id)
-        .bind(&cmd.receipt_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(p) = existing {
-            return if p.fingerprint == cmd.fingerprint {
-                Ok(Recorded::Replay(p.receipt()?))
-            } else {
-                Err(StoreError::IdempotencyConflict("receipt_id"))
-            };
-        }
-        let member: Option<(i64, String, i64)> = match &cmd.member_code {
-            Some(code) => Some(
-                sqlx::query_as("SELECT id, code, balance FROM members WHERE code = $1")
-                    .bind(code.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("member"))?,
-            ),
-            None => None,
-        };
-        let points = cmd.breakdown.total().value();
-        let breakdown = serde_json::to_string(&cmd.breakdown).expect("serializable");
-        // A purchase without a member waits for a claim (if it earned anything).
-        let claim = (member.is_none() && points > 0)
-            .then(|| (cmd.claim_code.as_str(), cmd.claim_expires_at));
-        let balance_after = member.as_ref().map(|(_, _, b)| b + points);
-        let purchase_id: i64 = sqlx::query_scalar(
-            "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
-             currency, occurred_at, items, points, breakdown, balance_after, available_at, \
-             claim_code, claim_expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
-        )
-        .bind(&cmd.merchant_id)
-        .bind(&cmd.receipt_id)
-        .bind(&cmd.fingerprint)
-        .bind(member.as_ref().map(|m| m.0))
-        .bind(cmd.amount.minor())
-        .bind(cmd.amount.currency().code())
-        .bind(cmd.occurred_at)
-        .bind(&cmd.items_json)
-        .bind(points)
-        .bind(&breakdown)
-        .bind(balance_after)
-        .bind(cmd.timing.available_at)
-        .bind(claim.map(|c| c.0))
-        .bind(claim.map(|c| c.1))
-        .bind(cmd.now)
-        .fetch_one(&mut *tx)
-        .await?;
-        if let Some((member_id, _, _)) = member
-            && points > 0
-        {
-            credit(
-                &mut tx,
-                NewEntry {
-                    member_id,
-                    kind: EntryKind::Earn,
-                    points,
-                    merchant_id: Some(&cmd.merchant_id),
-                    purchase_id: Some(purchase_id),
-                    voucher_id: None,
-                    lot_id: None,
-                    reference: Some(&cmd.receipt_id),
-                    now: cmd.now,
-                },
-                cmd.timing,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Recorded::New(PurchaseReceipt {
-            purchase_id,
-            receipt_id: cmd.receipt_id.clone(),
-            points: Points::new(points),
-            breakdown: cmd.breakdown.clone(),
-            member_code: member.map(|m| m.1),
-            balance: balance_after.map(Points::new),
-            available_at: cmd.timing.available_at,
-            claim_code: claim.map(|c| c.0.to_string()),
-            claim_expires_at: claim.map(|c| c.1),
-        }))
+        let cmd = cmd.clone();
+        self.writer
+            .run(move |c| ops::record_purchase(c, &cmd))
+            .await
     }
 
     async fn record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>> {
-        let mut tx = self.begin().await?;
-        let existing: Option<(String, String, i64, i64, Option<i64>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT r.fingerprint, p.receipt_id, r.purchase_id, r.points, r.balance_after, \
-                 m.code FROM refunds r JOIN purchases p ON p.id = r.purchase_id \
-                 LEFT JOIN members m ON m.id = r.member_id \
-                 WHERE r.merchant_id = $1 AND r.refund_id = $2",
-            )
-            .bind(&cmd.merchant_id)
-            .bind(&cmd.refund_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some((fingerprint, receipt_id, purchase_id, points, balance, code)) = existing {
-            if fingerprint != cmd.fingerprint {
-                return Err(StoreError::IdempotencyConflict("refund_id"));
-            }
-            // The amount still refundable is what it was right after this refund.
-            let (amount, refunded_upto): (i64, i64) = sqlx::query_as(
-                "SELECT p.amount_minor, (SELECT SUM(r.amount_minor) FROM refunds r \
-                 WHERE r.purchase_id = p.id AND r.id <= (SELECT id FROM refunds \
-                 WHERE merchant_id = $1 AND refund_id = $2)) FROM purchases p WHERE p.id = $3",
-            )
-            .bind(&cmd.merchant_id)
-            .bind(&cmd.refund_id)
-            .bind(purchase_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            return Ok(Recorded::Replay(RefundReceipt {
-                refund_id: cmd.refund_id.clone(),
-                receipt_id,
-                purchase_id,
-                points_clawed_back: Points::new(points),
-                refundable_amount: Money::from_minor(amount - refunded_upto, cmd.amount.currency())
-                    .to_decimal_string(),
-                member_code: code,
-                balance: balance.map(Points::new),
-            }));
-        }
-        let p: PurchaseRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{PURCHASE_COLUMNS} WHERE p.merchant_id = $1 AND p.receipt_id = $2"
-        )))
-        .bind(&cmd.merchant_id)
-        .bind(&cmd.receipt_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound("purchase"))?;
-        let cur = currency(&p.currency)?;
-        let refundable = p.amount_minor - p.refunded_minor;
-        if cmd.amount.minor() > refundable {
-            return Err(Refusal::RefundExceedsPurchase {
-                requested: cmd.amount.to_decimal_string(),
-                refundable: Money::from_minor(refundable, cur).to_decimal_string(),
-            }
-            .into());
-        }
-        let claw = clawback_for_refund(
-            Points::new(p.points),
-            p.amount_minor,
-            p.refunded_minor,
-            cmd.amount.minor(),
-        )
-        .value();
-        let mut balance = None;
-        if let Some(member_id) = p.member_id {
-            // Points past their expiry cannot pay a clawback: expire them first, so
-            // any shortfall becomes debt and the lots keep matching the balance.
-            expire_member_lots(&mut tx, member_id, cmd.now).await?;
-            let mut b = member_balance(&mut tx, member_id).await?;
-            if claw > 0 {
-                let lots = live_lots(&mut tx, member_id, cmd.now).await?;
-                let own: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM lots WHERE purchase_id = $1 AND member_id = $2",
-                )
-                .bind(p.id)
-                .bind(member_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (plan, _debt) = ledger::plan_clawback(&lots, own, Points::new(claw), cmd.now);
-                let (entry_id, after) = append(
-                    &mut tx,
-                    NewEntry {
-                        member_id,
-                        kind: EntryKind::Clawback,
-                        points: -claw,
-                        merchant_id: Some(&cmd.merchant_id),
-                        purchase_id: Some(p.id),
-                        voucher_id: None,
-                        lot_id: None,
-                        reference: Some(&cmd.refund_id),
-                        now: cmd.now,
-                    },
-                )
-                .await?;
-                take_from_lots(&mut tx, entry_id, &plan).await?;
-                b = after;
-            }
-            balance = Some(b);
-        }
-        sqlx::query(
-            "UPDATE purchases SET refunded_minor = refunded_minor + $1, \
-             clawed_back = clawed_back + $2 WHERE id = $3",
-        )
-        .bind(cmd.amount.minor())
-        .bind(claw)
-        .bind(p.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refunds (merchant_id, refund_id, purchase_id, fingerprint, amount_minor, \
-             points, member_id, balance_after, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&cmd.merchant_id)
-        .bind(&cmd.refund_id)
-        .bind(p.id)
-        .bind(&cmd.fingerprint)
-        .bind(cmd.amount.minor())
-        .bind(claw)
-        .bind(p.member_id)
-        .bind(balance)
-        .bind(cmd.now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Recorded::New(RefundReceipt {
-            refund_id: cmd.refund_id.clone(),
-            receipt_id: p.receipt_id,
-            purchase_id: p.id,
-            points_clawed_back: Points::new(claw),
-            refundable_amount: Money::from_minor(refundable - cmd.amount.minor(), cur)
-                .to_decimal_string(),
-            member_code: p.member_code,
-            balance: balance.map(Points::new),
-        }))
+        let cmd = cmd.clone();
+        self.writer.run(move |c| ops::record_refund(c, &cmd)).await
     }
 
     async fn claim_receipt(
@@ -686,214 +303,34 @@ impl Store for SqliteStore {
         timing: LotTiming,
         now: DateTime<Utc>,
     ) -> Result<ClaimReceipt> {
-        let mut tx = self.begin().await?;
-        let p: PurchaseRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{PURCHASE_COLUMNS} WHERE p.claim_code = $1"
-        )))
-        .bind(code.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound("claim code"))?;
-        if p.claimed_at.is_some() || p.member_id.is_some() {
-            return Err(Refusal::ClaimAlreadyClaimed.into());
-        }
-        if let Some(expires_at) = p.claim_expires_at
-            && expires_at <= now
-        {
-            return Err(Refusal::ClaimExpired { expires_at }.into());
-        }
-        let points = p.points - p.clawed_back;
-        let balance = if points > 0 {
-            credit(
-                &mut tx,
-                NewEntry {
-                    member_id,
-                    kind: EntryKind::Earn,
-                    points,
-                    merchant_id: Some(&p.merchant_id),
-                    purchase_id: Some(p.id),
-                    voucher_id: None,
-                    lot_id: None,
-                    reference: Some(&p.receipt_id),
-                    now,
-                },
-                timing,
-            )
-            .await?
-            .1
-        } else {
-            member_balance(&mut tx, member_id).await?
-        };
-        sqlx::query("UPDATE purchases SET member_id = $1, claimed_at = $2 WHERE id = $3")
-            .bind(member_id)
-            .bind(now)
-            .bind(p.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(ClaimReceipt {
-            receipt_id: p.receipt_id,
-            merchant_id: p.merchant_id,
-            points: Points::new(points),
-            balance: Points::new(balance),
-        })
+        let code = code.clone();
+        self.writer
+            .run(move |c| ops::claim_receipt(c, member_id, &code, timing, now))
+            .await
     }
 
     async fn add_reward(&self, r: &NewReward, now: DateTime<Utc>) -> Result<Reward> {
-        let row: RewardRow = sqlx::query_as(
-            "INSERT INTO rewards (name_th, name_en, description_th, description_en, cost, stock, \
-             per_member_limit, valid_from, valid_until, face_value_minor, currency, voucher_days, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             RETURNING *",
-        )
-        .bind(&r.name_th)
-        .bind(&r.name_en)
-        .bind(&r.description_th)
-        .bind(&r.description_en)
-        .bind(r.cost.value())
-        .bind(r.stock)
-        .bind(r.per_member_limit)
-        .bind(r.valid_from)
-        .bind(r.valid_until)
-        .bind(r.face_value.minor())
-        .bind(r.face_value.currency().code())
-        .bind(i64::from(r.voucher_days))
-        .bind(now)
-        .fetch_one(&self.writer)
-        .await?;
-        row.try_into()
+        let r = r.clone();
+        self.writer.run(move |c| ops::add_reward(c, &r, now)).await
     }
 
     async fn reward(&self, id: i64) -> Result<Reward> {
-        let row: RewardRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{REWARD_COLUMNS} WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound("reward"))?;
-        row.try_into()
+        self.read(move |c| ops::reward(c, id)).await
     }
 
     async fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>> {
-        let rows: Vec<RewardRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{REWARD_COLUMNS} WHERE active = 1 OR $1 ORDER BY cost, id"
-        )))
-        .bind(include_inactive)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter().map(Reward::try_from).collect()
+        self.read(move |c| ops::rewards(c, include_inactive)).await
     }
 
     async fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward> {
-        let row: RewardRow =
-            sqlx::query_as("UPDATE rewards SET active = $1 WHERE id = $2 RETURNING *")
-                .bind(active)
-                .bind(id)
-                .fetch_optional(&self.writer)
-                .await?
-                .ok_or(StoreError::NotFound("reward"))?;
-        row.try_into()
+        self.writer
+            .run(move |c| ops::set_reward_active(c, id, active))
+            .await
     }
 
     async fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher> {
-        let mut tx = self.begin().await?;
-        if let Some(key) = &cmd.request_key {
-            let existing: Option<VoucherRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{VOUCHER_COLUMNS} WHERE member_id = $1 AND request_key = $2"
-            )))
-            .bind(cmd.member_id)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(v) = existing {
-                return v.try_into();
-            }
-        }
-        let balance = member_balance(&mut tx, cmd.member_id).await?;
-        let reward: Reward = sqlx::query_as::<_, RewardRow>(sqlx::AssertSqlSafe(format!(
-            "{REWARD_COLUMNS} WHERE id = $1"
-        )))
-        .bind(cmd.reward_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound("reward"))?
-        .try_into()?;
-        let offered = reward.active
-            && reward.valid_from.is_none_or(|t| t <= cmd.now)
-            && reward.valid_until.is_none_or(|t| t > cmd.now);
-        if !offered {
-            return Err(Refusal::RewardUnavailable.into());
-        }
-        if reward.stock == Some(0) {
-            return Err(Refusal::OutOfStock.into());
-        }
-        if let Some(limit) = reward.per_member_limit {
-            let held: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM vouchers WHERE member_id = $1 AND reward_id = $2 \
-                 AND status IN ('issued', 'used')",
-            )
-            .bind(cmd.member_id)
-            .bind(cmd.reward_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if held >= limit {
-                return Err(Refusal::MemberLimitReached { limit }.into());
-            }
-        }
-        if balance < 0 {
-            return Err(Refusal::NegativeBalance {
-                balance: Points::new(balance),
-            }
-            .into());
-        }
-        let lots = live_lots(&mut tx, cmd.member_id, cmd.now).await?;
-        let plan = ledger::plan_spend(&lots, reward.cost, cmd.now).map_err(|s| {
-            Refusal::InsufficientPoints {
-                available: s.available,
-                needed: reward.cost,
-            }
-        })?;
-        let (entry_id, _) = append(
-            &mut tx,
-            NewEntry {
-                member_id: cmd.member_id,
-                kind: EntryKind::Redeem,
-                points: -reward.cost.value(),
-                merchant_id: None,
-                purchase_id: None,
-                voucher_id: None,
-                lot_id: None,
-                reference: Some(cmd.code.as_str()),
-                now: cmd.now,
-            },
-        )
-        .await?;
-        take_from_lots(&mut tx, entry_id, &plan).await?;
-        sqlx::query("UPDATE rewards SET stock = stock - 1 WHERE id = $1 AND stock IS NOT NULL")
-            .bind(cmd.reward_id)
-            .execute(&mut *tx)
-            .await?;
-        let expires_at = cmd.now + chrono::Duration::days(i64::from(reward.voucher_days));
-        let row: VoucherRow = sqlx::query_as(
-            "INSERT INTO vouchers (code, member_id, reward_id, points, status, request_key, \
-             redeem_entry_id, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, 'issued', $5, $6, $7, $8) \
-             RETURNING id, code, member_id, reward_id, points, status, redeem_entry_id, \
-             issued_at, expires_at, used_at, used_by",
-        )
-        .bind(cmd.code.as_str())
-        .bind(cmd.member_id)
-        .bind(cmd.reward_id)
-        .bind(reward.cost.value())
-        .bind(&cmd.request_key)
-        .bind(entry_id)
-        .bind(cmd.now)
-        .bind(expires_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.try_into()
+        let cmd = cmd.clone();
+        self.writer.run(move |c| ops::redeem(c, &cmd)).await
     }
 
     async fn use_voucher(
@@ -902,38 +339,11 @@ impl Store for SqliteStore {
         merchant_id: &str,
         now: DateTime<Utc>,
     ) -> Result<VoucherUse> {
-        let mut tx = self.begin().await?;
-        let v = voucher_by_code(&mut tx, code).await?;
-        if let Some(refusal) = voucher_refusal(&v, now) {
-            return Err(refusal.into());
-        }
-        sqlx::query(
-            "UPDATE vouchers SET status = 'used', used_at = $1, used_by = $2 WHERE id = $3",
-        )
-        .bind(now)
-        .bind(merchant_id)
-        .bind(v.id)
-        .execute(&mut *tx)
-        .await?;
-        let v = voucher_by_code(&mut tx, code).await?;
-        let reward: RewardRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{REWARD_COLUMNS} WHERE id = $1"
-        )))
-        .bind(v.reward_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let member: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{MEMBER_COLUMNS} WHERE id = $1"
-        )))
-        .bind(v.member_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(VoucherUse {
-            voucher: v.try_into()?,
-            reward: reward.try_into()?,
-            member: member.into(),
-        })
+        let code = code.clone();
+        let merchant_id = merchant_id.to_string();
+        self.writer
+            .run(move |c| ops::use_voucher(c, &code, &merchant_id, now))
+            .await
     }
 
     async fn cancel_voucher(
@@ -942,197 +352,83 @@ impl Store for SqliteStore {
         code: &VoucherCode,
         now: DateTime<Utc>,
     ) -> Result<Voucher> {
-        let mut tx = self.begin().await?;
-        let v = voucher_by_code(&mut tx, code).await?;
-        if v.member_id != member_id {
-            return Err(StoreError::NotFound("voucher"));
-        }
-        if let Some(refusal) = voucher_refusal(&v, now) {
-            return Err(refusal.into());
-        }
-        release_voucher(&mut tx, &v, VoucherStatus::Cancelled, now).await?;
-        let v = voucher_by_code(&mut tx, code).await?;
-        tx.commit().await?;
-        v.try_into()
+        let code = code.clone();
+        self.writer
+            .run(move |c| ops::cancel_voucher(c, member_id, &code, now))
+            .await
     }
 
     async fn voucher(&self, code: &VoucherCode) -> Result<Voucher> {
-        let row: VoucherRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{VOUCHER_COLUMNS} WHERE code = $1"
-        )))
-        .bind(code.as_str())
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound("voucher"))?;
-        row.try_into()
+        let code = code.as_str().to_string();
+        self.read(move |c| ops::voucher(c, &code)).await
     }
 
     async fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry> {
-        let mut tx = self.begin().await?;
-        let balance = member_balance(&mut tx, cmd.member_id).await?;
-        let entry_id = if cmd.delta.value() >= 0 {
-            credit(
-                &mut tx,
-                NewEntry {
-                    member_id: cmd.member_id,
-                    kind: EntryKind::Adjust,
-                    points: cmd.delta.value(),
-                    merchant_id: None,
-                    purchase_id: None,
-                    voucher_id: None,
-                    lot_id: None,
-                    reference: Some(&cmd.reason),
-                    now: cmd.now,
-                },
-                cmd.timing,
-            )
-            .await?
-            .0
-        } else {
-            let lots = live_lots(&mut tx, cmd.member_id, cmd.now).await?;
-            let (plan, debt) = ledger::plan_clawback(&lots, None, -cmd.delta, cmd.now);
-            if debt.value() > 0 {
-                return Err(Refusal::AdjustBelowZero {
-                    balance: Points::new(balance),
-                }
-                .into());
-            }
-            let (entry_id, _) = append(
-                &mut tx,
-                NewEntry {
-                    member_id: cmd.member_id,
-                    kind: EntryKind::Adjust,
-                    points: cmd.delta.value(),
-                    merchant_id: None,
-                    purchase_id: None,
-                    voucher_id: None,
-                    lot_id: None,
-                    reference: Some(&cmd.reason),
-                    now: cmd.now,
-                },
-            )
-            .await?;
-            take_from_lots(&mut tx, entry_id, &plan).await?;
-            entry_id
-        };
-        let row: EntryRow = sqlx::query_as(
-            "SELECT id, member_id, kind, points, balance_after, merchant_id, reference, created_at \
-             FROM entries WHERE id = $1",
-        )
-        .bind(entry_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.try_into()
+        let cmd = cmd.clone();
+        self.writer.run(move |c| ops::adjust_points(c, &cmd)).await
     }
 
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep> {
         let mut sweep = ExpirySweep::default();
+        // In steps, each an operation of its own, so purchases go on in between.
         // Vouchers first: their points go back to their lots, which may themselves
         // be past expiry and are then expired below.
         loop {
-            let mut tx = self.begin().await?;
-            let due: Vec<VoucherRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{VOUCHER_COLUMNS} WHERE status = 'issued' AND expires_at <= $1 LIMIT 200"
-            )))
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-            if due.is_empty() {
+            let (vouchers, points) = self
+                .writer
+                .run(move |c| ops::expire_vouchers(c, now))
+                .await?;
+            if vouchers == 0 {
                 break;
             }
-            for v in &due {
-                release_voucher(&mut tx, v, VoucherStatus::Expired, now).await?;
-                sweep.vouchers_expired += 1;
-                sweep.points_released += v.points;
-            }
-            tx.commit().await?;
+            sweep.vouchers_expired += vouchers;
+            sweep.points_released += points;
         }
         loop {
-            let mut tx = self.begin().await?;
-            let members: Vec<i64> = sqlx::query_scalar(
-                "SELECT DISTINCT member_id FROM lots WHERE remaining > 0 AND expires_at <= $1 \
-                 LIMIT 200",
-            )
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-            if members.is_empty() {
+            let (any, lots, points) = self.writer.run(move |c| ops::expire_lots(c, now)).await?;
+            if !any {
                 break;
             }
-            for member_id in members {
-                let (lots, points) = expire_member_lots(&mut tx, member_id, now).await?;
-                sweep.lots_expired += lots;
-                sweep.points_expired += points;
-            }
-            tx.commit().await?;
+            sweep.lots_expired += lots;
+            sweep.points_expired += points;
         }
         Ok(sweep)
     }
 
     async fn lots(&self, member_id: i64) -> Result<Vec<Lot>> {
-        let rows: Vec<LotRow> = sqlx::query_as(
-            "SELECT id, points, remaining, earned_at, available_at, expires_at, merchant_id \
-             FROM lots WHERE member_id = $1 AND remaining > 0 ORDER BY expires_at, id",
-        )
-        .bind(member_id)
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Lot {
-                id: r.id,
-                points: Points::new(r.points),
-                remaining: Points::new(r.remaining),
-                earned_at: r.earned_at,
-                available_at: r.available_at,
-                expires_at: r.expires_at,
-                merchant_id: r.merchant_id,
-            })
-            .collect())
+        self.read(move |c| ops::lots(c, member_id)).await
     }
 
     async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>> {
-        let rows: Vec<VoucherRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{VOUCHER_COLUMNS} WHERE member_id = $1 ORDER BY issued_at DESC, id DESC"
-        )))
-        .bind(member_id)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter().map(Voucher::try_from).collect()
+        self.read(move |c| ops::vouchers(c, member_id)).await
     }
 
     async fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>> {
-        let rows: Vec<EntryRow> = sqlx::query_as(
-            "SELECT id, member_id, kind, points, balance_after, merchant_id, reference, created_at \
-             FROM entries WHERE member_id = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(member_id)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter().map(Entry::try_from).collect()
+        self.read(move |c| ops::entries(c, member_id, limit)).await
     }
 
     async fn audit(&self) -> Result<Vec<LedgerAudit>> {
-        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT m.id, m.balance, \
-             COALESCE((SELECT SUM(points) FROM entries e WHERE e.member_id = m.id), 0), \
-             COALESCE((SELECT SUM(remaining) FROM lots l WHERE l.member_id = m.id), 0) \
-             FROM members m ORDER BY m.id",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(member_id, balance, entries_sum, lots_remaining)| LedgerAudit {
-                    member_id,
-                    balance,
-                    entries_sum,
-                    lots_remaining,
-                },
-            )
-            .collect())
+        self.read(ops::audit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_files_or_memory() {
+        let at = |url: &str| location(url).unwrap();
+        let file = |p: &str| Location::File(PathBuf::from(p));
+        assert_eq!(at("sqlite://taem.db"), file("taem.db"));
+        assert_eq!(at("sqlite:///tmp/x/taem.db"), file("/tmp/x/taem.db"));
+        assert_eq!(at("sqlite:taem.db?mode=rwc"), file("taem.db"));
+        assert_eq!(at("sqlite://my%20shop.db"), file("my shop.db"));
+        assert_eq!(at("sqlite://100%"), file("100%"));
+        assert_eq!(at("data/taem.db"), file("data/taem.db"));
+        assert_eq!(at("sqlite::memory:"), Location::Memory);
+        assert_eq!(at("sqlite://:memory:"), Location::Memory);
+        assert_eq!(at("sqlite://x?mode=memory"), Location::Memory);
+        assert!(location("sqlite://").is_err());
     }
 }

@@ -157,10 +157,18 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> TestApp {
+        TestApp::spawn_with(db, &[]).await
+    }
+
+    /// Starts the server with extra environment variables (e.g. a Telegram bot).
+    pub async fn spawn_with(db: TestDb, env: &[(&str, String)]) -> TestApp {
         let settings = Settings::from_lookup(|k| match k {
             "DATABASE_URL" => Some(db.url.clone()),
             "TAEM_HTTP_ADDR" => Some("127.0.0.1:0".into()),
-            _ => None,
+            _ => env
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.clone()),
         })
         .expect("settings");
         let app = Application::start(&settings).await.expect("start app");
@@ -246,3 +254,4 @@ impl TestApp {
         }
     }
 }
+pub mod fake_telegram;

@@ -1,0 +1,102 @@
+# The chat conversation (Telegram, LINE, terminal). Variables arrive formatted:
+# numbers grouped (1,250), dates local (22 Nov 2026).
+
+welcome = Hello{ $has_name ->
+    [no] {""}
+   *[yes] {" "}{ $name }
+}! Welcome to our loyalty program. Your member code is { $code }.
+    Collect points with every purchase, swap them for rewards, and show your member card at the counter.
+welcome-back = Welcome back{ $has_name ->
+    [no] {""}
+   *[yes] {" "}{ $name }
+}! You have { $points } points. What would you like to do?
+help = Here is what I can do:
+    • My points: your balance and when points expire
+    • Rewards: swap points for vouchers
+    • My vouchers: show or give back a voucher
+    • History: your latest points
+    • Member card: a QR code for the cashier
+    • Claim points: type the code printed on your receipt
+    • /lang to switch language, /stop to stop promotions
+unknown = Sorry, I didn't understand that. Tap a button below, or type help.
+error-generic = Sorry, something went wrong on our side. Nothing was changed; please try again in a moment.
+start-unknown-payload = That link is not valid any more, but you are all set.
+
+btn-balance = 💰 My points
+btn-rewards = 🎁 Rewards
+btn-vouchers = 🎟 My vouchers
+btn-history = 🧾 History
+btn-card = 🪪 Member card
+btn-claim = ➕ Claim points
+btn-language = 🌐 ภาษาไทย / English
+btn-help = ❓ Help
+btn-redeem = Redeem { $name } ({ $cost })
+btn-prev = ◀ Previous
+btn-next = Next ▶
+btn-back = Back
+btn-confirm-redeem = ✅ Yes, redeem
+btn-cancel-voucher = Give back { $code }
+btn-confirm-cancel = ✅ Yes, give it back
+btn-optin = Get promotions again
+
+balance-title = Your points
+balance-total = Balance: { $points } points
+balance-spendable = Ready to use: { $spendable } points · on hold: { $pending } points
+balance-expiry = { $points } points expire after { $date }
+balance-no-expiry = No points are due to expire.
+balance-member-code = Member code:{" "}
+
+rewards-title = Rewards (you have { $points } points) · page { $page }/{ $pages }
+rewards-empty = There are no rewards to redeem right now. Please check again soon.
+reward-line = • { $name }: { $cost } points
+reward-line-short = • { $name }: { $cost } points ({ $missing } more needed)
+reward-line-out-of-stock = • { $name }: { $cost } points (out of stock)
+
+redeem-confirm = Redeem { $name } for { $cost } points?
+    Balance now: { $balance } points · after: { $after } points
+redeem-done = Here is your voucher for { $name }:
+voucher-valid-until = valid until { $date }
+
+vouchers-title = Your vouchers (show the code or QR at the counter)
+vouchers-empty = You have no vouchers to use right now.
+voucher-not-found = I could not find that voucher among yours.
+cancel-confirm = Give back voucher { $code } and get { $points } points back?
+cancel-done = Voucher given back: { $points } points are yours again. Balance: { $balance } points.
+
+history-title = Your latest points
+history-empty = No points yet. Show your member card when you pay to start collecting!
+history-earn = { $date } · +{ $points } at { $merchant }
+history-redeem = { $date } · −{ $points } redeemed
+history-clawback = { $date } · −{ $points } refund at { $merchant }
+history-expire = { $date } · −{ $points } expired
+history-adjust = { $date } · ±{ $points } adjusted by the shop
+history-release = { $date } · +{ $points } voucher returned
+
+card-caption = Show this QR code to the cashier, or tell them your member code:
+
+claim-prompt = Please type the claim code printed on your receipt (10 letters and digits).
+claim-done = 🎉 { $points } points from { $merchant } are yours! Balance: { $balance } points.
+claim-not-found = I could not find that receipt code. Please check it and try again.
+
+language-choose = Choose your language:
+language-name = English
+language-set = I will speak English from now on.
+
+optout-done = You will not receive promotions any more. Points and voucher messages still reach you.
+optin-done = You will receive our promotions again. Type /stop at any time to stop them.
+
+referral-recorded = Thanks for joining through a friend's invitation!
+referral-invalid = That invitation link is not valid, but you are all set.
+referral-not-new = Invitations are for new members; you are already one of us.
+
+# Telegram's command menu (3-256 characters each).
+cmd-start = Join or open the menu
+cmd-balance = My points and expiry
+cmd-rewards = Rewards to redeem
+cmd-vouchers = My vouchers
+cmd-history = My latest points
+cmd-card = My member card (QR)
+cmd-claim = Claim points from a receipt code
+cmd-lang = ภาษาไทย / English
+cmd-help = What I can do
+cmd-stop = Stop promotions

@@ -1,0 +1,7 @@
+-- The chat front-ends: whether messages reach a member on each platform (they
+-- may block the bot or unfollow the account), and who invited whom.
+ALTER TABLE members ADD COLUMN telegram_reachable BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE members ADD COLUMN line_reachable     BOOLEAN NOT NULL DEFAULT TRUE;
+-- Recorded once, at the first contact through a ref_ link; rewarded by the
+-- referral rules.
+ALTER TABLE members ADD COLUMN referred_by        BIGINT REFERENCES members (id);

@@ -1,0 +1,290 @@
+//! What a customer wants, whatever the platform: parsed from typed text
+//! (commands and natural keywords in Thai and English) or from a button press
+//! (compact ASCII callback data, well within Telegram's 64 bytes and LINE's 300).
+
+use crate::domain::ClaimCode;
+use crate::i18n::Locale;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// First contact or `/start PAYLOAD` (a `ref_...` referral or `link_...` token).
+    Start {
+        payload: Option<String>,
+    },
+    Balance,
+    Rewards {
+        page: u32,
+    },
+    /// Asks to redeem: answered with a confirmation step.
+    Redeem {
+        reward_id: i64,
+    },
+    /// Confirms a redemption; the nonce makes a double tap or a replay redeem once.
+    ConfirmRedeem {
+        reward_id: i64,
+        nonce: String,
+    },
+    Vouchers,
+    /// Asks to give a voucher back: answered with a confirmation step.
+    CancelVoucher {
+        code: String,
+    },
+    ConfirmCancel {
+        code: String,
+    },
+    History,
+    Card,
+    /// A receipt claim code, or `None` to ask for one.
+    Claim {
+        code: Option<String>,
+    },
+    /// Shows the language choices.
+    Language,
+    SetLanguage(Locale),
+    OptOut,
+    OptIn,
+    Help,
+    /// A message taem does not understand.
+    Unknown,
+}
+
+/// Keywords people type instead of commands (compared after trimming and lower-casing).
+type Keyword = (&'static str, fn() -> Intent);
+
+const KEYWORDS: &[Keyword] = &[
+    ("แต้ม", || Intent::Balance),
+    ("คะแนน", || Intent::Balance),
+    ("ยอดแต้ม", || Intent::Balance),
+    ("เช็คแต้ม", || Intent::Balance),
+    ("แต้มของฉัน", || Intent::Balance),
+    ("points", || Intent::Balance),
+    ("my points", || Intent::Balance),
+    ("balance", || Intent::Balance),
+    ("รางวัล", || Intent::Rewards { page: 0 }),
+    ("ของรางวัล", || Intent::Rewards {
+        page: 0,
+    }),
+    ("แลกของรางวัล", || Intent::Rewards {
+        page: 0,
+    }),
+    ("แลกแต้ม", || Intent::Rewards { page: 0 }),
+    ("rewards", || Intent::Rewards { page: 0 }),
+    ("คูปอง", || Intent::Vouchers),
+    ("คูปองของฉัน", || Intent::Vouchers),
+    ("vouchers", || Intent::Vouchers),
+    ("my vouchers", || Intent::Vouchers),
+    ("ประวัติ", || Intent::History),
+    ("history", || Intent::History),
+    ("บัตร", || Intent::Card),
+    ("บัตรสมาชิก", || Intent::Card),
+    ("card", || Intent::Card),
+    ("member card", || Intent::Card),
+    ("รับแต้ม", || Intent::Claim { code: None }),
+    ("claim", || Intent::Claim { code: None }),
+    ("ภาษา", || Intent::Language),
+    ("language", || Intent::Language),
+    ("english", || Intent::SetLanguage(Locale::En)),
+    ("ไทย", || Intent::SetLanguage(Locale::Th)),
+    ("ภาษาไทย", || Intent::SetLanguage(Locale::Th)),
+    ("ช่วยเหลือ", || Intent::Help),
+    ("วิธีใช้", || Intent::Help),
+    ("help", || Intent::Help),
+    ("menu", || Intent::Help),
+    ("เมนู", || Intent::Help),
+    ("หยุด", || Intent::OptOut),
+    ("stop", || Intent::OptOut),
+    ("รับข่าวสาร", || Intent::OptIn),
+    ("subscribe", || Intent::OptIn),
+    ("start", || Intent::Start { payload: None }),
+    ("สวัสดี", || Intent::Start { payload: None }),
+    ("hello", || Intent::Start { payload: None }),
+    ("hi", || Intent::Start { payload: None }),
+];
+
+impl Intent {
+    /// Parses what a customer typed.
+    pub fn from_text(text: &str) -> Intent {
+        let text = text.trim();
+        if let Some(cmd) = text.strip_prefix('/') {
+            let (name, arg) = match cmd.split_once(char::is_whitespace) {
+                Some((n, a)) => (n, Some(a.trim()).filter(|a| !a.is_empty())),
+                None => (cmd, None),
+            };
+            // Telegram adds @botname in groups: /balance@taem_bot.
+            let name = name.split('@').next().unwrap_or("").to_ascii_lowercase();
+            return match name.as_str() {
+                "start" => Intent::Start {
+                    payload: arg.map(str::to_string),
+                },
+                "balance" | "points" => Intent::Balance,
+                "rewards" => Intent::Rewards { page: 0 },
+                "vouchers" => Intent::Vouchers,
+                "history" => Intent::History,
+                "card" => Intent::Card,
+                "claim" => Intent::Claim {
+                    code: arg.map(str::to_string),
+                },
+                "lang" | "language" => match arg.and_then(Locale::parse) {
+                    Some(l) => Intent::SetLanguage(l),
+                    None => Intent::Language,
+                },
+                "help" | "menu" => Intent::Help,
+                "stop" => Intent::OptOut,
+                "subscribe" | "optin" => Intent::OptIn,
+                _ => Intent::Unknown,
+            };
+        }
+        let lower = text.to_lowercase();
+        if let Some((_, make)) = KEYWORDS.iter().find(|(k, _)| *k == lower) {
+            return make();
+        }
+        // "claim ABCDE23456" / "รับแต้ม ABCDE23456", or the bare code.
+        for prefix in ["claim ", "รับแต้ม "] {
+            if let Some(rest) = lower.strip_prefix(prefix) {
+                return Intent::Claim {
+                    code: Some(rest.trim().to_string()),
+                };
+            }
+        }
+        if ClaimCode::parse(text).is_some() {
+            return Intent::Claim {
+                code: Some(text.to_string()),
+            };
+        }
+        Intent::Unknown
+    }
+
+    /// The callback data for a button that asks for this intent.
+    pub fn to_callback(&self) -> String {
+        match self {
+            Intent::Start { .. } => "st".into(),
+            Intent::Balance => "bal".into(),
+            Intent::Rewards { page } => format!("rw:{page}"),
+            Intent::Redeem { reward_id } => format!("rd:{reward_id}"),
+            Intent::ConfirmRedeem { reward_id, nonce } => format!("rc:{reward_id}:{nonce}"),
+            Intent::Vouchers => "vo".into(),
+            Intent::CancelVoucher { code } => format!("vx:{code}"),
+            Intent::ConfirmCancel { code } => format!("vc:{code}"),
+            Intent::History => "hi".into(),
+            Intent::Card => "cd".into(),
+            Intent::Claim { .. } => "cl".into(),
+            Intent::Language => "lg".into(),
+            Intent::SetLanguage(l) => format!("lg:{l}"),
+            Intent::OptOut => "out".into(),
+            Intent::OptIn => "in".into(),
+            Intent::Help => "hp".into(),
+            Intent::Unknown => "hp".into(),
+        }
+    }
+
+    /// Parses callback data made by [`Intent::to_callback`]; anything else
+    /// (old buttons, forged data) is `Unknown`.
+    pub fn from_callback(data: &str) -> Intent {
+        let (head, rest) = match data.split_once(':') {
+            Some((h, r)) => (h, Some(r)),
+            None => (data, None),
+        };
+        let id = |s: &str| s.parse::<i64>().ok();
+        let parsed = match (head, rest) {
+            ("st", None) => Some(Intent::Start { payload: None }),
+            ("bal", None) => Some(Intent::Balance),
+            ("rw", Some(p)) => p.parse().ok().map(|page| Intent::Rewards { page }),
+            ("rd", Some(r)) => id(r).map(|reward_id| Intent::Redeem { reward_id }),
+            ("rc", Some(r)) => r.split_once(':').and_then(|(rid, nonce)| {
+                id(rid).map(|reward_id| Intent::ConfirmRedeem {
+                    reward_id,
+                    nonce: nonce.to_string(),
+                })
+            }),
+            ("vo", None) => Some(Intent::Vouchers),
+            ("vx", Some(c)) => Some(Intent::CancelVoucher { code: c.into() }),
+            ("vc", Some(c)) => Some(Intent::ConfirmCancel { code: c.into() }),
+            ("hi", None) => Some(Intent::History),
+            ("cd", None) => Some(Intent::Card),
+            ("cl", None) => Some(Intent::Claim { code: None }),
+            ("lg", None) => Some(Intent::Language),
+            ("lg", Some(l)) => Locale::parse(l).map(Intent::SetLanguage),
+            ("out", None) => Some(Intent::OptOut),
+            ("in", None) => Some(Intent::OptIn),
+            ("hp", None) => Some(Intent::Help),
+            _ => None,
+        };
+        parsed.unwrap_or(Intent::Unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_keywords_and_codes_are_understood() {
+        assert_eq!(Intent::from_text("/balance@taem_bot"), Intent::Balance);
+        assert_eq!(Intent::from_text(" แต้ม "), Intent::Balance);
+        assert_eq!(Intent::from_text("Points"), Intent::Balance);
+        assert_eq!(Intent::from_text("รางวัล"), Intent::Rewards { page: 0 });
+        assert_eq!(
+            Intent::from_text("/start ref_AB23CD45"),
+            Intent::Start {
+                payload: Some("ref_AB23CD45".into())
+            }
+        );
+        assert_eq!(
+            Intent::from_text("/lang en"),
+            Intent::SetLanguage(Locale::En)
+        );
+        assert_eq!(Intent::from_text("/lang"), Intent::Language);
+        assert_eq!(
+            Intent::from_text("abcde-23456"),
+            Intent::Claim {
+                code: Some("abcde-23456".into())
+            }
+        );
+        assert_eq!(
+            Intent::from_text("/claim XYZ"),
+            Intent::Claim {
+                code: Some("XYZ".into())
+            }
+        );
+        assert_eq!(Intent::from_text("what is this"), Intent::Unknown);
+        assert_eq!(Intent::from_text("/nope"), Intent::Unknown);
+    }
+
+    #[test]
+    fn every_button_round_trips_within_64_bytes() {
+        let all = [
+            Intent::Start { payload: None },
+            Intent::Balance,
+            Intent::Rewards { page: 12 },
+            Intent::Redeem {
+                reward_id: i64::MAX,
+            },
+            Intent::ConfirmRedeem {
+                reward_id: i64::MAX,
+                nonce: "ABCDEFGH23".into(),
+            },
+            Intent::Vouchers,
+            Intent::CancelVoucher {
+                code: "ABCDE23456".into(),
+            },
+            Intent::ConfirmCancel {
+                code: "ABCDE23456".into(),
+            },
+            Intent::History,
+            Intent::Card,
+            Intent::Claim { code: None },
+            Intent::Language,
+            Intent::SetLanguage(Locale::Th),
+            Intent::OptOut,
+            Intent::OptIn,
+            Intent::Help,
+        ];
+        for intent in all {
+            let data = intent.to_callback();
+            assert!(data.len() <= 64, "{data}");
+            assert_eq!(Intent::from_callback(&data), intent);
+        }
+        assert_eq!(Intent::from_callback("rd:x"), Intent::Unknown);
+        assert_eq!(Intent::from_callback("garbage"), Intent::Unknown);
+    }
+}

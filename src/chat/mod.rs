@@ -1,0 +1,868 @@
+//! The conversation, once for every platform: an adapter (Telegram, LINE, the
+//! terminal) turns a message or a button press into an [`Intent`], the
+//! [`Conversation`] calls the services and answers with a [`Reply`] model that the
+//! adapter renders. Nothing here knows about a platform.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use fluent_bundle::FluentValue;
+
+use crate::domain::Refusal;
+use crate::domain::codes::ALPHABET;
+use crate::domain::ledger::EntryKind;
+use crate::domain::model::*;
+use crate::i18n::{self, I18n, Locale};
+use crate::service::{Loyalty, ServiceError};
+use crate::store::StoreError;
+
+pub mod intent;
+pub mod reply;
+
+pub use intent::Intent;
+pub use reply::{Button, Message, Reply, Span};
+
+/// Rewards shown per page of the catalogue.
+pub const REWARDS_PER_PAGE: usize = 5;
+/// Entries shown in the history.
+pub const HISTORY_LEN: i64 = 10;
+
+/// Who is writing, as the platform knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Telegram(i64),
+    Line(String),
+    /// The terminal chat, acting as an existing member.
+    Member(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub identity: Identity,
+    /// The platform's language tag (Telegram `language_code`, LINE profile).
+    pub language_code: Option<String>,
+    /// For the greeting only; never stored.
+    pub first_name: Option<String>,
+}
+
+pub struct Conversation {
+    loyalty: Arc<Loyalty>,
+    i18n: Arc<I18n>,
+    default_locale: Locale,
+}
+
+/// One turn: the member, their language, the time.
+struct Turn<'a> {
+    member: Member,
+    loc: Locale,
+    now: DateTime<Utc>,
+    customer: &'a Customer,
+}
+
+type Args<'a> = [(&'a str, FluentValue<'a>)];
+
+fn s<'a>(v: impl Into<String>) -> FluentValue<'a> {
+    FluentValue::String(v.into().into())
+}
+
+fn nonce() -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    (0..10)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+impl Conversation {
+    pub fn new(loyalty: Arc<Loyalty>, i18n: Arc<I18n>, default_locale: Locale) -> Conversation {
+        Conversation {
+            loyalty,
+            i18n,
+            default_locale,
+        }
+    }
+
+    pub fn i18n(&self) -> &I18n {
+        &self.i18n
+    }
+
+    pub fn loyalty(&self) -> &Loyalty {
+        &self.loyalty
+    }
+
+    fn t(&self, loc: Locale, id: &str, args: &Args) -> String {
+        if args.is_empty() {
+            self.i18n.msg(loc, id, None)
+        } else {
+            self.i18n.msg(loc, id, Some(&i18n::args(args)))
+        }
+    }
+
+    fn button(&self, loc: Locale, id: &str, args: &Args, intent: Intent) -> Button {
+        Button {
+            label: self.t(loc, id, args),
+            intent,
+        }
+    }
+
+    fn date(&self, loc: Locale, t: DateTime<Utc>) -> String {
+        i18n::local_date(t, self.loyalty.timezone(), loc)
+    }
+
+    /// The last day something is usable, for "expires on" lines.
+    fn last_day(&self, loc: Locale, t: DateTime<Utc>) -> String {
+        i18n::date(
+            crate::domain::time::last_local_day(t, self.loyalty.timezone()),
+            loc,
+        )
+    }
+
+    /// The main menu as buttons.
+    fn menu(&self, loc: Locale) -> Vec<Vec<Button>> {
+        vec![
+            vec![
+                self.button(loc, "btn-balance", &[], Intent::Balance),
+                self.button(loc, "btn-rewards", &[], Intent::Rewards { page: 0 }),
+            ],
+            vec![
+                self.button(loc, "btn-vouchers", &[], Intent::Vouchers),
+                self.button(loc, "btn-history", &[], Intent::History),
+            ],
+            vec![
+                self.button(loc, "btn-card", &[], Intent::Card),
+                self.button(loc, "btn-claim", &[], Intent::Claim { code: None }),
+            ],
+            vec![
+                self.button(loc, "btn-language", &[], Intent::Language),
+                self.button(loc, "btn-help", &[], Intent::Help),
+            ],
+        ]
+    }
+
+    fn with_menu(&self, loc: Locale, mut m: Message) -> Message {
+        m.buttons.extend(self.menu(loc));
+        m
+    }
+
+    /// Answers one customer action. Never fails: unexpected errors are logged and
+    /// answered with a friendly apology that changes nothing.
+    pub async fn handle(&self, who: &Customer, intent: Intent, now: DateTime<Utc>) -> Reply {
+        match self.try_handle(who, intent, now).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, identity = ?who.identity, "chat turn failed");
+                let loc = Locale::choose(None, who.language_code.as_deref(), self.default_locale);
+                Reply::one(Message::new().text(self.t(loc, "error-generic", &[])))
+            }
+        }
+    }
+
+    /// Finds the member behind an identity, creating one on first contact.
+    /// Returns the member and whether they just joined.
+    pub async fn member_for(
+        &self,
+        who: &Customer,
+        now: DateTime<Utc>,
+    ) -> Result<(Member, bool), ServiceError> {
+        let store = self.loyalty.store();
+        let by = match &who.identity {
+            Identity::Telegram(id) => MemberRef::Telegram(*id),
+            Identity::Line(id) => MemberRef::Line(id.clone()),
+            Identity::Member(code) => {
+                let code =
+                    crate::domain::MemberCode::parse(code).ok_or(StoreError::NotFound("member"))?;
+                return Ok((store.member(&MemberRef::Code(code)).await?, false));
+            }
+        };
+        match store.member(&by).await {
+            Ok(m) => return Ok((m, false)),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let new = NewMember {
+            telegram_id: match &who.identity {
+                Identity::Telegram(id) => Some(*id),
+                _ => None,
+            },
+            line_id: match &who.identity {
+                Identity::Line(id) => Some(id.clone()),
+                _ => None,
+            },
+            ..NewMember::default()
+        };
+        match store.add_member(&new, now).await {
+            Ok(m) => Ok((m, true)),
+            // Two first messages at once: the other one created the member.
+            Err(StoreError::IdempotencyConflict(_)) => Ok((store.member(&by).await?, false)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn try_handle(
+        &self,
+        who: &Customer,
+        intent: Intent,
+        now: DateTime<Utc>,
+    ) -> Result<Reply, ServiceError> {
+        let (member, joined) = self.member_for(who, now).await?;
+        let loc = Locale::choose(
+            member.locale.as_deref(),
+            who.language_code.as_deref(),
+            self.default_locale,
+        );
+        let turn = Turn {
+            member,
+            loc,
+            now,
+            customer: who,
+        };
+        let mut reply = Reply::default();
+        if joined {
+            reply.push(self.welcome(&turn, "welcome"));
+        }
+        let answer = match intent {
+            Intent::Start { payload } => {
+                let mut out = Vec::new();
+                if let Some(p) = payload {
+                    out.push(self.start_payload(&turn, &p, joined).await?);
+                }
+                if !joined {
+                    out.push(self.welcome(&turn, "welcome-back"));
+                }
+                out
+            }
+            Intent::Balance => vec![self.balance(&turn).await?],
+            Intent::Rewards { page } => vec![self.rewards(&turn, page).await?],
+            Intent::Redeem { reward_id } => vec![self.redeem_ask(&turn, reward_id).await?],
+            Intent::ConfirmRedeem { reward_id, nonce } => {
+                vec![self.redeem(&turn, reward_id, &nonce).await?]
+            }
+            Intent::Vouchers => vec![self.vouchers(&turn).await?],
+            Intent::CancelVoucher { code } => vec![self.cancel_ask(&turn, &code).await?],
+            Intent::ConfirmCancel { code } => vec![self.cancel(&turn, &code).await?],
+            Intent::History => vec![self.history(&turn).await?],
+            Intent::Card => vec![self.card(&turn)],
+            Intent::Claim { code: None } => {
+                vec![Message::new().text(self.t(loc, "claim-prompt", &[]))]
+            }
+            Intent::Claim { code: Some(code) } => vec![self.claim(&turn, &code).await?],
+            Intent::Language => vec![self.language_choices(loc)],
+            Intent::SetLanguage(l) => vec![self.set_language(&turn, l).await?],
+            Intent::OptOut => vec![self.set_marketing(&turn, false).await?],
+            Intent::OptIn => vec![self.set_marketing(&turn, true).await?],
+            Intent::Help => {
+                vec![self.with_menu(loc, Message::new().text(self.t(loc, "help", &[])))]
+            }
+            Intent::Unknown if joined => vec![],
+            Intent::Unknown => vec![
+                Message::new()
+                    .text(self.t(loc, "unknown", &[]))
+                    .row(vec![self.button(loc, "btn-help", &[], Intent::Help)]),
+            ],
+        };
+        for m in answer {
+            reply.push(m);
+        }
+        Ok(reply)
+    }
+
+    /// The welcome for a member created outside the chat (the terminal's new member).
+    pub async fn greet_new(&self, who: &Customer, now: DateTime<Utc>) -> Reply {
+        match self.member_for(who, now).await {
+            Ok((member, _)) => {
+                let loc = Locale::choose(
+                    member.locale.as_deref(),
+                    who.language_code.as_deref(),
+                    self.default_locale,
+                );
+                let turn = Turn {
+                    member,
+                    loc,
+                    now,
+                    customer: who,
+                };
+                Reply::one(self.welcome(&turn, "welcome"))
+            }
+            Err(_) => self.handle(who, Intent::Start { payload: None }, now).await,
+        }
+    }
+
+    fn welcome(&self, turn: &Turn, id: &str) -> Message {
+        let name = turn.customer.first_name.clone().unwrap_or_default();
+        let has_name = if name.trim().is_empty() { "no" } else { "yes" };
+        let text = self.t(
+            turn.loc,
+            id,
+            &[
+                ("has_name", s(has_name)),
+                ("name", s(name)),
+                ("code", s(turn.member.code.clone())),
+                ("points", s(i18n::number(turn.member.balance.value()))),
+            ],
+        );
+        self.with_menu(turn.loc, Message::new().text(text))
+    }
+
+    async fn start_payload(
+        &self,
+        turn: &Turn<'_>,
+        payload: &str,
+        joined: bool,
+    ) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        if let Some(code) = payload.strip_prefix("ref_") {
+            let id = if !joined {
+                "referral-not-new"
+            } else if self
+                .loyalty
+                .record_referral(turn.member.id, code, turn.now)
+                .await?
+            {
+                "referral-recorded"
+            } else {
+                "referral-invalid"
+            };
+            return Ok(Message::new().text(self.t(loc, id, &[])));
+        }
+        Ok(Message::new().text(self.t(loc, "start-unknown-payload", &[])))
+    }
+
+    async fn balance(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let sum = self.loyalty.summary(turn.member.clone(), turn.now).await?;
+        let mut m = Message::new()
+            .bold(self.t(loc, "balance-title", &[]))
+            .line()
+            .text(self.t(
+                loc,
+                "balance-total",
+                &[("points", s(i18n::number(sum.member.balance.value())))],
+            ));
+        if sum.pending.value() > 0 || sum.spendable != sum.member.balance {
+            m = m.line().text(self.t(
+                loc,
+                "balance-spendable",
+                &[
+                    ("spendable", s(i18n::number(sum.spendable.value()))),
+                    ("pending", s(i18n::number(sum.pending.value()))),
+                ],
+            ));
+        }
+        m = m.line().text(match &sum.next_expiry {
+            Some(e) => self.t(
+                loc,
+                "balance-expiry",
+                &[
+                    ("points", s(i18n::number(e.points.value()))),
+                    ("date", s(self.last_day(loc, e.expires_at))),
+                ],
+            ),
+            None => self.t(loc, "balance-no-expiry", &[]),
+        });
+        m = m
+            .line()
+            .text(self.t(loc, "balance-member-code", &[]))
+            .code(sum.member.code.clone());
+        Ok(m.row(vec![
+            self.button(loc, "btn-rewards", &[], Intent::Rewards { page: 0 }),
+            self.button(loc, "btn-history", &[], Intent::History),
+        ]))
+    }
+
+    fn reward_name<'r>(&self, loc: Locale, r: &'r Reward) -> &'r str {
+        match loc {
+            Locale::Th => &r.name_th,
+            Locale::En => &r.name_en,
+        }
+    }
+
+    fn offered(r: &Reward, now: DateTime<Utc>) -> bool {
+        r.active && r.valid_from.is_none_or(|t| t <= now) && r.valid_until.is_none_or(|t| t > now)
+    }
+
+    async fn rewards(&self, turn: &Turn<'_>, page: u32) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let all: Vec<Reward> = self
+            .loyalty
+            .store()
+            .rewards(false)
+            .await?
+            .into_iter()
+            .filter(|r| Self::offered(r, turn.now))
+            .collect();
+        if all.is_empty() {
+            return Ok(Message::new().text(self.t(loc, "rewards-empty", &[])));
+        }
+        let pages = all.len().div_ceil(REWARDS_PER_PAGE);
+        let page = (page as usize).min(pages - 1);
+        let balance = turn.member.balance.value();
+        let mut m = Message::new().bold(self.t(
+            loc,
+            "rewards-title",
+            &[
+                ("points", s(i18n::number(balance))),
+                ("page", s((page + 1).to_string())),
+                ("pages", s(pages.to_string())),
+            ],
+        ));
+        let mut buttons = Vec::new();
+        for r in all
+            .iter()
+            .skip(page * REWARDS_PER_PAGE)
+            .take(REWARDS_PER_PAGE)
+        {
+            let name = self.reward_name(loc, r);
+            let cost = s(i18n::number(r.cost.value()));
+            let id = if r.stock == Some(0) {
+                "reward-line-out-of-stock"
+            } else if r.cost.value() <= balance {
+                "reward-line"
+            } else {
+                "reward-line-short"
+            };
+            m = m.line().text(self.t(
+                loc,
+                id,
+                &[
+                    ("name", s(name)),
+                    ("cost", cost.clone()),
+                    ("missing", s(i18n::number(r.cost.value() - balance))),
+                ],
+            ));
+            if r.stock != Some(0) && r.cost.value() <= balance {
+                buttons.push(vec![self.button(
+                    loc,
+                    "btn-redeem",
+                    &[("name", s(name)), ("cost", cost)],
+                    Intent::Redeem { reward_id: r.id },
+                )]);
+            }
+        }
+        m.buttons = buttons;
+        let mut nav = Vec::new();
+        if page > 0 {
+            nav.push(self.button(
+                loc,
+                "btn-prev",
+                &[],
+                Intent::Rewards {
+                    page: page as u32 - 1,
+                },
+            ));
+        }
+        if page + 1 < pages {
+            nav.push(self.button(
+                loc,
+                "btn-next",
+                &[],
+                Intent::Rewards {
+                    page: page as u32 + 1,
+                },
+            ));
+        }
+        Ok(m.row(nav))
+    }
+
+    async fn redeem_ask(&self, turn: &Turn<'_>, reward_id: i64) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let r = match self.loyalty.store().reward(reward_id).await {
+            Ok(r) if Self::offered(&r, turn.now) => r,
+            Ok(_) | Err(StoreError::NotFound(_)) => {
+                return Ok(self.refusal(loc, &Refusal::RewardUnavailable));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let balance = turn.member.balance.value();
+        let name = self.reward_name(loc, &r).to_string();
+        let text = self.t(
+            loc,
+            "redeem-confirm",
+            &[
+                ("name", s(name.clone())),
+                ("cost", s(i18n::number(r.cost.value()))),
+                ("balance", s(i18n::number(balance))),
+                ("after", s(i18n::number(balance - r.cost.value()))),
+            ],
+        );
+        Ok(Message::new().text(text).row(vec![
+            self.button(
+                loc,
+                "btn-confirm-redeem",
+                &[],
+                Intent::ConfirmRedeem {
+                    reward_id,
+                    nonce: nonce(),
+                },
+            ),
+            self.button(loc, "btn-back", &[], Intent::Rewards { page: 0 }),
+        ]))
+    }
+
+    async fn redeem(
+        &self,
+        turn: &Turn<'_>,
+        reward_id: i64,
+        nonce: &str,
+    ) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let key = format!("chat:{nonce}");
+        let v = match self
+            .loyalty
+            .redeem(turn.member.id, reward_id, Some(key), turn.now)
+            .await
+        {
+            Ok(v) => v,
+            Err(ServiceError::Store(StoreError::Refused(r))) => return Ok(self.refusal(loc, &r)),
+            Err(ServiceError::Store(StoreError::NotFound(_))) => {
+                return Ok(self.refusal(loc, &Refusal::RewardUnavailable));
+            }
+            Err(e) => return Err(e),
+        };
+        let r = self.loyalty.store().reward(v.reward_id).await?;
+        let balance = self
+            .loyalty
+            .store()
+            .member(&MemberRef::Id(turn.member.id))
+            .await?
+            .balance;
+        Ok(Message::new()
+            .bold(self.t(
+                loc,
+                "redeem-done",
+                &[("name", s(self.reward_name(loc, &r)))],
+            ))
+            .line()
+            .code(v.code.clone())
+            .line()
+            .text(self.t(
+                loc,
+                "voucher-valid-until",
+                &[("date", s(self.date(loc, v.expires_at)))],
+            ))
+            .line()
+            .text(self.t(
+                loc,
+                "balance-total",
+                &[("points", s(i18n::number(balance.value())))],
+            ))
+            .qr(v.code)
+            .row(vec![self.button(
+                loc,
+                "btn-vouchers",
+                &[],
+                Intent::Vouchers,
+            )]))
+    }
+
+    async fn reward_names(&self, loc: Locale) -> Result<HashMap<i64, String>, ServiceError> {
+        Ok(self
+            .loyalty
+            .store()
+            .rewards(true)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, self.reward_name(loc, &r).to_string()))
+            .collect())
+    }
+
+    async fn vouchers(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let open: Vec<Voucher> = self
+            .loyalty
+            .store()
+            .vouchers(turn.member.id)
+            .await?
+            .into_iter()
+            .filter(|v| v.status == VoucherStatus::Issued && v.expires_at > turn.now)
+            .collect();
+        if open.is_empty() {
+            return Ok(Message::new()
+                .text(self.t(loc, "vouchers-empty", &[]))
+                .row(vec![self.button(
+                    loc,
+                    "btn-rewards",
+                    &[],
+                    Intent::Rewards { page: 0 },
+                )]));
+        }
+        let names = self.reward_names(loc).await?;
+        let mut m = Message::new().bold(self.t(loc, "vouchers-title", &[]));
+        for v in &open {
+            let name = names.get(&v.reward_id).cloned().unwrap_or_default();
+            m = m
+                .line()
+                .text(format!("• {name}: "))
+                .code(v.code.clone())
+                .text(format!(
+                    " ({})",
+                    self.t(
+                        loc,
+                        "voucher-valid-until",
+                        &[("date", s(self.date(loc, v.expires_at)))]
+                    )
+                ));
+            m = m.row(vec![self.button(
+                loc,
+                "btn-cancel-voucher",
+                &[("code", s(v.code.clone()))],
+                Intent::CancelVoucher {
+                    code: v.code.clone(),
+                },
+            )]);
+        }
+        Ok(m)
+    }
+
+    async fn cancel_ask(&self, turn: &Turn<'_>, code: &str) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let voucher = crate::domain::VoucherCode::parse(code);
+        let v = match voucher {
+            Some(c) => match self.loyalty.store().voucher(&c).await {
+                Ok(v) if v.member_id == turn.member.id => v,
+                Ok(_) | Err(StoreError::NotFound(_)) => {
+                    return Ok(Message::new().text(self.t(loc, "voucher-not-found", &[])));
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => return Ok(Message::new().text(self.t(loc, "voucher-not-found", &[]))),
+        };
+        Ok(Message::new()
+            .text(self.t(
+                loc,
+                "cancel-confirm",
+                &[
+                    ("code", s(v.code.clone())),
+                    ("points", s(i18n::number(v.points.value()))),
+                ],
+            ))
+            .row(vec![
+                self.button(
+                    loc,
+                    "btn-confirm-cancel",
+                    &[],
+                    Intent::ConfirmCancel {
+                        code: v.code.clone(),
+                    },
+                ),
+                self.button(loc, "btn-back", &[], Intent::Vouchers),
+            ]))
+    }
+
+    async fn cancel(&self, turn: &Turn<'_>, code: &str) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        match self
+            .loyalty
+            .cancel_voucher(turn.member.id, code, turn.now)
+            .await
+        {
+            Ok(v) => {
+                let balance = self
+                    .loyalty
+                    .store()
+                    .member(&MemberRef::Id(turn.member.id))
+                    .await?
+                    .balance;
+                Ok(Message::new().text(self.t(
+                    loc,
+                    "cancel-done",
+                    &[
+                        ("points", s(i18n::number(v.points.value()))),
+                        ("balance", s(i18n::number(balance.value()))),
+                    ],
+                )))
+            }
+            Err(ServiceError::Store(StoreError::Refused(r))) => Ok(self.refusal(loc, &r)),
+            Err(ServiceError::Store(StoreError::NotFound(_))) => {
+                Ok(Message::new().text(self.t(loc, "voucher-not-found", &[])))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn history(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let store = self.loyalty.store();
+        let entries = store.entries(turn.member.id, HISTORY_LEN).await?;
+        if entries.is_empty() {
+            return Ok(Message::new().text(self.t(loc, "history-empty", &[])));
+        }
+        let merchants: HashMap<String, String> = store
+            .merchants()
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.name))
+            .collect();
+        let mut m = Message::new().bold(self.t(loc, "history-title", &[]));
+        for e in &entries {
+            let id = match e.kind {
+                EntryKind::Earn => "history-earn",
+                EntryKind::Redeem => "history-redeem",
+                EntryKind::Clawback => "history-clawback",
+                EntryKind::Expire => "history-expire",
+                EntryKind::Adjust => "history-adjust",
+                EntryKind::Release => "history-release",
+            };
+            let merchant = e
+                .merchant_id
+                .as_ref()
+                .and_then(|id| merchants.get(id))
+                .cloned()
+                .unwrap_or_default();
+            m = m.line().text(self.t(
+                loc,
+                id,
+                &[
+                    ("date", s(self.date(loc, e.created_at))),
+                    ("points", s(i18n::number(e.points.value().abs()))),
+                    ("merchant", s(merchant)),
+                ],
+            ));
+        }
+        Ok(m)
+    }
+
+    fn card(&self, turn: &Turn) -> Message {
+        let loc = turn.loc;
+        Message::new()
+            .text(self.t(loc, "card-caption", &[]))
+            .line()
+            .code(turn.member.code.clone())
+            .line()
+            .text(self.t(
+                loc,
+                "balance-total",
+                &[("points", s(i18n::number(turn.member.balance.value())))],
+            ))
+            .qr(turn.member.code.clone())
+    }
+
+    async fn claim(&self, turn: &Turn<'_>, code: &str) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        match self.loyalty.claim(turn.member.id, code, turn.now).await {
+            Ok(c) => {
+                let merchant = self
+                    .loyalty
+                    .store()
+                    .merchant(&c.merchant_id)
+                    .await
+                    .map(|m| m.name)
+                    .unwrap_or_default();
+                Ok(Message::new().text(self.t(
+                    loc,
+                    "claim-done",
+                    &[
+                        ("points", s(i18n::number(c.points.value()))),
+                        ("merchant", s(merchant)),
+                        ("balance", s(i18n::number(c.balance.value()))),
+                    ],
+                )))
+            }
+            Err(ServiceError::Store(StoreError::Refused(r))) => Ok(self.refusal(loc, &r)),
+            Err(ServiceError::Store(StoreError::NotFound(_))) => {
+                Ok(Message::new().text(self.t(loc, "claim-not-found", &[])))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn language_choices(&self, loc: Locale) -> Message {
+        Message::new()
+            .text(self.t(loc, "language-choose", &[]))
+            .row(vec![
+                self.button(
+                    Locale::Th,
+                    "language-name",
+                    &[],
+                    Intent::SetLanguage(Locale::Th),
+                ),
+                self.button(
+                    Locale::En,
+                    "language-name",
+                    &[],
+                    Intent::SetLanguage(Locale::En),
+                ),
+            ])
+    }
+
+    async fn set_language(&self, turn: &Turn<'_>, l: Locale) -> Result<Message, ServiceError> {
+        self.loyalty
+            .update_member(
+                turn.member.id,
+                &MemberUpdate {
+                    locale: Some(l.as_str().to_string()),
+                    ..MemberUpdate::default()
+                },
+            )
+            .await?;
+        Ok(self.with_menu(l, Message::new().text(self.t(l, "language-set", &[]))))
+    }
+
+    async fn set_marketing(&self, turn: &Turn<'_>, opt_in: bool) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        self.loyalty
+            .update_member(
+                turn.member.id,
+                &MemberUpdate {
+                    marketing_opt_in: Some(opt_in),
+                    ..MemberUpdate::default()
+                },
+            )
+            .await?;
+        Ok(if opt_in {
+            Message::new().text(self.t(loc, "optin-done", &[]))
+        } else {
+            Message::new()
+                .text(self.t(loc, "optout-done", &[]))
+                .row(vec![self.button(loc, "btn-optin", &[], Intent::OptIn)])
+        })
+    }
+
+    /// A business-rule refusal in the member's language.
+    fn refusal(&self, loc: Locale, r: &Refusal) -> Message {
+        let text = match r {
+            Refusal::InsufficientPoints { available, needed } => self.t(
+                loc,
+                "refusal-insufficient-points",
+                &[
+                    ("available", s(i18n::number(available.value()))),
+                    ("needed", s(i18n::number(needed.value()))),
+                ],
+            ),
+            Refusal::NegativeBalance { balance } => self.t(
+                loc,
+                "refusal-negative-balance",
+                &[("balance", s(i18n::number(balance.value())))],
+            ),
+            Refusal::OutOfStock => self.t(loc, "refusal-out-of-stock", &[]),
+            Refusal::MemberLimitReached { limit } => self.t(
+                loc,
+                "refusal-member-limit",
+                &[("limit", s(i18n::number(*limit)))],
+            ),
+            Refusal::RewardUnavailable => self.t(loc, "refusal-reward-unavailable", &[]),
+            Refusal::VoucherAlreadyUsed { used_at } => self.t(
+                loc,
+                "refusal-voucher-used",
+                &[("date", s(self.date(loc, *used_at)))],
+            ),
+            Refusal::VoucherExpired { expires_at } => self.t(
+                loc,
+                "refusal-voucher-expired",
+                &[("date", s(self.last_day(loc, *expires_at)))],
+            ),
+            Refusal::VoucherCancelled => self.t(loc, "refusal-voucher-cancelled", &[]),
+            Refusal::ClaimExpired { expires_at } => self.t(
+                loc,
+                "refusal-claim-expired",
+                &[("date", s(self.last_day(loc, *expires_at)))],
+            ),
+            Refusal::ClaimAlreadyClaimed => self.t(loc, "refusal-claim-used", &[]),
+            // Not reachable from chat; answered generically.
+            Refusal::VoucherNotYours
+            | Refusal::RefundExceedsPurchase { .. }
+            | Refusal::AdjustBelowZero { .. } => self.t(loc, "error-generic", &[]),
+        };
+        Message::new().text(text)
+    }
+}

@@ -1,0 +1,114 @@
+//! What taem answers, before any platform renders it: text made of spans (plain,
+//! bold, code), rows of buttons that carry intents, and an optional QR image.
+
+use super::intent::Intent;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Span {
+    Text(String),
+    Bold(String),
+    /// A code to copy (voucher, member or claim code).
+    Code(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub intent: Intent,
+}
+
+/// An image the platform renders: a QR code of `data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qr {
+    pub data: String,
+}
+
+/// One message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    pub spans: Vec<Span>,
+    pub buttons: Vec<Vec<Button>>,
+    /// Sent as a photo with the text as its caption.
+    pub qr: Option<Qr>,
+}
+
+impl Message {
+    pub fn new() -> Message {
+        Message::default()
+    }
+
+    pub fn text(mut self, s: impl Into<String>) -> Message {
+        self.spans.push(Span::Text(s.into()));
+        self
+    }
+
+    pub fn bold(mut self, s: impl Into<String>) -> Message {
+        self.spans.push(Span::Bold(s.into()));
+        self
+    }
+
+    pub fn code(mut self, s: impl Into<String>) -> Message {
+        self.spans.push(Span::Code(s.into()));
+        self
+    }
+
+    /// Starts a new line (unless the message is empty).
+    pub fn line(mut self) -> Message {
+        if !self.spans.is_empty() {
+            self.spans.push(Span::Text("\n".into()));
+        }
+        self
+    }
+
+    pub fn row(mut self, buttons: Vec<Button>) -> Message {
+        if !buttons.is_empty() {
+            self.buttons.push(buttons);
+        }
+        self
+    }
+
+    pub fn qr(mut self, data: impl Into<String>) -> Message {
+        self.qr = Some(Qr { data: data.into() });
+        self
+    }
+
+    /// The text without formatting (LINE, the terminal, tests).
+    pub fn plain(&self) -> String {
+        self.spans
+            .iter()
+            .map(|s| match s {
+                Span::Text(t) | Span::Bold(t) | Span::Code(t) => t.as_str(),
+            })
+            .collect()
+    }
+
+    /// Every button, row by row.
+    pub fn all_buttons(&self) -> impl Iterator<Item = &Button> {
+        self.buttons.iter().flatten()
+    }
+}
+
+/// Everything taem answers to one customer action, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reply {
+    pub messages: Vec<Message>,
+}
+
+impl Reply {
+    pub fn one(m: Message) -> Reply {
+        Reply { messages: vec![m] }
+    }
+
+    pub fn push(&mut self, m: Message) {
+        self.messages.push(m);
+    }
+
+    /// All text, for tests and logs.
+    pub fn plain(&self) -> String {
+        self.messages
+            .iter()
+            .map(Message::plain)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+}

@@ -1,0 +1,247 @@
+//! The writer: one thread that owns the read-write connection and runs every
+//! store operation that writes, each whole, so an operation costs one hand-off
+//! to this thread and one back, whatever number of statements it runs.
+//!
+//! Group commit: the thread takes every operation already waiting (up to
+//! [`MAX_BATCH`]) and runs them in one `BEGIN IMMEDIATE` transaction, each inside
+//! its own savepoint. An operation that fails rolls back to its savepoint only;
+//! the others are unaffected. Answers are sent once the COMMIT has succeeded; if
+//! it fails, every operation of the batch gets the error and nothing of it stays.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::value::SqliteError;
+use crate::store::{Result, StoreError};
+
+/// The most operations one transaction takes.
+pub(super) const MAX_BATCH: usize = 64;
+
+/// An operation sent to the writer thread, with its reply channel.
+trait Job: Send {
+    /// Runs the operation; `false` if it failed (its changes must be undone).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Sends the outcome. `lost` is the error that undid the batch, if any: it
+    /// replaces a success, whose changes are gone.
+    fn answer(self: Box<Self>, lost: Option<&SqliteError>);
+}
+
+struct Pending<T, F> {
+    op: Option<F>,
+    outcome: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let outcome = match self.op.take() {
+            Some(op) => catch_unwind(AssertUnwindSafe(|| op(conn))).unwrap_or_else(|p| {
+                let msg = panic_message(p.as_ref());
+                tracing::error!(panic = msg, "a SQLite store operation panicked");
+                Err(SqliteError::other(format!("the store operation panicked: {msg}")).into())
+            }),
+            None => Err(SqliteError::other("the store operation ran twice").into()),
+        };
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn answer(self: Box<Self>, lost: Option<&SqliteError>) {
+        let outcome = match (self.outcome, lost) {
+            (Some(Ok(_)), Some(e)) | (None, Some(e)) => Err(e.clone().into()),
+            (Some(outcome), _) => outcome,
+            (None, None) => Err(SqliteError::other("the store operation did not run").into()),
+        };
+        // The caller may have gone away (a cancelled request): nothing to do.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// The handle async callers use; dropping it stops the thread once the
+/// operations already sent are done, and waits for that.
+pub(super) struct Writer {
+    jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::WorkerCrashed)
+}
+
+impl Writer {
+    /// Starts the thread: `open` runs on it first and makes the connection; its
+    /// error is returned here and the thread ends.
+    pub(super) async fn start(
+        name: &str,
+        open: impl FnOnce() -> Result<Connection> + Send + 'static,
+    ) -> Result<Writer> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        let (ready, opened) = oneshot::channel::<Result<()>>();
+        let thread = thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let conn = match catch_unwind(AssertUnwindSafe(open)) {
+                    Ok(Ok(conn)) => {
+                        let _ = ready.send(Ok(()));
+                        conn
+                    }
+                    Ok(Err(e)) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                    Err(p) => {
+                        let msg = panic_message(p.as_ref()).to_string();
+                        let _ = ready.send(Err(SqliteError::other(format!(
+                            "opening the database panicked: {msg}"
+                        ))
+                        .into()));
+                        return;
+                    }
+                };
+                serve(conn, queue);
+            })
+            .map_err(|e| SqliteError::other(format!("cannot start the writer thread: {e}")))?;
+        let writer = Writer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        };
+        opened.await.map_err(|_| stopped())??;
+        Ok(writer)
+    }
+
+    /// Runs `op` on the writer thread, in a write transaction of its own or
+    /// shared with other operations (inside its own savepoint), and returns its
+    /// outcome once committed. An error from `op` undoes all it did.
+    pub(super) async fn run<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            op: Some(op),
+            outcome: None,
+            reply,
+        });
+        self.jobs
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())?;
+        // A dropped reply means the thread died with the job.
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop after the queued jobs.
+        self.jobs.take();
+        if let Some(t) = self.thread.take()
+            && t.thread().id() != thread::current().id()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The thread's loop: waits for a job, takes what else is queued, runs them.
+fn serve(mut conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = queue.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Nothing in here panics on a bad job (jobs run under catch_unwind), but
+        // if something does, the jobs of this batch get an error (their reply
+        // channels close) and the thread carries on with the next batch.
+        if catch_unwind(AssertUnwindSafe(|| run_batch(&mut conn, &mut batch))).is_err() {
+            tracing::error!("the SQLite writer recovered from a panic");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+        batch.clear();
+    }
+}
+
+fn answer_all(batch: &mut Vec<Box<dyn Job>>, lost: Option<&SqliteError>) {
+    for job in batch.drain(..) {
+        job.answer(lost);
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return answer_all(batch, Some(&SqliteError::from(&e))),
+    };
+    if let [job] = batch.as_mut_slice() {
+        // Alone: the transaction is the job's, no savepoint needed.
+        let ok = job.run(&tx);
+        let lost = if ok { tx.commit() } else { tx.rollback() }
+            .err()
+            .filter(|_| ok)
+            .map(|e| SqliteError::from(&e));
+        return answer_all(batch, lost.as_ref());
+    }
+    let lost = match run_each(&mut tx, batch) {
+        Ok(true) => tx.commit().err().map(|e| SqliteError::from(&e)),
+        // Nothing to keep: every job failed and rolled back its savepoint.
+        Ok(false) => {
+            let _ = tx.rollback();
+            None
+        }
+        Err(e) => Some(e),
+    };
+    answer_all(batch, lost.as_ref());
+}
+
+/// Runs each job in a savepoint of `tx`; whether any succeeded. An error here
+/// undoes the whole batch.
+fn run_each(
+    tx: &mut Transaction<'_>,
+    batch: &mut [Box<dyn Job>],
+) -> std::result::Result<bool, SqliteError> {
+    let mut any_ok = false;
+    for job in batch.iter_mut() {
+        let mut sp = tx.savepoint().map_err(|e| SqliteError::from(&e))?;
+        if job.run(&sp) {
+            any_ok = true;
+            sp.commit().map_err(|e| SqliteError::from(&e))?;
+        } else {
+            sp.rollback()
+                .and_then(|()| sp.commit())
+                .map_err(|e| SqliteError::from(&e))?;
+        }
+        // Some errors (a full disk, I/O) make SQLite roll back the whole
+        // transaction: the earlier jobs' work is gone too.
+        if tx.is_autocommit() {
+            return Err(SqliteError::other(
+                "the transaction was rolled back by SQLite after an error",
+            ));
+        }
+    }
+    Ok(any_ok)
+}

@@ -1,0 +1,409 @@
+//! The Telegram front-end (teloxide): turns updates into intents for the
+//! conversation and renders its replies as HTML messages, photos (QR codes) and
+//! inline keyboards. Long polling by default; webhook mode, served by taem's own
+//! axum server, when `TELEGRAM_WEBHOOK_URL` is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::dispatching::{DefaultKey, Dispatcher, UpdateFilterExt};
+use teloxide::dptree;
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::*;
+use teloxide::types::{
+    BotCommand, BotCommandScope, ChatMemberKind, InlineKeyboardButton, InlineKeyboardMarkup,
+    InputFile, ParseMode, ReplyMarkup,
+};
+use teloxide::{ApiError, RequestError};
+
+use crate::chat::{Conversation, Customer, Identity, Intent, Message, Reply, Span};
+use crate::config::TelegramSettings;
+use crate::domain::model::MemberRef;
+use crate::domain::time::now;
+use crate::i18n::Locale;
+use crate::service::qr;
+
+/// Telegram's limits (characters, not bytes).
+const MAX_TEXT: usize = 4096;
+const MAX_CAPTION: usize = 1024;
+
+/// The commands shown in Telegram's menu, each described by `cmd-<name>` in Fluent.
+pub const COMMANDS: [&str; 10] = [
+    "start", "balance", "rewards", "vouchers", "history", "card", "claim", "lang", "help", "stop",
+];
+
+/// Builds the bot client, sharing taem's HTTP client.
+pub fn bot(settings: &TelegramSettings, http: reqwest::Client) -> Bot {
+    let bot = Bot::with_client(settings.token.expose(), http);
+    match &settings.api_url {
+        Some(url) => bot.set_api_url(url.clone()),
+        None => bot,
+    }
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders spans as HTML, every value escaped.
+pub fn html(spans: &[Span]) -> String {
+    spans
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) => escape(t),
+            Span::Bold(t) => format!("<b>{}</b>", escape(t)),
+            Span::Code(t) => format!("<code>{}</code>", escape(t)),
+        })
+        .collect()
+}
+
+/// Splits a message's spans into chunks of at most `max` characters of HTML,
+/// breaking between lines; never inside a span's markup.
+fn chunks(spans: &[Span], max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for span in spans {
+        let piece = html(std::slice::from_ref(span));
+        for part in split_chars(&piece, max) {
+            if current.chars().count() + part.chars().count() > max {
+                out.push(std::mem::take(&mut current));
+            }
+            current.push_str(&part);
+        }
+    }
+    if !current.is_empty() || out.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Splits a (rare) single span longer than `max` characters at line breaks, or
+/// hard at `max` characters.
+fn split_chars(s: &str, max: usize) -> Vec<String> {
+    if s.chars().count() <= max {
+        return vec![s.to_string()];
+    }
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    for line in s.split_inclusive('\n') {
+        for c in line.chars() {
+            if cur.chars().count() == max {
+                parts.push(std::mem::take(&mut cur));
+            }
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    parts
+}
+
+fn keyboard(m: &Message) -> Option<InlineKeyboardMarkup> {
+    if m.buttons.is_empty() {
+        return None;
+    }
+    Some(InlineKeyboardMarkup::new(m.buttons.iter().map(|row| {
+        row.iter()
+            .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.intent.to_callback()))
+            .collect::<Vec<_>>()
+    })))
+}
+
+/// What became of a reply.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// The member blocked the bot or deleted their account.
+    Unreachable,
+    Failed,
+}
+
+fn unreachable_error(e: &RequestError) -> bool {
+    matches!(
+        e,
+        RequestError::Api(
+            ApiError::BotBlocked
+                | ApiError::UserDeactivated
+                | ApiError::CantInitiateConversation
+                | ApiError::ChatNotFound
+                | ApiError::BotKicked
+                | ApiError::BotKickedFromSupergroup
+        )
+    )
+}
+
+/// Sends one request, honouring `retry_after` on 429 and retrying network
+/// errors a few times with backoff.
+async fn with_retries<T, F, Fut>(mut send: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match send().await {
+            Err(RequestError::RetryAfter(wait)) if attempt <= 3 => {
+                tracing::warn!(seconds = wait.seconds(), "Telegram asked to slow down");
+                tokio::time::sleep(wait.duration()).await;
+            }
+            Err(RequestError::Network(e)) if attempt <= 3 => {
+                tracing::warn!(error = %e, attempt, "Telegram network error; retrying");
+                tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Sends a reply to a chat, message by message.
+pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Delivery {
+    for m in &reply.messages {
+        if let Err(e) = send_message(bot, chat, m).await {
+            if unreachable_error(&e) {
+                tracing::info!(chat = chat.0, "Telegram user unreachable: {e}");
+                return Delivery::Unreachable;
+            }
+            tracing::warn!(chat = chat.0, error = %e, "Telegram send failed");
+            return Delivery::Failed;
+        }
+    }
+    Delivery::Sent
+}
+
+async fn send_message(bot: &Bot, chat: ChatId, m: &Message) -> Result<(), RequestError> {
+    let markup = keyboard(m);
+    if let Some(code) = &m.qr {
+        let png = qr::png(&code.data, 512)
+            .map_err(|e| RequestError::Io(std::io::Error::other(format!("QR code: {e}")).into()))?;
+        let mut texts = chunks(&m.spans, MAX_CAPTION);
+        let caption = texts.remove(0);
+        with_retries(|| {
+            let mut req = bot
+                .send_photo(chat, InputFile::memory(png.clone()).file_name("qr.png"))
+                .caption(caption.clone())
+                .parse_mode(ParseMode::Html);
+            if texts.is_empty()
+                && let Some(k) = &markup
+            {
+                req = req.reply_markup(ReplyMarkup::InlineKeyboard(k.clone()));
+            }
+            async move { req.await }
+        })
+        .await?;
+        return send_texts(bot, chat, &texts, markup).await;
+    }
+    let texts = chunks(&m.spans, MAX_TEXT);
+    send_texts(bot, chat, &texts, markup).await
+}
+
+/// Sends texts in order; the keyboard goes with the last one.
+async fn send_texts(
+    bot: &Bot,
+    chat: ChatId,
+    texts: &[String],
+    markup: Option<InlineKeyboardMarkup>,
+) -> Result<(), RequestError> {
+    for (i, text) in texts.iter().enumerate() {
+        let last = i + 1 == texts.len();
+        with_retries(|| {
+            let mut req = bot
+                .send_message(chat, text.clone())
+                .parse_mode(ParseMode::Html);
+            if last && let Some(k) = &markup {
+                req = req.reply_markup(ReplyMarkup::InlineKeyboard(k.clone()));
+            }
+            async move { req.await }
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+fn customer(user: &teloxide::types::User) -> Customer {
+    Customer {
+        identity: Identity::Telegram(user.id.0 as i64),
+        language_code: user.language_code.clone(),
+        first_name: Some(user.first_name.clone()),
+    }
+}
+
+async fn on_message(
+    bot: Bot,
+    msg: teloxide::types::Message,
+    conv: Arc<Conversation>,
+) -> ResponseResult<()> {
+    // Only private chats: a loyalty card is personal.
+    if !msg.chat.is_private() {
+        return Ok(());
+    }
+    let Some(user) = msg.from.as_ref() else {
+        return Ok(());
+    };
+    let intent = match msg.text() {
+        Some(text) => Intent::from_text(text),
+        None => Intent::Unknown,
+    };
+    let who = customer(user);
+    let reply = conv.handle(&who, intent, now()).await;
+    deliver(&bot, msg.chat.id, &conv, &who, &reply).await;
+    Ok(())
+}
+
+async fn on_callback(bot: Bot, q: CallbackQuery, conv: Arc<Conversation>) -> ResponseResult<()> {
+    // Always answer, first: the button stops spinning whatever happens next.
+    if let Err(e) = bot.answer_callback_query(q.id.clone()).await {
+        tracing::debug!(error = %e, "answerCallbackQuery failed");
+    }
+    let intent = Intent::from_callback(q.data.as_deref().unwrap_or(""));
+    let who = customer(&q.from);
+    let reply = conv.handle(&who, intent, now()).await;
+    let chat = ChatId(q.from.id.0 as i64);
+    deliver(&bot, chat, &conv, &who, &reply).await;
+    Ok(())
+}
+
+/// A private chat's member status changed: `kicked` means the user blocked the bot.
+async fn on_my_chat_member(
+    upd: teloxide::types::ChatMemberUpdated,
+    conv: Arc<Conversation>,
+) -> ResponseResult<()> {
+    if !upd.chat.is_private() {
+        return Ok(());
+    }
+    let reachable = !matches!(upd.new_chat_member.kind, ChatMemberKind::Banned(_));
+    let who = customer(&upd.from);
+    conv.set_reachable(&who, reachable).await;
+    Ok(())
+}
+
+async fn deliver(bot: &Bot, chat: ChatId, conv: &Conversation, who: &Customer, reply: &Reply) {
+    match send_reply(bot, chat, reply).await {
+        Delivery::Unreachable => conv.set_reachable(who, false).await,
+        Delivery::Sent | Delivery::Failed => {}
+    }
+}
+
+/// The dispatcher: messages, button presses and block/unblock events.
+pub fn dispatcher(bot: Bot, conv: Arc<Conversation>) -> Dispatcher<Bot, RequestError, DefaultKey> {
+    let handler = dptree::entry()
+        .branch(Update::filter_message().endpoint(on_message))
+        .branch(Update::filter_callback_query().endpoint(on_callback))
+        .branch(Update::filter_my_chat_member().endpoint(on_my_chat_member));
+    Dispatcher::builder(bot, handler)
+        .dependencies(dptree::deps![conv])
+        .default_handler(|_| async {})
+        .error_handler(LoggingErrorHandler::with_custom_text(
+            "Telegram handler failed",
+        ))
+        .build()
+}
+
+/// Registers the command menu in both languages (and the default one).
+pub async fn set_commands(
+    bot: &Bot,
+    conv: &Conversation,
+    default: Locale,
+) -> Result<(), RequestError> {
+    let commands = |loc: Locale| -> Vec<BotCommand> {
+        COMMANDS
+            .iter()
+            .map(|c| BotCommand::new(*c, conv.i18n().msg(loc, &format!("cmd-{c}"), None)))
+            .collect()
+    };
+    bot.set_my_commands(commands(default))
+        .scope(BotCommandScope::Default)
+        .await?;
+    for loc in Locale::ALL {
+        bot.set_my_commands(commands(loc))
+            .scope(BotCommandScope::Default)
+            .language_code(loc.as_str())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks a member reachable or not on Telegram (blocked the bot / came back).
+impl Conversation {
+    pub async fn set_reachable(&self, who: &Customer, reachable: bool) {
+        let Identity::Telegram(id) = who.identity else {
+            return;
+        };
+        let store = self.loyalty().store();
+        match store.member(&MemberRef::Telegram(id)).await {
+            Ok(m) => {
+                if let Err(e) = store
+                    .set_reachable(m.id, crate::domain::model::Channel::Telegram, reachable)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not record Telegram reachability");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "no member for a Telegram status change"),
+        }
+    }
+}
+
+/// Wraps teloxide's webhook route with a constant-time check of Telegram's
+/// secret header (teloxide's own check is not constant time).
+pub fn guard_webhook(router: axum::Router, secret: crate::domain::model::Secret) -> axum::Router {
+    use axum::http::StatusCode;
+    use subtle::ConstantTimeEq;
+    router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let secret = secret.clone();
+            async move {
+                let given = req
+                    .headers()
+                    .get("x-telegram-bot-api-secret-token")
+                    .map(|v| v.as_bytes())
+                    .unwrap_or_default();
+                let ok: bool = given.ct_eq(secret.expose().as_bytes()).into();
+                if !ok {
+                    return axum::response::IntoResponse::into_response(StatusCode::UNAUTHORIZED);
+                }
+                next.run(req).await
+            }
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_every_value() {
+        let spans = vec![
+            Span::Text("a < b & c > d".into()),
+            Span::Bold("<script>".into()),
+            Span::Code("\"x\"".into()),
+        ];
+        assert_eq!(
+            html(&spans),
+            "a &lt; b &amp; c &gt; d<b>&lt;script&gt;</b><code>&quot;x&quot;</code>"
+        );
+    }
+
+    #[test]
+    fn long_thai_text_is_split_by_characters_not_bytes() {
+        let line = "แต้ม".repeat(500) + "\n"; // 2,001 characters, ~6,000 bytes
+        let spans: Vec<Span> = (0..3).map(|_| Span::Text(line.clone())).collect();
+        let parts = chunks(&spans, MAX_TEXT);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_TEXT));
+        assert_eq!(parts.concat(), line.repeat(3));
+    }
+}

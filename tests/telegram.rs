@@ -1,0 +1,360 @@
+//! The real teloxide bot against a fake Bot API on loopback: the whole customer
+//! journey in Thai and in English, and each error a customer can meet.
+
+mod common;
+
+use common::fake_telegram::{FakeTelegram, TOKEN};
+use common::*;
+use serde_json::json;
+use taem::domain::model::MemberRef;
+use taem::domain::time::now;
+
+struct Bot {
+    app: TestApp,
+    fake: FakeTelegram,
+    user: i64,
+    lang: &'static str,
+    seen: usize,
+}
+
+impl Bot {
+    async fn start(db: TestDb, user: i64, lang: &'static str) -> Bot {
+        let (fake, url) = FakeTelegram::start().await;
+        let app = TestApp::spawn_with(
+            db,
+            &[
+                ("TELEGRAM_BOT_TOKEN", TOKEN.to_string()),
+                ("TELEGRAM_API_URL", url),
+            ],
+        )
+        .await;
+        Bot {
+            app,
+            fake,
+            user,
+            lang,
+            seen: 0,
+        }
+    }
+
+    async fn say(&mut self, text: &str) -> Vec<common::fake_telegram::Call> {
+        self.fake.user_says(self.user, self.lang, text);
+        self.collect().await
+    }
+
+    async fn press(&mut self, data: &str) -> Vec<common::fake_telegram::Call> {
+        self.fake.user_presses(self.user, self.lang, data);
+        self.collect().await
+    }
+
+    async fn collect(&mut self) -> Vec<common::fake_telegram::Call> {
+        let new = self.fake.replies(self.user, self.seen).await;
+        self.seen += new.len();
+        new
+    }
+
+    async fn member_code(&self) -> String {
+        self.app
+            .t
+            .store
+            .member(&MemberRef::Telegram(self.user))
+            .await
+            .expect("the first message made a member")
+            .code
+    }
+}
+
+fn text(calls: &[common::fake_telegram::Call]) -> String {
+    calls
+        .iter()
+        .map(|c| c.text())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The words each language uses in the journey.
+struct Words {
+    welcome: &'static str,
+    points_40: &'static str,
+    reward_name: &'static str,
+    confirm: &'static str,
+    voucher_for: &'static str,
+    balance_after: &'static str,
+    history_earn: &'static str,
+    history_redeem: &'static str,
+}
+
+const THAI: Words = Words {
+    welcome: "ยินดีต้อนรับ",
+    points_40: "ยอดแต้ม: 1,040 แต้ม",
+    reward_name: "กาแฟเย็น",
+    confirm: "แลก กาแฟเย็น ด้วย 100 แต้ม",
+    voucher_for: "นี่คือคูปอง กาแฟเย็น",
+    balance_after: "ยอดแต้ม: 940 แต้ม",
+    history_earn: "+1,040 จาก Baan Kafe",
+    history_redeem: "−100 แลกของรางวัล",
+};
+
+const ENGLISH: Words = Words {
+    welcome: "Welcome to our loyalty program",
+    points_40: "Balance: 1,040 points",
+    reward_name: "Iced coffee",
+    confirm: "Redeem Iced coffee for 100 points?",
+    voucher_for: "Here is your voucher for Iced coffee",
+    balance_after: "Balance: 940 points",
+    history_earn: "+1,040 at Baan Kafe",
+    history_redeem: "−100 redeemed",
+};
+
+async fn journey(lang: &'static str, w: &Words) {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550001, lang).await;
+        let reward = bot.app.t.reward(100, Some(10), None).await;
+
+        // Join.
+        let r = bot.say("/start").await;
+        assert!(text(&r).contains(w.welcome), "{lang}: {}", text(&r));
+        let code = bot.member_code().await;
+        assert!(
+            text(&r).contains(&code),
+            "the welcome shows the member code"
+        );
+        assert!(r[0].button("bal").is_some(), "the menu comes as buttons");
+        assert!(
+            !bot.fake.calls("setMyCommands").is_empty(),
+            "commands registered"
+        );
+
+        // A purchase through the signed webhook.
+        let (status, _) = bot
+            .app
+            .post_signed(
+                "/v1/purchases",
+                &json!({"receipt_id": "TG-1", "amount": "26000", "currency": "THB", "member_code": code}),
+            )
+            .await;
+        assert_eq!(status, 201);
+
+        // Balance, by button.
+        let r = bot.press("bal").await;
+        assert!(text(&r).contains(w.points_40), "{lang}: {}", text(&r));
+        assert!(
+            !bot.fake.calls("answerCallbackQuery").is_empty(),
+            "buttons are answered"
+        );
+
+        // Rewards → redeem → confirm.
+        let r = bot.say("/rewards").await;
+        assert!(text(&r).contains(w.reward_name), "{}", text(&r));
+        let ask = r[0]
+            .button(&format!("rd:{}", reward.id))
+            .expect("a redeem button");
+        let r = bot.press(&ask).await;
+        assert!(text(&r).contains(w.confirm), "{}", text(&r));
+        let confirm = r[0].button("rc:").expect("a confirm button");
+        let r = bot.press(&confirm).await;
+        assert_eq!(
+            r[0].method, "sendphoto",
+            "the voucher comes with its QR code"
+        );
+        assert!(r[0].file.as_ref().unwrap().starts_with(b"\x89PNG"));
+        assert!(text(&r).contains(w.voucher_for), "{}", text(&r));
+        assert!(text(&r).contains(w.balance_after), "{}", text(&r));
+        let vouchers = bot
+            .app
+            .t
+            .store
+            .vouchers(
+                bot.app
+                    .t
+                    .store
+                    .member(&MemberRef::Telegram(bot.user))
+                    .await
+                    .unwrap()
+                    .id,
+            )
+            .await
+            .unwrap();
+        assert_eq!(vouchers.len(), 1);
+        let voucher = vouchers[0].code.clone();
+        assert!(text(&r).contains(&voucher));
+
+        // A double tap on the same confirmation redeems nothing more.
+        let r = bot.press(&confirm).await;
+        assert!(text(&r).contains(&voucher), "the same voucher again");
+        let member = bot
+            .app
+            .t
+            .store
+            .member(&MemberRef::Telegram(bot.user))
+            .await
+            .unwrap();
+        assert_eq!(member.balance.value(), 940);
+
+        // Staff use the voucher at the counter.
+        let (status, _) = bot
+            .app
+            .post_signed(&format!("/v1/vouchers/{voucher}/use"), &json!({}))
+            .await;
+        assert_eq!(status, 200);
+
+        // History.
+        let r = bot.press("hi").await;
+        let h = text(&r);
+        assert!(h.contains(w.history_earn), "{lang}: {h}");
+        assert!(h.contains(w.history_redeem), "{lang}: {h}");
+
+        // Member card: a QR photo of the member code.
+        let r = bot.say("/card").await;
+        assert_eq!(r[0].method, "sendphoto");
+        assert!(text(&r).contains(&code));
+
+        bot.app.t.assert_ledger_holds().await;
+        bot.app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_customer_runs_the_whole_journey_in_thai() {
+    journey("th", &THAI).await;
+}
+
+#[tokio::test]
+async fn a_customer_runs_the_whole_journey_in_english() {
+    journey("en", &ENGLISH).await;
+}
+
+#[tokio::test]
+async fn each_problem_gets_its_own_clear_message() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550002, "en").await;
+        let t = &bot.app.t;
+        let cheap = t.reward(10, Some(2), Some(1)).await;
+        let dear = t.reward(5000, None, None).await;
+        let r = bot.say("hello").await;
+        assert!(text(&r).contains("Welcome"));
+        let code = bot.member_code().await;
+        let member = bot
+            .app
+            .t
+            .store
+            .member(&MemberRef::Telegram(bot.user))
+            .await
+            .unwrap();
+        bot.app.t.grant(&member, 30, now()).await;
+
+        // Not enough points.
+        let r = bot.press(&format!("rc:{}:N1", dear.id)).await;
+        assert!(
+            text(&r).contains("You have 30 points to spend; this reward needs 5,000"),
+            "{}",
+            text(&r)
+        );
+        // Per-member limit, then out of stock.
+        bot.press(&format!("rc:{}:N2", cheap.id)).await;
+        let r = bot.press(&format!("rc:{}:N3", cheap.id)).await;
+        assert!(text(&r).contains("most times allowed"), "{}", text(&r));
+        let stockless = bot.app.t.reward(10, Some(0), None).await;
+        let r = bot.press(&format!("rc:{}:N4", stockless.id)).await;
+        assert!(text(&r).contains("out of stock"), "{}", text(&r));
+
+        // Negative balance after a refund of spent points.
+        let (s, _) = bot.app.post_signed("/v1/purchases", &json!({"receipt_id": "N-1", "amount": "2500", "currency": "THB", "member_code": code})).await;
+        assert_eq!(s, 201);
+        let big = bot.app.t.reward(120, None, None).await;
+        bot.press(&format!("rc:{}:N5", big.id)).await;
+        let (s, _) = bot
+            .app
+            .post_signed(
+                "/v1/refunds",
+                &json!({"refund_id": "F-1", "receipt_id": "N-1", "amount": "2500"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let any = bot.app.t.reward(10, None, None).await;
+        let r = bot.press(&format!("rc:{}:N6", any.id)).await;
+        assert!(text(&r).contains("after a refund"), "{}", text(&r));
+
+        // Claim codes: wrong, already claimed, expired.
+        let r = bot.say("/claim ZZZZZ22222").await;
+        assert!(
+            text(&r).contains("could not find that receipt code"),
+            "{}",
+            text(&r)
+        );
+        let (_, p) = bot
+            .app
+            .post_signed(
+                "/v1/purchases",
+                &json!({"receipt_id": "C-1", "amount": "100", "currency": "THB"}),
+            )
+            .await;
+        let claim = p["claim_code"].as_str().unwrap().to_string();
+        let r = bot.say(&claim).await;
+        assert!(
+            text(&r).contains("4 points from Baan Kafe are yours"),
+            "{}",
+            text(&r)
+        );
+        let r = bot.say(&claim).await;
+        assert!(text(&r).contains("already been claimed"), "{}", text(&r));
+
+        // Gibberish gets a pointer to help, never silence.
+        let r = bot.say("asdfgh").await;
+        assert!(text(&r).contains("didn't understand"), "{}", text(&r));
+        assert!(r[0].button("hp").is_some());
+
+        bot.app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn language_and_marketing_choices_are_remembered() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550003, "en").await;
+        bot.say("/start").await;
+        let r = bot.say("/lang").await;
+        let th = r[0].button("lg:th").expect("a Thai button");
+        let r = bot.press(&th).await;
+        assert!(text(&r).contains("ภาษาไทย"), "{}", text(&r));
+        // The app still says English, the stored choice wins.
+        let r = bot.press("bal").await;
+        assert!(text(&r).contains("ยอดแต้ม"), "{}", text(&r));
+        let r = bot.say("/stop").await;
+        assert!(text(&r).contains("ไม่ได้รับโปรโมชั่น"), "{}", text(&r));
+        let m = bot
+            .app
+            .t
+            .store
+            .member(&MemberRef::Telegram(bot.user))
+            .await
+            .unwrap();
+        assert!(!m.marketing_opt_in);
+        assert_eq!(m.locale.as_deref(), Some("th"));
+        bot.press("in").await;
+        let m = bot
+            .app
+            .t
+            .store
+            .member(&MemberRef::Telegram(bot.user))
+            .await
+            .unwrap();
+        assert!(m.marketing_opt_in);
+        bot.app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_blocked_bot_does_not_crash_and_the_bot_keeps_serving_others() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550004, "th").await;
+        bot.fake.block(5550004);
+        bot.fake.user_says(5550004, "th", "/start");
+        bot.fake.user_blocks(5550004);
+        // Another customer is still served.
+        bot.user = 5550005;
+        let r = bot.say("/start").await;
+        assert!(text(&r).contains("ยินดีต้อนรับ"));
+        bot.app.shutdown().await;
+    }
+}
