@@ -83,15 +83,18 @@ impl Application {
 
     /// Stops accepting, lets in-flight requests finish, then returns.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        if let Some((token, task)) = self.telegram {
+        // Ask the bot to stop first (no new updates are handled), then stop the
+        // HTTP server: in webhook mode the bot's update stream ends only when the
+        // server drops its route.
+        if let Some((token, _)) = &self.telegram {
             // Err means the dispatcher is idle or already stopping.
-            if let Ok(stopping) = token.shutdown() {
-                stopping.await;
-            }
-            let _ = task.await;
+            let _ = token.shutdown();
         }
         let _ = self.stop.send(true);
         self.server.await??;
+        if let Some((_, task)) = self.telegram {
+            let _ = task.await;
+        }
         self.sweeper.await?;
         Ok(())
     }

@@ -358,3 +358,80 @@ async fn a_blocked_bot_does_not_crash_and_the_bot_keeps_serving_others() {
         bot.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_429_is_waited_out_and_the_reply_still_arrives() {
+    let mut bot = Bot::start(sqlite_db(), 5550006, "en").await;
+    bot.fake.rate_limit_once(5550006);
+    let r = bot.say("/start").await;
+    assert!(text(&r).contains("Welcome"), "{}", text(&r));
+    assert_eq!(
+        bot.fake.calls("sendMessage (429)").len(),
+        1,
+        "the first try was refused"
+    );
+    bot.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invitation_link_records_the_referrer_once() {
+    let mut bot = Bot::start(sqlite_db(), 5550007, "en").await;
+    let friend = bot.app.t.member().await;
+    let r = bot.say(&format!("/start ref_{}", friend.code)).await;
+    assert!(text(&r).contains("Welcome"));
+    assert!(text(&r).contains("friend's invitation"), "{}", text(&r));
+    let r = bot.say(&format!("/start ref_{}", friend.code)).await;
+    assert!(text(&r).contains("already one of us"), "{}", text(&r));
+    bot.user = 5550008;
+    bot.seen = 0;
+    let r = bot.say("/start ref_NOPE2345").await;
+    assert!(text(&r).contains("not valid"), "{}", text(&r));
+    bot.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn webhook_mode_takes_updates_on_taems_server_and_checks_the_secret() {
+    let (fake, url) = FakeTelegram::start().await;
+    let app = TestApp::spawn_with(
+        sqlite_db(),
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN.to_string()),
+            ("TELEGRAM_API_URL", url),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://bot.example.com/telegram/hook".to_string(),
+            ),
+            ("TELEGRAM_WEBHOOK_SECRET", "s3cret-token_x".to_string()),
+        ],
+    )
+    .await;
+    let set = fake.calls("setWebhook");
+    assert_eq!(set.len(), 1, "taem sets the webhook at start");
+    assert_eq!(set[0].body["secret_token"], "s3cret-token_x");
+    assert!(
+        fake.calls("getUpdates").is_empty(),
+        "no polling in webhook mode"
+    );
+
+    let update = FakeTelegram::text_update(5550009, "th", "/start", 1);
+    let post = |secret: Option<&'static str>| {
+        let mut req = app
+            .http
+            .post(format!("{}/telegram/hook", app.base))
+            .json(&update);
+        if let Some(s) = secret {
+            req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        req.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    assert_eq!(post(Some("wrong")).await.unwrap().status(), 401);
+    assert!(
+        fake.sent_to(5550009).is_empty(),
+        "refused updates do nothing"
+    );
+    assert_eq!(post(Some("s3cret-token_x")).await.unwrap().status(), 200);
+    let r = fake.replies(5550009, 0).await;
+    assert!(text(&r).contains("ยินดีต้อนรับ"), "{}", text(&r));
+    app.shutdown().await;
+}

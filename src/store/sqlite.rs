@@ -240,47 +240,20 @@ impl Store for SqliteStore {
     async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
         let update = update.clone();
         self.writer
-            .run(move |c| {
-                let changed = c.execute(
-                    "UPDATE members SET locale = COALESCE(?2, locale), \
-                     marketing_opt_in = COALESCE(?3, marketing_opt_in) WHERE id = ?1",
-                    rusqlite::params![member_id, update.locale, update.marketing_opt_in],
-                )?;
-                if changed == 0 {
-                    return Err(StoreError::NotFound("member"));
-                }
-                ops::member(c, &MemberRef::Id(member_id))
-            })
+            .run(move |c| ops::update_member(c, member_id, &update))
             .await
     }
 
     async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()> {
-        let sql = match channel {
-            Channel::Telegram => "UPDATE members SET telegram_reachable = ?2 WHERE id = ?1",
-            Channel::Line => "UPDATE members SET line_reachable = ?2 WHERE id = ?1",
-        };
         self.writer
-            .run(move |c| {
-                c.execute(sql, rusqlite::params![member_id, reachable])?;
-                Ok(())
-            })
+            .run(move |c| ops::set_reachable(c, member_id, channel, reachable))
             .await
     }
 
     async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool> {
-        let referrer = referrer.as_str().to_string();
+        let referrer = referrer.clone();
         self.writer
-            .run(move |c| {
-                let changed = c.execute(
-                    "UPDATE members SET referred_by = \
-                     (SELECT r.id FROM members r WHERE r.code = ?2) \
-                     WHERE id = ?1 AND referred_by IS NULL AND EXISTS \
-                     (SELECT 1 FROM members r WHERE r.code = ?2 AND r.id <> ?1 \
-                      AND (r.referred_by IS NULL OR r.referred_by <> ?1))",
-                    rusqlite::params![member_id, referrer],
-                )?;
-                Ok(changed == 1)
-            })
+            .run(move |c| ops::set_referrer(c, member_id, &referrer))
             .await
     }
 

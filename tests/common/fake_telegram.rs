@@ -76,6 +76,8 @@ struct Inner {
     next_update: i64,
     calls: Vec<Call>,
     blocked: HashSet<i64>,
+    /// Chats whose next send is answered 429 (retry after 1 s).
+    rate_limited: HashSet<i64>,
     next_message: i64,
 }
 
@@ -112,6 +114,22 @@ impl FakeTelegram {
     /// Makes sends to this chat fail as if the user blocked the bot.
     pub fn block(&self, chat: i64) {
         self.inner.lock().unwrap().blocked.insert(chat);
+    }
+
+    /// Answers the next send to this chat with 429 Too Many Requests.
+    pub fn rate_limit_once(&self, chat: i64) {
+        self.inner.lock().unwrap().rate_limited.insert(chat);
+    }
+
+    /// The JSON of an update in which a user types `text` (for webhook tests).
+    pub fn text_update(user: i64, lang: &str, text: &str, update_id: i64) -> Value {
+        json!({"update_id": update_id, "message": {
+            "message_id": update_id, "date": 1_795_000_000,
+            "chat": {"id": user, "type": "private", "first_name": "Somchai"},
+            "from": {"id": user, "is_bot": false, "first_name": "Somchai", "language_code": lang},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": text.split_whitespace().next().unwrap().chars().count()}]
+        }})
     }
 
     /// A user types `text` in their private chat with the bot.
@@ -262,8 +280,15 @@ async fn handle(
     }
     let chat = call.chat_id();
     let mut inner = fake.inner.lock().unwrap();
-    inner.calls.push(call);
     let blocked = inner.blocked.contains(&chat);
+    let limited =
+        (method == "sendmessage" || method == "sendphoto") && inner.rate_limited.remove(&chat);
+    // A refused send is recorded under its own name: it delivered nothing.
+    let mut call = call;
+    if limited {
+        call.method = format!("{method} (429)");
+    }
+    inner.calls.push(call);
     inner.next_message += 1;
     let id = inner.next_message;
     drop(inner);
@@ -273,6 +298,11 @@ async fn handle(
             json!({"id": 1, "is_bot": true, "first_name": "taem", "username": "taem_test_bot",
             "can_join_groups": false, "can_read_all_group_messages": false,
             "supports_inline_queries": false, "has_main_web_app": false})
+        }
+        "sendmessage" | "sendphoto" if limited => {
+            return Json(json!({"ok": false, "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1}}));
         }
         "sendmessage" | "sendphoto" if blocked => {
             return Json(json!({"ok": false, "error_code": 403,

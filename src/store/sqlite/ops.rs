@@ -516,6 +516,56 @@ pub(super) fn add_member(conn: &Connection, m: &NewMember, now: DateTime<Utc>) -
     ))
 }
 
+pub(super) fn update_member(
+    conn: &Connection,
+    member_id: i64,
+    update: &MemberUpdate,
+) -> Result<Member> {
+    one(
+        conn,
+        &format!(
+            "UPDATE members SET locale = COALESCE(?2, locale), \
+             marketing_opt_in = COALESCE(?3, marketing_opt_in) WHERE id = ?1 {MEMBER_RETURNING}"
+        ),
+        params![member_id, update.locale, update.marketing_opt_in],
+        MemberRow::read,
+    )?
+    .map(Member::from)
+    .ok_or(StoreError::NotFound("member"))
+}
+
+pub(super) fn set_reachable(
+    conn: &Connection,
+    member_id: i64,
+    channel: Channel,
+    reachable: bool,
+) -> Result<()> {
+    let sql = match channel {
+        Channel::Telegram => "UPDATE members SET telegram_reachable = ?2 WHERE id = ?1",
+        Channel::Line => "UPDATE members SET line_reachable = ?2 WHERE id = ?1",
+    };
+    exec(conn, sql, params![member_id, reachable])?;
+    Ok(())
+}
+
+/// Records who invited a member: only once, never themselves, and never the
+/// member they invited. Whether it was recorded.
+pub(super) fn set_referrer(
+    conn: &Connection,
+    member_id: i64,
+    referrer: &MemberCode,
+) -> Result<bool> {
+    let changed = exec(
+        conn,
+        "UPDATE members SET referred_by = (SELECT r.id FROM members r WHERE r.code = ?2) \
+         WHERE id = ?1 AND referred_by IS NULL AND EXISTS \
+         (SELECT 1 FROM members r WHERE r.code = ?2 AND r.id <> ?1 \
+          AND (r.referred_by IS NULL OR r.referred_by <> ?1))",
+        params![member_id, referrer.as_str()],
+    )?;
+    Ok(changed == 1)
+}
+
 pub(super) fn record_purchase(
     conn: &Connection,
     cmd: &PurchaseCommand,
