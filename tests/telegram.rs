@@ -435,3 +435,87 @@ async fn webhook_mode_takes_updates_on_taems_server_and_checks_the_secret() {
     assert!(text(&r).contains("ยินดีต้อนรับ"), "{}", text(&r));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_link_code_from_line_makes_telegram_use_the_same_member() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550010, "en").await;
+        let store = bot.app.t.store.clone();
+        // A member who joined in LINE and has points there.
+        let line_member = store
+            .add_member(
+                &taem::domain::model::NewMember {
+                    line_id: Some("U4af4980629".into()),
+                    ..Default::default()
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        bot.app.t.grant(&line_member, 75, now()).await;
+        let code = bot
+            .app
+            .t
+            .loyalty
+            .start_link(line_member.id, now())
+            .await
+            .unwrap();
+
+        // Telegram opens t.me/<bot>?start=link_<code> on first contact.
+        let r = bot.say(&format!("/start link_{code}")).await;
+        assert!(text(&r).contains("Linked!"), "{}", text(&r));
+        assert!(text(&r).contains("75 points"), "{}", text(&r));
+        let m = store.member(&MemberRef::Telegram(5550010)).await.unwrap();
+        assert_eq!(m.id, line_member.id, "one member for both apps");
+        assert_eq!(m.line_id.as_deref(), Some("U4af4980629"));
+        let r = bot.say("/balance").await;
+        assert!(text(&r).contains("Balance: 75 points"), "{}", text(&r));
+
+        // The code works once.
+        bot.user = 5550011;
+        bot.seen = 0;
+        let r = bot.say(&format!("/start link_{code}")).await;
+        assert!(
+            text(&r).contains("unknown, already used or expired"),
+            "{}",
+            text(&r)
+        );
+
+        // An account with its own history cannot be folded into another.
+        let other = store
+            .add_member(
+                &taem::domain::model::NewMember {
+                    line_id: Some("U-other".into()),
+                    ..Default::default()
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        let code2 = bot.app.t.loyalty.start_link(other.id, now()).await.unwrap();
+        let mine = store.member(&MemberRef::Telegram(5550011)).await.unwrap();
+        bot.app.t.grant(&mine, 5, now()).await;
+        let r = bot
+            .say(&format!("link {}", code2.as_str().to_lowercase()))
+            .await;
+        assert!(
+            text(&r).contains("already has its own points"),
+            "{}",
+            text(&r)
+        );
+        assert_eq!(
+            store
+                .member(&MemberRef::Telegram(5550011))
+                .await
+                .unwrap()
+                .id,
+            mine.id,
+            "nothing changed"
+        );
+
+        // /link makes a code here for the other app.
+        let r = bot.say("/link").await;
+        assert!(text(&r).contains("within 15 minutes"), "{}", text(&r));
+        bot.app.shutdown().await;
+    }
+}

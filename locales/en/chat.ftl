@@ -17,6 +17,7 @@ help = Here is what I can do:
     • History: your latest points
     • Member card: a QR code for the cashier
     • Claim points: type the code printed on your receipt
+    • /link to use the same points in Telegram and LINE
     • /lang to switch language, /stop to stop promotions
 unknown = Sorry, I didn't understand that. Tap a button below, or type help.
 error-generic = Sorry, something went wrong on our side. Nothing was changed; please try again in a moment.
@@ -100,3 +101,12 @@ cmd-claim = Claim points from a receipt code
 cmd-lang = ภาษาไทย / English
 cmd-help = What I can do
 cmd-stop = Stop promotions
+
+# Using both Telegram and LINE with one member.
+link-code = To use the same points in our other chat app (Telegram or LINE), send this there within { $minutes } minutes:
+link-done = Linked! This chat now uses member { $code }, with { $points } points.
+link-invalid = That link code is unknown, already used or expired. Make a new one with /link in the other app.
+link-taken = That member is already linked to another account in this app.
+link-has-history = This account already has its own points or history, so it cannot be linked. Make the code here with /link and send it in the other app instead.
+link-not-here = Linking works between the Telegram and LINE apps.
+cmd-link = Use the same points in Telegram and LINE

@@ -5,3 +5,12 @@ ALTER TABLE members ADD COLUMN line_reachable     BOOLEAN NOT NULL DEFAULT TRUE;
 -- Recorded once, at the first contact through a ref_ link; rewarded by the
 -- referral rules.
 ALTER TABLE members ADD COLUMN referred_by        BIGINT REFERENCES members (id);
+
+-- One-time codes that let one member use both Telegram and LINE: made in one
+-- app, typed (or opened as a link) in the other within minutes.
+CREATE TABLE link_tokens (
+    token       TEXT        PRIMARY KEY,
+    member_id   BIGINT      NOT NULL REFERENCES members (id),
+    expires_at  TIMESTAMPTZ NOT NULL,
+    used_at     TIMESTAMPTZ
+);

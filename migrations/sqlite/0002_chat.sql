@@ -5,3 +5,12 @@ ALTER TABLE members ADD COLUMN line_reachable     INTEGER NOT NULL DEFAULT 1;
 -- Recorded once, at the first contact through a ref_ link; rewarded by the
 -- referral rules.
 ALTER TABLE members ADD COLUMN referred_by        INTEGER REFERENCES members (id);
+
+-- One-time codes that let one member use both Telegram and LINE: made in one
+-- app, typed (or opened as a link) in the other within minutes.
+CREATE TABLE link_tokens (
+    token       TEXT    PRIMARY KEY,
+    member_id   INTEGER NOT NULL REFERENCES members (id),
+    expires_at  TEXT    NOT NULL,
+    used_at     TEXT
+);

@@ -38,6 +38,10 @@ pub enum Intent {
     Claim {
         code: Option<String>,
     },
+    /// A link code from the other chat app, or `None` to make one here.
+    Link {
+        code: Option<String>,
+    },
     /// Shows the language choices.
     Language,
     SetLanguage(Locale),
@@ -81,6 +85,10 @@ const KEYWORDS: &[Keyword] = &[
     ("member card", || Intent::Card),
     ("รับแต้ม", || Intent::Claim { code: None }),
     ("claim", || Intent::Claim { code: None }),
+    ("เชื่อมบัญชี", || Intent::Link {
+        code: None,
+    }),
+    ("link", || Intent::Link { code: None }),
     ("ภาษา", || Intent::Language),
     ("language", || Intent::Language),
     ("english", || Intent::SetLanguage(Locale::En)),
@@ -128,6 +136,9 @@ impl Intent {
                     Some(l) => Intent::SetLanguage(l),
                     None => Intent::Language,
                 },
+                "link" => Intent::Link {
+                    code: arg.map(str::to_string),
+                },
                 "help" | "menu" => Intent::Help,
                 "stop" => Intent::OptOut,
                 "subscribe" | "optin" => Intent::OptIn,
@@ -139,6 +150,13 @@ impl Intent {
             return make();
         }
         // "claim ABCDE23456" / "รับแต้ม ABCDE23456", or the bare code.
+        for prefix in ["link ", "เชื่อมบัญชี "] {
+            if let Some(rest) = lower.strip_prefix(prefix) {
+                return Intent::Link {
+                    code: Some(rest.trim().to_string()),
+                };
+            }
+        }
         for prefix in ["claim ", "รับแต้ม "] {
             if let Some(rest) = lower.strip_prefix(prefix) {
                 return Intent::Claim {
@@ -168,6 +186,7 @@ impl Intent {
             Intent::History => "hi".into(),
             Intent::Card => "cd".into(),
             Intent::Claim { .. } => "cl".into(),
+            Intent::Link { .. } => "lk".into(),
             Intent::Language => "lg".into(),
             Intent::SetLanguage(l) => format!("lg:{l}"),
             Intent::OptOut => "out".into(),
@@ -202,6 +221,7 @@ impl Intent {
             ("hi", None) => Some(Intent::History),
             ("cd", None) => Some(Intent::Card),
             ("cl", None) => Some(Intent::Claim { code: None }),
+            ("lk", None) => Some(Intent::Link { code: None }),
             ("lg", None) => Some(Intent::Language),
             ("lg", Some(l)) => Locale::parse(l).map(Intent::SetLanguage),
             ("out", None) => Some(Intent::OptOut),
@@ -273,6 +293,7 @@ mod tests {
             Intent::History,
             Intent::Card,
             Intent::Claim { code: None },
+            Intent::Link { code: None },
             Intent::Language,
             Intent::SetLanguage(Locale::Th),
             Intent::OptOut,

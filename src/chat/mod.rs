@@ -247,6 +247,8 @@ impl Conversation {
                 vec![Message::new().text(self.t(loc, "claim-prompt", &[]))]
             }
             Intent::Claim { code: Some(code) } => vec![self.claim(&turn, &code).await?],
+            Intent::Link { code: None } => vec![self.link_code(&turn).await?],
+            Intent::Link { code: Some(code) } => vec![self.link(&turn, &code).await?],
             Intent::Language => vec![self.language_choices(loc)],
             Intent::SetLanguage(l) => vec![self.set_language(&turn, l).await?],
             Intent::OptOut => vec![self.set_marketing(&turn, false).await?],
@@ -324,6 +326,9 @@ impl Conversation {
                 "referral-invalid"
             };
             return Ok(Message::new().text(self.t(loc, id, &[])));
+        }
+        if let Some(code) = payload.strip_prefix("link_") {
+            return self.link(turn, code).await;
         }
         Ok(Message::new().text(self.t(loc, "start-unknown-payload", &[])))
     }
@@ -766,6 +771,59 @@ impl Conversation {
         }
     }
 
+    fn platform_ref(&self, turn: &Turn) -> Option<MemberRef> {
+        match &turn.customer.identity {
+            Identity::Telegram(id) => Some(MemberRef::Telegram(*id)),
+            Identity::Line(id) => Some(MemberRef::Line(id.clone())),
+            Identity::Member(_) => None,
+        }
+    }
+
+    async fn link_code(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        if self.platform_ref(turn).is_none() {
+            return Ok(Message::new().text(self.t(loc, "link-not-here", &[])));
+        }
+        let code = self.loyalty.start_link(turn.member.id, turn.now).await?;
+        Ok(Message::new()
+            .text(self.t(
+                loc,
+                "link-code",
+                &[("minutes", s(crate::service::LINK_MINUTES.to_string()))],
+            ))
+            .line()
+            .code(format!("link {code}")))
+    }
+
+    async fn link(&self, turn: &Turn<'_>, code: &str) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let Some(by) = self.platform_ref(turn) else {
+            return Ok(Message::new().text(self.t(loc, "link-not-here", &[])));
+        };
+        let id = match self.loyalty.link(code, &by, turn.now).await {
+            Ok(m) => {
+                return Ok(self.with_menu(
+                    loc,
+                    Message::new().text(self.t(
+                        loc,
+                        "link-done",
+                        &[
+                            ("code", s(m.code)),
+                            ("points", s(i18n::number(m.balance.value()))),
+                        ],
+                    )),
+                ));
+            }
+            Err(ServiceError::Store(StoreError::Refused(Refusal::LinkTaken))) => "link-taken",
+            Err(ServiceError::Store(StoreError::Refused(Refusal::LinkHasHistory))) => {
+                "link-has-history"
+            }
+            Err(ServiceError::Store(StoreError::Refused(Refusal::LinkInvalid))) => "link-invalid",
+            Err(e) => return Err(e),
+        };
+        Ok(Message::new().text(self.t(loc, id, &[])))
+    }
+
     fn language_choices(&self, loc: Locale) -> Message {
         Message::new()
             .text(self.t(loc, "language-choose", &[]))
@@ -859,6 +917,9 @@ impl Conversation {
             ),
             Refusal::ClaimAlreadyClaimed => self.t(loc, "refusal-claim-used", &[]),
             // Not reachable from chat; answered generically.
+            Refusal::LinkInvalid => self.t(loc, "link-invalid", &[]),
+            Refusal::LinkTaken => self.t(loc, "link-taken", &[]),
+            Refusal::LinkHasHistory => self.t(loc, "link-has-history", &[]),
             Refusal::VoucherNotYours
             | Refusal::RefundExceedsPurchase { .. }
             | Refusal::AdjustBelowZero { .. } => self.t(loc, "error-generic", &[]),

@@ -77,6 +77,13 @@ code_type!(
     10
 );
 
+code_type!(
+    /// Links a member's Telegram and LINE accounts: shown in one app, typed (or
+    /// opened as a `link_` deep link) in the other, once, within minutes.
+    LinkCode,
+    10
+);
+
 /// A random secret of 32 bytes, hex encoded, with a readable prefix.
 pub fn webhook_secret() -> String {
     let bytes: [u8; 32] = rand::rng().random();

@@ -12,7 +12,7 @@ pub mod points;
 pub mod refusal;
 pub mod time;
 
-pub use codes::{ClaimCode, MemberCode, VoucherCode};
+pub use codes::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 pub use earn::{Breakdown, EarnRate, RuleHit};
 pub use money::{Currency, Money, MoneyError};
 pub use points::Points;

@@ -36,6 +36,12 @@ pub enum Refusal {
     ClaimExpired { expires_at: DateTime<Utc> },
     #[error("this claim code has already been used")]
     ClaimAlreadyClaimed,
+    #[error("this link code is unknown, already used or expired")]
+    LinkInvalid,
+    #[error("this member is already linked to another account on that app")]
+    LinkTaken,
+    #[error("this account already has its own points or history, so it cannot be linked")]
+    LinkHasHistory,
     #[error("the adjustment would take the balance ({balance}) below zero")]
     AdjustBelowZero { balance: Points },
 }

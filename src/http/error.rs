@@ -89,6 +89,9 @@ impl From<Refusal> for ApiError {
             Refusal::ClaimExpired { .. } => (StatusCode::GONE, "claim-expired"),
             Refusal::ClaimAlreadyClaimed => (StatusCode::CONFLICT, "claim-used"),
             Refusal::AdjustBelowZero { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "below-zero"),
+            Refusal::LinkInvalid | Refusal::LinkTaken | Refusal::LinkHasHistory => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "link-refused")
+            }
         };
         ApiError::new(status, slug, r.to_string())
     }

@@ -11,11 +11,13 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::model::*;
 use crate::domain::time::lot_expiry;
-use crate::domain::{Breakdown, ClaimCode, MemberCode, Money, Points, VoucherCode};
+use crate::domain::{Breakdown, ClaimCode, LinkCode, MemberCode, Money, Points, VoucherCode};
 use crate::store::{Store, StoreError};
 
 pub mod qr;
 
+/// Account-link codes stay valid this long.
+pub const LINK_MINUTES: i64 = 15;
 /// Claim codes on receipts bought without a member stay valid this long.
 pub const CLAIM_DAYS: i64 = 30;
 /// Purchases may be dated at most this far ahead (clock skew between tills).
@@ -390,6 +392,24 @@ impl Loyalty {
             return Ok(false);
         };
         Ok(self.store.set_referrer(member_id, &code).await?)
+    }
+
+    /// Makes a one-time code that links another chat app's account to this
+    /// member (valid [`LINK_MINUTES`] minutes).
+    pub async fn start_link(&self, member_id: i64, now: DateTime<Utc>) -> Result<LinkCode> {
+        let code = LinkCode::generate();
+        self.store
+            .create_link(member_id, &code, now + Duration::minutes(LINK_MINUTES))
+            .await?;
+        Ok(code)
+    }
+
+    /// Uses a link code from the chat account `by` (a Telegram or LINE reference).
+    pub async fn link(&self, code: &str, by: &MemberRef, now: DateTime<Utc>) -> Result<Member> {
+        let code = LinkCode::parse(code)
+            .ok_or(crate::domain::Refusal::LinkInvalid)
+            .map_err(StoreError::from)?;
+        Ok(self.store.use_link(&code, by, now).await?)
     }
 
     /// Everything about a member's points, for `member show` and the chat.

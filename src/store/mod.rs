@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::model::*;
-use crate::domain::{ClaimCode, MemberCode, Refusal, VoucherCode};
+use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
 
 pub mod postgres;
 mod rows;
@@ -64,6 +64,18 @@ pub trait Store: Send + Sync + 'static {
     /// Records who invited a member: only once, never themselves, and never the
     /// member who they invited. Returns whether it was recorded.
     async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool>;
+    /// Stores a one-time code that links another app's account to `member_id`.
+    async fn create_link(
+        &self,
+        member_id: i64,
+        code: &LinkCode,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Uses a link code: the platform account `by` (a `Telegram` or `Line`
+    /// reference) becomes the code's member's. The account's own member, if it has
+    /// no history, is removed; one with history is refused.
+    async fn use_link(&self, code: &LinkCode, by: &MemberRef, now: DateTime<Utc>)
+    -> Result<Member>;
 
     /// Records a purchase and credits its points, or replays the stored answer
     /// for a receipt seen before with the same fingerprint.

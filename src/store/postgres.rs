@@ -24,7 +24,7 @@ use super::{Result, Store, StoreError};
 use crate::domain::earn::clawback_for_refund;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
-use crate::domain::{ClaimCode, MemberCode, Money, Points, Refusal, VoucherCode};
+use crate::domain::{ClaimCode, LinkCode, MemberCode, Money, Points, Refusal, VoucherCode};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -870,6 +870,125 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_link(
+        &self,
+        member_id: i64,
+        code: &LinkCode,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO link_tokens (token, member_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(code.as_str())
+            .bind(member_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn use_link(
+        &self,
+        code: &LinkCode,
+        by: &MemberRef,
+        now: DateTime<Utc>,
+    ) -> Result<Member> {
+        let (column, line) = match by {
+            MemberRef::Telegram(_) => ("telegram_id", None),
+            MemberRef::Line(id) => ("line_id", Some(id.as_str())),
+            _ => return Err(StoreError::NotFound("chat account")),
+        };
+        let mut tx = self.begin().await?;
+        let token: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT member_id, expires_at, used_at FROM link_tokens WHERE token = $1 FOR UPDATE",
+        )
+        .bind(code.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let target = match token {
+            Some((member_id, expires_at, None)) if expires_at > now => member_id,
+            _ => return Err(Refusal::LinkInvalid.into()),
+        };
+        lock_member(&mut tx, target).await?;
+        // The member this platform account belongs to now, if any.
+        let current: Option<i64> = match by {
+            MemberRef::Telegram(id) => {
+                sqlx::query_scalar("SELECT id FROM members WHERE telegram_id = $1 FOR UPDATE")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            _ => {
+                sqlx::query_scalar("SELECT id FROM members WHERE line_id = $1 FOR UPDATE")
+                    .bind(line)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+        };
+        if current != Some(target) {
+            let taken: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT {column} IS NOT NULL FROM members WHERE id = $1"
+            )))
+            .bind(target)
+            .fetch_one(&mut *tx)
+            .await?;
+            if taken {
+                return Err(Refusal::LinkTaken.into());
+            }
+            if let Some(old) = current {
+                let history: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM entries WHERE member_id = $1) \
+                     OR EXISTS (SELECT 1 FROM purchases WHERE member_id = $1) \
+                     OR EXISTS (SELECT 1 FROM vouchers WHERE member_id = $1) \
+                     OR EXISTS (SELECT 1 FROM members WHERE referred_by = $1)",
+                )
+                .bind(old)
+                .fetch_one(&mut *tx)
+                .await?;
+                if history {
+                    return Err(Refusal::LinkHasHistory.into());
+                }
+                sqlx::query("DELETE FROM link_tokens WHERE member_id = $1")
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM members WHERE id = $1")
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            match by {
+                MemberRef::Telegram(id) => sqlx::query(
+                    "UPDATE members SET telegram_id = $1, telegram_reachable = TRUE WHERE id = $2",
+                )
+                .bind(id)
+                .bind(target)
+                .execute(&mut *tx)
+                .await?,
+                _ => {
+                    sqlx::query(
+                        "UPDATE members SET line_id = $1, line_reachable = TRUE WHERE id = $2",
+                    )
+                    .bind(line)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await?
+                }
+            };
+        }
+        sqlx::query("UPDATE link_tokens SET used_at = $1 WHERE token = $2")
+            .bind(now)
+            .bind(code.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let member: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{MEMBER_COLUMNS} WHERE id = $1"
+        )))
+        .bind(target)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(member.into())
     }
 
     async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>> {

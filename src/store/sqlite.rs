@@ -12,6 +12,8 @@
 //!
 //! Timestamps are stored as text, `2026-11-22T23:22:30.141Z` (see [`value::Ts`]).
 
+mod checkpoint;
+mod link;
 mod migrate;
 mod ops;
 mod readers;
@@ -31,7 +33,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{Result, Store, StoreError};
 use crate::domain::model::*;
-use crate::domain::{ClaimCode, MemberCode, VoucherCode};
+use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use readers::Readers;
 use value::SqliteError;
 use writer::Writer;
@@ -254,6 +256,30 @@ impl Store for SqliteStore {
         let referrer = referrer.clone();
         self.writer
             .run(move |c| ops::set_referrer(c, member_id, &referrer))
+            .await
+    }
+
+    async fn create_link(
+        &self,
+        member_id: i64,
+        code: &LinkCode,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let code = code.clone();
+        self.writer
+            .run(move |c| link::create(c, member_id, &code, expires_at))
+            .await
+    }
+
+    async fn use_link(
+        &self,
+        code: &LinkCode,
+        by: &MemberRef,
+        now: DateTime<Utc>,
+    ) -> Result<Member> {
+        let (code, by) = (code.clone(), by.clone());
+        self.writer
+            .run(move |c| link::use_code(c, &code, &by, now))
             .await
     }
 

@@ -28,8 +28,9 @@ const MAX_TEXT: usize = 4096;
 const MAX_CAPTION: usize = 1024;
 
 /// The commands shown in Telegram's menu, each described by `cmd-<name>` in Fluent.
-pub const COMMANDS: [&str; 10] = [
-    "start", "balance", "rewards", "vouchers", "history", "card", "claim", "lang", "help", "stop",
+pub const COMMANDS: [&str; 11] = [
+    "start", "balance", "rewards", "vouchers", "history", "card", "claim", "link", "lang", "help",
+    "stop",
 ];
 
 /// Builds the bot client, sharing taem's HTTP client.

@@ -10,12 +10,14 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT};
 use super::value::SqliteError;
 use crate::store::{Result, StoreError};
 
@@ -94,8 +96,9 @@ impl Writer {
     ) -> Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let (ready, opened) = oneshot::channel::<Result<()>>();
+        let name = name.to_string();
         let thread = thread::Builder::new()
-            .name(name.to_string())
+            .name(name.clone())
             .spawn(move || {
                 let conn = match catch_unwind(AssertUnwindSafe(open)) {
                     Ok(Ok(conn)) => {
@@ -115,7 +118,8 @@ impl Writer {
                         return;
                     }
                 };
-                serve(conn, queue);
+                let checkpointer = background_checkpoints(&conn, &name);
+                serve(conn, queue, checkpointer.as_ref());
             })
             .map_err(|e| SqliteError::other(format!("cannot start the writer thread: {e}")))?;
         let writer = Writer {
@@ -162,8 +166,32 @@ impl Drop for Writer {
     }
 }
 
+/// For a database file, hands checkpoints to a thread of their own (see
+/// [`checkpoint`](super::checkpoint)).
+fn background_checkpoints(conn: &Connection, name: &str) -> Option<Checkpointer> {
+    let path = PathBuf::from(conn.path().filter(|p| !p.is_empty())?);
+    let setup = conn
+        .pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
+        // After a checkpoint lets the log start again, keep its file at most this big.
+        .and_then(|()| conn.pragma_update(None, "journal_size_limit", 64 << 20));
+    if let Err(e) = setup {
+        tracing::warn!(error = %e, "no background checkpoints for SQLite");
+        return None;
+    }
+    let checkpointer = Checkpointer::start(path, &format!("{name}-ckpt"));
+    if checkpointer.is_none() {
+        // SQLite checkpoints in the writer's commits, as by default.
+        let _ = conn.pragma_update(None, "wal_autocheckpoint", 1000);
+    }
+    checkpointer
+}
+
 /// The thread's loop: waits for a job, takes what else is queued, runs them.
-fn serve(mut conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
+fn serve(
+    mut conn: Connection,
+    queue: mpsc::Receiver<Box<dyn Job>>,
+    checkpointer: Option<&Checkpointer>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         batch.push(first);
@@ -176,10 +204,17 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
         // Nothing in here panics on a bad job (jobs run under catch_unwind), but
         // if something does, the jobs of this batch get an error (their reply
         // channels close) and the thread carries on with the next batch.
-        if catch_unwind(AssertUnwindSafe(|| run_batch(&mut conn, &mut batch))).is_err() {
-            tracing::error!("the SQLite writer recovered from a panic");
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+        match catch_unwind(AssertUnwindSafe(|| run_batch(&mut conn, &mut batch))) {
+            Ok(committed) => {
+                if committed && let Some(c) = checkpointer {
+                    c.wrote();
+                }
+            }
+            Err(_) => {
+                tracing::error!("the SQLite writer recovered from a panic");
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
             }
         }
         batch.clear();
@@ -192,30 +227,36 @@ fn answer_all(batch: &mut Vec<Box<dyn Job>>, lost: Option<&SqliteError>) {
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) {
+/// Runs a batch and answers its jobs; whether it committed any change.
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) -> bool {
+    let changes = conn.total_changes();
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => return answer_all(batch, Some(&SqliteError::from(&e))),
+        Err(e) => {
+            answer_all(batch, Some(&SqliteError::from(&e)));
+            return false;
+        }
     };
-    if let [job] = batch.as_mut_slice() {
+    let outcome = if let [job] = batch.as_mut_slice() {
         // Alone: the transaction is the job's, no savepoint needed.
-        let ok = job.run(&tx);
-        let lost = if ok { tx.commit() } else { tx.rollback() }
-            .err()
-            .filter(|_| ok)
-            .map(|e| SqliteError::from(&e));
-        return answer_all(batch, lost.as_ref());
-    }
-    let lost = match run_each(&mut tx, batch) {
-        Ok(true) => tx.commit().err().map(|e| SqliteError::from(&e)),
-        // Nothing to keep: every job failed and rolled back its savepoint.
+        Ok(job.run(&tx))
+    } else {
+        run_each(&mut tx, batch)
+    };
+    let (committed, lost) = match outcome {
+        Ok(true) => match tx.commit() {
+            Ok(()) => (true, None),
+            Err(e) => (false, Some(SqliteError::from(&e))),
+        },
+        // Nothing to keep: every job failed and undid its work.
         Ok(false) => {
             let _ = tx.rollback();
-            None
+            (false, None)
         }
-        Err(e) => Some(e),
+        Err(e) => (false, Some(e)),
     };
     answer_all(batch, lost.as_ref());
+    committed && conn.total_changes() != changes
 }
 
 /// Runs each job in a savepoint of `tx`; whether any succeeded. An error here
