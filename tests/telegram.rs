@@ -519,3 +519,62 @@ async fn a_link_code_from_line_makes_telegram_use_the_same_member() {
         bot.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_voucher_can_be_given_back_and_an_expired_claim_code_is_explained() {
+    let mut bot = Bot::start(sqlite_db(), 5550012, "en").await;
+    let reward = bot.app.t.reward(30, None, None).await;
+    bot.say("/start").await;
+    let m = bot
+        .app
+        .t
+        .store
+        .member(&MemberRef::Telegram(5550012))
+        .await
+        .unwrap();
+    bot.app.t.grant(&m, 50, now()).await;
+    bot.press(&format!("rc:{}:K1", reward.id)).await;
+    let r = bot.say("/vouchers").await;
+    let give_back = r[0].button("vx:").expect("a give-back button");
+    assert!(
+        text(&r).contains("Iced coffee, valid until"),
+        "{}",
+        text(&r)
+    );
+    let r = bot.press(&give_back).await;
+    assert!(text(&r).contains("get 30 points back?"), "{}", text(&r));
+    let r = bot.press(&r[0].button("vc:").unwrap()).await;
+    assert!(text(&r).contains("Balance: 50 points"), "{}", text(&r));
+    let r = bot.say("/vouchers").await;
+    assert!(text(&r).contains("no vouchers"), "{}", text(&r));
+
+    // A receipt bought 31 days ago without a member: its claim code has expired.
+    let old = now() - chrono::Duration::days(31);
+    let merchant = bot.app.merchant.clone();
+    let receipt = bot
+        .app
+        .t
+        .loyalty
+        .record_purchase(
+            &merchant,
+            taem::service::PurchaseRequest {
+                receipt_id: "OLD-1".into(),
+                amount: "500".into(),
+                currency: "THB".into(),
+                member_code: None,
+                occurred_at: None,
+                items: None,
+            },
+            old,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let r = bot.say(receipt.claim_code.as_deref().unwrap()).await;
+    assert!(
+        text(&r).contains("This receipt code expired on"),
+        "{}",
+        text(&r)
+    );
+    bot.app.shutdown().await;
+}

@@ -59,6 +59,7 @@ redeem-done = Here is your voucher for { $name }:
 voucher-valid-until = valid until { $date }
 
 vouchers-title = Your vouchers (show the code or QR at the counter)
+voucher-line = • { $name }, valid until { $date }:
 vouchers-empty = You have no vouchers to use right now.
 voucher-not-found = I could not find that voucher among yours.
 cancel-confirm = Give back voucher { $code } and get { $points } points back?

@@ -59,6 +59,7 @@ redeem-done = นี่คือคูปอง { $name } ของคุณค�
 voucher-valid-until = ใช้ได้ถึง { $date }
 
 vouchers-title = คูปองของคุณ (แสดงรหัสหรือคิวอาร์ที่เคาน์เตอร์)
+voucher-line = • { $name } ใช้ได้ถึง { $date }:
 vouchers-empty = ตอนนี้คุณยังไม่มีคูปองที่ใช้ได้
 voucher-not-found = ไม่พบคูปองนี้ในบัญชีของคุณ
 cancel-confirm = คืนคูปอง { $code } และรับ { $points } แต้มคืน ใช่ไหมคะ

@@ -597,16 +597,13 @@ impl Conversation {
             let name = names.get(&v.reward_id).cloned().unwrap_or_default();
             m = m
                 .line()
-                .text(format!("• {name}: "))
-                .code(v.code.clone())
-                .text(format!(
-                    " ({})",
-                    self.t(
-                        loc,
-                        "voucher-valid-until",
-                        &[("date", s(self.date(loc, v.expires_at)))]
-                    )
-                ));
+                .text(self.t(
+                    loc,
+                    "voucher-line",
+                    &[("name", s(name)), ("date", s(self.date(loc, v.expires_at)))],
+                ))
+                .line()
+                .code(v.code.clone());
             m = m.row(vec![self.button(
                 loc,
                 "btn-cancel-voucher",
