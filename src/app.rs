@@ -52,13 +52,44 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("TAEM_HTTP_ADDR {}: {e}", settings.http_addr))?;
         let addr = listener.local_addr()?;
-        let (extra, telegram) = match &settings.telegram {
+        // One HTTP client (connection pool, TLS) for Telegram and LINE.
+        let http_client = reqwest::Client::new();
+        let (mut extra, telegram) = match &settings.telegram {
             Some(tg) => {
-                let (router, running) = start_telegram(tg, settings, conversation.clone()).await?;
+                let (router, running) =
+                    start_telegram(tg, settings, conversation.clone(), http_client.clone()).await?;
                 (router, Some(running))
             }
             None => (axum::Router::new(), None),
         };
+        if let Some(line) = &settings.line {
+            let qr_urls = settings
+                .public_url
+                .clone()
+                .map(|u| http::qr::QrUrls::new(u, line.channel_secret.clone()));
+            if qr_urls.is_none() {
+                tracing::warn!(
+                    "TAEM_PUBLIC_URL is not set: LINE members get codes without QR images"
+                );
+            }
+            extra = extra
+                .merge(crate::line::router(crate::line::LineState {
+                    conversation: conversation.clone(),
+                    client: crate::line::LineClient::new(
+                        http_client.clone(),
+                        line.access_token.clone(),
+                        line.api_url.clone(),
+                    ),
+                    channel_secret: line.channel_secret.clone(),
+                    qr_urls: qr_urls.clone(),
+                }))
+                .merge(
+                    axum::Router::new()
+                        .route("/qr/{file}", axum::routing::get(http::qr::image))
+                        .with_state(qr_urls),
+                );
+            tracing::info!("LINE webhook at /line/webhook");
+        }
         let (stop, stopped) = watch::channel(false);
         let mut on_stop = stopped.clone();
         let server = tokio::spawn(http::serve(
@@ -107,6 +138,7 @@ async fn start_telegram(
     tg: &TelegramSettings,
     settings: &Settings,
     conversation: Arc<Conversation>,
+    http_client: reqwest::Client,
 ) -> anyhow::Result<(
     axum::Router,
     (teloxide::dispatching::ShutdownToken, JoinHandle<()>),
@@ -115,7 +147,7 @@ async fn start_telegram(
     use teloxide::prelude::Requester;
     use teloxide::update_listeners::webhooks;
 
-    let bot = telegram::bot(tg, reqwest::Client::new());
+    let bot = telegram::bot(tg, http_client);
     if let Err(e) = telegram::set_commands(&bot, &conversation, settings.default_locale).await {
         tracing::warn!(error = %e, "could not register the Telegram command menu");
     }

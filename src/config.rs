@@ -19,6 +19,51 @@ pub struct Settings {
     pub default_locale: Locale,
     /// Set when `TELEGRAM_BOT_TOKEN` is.
     pub telegram: Option<TelegramSettings>,
+    /// Set when `LINE_CHANNEL_SECRET` and `LINE_CHANNEL_ACCESS_TOKEN` are.
+    pub line: Option<LineSettings>,
+    /// The public base URL of this server (images for LINE are served under it).
+    pub public_url: Option<reqwest::Url>,
+}
+
+#[derive(Clone)]
+pub struct LineSettings {
+    pub channel_secret: Secret,
+    pub access_token: Secret,
+    /// Messaging API base URL override (tests); default `https://api.line.me`.
+    pub api_url: Option<reqwest::Url>,
+}
+
+impl fmt::Debug for LineSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LineSettings")
+            .field("channel_secret", &self.channel_secret)
+            .field("access_token", &self.access_token)
+            .field("api_url", &self.api_url.as_ref().map(|u| u.as_str()))
+            .finish()
+    }
+}
+
+fn line(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<Option<LineSettings>, ConfigError> {
+    match (get("LINE_CHANNEL_SECRET"), get("LINE_CHANNEL_ACCESS_TOKEN")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError {
+            var: "LINE_CHANNEL_ACCESS_TOKEN",
+            message: "is required with LINE_CHANNEL_SECRET".into(),
+        }),
+        (None, Some(_)) => Err(ConfigError {
+            var: "LINE_CHANNEL_SECRET",
+            message: "is required with LINE_CHANNEL_ACCESS_TOKEN".into(),
+        }),
+        (Some(secret), Some(token)) => Ok(Some(LineSettings {
+            channel_secret: Secret::new(secret),
+            access_token: Secret::new(token),
+            api_url: get("LINE_API_URL")
+                .map(|v| url("LINE_API_URL", &v))
+                .transpose()?,
+        })),
+    }
 }
 
 #[derive(Clone)]
@@ -173,6 +218,10 @@ impl Settings {
             timezone,
             default_locale,
             telegram: telegram(&get)?,
+            line: line(&get)?,
+            public_url: get("TAEM_PUBLIC_URL")
+                .map(|v| url("TAEM_PUBLIC_URL", &v))
+                .transpose()?,
         })
     }
 }
@@ -199,6 +248,8 @@ impl fmt::Debug for Settings {
             .field("timezone", &self.timezone)
             .field("default_locale", &self.default_locale)
             .field("telegram", &self.telegram)
+            .field("line", &self.line)
+            .field("public_url", &self.public_url.as_ref().map(|u| u.as_str()))
             .finish()
     }
 }

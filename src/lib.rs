@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod i18n;
+pub mod line;
 pub mod service;
 pub mod store;
 pub mod telegram;

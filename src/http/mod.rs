@@ -22,6 +22,7 @@ use crate::service::Loyalty;
 use crate::store::StoreError;
 
 pub mod error;
+pub mod qr;
 pub mod signature;
 
 pub use error::ApiError;

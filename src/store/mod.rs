@@ -64,6 +64,14 @@ pub trait Store: Send + Sync + 'static {
     /// Records who invited a member: only once, never themselves, and never the
     /// member who they invited. Returns whether it was recorded.
     async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool>;
+    /// Records an inbound event id (e.g. LINE's `webhookEventId`); `false` when
+    /// it was seen before, so a redelivered event is not acted on twice.
+    async fn first_delivery(
+        &self,
+        source: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Stores a one-time code that links another app's account to `member_id`.
     async fn create_link(
         &self,

@@ -872,6 +872,24 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn first_delivery(
+        &self,
+        source: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO inbound_events (source, event_id, received_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(source)
+        .bind(event_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn create_link(
         &self,
         member_id: i64,

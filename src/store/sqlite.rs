@@ -259,6 +259,25 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn first_delivery(
+        &self,
+        source: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (source, event_id) = (source.to_string(), event_id.to_string());
+        self.writer
+            .run(move |c| {
+                let n = c.execute(
+                    "INSERT INTO inbound_events (source, event_id, received_at) \
+                     VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    rusqlite::params![source, event_id, value::Ts(now)],
+                )?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
     async fn create_link(
         &self,
         member_id: i64,

@@ -254,4 +254,5 @@ impl TestApp {
         }
     }
 }
+pub mod fake_line;
 pub mod fake_telegram;

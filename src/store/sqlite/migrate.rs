@@ -30,6 +30,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0002_chat.sql",
         sql: include_str!("../../../migrations/sqlite/0002_chat.sql"),
     },
+    Migration {
+        file: "0003_line.sql",
+        sql: include_str!("../../../migrations/sqlite/0003_line.sql"),
+    },
 ];
 
 impl Migration {

@@ -1,0 +1,170 @@
+//! A small typed client for the LINE Messaging API on reqwest (the same client,
+//! and so the same connection pool and TLS stack, as the Telegram side).
+
+use reqwest::{Client, StatusCode, Url};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::domain::model::Secret;
+
+pub const DEFAULT_API: &str = "https://api.line.me";
+pub const DEFAULT_DATA_API: &str = "https://api-data.line.me";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("LINE answered {status}: {body}")]
+    Api {
+        status: StatusCode,
+        body: String,
+        request_id: Option<String>,
+    },
+    #[error("could not reach LINE: {0}")]
+    Network(#[from] reqwest::Error),
+}
+
+impl LineError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            LineError::Api { status, .. } => Some(*status),
+            LineError::Network(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct LineClient {
+    http: Client,
+    api: Url,
+    data_api: Url,
+    token: Secret,
+}
+
+impl LineClient {
+    /// `api_url` overrides both the API and the data API host (tests).
+    pub fn new(http: Client, token: Secret, api_url: Option<Url>) -> LineClient {
+        let (api, data_api) = match api_url {
+            Some(u) => (u.clone(), u),
+            None => (
+                DEFAULT_API.parse().expect("valid"),
+                DEFAULT_DATA_API.parse().expect("valid"),
+            ),
+        };
+        LineClient {
+            http,
+            api,
+            data_api,
+            token,
+        }
+    }
+
+    fn url(base: &Url, path: &str) -> Url {
+        base.join(path).expect("valid path")
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, LineError> {
+        let res = req.bearer_auth(self.token.expose()).send().await?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        let status = res.status();
+        let request_id = res
+            .headers()
+            .get("x-line-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = res.text().await.unwrap_or_default();
+        Err(LineError::Api {
+            status,
+            body,
+            request_id,
+        })
+    }
+
+    /// Replies with a reply token (free; valid once, for a short time).
+    pub async fn reply(&self, reply_token: &str, messages: &[Value]) -> Result<(), LineError> {
+        let body = json!({"replyToken": reply_token, "messages": messages});
+        self.send(
+            self.http
+                .post(Self::url(&self.api, "/v2/bot/message/reply"))
+                .json(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Pushes to one user. The retry key makes a retried push count once; LINE
+    /// answers 409 when it was already accepted, which counts as sent.
+    pub async fn push(
+        &self,
+        to: &str,
+        messages: &[Value],
+        retry_key: &str,
+    ) -> Result<(), LineError> {
+        let body = json!({"to": to, "messages": messages});
+        match self
+            .send(
+                self.http
+                    .post(Self::url(&self.api, "/v2/bot/message/push"))
+                    .header("X-Line-Retry-Key", retry_key)
+                    .json(&body),
+            )
+            .await
+        {
+            Err(LineError::Api { status, .. }) if status == StatusCode::CONFLICT => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    pub async fn profile(&self, user_id: &str) -> Result<Profile, LineError> {
+        let res = self
+            .send(
+                self.http
+                    .get(Self::url(&self.api, &format!("/v2/bot/profile/{user_id}"))),
+            )
+            .await?;
+        Ok(res.json().await?)
+    }
+
+    /// Creates a rich menu; returns its id.
+    pub async fn create_rich_menu(&self, menu: &Value) -> Result<String, LineError> {
+        let res = self
+            .send(
+                self.http
+                    .post(Self::url(&self.api, "/v2/bot/richmenu"))
+                    .json(menu),
+            )
+            .await?;
+        let v: Value = res.json().await?;
+        Ok(v["richMenuId"].as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn upload_rich_menu_image(&self, id: &str, png: Vec<u8>) -> Result<(), LineError> {
+        self.send(
+            self.http
+                .post(Self::url(
+                    &self.data_api,
+                    &format!("/v2/bot/richmenu/{id}/content"),
+                ))
+                .header("content-type", "image/png")
+                .body(png),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_default_rich_menu(&self, id: &str) -> Result<(), LineError> {
+        self.send(self.http.post(Self::url(
+            &self.api,
+            &format!("/v2/bot/user/all/richmenu/{id}"),
+        )))
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,179 @@
+//! A fake LINE Messaging API on loopback, speaking LINE's wire format (Bearer
+//! token, JSON bodies, `X-Line-Retry-Key`), recording every request.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+pub const TOKEN: &str = "line-access-token";
+pub const SECRET: &str = "line-channel-secret";
+
+#[derive(Debug, Clone)]
+pub struct LineCall {
+    /// `reply` or `push`.
+    pub kind: String,
+    pub body: Value,
+    pub retry_key: Option<String>,
+}
+
+impl LineCall {
+    pub fn to(&self) -> Option<String> {
+        self.body["to"].as_str().map(str::to_string)
+    }
+    pub fn texts(&self) -> String {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+    pub fn images(&self) -> Vec<String> {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["type"] == "image")
+            .map(|m| m["originalContentUrl"].as_str().unwrap().to_string())
+            .collect()
+    }
+    /// The postback data of every quick reply.
+    pub fn postback(&self, prefix: &str) -> Option<String> {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|m| {
+                m["quickReply"]["items"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|i| i["action"]["data"].as_str().map(str::to_string))
+            .find(|d| d.starts_with(prefix))
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<LineCall>,
+    /// Reply tokens LINE refuses (spent or expired).
+    dead_tokens: HashSet<String>,
+    language: String,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeLine {
+    inner: Arc<Mutex<Inner>>,
+    changed: Arc<Notify>,
+}
+
+impl FakeLine {
+    pub async fn start(language: &str) -> (FakeLine, String) {
+        let fake = FakeLine::default();
+        fake.inner.lock().unwrap().language = language.to_string();
+        let app = Router::new()
+            .route("/v2/bot/message/reply", post(reply))
+            .route("/v2/bot/message/push", post(push))
+            .route("/v2/bot/profile/{user}", get(profile))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, url)
+    }
+
+    pub fn kill_reply_token(&self, token: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .dead_tokens
+            .insert(token.to_string());
+    }
+
+    pub fn calls(&self) -> Vec<LineCall> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    /// Waits until more than `seen` calls were made and things went quiet.
+    pub async fn calls_after(&self, seen: usize) -> Vec<LineCall> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let notified = self.changed.notified();
+            let n = self.calls().len();
+            if n > seen {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                if self.calls().len() == n {
+                    return self.calls()[seen..].to_vec();
+                }
+                continue;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("no LINE call within 15 s");
+            }
+        }
+    }
+
+    fn record(&self, call: LineCall) {
+        self.inner.lock().unwrap().calls.push(call);
+        self.changed.notify_waiters();
+    }
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
+}
+
+async fn reply(
+    State(fake): State<FakeLine>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    assert!(authorized(&headers));
+    let token = body["replyToken"].as_str().unwrap_or_default().to_string();
+    if fake.inner.lock().unwrap().dead_tokens.contains(&token) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": "Invalid reply token"})),
+        )
+            .into_response();
+    }
+    fake.record(LineCall {
+        kind: "reply".into(),
+        body,
+        retry_key: None,
+    });
+    Json(json!({"sentMessages": []})).into_response()
+}
+
+async fn push(
+    State(fake): State<FakeLine>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    assert!(authorized(&headers));
+    let retry_key = headers
+        .get("x-line-retry-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    fake.record(LineCall {
+        kind: "push".into(),
+        body,
+        retry_key,
+    });
+    Json(json!({"sentMessages": []})).into_response()
+}
+
+async fn profile(State(fake): State<FakeLine>, Path(user): Path<String>) -> Json<Value> {
+    let language = fake.inner.lock().unwrap().language.clone();
+    Json(json!({"displayName": "Somchai", "userId": user, "language": language}))
+}

@@ -1,0 +1,273 @@
+//! The LINE front-end against a fake LINE API on loopback: signed webhook
+//! payloads in LINE's JSON shapes, the journey in Thai and English, redelivery,
+//! bad signatures, unfollow, and a spent reply token falling back to push.
+
+mod common;
+
+use common::fake_line::{FakeLine, LineCall, SECRET, TOKEN};
+use common::*;
+use serde_json::{Value, json};
+use taem::domain::model::MemberRef;
+
+const USER: &str = "U4af4980629f2c3e8b0d2a7c61b8a3f01";
+
+struct Line {
+    app: TestApp,
+    fake: FakeLine,
+    seen: usize,
+    n: u64,
+}
+
+impl Line {
+    async fn start(db: TestDb, language: &str) -> Line {
+        let (fake, url) = FakeLine::start(language).await;
+        let app = TestApp::spawn_with(
+            db,
+            &[
+                ("LINE_CHANNEL_SECRET", SECRET.to_string()),
+                ("LINE_CHANNEL_ACCESS_TOKEN", TOKEN.to_string()),
+                ("LINE_API_URL", url),
+                ("TAEM_PUBLIC_URL", "https://taem.example".to_string()),
+            ],
+        )
+        .await;
+        Line {
+            app,
+            fake,
+            seen: 0,
+            n: 0,
+        }
+    }
+
+    fn event(&mut self, kind: &str, extra: Value) -> Value {
+        self.n += 1;
+        let mut e = json!({
+            "type": kind,
+            "mode": "active",
+            "timestamp": 1_795_000_000_000u64 + self.n,
+            "source": {"type": "user", "userId": USER},
+            "webhookEventId": format!("01HTAEMEVENT{:014}", self.n),
+            "deliveryContext": {"isRedelivery": false},
+            "replyToken": format!("reply-token-{}", self.n),
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        e
+    }
+
+    async fn post(&self, events: Vec<Value>, signature: Option<String>) -> u16 {
+        let body = serde_json::to_vec(&json!({"destination": "Ubot", "events": events})).unwrap();
+        let sig = signature.unwrap_or_else(|| taem::line::sign(SECRET, &body));
+        self.app
+            .http
+            .post(format!("{}/line/webhook", self.app.base))
+            .header("x-line-signature", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn send(&mut self, event: Value) -> Vec<LineCall> {
+        assert_eq!(self.post(vec![event], None).await, 200);
+        let new = self.fake.calls_after(self.seen).await;
+        self.seen += new.len();
+        new
+    }
+
+    async fn say(&mut self, text: &str) -> Vec<LineCall> {
+        let e = self.event(
+            "message",
+            json!({"message": {"type": "text", "id": "1", "text": text}}),
+        );
+        self.send(e).await
+    }
+
+    async fn press(&mut self, data: &str) -> Vec<LineCall> {
+        let e = self.event("postback", json!({"postback": {"data": data}}));
+        self.send(e).await
+    }
+}
+
+fn texts(calls: &[LineCall]) -> String {
+    calls
+        .iter()
+        .map(LineCall::texts)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn journey(lang: &str, welcome: &str, balance: &str, keyword: &str, history: &str) {
+    for db in databases().await {
+        let mut line = Line::start(db, lang).await;
+        let reward = line.app.t.reward(100, None, None).await;
+        let follow = line.event("follow", json!({"follow": {"isUnblocked": false}}));
+        let r = line.send(follow).await;
+        assert_eq!(r[0].kind, "reply", "answers with the free reply token");
+        assert!(texts(&r).contains(welcome), "{}", texts(&r));
+        let code = line
+            .app
+            .t
+            .store
+            .member(&MemberRef::Line(USER.into()))
+            .await
+            .unwrap()
+            .code;
+
+        let (s, _) = line
+            .app
+            .post_signed("/v1/purchases", &json!({"receipt_id": "L-1", "amount": "26000", "currency": "THB", "member_code": code}))
+            .await;
+        assert_eq!(s, 201);
+        let r = line.say(keyword).await;
+        assert!(texts(&r).contains(balance), "{}", texts(&r));
+
+        let r = line.press("rw:0").await;
+        let ask = r[0]
+            .postback(&format!("rd:{}", reward.id))
+            .expect("a redeem quick reply");
+        let r = line.press(&ask).await;
+        let confirm = r[0].postback("rc:").expect("a confirm quick reply");
+        let r = line.press(&confirm).await;
+        let images = r[0].images();
+        assert_eq!(images.len(), 1, "the voucher's QR code as an image");
+        let member = line
+            .app
+            .t
+            .store
+            .member(&MemberRef::Line(USER.into()))
+            .await
+            .unwrap();
+        let voucher = line.app.t.store.vouchers(member.id).await.unwrap()[0]
+            .code
+            .clone();
+        assert!(texts(&r).contains(&voucher));
+        // taem serves the image at the signed URL.
+        let path = images[0].strip_prefix("https://taem.example").unwrap();
+        let png = line
+            .app
+            .http
+            .get(format!("{}{path}", line.app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(png.status(), 200);
+        assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
+
+        let (s, _) = line
+            .app
+            .post_signed(&format!("/v1/vouchers/{voucher}/use"), &json!({}))
+            .await;
+        assert_eq!(s, 200);
+        let r = line.press("hi").await;
+        assert!(texts(&r).contains(history), "{}", texts(&r));
+        line.app.t.assert_ledger_holds().await;
+        line.app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_customer_runs_the_whole_journey_in_thai_on_line() {
+    journey(
+        "th",
+        "ยินดีต้อนรับ",
+        "ยอดแต้ม: 1,040 แต้ม",
+        "แต้ม",
+        "−100 แลกของรางวัล",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_customer_runs_the_whole_journey_in_english_on_line() {
+    journey(
+        "en",
+        "Welcome to our loyalty program",
+        "Balance: 1,040 points",
+        "points",
+        "−100 redeemed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_acts_once_and_a_bad_signature_does_nothing() {
+    let mut line = Line::start(sqlite_db(), "en").await;
+    let follow = line.event("follow", json!({}));
+    line.send(follow.clone()).await;
+    let mut again = follow;
+    again["deliveryContext"]["isRedelivery"] = json!(true);
+    assert_eq!(line.post(vec![again], None).await, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        line.fake.calls().len(),
+        1,
+        "the redelivery was not answered again"
+    );
+
+    let e = line.event(
+        "message",
+        json!({"message": {"type": "text", "id": "2", "text": "points"}}),
+    );
+    assert_eq!(
+        line.post(vec![e.clone()], Some("bm90IHRoZSBzaWduYXR1cmU=".into()))
+            .await,
+        401
+    );
+    assert_eq!(line.post(vec![e], Some(String::new())).await, 401);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(line.fake.calls().len(), 1, "nothing happened");
+
+    // Unknown event and message types are ignored, not errors.
+    let sticker = line.event(
+        "message",
+        json!({"message": {"type": "sticker", "id": "3"}}),
+    );
+    let beacon = line.event(
+        "beacon",
+        json!({"beacon": {"hwid": "d41d8cd98f", "type": "enter"}}),
+    );
+    assert_eq!(line.post(vec![beacon], None).await, 200);
+    let r = line.send(sticker).await;
+    assert!(texts(&r).contains("didn't understand"), "{}", texts(&r));
+    line.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_spent_reply_token_falls_back_to_push_with_a_retry_key() {
+    let mut line = Line::start(sqlite_db(), "th").await;
+    let follow = line.event("follow", json!({}));
+    line.send(follow).await;
+    let e = line.event(
+        "message",
+        json!({"message": {"type": "text", "id": "4", "text": "แต้ม"}}),
+    );
+    line.fake
+        .kill_reply_token(e["replyToken"].as_str().unwrap());
+    let r = line.send(e).await;
+    assert_eq!(r[0].kind, "push");
+    assert_eq!(r[0].to().as_deref(), Some(USER));
+    assert_eq!(r[0].retry_key.as_ref().map(String::len), Some(36));
+    assert!(texts(&r).contains("ยอดแต้ม"), "{}", texts(&r));
+    line.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unfollow_is_recorded_and_sends_nothing() {
+    let mut line = Line::start(sqlite_db(), "th").await;
+    let follow = line.event("follow", json!({}));
+    line.send(follow).await;
+    let e = line.event("unfollow", json!({}));
+    assert_eq!(line.post(vec![e], None).await, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        line.fake.calls().len(),
+        1,
+        "nothing is sent to someone who unfollowed"
+    );
+    line.app.shutdown().await;
+}
