@@ -127,6 +127,12 @@ async fn journey(lang: &str, welcome: &str, balance: &str, keyword: &str, histor
         assert!(texts(&r).contains(balance), "{}", texts(&r));
 
         let r = line.press("rw:0").await;
+        let bubbles = r[0].carousel();
+        assert_eq!(bubbles.len(), 1, "the catalogue is a Flex carousel");
+        assert!(
+            bubbles[0]["body"].to_string().contains(&reward.name_th)
+                || bubbles[0]["body"].to_string().contains(&reward.name_en)
+        );
         let ask = r[0]
             .postback(&format!("rd:{}", reward.id))
             .expect("a redeem quick reply");

@@ -52,6 +52,9 @@ rewards-empty = There are no rewards to redeem right now. Please check again soo
 reward-line = • { $name }: { $cost } points
 reward-line-short = • { $name }: { $cost } points ({ $missing } more needed)
 reward-line-out-of-stock = • { $name }: { $cost } points (out of stock)
+reward-card = { $cost } points
+reward-card-short = { $cost } points · { $missing } more needed
+reward-card-out-of-stock = { $cost } points · out of stock
 
 redeem-confirm = Redeem { $name } for { $cost } points?
     Balance now: { $balance } points · after: { $after } points

@@ -52,6 +52,9 @@ rewards-empty = ตอนนี้ยังไม่มีของรางว�
 reward-line = • { $name }: { $cost } แต้ม
 reward-line-short = • { $name }: { $cost } แต้ม (ขาดอีก { $missing } แต้ม)
 reward-line-out-of-stock = • { $name }: { $cost } แต้ม (หมดแล้ว)
+reward-card = { $cost } แต้ม
+reward-card-short = { $cost } แต้ม · ขาดอีก { $missing } แต้ม
+reward-card-out-of-stock = { $cost } แต้ม · หมดแล้ว
 
 redeem-confirm = แลก { $name } ด้วย { $cost } แต้ม ใช่ไหมคะ
     ยอดตอนนี้ { $balance } แต้ม · หลังแลก { $after } แต้ม

@@ -21,7 +21,7 @@ pub mod intent;
 pub mod reply;
 
 pub use intent::Intent;
-pub use reply::{Button, Message, Reply, Span};
+pub use reply::{Button, Card, Message, Reply, Span};
 
 /// Rewards shown per page of the catalogue.
 pub const REWARDS_PER_PAGE: usize = 5;
@@ -435,13 +435,28 @@ impl Conversation {
                     ("missing", s(i18n::number(r.cost.value() - balance))),
                 ],
             ));
-            if r.stock != Some(0) && r.cost.value() <= balance {
-                buttons.push(vec![self.button(
+            let redeem = (r.stock != Some(0) && r.cost.value() <= balance).then(|| {
+                self.button(
                     loc,
                     "btn-redeem",
-                    &[("name", s(name)), ("cost", cost)],
+                    &[("name", s(name)), ("cost", cost.clone())],
                     Intent::Redeem { reward_id: r.id },
-                )]);
+                )
+            });
+            m.cards.push(Card {
+                title: name.to_string(),
+                subtitle: self.t(
+                    loc,
+                    &id.replace("reward-line", "reward-card"),
+                    &[
+                        ("cost", cost),
+                        ("missing", s(i18n::number(r.cost.value() - balance))),
+                    ],
+                ),
+                button: redeem.clone(),
+            });
+            if let Some(b) = redeem {
+                buttons.push(vec![b]);
             }
         }
         m.buttons = buttons;

@@ -23,6 +23,15 @@ pub struct Qr {
     pub data: String,
 }
 
+/// One item of a catalogue (a reward): platforms with cards (LINE's Flex
+/// carousel) show these instead of the text lines that list the same items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub title: String,
+    pub subtitle: String,
+    pub button: Option<Button>,
+}
+
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
@@ -30,6 +39,8 @@ pub struct Message {
     pub buttons: Vec<Vec<Button>>,
     /// Sent as a photo with the text as its caption.
     pub qr: Option<Qr>,
+    /// The same items as the text, as cards (LINE renders a carousel).
+    pub cards: Vec<Card>,
 }
 
 impl Message {

@@ -31,6 +31,14 @@ pub fn messages(reply: &Reply, qr_url: impl Fn(&str) -> Option<String>) -> Vec<V
             out.push(json!({"type": "image", "originalContentUrl": url, "previewImageUrl": url}));
         }
         let text: String = m.plain().chars().take(MAX_TEXT).collect();
+        if !m.cards.is_empty() {
+            // A catalogue: a Flex carousel of bubbles, each with its own button;
+            // the other buttons (paging) stay quick replies.
+            out.push(carousel(&text, &m.cards));
+            let on_cards: Vec<_> = m.cards.iter().filter_map(|c| c.button.as_ref()).collect();
+            buttons.extend(m.all_buttons().filter(|b| !on_cards.contains(b)).cloned());
+            continue;
+        }
         if !text.trim().is_empty() {
             out.push(json!({"type": "text", "text": text}));
         }
@@ -54,6 +62,34 @@ pub fn messages(reply: &Reply, qr_url: impl Fn(&str) -> Option<String>) -> Vec<V
         last["quickReply"] = json!({"items": items});
     }
     out
+}
+
+/// At most 12 bubbles per carousel (LINE's limit); alt text ≤ 400 characters.
+fn carousel(alt: &str, cards: &[crate::chat::Card]) -> Value {
+    let bubbles: Vec<Value> = cards
+        .iter()
+        .take(12)
+        .map(|c| {
+            let mut bubble = json!({
+                "type": "bubble",
+                "size": "kilo",
+                "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
+                    {"type": "text", "text": c.title, "weight": "bold", "size": "lg", "wrap": true},
+                    {"type": "text", "text": c.subtitle, "size": "sm", "color": "#666666", "wrap": true}
+                ]}
+            });
+            if let Some(b) = &c.button {
+                bubble["footer"] = json!({"type": "box", "layout": "vertical", "contents": [{
+                    "type": "button", "style": "primary", "height": "sm",
+                    "action": {"type": "postback", "label": label(&b.label),
+                               "data": b.intent.to_callback(), "displayText": b.label}
+                }]});
+            }
+            bubble
+        })
+        .collect();
+    let alt: String = alt.chars().take(400).collect();
+    json!({"type": "flex", "altText": alt, "contents": {"type": "carousel", "contents": bubbles}})
 }
 
 #[cfg(test)]

@@ -46,20 +46,56 @@ impl LineCall {
             .map(|m| m["originalContentUrl"].as_str().unwrap().to_string())
             .collect()
     }
-    /// The postback data of every quick reply.
+    /// The postback data of a quick reply or a Flex bubble's button.
     pub fn postback(&self, prefix: &str) -> Option<String> {
-        self.body["messages"]
+        let messages = self.body["messages"]
             .as_array()
-            .into_iter()
-            .flatten()
+            .cloned()
+            .unwrap_or_default();
+        let quick = messages
+            .iter()
             .flat_map(|m| {
                 m["quickReply"]["items"]
                     .as_array()
                     .cloned()
                     .unwrap_or_default()
             })
-            .filter_map(|i| i["action"]["data"].as_str().map(str::to_string))
+            .map(|i| i["action"].clone());
+        let bubbles = messages
+            .iter()
+            .flat_map(|m| {
+                m["contents"]["contents"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .flat_map(|b| {
+                b["footer"]["contents"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|b| b["action"].clone());
+        quick
+            .chain(bubbles)
+            .filter_map(|a| a["data"].as_str().map(str::to_string))
             .find(|d| d.starts_with(prefix))
+    }
+
+    /// The Flex carousel's bubbles, if the call sent one.
+    pub fn carousel(&self) -> Vec<Value> {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["type"] == "flex")
+            .flat_map(|m| {
+                m["contents"]["contents"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 }
 
