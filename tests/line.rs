@@ -277,3 +277,47 @@ async fn an_unfollow_is_recorded_and_sends_nothing() {
     );
     line.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn taem_line_richmenu_creates_uploads_and_sets_the_default_menu() {
+    let (fake, url) = FakeLine::start("th").await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_taem"))
+        .args(["line", "richmenu", "--json"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("LINE_CHANNEL_SECRET", SECRET)
+        .env("LINE_CHANNEL_ACCESS_TOKEN", TOKEN)
+        .env("LINE_API_URL", url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = "richmenu-88c05ef6921ae53f8b58a25f3a65faf7";
+    assert_eq!(printed["rich_menu_id"], id);
+    let calls = fake.calls();
+    let kinds: Vec<&str> = calls.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(kinds, ["richmenu", "richmenu-image", "richmenu-default"]);
+    assert_eq!(calls[0].body["areas"].as_array().unwrap().len(), 6);
+    assert_eq!(calls[1].body["png"], true);
+    assert_eq!(calls[1].body["content_type"], "image/png");
+    assert_eq!(calls[2].body["id"], id);
+}
+
+#[tokio::test]
+async fn the_promotions_tile_answers() {
+    let mut line = Line::start(sqlite_db(), "en").await;
+    let r = line.press("pr").await;
+    assert!(
+        texts(&r).contains("No promotions are running right now"),
+        "{}",
+        texts(&r)
+    );
+    line.app.shutdown().await;
+}

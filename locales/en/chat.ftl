@@ -114,3 +114,4 @@ link-taken = That member is already linked to another account in this app.
 link-has-history = This account already has its own points or history, so it cannot be linked. Make the code here with /link and send it in the other app instead.
 link-not-here = Linking works between the Telegram and LINE apps.
 cmd-link = Use the same points in Telegram and LINE
+promotions-none = No promotions are running right now. Here are the rewards you can collect for:

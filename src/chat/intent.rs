@@ -38,6 +38,8 @@ pub enum Intent {
     Claim {
         code: Option<String>,
     },
+    /// Current promotions (the rich menu's Promotions tile).
+    Promotions,
     /// A link code from the other chat app, or `None` to make one here.
     Link {
         code: Option<String>,
@@ -89,6 +91,8 @@ const KEYWORDS: &[Keyword] = &[
         code: None,
     }),
     ("link", || Intent::Link { code: None }),
+    ("โปรโมชั่น", || Intent::Promotions),
+    ("promotions", || Intent::Promotions),
     ("ภาษา", || Intent::Language),
     ("language", || Intent::Language),
     ("english", || Intent::SetLanguage(Locale::En)),
@@ -139,6 +143,7 @@ impl Intent {
                 "link" => Intent::Link {
                     code: arg.map(str::to_string),
                 },
+                "promotions" | "promo" => Intent::Promotions,
                 "help" | "menu" => Intent::Help,
                 "stop" => Intent::OptOut,
                 "subscribe" | "optin" => Intent::OptIn,
@@ -186,6 +191,7 @@ impl Intent {
             Intent::History => "hi".into(),
             Intent::Card => "cd".into(),
             Intent::Claim { .. } => "cl".into(),
+            Intent::Promotions => "pr".into(),
             Intent::Link { .. } => "lk".into(),
             Intent::Language => "lg".into(),
             Intent::SetLanguage(l) => format!("lg:{l}"),
@@ -221,6 +227,7 @@ impl Intent {
             ("hi", None) => Some(Intent::History),
             ("cd", None) => Some(Intent::Card),
             ("cl", None) => Some(Intent::Claim { code: None }),
+            ("pr", None) => Some(Intent::Promotions),
             ("lk", None) => Some(Intent::Link { code: None }),
             ("lg", None) => Some(Intent::Language),
             ("lg", Some(l)) => Locale::parse(l).map(Intent::SetLanguage),
@@ -294,6 +301,7 @@ mod tests {
             Intent::Card,
             Intent::Claim { code: None },
             Intent::Link { code: None },
+            Intent::Promotions,
             Intent::Language,
             Intent::SetLanguage(Locale::Th),
             Intent::OptOut,

@@ -247,6 +247,17 @@ impl Conversation {
                 vec![Message::new().text(self.t(loc, "claim-prompt", &[]))]
             }
             Intent::Claim { code: Some(code) } => vec![self.claim(&turn, &code).await?],
+            // Campaigns are not modelled yet: say so plainly, with the catalogue.
+            Intent::Promotions => vec![
+                Message::new()
+                    .text(self.t(loc, "promotions-none", &[]))
+                    .row(vec![self.button(
+                        loc,
+                        "btn-rewards",
+                        &[],
+                        Intent::Rewards { page: 0 },
+                    )]),
+            ],
             Intent::Link { code: None } => vec![self.link_code(&turn).await?],
             Intent::Link { code: Some(code) } => vec![self.link(&turn, &code).await?],
             Intent::Language => vec![self.language_choices(loc)],

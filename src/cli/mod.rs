@@ -66,6 +66,9 @@ enum Command {
     Webhook(WebhookCmd),
     /// Expire points and vouchers past their expiry now (serve runs this every 10 minutes).
     Expire(JsonFlag),
+    /// LINE Official Account set-up.
+    #[command(subcommand)]
+    Line(LineCmd),
     /// Chat as a customer in the terminal: the same conversation as Telegram and LINE.
     Chat {
         /// Act as this member (default: join as a new member).
@@ -254,6 +257,13 @@ enum VoucherCmd {
 }
 
 #[derive(Subcommand)]
+enum LineCmd {
+    /// Create the default rich menu (My points, Rewards, Member card, History,
+    /// Promotions, Help) with an image drawn by taem, and set it for every user.
+    Richmenu(JsonFlag),
+}
+
+#[derive(Subcommand)]
 enum WebhookCmd {
     /// Print the headers that sign FILE (or - for stdin) for a merchant, ready for curl.
     Sign {
@@ -391,6 +401,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| friendly(e.into()))?;
             write_qr(&v.code, &out)?;
             println!("wrote {}", out.display());
+        }
+        Command::Line(LineCmd::Richmenu(out)) => {
+            let line = settings.line.as_ref().context(
+                "LINE is not configured: set LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN",
+            )?;
+            let client = crate::line::LineClient::new(
+                reqwest::Client::new(),
+                line.access_token.clone(),
+                line.api_url.clone(),
+            );
+            let id = client
+                .create_rich_menu(&crate::line::richmenu::definition())
+                .await?;
+            client
+                .upload_rich_menu_image(&id, crate::line::richmenu::image_png())
+                .await?;
+            client.set_default_rich_menu(&id).await?;
+            print(out, &serde_json::json!({"rich_menu_id": id}), || {
+                format!("rich menu {id} created and set as the default for every user\n")
+            });
         }
         Command::Chat { member, lang } => {
             let lang = lang

@@ -21,6 +21,7 @@ use crate::domain::time::now;
 
 pub mod client;
 pub mod render;
+pub mod richmenu;
 
 pub use client::LineClient;
 

@@ -121,6 +121,9 @@ impl FakeLine {
             .route("/v2/bot/message/reply", post(reply))
             .route("/v2/bot/message/push", post(push))
             .route("/v2/bot/profile/{user}", get(profile))
+            .route("/v2/bot/richmenu", post(create_menu))
+            .route("/v2/bot/richmenu/{id}/content", post(menu_image))
+            .route("/v2/bot/user/all/richmenu/{id}", post(default_menu))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -212,4 +215,53 @@ async fn push(
 async fn profile(State(fake): State<FakeLine>, Path(user): Path<String>) -> Json<Value> {
     let language = fake.inner.lock().unwrap().language.clone();
     Json(json!({"displayName": "Somchai", "userId": user, "language": language}))
+}
+
+async fn create_menu(
+    State(fake): State<FakeLine>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    assert!(authorized(&headers));
+    fake.record(LineCall {
+        kind: "richmenu".into(),
+        body,
+        retry_key: None,
+    });
+    Json(json!({"richMenuId": "richmenu-88c05ef6921ae53f8b58a25f3a65faf7"}))
+}
+
+async fn menu_image(
+    State(fake): State<FakeLine>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Json<Value> {
+    assert!(authorized(&headers));
+    let png = body.starts_with(b"\x89PNG");
+    let kind = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    fake.record(LineCall {
+        kind: "richmenu-image".into(),
+        body: json!({"id": id, "png": png, "content_type": kind, "bytes": body.len()}),
+        retry_key: None,
+    });
+    Json(json!({}))
+}
+
+async fn default_menu(
+    State(fake): State<FakeLine>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Json<Value> {
+    assert!(authorized(&headers));
+    fake.record(LineCall {
+        kind: "richmenu-default".into(),
+        body: json!({"id": id}),
+        retry_key: None,
+    });
+    Json(json!({}))
 }
