@@ -69,10 +69,13 @@ fn disc(img: &mut RgbImage, cx: i64, cy: i64, r: i64, hole: i64, c: Rgb<u8>) {
     for y in (cy - r)..=(cy + r) {
         for x in (cx - r)..=(cx + r) {
             let d = (x - cx).pow(2) + (y - cy).pow(2);
-            if d <= r * r && d >= hole * hole && x >= 0 && y >= 0 {
-                if let Some(p) = img.get_pixel_mut_checked(x as u32, y as u32) {
-                    *p = c;
-                }
+            if d <= r * r
+                && d >= hole * hole
+                && x >= 0
+                && y >= 0
+                && let Some(p) = img.get_pixel_mut_checked(x as u32, y as u32)
+            {
+                *p = c;
             }
         }
     }
