@@ -275,6 +275,21 @@ async fn an_unfollow_is_recorded_and_sends_nothing() {
         1,
         "nothing is sent to someone who unfollowed"
     );
+    let store = line.app.t.store.clone();
+    let m = store.member(&MemberRef::Line(USER.into())).await.unwrap();
+    assert!(!m.line_reachable, "marked unreachable on LINE");
+    // Following again brings them back.
+    line.seen = 1;
+    let again = line.event("follow", json!({"follow": {"isUnblocked": true}}));
+    let r = line.send(again).await;
+    assert!(texts(&r).contains("ยินดีต้อนรับกลับมา"), "{}", texts(&r));
+    assert!(
+        store
+            .member(&MemberRef::Line(USER.into()))
+            .await
+            .unwrap()
+            .line_reachable
+    );
     line.app.shutdown().await;
 }
 

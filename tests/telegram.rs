@@ -355,6 +355,22 @@ async fn a_blocked_bot_does_not_crash_and_the_bot_keeps_serving_others() {
         bot.user = 5550005;
         let r = bot.say("/start").await;
         assert!(text(&r).contains("ยินดีต้อนรับ"));
+        // The one who blocked the bot is marked unreachable on Telegram.
+        let store = bot.app.t.store.clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let m = store.member(&MemberRef::Telegram(5550004)).await;
+            if m.as_ref().is_ok_and(|m| !m.telegram_reachable) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not marked unreachable: {m:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let served = store.member(&MemberRef::Telegram(5550005)).await.unwrap();
+        assert!(served.telegram_reachable);
         bot.app.shutdown().await;
     }
 }

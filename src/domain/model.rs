@@ -68,6 +68,10 @@ pub struct Member {
     pub telegram_id: Option<i64>,
     pub line_id: Option<String>,
     pub marketing_opt_in: bool,
+    /// Whether messages reach them on Telegram (false once they block the bot).
+    pub telegram_reachable: bool,
+    /// Whether messages reach them on LINE (false once they unfollow).
+    pub line_reachable: bool,
     pub balance: Points,
     pub created_at: DateTime<Utc>,
 }

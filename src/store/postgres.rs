@@ -787,7 +787,7 @@ impl Store for PgStore {
             let res: std::result::Result<MemberRow, sqlx::Error> = sqlx::query_as(
                 "INSERT INTO members (code, name, locale, telegram_id, line_id, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, code, name, locale, telegram_id, \
-                 line_id, marketing_opt_in, balance, created_at",
+                 line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable",
             )
             .bind(code.as_str())
             .bind(&m.name)
@@ -835,7 +835,7 @@ impl Store for PgStore {
             "UPDATE members SET locale = COALESCE($2, locale), \
              marketing_opt_in = COALESCE($3, marketing_opt_in) WHERE id = $1 \
              RETURNING id, code, name, locale, telegram_id, line_id, marketing_opt_in, balance, \
-             created_at",
+             created_at, telegram_reachable, line_reachable",
         )
         .bind(member_id)
         .bind(&update.locale)

@@ -53,6 +53,8 @@ pub(super) struct MemberRow {
     pub(super) telegram_id: Option<i64>,
     pub(super) line_id: Option<String>,
     pub(super) marketing_opt_in: bool,
+    pub(super) telegram_reachable: bool,
+    pub(super) line_reachable: bool,
     pub(super) balance: i64,
     pub(super) created_at: DateTime<Utc>,
 }
@@ -67,6 +69,8 @@ impl From<MemberRow> for Member {
             telegram_id: r.telegram_id,
             line_id: r.line_id,
             marketing_opt_in: r.marketing_opt_in,
+            telegram_reachable: r.telegram_reachable,
+            line_reachable: r.line_reachable,
             balance: Points::new(r.balance),
             created_at: r.created_at,
         }
@@ -250,7 +254,7 @@ pub(super) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerpr
     p.refunded_minor, p.clawed_back FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
 
 pub(super) const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
-    marketing_opt_in, balance, created_at FROM members";
+    marketing_opt_in, balance, created_at, telegram_reachable, line_reachable FROM members";
 
 pub(super) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, reward_id, points, status, \
     redeem_entry_id, issued_at, expires_at, used_at, used_by FROM vouchers";

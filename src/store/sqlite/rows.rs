@@ -26,7 +26,7 @@ pub(super) const REWARD_RETURNING: &str = "RETURNING id, name_th, name_en, descr
 
 /// The columns of `MEMBER_COLUMNS`, for `RETURNING`.
 pub(super) const MEMBER_RETURNING: &str = "RETURNING id, code, name, locale, telegram_id, \
-    line_id, marketing_opt_in, balance, created_at";
+    line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable";
 
 impl MerchantRow {
     /// From `MERCHANT_COLUMNS`.
@@ -56,6 +56,8 @@ impl MemberRow {
             marketing_opt_in: r.get(6)?,
             balance: r.get(7)?,
             created_at: ts(r, 8)?,
+            telegram_reachable: r.get(9)?,
+            line_reachable: r.get(10)?,
         })
     }
 }
