@@ -336,3 +336,27 @@ async fn the_promotions_tile_answers() {
     );
     line.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_client_multicasts_with_a_retry_key_and_reads_the_quota() {
+    let (fake, url) = FakeLine::start("th").await;
+    let client = taem::line::LineClient::new(
+        reqwest::Client::new(),
+        taem::domain::model::Secret::new(TOKEN),
+        Some(url.parse().unwrap()),
+    );
+    let to: Vec<String> = (0..500).map(|i| format!("U{i:032}")).collect();
+    let messages = [json!({"type": "text", "text": "x2 แต้ม สุดสัปดาห์นี้"})];
+    let key = taem::line::uuid_v4();
+    client.multicast(&to, &messages, &key).await.unwrap();
+    // A retry of the same chunk is accepted (409) and delivers nothing twice.
+    client.multicast(&to, &messages, &key).await.unwrap();
+    let sent: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.kind == "multicast")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].body["to"].as_array().unwrap().len(), 500);
+    assert_eq!(client.quota().await.unwrap(), (Some(15000), 1234));
+}

@@ -9,6 +9,8 @@ use crate::domain::model::Secret;
 
 pub const DEFAULT_API: &str = "https://api.line.me";
 pub const DEFAULT_DATA_API: &str = "https://api-data.line.me";
+/// Recipients per multicast call.
+pub const MAX_MULTICAST: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
@@ -120,6 +122,55 @@ impl LineClient {
             Err(LineError::Api { status, .. }) if status == StatusCode::CONFLICT => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+
+    /// Sends the same messages to up to 500 users in one call, with a retry key
+    /// so a retried chunk is never delivered twice (409 = already accepted).
+    pub async fn multicast(
+        &self,
+        to: &[String],
+        messages: &[Value],
+        retry_key: &str,
+    ) -> Result<(), LineError> {
+        assert!(
+            to.len() <= MAX_MULTICAST,
+            "LINE multicasts to at most 500 users"
+        );
+        let body = json!({"to": to, "messages": messages});
+        match self
+            .send(
+                self.http
+                    .post(Self::url(&self.api, "/v2/bot/message/multicast"))
+                    .header("X-Line-Retry-Key", retry_key)
+                    .json(&body),
+            )
+            .await
+        {
+            Err(LineError::Api { status, .. }) if status == StatusCode::CONFLICT => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// This month's message quota and what was used of it: `(limit, used)`;
+    /// `limit` is `None` on plans without a limit.
+    pub async fn quota(&self) -> Result<(Option<u64>, u64), LineError> {
+        let q: Value = self
+            .send(self.http.get(Self::url(&self.api, "/v2/bot/message/quota")))
+            .await?
+            .json()
+            .await?;
+        let used: Value = self
+            .send(
+                self.http
+                    .get(Self::url(&self.api, "/v2/bot/message/quota/consumption")),
+            )
+            .await?
+            .json()
+            .await?;
+        let limit = (q["type"] == "limited")
+            .then(|| q["value"].as_u64())
+            .flatten();
+        Ok((limit, used["totalUsage"].as_u64().unwrap_or(0)))
     }
 
     pub async fn profile(&self, user_id: &str) -> Result<Profile, LineError> {

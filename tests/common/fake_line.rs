@@ -120,6 +120,9 @@ impl FakeLine {
         let app = Router::new()
             .route("/v2/bot/message/reply", post(reply))
             .route("/v2/bot/message/push", post(push))
+            .route("/v2/bot/message/multicast", post(multicast))
+            .route("/v2/bot/message/quota", get(quota))
+            .route("/v2/bot/message/quota/consumption", get(consumption))
             .route("/v2/bot/profile/{user}", get(profile))
             .route("/v2/bot/richmenu", post(create_menu))
             .route("/v2/bot/richmenu/{id}/content", post(menu_image))
@@ -264,4 +267,42 @@ async fn default_menu(
         retry_key: None,
     });
     Json(json!({}))
+}
+
+/// Multicast, remembering retry keys: a key seen before answers 409 like LINE.
+async fn multicast(
+    State(fake): State<FakeLine>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    assert!(authorized(&headers));
+    let key = headers
+        .get("x-line-retry-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let seen = fake
+        .calls()
+        .iter()
+        .any(|c| c.kind == "multicast" && c.retry_key.is_some() && c.retry_key == key);
+    if seen {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"message": "The retry key is already accepted"})),
+        )
+            .into_response();
+    }
+    fake.record(LineCall {
+        kind: "multicast".into(),
+        body,
+        retry_key: key,
+    });
+    Json(json!({})).into_response()
+}
+
+async fn quota() -> Json<Value> {
+    Json(json!({"type": "limited", "value": 15000}))
+}
+
+async fn consumption() -> Json<Value> {
+    Json(json!({"totalUsage": 1234}))
 }
