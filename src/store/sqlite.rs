@@ -44,9 +44,11 @@ const BUSY_TIMEOUT: u64 = 10;
 const STATEMENT_CACHE: usize = 128;
 
 pub struct SqliteStore {
-    writer: Writer,
     /// `None` for an in-memory database, which only the writer's connection sees.
     readers: Option<Arc<Readers>>,
+    /// Dropped after the readers: the last read-write connection to close
+    /// checkpoints the log and removes it.
+    writer: Writer,
     path: PathBuf,
 }
 
@@ -142,8 +144,8 @@ impl SqliteStore {
             Location::Memory => (None, PathBuf::from(":memory:")),
         };
         Ok(SqliteStore {
-            writer,
             readers,
+            writer,
             path,
         })
     }
@@ -433,6 +435,46 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn closing_the_store_checkpoints_and_removes_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("taem.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let m = store
+            .add_member(&NewMember::default(), crate::domain::time::now())
+            .await
+            .unwrap();
+        assert_eq!(store.member(&MemberRef::Id(m.id)).await.unwrap(), m);
+        assert!(dir.path().join("taem.db-wal").exists());
+        drop(store);
+        assert!(!dir.path().join("taem.db-wal").exists());
+        let store = SqliteStore::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        assert_eq!(store.member(&MemberRef::Id(m.id)).await.unwrap(), m);
+    }
+
+    #[tokio::test]
+    async fn two_stores_opening_a_new_database_at_once_migrate_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("new.db").display());
+        let (a, b) = tokio::join!(SqliteStore::connect(&url), SqliteStore::connect(&url));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let m = a
+            .add_member(&NewMember::default(), crate::domain::time::now())
+            .await
+            .unwrap();
+        assert_eq!(b.member(&MemberRef::Id(m.id)).await.unwrap(), m);
+        let applied: i64 = a
+            .writer
+            .run(|c| Ok(c.query_row("SELECT COUNT(*) FROM taem_migrations", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(applied, migrate::MIGRATIONS.len() as i64);
+    }
 
     #[test]
     fn urls_name_files_or_memory() {

@@ -1,19 +1,24 @@
 //! Checkpoints off the writer's path. In WAL mode every commit appends pages to
-//! the `-wal` file, and a checkpoint copies them back into the database file and
-//! syncs it. SQLite's automatic checkpoint runs inside the COMMIT of whichever
-//! connection crosses the threshold: here that is always the writer, so every
-//! operation waiting behind it waited for the copy and two `fsync`s as well
-//! (10 to 15 ms under load on the benchmark machine).
+//! the `-wal` file; a checkpoint copies them back into the database file and
+//! syncs both. SQLite's automatic checkpoint runs inside the COMMIT of whichever
+//! connection crosses its threshold, here always the writer, so every operation
+//! queued behind that commit waited for the copy and the `fsync`s too (10 to 70
+//! ms under load on the benchmark machine, which made the slowest 1 % of
+//! purchases).
 //!
-//! So a thread of its own, with its own connection, checkpoints (PASSIVE: it
-//! never blocks the writer or readers) shortly after writes. The writer keeps
-//! SQLite's automatic checkpoint at a higher threshold ([`WRITER_AUTOCHECKPOINT`]):
-//! the log starts again from its beginning only when a write transaction begins
-//! with every frame checkpointed, which a checkpoint racing a busy writer rarely
-//! achieves, so the writer's own checkpoint closes the gap now and then, and it
-//! has little left to copy.
+//! So a thread of its own, with its own connection, checkpoints shortly after
+//! writes, in PASSIVE mode: it never blocks the writer or the readers. Copying
+//! is not all, though: the log only starts again from its beginning when a write
+//! transaction begins with every frame already copied, which a checkpoint racing
+//! a busy writer hardly ever achieves, and the log file would grow for as long as
+//! the load lasts. So once the log is past [`RESTART_FRAMES`], the thread asks the
+//! writer to finish the job between two batches: the writer checkpoints the few
+//! frames committed since the thread's own pass began, and its next transaction
+//! starts the log again. SQLite's automatic checkpoint stays on in the writer,
+//! far higher ([`WRITER_AUTOCHECKPOINT`]), in case this thread falls behind.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -25,9 +30,13 @@ use super::BUSY_TIMEOUT;
 /// How long after a write the checkpoint runs: writes in between share it.
 const DELAY: Duration = Duration::from_millis(20);
 
-/// The writer's own automatic checkpoint threshold, in pages of the log (40 MB
-/// with 4 KiB pages); SQLite's default is 1000.
-pub(super) const WRITER_AUTOCHECKPOINT: u32 = 10_000;
+/// The log size, in frames (pages), past which the writer is asked to let it
+/// start again (about 16 MB with 4 KiB pages).
+const RESTART_FRAMES: i64 = 4096;
+
+/// The writer's own automatic checkpoint threshold, in frames (about 200 MB);
+/// SQLite's default is 1000.
+pub(super) const WRITER_AUTOCHECKPOINT: u32 = 50_000;
 
 #[derive(Default)]
 struct State {
@@ -36,15 +45,25 @@ struct State {
     stop: bool,
 }
 
+#[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// The writer should checkpoint what is left, so the log can start again.
+    finish: AtomicBool,
 }
 
 /// The handle the writer holds; dropping it stops the thread.
 pub(super) struct Checkpointer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Runs a PASSIVE checkpoint; (frames in the log, frames copied).
+pub(super) fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
 }
 
 impl Checkpointer {
@@ -57,7 +76,6 @@ impl Checkpointer {
         )
         .and_then(|c| {
             c.busy_timeout(Duration::from_secs(BUSY_TIMEOUT))?;
-            // Its own commits (none) must not checkpoint behind our back.
             c.pragma_update(None, "wal_autocheckpoint", 0)?;
             Ok(c)
         });
@@ -68,10 +86,7 @@ impl Checkpointer {
                 return None;
             }
         };
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            wake: Condvar::new(),
-        });
+        let shared = Arc::new(Shared::default());
         let for_thread = shared.clone();
         let thread = thread::Builder::new()
             .name(name.to_string())
@@ -93,6 +108,12 @@ impl Checkpointer {
             self.shared.wake.notify_one();
         }
     }
+
+    /// Whether the writer should checkpoint now (once per request).
+    pub(super) fn take_finish(&self) -> bool {
+        self.shared.finish.load(Ordering::Relaxed)
+            && self.shared.finish.swap(false, Ordering::Relaxed)
+    }
 }
 
 impl Drop for Checkpointer {
@@ -107,6 +128,25 @@ impl Drop for Checkpointer {
     }
 }
 
+/// Checkpoints; when the log is due to start again, checkpoints again right away
+/// (a few times at most) while that copies many frames, so that what the writer
+/// is left to copy is small. The frames in the log.
+fn catch_up(conn: &Connection) -> rusqlite::Result<i64> {
+    let (mut log, _) = checkpoint(conn)?;
+    for _ in 0..3 {
+        if log < RESTART_FRAMES {
+            break;
+        }
+        let (now, _) = checkpoint(conn)?;
+        let added = now - log;
+        log = now;
+        if added < 256 {
+            break;
+        }
+    }
+    Ok(log)
+}
+
 fn run(conn: Connection, shared: &Shared) {
     let Ok(mut state) = shared.state.lock() else {
         return;
@@ -118,9 +158,6 @@ fn run(conn: Connection, shared: &Shared) {
                 Err(_) => return,
             };
         }
-        if state.stop {
-            return;
-        }
         // Let more commits arrive, unless told to stop.
         state = match shared.wake.wait_timeout_while(state, DELAY, |s| !s.stop) {
             Ok((s, _)) => s,
@@ -131,15 +168,10 @@ fn run(conn: Connection, shared: &Shared) {
         }
         state.dirty = false;
         drop(state);
-        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        });
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        match catch_up(&conn) {
+            Ok(log) if log >= RESTART_FRAMES => shared.finish.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
         }
         state = match shared.state.lock() {
             Ok(s) => s,

@@ -17,7 +17,7 @@ use std::thread::{self, JoinHandle};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT};
+use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT, checkpoint};
 use super::value::SqliteError;
 use crate::store::{Result, StoreError};
 
@@ -226,8 +226,17 @@ fn serve(
         // channels close) and the thread carries on with the next batch.
         match catch_unwind(AssertUnwindSafe(|| run_batch(&mut conn, &mut batch))) {
             Ok(committed) => {
-                if committed && let Some(c) = checkpointer {
-                    c.wrote();
+                if let Some(c) = checkpointer {
+                    if committed {
+                        c.wrote();
+                    }
+                    // Between batches: copy the log's last frames, so that the
+                    // next transaction starts it again (see `checkpoint`).
+                    if c.take_finish()
+                        && let Err(e) = checkpoint(&conn)
+                    {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    }
                 }
             }
             Err(_) => {
@@ -308,4 +317,90 @@ fn run_each(
         }
     }
     Ok(any_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::value::sqlite_error;
+    use super::*;
+
+    async fn writer() -> Writer {
+        Writer::start("taem-sqlite-test", || {
+            let conn = Connection::open_in_memory()?;
+            conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")?;
+            Ok(conn)
+        })
+        .await
+        .unwrap()
+    }
+
+    fn insert(x: i64) -> impl FnOnce(&Connection) -> Result<usize> + Send + 'static {
+        move |c| Ok(c.execute("INSERT INTO t (x) VALUES (?1)", [x])?)
+    }
+
+    fn values(c: &Connection) -> Result<Vec<i64>> {
+        let mut stmt = c.prepare("SELECT x FROM t ORDER BY x")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    #[tokio::test]
+    async fn in_one_batch_a_failing_job_undoes_only_its_own_work() {
+        let w = writer().await;
+        // The first job holds the thread while the others queue: they then run
+        // as one batch.
+        let hold = w.run(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(())
+        });
+        let two_then_fail = |c: &Connection| -> Result<()> {
+            c.execute("INSERT INTO t (x) VALUES (2)", [])?;
+            Err(StoreError::NotFound("three"))
+        };
+        let (held, a, dup, b, undone) = tokio::join!(
+            hold,
+            w.run(insert(1)),
+            w.run(insert(1)),
+            w.run(insert(4)),
+            w.run(two_then_fail),
+        );
+        held.unwrap();
+        assert_eq!(a.unwrap(), 1);
+        let dup = dup.unwrap_err();
+        assert!(
+            sqlite_error(&dup).is_some_and(|e| e.is_unique_violation_on("t.x")),
+            "{dup:?}"
+        );
+        assert_eq!(b.unwrap(), 1);
+        assert!(matches!(undone, Err(StoreError::NotFound("three"))));
+        assert_eq!(w.run(values).await.unwrap(), vec![1, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_gets_an_error_and_the_writer_goes_on() {
+        let w = writer().await;
+        let boom = w
+            .run(|c| -> Result<()> {
+                c.execute("INSERT INTO t (x) VALUES (9)", [])?;
+                panic!("boom")
+            })
+            .await
+            .unwrap_err();
+        assert!(boom.to_string().contains("boom"), "{boom}");
+        w.run(insert(1)).await.unwrap();
+        assert_eq!(w.run(values).await.unwrap(), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_open_is_an_error() {
+        let e = Writer::start("taem-sqlite-test", || {
+            Err(SqliteError::other("no such disk").into())
+        })
+        .await
+        .err()
+        .expect("an error");
+        assert!(e.to_string().contains("no such disk"), "{e}");
+    }
 }
