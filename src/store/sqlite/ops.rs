@@ -50,6 +50,12 @@ fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<u
     Ok(conn.prepare_cached(sql)?.execute(params)?)
 }
 
+/// Inserts one row; its id. (`RETURNING` would cost SQLite a temporary table.)
+fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
+    conn.prepare_cached(sql)?.execute(params)?;
+    Ok(conn.last_insert_rowid())
+}
+
 /// A unique violation becomes "already used"; anything else stays.
 fn map_unique(e: StoreError, what: &'static str) -> StoreError {
     use sqlx::error::DatabaseError;
@@ -71,27 +77,24 @@ fn append(conn: &Connection, e: &NewEntry<'_>, before: i64) -> Result<(i64, i64)
         "UPDATE members SET balance = balance + ?1 WHERE id = ?2",
         params![e.points, e.member_id],
     )?;
-    let id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
-             purchase_id, voucher_id, lot_id, reference, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
-        )?
-        .query_row(
-            params![
-                e.member_id,
-                e.kind.as_str(),
-                e.points,
-                after,
-                e.merchant_id,
-                e.purchase_id,
-                e.voucher_id,
-                e.lot_id,
-                e.reference,
-                Ts(e.now),
-            ],
-            |r| r.get(0),
-        )?;
+    let id = insert(
+        conn,
+        "INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
+         purchase_id, voucher_id, lot_id, reference, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            e.member_id,
+            e.kind.as_str(),
+            e.points,
+            after,
+            e.merchant_id,
+            e.purchase_id,
+            e.voucher_id,
+            e.lot_id,
+            e.reference,
+            Ts(e.now),
+        ],
+    )?;
     Ok((id, after))
 }
 
@@ -115,25 +118,21 @@ fn credit(
     timing: LotTiming,
 ) -> Result<(i64, i64)> {
     let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
-    let lot_id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
-             expires_at, merchant_id, purchase_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
-        )?
-        .query_row(
-            params![
-                e.member_id,
-                e.points,
-                into_lot,
-                Ts(e.now),
-                Ts(timing.available_at),
-                Ts(timing.expires_at),
-                e.merchant_id,
-                e.purchase_id,
-            ],
-            |r| r.get(0),
-        )?;
+    let lot_id = insert(
+        conn,
+        "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
+         expires_at, merchant_id, purchase_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            e.member_id,
+            e.points,
+            into_lot,
+            Ts(e.now),
+            Ts(timing.available_at),
+            Ts(timing.expires_at),
+            e.merchant_id,
+            e.purchase_id,
+        ],
+    )?;
     append(
         conn,
         &NewEntry {
