@@ -206,17 +206,8 @@ impl Conversation {
         now: DateTime<Utc>,
     ) -> Result<Reply, ServiceError> {
         let (member, joined) = self.member_for(who, now).await?;
-        let loc = Locale::choose(
-            member.locale.as_deref(),
-            who.language_code.as_deref(),
-            self.default_locale,
-        );
-        let turn = Turn {
-            member,
-            loc,
-            now,
-            customer: who,
-        };
+        let turn = self.turn(member, who, now);
+        let loc = turn.loc;
         let mut reply = Reply::default();
         if joined {
             reply.push(self.welcome(&turn, "welcome"));
@@ -280,23 +271,26 @@ impl Conversation {
         Ok(reply)
     }
 
+    /// A turn for `member`, in their language: the stored choice, else the
+    /// platform's, else the program default.
+    fn turn<'a>(&self, member: Member, who: &'a Customer, now: DateTime<Utc>) -> Turn<'a> {
+        let loc = Locale::choose(
+            member.locale.as_deref(),
+            who.language_code.as_deref(),
+            self.default_locale,
+        );
+        Turn {
+            member,
+            loc,
+            now,
+            customer: who,
+        }
+    }
+
     /// The welcome for a member created outside the chat (the terminal's new member).
     pub async fn greet_new(&self, who: &Customer, now: DateTime<Utc>) -> Reply {
         match self.member_for(who, now).await {
-            Ok((member, _)) => {
-                let loc = Locale::choose(
-                    member.locale.as_deref(),
-                    who.language_code.as_deref(),
-                    self.default_locale,
-                );
-                let turn = Turn {
-                    member,
-                    loc,
-                    now,
-                    customer: who,
-                };
-                Reply::one(self.welcome(&turn, "welcome"))
-            }
+            Ok((member, _)) => Reply::one(self.welcome(&self.turn(member, who, now), "welcome")),
             Err(_) => self.handle(who, Intent::Start { payload: None }, now).await,
         }
     }

@@ -296,16 +296,6 @@ async fn lock_member(tx: &mut Tx, member_id: i64) -> Result<i64> {
         .ok_or(StoreError::NotFound("member"))
 }
 
-async fn voucher_by_code(tx: &mut Tx, code: &VoucherCode) -> Result<VoucherRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{VOUCHER_COLUMNS} WHERE code = $1"
-    )))
-    .bind(code.as_str())
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(StoreError::NotFound("voucher"))
-}
-
 /// A voucher's row, locked until the transaction ends (so a use, a cancel and an
 /// expiry of the same voucher happen one after the other).
 async fn lock_voucher(tx: &mut Tx, code: &VoucherCode) -> Result<VoucherRow> {
@@ -1161,7 +1151,7 @@ impl Store for PgStore {
         .bind(v.id)
         .execute(&mut *tx)
         .await?;
-        let v = voucher_by_code(&mut tx, code).await?;
+        let v = lock_voucher(&mut tx, code).await?;
         let reward: RewardRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{REWARD_COLUMNS} WHERE id = $1"
         )))
@@ -1206,7 +1196,7 @@ impl Store for PgStore {
             return Err(refusal.into());
         }
         release_voucher(&mut tx, &v, VoucherStatus::Cancelled, now).await?;
-        let v = voucher_by_code(&mut tx, code).await?;
+        let v = lock_voucher(&mut tx, code).await?;
         tx.commit().await?;
         v.try_into()
     }
