@@ -67,11 +67,55 @@ impl EarnRate {
     }
 }
 
+/// `percent` % of `points`, rounded down; never negative.
+pub fn percent_of(points: Points, percent: u32) -> Points {
+    let p = i128::from(points.value().max(0)) * i128::from(percent) / 100;
+    Points::new(i64::try_from(p).unwrap_or(i64::MAX))
+}
+
+/// A multiplier as people write it (`2`, `1.5`, `1.25`, `x2`) in percent: 200,
+/// 150, 125. At most two decimals; between ×1 and ×10.
+pub fn parse_multiplier(input: &str) -> Option<u32> {
+    let s = input.trim().trim_start_matches(['x', 'X', '×']);
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || frac.len() > 2 || !(whole.chars().chain(frac.chars())).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let frac: u32 = format!("{frac:0<2}").parse().ok()?;
+    let pct = whole.checked_mul(100)?.checked_add(frac)?;
+    (100..=1000).contains(&pct).then_some(pct)
+}
+
+/// A percent multiplier as people write it: 200 is `2`, 150 is `1.5`.
+pub fn display_multiplier(percent: u32) -> String {
+    let s = format!("{}.{:02}", percent / 100, percent % 100);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// One rule that gave points to a purchase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleHit {
+    /// `base`, `tier`, `campaign` or `referral`.
     pub rule: String,
+    /// The campaign, for `campaign` lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<i64>,
+    /// The campaign's (English) name or the tier's key, for people reading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub points: Points,
+}
+
+impl RuleHit {
+    pub fn new(rule: &str, points: Points) -> RuleHit {
+        RuleHit {
+            rule: rule.into(),
+            campaign_id: None,
+            name: None,
+            points,
+        }
+    }
 }
 
 /// Every rule that applied to a purchase, in the order applied.
@@ -81,10 +125,7 @@ pub struct Breakdown(pub Vec<RuleHit>);
 
 impl Breakdown {
     pub fn base(points: Points) -> Breakdown {
-        Breakdown(vec![RuleHit {
-            rule: "base".into(),
-            points,
-        }])
+        Breakdown(vec![RuleHit::new("base", points)])
     }
 
     pub fn total(&self) -> Points {

@@ -3,6 +3,7 @@
 //! Everything here is deterministic and unit/property tested. Services and stores
 //! call into these types; nothing here calls out.
 
+pub mod campaign;
 pub mod codes;
 pub mod earn;
 pub mod ledger;
@@ -10,6 +11,7 @@ pub mod model;
 pub mod money;
 pub mod points;
 pub mod refusal;
+pub mod tier;
 pub mod time;
 
 pub use codes::{ClaimCode, LinkCode, MemberCode, VoucherCode};
