@@ -99,7 +99,10 @@ pub fn parse_days(input: &str) -> Option<Vec<Weekday>> {
     let mut days = Vec::new();
     for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if let Some((a, b)) = part.split_once('-') {
-            let (a, b) = (a.trim().parse::<Weekday>().ok()?, b.trim().parse::<Weekday>().ok()?);
+            let (a, b) = (
+                a.trim().parse::<Weekday>().ok()?,
+                b.trim().parse::<Weekday>().ok()?,
+            );
             let mut d = a;
             loop {
                 days.push(d);
@@ -282,7 +285,10 @@ pub fn evaluate(
             Rule::Multiplier {
                 percent,
                 stacks: false,
-            } => Some((o.campaign, cap(o, percent_of(base, percent.saturating_sub(100))))),
+            } => Some((
+                o.campaign,
+                cap(o, percent_of(base, percent.saturating_sub(100))),
+            )),
             _ => None,
         })
         .filter(|(_, p)| p.value() > 0)
@@ -293,15 +299,18 @@ pub fn evaluate(
     awards.extend(best);
 
     // 4. Stacking multipliers, each on the subtotal so far.
-    let subtotal: Points = lines.iter().map(|l| l.points).sum::<Points>()
-        + best.map_or(Points::ZERO, |(_, p)| p);
+    let subtotal: Points =
+        lines.iter().map(|l| l.points).sum::<Points>() + best.map_or(Points::ZERO, |(_, p)| p);
     for o in &offers {
         if let Rule::Multiplier {
             percent,
             stacks: true,
         } = o.campaign.rule
         {
-            awards.push((o.campaign, cap(o, percent_of(subtotal, percent.saturating_sub(100)))));
+            awards.push((
+                o.campaign,
+                cap(o, percent_of(subtotal, percent.saturating_sub(100))),
+            ));
         }
     }
 
@@ -318,7 +327,10 @@ pub fn evaluate(
             } => {
                 let hits = purchase.items.iter().filter(|i| matcher.matches(i));
                 let (minor, units) = hits.fold((0i64, 0i64), |(m, u), i| {
-                    (m.saturating_add(i.amount_minor), u.saturating_add(i.quantity))
+                    (
+                        m.saturating_add(i.amount_minor),
+                        u.saturating_add(i.quantity),
+                    )
                 });
                 let by_percent = percent.map_or(Points::ZERO, |pct| {
                     let item_base = purchase
@@ -514,7 +526,12 @@ mod tests {
         // 40 base + 20 gold + 40 (×2) = 100, doubled by the stacking campaign.
         assert_eq!(
             lines(&e),
-            vec![l("base", 40), l("gold", 20), l("Campaign 1", 40), l("Campaign 5", 100)]
+            vec![
+                l("base", 40),
+                l("gold", 20),
+                l("Campaign 1", 40),
+                l("Campaign 5", 100)
+            ]
         );
         assert_eq!(e.breakdown.total(), Points::new(200));
     }
@@ -533,7 +550,10 @@ mod tests {
             vec![l("base", 40), l("Campaign 1", 15), l("Campaign 2", 100)]
         );
         let again = member("member");
-        assert_eq!(price(&[], Some(&again), &cs).breakdown.total(), Points::new(55));
+        assert_eq!(
+            price(&[], Some(&again), &cs).breakdown.total(),
+            Points::new(55)
+        );
         // Without a member, nobody's first purchase is known.
         assert_eq!(price(&[], None, &cs).breakdown.total(), Points::new(55));
     }
@@ -590,14 +610,26 @@ mod tests {
     fn windows_use_local_days_and_hours() {
         let mut weekend = mult(1, 200);
         weekend.window.days = parse_days("sat,sun").unwrap();
-        assert_eq!(price(&[], None, &[weekend.clone()]).breakdown.total(), Points::new(80));
+        assert_eq!(
+            price(&[], None, &[weekend.clone()]).breakdown.total(),
+            Points::new(80)
+        );
         weekend.window.days = parse_days("mon-fri").unwrap();
-        assert_eq!(price(&[], None, &[weekend.clone()]).breakdown.total(), Points::new(40));
+        assert_eq!(
+            price(&[], None, &[weekend.clone()]).breakdown.total(),
+            Points::new(40)
+        );
         weekend.window.days = vec![];
         weekend.window.hours = parse_hours("14-15");
-        assert_eq!(price(&[], None, &[weekend.clone()]).breakdown.total(), Points::new(80));
+        assert_eq!(
+            price(&[], None, &[weekend.clone()]).breakdown.total(),
+            Points::new(80)
+        );
         weekend.window.hours = parse_hours("15-24");
-        assert_eq!(price(&[], None, &[weekend]).breakdown.total(), Points::new(40));
+        assert_eq!(
+            price(&[], None, &[weekend]).breakdown.total(),
+            Points::new(40)
+        );
     }
 
     #[test]
@@ -612,7 +644,11 @@ mod tests {
         c.min_spend_minor = Some(100_000);
         c.tiers = vec!["gold".into(), "vip".into()];
         assert!(price(&[], None, &[c.clone()]).awards.is_empty());
-        assert!(price(&[], Some(&member("silver")), &[c.clone()]).awards.is_empty());
+        assert!(
+            price(&[], Some(&member("silver")), &[c.clone()])
+                .awards
+                .is_empty()
+        );
         assert_eq!(price(&[], Some(&member("vip")), &[c]).awards.len(), 1);
     }
 
@@ -621,14 +657,23 @@ mod tests {
         let mut c = mult(1, 300);
         c.budget = Some(1_000);
         c.awarded = 950;
-        assert_eq!(price(&[], None, &[c.clone()]).awards, vec![(1, Points::new(50))]);
+        assert_eq!(
+            price(&[], None, &[c.clone()]).awards,
+            vec![(1, Points::new(50))]
+        );
         c.awarded = 1_000;
         assert!(price(&[], None, &[c.clone()]).awards.is_empty());
         c.budget = None;
         c.member_cap = Some(30);
-        assert!(price(&[], None, &[c.clone()]).awards.is_empty(), "capped needs a member");
+        assert!(
+            price(&[], None, &[c.clone()]).awards.is_empty(),
+            "capped needs a member"
+        );
         let m = member("member");
-        assert_eq!(price(&[], Some(&m), &[c]).awards, vec![(1, Points::new(30))]);
+        assert_eq!(
+            price(&[], Some(&m), &[c]).awards,
+            vec![(1, Points::new(30))]
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ pub fn percent_of(points: Points, percent: u32) -> Points {
 pub fn parse_multiplier(input: &str) -> Option<u32> {
     let s = input.trim().trim_start_matches(['x', 'X', '×']);
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || frac.len() > 2 || !(whole.chars().chain(frac.chars())).all(|c| c.is_ascii_digit()) {
+    if whole.is_empty()
+        || frac.len() > 2
+        || !(whole.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let whole: u32 = whole.parse().ok()?;
@@ -168,6 +171,30 @@ pub fn clawback_for_refund(
     Points::new(i64::try_from(after - before).expect("bounded by earned"))
 }
 
+/// Points to claw back for one refund of a purchase that earned `earned` points,
+/// `referral` of them a referral bonus: the rest is clawed back in proportion
+/// ([`clawback_for_refund`]); the referral bonus only when the refund makes the
+/// purchase refunded in full.
+pub fn refund_clawback(
+    earned: Points,
+    referral: Points,
+    purchase_minor: i64,
+    refunded_before_minor: i64,
+    refund_minor: i64,
+) -> Points {
+    let proportional = clawback_for_refund(
+        earned - referral,
+        purchase_minor,
+        refunded_before_minor,
+        refund_minor,
+    );
+    if refunded_before_minor + refund_minor >= purchase_minor {
+        proportional + referral
+    } else {
+        proportional
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +247,17 @@ mod tests {
         let e = Points::new(7);
         assert_eq!(clawback_for_refund(e, 10_000, 0, 5_000), Points::new(3));
         assert_eq!(clawback_for_refund(e, 10_000, 5_000, 5_000), Points::new(4));
+    }
+
+    #[test]
+    fn a_referral_bonus_goes_back_only_with_a_full_refund() {
+        // 40 points + a 50-point referral bonus on 1000 THB.
+        let (e, r) = (Points::new(90), Points::new(50));
+        assert_eq!(refund_clawback(e, r, 100_000, 0, 50_000), Points::new(20));
+        assert_eq!(
+            refund_clawback(e, r, 100_000, 50_000, 50_000),
+            Points::new(70)
+        );
     }
 
     proptest! {

@@ -4,11 +4,15 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use chrono_tz::Tz;
+
+use super::campaign::Item;
 use super::codes::{ClaimCode, MemberCode, VoucherCode};
 use super::earn::{Breakdown, EarnRate};
 use super::ledger::EntryKind;
 use super::money::{Currency, Money};
 use super::points::Points;
+use super::tier::Tiers;
 
 /// Program-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,6 +22,11 @@ pub struct Program {
     pub expiry_months: u32,
     /// Days after a purchase before its points can be spent.
     pub pending_days: u32,
+    /// The currency tier thresholds and referral minimum spends are in; only
+    /// purchases in it count towards tiers.
+    pub currency: Currency,
+    pub referral: ReferralRule,
+    pub tiers: Tiers,
 }
 
 impl Default for Program {
@@ -26,6 +35,31 @@ impl Default for Program {
             name: "taem".into(),
             expiry_months: 12,
             pending_days: 0,
+            currency: Currency::THB,
+            referral: ReferralRule::default(),
+            tiers: Tiers::standard(Currency::THB),
+        }
+    }
+}
+
+/// Bonuses for bringing a friend: paid once, when the referred member's first
+/// purchase of at least `min_spend_minor` is recorded; taken back if that
+/// purchase is refunded in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReferralRule {
+    /// To the member who invited.
+    pub referrer_points: i64,
+    /// To the member who joined through the invitation.
+    pub referee_points: i64,
+    pub min_spend_minor: i64,
+}
+
+impl Default for ReferralRule {
+    fn default() -> Self {
+        ReferralRule {
+            referrer_points: 50,
+            referee_points: 50,
+            min_spend_minor: 0,
         }
     }
 }
@@ -228,7 +262,18 @@ pub struct LotTiming {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A purchase to record, already priced by the earning rules.
+/// What the earning rules need from the program's settings.
+#[derive(Debug, Clone)]
+pub struct RuleSettings {
+    pub tz: Tz,
+    pub currency: Currency,
+    pub tiers: Tiers,
+    pub referral: ReferralRule,
+}
+
+/// A purchase to record; the store prices it with the earning rules
+/// ([`crate::domain::campaign::evaluate`]) inside its transaction, where budgets,
+/// the member's tier and their history are read consistently.
 #[derive(Debug, Clone)]
 pub struct PurchaseCommand {
     pub merchant_id: String,
@@ -238,9 +283,14 @@ pub struct PurchaseCommand {
     pub occurred_at: DateTime<Utc>,
     /// The purchase's items as given, kept for later rules and reports.
     pub items_json: Option<String>,
+    /// The purchase's items, as the earning rules read them.
+    pub items: Vec<Item>,
     /// A digest of the request: the same receipt with another digest is a conflict.
     pub fingerprint: String,
-    pub breakdown: Breakdown,
+    /// The merchant's base earn rate.
+    pub rate: EarnRate,
+    /// Settings the earning rules need, read inside the purchase's transaction.
+    pub rules: RuleSettings,
     pub timing: LotTiming,
     /// Used only when there is no member: whoever claims it gets the points.
     pub claim_code: ClaimCode,
@@ -368,4 +418,26 @@ impl LedgerAudit {
     pub fn holds(&self) -> bool {
         self.entries_sum == self.balance && self.lots_remaining == self.balance.max(0)
     }
+}
+
+/// What a campaign has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CampaignResults {
+    /// Bonus points given.
+    pub points: i64,
+    pub purchases: i64,
+    pub members: i64,
+    /// Money spent in the purchases that got a bonus (minor units).
+    pub sales_minor: i64,
+}
+
+/// A move between tiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TierChange {
+    pub member_id: i64,
+    pub from: Option<String>,
+    pub to: String,
+    pub spend_minor: i64,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }

@@ -197,9 +197,9 @@ impl TierStatus {
     pub fn new(tiers: &Tiers, key: Option<&str>, spend_minor: i64, currency: Currency) -> Self {
         let tier = tiers.get(key).clone();
         let next = tiers.next(&tier).cloned();
-        let to_next = next.as_ref().map(|n| {
-            Money::from_minor((n.threshold_minor - spend_minor).max(0), currency)
-        });
+        let to_next = next
+            .as_ref()
+            .map(|n| Money::from_minor((n.threshold_minor - spend_minor).max(0), currency));
         TierStatus {
             tier,
             spend: Money::from_minor(spend_minor.max(0), currency),
@@ -255,14 +255,20 @@ mod tests {
         let early = Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap();
         let later = Utc.with_ymd_and_hms(2027, 1, 10, 5, 0, 0).unwrap();
         assert_eq!(t.review(gold, since, 0, early), None);
-        assert_eq!(t.review(gold, since, 6_000 * 100, later).unwrap().key, "silver");
+        assert_eq!(
+            t.review(gold, since, 6_000 * 100, later).unwrap().key,
+            "silver"
+        );
         assert_eq!(t.review(gold, since, 25_000 * 100, later), None);
     }
 
     #[test]
     fn tier_bonus_is_the_multiplier_on_base_points_rounded_down() {
         let t = tiers();
-        assert_eq!(t.get(Some("silver")).bonus(Points::new(41)), Points::new(10));
+        assert_eq!(
+            t.get(Some("silver")).bonus(Points::new(41)),
+            Points::new(10)
+        );
         assert_eq!(t.get(Some("vip")).bonus(Points::new(41)), Points::new(41));
         assert_eq!(t.get(Some("member")).bonus(Points::new(41)), Points::new(0));
     }

@@ -9,11 +9,14 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::domain::campaign::Item;
 use crate::domain::model::*;
+use crate::domain::tier::TierStatus;
 use crate::domain::time::lot_expiry;
 use crate::domain::{Breakdown, ClaimCode, LinkCode, MemberCode, Money, Points, VoucherCode};
 use crate::store::{Store, StoreError};
 
+pub mod campaigns;
 pub mod qr;
 
 /// Account-link codes stay valid this long.
@@ -117,6 +120,20 @@ fn fingerprint<T: Serialize>(canonical: &T) -> String {
     ))
 }
 
+/// An unknown member code is the request's fault: say which field.
+fn member_known<T>(cmd: &PurchaseCommand, r: Result<T, StoreError>) -> Result<T> {
+    match r {
+        Err(StoreError::NotFound("member")) => Err(invalid(
+            "member_code",
+            format!(
+                "no member has the code {}",
+                cmd.member_code.as_ref().map(|c| c.as_str()).unwrap_or("")
+            ),
+        )),
+        other => Ok(other?),
+    }
+}
+
 /// How long program settings are reused before being read again: a change made
 /// with `taem program set` (perhaps in another process) applies within this time.
 const PROGRAM_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -167,12 +184,46 @@ impl Loyalty {
         })
     }
 
+    /// The program settings the earning rules read.
+    pub async fn rule_settings(&self) -> Result<RuleSettings> {
+        let p = self.program().await?;
+        Ok(RuleSettings {
+            tz: self.tz,
+            currency: p.currency,
+            tiers: p.tiers,
+            referral: p.referral,
+        })
+    }
+
     pub async fn record_purchase(
         &self,
         merchant: &Merchant,
         req: PurchaseRequest,
         now: DateTime<Utc>,
     ) -> Result<Recorded<PurchaseReceipt>> {
+        let cmd = self.purchase_command(merchant, req, now).await?;
+        member_known(&cmd, self.store.record_purchase(&cmd).await)
+    }
+
+    /// What a purchase would earn now, under the rules and campaigns as they
+    /// are, without recording it (`taem campaign simulate`).
+    pub async fn simulate_purchase(
+        &self,
+        merchant: &Merchant,
+        req: PurchaseRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Breakdown> {
+        let cmd = self.purchase_command(merchant, req, now).await?;
+        member_known(&cmd, self.store.price_purchase(&cmd).await)
+    }
+
+    /// Checks a purchase request and turns it into the store's command.
+    async fn purchase_command(
+        &self,
+        merchant: &Merchant,
+        req: PurchaseRequest,
+        now: DateTime<Utc>,
+    ) -> Result<PurchaseCommand> {
         check_id("receipt_id", &req.receipt_id)?;
         check_currency("currency", &req.currency, merchant)?;
         let total = amount("amount", &req.amount, merchant)?;
@@ -191,9 +242,16 @@ impl Loyalty {
         {
             return Err(invalid("occurred_at", "is in the future"));
         }
+        if req.items.as_ref().is_some_and(|i| i.len() > 500) {
+            return Err(invalid("items", "at most 500 items"));
+        }
         let mut items = Vec::new();
+        let mut rule_items = Vec::new();
         for (i, item) in req.items.iter().flatten().enumerate() {
             check_id(&format!("items[{i}].sku"), &item.sku)?;
+            if let Some(c) = &item.category {
+                check_id(&format!("items[{i}].category"), c)?;
+            }
             if item.quantity <= 0 {
                 return Err(invalid(
                     format!("items[{i}].quantity"),
@@ -206,9 +264,12 @@ impl Loyalty {
                 amount: a.to_decimal_string(),
                 ..item.clone()
             });
-        }
-        if items.len() > 500 {
-            return Err(invalid("items", "at most 500 items"));
+            rule_items.push(Item {
+                sku: item.sku.clone(),
+                category: item.category.clone(),
+                quantity: item.quantity,
+                amount_minor: a.minor(),
+            });
         }
         // The canonical request: normalised values, in a fixed order.
         let canonical = PurchaseRequest {
@@ -219,8 +280,7 @@ impl Loyalty {
             occurred_at,
             items: req.items.is_some().then(|| items.clone()),
         };
-        let breakdown = Breakdown::base(merchant.earn.points_for(total));
-        let cmd = PurchaseCommand {
+        Ok(PurchaseCommand {
             merchant_id: merchant.id.clone(),
             receipt_id: req.receipt_id,
             amount: total,
@@ -230,23 +290,15 @@ impl Loyalty {
                 .items
                 .is_some()
                 .then(|| serde_json::to_string(&items).expect("serializable")),
+            items: rule_items,
             fingerprint: fingerprint(&canonical),
-            breakdown,
+            rate: merchant.earn,
+            rules: self.rule_settings().await?,
             timing: self.lot_timing(now).await?,
             claim_code: ClaimCode::generate(),
             claim_expires_at: now + Duration::days(CLAIM_DAYS),
             now,
-        };
-        match self.store.record_purchase(&cmd).await {
-            Err(StoreError::NotFound("member")) => Err(invalid(
-                "member_code",
-                format!(
-                    "no member has the code {}",
-                    cmd.member_code.as_ref().map(|c| c.as_str()).unwrap_or("")
-                ),
-            )),
-            other => Ok(other?),
-        }
+        })
     }
 
     pub async fn record_refund(
@@ -412,6 +464,30 @@ impl Loyalty {
         Ok(self.store.use_link(&code, by, now).await?)
     }
 
+    /// A member's tier, spend and distance to the next tier.
+    pub async fn tier_status(&self, member_id: i64, now: DateTime<Utc>) -> Result<TierStatus> {
+        let program = self.program().await?;
+        let (key, spend) = self
+            .store
+            .tier_standing(member_id, program.currency.code(), now)
+            .await?;
+        Ok(TierStatus::new(
+            &program.tiers,
+            key.as_deref(),
+            spend,
+            program.currency,
+        ))
+    }
+
+    /// The periodic tier review (see [`crate::domain::tier`]).
+    pub async fn review_tiers(&self, now: DateTime<Utc>) -> Result<Vec<TierChange>> {
+        let program = self.store.program().await?;
+        Ok(self
+            .store
+            .review_tiers(&program.tiers, program.currency.code(), now)
+            .await?)
+    }
+
     /// Everything about a member's points, for `member show` and the chat.
     pub async fn summary(&self, member: Member, now: DateTime<Utc>) -> Result<MemberSummary> {
         let lots = self.store.lots(member.id).await?;
@@ -440,7 +516,9 @@ impl Loyalty {
             });
         let vouchers = self.store.vouchers(member.id).await?;
         let entries = self.store.entries(member.id, 20).await?;
+        let tier = self.tier_status(member.id, now).await?;
         Ok(MemberSummary {
+            tier,
             spendable,
             pending,
             next_expiry,
@@ -461,6 +539,7 @@ pub struct NextExpiry {
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberSummary {
     pub member: Member,
+    pub tier: TierStatus,
     pub spendable: Points,
     pub pending: Points,
     pub next_expiry: Option<NextExpiry>,

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::campaign::Campaign;
+use crate::domain::earn::Breakdown;
 use crate::domain::model::*;
+use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
 
 pub mod postgres;
@@ -47,6 +50,8 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
 
     async fn program(&self) -> Result<Program>;
+    /// Saves the settings, tiers included (members keep their tier key; one no
+    /// longer in the table reads as the lowest tier).
     async fn set_program(&self, program: &Program) -> Result<()>;
 
     async fn add_merchant(&self, merchant: &Merchant) -> Result<()>;
@@ -98,6 +103,37 @@ pub trait Store: Send + Sync + 'static {
         timing: LotTiming,
         now: DateTime<Utc>,
     ) -> Result<ClaimReceipt>;
+
+    /// Prices a purchase exactly as `record_purchase` would, without recording it.
+    async fn price_purchase(&self, cmd: &PurchaseCommand) -> Result<Breakdown>;
+
+    /// Adds a campaign; the store assigns its id and starts `awarded` at zero.
+    async fn add_campaign(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Campaign>;
+    async fn campaign(&self, id: i64) -> Result<Campaign>;
+    /// Every campaign, newest first.
+    async fn campaigns(&self) -> Result<Vec<Campaign>>;
+    /// Ends a campaign now (purchases that happened before still get its points).
+    async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign>;
+    async fn campaign_results(&self, id: i64) -> Result<CampaignResults>;
+
+    /// A member's tier key (`None`: the lowest) and their spend in the program
+    /// currency over the rolling window ending at `now`.
+    async fn tier_standing(
+        &self,
+        member_id: i64,
+        currency: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<String>, i64)>;
+    /// The periodic review: members who held their tier long enough and whose
+    /// spend no longer reaches it move down. Returns the moves made.
+    async fn review_tiers(
+        &self,
+        tiers: &Tiers,
+        currency: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TierChange>>;
+    /// A member's tier moves, newest first.
+    async fn tier_changes(&self, member_id: i64) -> Result<Vec<TierChange>>;
 
     async fn add_reward(&self, reward: &NewReward, now: DateTime<Utc>) -> Result<Reward>;
     async fn reward(&self, id: i64) -> Result<Reward>;

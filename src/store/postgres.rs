@@ -21,10 +21,15 @@ use sqlx::{Postgres, Transaction};
 
 use super::rows::*;
 use super::{Result, Store, StoreError};
-use crate::domain::earn::clawback_for_refund;
+use crate::domain::campaign::Campaign;
+use crate::domain::earn::Breakdown;
+use crate::domain::earn::refund_clawback;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
+use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Money, Points, Refusal, VoucherCode};
+
+mod rules;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -334,6 +339,49 @@ fn map_unique(e: sqlx::Error, what: &'static str) -> StoreError {
     }
 }
 
+/// Takes `points` of a refunded purchase back from a member (the buyer, or the
+/// referrer it paid; their row already locked), from the purchase's own lot
+/// first; a shortfall becomes debt. Returns the member's balance after.
+async fn claw_back(
+    tx: &mut Tx,
+    member_id: i64,
+    p: &PurchaseRow,
+    points: i64,
+    cmd: &RefundCommand,
+) -> Result<i64> {
+    // Points past their expiry cannot pay a clawback: expire them first, so any
+    // shortfall becomes debt and the lots keep matching the balance.
+    expire_member_lots(tx, member_id, cmd.now).await?;
+    if points == 0 {
+        return member_balance(tx, member_id).await;
+    }
+    let lots = live_lots(tx, member_id, cmd.now).await?;
+    let own: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM lots WHERE purchase_id = $1 AND member_id = $2")
+            .bind(p.id)
+            .bind(member_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (plan, _debt) = ledger::plan_clawback(&lots, own, Points::new(points), cmd.now);
+    let (entry_id, after) = append(
+        tx,
+        NewEntry {
+            member_id,
+            kind: EntryKind::Clawback,
+            points: -points,
+            merchant_id: Some(&cmd.merchant_id),
+            purchase_id: Some(p.id),
+            voucher_id: None,
+            lot_id: None,
+            reference: Some(&cmd.refund_id),
+            now: cmd.now,
+        },
+    )
+    .await?;
+    take_from_lots(tx, entry_id, &plan).await?;
+    Ok(after)
+}
+
 /// A stored refund: fingerprint, receipt id, purchase id, points clawed back,
 /// balance after and member code.
 type RefundRecord = (String, String, i64, i64, Option<i64>, Option<String>);
@@ -392,35 +440,42 @@ impl PgStore {
         cmd: &PurchaseCommand,
     ) -> Result<Recorded<PurchaseReceipt>> {
         let mut tx = self.begin().await?;
-        // The member's row stays locked until commit: the balance read here is the
-        // one the credit below starts from.
-        let member: Option<(i64, String, i64)> = match &cmd.member_code {
-            Some(code) => Some(
-                sqlx::query_as("SELECT id, code, balance FROM members WHERE code = $1 FOR UPDATE")
-                    .bind(code.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("member"))?,
-            ),
+        // Locks in the fixed order: the member, the referrer they may pay, then
+        // the budgeted campaigns. The member's balance, history and caps read
+        // here stay current until commit.
+        let buyer = match &cmd.member_code {
+            Some(code) => {
+                Some(rules::buyer(&mut tx, code, cmd.rules.currency.code(), cmd.now, true).await?)
+            }
             None => None,
         };
-        let points = cmd.breakdown.total().value();
-        let breakdown = serde_json::to_string(&cmd.breakdown).expect("serializable");
+        let referrer_balance = match &buyer {
+            Some((b, _)) if b.referral_due(cmd) => rules::lock_referrer(&mut tx, b).await?,
+            _ => None,
+        };
+        let campaigns = rules::running_campaigns(&mut tx, cmd.occurred_at, true).await?;
+        let used = match &buyer {
+            Some((b, _)) => rules::member_use(&mut tx, b.id, &capped(&campaigns)).await?,
+            None => Vec::new(),
+        };
+        let earning = price(cmd, buyer.as_ref().map(|b| &b.0), &campaigns, &used);
+        let points = earning.breakdown.total().value();
+        let breakdown = serde_json::to_string(&earning.breakdown).expect("serializable");
         // A purchase without a member waits for a claim (if it earned anything).
-        let claim = (member.is_none() && points > 0)
+        let claim = (buyer.is_none() && points > 0)
             .then(|| (cmd.claim_code.as_str(), cmd.claim_expires_at));
-        let balance_after = member.as_ref().map(|(_, _, b)| b + points);
+        let balance_after = buyer.as_ref().map(|(b, _)| b.balance + points);
         let purchase_id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
              currency, occurred_at, items, points, breakdown, balance_after, available_at, \
-             claim_code, claim_expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             claim_code, claim_expires_at, referral_points, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id",
         )
         .bind(&cmd.merchant_id)
         .bind(&cmd.receipt_id)
         .bind(&cmd.fingerprint)
-        .bind(member.as_ref().map(|m| m.0))
+        .bind(buyer.as_ref().map(|(b, _)| b.id))
         .bind(cmd.amount.minor())
         .bind(cmd.amount.currency().code())
         .bind(cmd.occurred_at)
@@ -431,6 +486,7 @@ impl PgStore {
         .bind(cmd.timing.available_at)
         .bind(claim.map(|c| c.0))
         .bind(claim.map(|c| c.1))
+        .bind(earning.referral.value())
         .bind(cmd.now)
         .fetch_optional(&mut *tx)
         .await?;
@@ -449,24 +505,40 @@ impl PgStore {
                 Err(StoreError::IdempotencyConflict("receipt_id"))
             };
         };
-        if let Some((member_id, _, before)) = member
-            && points > 0
-        {
-            credit(
+        let member_id = buyer.as_ref().map(|(b, _)| b.id);
+        rules::record_awards(&mut tx, purchase_id, member_id, &earning.awards, cmd.now).await?;
+        if let Some((b, spend_before)) = &buyer {
+            if points > 0 {
+                credit(
+                    &mut tx,
+                    NewEntry {
+                        member_id: b.id,
+                        kind: EntryKind::Earn,
+                        points,
+                        merchant_id: Some(&cmd.merchant_id),
+                        purchase_id: Some(purchase_id),
+                        voucher_id: None,
+                        lot_id: None,
+                        reference: Some(&cmd.receipt_id),
+                        now: cmd.now,
+                    },
+                    cmd.timing,
+                    b.balance,
+                )
+                .await?;
+            }
+            if b.referral_due(cmd) {
+                rules::pay_referral(&mut tx, b, referrer_balance, purchase_id, cmd).await?;
+            }
+            let spend = spend_before + counted_spend(cmd);
+            rules::upgrade(
                 &mut tx,
-                NewEntry {
-                    member_id,
-                    kind: EntryKind::Earn,
-                    points,
-                    merchant_id: Some(&cmd.merchant_id),
-                    purchase_id: Some(purchase_id),
-                    voucher_id: None,
-                    lot_id: None,
-                    reference: Some(&cmd.receipt_id),
-                    now: cmd.now,
-                },
-                cmd.timing,
-                before,
+                b.id,
+                b.tier.clone(),
+                spend,
+                &cmd.rules.tiers,
+                "purchase",
+                cmd.now,
             )
             .await?;
         }
@@ -475,8 +547,8 @@ impl PgStore {
             purchase_id,
             receipt_id: cmd.receipt_id.clone(),
             points: Points::new(points),
-            breakdown: cmd.breakdown.clone(),
-            member_code: member.map(|m| m.1),
+            breakdown: earning.breakdown,
+            member_code: buyer.map(|(b, _)| b.code),
             balance: balance_after.map(Points::new),
             available_at: cmd.timing.available_at,
             claim_code: claim.map(|c| c.0.to_string()),
@@ -513,8 +585,9 @@ impl PgStore {
             }
             .into());
         }
-        let claw = clawback_for_refund(
+        let claw = refund_clawback(
             Points::new(p.points),
+            Points::new(p.referral_points),
             p.amount_minor,
             p.refunded_minor,
             cmd.amount.minor(),
@@ -523,39 +596,20 @@ impl PgStore {
         let mut balance = None;
         if let Some(member_id) = p.member_id {
             lock_member(&mut tx, member_id).await?;
-            // Points past their expiry cannot pay a clawback: expire them first, so
-            // any shortfall becomes debt and the lots keep matching the balance.
-            expire_member_lots(&mut tx, member_id, cmd.now).await?;
-            let mut b = member_balance(&mut tx, member_id).await?;
-            if claw > 0 {
-                let lots = live_lots(&mut tx, member_id, cmd.now).await?;
-                let own: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM lots WHERE purchase_id = $1 AND member_id = $2",
-                )
-                .bind(p.id)
-                .bind(member_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (plan, _debt) = ledger::plan_clawback(&lots, own, Points::new(claw), cmd.now);
-                let (entry_id, after) = append(
-                    &mut tx,
-                    NewEntry {
-                        member_id,
-                        kind: EntryKind::Clawback,
-                        points: -claw,
-                        merchant_id: Some(&cmd.merchant_id),
-                        purchase_id: Some(p.id),
-                        voucher_id: None,
-                        lot_id: None,
-                        reference: Some(&cmd.refund_id),
-                        now: cmd.now,
-                    },
-                )
-                .await?;
-                take_from_lots(&mut tx, entry_id, &plan).await?;
-                b = after;
+            balance = Some(claw_back(&mut tx, member_id, &p, claw, cmd).await?);
+            // A referral paid by this purchase goes back when it is refunded in full.
+            let full = p.refunded_minor + cmd.amount.minor() == p.amount_minor;
+            if full && p.referrer_points > 0 {
+                let referrer: Option<i64> =
+                    sqlx::query_scalar("SELECT referred_by FROM members WHERE id = $1")
+                        .bind(member_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if let Some(referrer) = referrer {
+                    lock_member(&mut tx, referrer).await?;
+                    claw_back(&mut tx, referrer, &p, p.referrer_points, cmd).await?;
+                }
             }
-            balance = Some(b);
         }
         sqlx::query(
             "UPDATE purchases SET refunded_minor = refunded_minor + $1, \
@@ -712,26 +766,45 @@ impl Store for PgStore {
     }
 
     async fn program(&self) -> Result<Program> {
-        let (name, expiry_months, pending_days): (String, i64, i64) =
-            sqlx::query_as("SELECT name, expiry_months, pending_days FROM program WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
+        type ProgramRow = (String, i64, i64, String, i64, i64, i64);
+        let (name, expiry_months, pending_days, cur, referrer, referee, min_spend): ProgramRow =
+            sqlx::query_as(
+                "SELECT name, expiry_months, pending_days, currency, referrer_points, \
+                 referee_points, referral_min_spend_minor FROM program WHERE id = 1",
+            )
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Program {
             name,
             expiry_months: u32::try_from(expiry_months).unwrap_or(12),
             pending_days: u32::try_from(pending_days).unwrap_or(0),
+            currency: currency(&cur)?,
+            referral: ReferralRule {
+                referrer_points: referrer,
+                referee_points: referee,
+                min_spend_minor: min_spend,
+            },
+            tiers: rules::tiers(&self.pool).await?,
         })
     }
 
     async fn set_program(&self, p: &Program) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
-            "UPDATE program SET name = $1, expiry_months = $2, pending_days = $3 WHERE id = 1",
+            "UPDATE program SET name = $1, expiry_months = $2, pending_days = $3, currency = $4, \
+             referrer_points = $5, referee_points = $6, referral_min_spend_minor = $7 WHERE id = 1",
         )
         .bind(&p.name)
         .bind(i64::from(p.expiry_months))
         .bind(i64::from(p.pending_days))
-        .execute(&self.pool)
+        .bind(p.currency.code())
+        .bind(p.referral.referrer_points)
+        .bind(p.referral.referee_points)
+        .bind(p.referral.min_spend_minor)
+        .execute(&mut *tx)
         .await?;
+        rules::set_tiers(&mut tx, &p.tiers).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1061,6 +1134,8 @@ impl Store for PgStore {
             .bind(p.id)
             .execute(&mut *tx)
             .await?;
+        // The claimed purchase now counts towards the member's tier.
+        rules::upgrade_after_claim(&mut tx, member_id, now).await?;
         tx.commit().await?;
         Ok(ClaimReceipt {
             receipt_id: p.receipt_id,
@@ -1068,6 +1143,52 @@ impl Store for PgStore {
             points: Points::new(points),
             balance: Points::new(balance),
         })
+    }
+
+    async fn price_purchase(&self, cmd: &PurchaseCommand) -> Result<Breakdown> {
+        rules::price_purchase(&self.pool, cmd).await
+    }
+
+    async fn add_campaign(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Campaign> {
+        rules::add_campaign(&self.pool, campaign, now).await
+    }
+
+    async fn campaign(&self, id: i64) -> Result<Campaign> {
+        rules::campaign(&self.pool, id).await
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>> {
+        rules::campaigns(&self.pool).await
+    }
+
+    async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign> {
+        rules::end_campaign(&self.pool, id, now).await
+    }
+
+    async fn campaign_results(&self, id: i64) -> Result<CampaignResults> {
+        rules::campaign_results(&self.pool, id).await
+    }
+
+    async fn tier_standing(
+        &self,
+        member_id: i64,
+        currency: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<String>, i64)> {
+        rules::tier_standing(&self.pool, member_id, currency, now).await
+    }
+
+    async fn review_tiers(
+        &self,
+        tiers: &Tiers,
+        currency: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TierChange>> {
+        rules::review_tiers(&self.pool, tiers, currency, now).await
+    }
+
+    async fn tier_changes(&self, member_id: i64) -> Result<Vec<TierChange>> {
+        rules::tier_changes(&self.pool, member_id).await
     }
 
     async fn add_reward(&self, r: &NewReward, now: DateTime<Utc>) -> Result<Reward> {

@@ -7,9 +7,14 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::{Result, StoreError};
+use crate::domain::campaign::{
+    Campaign, Earning, ItemMatch, MemberFacts, Offer, PurchaseFacts, Rule, Window, days_from_bits,
+    days_to_bits, evaluate,
+};
 use crate::domain::earn::{Breakdown, EarnRate};
 use crate::domain::ledger::{EntryKind, LotView};
 use crate::domain::model::*;
+use crate::domain::tier::{Tier, Tiers};
 use crate::domain::{Currency, Money, Points, Refusal};
 
 #[derive(sqlx::FromRow)]
@@ -222,6 +227,8 @@ pub(super) struct PurchaseRow {
     pub(super) merchant_id: String,
     pub(super) refunded_minor: i64,
     pub(super) clawed_back: i64,
+    pub(super) referral_points: i64,
+    pub(super) referrer_points: i64,
 }
 
 impl PurchaseRow {
@@ -251,7 +258,8 @@ impl PurchaseRow {
 pub(super) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerprint, p.member_id, \
     m.code AS member_code, p.amount_minor, p.currency, p.points, p.breakdown, p.balance_after, \
     p.available_at, p.claim_code, p.claim_expires_at, p.claimed_at, p.merchant_id, \
-    p.refunded_minor, p.clawed_back FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
+    p.refunded_minor, p.clawed_back, p.referral_points, p.referrer_points \
+    FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
 
 pub(super) const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
     marketing_opt_in, balance, created_at, telegram_reachable, line_reachable FROM members";
@@ -290,4 +298,304 @@ pub(super) fn voucher_refusal(v: &VoucherRow, now: DateTime<Utc>) -> Option<Refu
         }),
         _ => None,
     }
+}
+
+// ---------------------------------------------------------------------------
+// Earning rules
+
+pub(super) const CAMPAIGN_COLUMNS: &str = "SELECT id, name_th, name_en, text_th, text_en, kind, \
+    percent, points, stacks, item_sku, item_category, starts_at, ends_at, days, hour_from, \
+    hour_to, merchants, tiers, min_spend_minor, budget, member_cap, awarded, ended_early_at, \
+    created_at FROM campaigns";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CampaignRow {
+    pub(super) id: i64,
+    pub(super) name_th: String,
+    pub(super) name_en: String,
+    pub(super) text_th: String,
+    pub(super) text_en: String,
+    pub(super) kind: String,
+    pub(super) percent: Option<i64>,
+    pub(super) points: Option<i64>,
+    pub(super) stacks: bool,
+    pub(super) item_sku: Option<String>,
+    pub(super) item_category: Option<String>,
+    pub(super) starts_at: DateTime<Utc>,
+    pub(super) ends_at: DateTime<Utc>,
+    pub(super) days: Option<i64>,
+    pub(super) hour_from: Option<i64>,
+    pub(super) hour_to: Option<i64>,
+    pub(super) merchants: Option<String>,
+    pub(super) tiers: Option<String>,
+    pub(super) min_spend_minor: Option<i64>,
+    pub(super) budget: Option<i64>,
+    pub(super) member_cap: Option<i64>,
+    pub(super) awarded: i64,
+    pub(super) ended_early_at: Option<DateTime<Utc>>,
+    pub(super) created_at: DateTime<Utc>,
+}
+
+fn list(s: Option<String>) -> Vec<String> {
+    s.map(|s| {
+        s.split(',')
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn pct(v: Option<i64>) -> Option<u32> {
+    v.and_then(|p| u32::try_from(p).ok())
+}
+
+impl TryFrom<CampaignRow> for Campaign {
+    type Error = StoreError;
+    fn try_from(r: CampaignRow) -> Result<Campaign> {
+        let corrupt = || StoreError::Corrupt(format!("campaign {} of kind {:?}", r.id, r.kind));
+        let rule = match r.kind.as_str() {
+            "multiplier" => Rule::Multiplier {
+                percent: pct(r.percent).ok_or_else(corrupt)?,
+                stacks: r.stacks,
+            },
+            "bonus" => Rule::Bonus {
+                points: r.points.ok_or_else(corrupt)?,
+            },
+            "first_purchase" => Rule::FirstPurchase {
+                points: r.points.ok_or_else(corrupt)?,
+            },
+            "items" => Rule::Items {
+                matcher: match (&r.item_sku, &r.item_category) {
+                    (Some(s), _) => ItemMatch::Sku(s.clone()),
+                    (None, Some(c)) => ItemMatch::Category(c.clone()),
+                    (None, None) => return Err(corrupt()),
+                },
+                percent: pct(r.percent),
+                points_per_unit: r.points,
+            },
+            _ => return Err(corrupt()),
+        };
+        let hours = match (r.hour_from, r.hour_to) {
+            (Some(a), Some(b)) => Some((
+                u32::try_from(a).map_err(|_| corrupt())?,
+                u32::try_from(b).map_err(|_| corrupt())?,
+            )),
+            _ => None,
+        };
+        Ok(Campaign {
+            id: r.id,
+            name_th: r.name_th,
+            name_en: r.name_en,
+            text_th: r.text_th,
+            text_en: r.text_en,
+            rule,
+            window: Window {
+                starts_at: r.starts_at,
+                ends_at: r.ends_at,
+                days: r.days.map(days_from_bits).unwrap_or_default(),
+                hours,
+            },
+            merchants: list(r.merchants),
+            tiers: list(r.tiers),
+            min_spend_minor: r.min_spend_minor,
+            budget: r.budget,
+            member_cap: r.member_cap,
+            awarded: r.awarded,
+            ended_early_at: r.ended_early_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// A campaign's rule and scopes as column values, for INSERT.
+pub(super) struct CampaignColumns {
+    pub(super) kind: &'static str,
+    pub(super) percent: Option<i64>,
+    pub(super) points: Option<i64>,
+    pub(super) stacks: bool,
+    pub(super) item_sku: Option<String>,
+    pub(super) item_category: Option<String>,
+    pub(super) days: Option<i64>,
+    pub(super) hour_from: Option<i64>,
+    pub(super) hour_to: Option<i64>,
+    pub(super) merchants: Option<String>,
+    pub(super) tiers: Option<String>,
+}
+
+impl CampaignColumns {
+    pub(super) fn of(c: &Campaign) -> CampaignColumns {
+        let joined = |v: &[String]| (!v.is_empty()).then(|| v.join(","));
+        let (kind, percent, points, stacks, sku, category) = match &c.rule {
+            Rule::Multiplier { percent, stacks } => {
+                ("multiplier", Some(*percent), None, *stacks, None, None)
+            }
+            Rule::Bonus { points } => ("bonus", None, Some(*points), false, None, None),
+            Rule::FirstPurchase { points } => {
+                ("first_purchase", None, Some(*points), false, None, None)
+            }
+            Rule::Items {
+                matcher,
+                percent,
+                points_per_unit,
+            } => {
+                let (sku, cat) = match matcher {
+                    ItemMatch::Sku(s) => (Some(s.clone()), None),
+                    ItemMatch::Category(c) => (None, Some(c.clone())),
+                };
+                ("items", *percent, *points_per_unit, false, sku, cat)
+            }
+        };
+        CampaignColumns {
+            kind,
+            percent: percent.map(i64::from),
+            points,
+            stacks,
+            item_sku: sku,
+            item_category: category,
+            days: (!c.window.days.is_empty()).then(|| days_to_bits(&c.window.days)),
+            hour_from: c.window.hours.map(|h| i64::from(h.0)),
+            hour_to: c.window.hours.map(|h| i64::from(h.1)),
+            merchants: joined(&c.merchants),
+            tiers: joined(&c.tiers),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TierRow {
+    pub(super) key: String,
+    pub(super) name_th: String,
+    pub(super) name_en: String,
+    pub(super) threshold_minor: i64,
+    pub(super) multiplier_percent: i64,
+}
+
+pub(super) const TIER_COLUMNS: &str =
+    "SELECT key, name_th, name_en, threshold_minor, multiplier_percent FROM tiers";
+
+pub(super) fn tiers_from_rows(rows: Vec<TierRow>) -> Result<Tiers> {
+    Tiers::new(
+        rows.into_iter()
+            .map(|r| Tier {
+                key: r.key,
+                name_th: r.name_th,
+                name_en: r.name_en,
+                threshold_minor: r.threshold_minor,
+                multiplier_percent: u32::try_from(r.multiplier_percent).unwrap_or(100),
+            })
+            .collect(),
+    )
+    .map_err(|e| StoreError::Corrupt(format!("tiers: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TierChangeRow {
+    pub(super) member_id: i64,
+    pub(super) from_tier: Option<String>,
+    pub(super) to_tier: String,
+    pub(super) spend_minor: i64,
+    pub(super) reason: String,
+    pub(super) created_at: DateTime<Utc>,
+}
+
+pub(super) const TIER_CHANGE_COLUMNS: &str =
+    "SELECT member_id, from_tier, to_tier, spend_minor, reason, created_at FROM tier_changes";
+
+impl From<TierChangeRow> for TierChange {
+    fn from(r: TierChangeRow) -> TierChange {
+        TierChange {
+            member_id: r.member_id,
+            from: r.from_tier,
+            to: r.to_tier,
+            spend_minor: r.spend_minor,
+            reason: r.reason,
+            at: r.created_at,
+        }
+    }
+}
+
+/// The member a purchase belongs to, as read under their lock.
+pub(super) struct Buyer {
+    pub(super) id: i64,
+    pub(super) code: String,
+    pub(super) balance: i64,
+    pub(super) tier: Option<String>,
+    pub(super) referred_by: Option<i64>,
+    pub(super) referral_paid: bool,
+    /// Whether any purchase of theirs was recorded before.
+    pub(super) has_purchases: bool,
+}
+
+impl Buyer {
+    /// Whether this purchase pays the member's referral: they were invited, it
+    /// is not paid yet, and the purchase is big enough, in the program currency.
+    pub(super) fn referral_due(&self, cmd: &PurchaseCommand) -> bool {
+        let r = &cmd.rules.referral;
+        self.referred_by.is_some()
+            && !self.referral_paid
+            && (r.referrer_points > 0 || r.referee_points > 0)
+            && cmd.amount.currency() == cmd.rules.currency
+            && cmd.amount.minor() >= r.min_spend_minor
+    }
+}
+
+/// Prices a purchase: `used` is what each capped campaign already gave this member.
+pub(super) fn price(
+    cmd: &PurchaseCommand,
+    buyer: Option<&Buyer>,
+    campaigns: &[Campaign],
+    used: &[(i64, i64)],
+) -> Earning {
+    let member = buyer.map(|b| MemberFacts {
+        tier: cmd.rules.tiers.get(b.tier.as_deref()).clone(),
+        first_purchase: !b.has_purchases,
+        referral_bonus: b
+            .referral_due(cmd)
+            .then_some(Points::new(cmd.rules.referral.referee_points)),
+    });
+    let offers: Vec<Offer<'_>> = campaigns
+        .iter()
+        .map(|c| Offer {
+            campaign: c,
+            member_left: c.member_cap.map(|cap| {
+                cap - used
+                    .iter()
+                    .find(|(id, _)| *id == c.id)
+                    .map_or(0, |(_, p)| *p)
+            }),
+        })
+        .collect();
+    evaluate(
+        &PurchaseFacts {
+            merchant_id: &cmd.merchant_id,
+            amount: cmd.amount,
+            items: &cmd.items,
+            occurred_at: cmd.occurred_at,
+            rate: cmd.rate,
+            tz: cmd.rules.tz,
+        },
+        member.as_ref(),
+        &offers,
+    )
+}
+
+/// The ids of campaigns with a per-member cap, whose use by the buyer must be read.
+pub(super) fn capped(campaigns: &[Campaign]) -> Vec<i64> {
+    campaigns
+        .iter()
+        .filter(|c| c.member_cap.is_some())
+        .map(|c| c.id)
+        .collect()
+}
+
+/// The reference of the entries that pay (and take back) a referral bonus.
+pub(super) const REFERRAL_REFERENCE: &str = "referral";
+
+/// What a purchase adds to its member's rolling spend (in the program currency,
+/// and inside the window).
+pub(super) fn counted_spend(cmd: &PurchaseCommand) -> i64 {
+    let counts = cmd.amount.currency() == cmd.rules.currency
+        && cmd.occurred_at > crate::domain::tier::window_start(cmd.now);
+    if counts { cmd.amount.minor() } else { 0 }
 }

@@ -18,6 +18,7 @@ mod migrate;
 mod ops;
 mod readers;
 mod rows;
+mod rules;
 mod value;
 mod writer;
 
@@ -32,7 +33,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{Result, Store, StoreError};
+use crate::domain::campaign::Campaign;
+use crate::domain::earn::Breakdown;
 use crate::domain::model::*;
+use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use readers::Readers;
 use value::SqliteError;
@@ -327,6 +331,63 @@ impl Store for SqliteStore {
         self.writer
             .run(move |c| ops::claim_receipt(c, member_id, &code, timing, now))
             .await
+    }
+
+    async fn price_purchase(&self, cmd: &PurchaseCommand) -> Result<Breakdown> {
+        let cmd = cmd.clone();
+        self.read(move |c| rules::price_purchase(c, &cmd)).await
+    }
+
+    async fn add_campaign(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Campaign> {
+        let campaign = campaign.clone();
+        self.writer
+            .run(move |c| rules::add_campaign(c, &campaign, now))
+            .await
+    }
+
+    async fn campaign(&self, id: i64) -> Result<Campaign> {
+        self.read(move |c| rules::campaign(c, id)).await
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>> {
+        self.read(rules::campaigns).await
+    }
+
+    async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign> {
+        self.writer
+            .run(move |c| rules::end_campaign(c, id, now))
+            .await
+    }
+
+    async fn campaign_results(&self, id: i64) -> Result<CampaignResults> {
+        self.read(move |c| rules::campaign_results(c, id)).await
+    }
+
+    async fn tier_standing(
+        &self,
+        member_id: i64,
+        currency: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<String>, i64)> {
+        let currency = currency.to_string();
+        self.read(move |c| rules::tier_standing(c, member_id, &currency, now))
+            .await
+    }
+
+    async fn review_tiers(
+        &self,
+        tiers: &Tiers,
+        currency: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TierChange>> {
+        let (tiers, currency) = (tiers.clone(), currency.to_string());
+        self.writer
+            .run(move |c| rules::review_tiers(c, &tiers, &currency, now))
+            .await
+    }
+
+    async fn tier_changes(&self, member_id: i64) -> Result<Vec<TierChange>> {
+        self.read(move |c| rules::tier_changes(c, member_id)).await
     }
 
     async fn add_reward(&self, r: &NewReward, now: DateTime<Utc>) -> Result<Reward> {

@@ -34,6 +34,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0003_line.sql",
         sql: include_str!("../../../migrations/sqlite/0003_line.sql"),
     },
+    Migration {
+        file: "0004_rules.sql",
+        sql: include_str!("../../../migrations/sqlite/0004_rules.sql"),
+    },
 ];
 
 impl Migration {

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::rows::*;
+use super::rules;
 use super::value::{Ts, sqlite_error};
-use crate::domain::earn::clawback_for_refund;
+use crate::domain::earn::refund_clawback;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
 use crate::domain::{ClaimCode, MemberCode, Money, Points, Refusal, VoucherCode};
@@ -21,7 +22,7 @@ use crate::store::{Result, StoreError};
 // Small helpers
 
 /// One row or none.
-fn one<T>(
+pub(super) fn one<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -34,7 +35,7 @@ fn one<T>(
 }
 
 /// Every row.
-fn all<T>(
+pub(super) fn all<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -46,12 +47,12 @@ fn all<T>(
 }
 
 /// Runs a statement that returns no rows; the number of rows it changed.
-fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+pub(super) fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
     Ok(conn.prepare_cached(sql)?.execute(params)?)
 }
 
 /// Inserts one row; its id. (`RETURNING` would cost SQLite a temporary table.)
-fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
+pub(super) fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
     conn.prepare_cached(sql)?.execute(params)?;
     Ok(conn.last_insert_rowid())
 }
@@ -70,7 +71,7 @@ fn map_unique(e: StoreError, what: &'static str) -> StoreError {
 
 /// Appends an entry to a member whose balance before it is `before`, and moves
 /// the cached balance with it; returns the entry id and the balance after.
-fn append(conn: &Connection, e: &NewEntry<'_>, before: i64) -> Result<(i64, i64)> {
+pub(super) fn append(conn: &Connection, e: &NewEntry<'_>, before: i64) -> Result<(i64, i64)> {
     let after = before + e.points;
     exec(
         conn,
@@ -98,7 +99,7 @@ fn append(conn: &Connection, e: &NewEntry<'_>, before: i64) -> Result<(i64, i64)
     Ok((id, after))
 }
 
-fn member_balance(conn: &Connection, member_id: i64) -> Result<i64> {
+pub(super) fn member_balance(conn: &Connection, member_id: i64) -> Result<i64> {
     one(
         conn,
         "SELECT balance FROM members WHERE id = ?1",
@@ -111,7 +112,7 @@ fn member_balance(conn: &Connection, member_id: i64) -> Result<i64> {
 /// Credits points that can be spent to a member whose balance is `before`: a new
 /// lot (holding what is left after any debt is repaid) and the entry. Returns
 /// (entry id, balance after).
-fn credit(
+pub(super) fn credit(
     conn: &Connection,
     e: NewEntry<'_>,
     before: i64,
@@ -143,7 +144,11 @@ fn credit(
     )
 }
 
-fn live_lots(conn: &Connection, member_id: i64, now: DateTime<Utc>) -> Result<Vec<LotView>> {
+pub(super) fn live_lots(
+    conn: &Connection,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<LotView>> {
     let rows = all(
         conn,
         &format!("{LOT_COLUMNS} WHERE member_id = ?1 AND remaining > 0 AND expires_at > ?2"),
@@ -154,7 +159,7 @@ fn live_lots(conn: &Connection, member_id: i64, now: DateTime<Utc>) -> Result<Ve
 }
 
 /// Takes the planned points out of their lots and records where they came from.
-fn take_from_lots(conn: &Connection, entry_id: i64, plan: &[Allocation]) -> Result<()> {
+pub(super) fn take_from_lots(conn: &Connection, entry_id: i64, plan: &[Allocation]) -> Result<()> {
     for a in plan {
         exec(
             conn,
@@ -232,7 +237,7 @@ fn release_voucher(
 
 /// Expires a member's lots that are past their expiry: one entry for all of them.
 /// Returns (lots expired, points expired, balance after).
-fn expire_member_lots(
+pub(super) fn expire_member_lots(
     conn: &Connection,
     member_id: i64,
     now: DateTime<Utc>,
@@ -282,7 +287,7 @@ fn voucher_by_code(conn: &Connection, code: &str) -> Result<VoucherRow> {
     .ok_or(StoreError::NotFound("voucher"))
 }
 
-fn purchase_by_receipt(
+pub(super) fn purchase_by_receipt(
     conn: &Connection,
     merchant_id: &str,
     receipt_id: &str,
@@ -304,17 +309,36 @@ pub(super) fn ping(conn: &Connection) -> Result<()> {
 }
 
 pub(super) fn program(conn: &Connection) -> Result<Program> {
-    let (name, expiry_months, pending_days): (String, i64, i64) = one(
+    type ProgramRow = (String, i64, i64, String, i64, i64, i64);
+    let (name, expiry_months, pending_days, cur, referrer, referee, min_spend): ProgramRow = one(
         conn,
-        "SELECT name, expiry_months, pending_days FROM program WHERE id = 1",
+        "SELECT name, expiry_months, pending_days, currency, referrer_points, referee_points, \
+         referral_min_spend_minor FROM program WHERE id = 1",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        },
     )?
     .ok_or_else(|| StoreError::Corrupt("the program row is missing".into()))?;
     Ok(Program {
         name,
         expiry_months: u32::try_from(expiry_months).unwrap_or(12),
         pending_days: u32::try_from(pending_days).unwrap_or(0),
+        currency: currency(&cur)?,
+        referral: ReferralRule {
+            referrer_points: referrer,
+            referee_points: referee,
+            min_spend_minor: min_spend,
+        },
+        tiers: rules::tiers(conn)?,
     })
 }
 
@@ -449,13 +473,19 @@ pub(super) fn audit(conn: &Connection) -> Result<Vec<LedgerAudit>> {
 pub(super) fn set_program(conn: &Connection, p: &Program) -> Result<()> {
     exec(
         conn,
-        "UPDATE program SET name = ?1, expiry_months = ?2, pending_days = ?3 WHERE id = 1",
+        "UPDATE program SET name = ?1, expiry_months = ?2, pending_days = ?3, currency = ?4, \
+         referrer_points = ?5, referee_points = ?6, referral_min_spend_minor = ?7 WHERE id = 1",
         params![
             p.name,
             i64::from(p.expiry_months),
-            i64::from(p.pending_days)
+            i64::from(p.pending_days),
+            p.currency.code(),
+            p.referral.referrer_points,
+            p.referral.referee_points,
+            p.referral.min_spend_minor,
         ],
     )?;
+    rules::set_tiers(conn, &p.tiers)?;
     Ok(())
 }
 
@@ -569,105 +599,146 @@ pub(super) fn record_purchase(
     conn: &Connection,
     cmd: &PurchaseCommand,
 ) -> Result<Recorded<PurchaseReceipt>> {
-    let points = cmd.breakdown.total().value();
-    let breakdown = serde_json::to_string(&cmd.breakdown)
-        .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
-    // One statement inserts the purchase, finds the member and reads their
-    // balance; no row back means the receipt was seen before, or no such member.
-    let inserted: Option<(i64, Option<i64>, Option<i64>)> = match &cmd.member_code {
-        Some(code) => one(
-            conn,
-            "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, \
-             amount_minor, currency, occurred_at, items, points, breakdown, balance_after, \
-             available_at, created_at) \
-             SELECT ?1, ?2, ?3, m.id, ?4, ?5, ?6, ?7, ?8, ?9, m.balance + ?8, ?10, ?11 \
-             FROM members m WHERE m.code = ?12 \
-             ON CONFLICT (merchant_id, receipt_id) DO NOTHING \
-             RETURNING id, member_id, balance_after",
-            params![
-                cmd.merchant_id,
-                cmd.receipt_id,
-                cmd.fingerprint,
-                cmd.amount.minor(),
-                cmd.amount.currency().code(),
-                Ts(cmd.occurred_at),
-                cmd.items_json,
-                points,
-                breakdown,
-                Ts(cmd.timing.available_at),
-                Ts(cmd.now),
-                code.as_str(),
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?,
-        None => {
-            // A purchase without a member waits for a claim (if it earned anything).
-            let claim = (points > 0).then_some((cmd.claim_code.as_str(), Ts(cmd.claim_expires_at)));
-            one(
-                conn,
-                "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, amount_minor, \
-                 currency, occurred_at, items, points, breakdown, available_at, claim_code, \
-                 claim_expires_at, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-                 ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id",
-                params![
-                    cmd.merchant_id,
-                    cmd.receipt_id,
-                    cmd.fingerprint,
-                    cmd.amount.minor(),
-                    cmd.amount.currency().code(),
-                    Ts(cmd.occurred_at),
-                    cmd.items_json,
-                    points,
-                    breakdown,
-                    Ts(cmd.timing.available_at),
-                    claim.map(|c| c.0),
-                    claim.map(|c| c.1),
-                    Ts(cmd.now),
-                ],
-                |r| Ok((r.get(0)?, None, None)),
-            )?
-        }
-    };
-    let Some((purchase_id, member_id, balance_after)) = inserted else {
-        return match purchase_by_receipt(conn, &cmd.merchant_id, &cmd.receipt_id)? {
-            Some(p) if p.fingerprint == cmd.fingerprint => Ok(Recorded::Replay(p.receipt()?)),
-            Some(_) => Err(StoreError::IdempotencyConflict("receipt_id")),
-            None => Err(StoreError::NotFound("member")),
+    if let Some(p) = purchase_by_receipt(conn, &cmd.merchant_id, &cmd.receipt_id)? {
+        return if p.fingerprint == cmd.fingerprint {
+            Ok(Recorded::Replay(p.receipt()?))
+        } else {
+            Err(StoreError::IdempotencyConflict("receipt_id"))
         };
+    }
+    let buyer = match &cmd.member_code {
+        Some(code) => Some(rules::buyer(conn, code)?.ok_or(StoreError::NotFound("member"))?),
+        None => None,
     };
-    if let (Some(member_id), Some(after)) = (member_id, balance_after)
-        && points > 0
-    {
-        credit(
+    let campaigns = rules::running_campaigns(conn, cmd.occurred_at)?;
+    let used = match &buyer {
+        Some(b) => rules::member_use(conn, b.id, &capped(&campaigns))?,
+        None => Vec::new(),
+    };
+    let earning = price(cmd, buyer.as_ref(), &campaigns, &used);
+    let points = earning.breakdown.total().value();
+    let breakdown = serde_json::to_string(&earning.breakdown)
+        .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
+    // A purchase without a member waits for a claim (if it earned anything).
+    let claim = (buyer.is_none() && points > 0)
+        .then_some((cmd.claim_code.as_str(), Ts(cmd.claim_expires_at)));
+    let balance_after = buyer.as_ref().map(|b| b.balance + points);
+    let purchase_id = insert(
+        conn,
+        "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
+         currency, occurred_at, items, points, breakdown, balance_after, available_at, \
+         claim_code, claim_expires_at, referral_points, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        params![
+            cmd.merchant_id,
+            cmd.receipt_id,
+            cmd.fingerprint,
+            buyer.as_ref().map(|b| b.id),
+            cmd.amount.minor(),
+            cmd.amount.currency().code(),
+            Ts(cmd.occurred_at),
+            cmd.items_json,
+            points,
+            breakdown,
+            balance_after,
+            Ts(cmd.timing.available_at),
+            claim.map(|c| c.0),
+            claim.map(|c| c.1),
+            earning.referral.value(),
+            Ts(cmd.now),
+        ],
+    )?;
+    rules::record_awards(
+        conn,
+        purchase_id,
+        buyer.as_ref().map(|b| b.id),
+        &earning.awards,
+        cmd.now,
+    )?;
+    if let Some(b) = &buyer {
+        if points > 0 {
+            credit(
+                conn,
+                NewEntry {
+                    member_id: b.id,
+                    kind: EntryKind::Earn,
+                    points,
+                    merchant_id: Some(&cmd.merchant_id),
+                    purchase_id: Some(purchase_id),
+                    voucher_id: None,
+                    lot_id: None,
+                    reference: Some(&cmd.receipt_id),
+                    now: cmd.now,
+                },
+                b.balance,
+                cmd.timing,
+            )?;
+        }
+        if b.referral_due(cmd) {
+            rules::pay_referral(conn, b, purchase_id, cmd)?;
+        }
+        rules::upgrade(
             conn,
-            NewEntry {
-                member_id,
-                kind: EntryKind::Earn,
-                points,
-                merchant_id: Some(&cmd.merchant_id),
-                purchase_id: Some(purchase_id),
-                voucher_id: None,
-                lot_id: None,
-                reference: Some(&cmd.receipt_id),
-                now: cmd.now,
-            },
-            after - points,
-            cmd.timing,
+            b.id,
+            (&cmd.rules.tiers, cmd.rules.currency.code()),
+            "purchase",
+            cmd.now,
         )?;
     }
-    let claimed = cmd.member_code.is_none() && points > 0;
     Ok(Recorded::New(PurchaseReceipt {
         purchase_id,
         receipt_id: cmd.receipt_id.clone(),
         points: Points::new(points),
-        breakdown: cmd.breakdown.clone(),
-        member_code: cmd.member_code.as_ref().map(|c| c.as_str().to_string()),
+        breakdown: earning.breakdown,
+        member_code: buyer.map(|b| b.code),
         balance: balance_after.map(Points::new),
         available_at: cmd.timing.available_at,
-        claim_code: claimed.then(|| cmd.claim_code.as_str().to_string()),
-        claim_expires_at: claimed.then_some(cmd.claim_expires_at),
+        claim_code: claim.map(|c| c.0.to_string()),
+        claim_expires_at: claim.map(|_| cmd.claim_expires_at),
     }))
+}
+
+/// Takes `points` of a refunded purchase back from a member (the buyer, or the
+/// referrer it paid), from the purchase's own lot first; a shortfall becomes
+/// debt. Returns the member's balance after.
+fn claw_back(
+    conn: &Connection,
+    member_id: i64,
+    p: &PurchaseRow,
+    points: i64,
+    cmd: &RefundCommand,
+) -> Result<i64> {
+    // Points past their expiry cannot pay a clawback: expire them first, so any
+    // shortfall becomes debt and the lots keep matching the balance.
+    let (_, _, before) = expire_member_lots(conn, member_id, cmd.now)?;
+    if points == 0 {
+        return Ok(before);
+    }
+    let lots = live_lots(conn, member_id, cmd.now)?;
+    let own: Option<i64> = one(
+        conn,
+        "SELECT id FROM lots WHERE purchase_id = ?1 AND member_id = ?2",
+        [p.id, member_id],
+        |r| r.get(0),
+    )?;
+    let (plan, _debt) = ledger::plan_clawback(&lots, own, Points::new(points), cmd.now);
+    let (entry_id, after) = append(
+        conn,
+        &NewEntry {
+            member_id,
+            kind: EntryKind::Clawback,
+            points: -points,
+            merchant_id: Some(&cmd.merchant_id),
+            purchase_id: Some(p.id),
+            voucher_id: None,
+            lot_id: None,
+            reference: Some(&cmd.refund_id),
+            now: cmd.now,
+        },
+        before,
+    )?;
+    take_from_lots(conn, entry_id, &plan)?;
+    Ok(after)
 }
 
 pub(super) fn record_refund(
@@ -729,8 +800,9 @@ pub(super) fn record_refund(
         }
         .into());
     }
-    let claw = clawback_for_refund(
+    let claw = refund_clawback(
         Points::new(p.points),
+        Points::new(p.referral_points),
         p.amount_minor,
         p.refunded_minor,
         cmd.amount.minor(),
@@ -738,37 +810,21 @@ pub(super) fn record_refund(
     .value();
     let mut balance = None;
     if let Some(member_id) = p.member_id {
-        // Points past their expiry cannot pay a clawback: expire them first, so
-        // any shortfall becomes debt and the lots keep matching the balance.
-        let (_, _, mut b) = expire_member_lots(conn, member_id, cmd.now)?;
-        if claw > 0 {
-            let lots = live_lots(conn, member_id, cmd.now)?;
-            let own: Option<i64> = one(
+        balance = Some(claw_back(conn, member_id, &p, claw, cmd)?);
+        // A referral paid by this purchase goes back when it is refunded in full.
+        let full = p.refunded_minor + cmd.amount.minor() == p.amount_minor;
+        if full && p.referrer_points > 0 {
+            let referrer: Option<i64> = one(
                 conn,
-                "SELECT id FROM lots WHERE purchase_id = ?1 AND member_id = ?2",
-                [p.id, member_id],
+                "SELECT referred_by FROM members WHERE id = ?1",
+                [member_id],
                 |r| r.get(0),
-            )?;
-            let (plan, _debt) = ledger::plan_clawback(&lots, own, Points::new(claw), cmd.now);
-            let (entry_id, after) = append(
-                conn,
-                &NewEntry {
-                    member_id,
-                    kind: EntryKind::Clawback,
-                    points: -claw,
-                    merchant_id: Some(&cmd.merchant_id),
-                    purchase_id: Some(p.id),
-                    voucher_id: None,
-                    lot_id: None,
-                    reference: Some(&cmd.refund_id),
-                    now: cmd.now,
-                },
-                b,
-            )?;
-            take_from_lots(conn, entry_id, &plan)?;
-            b = after;
+            )?
+            .flatten();
+            if let Some(referrer) = referrer {
+                claw_back(conn, referrer, &p, p.referrer_points, cmd)?;
+            }
         }
-        balance = Some(b);
     }
     exec(
         conn,
@@ -854,6 +910,15 @@ pub(super) fn claim_receipt(
         conn,
         "UPDATE purchases SET member_id = ?1, claimed_at = ?2 WHERE id = ?3",
         params![member_id, Ts(now), p.id],
+    )?;
+    // The claimed purchase now counts towards the member's tier.
+    let program = program(conn)?;
+    rules::upgrade(
+        conn,
+        member_id,
+        (&program.tiers, program.currency.code()),
+        "claim",
+        now,
     )?;
     Ok(ClaimReceipt {
         receipt_id: p.receipt_id,

@@ -156,6 +156,67 @@ impl PurchaseRow {
             merchant_id: r.get(14)?,
             refunded_minor: r.get(15)?,
             clawed_back: r.get(16)?,
+            referral_points: r.get(17)?,
+            referrer_points: r.get(18)?,
+        })
+    }
+}
+
+impl CampaignRow {
+    /// From `CAMPAIGN_COLUMNS`.
+    pub(super) fn read(r: &Row<'_>) -> rusqlite::Result<CampaignRow> {
+        Ok(CampaignRow {
+            id: r.get(0)?,
+            name_th: r.get(1)?,
+            name_en: r.get(2)?,
+            text_th: r.get(3)?,
+            text_en: r.get(4)?,
+            kind: r.get(5)?,
+            percent: r.get(6)?,
+            points: r.get(7)?,
+            stacks: r.get(8)?,
+            item_sku: r.get(9)?,
+            item_category: r.get(10)?,
+            starts_at: ts(r, 11)?,
+            ends_at: ts(r, 12)?,
+            days: r.get(13)?,
+            hour_from: r.get(14)?,
+            hour_to: r.get(15)?,
+            merchants: r.get(16)?,
+            tiers: r.get(17)?,
+            min_spend_minor: r.get(18)?,
+            budget: r.get(19)?,
+            member_cap: r.get(20)?,
+            awarded: r.get(21)?,
+            ended_early_at: ts_opt(r, 22)?,
+            created_at: ts(r, 23)?,
+        })
+    }
+}
+
+impl TierRow {
+    /// From `TIER_COLUMNS`.
+    pub(super) fn read(r: &Row<'_>) -> rusqlite::Result<TierRow> {
+        Ok(TierRow {
+            key: r.get(0)?,
+            name_th: r.get(1)?,
+            name_en: r.get(2)?,
+            threshold_minor: r.get(3)?,
+            multiplier_percent: r.get(4)?,
+        })
+    }
+}
+
+impl TierChangeRow {
+    /// From `TIER_CHANGE_COLUMNS`.
+    pub(super) fn read(r: &Row<'_>) -> rusqlite::Result<TierChangeRow> {
+        Ok(TierChangeRow {
+            member_id: r.get(0)?,
+            from_tier: r.get(1)?,
+            to_tier: r.get(2)?,
+            spend_minor: r.get(3)?,
+            reason: r.get(4)?,
+            created_at: ts(r, 5)?,
         })
     }
 }
