@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono_tz::Tz;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -94,13 +95,17 @@ impl Application {
         let mut on_stop = stopped.clone();
         let server = tokio::spawn(http::serve(
             listener,
-            AppState::new(loyalty),
+            AppState::new(loyalty).with_admin_token(settings.admin_token.clone()),
             extra,
             async move {
                 let _ = on_stop.wait_for(|s| *s).await;
             },
         ));
-        let sweeper = tokio::spawn(sweep_periodically(store.clone(), stopped));
+        let sweeper = tokio::spawn(sweep_periodically(
+            store.clone(),
+            settings.timezone,
+            stopped,
+        ));
         Ok(Application {
             addr,
             store,
@@ -193,8 +198,9 @@ async fn start_telegram(
     }
 }
 
-async fn sweep_periodically(store: Arc<dyn Store>, mut stopped: watch::Receiver<bool>) {
+async fn sweep_periodically(store: Arc<dyn Store>, tz: Tz, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+    let mut reviewed_on = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -211,7 +217,29 @@ async fn sweep_periodically(store: Arc<dyn Store>, mut stopped: watch::Receiver<
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
+        // The tier review runs once a local day (at start, then after midnight).
+        let today = now().with_timezone(&tz).date_naive();
+        if reviewed_on != Some(today) {
+            match review_tiers(store.as_ref()).await {
+                Ok(moves) => {
+                    reviewed_on = Some(today);
+                    if !moves.is_empty() {
+                        tracing::info!(members = moves.len(), "tier review moved members down");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "tier review failed"),
+            }
+        }
     }
+}
+
+async fn review_tiers(
+    store: &dyn Store,
+) -> Result<Vec<crate::domain::model::TierChange>, crate::store::StoreError> {
+    let program = store.program().await?;
+    store
+        .review_tiers(&program.tiers, program.currency.code(), now())
+        .await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -23,6 +23,8 @@ pub struct Settings {
     pub line: Option<LineSettings>,
     /// The public base URL of this server (images for LINE are served under it).
     pub public_url: Option<reqwest::Url>,
+    /// Bearer token of the admin API (`/admin/v1`); without it the API is off.
+    pub admin_token: Option<Secret>,
 }
 
 #[derive(Clone)]
@@ -222,6 +224,17 @@ impl Settings {
             public_url: get("TAEM_PUBLIC_URL")
                 .map(|v| url("TAEM_PUBLIC_URL", &v))
                 .transpose()?,
+            admin_token: match get("TAEM_ADMIN_TOKEN") {
+                None => None,
+                Some(t) if t.trim().len() < 24 => {
+                    return Err(ConfigError {
+                        var: "TAEM_ADMIN_TOKEN",
+                        message: "must be at least 24 characters (e.g. openssl rand -hex 32)"
+                            .into(),
+                    });
+                }
+                Some(t) => Some(Secret::new(t.trim())),
+            },
         })
     }
 }
@@ -250,6 +263,7 @@ impl fmt::Debug for Settings {
             .field("telegram", &self.telegram)
             .field("line", &self.line)
             .field("public_url", &self.public_url.as_ref().map(|u| u.as_str()))
+            .field("admin_token", &self.admin_token)
             .finish()
     }
 }

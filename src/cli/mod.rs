@@ -19,6 +19,7 @@ use crate::http::signature;
 use crate::service::{Loyalty, ServiceError, qr};
 use crate::store::{self, Store};
 
+mod campaign;
 mod chat;
 mod render;
 
@@ -46,6 +47,12 @@ enum Command {
     /// Program-wide settings: point expiry and pending period.
     #[command(subcommand)]
     Program(ProgramCmd),
+    /// Campaigns: double points days, product bonuses, first-purchase gifts.
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCmd),
+    /// Tiers (Member, Silver, Gold, VIP): thresholds and earn multipliers.
+    #[command(subcommand)]
+    Tier(campaign::TierCmd),
     /// Merchants (shops, branches, partner brands) that post purchases.
     #[command(subcommand)]
     Merchant(MerchantCmd),
@@ -101,6 +108,19 @@ enum ProgramCmd {
         /// Days before earned points can be spent.
         #[arg(long, value_parser = clap::value_parser!(u32).range(0..=365))]
         pending_days: Option<u32>,
+        /// Currency of tier thresholds and minimum spends (ISO 4217).
+        #[arg(long)]
+        currency: Option<String>,
+        /// Points for the member who invited a friend, paid on the friend's
+        /// first qualifying purchase.
+        #[arg(long)]
+        referrer_points: Option<i64>,
+        /// Points for the invited friend on that purchase.
+        #[arg(long)]
+        referee_points: Option<i64>,
+        /// The smallest first purchase that pays a referral.
+        #[arg(long)]
+        referral_min_spend: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -360,6 +380,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Program(cmd) => program(store.as_ref(), cmd).await?,
         Command::Merchant(cmd) => merchant(store.as_ref(), cmd).await?,
+        Command::Campaign(cmd) => campaign::campaign(&loyalty, cmd, tz).await?,
+        Command::Tier(cmd) => campaign::tier(&loyalty, cmd).await?,
         Command::Reward(cmd) => reward(&loyalty, cmd, tz).await?,
         Command::Member(cmd) => member(&loyalty, cmd, tz).await?,
         Command::Points(PointsCmd::Adjust {
@@ -530,6 +552,10 @@ async fn program(store: &dyn Store, cmd: ProgramCmd) -> anyhow::Result<()> {
             name,
             expiry_months,
             pending_days,
+            currency,
+            referrer_points,
+            referee_points,
+            referral_min_spend,
             out,
         } => {
             let mut p = store.program().await?;
@@ -542,14 +568,65 @@ async fn program(store: &dyn Store, cmd: ProgramCmd) -> anyhow::Result<()> {
             if let Some(d) = pending_days {
                 p.pending_days = d;
             }
+            if let Some(c) = currency {
+                let c: Currency = c.parse()?;
+                if c != p.currency {
+                    // Thresholds keep their value in major units.
+                    let tiers = p.tiers.all().iter().map(|t| crate::domain::tier::Tier {
+                        threshold_minor: t.threshold_minor / p.currency.minor_per_major()
+                            * c.minor_per_major(),
+                        ..t.clone()
+                    });
+                    p.tiers = crate::domain::tier::Tiers::new(tiers.collect())?;
+                    p.currency = c;
+                }
+            }
+            for (flag, v) in [
+                ("--referrer-points", referrer_points),
+                ("--referee-points", referee_points),
+            ] {
+                if v.is_some_and(|v| !(0..=1_000_000).contains(&v)) {
+                    bail!("{flag} must be between 0 and 1000000");
+                }
+            }
+            if let Some(v) = referrer_points {
+                p.referral.referrer_points = v;
+            }
+            if let Some(v) = referee_points {
+                p.referral.referee_points = v;
+            }
+            if let Some(m) = referral_min_spend {
+                p.referral.min_spend_minor = Money::parse(&m, p.currency)
+                    .with_context(|| format!("--referral-min-spend {m:?}"))?
+                    .minor();
+            }
             store.set_program(&p).await?;
             (p, out)
         }
     };
     print(out, &p, || {
         format!(
-            "program {:?}: points expire after {} months, pending for {} days\n",
-            p.name, p.expiry_months, p.pending_days
+            "program {:?}: points expire after {} months, pending for {} days\n\
+             referrals: {} points to the inviter, {} to the friend, on a first purchase of at least {} {}\n\
+             tiers (12-month spend in {}): {}\n",
+            p.name,
+            p.expiry_months,
+            p.pending_days,
+            p.referral.referrer_points,
+            p.referral.referee_points,
+            Money::from_minor(p.referral.min_spend_minor, p.currency).to_decimal_string(),
+            p.currency,
+            p.currency,
+            p.tiers
+                .all()
+                .iter()
+                .map(|t| format!(
+                    "{} from {}",
+                    t.key,
+                    Money::from_minor(t.threshold_minor, p.currency).to_decimal_string()
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     });
     Ok(())

@@ -94,6 +94,16 @@ pub fn summary(s: &MemberSummary, tz: Tz) -> String {
         s.spendable,
         s.pending
     );
+    let _ = writeln!(
+        out,
+        "tier {} (12-month spend {}){}",
+        s.tier.tier.name_en,
+        s.tier.spend.to_decimal_string(),
+        match (&s.tier.next, &s.tier.to_next) {
+            (Some(n), Some(m)) => format!("; {} more reaches {}", m.to_decimal_string(), n.name_en),
+            _ => String::new(),
+        }
+    );
     if let Some(t) = m.telegram_id {
         let _ = writeln!(out, "telegram {t}");
     }

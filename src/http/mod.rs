@@ -16,11 +16,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 
-use crate::domain::model::{Merchant, Recorded};
+use crate::domain::model::{Merchant, Recorded, Secret};
 use crate::domain::time::now;
 use crate::service::Loyalty;
 use crate::store::StoreError;
 
+pub mod admin;
 pub mod error;
 pub mod qr;
 pub mod signature;
@@ -36,6 +37,8 @@ const OPENAPI: &str = include_str!("openapi.json");
 #[derive(Clone)]
 pub struct AppState {
     pub loyalty: Arc<Loyalty>,
+    /// The admin API's bearer token; `None` switches the admin API off.
+    admin_token: Option<Arc<Secret>>,
     merchants: Arc<RwLock<HashMap<String, (Merchant, Instant)>>>,
 }
 
@@ -43,8 +46,14 @@ impl AppState {
     pub fn new(loyalty: Arc<Loyalty>) -> AppState {
         AppState {
             loyalty,
+            admin_token: None,
             merchants: Arc::default(),
         }
+    }
+
+    pub fn with_admin_token(mut self, token: Option<Secret>) -> AppState {
+        self.admin_token = token.map(Arc::new);
+        self
     }
 
     async fn merchant(&self, id: &str) -> Result<Option<Merchant>, ApiError> {
@@ -72,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/purchases", post(purchase))
         .route("/v1/refunds", post(refund))
         .route("/v1/vouchers/{code}/use", post(use_voucher))
+        .merge(admin::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))

@@ -213,6 +213,8 @@ impl Loyalty {
         req: PurchaseRequest,
         now: DateTime<Utc>,
     ) -> Result<Breakdown> {
+        // A simulation may look ahead (next weekend's campaign).
+        let now = req.occurred_at.map_or(now, |t| t.max(now));
         let cmd = self.purchase_command(merchant, req, now).await?;
         member_known(&cmd, self.store.price_purchase(&cmd).await)
     }

@@ -1,0 +1,182 @@
+//! The admin API (`/admin/v1/...`): campaigns and tiers for back-office tools.
+//! Every request carries `Authorization: Bearer <TAEM_ADMIN_TOKEN>`, compared in
+//! constant time; without `TAEM_ADMIN_TOKEN` the admin API is switched off.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, AppState};
+use crate::domain::Points;
+use crate::domain::earn::Breakdown;
+use crate::domain::model::TierChange;
+use crate::domain::tier::Tier;
+use crate::domain::time::now;
+use crate::service::campaigns::{CampaignInput, CampaignReport};
+use crate::service::{PurchaseItem, PurchaseRequest};
+use crate::store::StoreError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/campaigns", get(list).post(add))
+        .route("/admin/v1/campaigns/simulate", post(simulate))
+        .route("/admin/v1/campaigns/{id}", get(show))
+        .route("/admin/v1/campaigns/{id}/end", post(end))
+        .route("/admin/v1/tiers", get(tiers))
+        .route("/admin/v1/tiers/review", post(review))
+}
+
+/// Checks the bearer token before anything else is read.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "admin-api-off",
+            "the admin API is switched off: set TAEM_ADMIN_TOKEN to use it",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid Authorization: Bearer token is required",
+        ))
+    }
+}
+
+fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(ApiError::bad_json)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<CampaignReport>>, ApiError> {
+    authorize(&state, &headers)?;
+    let now = now();
+    let mut out = Vec::new();
+    for c in state.loyalty.store().campaigns().await? {
+        out.push(state.loyalty.campaign_report(c.id, now).await?);
+    }
+    Ok(Json(out))
+}
+
+async fn add(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let input: CampaignInput = json(&body)?;
+    let now = now();
+    let c = state.loyalty.add_campaign(&input, now).await?;
+    let report = state.loyalty.campaign_report(c.id, now).await?;
+    Ok((StatusCode::CREATED, Json(report)).into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<CampaignReport>, ApiError> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.loyalty.campaign_report(id, now()).await?))
+}
+
+async fn end(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<CampaignReport>, ApiError> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.loyalty.end_campaign(id, now()).await?))
+}
+
+/// `POST /admin/v1/campaigns/simulate`: what a purchase would earn.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulateRequest {
+    merchant_id: String,
+    amount: String,
+    #[serde(default)]
+    member_code: Option<String>,
+    #[serde(default)]
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    items: Option<Vec<PurchaseItem>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Simulation {
+    pub points: Points,
+    pub breakdown: Breakdown,
+}
+
+async fn simulate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Simulation>, ApiError> {
+    authorize(&state, &headers)?;
+    let req: SimulateRequest = json(&body)?;
+    let merchant = match state.loyalty.store().merchant(&req.merchant_id).await {
+        Err(StoreError::NotFound(_)) => {
+            return Err(ApiError {
+                field: Some("merchant_id".into()),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-request",
+                    format!("merchant_id: no merchant has the id {:?}", req.merchant_id),
+                )
+            });
+        }
+        other => other?,
+    };
+    let now = now();
+    let breakdown = state
+        .loyalty
+        .simulate_purchase(
+            &merchant,
+            PurchaseRequest {
+                receipt_id: "simulation".into(),
+                amount: req.amount,
+                currency: merchant.currency.code().into(),
+                member_code: req.member_code,
+                occurred_at: Some(req.occurred_at.unwrap_or(now)),
+                items: req.items,
+            },
+            now,
+        )
+        .await?;
+    Ok(Json(Simulation {
+        points: breakdown.total(),
+        breakdown,
+    }))
+}
+
+async fn tiers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Tier>>, ApiError> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.loyalty.program().await?.tiers.all().to_vec()))
+}
+
+async fn review(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<TierChange>>, ApiError> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.loyalty.review_tiers(now()).await?))
+}
