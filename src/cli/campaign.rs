@@ -20,7 +20,7 @@ use crate::service::{Loyalty, PurchaseItem, PurchaseRequest};
 #[derive(Subcommand)]
 pub(super) enum CampaignCmd {
     /// Create a campaign (double points days, product bonuses, first-purchase gifts).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List campaigns, newest first, with what each has given.
     List(JsonFlag),
     /// One campaign and its results.
