@@ -73,14 +73,21 @@ impl Application {
                     "TAEM_PUBLIC_URL is not set: LINE members get codes without QR images"
                 );
             }
+            let client = crate::line::LineClient::new(
+                http_client.clone(),
+                line.access_token.clone(),
+                line.api_url.clone(),
+            );
+            // The account's basic ID makes members' invitation links.
+            match client.basic_id().await {
+                Ok(id) if !id.is_empty() => conversation.set_line_basic_id(Some(id)),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read the LINE account's basic ID"),
+            }
             extra = extra
                 .merge(crate::line::router(crate::line::LineState {
                     conversation: conversation.clone(),
-                    client: crate::line::LineClient::new(
-                        http_client.clone(),
-                        line.access_token.clone(),
-                        line.api_url.clone(),
-                    ),
+                    client,
                     channel_secret: line.channel_secret.clone(),
                     qr_urls: qr_urls.clone(),
                 }))
@@ -153,6 +160,11 @@ async fn start_telegram(
     use teloxide::update_listeners::webhooks;
 
     let bot = telegram::bot(tg, http_client);
+    // The bot's username makes members' invitation links (t.me/<bot>?start=ref_...).
+    match bot.get_me().await {
+        Ok(me) => conversation.set_telegram_bot(me.user.username.clone()),
+        Err(e) => tracing::warn!(error = %e, "could not read the Telegram bot's username"),
+    }
     if let Err(e) = telegram::set_commands(&bot, &conversation, settings.default_locale).await {
         tracing::warn!(error = %e, "could not register the Telegram command menu");
     }

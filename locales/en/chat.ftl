@@ -17,6 +17,8 @@ help = Here is what I can do:
     • History: your latest points
     • Member card: a QR code for the cashier
     • Claim points: type the code printed on your receipt
+    • Promotions: bonus point campaigns running now
+    • Invite friends: earn points when a friend makes a first purchase
     • /link to use the same points in Telegram and LINE
     • /lang to switch language, /stop to stop promotions
 unknown = Sorry, I didn't understand that. Tap a button below, or type help.
@@ -115,3 +117,18 @@ link-has-history = This account already has its own points or history, so it can
 link-not-here = Linking works between the Telegram and LINE apps.
 cmd-link = Use the same points in Telegram and LINE
 promotions-none = No promotions are running right now. Here are the rewards you can collect for:
+btn-promotions = 🎉 Promotions
+btn-invite = 🤝 Invite friends
+promotions-title = Promotions
+promotion-until = until { $date }
+promotion-from = from { $date }
+balance-tier = Tier: { $tier }
+balance-next-tier = Spend { $amount } more within 12 months to reach { $tier }.
+balance-top-tier = You are at our top tier. Thank you!
+history-referral = { $date } · +{ $points } friend invitation bonus
+referral-welcome-bonus = You will get { $points } bonus points with your first purchase.
+invite-intro = Invite your friends! When a friend joins with your invitation and makes their first purchase, you get { $referrer } points and they get { $referee } points.
+invite-link = Share this link:
+invite-code = Or ask them to send this to our chat after they join:{" "}
+cmd-invite = Invite friends and earn points
+cmd-promotions = Promotions running now

@@ -40,6 +40,8 @@ pub enum Intent {
     },
     /// Current promotions (the rich menu's Promotions tile).
     Promotions,
+    /// The member's invitation link and code for friends.
+    Invite,
     /// A link code from the other chat app, or `None` to make one here.
     Link {
         code: Option<String>,
@@ -92,6 +94,10 @@ const KEYWORDS: &[Keyword] = &[
     }),
     ("link", || Intent::Link { code: None }),
     ("โปรโมชั่น", || Intent::Promotions),
+    ("ชวนเพื่อน", || Intent::Invite),
+    ("แนะนำเพื่อน", || Intent::Invite),
+    ("invite", || Intent::Invite),
+    ("invite friends", || Intent::Invite),
     ("promotions", || Intent::Promotions),
     ("ภาษา", || Intent::Language),
     ("language", || Intent::Language),
@@ -144,6 +150,7 @@ impl Intent {
                     code: arg.map(str::to_string),
                 },
                 "promotions" | "promo" => Intent::Promotions,
+                "invite" | "refer" => Intent::Invite,
                 "help" | "menu" => Intent::Help,
                 "stop" => Intent::OptOut,
                 "subscribe" | "optin" => Intent::OptIn,
@@ -153,6 +160,12 @@ impl Intent {
         let lower = text.to_lowercase();
         if let Some((_, make)) = KEYWORDS.iter().find(|(k, _)| *k == lower) {
             return make();
+        }
+        // An invitation typed or prefilled by LINE's link: "ref_RA3QBMP4".
+        if lower.starts_with("ref_") && !text.contains(char::is_whitespace) {
+            return Intent::Start {
+                payload: Some(text.to_string()),
+            };
         }
         // "claim ABCDE23456" / "รับแต้ม ABCDE23456", or the bare code.
         for prefix in ["link ", "เชื่อมบัญชี "] {
@@ -192,6 +205,7 @@ impl Intent {
             Intent::Card => "cd".into(),
             Intent::Claim { .. } => "cl".into(),
             Intent::Promotions => "pr".into(),
+            Intent::Invite => "iv".into(),
             Intent::Link { .. } => "lk".into(),
             Intent::Language => "lg".into(),
             Intent::SetLanguage(l) => format!("lg:{l}"),
@@ -228,6 +242,7 @@ impl Intent {
             ("cd", None) => Some(Intent::Card),
             ("cl", None) => Some(Intent::Claim { code: None }),
             ("pr", None) => Some(Intent::Promotions),
+            ("iv", None) => Some(Intent::Invite),
             ("lk", None) => Some(Intent::Link { code: None }),
             ("lg", None) => Some(Intent::Language),
             ("lg", Some(l)) => Locale::parse(l).map(Intent::SetLanguage),

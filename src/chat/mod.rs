@@ -50,6 +50,17 @@ pub struct Conversation {
     loyalty: Arc<Loyalty>,
     i18n: Arc<I18n>,
     default_locale: Locale,
+    invites: std::sync::RwLock<InviteLinks>,
+}
+
+/// Where invitation links point, learnt by the platform adapters at start.
+#[derive(Debug, Clone, Default)]
+pub struct InviteLinks {
+    /// The bot's username: links are `https://t.me/<bot>?start=ref_CODE`.
+    pub telegram_bot: Option<String>,
+    /// The LINE Official Account's basic ID: links open a chat with
+    /// `ref_CODE` ready to send.
+    pub line_basic_id: Option<String>,
 }
 
 /// One turn: the member, their language, the time.
@@ -80,7 +91,16 @@ impl Conversation {
             loyalty,
             i18n,
             default_locale,
+            invites: Default::default(),
         }
+    }
+
+    pub fn set_telegram_bot(&self, username: Option<String>) {
+        self.invites.write().expect("not poisoned").telegram_bot = username;
+    }
+
+    pub fn set_line_basic_id(&self, basic_id: Option<String>) {
+        self.invites.write().expect("not poisoned").line_basic_id = basic_id;
     }
 
     pub fn i18n(&self) -> &I18n {
@@ -132,6 +152,10 @@ impl Conversation {
             vec![
                 self.button(loc, "btn-card", &[], Intent::Card),
                 self.button(loc, "btn-claim", &[], Intent::Claim { code: None }),
+            ],
+            vec![
+                self.button(loc, "btn-promotions", &[], Intent::Promotions),
+                self.button(loc, "btn-invite", &[], Intent::Invite),
             ],
             vec![
                 self.button(loc, "btn-language", &[], Intent::Language),
@@ -238,17 +262,8 @@ impl Conversation {
                 vec![Message::new().text(self.t(loc, "claim-prompt", &[]))]
             }
             Intent::Claim { code: Some(code) } => vec![self.claim(&turn, &code).await?],
-            // Campaigns are not modelled yet: say so plainly, with the catalogue.
-            Intent::Promotions => vec![
-                Message::new()
-                    .text(self.t(loc, "promotions-none", &[]))
-                    .row(vec![self.button(
-                        loc,
-                        "btn-rewards",
-                        &[],
-                        Intent::Rewards { page: 0 },
-                    )]),
-            ],
+            Intent::Promotions => vec![self.promotions(&turn).await?],
+            Intent::Invite => vec![self.invite(&turn).await?],
             Intent::Link { code: None } => vec![self.link_code(&turn).await?],
             Intent::Link { code: Some(code) } => vec![self.link(&turn, &code).await?],
             Intent::Language => vec![self.language_choices(loc)],
@@ -319,18 +334,29 @@ impl Conversation {
     ) -> Result<Message, ServiceError> {
         let loc = turn.loc;
         if let Some(code) = payload.strip_prefix("ref_") {
-            let id = if !joined {
-                "referral-not-new"
-            } else if self
+            // Members who have not bought anything yet may still name who
+            // invited them (on LINE the invitation arrives after the follow).
+            let id = if self
                 .loyalty
                 .record_referral(turn.member.id, code, turn.now)
                 .await?
             {
                 "referral-recorded"
-            } else {
+            } else if joined {
                 "referral-invalid"
+            } else {
+                "referral-not-new"
             };
-            return Ok(Message::new().text(self.t(loc, id, &[])));
+            let program = self.loyalty.program().await?;
+            let mut m = Message::new().text(self.t(loc, id, &[]));
+            if id == "referral-recorded" && program.referral.referee_points > 0 {
+                m = m.line().text(self.t(
+                    loc,
+                    "referral-welcome-bonus",
+                    &[("points", s(i18n::number(program.referral.referee_points)))],
+                ));
+            }
+            return Ok(m);
         }
         if let Some(code) = payload.strip_prefix("link_") {
             return self.link(turn, code).await;
@@ -369,6 +395,23 @@ impl Conversation {
                 ],
             ),
             None => self.t(loc, "balance-no-expiry", &[]),
+        });
+        let tier = &sum.tier;
+        m = m.line().text(self.t(
+            loc,
+            "balance-tier",
+            &[("tier", s(tier.tier.name(loc == Locale::Th)))],
+        ));
+        m = m.line().text(match (&tier.next, &tier.to_next) {
+            (Some(next), Some(more)) => self.t(
+                loc,
+                "balance-next-tier",
+                &[
+                    ("amount", s(i18n::money(*more))),
+                    ("tier", s(next.name(loc == Locale::Th))),
+                ],
+            ),
+            _ => self.t(loc, "balance-top-tier", &[]),
         });
         m = m
             .line()
@@ -717,7 +760,9 @@ impl Conversation {
             .collect();
         let mut m = Message::new().bold(self.t(loc, "history-title", &[]));
         for e in &entries {
+            let referral = e.reference.as_deref() == Some("referral");
             let id = match e.kind {
+                EntryKind::Earn if referral => "history-referral",
                 EntryKind::Earn => "history-earn",
                 EntryKind::Redeem => "history-redeem",
                 EntryKind::Clawback => "history-clawback",
@@ -742,6 +787,82 @@ impl Conversation {
             ));
         }
         Ok(m)
+    }
+
+    /// Campaigns running now or starting within a week, in the member's language.
+    async fn promotions(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let thai = loc == Locale::Th;
+        let campaigns = self.loyalty.current_campaigns(turn.now, 7).await?;
+        let rewards = self.button(loc, "btn-rewards", &[], Intent::Rewards { page: 0 });
+        if campaigns.is_empty() {
+            return Ok(Message::new()
+                .text(self.t(loc, "promotions-none", &[]))
+                .row(vec![rewards]));
+        }
+        let mut m = Message::new().bold(self.t(loc, "promotions-title", &[]));
+        for c in &campaigns {
+            let when = if c.window.starts_at > turn.now {
+                self.t(
+                    loc,
+                    "promotion-from",
+                    &[("date", s(self.date(loc, c.window.starts_at)))],
+                )
+            } else {
+                self.t(
+                    loc,
+                    "promotion-until",
+                    &[("date", s(self.last_day(loc, c.window.ends_at)))],
+                )
+            };
+            m = m
+                .line()
+                .line()
+                .bold(format!("🎉 {}", c.name(thai)))
+                .text(format!(" · {when}"));
+            if !c.text(thai).is_empty() {
+                m = m.line().text(c.text(thai).to_string());
+            }
+        }
+        Ok(m.row(vec![rewards]))
+    }
+
+    /// The member's invitation: a link for the app they write from, and the code.
+    async fn invite(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        let program = self.loyalty.program().await?;
+        let code = &turn.member.code;
+        let links = self.invites.read().expect("not poisoned").clone();
+        let link = match &turn.customer.identity {
+            Identity::Telegram(_) => links
+                .telegram_bot
+                .map(|bot| format!("https://t.me/{bot}?start=ref_{code}")),
+            Identity::Line(_) => links
+                .line_basic_id
+                .map(|id| format!("https://line.me/R/oaMessage/{id}/?ref_{code}")),
+            Identity::Member(_) => None,
+        };
+        let r = &program.referral;
+        let mut m = Message::new().text(self.t(
+            loc,
+            "invite-intro",
+            &[
+                ("referrer", s(i18n::number(r.referrer_points))),
+                ("referee", s(i18n::number(r.referee_points))),
+            ],
+        ));
+        if let Some(link) = link {
+            m = m
+                .line()
+                .line()
+                .text(self.t(loc, "invite-link", &[]))
+                .line()
+                .text(link);
+        }
+        Ok(m.line()
+            .line()
+            .text(self.t(loc, "invite-code", &[]))
+            .code(format!("ref_{code}")))
     }
 
     fn card(&self, turn: &Turn) -> Message {

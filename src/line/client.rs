@@ -173,6 +173,16 @@ impl LineClient {
         Ok((limit, used["totalUsage"].as_u64().unwrap_or(0)))
     }
 
+    /// The Official Account's basic ID (`@123abcde`), for invitation links.
+    pub async fn basic_id(&self) -> Result<String, LineError> {
+        let v: Value = self
+            .send(self.http.get(Self::url(&self.api, "/v2/bot/info")))
+            .await?
+            .json()
+            .await?;
+        Ok(v["basicId"].as_str().unwrap_or_default().to_string())
+    }
+
     pub async fn profile(&self, user_id: &str) -> Result<Profile, LineError> {
         let res = self
             .send(

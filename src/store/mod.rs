@@ -66,8 +66,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records whether messages reach the member on a platform (blocked the bot,
     /// unfollowed, came back).
     async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()>;
-    /// Records who invited a member: only once, never themselves, and never the
-    /// member who they invited. Returns whether it was recorded.
+    /// Records who invited a member: only once, only before their first
+    /// purchase, never themselves and never anyone they (directly or through
+    /// others) invited. Returns whether it was recorded.
     async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool>;
     /// Records an inbound event id (e.g. LINE's `webhookEventId`); `false` when
     /// it was seen before, so a redelivered event is not acted on twice.

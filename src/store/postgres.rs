@@ -924,9 +924,13 @@ impl Store for PgStore {
 
     async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE members SET referred_by = r.id FROM members r \
-             WHERE members.id = $1 AND members.referred_by IS NULL AND r.code = $2 \
-             AND r.id <> $1 AND r.referred_by IS DISTINCT FROM $1",
+            "WITH RECURSIVE r AS (SELECT id FROM members WHERE code = $2), \
+             up (id) AS (SELECT id FROM r UNION SELECT m.referred_by FROM members m \
+             JOIN up ON m.id = up.id WHERE m.referred_by IS NOT NULL) \
+             UPDATE members SET referred_by = (SELECT id FROM r) \
+             WHERE id = $1 AND referred_by IS NULL AND EXISTS (SELECT 1 FROM r) \
+             AND NOT EXISTS (SELECT 1 FROM up WHERE up.id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.member_id = $1)",
         )
         .bind(member_id)
         .bind(referrer.as_str())

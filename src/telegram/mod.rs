@@ -28,8 +28,19 @@ const MAX_TEXT: usize = 4096;
 const MAX_CAPTION: usize = 1024;
 
 /// The commands shown in Telegram's menu, each described by `cmd-<name>` in Fluent.
-pub const COMMANDS: [&str; 11] = [
-    "start", "balance", "rewards", "vouchers", "history", "card", "claim", "link", "lang", "help",
+pub const COMMANDS: [&str; 13] = [
+    "start",
+    "balance",
+    "rewards",
+    "vouchers",
+    "history",
+    "card",
+    "claim",
+    "promotions",
+    "invite",
+    "link",
+    "lang",
+    "help",
     "stop",
 ];
 

@@ -124,6 +124,7 @@ impl FakeLine {
             .route("/v2/bot/message/quota", get(quota))
             .route("/v2/bot/message/quota/consumption", get(consumption))
             .route("/v2/bot/profile/{user}", get(profile))
+            .route("/v2/bot/info", get(bot_info))
             .route("/v2/bot/richmenu", post(create_menu))
             .route("/v2/bot/richmenu/{id}/content", post(menu_image))
             .route("/v2/bot/user/all/richmenu/{id}", post(default_menu))
@@ -218,6 +219,17 @@ async fn push(
 async fn profile(State(fake): State<FakeLine>, Path(user): Path<String>) -> Json<Value> {
     let language = fake.inner.lock().unwrap().language.clone();
     Json(json!({"displayName": "Somchai", "userId": user, "language": language}))
+}
+
+async fn bot_info(headers: HeaderMap) -> Json<Value> {
+    assert!(authorized(&headers));
+    Json(json!({
+        "userId": "Ub9952f8a3d2c4e1f7b6a5d4c3b2a1f0e",
+        "basicId": "@taemshop",
+        "displayName": "taem shop",
+        "chatMode": "bot",
+        "markAsReadMode": "auto"
+    }))
 }
 
 async fn create_menu(

@@ -586,10 +586,14 @@ pub(super) fn set_referrer(
 ) -> Result<bool> {
     let changed = exec(
         conn,
-        "UPDATE members SET referred_by = (SELECT r.id FROM members r WHERE r.code = ?2) \
-         WHERE id = ?1 AND referred_by IS NULL AND EXISTS \
-         (SELECT 1 FROM members r WHERE r.code = ?2 AND r.id <> ?1 \
-          AND (r.referred_by IS NULL OR r.referred_by <> ?1))",
+        "WITH RECURSIVE up (id) AS (SELECT id FROM members WHERE code = ?2 \
+         UNION SELECT m.referred_by FROM members m JOIN up ON m.id = up.id \
+         WHERE m.referred_by IS NOT NULL) \
+         UPDATE members SET referred_by = (SELECT r.id FROM members r WHERE r.code = ?2) \
+         WHERE id = ?1 AND referred_by IS NULL \
+         AND EXISTS (SELECT 1 FROM members r WHERE r.code = ?2) \
+         AND NOT EXISTS (SELECT 1 FROM up WHERE up.id = ?1) \
+         AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.member_id = ?1)",
         params![member_id, referrer.as_str()],
     )?;
     Ok(changed == 1)
