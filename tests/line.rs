@@ -360,3 +360,33 @@ async fn the_client_multicasts_with_a_retry_key_and_reads_the_quota() {
     assert_eq!(sent[0].body["to"].as_array().unwrap().len(), 500);
     assert_eq!(client.quota().await.unwrap(), (Some(15000), 1234));
 }
+
+#[tokio::test]
+async fn a_line_invitation_link_opens_a_chat_with_the_code_ready_to_send() {
+    for db in databases().await {
+        let mut line = Line::start(db, "th").await;
+        let friend = line.app.t.member().await;
+        let follow = line.event("follow", json!({"follow": {"isUnblocked": false}}));
+        line.send(follow).await;
+        // The link's prefilled message arrives after the follow.
+        let r = texts(&line.say(&format!("ref_{}", friend.code)).await);
+        assert!(r.contains("ขอบคุณที่สมัครผ่านคำเชิญ"), "{r}");
+        assert!(r.contains("50 แต้ม"), "{r}");
+        let me = line
+            .app
+            .t
+            .store
+            .member(&MemberRef::Line(USER.into()))
+            .await
+            .unwrap();
+        let r = texts(&line.say("ชวนเพื่อน").await);
+        assert!(
+            r.contains(&format!(
+                "https://line.me/R/oaMessage/@taemshop/?ref_{}",
+                me.code
+            )),
+            "{r}"
+        );
+        line.app.shutdown().await;
+    }
+}

@@ -594,3 +594,63 @@ async fn a_voucher_can_be_given_back_and_an_expired_claim_code_is_explained() {
     );
     bot.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn invitations_promotions_and_tiers_show_in_the_chat() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550101, "en").await;
+        bot.say("/start").await;
+        let code = bot.member_code().await;
+        let r = text(&bot.say("/invite").await);
+        assert!(
+            r.contains(&format!("https://t.me/taem_test_bot?start=ref_{code}")),
+            "{r}"
+        );
+        assert!(
+            r.contains("you get 50 points and they get 50 points"),
+            "{r}"
+        );
+
+        let r = text(&bot.say("/promotions").await);
+        assert!(r.contains("No promotions are running"), "{r}");
+        let input = taem::service::campaigns::CampaignInput {
+            name_th: "แต้มคูณสอง".into(),
+            name_en: "Double points week".into(),
+            text_th: "ซื้อครบ 500 บาท รับแต้มx2".into(),
+            text_en: "Spend 500 baht for double points".into(),
+            kind: "multiplier".into(),
+            multiplier: Some("2".into()),
+            starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
+            ends_at: "2099-12-31".into(),
+            ..Default::default()
+        };
+        bot.app.t.loyalty.add_campaign(&input, now()).await.unwrap();
+        let r = text(&bot.say("/promotions").await);
+        assert!(r.contains("Double points week"), "{r}");
+        assert!(r.contains("Spend 500 baht for double points"), "{r}");
+        assert!(r.contains("until 31 Dec 2099"), "{r}");
+        let r = text(&bot.say("แต้ม").await);
+        assert!(r.contains("Tier: Member"), "{r}");
+        assert!(
+            r.contains("Spend ฿5,000.00 more within 12 months to reach Silver"),
+            "{r}"
+        );
+        // 6,000 THB at x2: 480 points and Silver.
+        let (s, _) = bot
+            .app
+            .post_signed(
+                "/v1/purchases",
+                &json!({"receipt_id": "big", "amount": "6000", "currency": "THB", "member_code": code}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let r = text(&bot.say("balance").await);
+        assert!(r.contains("Balance: 480 points"), "{r}");
+        assert!(r.contains("Tier: Silver"), "{r}");
+        assert!(
+            r.contains("฿14,000.00 more within 12 months to reach Gold"),
+            "{r}"
+        );
+        bot.app.shutdown().await;
+    }
+}
