@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use sqlx::Connection;
+use taem::domain::campaign::{Campaign, ItemMatch, Rule, Window};
 use taem::domain::model::{Merchant, NewMember, Recorded, Secret};
 use taem::domain::time::now;
 use taem::domain::{Currency, EarnRate, codes};
@@ -32,9 +33,9 @@ use taem::service::{Loyalty, PurchaseRequest};
 use taem::store;
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--connections N] [--duration SECS] \
-                     [--warmup SECS] [--members N]\n\
+                     [--warmup SECS] [--members N] [--campaigns]\n\
                      env: BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP, BENCH_MEMBERS, \
-                     BENCH_POSTGRES_URL (also run PostgreSQL)";
+                     BENCH_CAMPAIGNS=1, BENCH_POSTGRES_URL (also run PostgreSQL)";
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -42,6 +43,8 @@ struct Options {
     duration: Duration,
     warmup: Duration,
     members: usize,
+    /// Run with a budgeted double-points campaign and a SKU bonus running.
+    campaigns: bool,
     postgres: Option<String>,
 }
 
@@ -60,6 +63,7 @@ fn parse_options() -> anyhow::Result<Options> {
     let mut duration: f64 = env_or("BENCH_DURATION", 10.0)?;
     let mut warmup: f64 = env_or("BENCH_WARMUP", 1.0)?;
     let mut members: usize = env_or("BENCH_MEMBERS", 1000)?;
+    let mut campaigns = std::env::var("BENCH_CAMPAIGNS").is_ok_and(|v| v == "1");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -92,6 +96,7 @@ fn parse_options() -> anyhow::Result<Options> {
                 let v = value(&key)?;
                 members = v.parse().map_err(|_| bad(&key, &v))?;
             }
+            "--campaigns" => campaigns = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -116,6 +121,7 @@ fn parse_options() -> anyhow::Result<Options> {
         duration: Duration::from_secs_f64(duration),
         warmup: Duration::from_secs_f64(warmup),
         members,
+        campaigns,
         postgres,
     })
 }
@@ -215,8 +221,16 @@ struct Fixture {
 
 /// Migrates the database, adds a merchant and `members` members through the
 /// library, and closes the store again.
-async fn set_up(url: &str, members: usize) -> anyhow::Result<Fixture> {
+async fn set_up(url: &str, members: usize, campaigns: bool) -> anyhow::Result<Fixture> {
     let store = store::connect(url).await.context("open store")?;
+    if campaigns {
+        for c in bench_campaigns() {
+            store
+                .add_campaign(&c, now())
+                .await
+                .context("add campaign")?;
+        }
+    }
     let merchant = Merchant {
         id: codes::merchant_id(),
         name: "Bench Kafe".into(),
@@ -242,6 +256,54 @@ async fn set_up(url: &str, members: usize) -> anyhow::Result<Fixture> {
         merchant,
         member_codes,
     })
+}
+
+/// A double-points campaign with a budget far larger than the run can spend
+/// (every purchase takes from it, so PostgreSQL locks its row each time) and an
+/// item bonus without a budget.
+fn bench_campaigns() -> Vec<Campaign> {
+    let day = chrono::Duration::days(1);
+    let campaign = |id: i64, rule: Rule, budget: Option<i64>| Campaign {
+        id,
+        name_th: format!("แคมเปญ {id}"),
+        name_en: format!("Bench campaign {id}"),
+        text_th: String::new(),
+        text_en: String::new(),
+        rule,
+        window: Window {
+            starts_at: now() - day,
+            ends_at: now() + day,
+            days: vec![],
+            hours: None,
+        },
+        merchants: vec![],
+        tiers: vec![],
+        min_spend_minor: None,
+        budget,
+        member_cap: None,
+        awarded: 0,
+        ended_early_at: None,
+        created_at: now(),
+    };
+    vec![
+        campaign(
+            0,
+            Rule::Multiplier {
+                percent: 200,
+                stacks: false,
+            },
+            Some(1_000_000_000),
+        ),
+        campaign(
+            0,
+            Rule::Items {
+                matcher: ItemMatch::Sku("LATTE-L".into()),
+                percent: None,
+                points_per_unit: Some(10),
+            },
+            None,
+        ),
+    ]
 }
 
 fn purchase(receipt_id: String, codes: &[String]) -> PurchaseRequest {
@@ -486,7 +548,7 @@ struct HttpRun {
 
 async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun> {
     let db = BenchDb::create(backend, opts).await?;
-    let fixture = set_up(&db.url, opts.members).await?;
+    let fixture = set_up(&db.url, opts.members, opts.campaigns).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(opts.connections)
         .tcp_nodelay(true)
@@ -596,7 +658,7 @@ struct StoreRun {
 
 async fn store_phase(backend: Backend, opts: &Options) -> anyhow::Result<StoreRun> {
     let db = BenchDb::create(backend, opts).await?;
-    let fixture = set_up(&db.url, opts.members).await?;
+    let fixture = set_up(&db.url, opts.members, opts.campaigns).await?;
     let store = store::connect(&db.url).await.context("open store")?;
     let loyalty = Arc::new(Loyalty::new(store, chrono_tz::Asia::Bangkok));
     let merchant = Arc::new(fixture.merchant);
@@ -746,11 +808,16 @@ fn main() -> ExitCode {
             }
         }
         println!(
-            "summary ({} connections, {:.0} s, {} members, {} cores):",
+            "summary ({} connections, {:.0} s, {} members, {} cores{}):",
             opts.connections,
             opts.duration.as_secs_f64(),
             opts.members,
-            std::thread::available_parallelism().map_or(0, |n| n.get())
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            if opts.campaigns {
+                ", a budgeted x2 campaign and a SKU bonus running"
+            } else {
+                ""
+            }
         );
         for s in &summaries {
             println!("{s}");
