@@ -14,6 +14,7 @@ use crate::config::{Settings, TelegramSettings};
 use crate::domain::time::now;
 use crate::http::{self, AppState};
 use crate::i18n::I18n;
+use crate::notify::{self, gate::Gate};
 use crate::service::Loyalty;
 use crate::store::{self, Store};
 use crate::telegram;
@@ -27,6 +28,7 @@ pub struct Application {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
+    pusher: Option<JoinHandle<()>>,
     telegram: Option<(teloxide::dispatching::ShutdownToken, JoinHandle<()>)>,
     // Held for the life of the server (SQLite only): a second server fails.
     _guard: Option<std::fs::File>,
@@ -46,23 +48,37 @@ impl Application {
         let i18n = Arc::new(I18n::load().map_err(anyhow::Error::msg)?);
         let conversation = Arc::new(Conversation::new(
             loyalty.clone(),
-            i18n,
+            i18n.clone(),
             settings.default_locale,
         ));
+        // Telegram's limits, shared by interactive replies and pushes.
+        let telegram_gate = Arc::new(Gate::new(settings.telegram_rate, Duration::from_secs(1)));
         let listener = http::bind(settings.http_addr)
             .await
             .map_err(|e| anyhow::anyhow!("TAEM_HTTP_ADDR {}: {e}", settings.http_addr))?;
         let addr = listener.local_addr()?;
         // One HTTP client (connection pool, TLS) for Telegram and LINE.
         let http_client = reqwest::Client::new();
-        let (mut extra, telegram) = match &settings.telegram {
+        let (mut extra, telegram, telegram_out) = match &settings.telegram {
             Some(tg) => {
-                let (router, running) =
-                    start_telegram(tg, settings, conversation.clone(), http_client.clone()).await?;
-                (router, Some(running))
+                let bot = telegram::bot(tg, http_client.clone());
+                let (router, running) = start_telegram(
+                    bot.clone(),
+                    tg,
+                    settings,
+                    conversation.clone(),
+                    telegram_gate.clone(),
+                )
+                .await?;
+                let out = notify::TelegramOut {
+                    bot,
+                    gate: telegram_gate.clone(),
+                };
+                (router, Some(running), Some(out))
             }
-            None => (axum::Router::new(), None),
+            None => (axum::Router::new(), None, None),
         };
+        let mut line_out = None;
         if let Some(line) = &settings.line {
             let qr_urls = settings
                 .public_url
@@ -84,6 +100,11 @@ impl Application {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not read the LINE account's basic ID"),
             }
+            line_out = Some(notify::LineOut {
+                client: client.clone(),
+                gate: Arc::new(Gate::new(settings.line_rate, Duration::ZERO)),
+                qr_urls: qr_urls.clone(),
+            });
             extra = extra
                 .merge(crate::line::router(crate::line::LineState {
                     conversation: conversation.clone(),
@@ -108,6 +129,20 @@ impl Application {
                 let _ = on_stop.wait_for(|s| *s).await;
             },
         ));
+        let pusher = (telegram_out.is_some() || line_out.is_some()).then(|| {
+            let worker = Arc::new(notify::Worker {
+                store: store.clone(),
+                i18n,
+                tz: settings.timezone,
+                default_locale: settings.default_locale,
+                quiet: settings.quiet_hours,
+                telegram: telegram_out,
+                line: line_out,
+                lease: settings.push_lease,
+                telegram_rate: settings.telegram_rate,
+            });
+            tokio::spawn(worker.run(stopped.clone()))
+        });
         let sweeper = tokio::spawn(sweep_periodically(
             store.clone(),
             settings.timezone,
@@ -119,9 +154,23 @@ impl Application {
             stop,
             server,
             sweeper,
+            pusher,
             telegram,
             _guard: guard,
         })
+    }
+
+    /// Stops everything at once, as a crash would (for tests of recovery):
+    /// nothing is finished or recorded.
+    pub fn abort(self) {
+        self.server.abort();
+        self.sweeper.abort();
+        if let Some(p) = self.pusher {
+            p.abort();
+        }
+        if let Some((_, t)) = self.telegram {
+            t.abort();
+        }
     }
 
     /// Stops accepting, lets in-flight requests finish, then returns.
@@ -139,6 +188,9 @@ impl Application {
             let _ = task.await;
         }
         self.sweeper.await?;
+        if let Some(pusher) = self.pusher {
+            pusher.await?;
+        }
         Ok(())
     }
 }
@@ -147,10 +199,11 @@ impl Application {
 /// `TELEGRAM_WEBHOOK_URL`) sets the webhook and returns the route that receives
 /// updates on taem's own server.
 async fn start_telegram(
+    bot: teloxide::Bot,
     tg: &TelegramSettings,
     settings: &Settings,
     conversation: Arc<Conversation>,
-    http_client: reqwest::Client,
+    gate: Arc<Gate>,
 ) -> anyhow::Result<(
     axum::Router,
     (teloxide::dispatching::ShutdownToken, JoinHandle<()>),
@@ -159,7 +212,6 @@ async fn start_telegram(
     use teloxide::prelude::Requester;
     use teloxide::update_listeners::webhooks;
 
-    let bot = telegram::bot(tg, http_client);
     // The bot's username makes members' invitation links (t.me/<bot>?start=ref_...).
     match bot.get_me().await {
         Ok(me) => conversation.set_telegram_bot(me.user.username.clone()),
@@ -168,7 +220,7 @@ async fn start_telegram(
     if let Err(e) = telegram::set_commands(&bot, &conversation, settings.default_locale).await {
         tracing::warn!(error = %e, "could not register the Telegram command menu");
     }
-    let mut dispatcher = telegram::dispatcher(bot.clone(), conversation);
+    let mut dispatcher = telegram::dispatcher(bot.clone(), conversation, gate);
     let token = dispatcher.shutdown_token();
     let errors =
         teloxide::error_handlers::LoggingErrorHandler::with_custom_text("Telegram updates");
@@ -228,6 +280,11 @@ async fn sweep_periodically(store: Arc<dyn Store>, tz: Tz, mut stopped: watch::R
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        match crate::notify::remind_expiring(store.as_ref(), now()).await {
+            Ok(n) if n > 0 => tracing::info!(members = n, "expiry reminders queued"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "expiry reminders failed"),
         }
         // The tier review runs once a local day (at start, then after midnight).
         let today = now().with_timezone(&tz).date_naive();

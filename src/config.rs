@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use chrono_tz::Tz;
 
 use crate::domain::model::Secret;
+use crate::domain::notice::QuietHours;
 use crate::i18n::Locale;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://taem.db";
@@ -25,6 +26,15 @@ pub struct Settings {
     pub public_url: Option<reqwest::Url>,
     /// Bearer token of the admin API (`/admin/v1`); without it the API is off.
     pub admin_token: Option<Secret>,
+    /// Pushes the worker may send to Telegram per second, overall.
+    pub telegram_rate: u32,
+    /// Requests the worker may send to LINE per second.
+    pub line_rate: u32,
+    /// Local hours without marketing pushes; `None` for none.
+    pub quiet_hours: Option<QuietHours>,
+    /// How long a push worker holds the notices it took: after a crash, another
+    /// worker (or the restarted one) takes them over once this has passed.
+    pub push_lease: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -224,6 +234,27 @@ impl Settings {
             public_url: get("TAEM_PUBLIC_URL")
                 .map(|v| url("TAEM_PUBLIC_URL", &v))
                 .transpose()?,
+            telegram_rate: rate(&get, "TAEM_TELEGRAM_RATE", 25)?,
+            line_rate: rate(&get, "TAEM_LINE_RATE", 100)?,
+            push_lease: std::time::Duration::from_secs(match get("TAEM_PUSH_LEASE_SECONDS") {
+                None => 120,
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (5..=3600).contains(s))
+                    .ok_or_else(|| ConfigError {
+                        var: "TAEM_PUSH_LEASE_SECONDS",
+                        message: format!("{v:?} is not a number of seconds (5 to 3600)"),
+                    })?,
+            }),
+            quiet_hours: match get("TAEM_QUIET_HOURS") {
+                None => Some(QuietHours::default()),
+                Some(v) => QuietHours::parse(&v).ok_or_else(|| ConfigError {
+                    var: "TAEM_QUIET_HOURS",
+                    message: format!("{v:?} is not local hours such as 21-8, or off"),
+                })?,
+            },
             admin_token: match get("TAEM_ADMIN_TOKEN") {
                 None => None,
                 Some(t) if t.trim().len() < 24 => {
@@ -236,6 +267,26 @@ impl Settings {
                 Some(t) => Some(Secret::new(t.trim())),
             },
         })
+    }
+}
+
+/// A sends-per-second limit: 1 to 10,000.
+fn rate(
+    get: &impl Fn(&'static str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|r| (1..=10_000).contains(r))
+            .ok_or_else(|| ConfigError {
+                var,
+                message: format!("{v:?} is not a number of messages per second (1 to 10000)"),
+            }),
     }
 }
 
@@ -264,6 +315,10 @@ impl fmt::Debug for Settings {
             .field("line", &self.line)
             .field("public_url", &self.public_url.as_ref().map(|u| u.as_str()))
             .field("admin_token", &self.admin_token)
+            .field("telegram_rate", &self.telegram_rate)
+            .field("line_rate", &self.line_rate)
+            .field("quiet_hours", &self.quiet_hours)
+            .field("push_lease", &self.push_lease)
             .finish()
     }
 }

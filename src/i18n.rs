@@ -79,6 +79,16 @@ pub const SOURCES: &[(Locale, &str, &str)] = &[
         "chat.ftl",
         include_str!("../locales/en/chat.ftl"),
     ),
+    (
+        Locale::Th,
+        "notify.ftl",
+        include_str!("../locales/th/notify.ftl"),
+    ),
+    (
+        Locale::En,
+        "notify.ftl",
+        include_str!("../locales/en/notify.ftl"),
+    ),
 ];
 
 /// All messages in both languages, ready to format. Cheap to share (`Arc`).

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod i18n;
 pub mod line;
+pub mod notify;
 pub mod service;
 pub mod store;
 pub mod telegram;

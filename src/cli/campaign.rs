@@ -12,6 +12,7 @@ use crate::domain::Money;
 use crate::domain::campaign::{Campaign, ItemMatch, Rule};
 use crate::domain::earn::{display_multiplier, parse_multiplier};
 use crate::domain::model::TierChange;
+use crate::domain::notice::BroadcastStatus;
 use crate::domain::tier::{Tier, Tiers};
 use crate::domain::time::now;
 use crate::service::campaigns::{CampaignInput, CampaignReport, parse_time};
@@ -32,6 +33,23 @@ pub(super) enum CampaignCmd {
     /// End a campaign now (purchases made before still get its points).
     End {
         id: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Send a campaign's announcement to every opted-in member, on each chat app
+    /// they use. `taem serve` delivers it at the platforms' limits, outside
+    /// quiet hours; running it again reaches only members not reached yet.
+    Broadcast {
+        id: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// A broadcast's progress: queued, sent, failed, unreachable, skipped.
+    Status {
+        id: i64,
+        /// Follow it until nothing is queued.
+        #[arg(long)]
+        watch: bool,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -206,6 +224,32 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
                 format!("campaign {id} ended\n{}", show(&report, tz))
             });
         }
+        CampaignCmd::Broadcast { id, out } => {
+            let (queued, status) = loyalty.broadcast(id, now()).await.map_err(friendly)?;
+            #[derive(serde::Serialize)]
+            struct Queued {
+                queued_now: u64,
+                #[serde(flatten)]
+                status: BroadcastStatus,
+            }
+            print(
+                out,
+                &Queued {
+                    queued_now: queued,
+                    status,
+                },
+                || {
+                    format!(
+                        "campaign {id}: {queued} messages queued now ({} in all); `taem serve` \
+                     delivers them. Follow with: taem campaign status {id} --watch\n",
+                        status.total()
+                    )
+                },
+            );
+        }
+        CampaignCmd::Status { id, watch, out } => {
+            broadcast_progress(loyalty, id, watch, out).await?;
+        }
         CampaignCmd::Simulate {
             merchant,
             amount,
@@ -266,6 +310,55 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
             );
         }
     }
+    Ok(())
+}
+
+fn counts(s: &BroadcastStatus) -> String {
+    format!(
+        "queued {}, sent {}, failed {}, unreachable {}, skipped {}",
+        s.queued, s.sent, s.failed, s.unreachable, s.skipped
+    )
+}
+
+/// Prints a broadcast's progress: a bar on a terminal, a line otherwise.
+async fn broadcast_progress(
+    loyalty: &Loyalty,
+    id: i64,
+    watch: bool,
+    out: JsonFlag,
+) -> anyhow::Result<()> {
+    let store = loyalty.store();
+    let mut status = store
+        .broadcast_status(id)
+        .await
+        .map_err(|e| friendly(e.into()))?;
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if out.json || !terminal {
+        while watch && status.queued > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            status = store.broadcast_status(id).await?;
+        }
+        print(out, &status, || {
+            format!("campaign {id}: {}\n", counts(&status))
+        });
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(status.total().max(0) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    loop {
+        bar.set_length(status.total().max(0) as u64);
+        bar.set_position(status.done().max(0) as u64);
+        bar.set_message(counts(&status));
+        if !watch || status.queued == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        status = store.broadcast_status(id).await?;
+    }
+    bar.finish();
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod earn;
 pub mod ledger;
 pub mod model;
 pub mod money;
+pub mod notice;
 pub mod points;
 pub mod refusal;
 pub mod tier;

@@ -366,6 +366,8 @@ pub struct RedeemCommand {
     /// A key from the front-end (a button press id): the same key never redeems twice.
     pub request_key: Option<String>,
     pub code: VoucherCode,
+    /// Push "voucher issued" to the member (not when the chat's answer shows it).
+    pub notify: bool,
     pub now: DateTime<Utc>,
 }
 

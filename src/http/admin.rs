@@ -14,6 +14,7 @@ use super::{ApiError, AppState};
 use crate::domain::Points;
 use crate::domain::earn::Breakdown;
 use crate::domain::model::TierChange;
+use crate::domain::notice::BroadcastStatus;
 use crate::domain::tier::Tier;
 use crate::domain::time::now;
 use crate::service::campaigns::{CampaignInput, CampaignReport};
@@ -26,6 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/v1/campaigns/simulate", post(simulate))
         .route("/admin/v1/campaigns/{id}", get(show))
         .route("/admin/v1/campaigns/{id}/end", post(end))
+        .route(
+            "/admin/v1/campaigns/{id}/broadcast",
+            post(broadcast).get(broadcast_status),
+        )
         .route("/admin/v1/tiers", get(tiers))
         .route("/admin/v1/tiers/review", post(review))
 }
@@ -101,6 +106,33 @@ async fn end(
 ) -> Result<Json<CampaignReport>, ApiError> {
     authorize(&state, &headers)?;
     Ok(Json(state.loyalty.end_campaign(id, now()).await?))
+}
+
+#[derive(Debug, Serialize)]
+struct Broadcast {
+    /// Rows queued by this request (members already queued are not queued again).
+    queued_now: u64,
+    #[serde(flatten)]
+    status: BroadcastStatus,
+}
+
+async fn broadcast(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let (queued_now, status) = state.loyalty.broadcast(id, now()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Broadcast { queued_now, status })).into_response())
+}
+
+async fn broadcast_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<BroadcastStatus>, ApiError> {
+    authorize(&state, &headers)?;
+    Ok(Json(state.loyalty.store().broadcast_status(id).await?))
 }
 
 /// `POST /admin/v1/campaigns/simulate`: what a purchase would earn.

@@ -10,6 +10,7 @@ use crate::domain::Money;
 use crate::domain::campaign::{Campaign, ItemMatch, Rule, Window, parse_days, parse_hours};
 use crate::domain::earn::parse_multiplier;
 use crate::domain::model::CampaignResults;
+use crate::domain::notice::BroadcastStatus;
 use crate::domain::points::MAX_POINTS;
 
 /// A new campaign, as `POST /admin/v1/campaigns` takes it (and `taem campaign
@@ -286,6 +287,21 @@ impl Loyalty {
     pub async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<CampaignReport> {
         self.store.end_campaign(id, now).await?;
         self.campaign_report(id, now).await
+    }
+
+    /// Queues a campaign's announcement for every opted-in member on each chat
+    /// app that reaches them (a member already queued is not queued again);
+    /// `taem serve` delivers it. Returns the rows queued now and the progress.
+    pub async fn broadcast(&self, id: i64, now: DateTime<Utc>) -> Result<(u64, BroadcastStatus)> {
+        let c = self.store.campaign(id).await?;
+        if status(&c, now) == "ended" {
+            return Err(invalid(
+                "id",
+                format!("campaign {id} has ended: there is nothing to announce"),
+            ));
+        }
+        let queued = self.store.enqueue_broadcast(id, now).await?;
+        Ok((queued, self.store.broadcast_status(id).await?))
     }
 
     /// Campaigns running now or starting within `days`, soonest first, for the

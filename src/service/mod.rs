@@ -364,6 +364,9 @@ impl Loyalty {
         let cmd = RedeemCommand {
             member_id,
             reward_id,
+            // The chat's answer shows the voucher; a redemption made elsewhere
+            // (the CLI) is pushed to the member.
+            notify: request_key.is_none(),
             request_key,
             code: VoucherCode::generate(),
             now,

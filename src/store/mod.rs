@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::model::*;
+use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
 
@@ -164,6 +165,36 @@ pub trait Store: Send + Sync + 'static {
     async fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry>;
     /// Expires lots past their expiry and vouchers past theirs (giving those points back).
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep>;
+
+    /// Queues a reminder for each member whose points expire before `until`:
+    /// one per member for all such lots not reminded yet. Returns reminders queued.
+    async fn remind_expiring(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64>;
+    /// Queues a campaign's announcement for every opted-in member on each
+    /// channel that reaches them; a member already queued is not queued again.
+    /// Returns the rows queued.
+    async fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64>;
+    async fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus>;
+    /// Takes due notices for delivery until `lease_until` (another worker may
+    /// take them after that): up to `limit` single ones, and up to `batches`
+    /// LINE multicast chunks whole. Marketing only when `marketing` is true
+    /// (outside quiet hours). On PostgreSQL, workers skip rows others hold.
+    async fn claim_notices(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+        batches: i64,
+        marketing: bool,
+    ) -> Result<Vec<OutboxItem>>;
+    /// Records what became of delivered notices.
+    async fn finish_notices(
+        &self,
+        ids: &[i64],
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A member's notices, newest first: (kind, channel, status).
+    async fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>>;
 
     async fn lots(&self, member_id: i64) -> Result<Vec<Lot>>;
     async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>>;

@@ -26,9 +26,11 @@ use crate::domain::earn::Breakdown;
 use crate::domain::earn::refund_clawback;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
+use crate::domain::notice::{BroadcastStatus, Notice, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Money, Points, Refusal, VoucherCode};
 
+mod outbox;
 mod rules;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -526,6 +528,10 @@ impl PgStore {
                     b.balance,
                 )
                 .await?;
+                if b.has_channel {
+                    let notice = earned_notice(cmd, &earning, &campaigns, b.balance + points);
+                    outbox::notify(&mut tx, b.id, &notice, cmd.now).await?;
+                }
             }
             if b.referral_due(cmd) {
                 rules::pay_referral(&mut tx, b, referrer_balance, purchase_id, cmd).await?;
@@ -596,7 +602,12 @@ impl PgStore {
         let mut balance = None;
         if let Some(member_id) = p.member_id {
             lock_member(&mut tx, member_id).await?;
-            balance = Some(claw_back(&mut tx, member_id, &p, claw, cmd).await?);
+            let after = claw_back(&mut tx, member_id, &p, claw, cmd).await?;
+            if after < 0 && claw > 0 {
+                let notice = Notice::NegativeBalance { balance: after };
+                outbox::notify(&mut tx, member_id, &notice, cmd.now).await?;
+            }
+            balance = Some(after);
             // A referral paid by this purchase goes back when it is refunded in full.
             let full = p.refunded_minor + cmd.amount.minor() == p.amount_minor;
             if full && p.referrer_points > 0 {
@@ -747,6 +758,15 @@ impl PgStore {
         .bind(expires_at)
         .fetch_one(&mut *tx)
         .await?;
+        if cmd.notify {
+            let notice = Notice::VoucherIssued {
+                code: cmd.code.as_str().to_string(),
+                reward_th: reward.name_th.clone(),
+                reward_en: reward.name_en.clone(),
+                expires_at,
+            };
+            outbox::notify(&mut tx, cmd.member_id, &notice, cmd.now).await?;
+        }
         tx.commit().await?;
         row.try_into()
     }
@@ -1289,6 +1309,13 @@ impl Store for PgStore {
         .bind(v.member_id)
         .fetch_one(&mut *tx)
         .await?;
+        let notice = Notice::VoucherUsed {
+            code: v.code.clone(),
+            reward_th: reward.name_th.clone(),
+            reward_en: reward.name_en.clone(),
+            merchant_id: merchant_id.to_string(),
+        };
+        outbox::notify(&mut tx, v.member_id, &notice, now).await?;
         tx.commit().await?;
         Ok(VoucherUse {
             voucher: v.try_into()?,
@@ -1464,6 +1491,42 @@ impl Store for PgStore {
             }
         }
         Ok(sweep)
+    }
+
+    async fn remind_expiring(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64> {
+        outbox::remind_expiring(&self.pool, until, now).await
+    }
+
+    async fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64> {
+        outbox::enqueue_broadcast(&self.pool, campaign_id, now).await
+    }
+
+    async fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus> {
+        outbox::broadcast_status(&self.pool, campaign_id).await
+    }
+
+    async fn claim_notices(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+        batches: i64,
+        marketing: bool,
+    ) -> Result<Vec<OutboxItem>> {
+        outbox::claim_notices(&self.pool, now, lease_until, limit, batches, marketing).await
+    }
+
+    async fn finish_notices(
+        &self,
+        ids: &[i64],
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        outbox::finish_notices(&self.pool, ids, outcome, now).await
+    }
+
+    async fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>> {
+        outbox::notices(&self.pool, member_id).await
     }
 
     async fn lots(&self, member_id: i64) -> Result<Vec<Lot>> {

@@ -14,6 +14,7 @@ use crate::domain::campaign::{
 use crate::domain::earn::{Breakdown, EarnRate};
 use crate::domain::ledger::{EntryKind, LotView};
 use crate::domain::model::*;
+use crate::domain::notice::{BroadcastStatus, Notice, NoticeLine, OutboxItem, Outcome};
 use crate::domain::tier::{Tier, Tiers};
 use crate::domain::{Currency, Money, Points, Refusal};
 
@@ -525,6 +526,8 @@ pub(super) struct Buyer {
     pub(super) referral_paid: bool,
     /// Whether any purchase of theirs was recorded before.
     pub(super) has_purchases: bool,
+    /// Whether a chat app reaches them (so notices are worth queuing).
+    pub(super) has_channel: bool,
 }
 
 impl Buyer {
@@ -598,4 +601,196 @@ pub(super) fn counted_spend(cmd: &PurchaseCommand) -> i64 {
     let counts = cmd.amount.currency() == cmd.rules.currency
         && cmd.occurred_at > crate::domain::tier::window_start(cmd.now);
     if counts { cmd.amount.minor() } else { 0 }
+}
+
+// ---------------------------------------------------------------------------
+// The outbox
+
+pub(super) fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Telegram => "telegram",
+        Channel::Line => "line",
+    }
+}
+
+/// The "points earned" notice for a purchase, its lines named in both languages.
+pub(super) fn earned_notice(
+    cmd: &PurchaseCommand,
+    earning: &Earning,
+    campaigns: &[Campaign],
+    balance: i64,
+) -> Notice {
+    let lines = earning
+        .breakdown
+        .0
+        .iter()
+        .map(|l| {
+            let (th, en) = match (l.rule.as_str(), l.campaign_id) {
+                ("campaign", Some(id)) => campaigns
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map(|c| (Some(c.name_th.clone()), Some(c.name_en.clone())))
+                    .unwrap_or((None, l.name.clone())),
+                ("tier", _) => {
+                    let t = cmd.rules.tiers.get(l.name.as_deref());
+                    (Some(t.name_th.clone()), Some(t.name_en.clone()))
+                }
+                _ => (None, None),
+            };
+            NoticeLine {
+                rule: l.rule.clone(),
+                name_th: th,
+                name_en: en,
+                points: l.points.value(),
+            }
+        })
+        .collect();
+    Notice::Earned {
+        merchant_id: cmd.merchant_id.clone(),
+        receipt_id: cmd.receipt_id.clone(),
+        points: earning.breakdown.total().value(),
+        balance,
+        lines,
+    }
+}
+
+pub(super) const OUTBOX_COLUMNS: &str = "SELECT o.id, o.member_id, o.channel, o.payload, \
+    o.attempts, o.batch_key, COALESCE(o.locale, m.locale) AS locale, m.telegram_id, m.line_id, \
+    m.telegram_reachable, m.line_reachable, m.marketing_opt_in \
+    FROM outbox o JOIN members m ON m.id = o.member_id";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OutboxRow {
+    pub(super) id: i64,
+    pub(super) member_id: i64,
+    pub(super) channel: String,
+    pub(super) payload: String,
+    pub(super) attempts: i64,
+    pub(super) batch_key: Option<String>,
+    pub(super) locale: Option<String>,
+    pub(super) telegram_id: Option<i64>,
+    pub(super) line_id: Option<String>,
+    pub(super) telegram_reachable: bool,
+    pub(super) line_reachable: bool,
+    pub(super) marketing_opt_in: bool,
+}
+
+impl TryFrom<OutboxRow> for OutboxItem {
+    type Error = StoreError;
+    fn try_from(r: OutboxRow) -> Result<OutboxItem> {
+        let channel = match r.channel.as_str() {
+            "telegram" => Channel::Telegram,
+            "line" => Channel::Line,
+            other => return Err(StoreError::Corrupt(format!("outbox channel {other:?}"))),
+        };
+        let notice = serde_json::from_str(&r.payload)
+            .map_err(|e| StoreError::Corrupt(format!("outbox {}: {e}", r.id)))?;
+        let reachable = match channel {
+            Channel::Telegram => r.telegram_id.is_some() && r.telegram_reachable,
+            Channel::Line => r.line_id.is_some() && r.line_reachable,
+        };
+        Ok(OutboxItem {
+            id: r.id,
+            member_id: r.member_id,
+            channel,
+            notice,
+            attempts: r.attempts,
+            batch_key: r.batch_key,
+            locale: r.locale,
+            telegram_id: r.telegram_id,
+            line_id: r.line_id,
+            reachable,
+            marketing_opt_in: r.marketing_opt_in,
+        })
+    }
+}
+
+/// A broadcast row to insert: one per member and channel.
+pub(super) struct BroadcastRow {
+    pub(super) member_id: i64,
+    pub(super) channel: Channel,
+    pub(super) locale: Option<String>,
+    pub(super) batch_key: Option<String>,
+}
+
+/// LINE recipients per multicast.
+pub(super) const LINE_CHUNK: usize = 500;
+
+/// The rows of a broadcast to `recipients` (member id, locale, Telegram id and
+/// reachability, LINE id and reachability): Telegram rows one by one, LINE rows
+/// in chunks of at most 500 sharing a language, each chunk with its retry key.
+pub(super) fn broadcast_rows(recipients: Vec<Recipient>) -> Vec<BroadcastRow> {
+    let mut rows = Vec::new();
+    let mut line: Vec<(Option<String>, i64)> = Vec::new();
+    for r in recipients {
+        if r.telegram {
+            rows.push(BroadcastRow {
+                member_id: r.member_id,
+                channel: Channel::Telegram,
+                locale: r.locale.clone(),
+                batch_key: None,
+            });
+        }
+        if r.line {
+            line.push((r.locale, r.member_id));
+        }
+    }
+    line.sort();
+    for chunk in line.chunk_by(|a, b| a.0 == b.0) {
+        for part in chunk.chunks(LINE_CHUNK) {
+            let key = crate::line::uuid_v4();
+            rows.extend(part.iter().map(|(locale, member_id)| BroadcastRow {
+                member_id: *member_id,
+                channel: Channel::Line,
+                locale: locale.clone(),
+                batch_key: Some(key.clone()),
+            }));
+        }
+    }
+    rows
+}
+
+/// A member a broadcast goes to, and on which channels.
+pub(super) struct Recipient {
+    pub(super) member_id: i64,
+    pub(super) locale: Option<String>,
+    pub(super) telegram: bool,
+    pub(super) line: bool,
+}
+
+/// The SQL condition (on `members`) of who a broadcast goes to.
+pub(super) const BROADCAST_AUDIENCE: &str = "marketing_opt_in \
+    AND ((telegram_id IS NOT NULL AND telegram_reachable) OR (line_id IS NOT NULL AND line_reachable))";
+
+pub(super) fn broadcast_key(campaign_id: i64, r: &BroadcastRow) -> String {
+    format!(
+        "broadcast:{campaign_id}:{}:{}",
+        r.member_id,
+        channel_name(r.channel)
+    )
+}
+
+pub(super) fn status_from_counts(counts: &[(String, i64)]) -> BroadcastStatus {
+    let mut s = BroadcastStatus::default();
+    for (status, n) in counts {
+        match status.as_str() {
+            "queued" => s.queued = *n,
+            "sent" => s.sent = *n,
+            "failed" => s.failed = *n,
+            "unreachable" => s.unreachable = *n,
+            "skipped" => s.skipped = *n,
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The final status (and error) an outcome other than a retry records.
+pub(super) fn finished(outcome: &Outcome) -> (&'static str, Option<&str>) {
+    match outcome {
+        Outcome::Sent => ("sent", None),
+        Outcome::Unreachable => ("unreachable", None),
+        Outcome::Skipped => ("skipped", None),
+        Outcome::Failed(e) | Outcome::Retry(e) => ("failed", Some(e)),
+    }
 }

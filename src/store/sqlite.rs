@@ -16,6 +16,7 @@ mod checkpoint;
 mod link;
 mod migrate;
 mod ops;
+mod outbox;
 mod readers;
 mod rows;
 mod rules;
@@ -36,6 +37,7 @@ use super::{Result, Store, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::model::*;
+use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use readers::Readers;
@@ -474,6 +476,52 @@ impl Store for SqliteStore {
             sweep.points_expired += points;
         }
         Ok(sweep)
+    }
+
+    async fn remind_expiring(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64> {
+        self.writer
+            .run(move |c| outbox::remind_expiring(c, until, now))
+            .await
+    }
+
+    async fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64> {
+        self.writer
+            .run(move |c| outbox::enqueue_broadcast(c, campaign_id, now))
+            .await
+    }
+
+    async fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus> {
+        self.read(move |c| outbox::broadcast_status(c, campaign_id))
+            .await
+    }
+
+    async fn claim_notices(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+        batches: i64,
+        marketing: bool,
+    ) -> Result<Vec<OutboxItem>> {
+        self.writer
+            .run(move |c| outbox::claim_notices(c, now, lease_until, limit, batches, marketing))
+            .await
+    }
+
+    async fn finish_notices(
+        &self,
+        ids: &[i64],
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (ids, outcome) = (ids.to_vec(), outcome.clone());
+        self.writer
+            .run(move |c| outbox::finish_notices(c, &ids, &outcome, now))
+            .await
+    }
+
+    async fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>> {
+        self.read(move |c| outbox::notices(c, member_id)).await
     }
 
     async fn lots(&self, member_id: i64) -> Result<Vec<Lot>> {

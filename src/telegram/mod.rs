@@ -21,6 +21,7 @@ use crate::config::TelegramSettings;
 use crate::domain::model::MemberRef;
 use crate::domain::time::now;
 use crate::i18n::Locale;
+use crate::notify::gate::Gate;
 use crate::service::qr;
 
 /// Telegram's limits (characters, not bytes).
@@ -156,9 +157,9 @@ fn unreachable_error(e: &RequestError) -> bool {
     )
 }
 
-/// Sends one request, honouring `retry_after` on 429 and retrying network
-/// errors a few times with backoff.
-async fn with_retries<T, F, Fut>(mut send: F) -> Result<T, RequestError>
+/// Sends one request, honouring `retry_after` on 429 (and pausing pushes through
+/// `gate` for as long) and retrying network errors a few times with backoff.
+async fn with_retries<T, F, Fut>(gate: Option<&Gate>, mut send: F) -> Result<T, RequestError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, RequestError>>,
@@ -169,6 +170,9 @@ where
         match send().await {
             Err(RequestError::RetryAfter(wait)) if attempt <= 3 => {
                 tracing::warn!(seconds = wait.seconds(), "Telegram asked to slow down");
+                if let Some(g) = gate {
+                    g.pause(wait.duration());
+                }
                 tokio::time::sleep(wait.duration()).await;
             }
             Err(RequestError::Network(e)) if attempt <= 3 => {
@@ -180,10 +184,11 @@ where
     }
 }
 
-/// Sends a reply to a chat, message by message.
-pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Delivery {
+/// Sends a reply to a chat, message by message; a 429 pauses pushes through
+/// `gate` too.
+pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply, gate: Option<&Gate>) -> Delivery {
     for m in &reply.messages {
-        if let Err(e) = send_message(bot, chat, m).await {
+        if let Err(e) = send_message(bot, chat, m, gate).await {
             if unreachable_error(&e) {
                 tracing::info!(chat = chat.0, "Telegram user unreachable: {e}");
                 return Delivery::Unreachable;
@@ -195,14 +200,19 @@ pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Delivery {
     Delivery::Sent
 }
 
-async fn send_message(bot: &Bot, chat: ChatId, m: &Message) -> Result<(), RequestError> {
+async fn send_message(
+    bot: &Bot,
+    chat: ChatId,
+    m: &Message,
+    gate: Option<&Gate>,
+) -> Result<(), RequestError> {
     let markup = keyboard(m);
     if let Some(code) = &m.qr {
         let png = qr::png(&code.data, 512)
             .map_err(|e| RequestError::Io(std::io::Error::other(format!("QR code: {e}")).into()))?;
         let mut texts = chunks(&m.spans, MAX_CAPTION);
         let caption = texts.remove(0);
-        with_retries(|| {
+        with_retries(gate, || {
             let mut req = bot
                 .send_photo(chat, InputFile::memory(png.clone()).file_name("qr.png"))
                 .caption(caption.clone())
@@ -215,10 +225,10 @@ async fn send_message(bot: &Bot, chat: ChatId, m: &Message) -> Result<(), Reques
             async move { req.await }
         })
         .await?;
-        return send_texts(bot, chat, &texts, markup).await;
+        return send_texts(bot, chat, &texts, markup, gate).await;
     }
     let texts = chunks(&m.spans, MAX_TEXT);
-    send_texts(bot, chat, &texts, markup).await
+    send_texts(bot, chat, &texts, markup, gate).await
 }
 
 /// Sends texts in order; the keyboard goes with the last one.
@@ -227,10 +237,11 @@ async fn send_texts(
     chat: ChatId,
     texts: &[String],
     markup: Option<InlineKeyboardMarkup>,
+    gate: Option<&Gate>,
 ) -> Result<(), RequestError> {
     for (i, text) in texts.iter().enumerate() {
         let last = i + 1 == texts.len();
-        with_retries(|| {
+        with_retries(gate, || {
             let mut req = bot
                 .send_message(chat, text.clone())
                 .parse_mode(ParseMode::Html);
@@ -256,6 +267,7 @@ async fn on_message(
     bot: Bot,
     msg: teloxide::types::Message,
     conv: Arc<Conversation>,
+    gate: Arc<Gate>,
 ) -> ResponseResult<()> {
     // Only private chats: a loyalty card is personal.
     if !msg.chat.is_private() {
@@ -270,11 +282,16 @@ async fn on_message(
     };
     let who = customer(user);
     let reply = conv.handle(&who, intent, now()).await;
-    deliver(&bot, msg.chat.id, &conv, &who, &reply).await;
+    deliver(&bot, msg.chat.id, &conv, &who, &reply, &gate).await;
     Ok(())
 }
 
-async fn on_callback(bot: Bot, q: CallbackQuery, conv: Arc<Conversation>) -> ResponseResult<()> {
+async fn on_callback(
+    bot: Bot,
+    q: CallbackQuery,
+    conv: Arc<Conversation>,
+    gate: Arc<Gate>,
+) -> ResponseResult<()> {
     // Always answer, first: the button stops spinning whatever happens next.
     if let Err(e) = bot.answer_callback_query(q.id.clone()).await {
         tracing::debug!(error = %e, "answerCallbackQuery failed");
@@ -283,7 +300,7 @@ async fn on_callback(bot: Bot, q: CallbackQuery, conv: Arc<Conversation>) -> Res
     let who = customer(&q.from);
     let reply = conv.handle(&who, intent, now()).await;
     let chat = ChatId(q.from.id.0 as i64);
-    deliver(&bot, chat, &conv, &who, &reply).await;
+    deliver(&bot, chat, &conv, &who, &reply, &gate).await;
     Ok(())
 }
 
@@ -301,21 +318,38 @@ async fn on_my_chat_member(
     Ok(())
 }
 
-async fn deliver(bot: &Bot, chat: ChatId, conv: &Conversation, who: &Customer, reply: &Reply) {
-    match send_reply(bot, chat, reply).await {
+/// Sends an interactive reply: its messages take their place in the rate limit
+/// before any push.
+async fn deliver(
+    bot: &Bot,
+    chat: ChatId,
+    conv: &Conversation,
+    who: &Customer,
+    reply: &Reply,
+    gate: &Gate,
+) {
+    for _ in &reply.messages {
+        gate.interactive();
+    }
+    match send_reply(bot, chat, reply, Some(gate)).await {
         Delivery::Unreachable => conv.set_reachable(who, false).await,
         Delivery::Sent | Delivery::Failed => {}
     }
 }
 
-/// The dispatcher: messages, button presses and block/unblock events.
-pub fn dispatcher(bot: Bot, conv: Arc<Conversation>) -> Dispatcher<Bot, RequestError, DefaultKey> {
+/// The dispatcher: messages, button presses and block/unblock events. `gate` is
+/// shared with the push worker, so replies go before pushes.
+pub fn dispatcher(
+    bot: Bot,
+    conv: Arc<Conversation>,
+    gate: Arc<Gate>,
+) -> Dispatcher<Bot, RequestError, DefaultKey> {
     let handler = dptree::entry()
         .branch(Update::filter_message().endpoint(on_message))
         .branch(Update::filter_callback_query().endpoint(on_callback))
         .branch(Update::filter_my_chat_member().endpoint(on_my_chat_member));
     Dispatcher::builder(bot, handler)
-        .dependencies(dptree::deps![conv])
+        .dependencies(dptree::deps![conv, gate])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text(
             "Telegram handler failed",

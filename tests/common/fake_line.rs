@@ -166,6 +166,28 @@ impl FakeLine {
         }
     }
 
+    /// How many pushed or multicast messages each user received (accepted
+    /// requests only: a repeated retry key is answered 409 and delivers nothing).
+    pub fn deliveries(&self) -> std::collections::HashMap<String, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for c in self.calls() {
+            let to: Vec<String> = match c.kind.as_str() {
+                "push" => c.to().into_iter().collect(),
+                "multicast" => c.body["to"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for user in to {
+                *counts.entry(user).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
     fn record(&self, call: LineCall) {
         self.inner.lock().unwrap().calls.push(call);
         self.changed.notify_waiters();
@@ -208,6 +230,17 @@ async fn push(
         .get("x-line-retry-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let seen = fake
+        .calls()
+        .iter()
+        .any(|c| c.kind == "push" && c.retry_key.is_some() && c.retry_key == retry_key);
+    if seen {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"message": "The retry key is already accepted"})),
+        )
+            .into_response();
+    }
     fake.record(LineCall {
         kind: "push".into(),
         body,

@@ -22,6 +22,8 @@ pub struct Call {
     pub body: Value,
     /// Bytes of an uploaded file (sendPhoto).
     pub file: Option<Vec<u8>>,
+    /// When the fake received it.
+    pub at: std::time::Instant,
 }
 
 impl Call {
@@ -202,6 +204,23 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// Every message and photo delivered (refused sends are not counted).
+    pub fn delivered(&self) -> Vec<Call> {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.method == "sendmessage" || c.method == "sendphoto")
+            .cloned()
+            .collect()
+    }
+
+    /// Every request, in order.
+    pub fn all_calls(&self) -> Vec<Call> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
     /// Waits until `chat` has received more than `seen` messages and the bot has
     /// gone quiet for a moment; returns the new ones.
     pub async fn replies(&self, chat: i64, seen: usize) -> Vec<Call> {
@@ -274,6 +293,7 @@ async fn handle(
         method: method.clone(),
         body: body.clone(),
         file,
+        at: std::time::Instant::now(),
     };
     if method == "getupdates" {
         return Json(get_updates(&fake, &body).await);
@@ -287,6 +307,8 @@ async fn handle(
     let mut call = call;
     if limited {
         call.method = format!("{method} (429)");
+    } else if blocked && (method == "sendmessage" || method == "sendphoto") {
+        call.method = format!("{method} (403)");
     }
     inner.calls.push(call);
     inner.next_message += 1;

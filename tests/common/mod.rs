@@ -248,6 +248,23 @@ impl TestApp {
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
+    /// Kills the server as a crash would (nothing finishes); returns the
+    /// database for a restart.
+    pub fn abort(mut self) -> TestDb {
+        if let Some(app) = self.app.take() {
+            app.abort();
+        }
+        self.t.db
+    }
+
+    /// Shuts the server down gracefully; returns the database for a restart.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await.expect("clean shutdown");
+        }
+        self.t.db
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(app) = self.app.take() {
             app.shutdown().await.expect("clean shutdown");

@@ -17,6 +17,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::ledger::EntryKind;
 use crate::domain::model::*;
+use crate::domain::notice::Notice;
 use crate::domain::tier::{Tiers, window_start};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
@@ -30,15 +31,18 @@ pub(super) async fn buyer(
     now: DateTime<Utc>,
     lock: bool,
 ) -> Result<(Buyer, i64)> {
-    let (id, code, balance, tier, referred_by, referral_paid): (
+    let (id, code, balance, tier, referred_by, referral_paid, has_channel): (
         i64,
         String,
         i64,
         Option<String>,
         Option<i64>,
         bool,
+        bool,
     ) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, code, balance, tier, referred_by, referral_purchase_id IS NOT NULL \
+        "SELECT id, code, balance, tier, referred_by, referral_purchase_id IS NOT NULL, \
+         (telegram_id IS NOT NULL AND telegram_reachable) \
+         OR (line_id IS NOT NULL AND line_reachable) \
          FROM members WHERE code = $1{}",
         if lock { " FOR UPDATE" } else { "" }
     )))
@@ -57,6 +61,7 @@ pub(super) async fn buyer(
             referred_by,
             referral_paid,
             has_purchases,
+            has_channel,
         },
         spend,
     ))
@@ -188,7 +193,7 @@ pub(super) async fn pay_referral(
     if points == 0 {
         return Ok(());
     }
-    credit(
+    let (_, balance) = credit(
         tx,
         NewEntry {
             member_id: referrer,
@@ -205,6 +210,8 @@ pub(super) async fn pay_referral(
         before,
     )
     .await?;
+    let notice = Notice::ReferralBonus { points, balance };
+    super::outbox::notify(tx, referrer, &notice, cmd.now).await?;
     sqlx::query("UPDATE purchases SET referrer_points = $1 WHERE id = $2")
         .bind(points)
         .bind(purchase_id)
@@ -236,7 +243,12 @@ async fn move_tier(tx: &mut Tx, change: &TierChange) -> Result<()> {
     .bind(change.at)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    let notice = Notice::TierChanged {
+        from: change.from.clone(),
+        to: change.to.clone(),
+        up: change.reason != "review",
+    };
+    super::outbox::notify(tx, change.member_id, &notice, change.at).await
 }
 
 /// Moves a member up if `spend` reaches a higher tier than `current`.

@@ -38,6 +38,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0004_rules.sql",
         sql: include_str!("../../../migrations/sqlite/0004_rules.sql"),
     },
+    Migration {
+        file: "0005_outbox.sql",
+        sql: include_str!("../../../migrations/sqlite/0005_outbox.sql"),
+    },
 ];
 
 impl Migration {

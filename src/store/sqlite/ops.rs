@@ -9,11 +9,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::rows::*;
-use super::rules;
 use super::value::{Ts, sqlite_error};
+use super::{outbox, rules};
 use crate::domain::earn::refund_clawback;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
+use crate::domain::notice::Notice;
 use crate::domain::{ClaimCode, MemberCode, Money, Points, Refusal, VoucherCode};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
@@ -677,6 +678,10 @@ pub(super) fn record_purchase(
                 b.balance,
                 cmd.timing,
             )?;
+            if b.has_channel {
+                let notice = earned_notice(cmd, &earning, &campaigns, b.balance + points);
+                outbox::notify(conn, b.id, &notice, cmd.now)?;
+            }
         }
         if b.referral_due(cmd) {
             rules::pay_referral(conn, b, purchase_id, cmd)?;
@@ -814,7 +819,16 @@ pub(super) fn record_refund(
     .value();
     let mut balance = None;
     if let Some(member_id) = p.member_id {
-        balance = Some(claw_back(conn, member_id, &p, claw, cmd)?);
+        let after = claw_back(conn, member_id, &p, claw, cmd)?;
+        if after < 0 && claw > 0 {
+            outbox::notify(
+                conn,
+                member_id,
+                &Notice::NegativeBalance { balance: after },
+                cmd.now,
+            )?;
+        }
+        balance = Some(after);
         // A referral paid by this purchase goes back when it is refunded in full.
         let full = p.refunded_minor + cmd.amount.minor() == p.amount_minor;
         if full && p.referrer_points > 0 {
@@ -1050,7 +1064,7 @@ pub(super) fn redeem(conn: &Connection, cmd: &RedeemCommand) -> Result<Voucher> 
         [cmd.reward_id],
     )?;
     let expires_at = cmd.now + chrono::Duration::days(i64::from(reward.voucher_days));
-    one(
+    let voucher = one(
         conn,
         &format!(
             "INSERT INTO vouchers (code, member_id, reward_id, points, status, request_key, \
@@ -1069,8 +1083,21 @@ pub(super) fn redeem(conn: &Connection, cmd: &RedeemCommand) -> Result<Voucher> 
         ],
         VoucherRow::read,
     )?
-    .ok_or_else(|| StoreError::Corrupt("INSERT returned no voucher".into()))?
-    .try_into()
+    .ok_or_else(|| StoreError::Corrupt("INSERT returned no voucher".into()))?;
+    if cmd.notify {
+        outbox::notify(
+            conn,
+            cmd.member_id,
+            &Notice::VoucherIssued {
+                code: cmd.code.as_str().to_string(),
+                reward_th: reward.name_th.clone(),
+                reward_en: reward.name_en.clone(),
+                expires_at,
+            },
+            cmd.now,
+        )?;
+    }
+    voucher.try_into()
 }
 
 pub(super) fn use_voucher(
@@ -1107,6 +1134,17 @@ pub(super) fn use_voucher(
         MemberRow::read,
     )?
     .ok_or(StoreError::NotFound("member"))?;
+    outbox::notify(
+        conn,
+        v.member_id,
+        &Notice::VoucherUsed {
+            code: v.code.clone(),
+            reward_th: reward.name_th.clone(),
+            reward_en: reward.name_en.clone(),
+            merchant_id: merchant_id.to_string(),
+        },
+        now,
+    )?;
     Ok(VoucherUse {
         voucher: v.try_into()?,
         reward: reward.try_into()?,

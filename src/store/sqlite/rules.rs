@@ -11,6 +11,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::ledger::EntryKind;
 use crate::domain::model::*;
+use crate::domain::notice::Notice;
 use crate::domain::tier::{Tiers, window_start};
 use crate::domain::{MemberCode, Points};
 use crate::store::rows::*;
@@ -22,7 +23,9 @@ pub(super) fn buyer(conn: &Connection, code: &MemberCode) -> Result<Option<Buyer
         conn,
         "SELECT m.id, m.code, m.balance, m.tier, m.referred_by, \
          m.referral_purchase_id IS NOT NULL, \
-         EXISTS (SELECT 1 FROM purchases p WHERE p.member_id = m.id) \
+         EXISTS (SELECT 1 FROM purchases p WHERE p.member_id = m.id), \
+         (m.telegram_id IS NOT NULL AND m.telegram_reachable) \
+         OR (m.line_id IS NOT NULL AND m.line_reachable) \
          FROM members m WHERE m.code = ?1",
         [code.as_str()],
         |r| {
@@ -34,6 +37,7 @@ pub(super) fn buyer(conn: &Connection, code: &MemberCode) -> Result<Option<Buyer
                 referred_by: r.get(4)?,
                 referral_paid: r.get(5)?,
                 has_purchases: r.get(6)?,
+                has_channel: r.get(7)?,
             })
         },
     )
@@ -129,7 +133,7 @@ pub(super) fn pay_referral(
         return Ok(());
     };
     let before = member_balance(conn, referrer)?;
-    credit(
+    let (_, balance) = credit(
         conn,
         NewEntry {
             member_id: referrer,
@@ -144,6 +148,12 @@ pub(super) fn pay_referral(
         },
         before,
         cmd.timing,
+    )?;
+    super::outbox::notify(
+        conn,
+        referrer,
+        &Notice::ReferralBonus { points, balance },
+        cmd.now,
     )?;
     exec(
         conn,
@@ -198,6 +208,16 @@ fn move_tier(conn: &Connection, change: &TierChange) -> Result<()> {
             change.reason,
             Ts(change.at)
         ],
+    )?;
+    super::outbox::notify(
+        conn,
+        change.member_id,
+        &Notice::TierChanged {
+            from: change.from.clone(),
+            to: change.to.clone(),
+            up: change.reason != "review",
+        },
+        change.at,
     )?;
     Ok(())
 }

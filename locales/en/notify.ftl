@@ -1,0 +1,16 @@
+# Pushes: notices taem sends without being asked (points earned, vouchers,
+# expiry reminders, tiers, referrals) and campaign broadcasts.
+
+notice-earned = 🎉 You earned { $points } points at { $merchant }. Balance: { $balance } points.
+notice-line-base = • Base points: +{ $points }
+notice-line-tier = • { $name } tier bonus: +{ $points }
+notice-line-campaign = • { $name }: +{ $points }
+notice-line-referral = • Friend invitation bonus: +{ $points }
+notice-voucher-issued = 🎟 Your voucher for { $reward } is ready, valid until { $date }. Show this code at the counter:{" "}
+notice-voucher-used = ✅ Your voucher { $code } for { $reward } was used at { $merchant }. Enjoy!
+notice-expiring = ⏳ { $points } points expire after { $date }. Swap them for a reward before then!
+notice-tier-up = 🌟 Congratulations! You are now { $tier } and earn more points on every purchase.
+notice-tier-down = Your tier is now { $tier }. Keep collecting to move up again.
+notice-referral = 🤝 Your friend made their first purchase: { $points } points are yours! Balance: { $balance } points.
+notice-negative = A refund took back points you had already used, so your balance is { $balance } points. Your next points make it up first.
+broadcast-footer = Type "stop" to stop receiving promotions.

@@ -1,0 +1,270 @@
+//! Notices: what taem pushes to members, as stored in the outbox and rendered
+//! in the member's language when delivered. Pure data and rules (quiet hours,
+//! retry backoff); the outbox and the worker live in `store` and `notify`.
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::model::Channel;
+
+/// One push to a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// Points earned on a purchase, with the rules that gave them.
+    Earned {
+        merchant_id: String,
+        receipt_id: String,
+        points: i64,
+        balance: i64,
+        lines: Vec<NoticeLine>,
+    },
+    VoucherIssued {
+        code: String,
+        reward_th: String,
+        reward_en: String,
+        expires_at: DateTime<Utc>,
+    },
+    VoucherUsed {
+        code: String,
+        reward_th: String,
+        reward_en: String,
+        merchant_id: String,
+    },
+    /// Points expiring within a week: one reminder per lot, batched per member.
+    Expiring {
+        points: i64,
+        expires_at: DateTime<Utc>,
+    },
+    TierChanged {
+        from: Option<String>,
+        to: String,
+        up: bool,
+    },
+    /// The member's friend made a first purchase.
+    ReferralBonus { points: i64, balance: i64 },
+    /// A refund took back more points than were left.
+    NegativeBalance { balance: i64 },
+    /// A campaign's announcement (marketing).
+    Broadcast { campaign_id: i64 },
+}
+
+/// A line of an earned notice, named in both languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeLine {
+    /// `base`, `tier`, `campaign` or `referral`.
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_th: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
+    pub points: i64,
+}
+
+impl Notice {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notice::Earned { .. } => "earned",
+            Notice::VoucherIssued { .. } => "voucher_issued",
+            Notice::VoucherUsed { .. } => "voucher_used",
+            Notice::Expiring { .. } => "expiring",
+            Notice::TierChanged { .. } => "tier_changed",
+            Notice::ReferralBonus { .. } => "referral_bonus",
+            Notice::NegativeBalance { .. } => "negative_balance",
+            Notice::Broadcast { .. } => "broadcast",
+        }
+    }
+
+    /// Marketing respects opt-out and quiet hours; the rest go any time.
+    pub fn marketing(&self) -> bool {
+        matches!(self, Notice::Broadcast { .. })
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("serializable")
+    }
+}
+
+/// An outbox row a worker has claimed, with what it needs to deliver it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub member_id: i64,
+    pub channel: Channel,
+    pub notice: Notice,
+    pub attempts: i64,
+    /// The LINE multicast chunk (and its retry key) this row belongs to.
+    pub batch_key: Option<String>,
+    /// The language fixed for a batch; else the member's.
+    pub locale: Option<String>,
+    /// The member now: where to reach them and whether they still want it.
+    pub telegram_id: Option<i64>,
+    pub line_id: Option<String>,
+    pub reachable: bool,
+    pub marketing_opt_in: bool,
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Blocked the bot, unfollowed, deleted the account: stop sending there.
+    Unreachable,
+    /// Opted out of marketing (or nowhere to send) since it was queued.
+    Skipped,
+    /// A transient failure: try again later, unless attempts are used up.
+    Retry(String),
+    /// A failure a retry will not fix.
+    Failed(String),
+}
+
+/// Attempts before a notice is given up as failed.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// The wait before attempt `attempts + 1`: 5 s doubling, at most 30 minutes.
+pub fn backoff(attempts: i64) -> Duration {
+    let secs = 5i64.saturating_mul(1 << attempts.clamp(0, 20));
+    Duration::seconds(secs.min(1800))
+}
+
+/// Local hours during which marketing waits, e.g. 21:00-08:00.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub from: u32,
+    pub to: u32,
+}
+
+impl Default for QuietHours {
+    fn default() -> Self {
+        QuietHours { from: 21, to: 8 }
+    }
+}
+
+impl QuietHours {
+    /// Parses `21-8` (hours 0-24, wrapping past midnight); `off` for none.
+    pub fn parse(s: &str) -> Option<Option<QuietHours>> {
+        if s.trim().eq_ignore_ascii_case("off") {
+            return Some(None);
+        }
+        let (a, b) = s.split_once('-')?;
+        let (from, to): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (from <= 24 && to <= 24 && from != to).then_some(Some(QuietHours { from, to }))
+    }
+
+    /// Whether `at` falls in the quiet hours, in `tz`.
+    pub fn contains(&self, at: DateTime<Utc>, tz: Tz) -> bool {
+        let h = at.with_timezone(&tz).hour();
+        if self.from < self.to {
+            (self.from..self.to).contains(&h)
+        } else {
+            h >= self.from || h < self.to
+        }
+    }
+
+    /// The end of the quiet period `at` is in (the next local `to:00`).
+    pub fn end_after(&self, at: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        let local = at.with_timezone(&tz);
+        let mut day = local.date_naive();
+        if local.hour() >= self.to {
+            day = day.succ_opt().unwrap_or(day);
+        }
+        let time = NaiveTime::from_hms_opt(self.to % 24, 0, 0).expect("valid hour");
+        tz.from_local_datetime(&day.and_time(time))
+            .earliest()
+            .map_or(at + Duration::hours(1), |t| t.with_timezone(&Utc))
+    }
+}
+
+/// A broadcast's progress: rows by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BroadcastStatus {
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub unreachable: i64,
+    pub skipped: i64,
+}
+
+impl BroadcastStatus {
+    pub fn total(&self) -> i64 {
+        self.queued + self.sent + self.failed + self.unreachable + self.skipped
+    }
+
+    pub fn done(&self) -> i64 {
+        self.total() - self.queued
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tz() -> Tz {
+        "Asia/Bangkok".parse().unwrap()
+    }
+
+    fn bangkok(h: u32, m: u32) -> DateTime<Utc> {
+        // 23 Nov 2026, local time; Bangkok is UTC+7.
+        tz().with_ymd_and_hms(2026, 11, 23, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn quiet_hours_wrap_past_midnight() {
+        let q = QuietHours::default();
+        assert!(q.contains(bangkok(21, 0), tz()));
+        assert!(q.contains(bangkok(23, 59), tz()));
+        assert!(q.contains(bangkok(0, 30), tz()));
+        assert!(q.contains(bangkok(7, 59), tz()));
+        assert!(!q.contains(bangkok(8, 0), tz()));
+        assert!(!q.contains(bangkok(20, 59), tz()));
+    }
+
+    #[test]
+    fn quiet_hours_end_at_the_next_morning() {
+        let q = QuietHours::default();
+        let evening = bangkok(22, 15);
+        let morning = tz()
+            .with_ymd_and_hms(2026, 11, 24, 8, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(q.end_after(evening, tz()), morning);
+        assert_eq!(q.end_after(bangkok(3, 0), tz()), bangkok(8, 0));
+    }
+
+    #[test]
+    fn quiet_hours_parse() {
+        assert_eq!(
+            QuietHours::parse("21-8"),
+            Some(Some(QuietHours { from: 21, to: 8 }))
+        );
+        assert_eq!(QuietHours::parse("off"), Some(None));
+        assert_eq!(QuietHours::parse("8-8"), None);
+        assert_eq!(QuietHours::parse("25-8"), None);
+        assert_eq!(QuietHours::parse("evening"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_half_an_hour() {
+        assert_eq!(backoff(0), Duration::seconds(5));
+        assert_eq!(backoff(1), Duration::seconds(10));
+        assert_eq!(backoff(3), Duration::seconds(40));
+        assert_eq!(backoff(20), Duration::seconds(1800));
+    }
+
+    #[test]
+    fn notices_round_trip_as_json() {
+        let n = Notice::TierChanged {
+            from: Some("member".into()),
+            to: "silver".into(),
+            up: true,
+        };
+        let json = n.to_json();
+        assert!(json.contains(r#""kind":"tier_changed""#));
+        assert_eq!(serde_json::from_str::<Notice>(&json).unwrap(), n);
+        assert!(Notice::Broadcast { campaign_id: 1 }.marketing());
+        assert!(!n.marketing());
+    }
+}

@@ -1,0 +1,505 @@
+//! Pushes against fake Telegram and LINE APIs on loopback that count every
+//! request: transactional notices, a broadcast to a few thousand members landing
+//! once per member per channel, 429s, blocked members, a crash mid-broadcast,
+//! quiet hours and opt-outs.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Timelike;
+use common::fake_line::{self, FakeLine};
+use common::fake_telegram::{self, FakeTelegram};
+use common::*;
+use serde_json::json;
+use taem::domain::model::*;
+use taem::domain::notice::BroadcastStatus;
+use taem::domain::time::now;
+use taem::service::campaigns::CampaignInput;
+
+/// A server with both chat apps pointed at fakes.
+async fn spawn(db: TestDb, tg: &str, line: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut env = vec![
+        ("TELEGRAM_BOT_TOKEN", fake_telegram::TOKEN.to_string()),
+        ("TELEGRAM_API_URL", tg.to_string()),
+        ("LINE_CHANNEL_SECRET", fake_line::SECRET.to_string()),
+        ("LINE_CHANNEL_ACCESS_TOKEN", fake_line::TOKEN.to_string()),
+        ("LINE_API_URL", line.to_string()),
+    ];
+    for (k, v) in extra {
+        env.push((k, v.to_string()));
+    }
+    TestApp::spawn_with(db, &env).await
+}
+
+/// A member who uses Telegram (`tg`), LINE (`line`) or both.
+async fn member(app: &TestApp, tg: Option<i64>, line: Option<String>, lang: &str) -> Member {
+    app.t
+        .store
+        .add_member(
+            &NewMember {
+                name: None,
+                locale: Some(lang.into()),
+                telegram_id: tg,
+                line_id: line,
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+}
+
+fn line_id(i: usize) -> String {
+    format!("U{i:032x}")
+}
+
+async fn campaign(app: &TestApp) -> i64 {
+    let input = CampaignInput {
+        name_th: "แต้มคูณสองสุดสัปดาห์".into(),
+        name_en: "Double points weekend".into(),
+        text_th: "เสาร์-อาทิตย์นี้ รับแต้ม 2 เท่า".into(),
+        text_en: "Double points all weekend".into(),
+        kind: "multiplier".into(),
+        multiplier: Some("2".into()),
+        starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
+        ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
+        ..Default::default()
+    };
+    app.t.loyalty.add_campaign(&input, now()).await.unwrap().id
+}
+
+/// Waits until nothing of the broadcast is queued (at most `secs`).
+async fn drained(app: &TestApp, id: i64, secs: u64) -> BroadcastStatus {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let s = app.t.store.broadcast_status(id).await.unwrap();
+        if s.queued == 0 {
+            return s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: broadcast still queued after {secs} s: {s:?}",
+            app.backend()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Telegram messages per chat.
+fn per_chat(tg: &FakeTelegram) -> HashMap<i64, usize> {
+    let mut m = HashMap::new();
+    for c in tg.delivered() {
+        *m.entry(c.chat_id()).or_insert(0) += 1;
+    }
+    m
+}
+
+#[tokio::test]
+async fn purchases_vouchers_tiers_and_referrals_are_pushed_in_the_members_language() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let (line, line_url) = FakeLine::start("en").await;
+        let app = spawn(db, &tg_url, &line_url, &[]).await;
+        let thai = member(&app, Some(7001), None, "th").await;
+        let english = member(&app, None, Some(line_id(1)), "en").await;
+        assert!(
+            app.t
+                .loyalty
+                .record_referral(english.id, &thai.code, now())
+                .await
+                .unwrap()
+        );
+        campaign(&app).await;
+        // 6,000 THB with double points: 480 points, Silver, and a referral paid.
+        let (s, _) = app
+            .post_signed(
+                "/v1/purchases",
+                &json!({"receipt_id": "n-1", "amount": "6000", "currency": "THB", "member_code": english.code}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let pushed = line.calls_after(0).await;
+        let text: Vec<String> = pushed.iter().map(|c| c.texts()).collect();
+        let all = text.join("\n");
+        assert!(
+            all.contains("You earned 530 points at Baan Kafe. Balance: 530 points."),
+            "{all}"
+        );
+        assert!(all.contains("• Double points weekend: +240"), "{all}");
+        assert!(all.contains("• Friend invitation bonus: +50"), "{all}");
+        assert!(all.contains("You are now Silver"), "{all}");
+        assert!(
+            pushed
+                .iter()
+                .all(|c| c.kind == "push" && c.retry_key.is_some())
+        );
+        // The referrer hears about it on Telegram, in Thai.
+        let r = tg.replies(7001, 0).await;
+        assert!(
+            r[0].text().contains("เพื่อนของคุณซื้อครั้งแรกแล้ว คุณได้รับ 50 แต้ม"),
+            "{}",
+            r[0].text()
+        );
+
+        // A voucher redeemed outside the chat is pushed; used at the counter, too.
+        let reward = app.t.reward(100, None, None).await;
+        let v = app
+            .t
+            .loyalty
+            .redeem(english.id, reward.id, None, now())
+            .await
+            .unwrap();
+        let (s, _) = app
+            .post_signed(&format!("/v1/vouchers/{}/use", v.code), &json!({}))
+            .await;
+        assert_eq!(s, 200);
+        let more = line.calls_after(pushed.len()).await;
+        let all: String = more
+            .iter()
+            .map(|c| c.texts())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            all.contains("Your voucher for Iced coffee is ready"),
+            "{all}"
+        );
+        assert!(
+            all.contains(&format!(
+                "Your voucher {} for Iced coffee was used at Baan Kafe",
+                v.code
+            )),
+            "{all}"
+        );
+        let kinds: Vec<String> = app
+            .t
+            .store
+            .notices(english.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.0)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["voucher_used", "voucher_issued", "tier_changed", "earned"]
+        );
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_broadcast_lands_once_per_member_per_channel() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let (line, line_url) = FakeLine::start("th").await;
+        let app = spawn(
+            db,
+            &tg_url,
+            &line_url,
+            &[("TAEM_TELEGRAM_RATE", "2000"), ("TAEM_QUIET_HOURS", "off")],
+        )
+        .await;
+        // 2,100 members: 800 on Telegram, 800 on LINE, 400 on both, 60 who
+        // opted out, 40 who blocked the bot.
+        let mut tg_members = Vec::new();
+        let mut line_members = Vec::new();
+        let mut opted_out = Vec::new();
+        for i in 0..2100usize {
+            let (t, l) = match i % 21 {
+                0..=7 => (Some(10_000 + i as i64), None),
+                8..=15 => (None, Some(line_id(i))),
+                _ => (Some(10_000 + i as i64), Some(line_id(i))),
+            };
+            let lang = if i % 3 == 0 { "en" } else { "th" };
+            let m = member(&app, t, l.clone(), lang).await;
+            if i % 35 == 0 {
+                let update = MemberUpdate {
+                    marketing_opt_in: Some(false),
+                    ..Default::default()
+                };
+                app.t.store.update_member(m.id, &update).await.unwrap();
+                opted_out.push((t, l));
+                continue;
+            }
+            if let Some(t) = t {
+                tg_members.push(t);
+            }
+            if let Some(l) = l {
+                line_members.push(l);
+            }
+        }
+        let blocked: Vec<i64> = tg_members.iter().step_by(25).copied().collect();
+        for b in &blocked {
+            tg.block(*b);
+        }
+        let id = campaign(&app).await;
+        let (queued, _) = app.t.loyalty.broadcast(id, now()).await.unwrap();
+        assert_eq!(queued as usize, tg_members.len() + line_members.len());
+        let status = drained(&app, id, 120).await;
+        assert_eq!(
+            status,
+            BroadcastStatus {
+                queued: 0,
+                sent: (tg_members.len() - blocked.len() + line_members.len()) as i64,
+                failed: 0,
+                unreachable: blocked.len() as i64,
+                skipped: 0,
+            },
+            "{}",
+            app.backend()
+        );
+        // Telegram: exactly one message per member; nothing to blocked or opted-out chats.
+        let chats = per_chat(&tg);
+        for t in &tg_members {
+            let expected = usize::from(!blocked.contains(t));
+            assert_eq!(chats.get(t).copied().unwrap_or(0), expected, "chat {t}");
+        }
+        // LINE: in multicasts of at most 500, each with its own retry key, once per member.
+        let multicasts: Vec<_> = line
+            .calls()
+            .into_iter()
+            .filter(|c| c.kind == "multicast")
+            .collect();
+        assert!(
+            multicasts
+                .iter()
+                .all(|c| c.body["to"].as_array().unwrap().len() <= 500)
+        );
+        let keys: std::collections::HashSet<_> = multicasts
+            .iter()
+            .map(|c| c.retry_key.clone().unwrap())
+            .collect();
+        assert_eq!(keys.len(), multicasts.len());
+        let deliveries = line.deliveries();
+        for l in &line_members {
+            assert_eq!(deliveries.get(l), Some(&1), "LINE {l}");
+        }
+        assert_eq!(deliveries.len(), line_members.len(), "nobody else");
+        for (t, l) in &opted_out {
+            assert!(t.is_none_or(|t| !chats.contains_key(&t)));
+            assert!(l.as_ref().is_none_or(|l| !deliveries.contains_key(l)));
+        }
+        // Each member reads it in their language.
+        let sample = multicasts
+            .iter()
+            .find(|c| c.texts().contains("Double points weekend"))
+            .expect("English chunk");
+        assert!(sample.texts().contains("Double points all weekend"));
+        assert!(
+            multicasts
+                .iter()
+                .any(|c| c.texts().contains("แต้มคูณสองสุดสัปดาห์"))
+        );
+        // Blocked members are marked, and a second broadcast queues nobody twice.
+        let m = app
+            .t
+            .store
+            .member(&MemberRef::Telegram(blocked[0]))
+            .await
+            .unwrap();
+        assert!(!m.telegram_reachable);
+        let (again, _) = app.t.loyalty.broadcast(id, now()).await.unwrap();
+        assert_eq!(again, 0);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_429_pauses_the_whole_telegram_queue_for_its_retry_after() {
+    let (tg, tg_url) = FakeTelegram::start().await;
+    let (_line, line_url) = FakeLine::start("th").await;
+    let app = spawn(
+        sqlite_db(),
+        &tg_url,
+        &line_url,
+        &[("TAEM_TELEGRAM_RATE", "20"), ("TAEM_QUIET_HOURS", "off")],
+    )
+    .await;
+    for i in 0..40 {
+        member(&app, Some(20_000 + i), None, "th").await;
+    }
+    // The fifth member's chat answers 429 (retry after 1 s) once.
+    tg.rate_limit_once(20_004);
+    let id = campaign(&app).await;
+    app.t.loyalty.broadcast(id, now()).await.unwrap();
+    let status = drained(&app, id, 60).await;
+    assert_eq!(status.sent, 40);
+    let calls = tg.all_calls();
+    let refused = calls
+        .iter()
+        .find(|c| c.method.ends_with("(429)"))
+        .expect("a 429");
+    // Sends already on the wire may land; none starts until retry_after is over.
+    let during: Vec<_> = calls
+        .iter()
+        .filter(|c| {
+            c.method == "sendmessage"
+                && c.at > refused.at + Duration::from_millis(200)
+                && c.at < refused.at + Duration::from_millis(900)
+        })
+        .collect();
+    assert!(during.is_empty(), "{} sends during the pause", during.len());
+    assert_eq!(
+        per_chat(&tg).values().filter(|n| **n == 1).count(),
+        40,
+        "each once"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_broadcast_finishes_after_a_restart_without_duplicates() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let (line, line_url) = FakeLine::start("th").await;
+        let env = [
+            ("TAEM_TELEGRAM_RATE", "25"),
+            ("TAEM_QUIET_HOURS", "off"),
+            ("TAEM_PUSH_LEASE_SECONDS", "5"),
+        ];
+        let app = spawn(db, &tg_url, &line_url, &env).await;
+        for i in 0..150 {
+            member(&app, Some(30_000 + i), None, "th").await;
+        }
+        for i in 0..700 {
+            member(&app, None, Some(line_id(i)), "th").await;
+        }
+        let id = campaign(&app).await;
+        app.t.loyalty.broadcast(id, now()).await.unwrap();
+        // Kill it once some Telegram messages are out.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tg.delivered().len() < 40 {
+            assert!(tokio::time::Instant::now() < deadline, "no progress");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let backend = app.backend();
+        let db = app.abort();
+        let before = tg.delivered().len();
+        assert!(
+            before < 150,
+            "{backend}: killed mid-broadcast ({before} sent)"
+        );
+        let app = spawn(db, &tg_url, &line_url, &env).await;
+        let status = drained(&app, id, 90).await;
+        assert_eq!(status.sent, 850, "{backend}: {status:?}");
+        let chats = per_chat(&tg);
+        assert_eq!(chats.len(), 150, "{backend}: everyone got it");
+        let duplicates: usize = chats.values().map(|n| n - 1).sum();
+        assert!(
+            duplicates <= taem::notify::IN_FLIGHT,
+            "{backend}: {duplicates} duplicates, more than the messages in flight"
+        );
+        let deliveries = line.deliveries();
+        assert_eq!(deliveries.len(), 700);
+        assert!(
+            deliveries.values().all(|n| *n == 1),
+            "{backend}: LINE never twice"
+        );
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_marketing_and_an_opt_out_before_delivery_is_honoured() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let (_line, line_url) = FakeLine::start("th").await;
+        // Quiet from this hour (Bangkok) for two hours.
+        let hour = now().with_timezone(&chrono_tz::Asia::Bangkok).hour();
+        let quiet = format!("{}-{}", hour, (hour + 2) % 24);
+        let app = spawn(db, &tg_url, &line_url, &[("TAEM_QUIET_HOURS", &quiet)]).await;
+        let a = member(&app, Some(40_001), None, "en").await;
+        let b = member(&app, Some(40_002), None, "en").await;
+        let id = campaign(&app).await;
+        app.t.loyalty.broadcast(id, now()).await.unwrap();
+        // A purchase's notice goes at once, so the worker is running...
+        let (s, _) = app
+            .post_signed(
+                "/v1/purchases",
+                &json!({"receipt_id": "q-1", "amount": "100", "currency": "THB", "member_code": a.code}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let r = tg.replies(40_001, 0).await;
+        assert!(
+            r[0].text().contains("You earned 8 points"),
+            "{}",
+            r[0].text()
+        );
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        // ...but the broadcast waits for the morning.
+        let status = app.t.store.broadcast_status(id).await.unwrap();
+        assert_eq!(status.queued, 2, "{}", app.backend());
+        assert_eq!(tg.sent_to(40_002).len(), 0);
+        // b says stop before the quiet hours end.
+        app.t
+            .store
+            .update_member(
+                b.id,
+                &MemberUpdate {
+                    marketing_opt_in: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let db = app.stop().await;
+        let app = spawn(db, &tg_url, &line_url, &[("TAEM_QUIET_HOURS", "off")]).await;
+        let status = drained(&app, id, 30).await;
+        assert_eq!((status.sent, status.skipped), (1, 1));
+        assert_eq!(tg.sent_to(40_001).len(), 2);
+        assert!(
+            tg.sent_to(40_001)[1]
+                .text()
+                .contains("Double points all weekend")
+        );
+        assert_eq!(tg.sent_to(40_002).len(), 0, "opted out: nothing");
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn points_about_to_expire_are_reminded_once_per_lot() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let (_line, line_url) = FakeLine::start("th").await;
+        let app = spawn(db, &tg_url, &line_url, &[]).await;
+        let m = member(&app, Some(50_001), None, "en").await;
+        let at = now();
+        for (points, days) in [(30, 3), (20, 5), (99, 40)] {
+            let cmd = AdjustCommand {
+                member_id: m.id,
+                delta: taem::domain::Points::new(points),
+                reason: "welcome".into(),
+                timing: LotTiming {
+                    available_at: at,
+                    expires_at: at + chrono::Duration::days(days),
+                },
+                now: at,
+            };
+            app.t.store.adjust_points(&cmd).await.unwrap();
+        }
+        // `serve` reminds on its own sweep too; either way each lot is reminded once.
+        taem::notify::remind_expiring(app.t.store.as_ref(), at)
+            .await
+            .unwrap();
+        assert_eq!(
+            taem::notify::remind_expiring(app.t.store.as_ref(), at)
+                .await
+                .unwrap(),
+            0,
+            "once"
+        );
+        let r = tg.replies(50_001, 0).await;
+        assert_eq!(r.len(), 1);
+        assert!(
+            r[0].text().contains("50 points expire after"),
+            "{}",
+            r[0].text()
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(tg.sent_to(50_001).len(), 1, "one reminder for both lots");
+        app.shutdown().await;
+    }
+}
