@@ -365,6 +365,9 @@ async fn a_worker_killed_mid_broadcast_finishes_after_a_restart_without_duplicat
         for i in 0..700 {
             member(&app, None, Some(line_id(i)), "th").await;
         }
+        // LINE takes the first chunk but its answer is lost: the chunk is sent
+        // again with the same retry key, and LINE refuses it as a repeat.
+        line.lose_next_answer();
         let id = campaign(&app).await;
         app.t.loyalty.broadcast(id, now()).await.unwrap();
         // Kill it once some Telegram messages are out.
@@ -395,6 +398,11 @@ async fn a_worker_killed_mid_broadcast_finishes_after_a_restart_without_duplicat
         assert!(
             deliveries.values().all(|n| *n == 1),
             "{backend}: LINE never twice"
+        );
+        assert_eq!(
+            line.conflicts(),
+            1,
+            "{backend}: the chunk whose answer was lost went again once"
         );
         app.shutdown().await;
     }

@@ -105,6 +105,10 @@ struct Inner {
     /// Reply tokens LINE refuses (spent or expired).
     dead_tokens: HashSet<String>,
     language: String,
+    /// Accept the next multicast, then answer 500 as if the answer was lost.
+    lose_next_answer: bool,
+    /// Requests refused with 409 because their retry key was accepted before.
+    conflicts: usize,
 }
 
 #[derive(Clone, Default)]
@@ -188,6 +192,17 @@ impl FakeLine {
         counts
     }
 
+    /// Accepts (delivers) the next multicast but answers 500, as when LINE's
+    /// answer is lost: the sender must retry with the same key.
+    pub fn lose_next_answer(&self) {
+        self.inner.lock().unwrap().lose_next_answer = true;
+    }
+
+    /// Requests refused with 409 (their retry key was accepted before).
+    pub fn conflicts(&self) -> usize {
+        self.inner.lock().unwrap().conflicts
+    }
+
     fn record(&self, call: LineCall) {
         self.inner.lock().unwrap().calls.push(call);
         self.changed.notify_waiters();
@@ -235,6 +250,7 @@ async fn push(
         .iter()
         .any(|c| c.kind == "push" && c.retry_key.is_some() && c.retry_key == retry_key);
     if seen {
+        fake.inner.lock().unwrap().conflicts += 1;
         return (
             StatusCode::CONFLICT,
             Json(json!({"message": "The retry key is already accepted"})),
@@ -330,6 +346,7 @@ async fn multicast(
         .iter()
         .any(|c| c.kind == "multicast" && c.retry_key.is_some() && c.retry_key == key);
     if seen {
+        fake.inner.lock().unwrap().conflicts += 1;
         return (
             StatusCode::CONFLICT,
             Json(json!({"message": "The retry key is already accepted"})),
@@ -341,6 +358,13 @@ async fn multicast(
         body,
         retry_key: key,
     });
+    if std::mem::take(&mut fake.inner.lock().unwrap().lose_next_answer) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"message": "Internal error"})),
+        )
+            .into_response();
+    }
     Json(json!({})).into_response()
 }
 

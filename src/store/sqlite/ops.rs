@@ -604,41 +604,39 @@ pub(super) fn record_purchase(
     conn: &Connection,
     cmd: &PurchaseCommand,
 ) -> Result<Recorded<PurchaseReceipt>> {
-    if let Some(p) = purchase_by_receipt(conn, &cmd.merchant_id, &cmd.receipt_id)? {
-        return if p.fingerprint == cmd.fingerprint {
-            Ok(Recorded::Replay(p.receipt()?))
-        } else {
-            Err(StoreError::IdempotencyConflict("receipt_id"))
-        };
-    }
     let buyer = match &cmd.member_code {
-        Some(code) => Some(rules::buyer(conn, code)?.ok_or(StoreError::NotFound("member"))?),
+        Some(code) => Some(
+            rules::buyer(conn, code, cmd.rules.currency.code(), cmd.now)?
+                .ok_or(StoreError::NotFound("member"))?,
+        ),
         None => None,
     };
     let campaigns = rules::running_campaigns(conn, cmd.occurred_at)?;
     let used = match &buyer {
-        Some(b) => rules::member_use(conn, b.id, &capped(&campaigns))?,
+        Some((b, _)) => rules::member_use(conn, b.id, &capped(&campaigns))?,
         None => Vec::new(),
     };
-    let earning = price(cmd, buyer.as_ref(), &campaigns, &used);
+    let earning = price(cmd, buyer.as_ref().map(|b| &b.0), &campaigns, &used);
     let points = earning.breakdown.total().value();
     let breakdown = serde_json::to_string(&earning.breakdown)
         .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
     // A purchase without a member waits for a claim (if it earned anything).
     let claim = (buyer.is_none() && points > 0)
         .then_some((cmd.claim_code.as_str(), Ts(cmd.claim_expires_at)));
-    let balance_after = buyer.as_ref().map(|b| b.balance + points);
-    let purchase_id = insert(
+    let balance_after = buyer.as_ref().map(|(b, _)| b.balance + points);
+    // No row back: the receipt was seen before (a replay, or a conflict).
+    let purchase_id: Option<i64> = one(
         conn,
         "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
          currency, occurred_at, items, points, breakdown, balance_after, available_at, \
          claim_code, claim_expires_at, referral_points, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+         ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id",
         params![
             cmd.merchant_id,
             cmd.receipt_id,
             cmd.fingerprint,
-            buyer.as_ref().map(|b| b.id),
+            buyer.as_ref().map(|(b, _)| b.id),
             cmd.amount.minor(),
             cmd.amount.currency().code(),
             Ts(cmd.occurred_at),
@@ -652,15 +650,25 @@ pub(super) fn record_purchase(
             earning.referral.value(),
             Ts(cmd.now),
         ],
+        |r| r.get(0),
     )?;
+    let Some(purchase_id) = purchase_id else {
+        let p = purchase_by_receipt(conn, &cmd.merchant_id, &cmd.receipt_id)?
+            .ok_or(StoreError::NotFound("purchase"))?;
+        return if p.fingerprint == cmd.fingerprint {
+            Ok(Recorded::Replay(p.receipt()?))
+        } else {
+            Err(StoreError::IdempotencyConflict("receipt_id"))
+        };
+    };
     rules::record_awards(
         conn,
         purchase_id,
-        buyer.as_ref().map(|b| b.id),
+        buyer.as_ref().map(|(b, _)| b.id),
         &earning.awards,
         cmd.now,
     )?;
-    if let Some(b) = &buyer {
+    if let Some((b, spend_before)) = &buyer {
         if points > 0 {
             credit(
                 conn,
@@ -689,7 +697,8 @@ pub(super) fn record_purchase(
         rules::upgrade(
             conn,
             b.id,
-            (&cmd.rules.tiers, cmd.rules.currency.code()),
+            (b.tier.clone(), spend_before + counted_spend(cmd)),
+            &cmd.rules.tiers,
             "purchase",
             cmd.now,
         )?;
@@ -699,7 +708,7 @@ pub(super) fn record_purchase(
         receipt_id: cmd.receipt_id.clone(),
         points: Points::new(points),
         breakdown: earning.breakdown,
-        member_code: buyer.map(|b| b.code),
+        member_code: buyer.map(|(b, _)| b.code),
         balance: balance_after.map(Points::new),
         available_at: cmd.timing.available_at,
         claim_code: claim.map(|c| c.0.to_string()),
@@ -931,11 +940,10 @@ pub(super) fn claim_receipt(
     )?;
     // The claimed purchase now counts towards the member's tier.
     let program = program(conn)?;
-    rules::upgrade(
+    rules::upgrade_after_claim(
         conn,
         member_id,
         (&program.tiers, program.currency.code()),
-        "claim",
         now,
     )?;
     Ok(ClaimReceipt {

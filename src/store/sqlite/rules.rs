@@ -17,28 +17,39 @@ use crate::domain::{MemberCode, Points};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
 
-/// The member a purchase names, with what the rules need to know about them.
-pub(super) fn buyer(conn: &Connection, code: &MemberCode) -> Result<Option<Buyer>> {
+/// The member a purchase names, with what the rules need to know about them,
+/// and their rolling spend in `currency` before this purchase.
+pub(super) fn buyer(
+    conn: &Connection,
+    code: &MemberCode,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Buyer, i64)>> {
     one(
         conn,
         "SELECT m.id, m.code, m.balance, m.tier, m.referred_by, \
          m.referral_purchase_id IS NOT NULL, \
          EXISTS (SELECT 1 FROM purchases p WHERE p.member_id = m.id), \
          (m.telegram_id IS NOT NULL AND m.telegram_reachable) \
-         OR (m.line_id IS NOT NULL AND m.line_reachable) \
+         OR (m.line_id IS NOT NULL AND m.line_reachable), \
+         (SELECT COALESCE(SUM(p.amount_minor - p.refunded_minor), 0) FROM purchases p \
+          WHERE p.member_id = m.id AND p.occurred_at > ?2 AND p.currency = ?3) \
          FROM members m WHERE m.code = ?1",
-        [code.as_str()],
+        params![code.as_str(), Ts(window_start(now)), currency],
         |r| {
-            Ok(Buyer {
-                id: r.get(0)?,
-                code: r.get(1)?,
-                balance: r.get(2)?,
-                tier: r.get(3)?,
-                referred_by: r.get(4)?,
-                referral_paid: r.get(5)?,
-                has_purchases: r.get(6)?,
-                has_channel: r.get(7)?,
-            })
+            Ok((
+                Buyer {
+                    id: r.get(0)?,
+                    code: r.get(1)?,
+                    balance: r.get(2)?,
+                    tier: r.get(3)?,
+                    referred_by: r.get(4)?,
+                    referral_paid: r.get(5)?,
+                    has_purchases: r.get(6)?,
+                    has_channel: r.get(7)?,
+                },
+                r.get(8)?,
+            ))
         },
     )
 }
@@ -81,7 +92,11 @@ pub(super) fn member_use(
 /// they are now).
 pub(super) fn price_purchase(conn: &Connection, cmd: &PurchaseCommand) -> Result<Breakdown> {
     let buyer = match &cmd.member_code {
-        Some(code) => Some(buyer(conn, code)?.ok_or(StoreError::NotFound("member"))?),
+        Some(code) => Some(
+            buyer(conn, code, cmd.rules.currency.code(), cmd.now)?
+                .ok_or(StoreError::NotFound("member"))?
+                .0,
+        ),
         None => None,
     };
     let campaigns = running_campaigns(conn, cmd.occurred_at)?;
@@ -222,16 +237,15 @@ fn move_tier(conn: &Connection, change: &TierChange) -> Result<()> {
     Ok(())
 }
 
-/// Moves a member up if their spend now reaches a higher tier.
+/// Moves a member up if `spend` reaches a higher tier than `current`.
 pub(super) fn upgrade(
     conn: &Connection,
     member_id: i64,
-    (tiers, currency): (&Tiers, &str),
+    (current, spend): (Option<String>, i64),
+    tiers: &Tiers,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let current = member_tier(conn, member_id)?;
-    let spend = spend(conn, member_id, currency, now)?;
     if let Some(up) = tiers.upgrade(tiers.get(current.as_deref()), spend) {
         move_tier(
             conn,
@@ -246,6 +260,17 @@ pub(super) fn upgrade(
         )?;
     }
     Ok(())
+}
+
+/// After a claim: the member's tier and spend now, and a move up.
+pub(super) fn upgrade_after_claim(
+    conn: &Connection,
+    member_id: i64,
+    (tiers, currency): (&Tiers, &str),
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let standing = tier_standing(conn, member_id, currency, now)?;
+    upgrade(conn, member_id, standing, tiers, "claim", now)
 }
 
 pub(super) fn review_tiers(
