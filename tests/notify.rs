@@ -472,8 +472,21 @@ async fn points_about_to_expire_are_reminded_once_per_lot() {
     for db in databases().await {
         let (tg, tg_url) = FakeTelegram::start().await;
         let (_line, line_url) = FakeLine::start("th").await;
-        let app = spawn(db, &tg_url, &line_url, &[]).await;
-        let m = member(&app, Some(50_001), None, "en").await;
+        // The member and their lots exist before `serve` starts: its first
+        // sweep finds both lots due within a week and reminds them together.
+        let t = TestStore::open(db).await;
+        let m = t
+            .store
+            .add_member(
+                &NewMember {
+                    locale: Some("en".into()),
+                    telegram_id: Some(50_001),
+                    ..Default::default()
+                },
+                now(),
+            )
+            .await
+            .unwrap();
         let at = now();
         for (points, days) in [(30, 3), (20, 5), (99, 40)] {
             let cmd = AdjustCommand {
@@ -486,26 +499,22 @@ async fn points_about_to_expire_are_reminded_once_per_lot() {
                 },
                 now: at,
             };
-            app.t.store.adjust_points(&cmd).await.unwrap();
+            t.store.adjust_points(&cmd).await.unwrap();
         }
-        // `serve` reminds on its own sweep too; either way each lot is reminded once.
-        taem::notify::remind_expiring(app.t.store.as_ref(), at)
-            .await
-            .unwrap();
-        assert_eq!(
-            taem::notify::remind_expiring(app.t.store.as_ref(), at)
-                .await
-                .unwrap(),
-            0,
-            "once"
-        );
+        let TestStore { db, store, .. } = t;
+        drop(store);
+        let app = spawn(db, &tg_url, &line_url, &[]).await;
         let r = tg.replies(50_001, 0).await;
         assert_eq!(r.len(), 1);
         assert!(
             r[0].text().contains("50 points expire after"),
-            "{}",
+            "{}: {}",
+            app.backend(),
             r[0].text()
         );
+        // Once per lot: a later sweep finds nothing new.
+        let again = taem::notify::remind_expiring(app.t.store.as_ref(), now()).await;
+        assert_eq!(again.unwrap(), 0, "once");
         tokio::time::sleep(Duration::from_millis(700)).await;
         assert_eq!(tg.sent_to(50_001).len(), 1, "one reminder for both lots");
         app.shutdown().await;

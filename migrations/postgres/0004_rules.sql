@@ -30,7 +30,8 @@ ALTER TABLE members ADD COLUMN referral_purchase_id BIGINT REFERENCES purchases 
 -- purchase paid a referral; both are taken back if it is refunded in full.
 ALTER TABLE purchases ADD COLUMN referral_points BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE purchases ADD COLUMN referrer_points BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX purchases_member ON purchases (member_id, occurred_at);
+-- Covering: a member's rolling spend is read from the index alone.
+CREATE INDEX purchases_member ON purchases (member_id, occurred_at) INCLUDE (currency, amount_minor, refunded_minor);
 
 -- Every tier move, for notifications and reports.
 CREATE TABLE tier_changes (

@@ -433,6 +433,29 @@ async fn refund_replay(
     Ok(None)
 }
 
+/// Inserts a purchase ($1-$16); `RETURNING id`, nothing when the receipt exists.
+const PURCHASE: &str = "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, \
+    amount_minor, currency, occurred_at, items, points, breakdown, balance_after, available_at, \
+    claim_code, claim_expires_at, referral_points, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+    ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id";
+
+/// [`PURCHASE`] and, when it inserted, the member's credit: a lot of $17 points
+/// (what is left after any debt) expiring at $18, the balance and the entry.
+const PURCHASE_AND_CREDIT: &str = "WITH p AS (INSERT INTO purchases (merchant_id, receipt_id, \
+    fingerprint, member_id, amount_minor, currency, occurred_at, items, points, breakdown, \
+    balance_after, available_at, claim_code, claim_expires_at, referral_points, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+    ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id), \
+    lot AS (INSERT INTO lots (member_id, points, remaining, earned_at, available_at, expires_at, \
+    merchant_id, purchase_id) SELECT $4, $9, $17, $16, $12, $18, $1, p.id FROM p RETURNING id), \
+    m AS (UPDATE members SET balance = balance + $9 WHERE id = $4 AND EXISTS (SELECT 1 FROM p) \
+    RETURNING balance), \
+    e AS (INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
+    lot_id, reference, created_at) SELECT $4, 'earn', $9, m.balance, $1, p.id, lot.id, $2, $16 \
+    FROM p, lot, m) \
+    SELECT id FROM p";
+
 // ---------------------------------------------------------------------------
 // Operations that may lose an idempotency race, run by `retry_on_key`.
 
@@ -445,21 +468,12 @@ impl PgStore {
         // Locks in the fixed order: the member, the referrer they may pay, then
         // the budgeted campaigns. The member's balance, history and caps read
         // here stay current until commit.
-        let buyer = match &cmd.member_code {
-            Some(code) => {
-                Some(rules::buyer(&mut tx, code, cmd.rules.currency.code(), cmd.now, true).await?)
-            }
-            None => None,
-        };
-        let referrer_balance = match &buyer {
-            Some((b, _)) if b.referral_due(cmd) => rules::lock_referrer(&mut tx, b).await?,
-            _ => None,
-        };
-        let campaigns = rules::running_campaigns(&mut tx, cmd.occurred_at, true).await?;
-        let used = match &buyer {
-            Some((b, _)) => rules::member_use(&mut tx, b.id, &capped(&campaigns)).await?,
-            None => Vec::new(),
-        };
+        let rules::Context {
+            buyer,
+            referrer_balance,
+            campaigns,
+            used,
+        } = rules::context(&mut tx, cmd, true).await?;
         let earning = price(cmd, buyer.as_ref().map(|b| &b.0), &campaigns, &used);
         let points = earning.breakdown.total().value();
         let breakdown = serde_json::to_string(&earning.breakdown).expect("serializable");
@@ -467,31 +481,38 @@ impl PgStore {
         let claim = (buyer.is_none() && points > 0)
             .then(|| (cmd.claim_code.as_str(), cmd.claim_expires_at));
         let balance_after = buyer.as_ref().map(|(b, _)| b.balance + points);
-        let purchase_id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
-             currency, occurred_at, items, points, breakdown, balance_after, available_at, \
-             claim_code, claim_expires_at, referral_points, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id",
-        )
-        .bind(&cmd.merchant_id)
-        .bind(&cmd.receipt_id)
-        .bind(&cmd.fingerprint)
-        .bind(buyer.as_ref().map(|(b, _)| b.id))
-        .bind(cmd.amount.minor())
-        .bind(cmd.amount.currency().code())
-        .bind(cmd.occurred_at)
-        .bind(&cmd.items_json)
-        .bind(points)
-        .bind(&breakdown)
-        .bind(balance_after)
-        .bind(cmd.timing.available_at)
-        .bind(claim.map(|c| c.0))
-        .bind(claim.map(|c| c.1))
-        .bind(earning.referral.value())
-        .bind(cmd.now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        // A member's purchase and its credit (lot, balance, ledger entry) are one
+        // statement; nothing is credited when the receipt was seen before.
+        let credited = buyer.as_ref().filter(|_| points > 0).map(|(b, _)| {
+            ledger::credit_to_lots(Points::new(b.balance), Points::new(points)).value()
+        });
+        let sql = if credited.is_some() {
+            PURCHASE_AND_CREDIT
+        } else {
+            PURCHASE
+        };
+        let currency = cmd.amount.currency();
+        let mut insert = sqlx::query_scalar(sql)
+            .bind(&cmd.merchant_id)
+            .bind(&cmd.receipt_id)
+            .bind(&cmd.fingerprint)
+            .bind(buyer.as_ref().map(|(b, _)| b.id))
+            .bind(cmd.amount.minor())
+            .bind(currency.code())
+            .bind(cmd.occurred_at)
+            .bind(&cmd.items_json)
+            .bind(points)
+            .bind(&breakdown)
+            .bind(balance_after)
+            .bind(cmd.timing.available_at)
+            .bind(claim.map(|c| c.0))
+            .bind(claim.map(|c| c.1))
+            .bind(earning.referral.value())
+            .bind(cmd.now);
+        if let Some(into_lot) = credited {
+            insert = insert.bind(into_lot).bind(cmd.timing.expires_at);
+        }
+        let purchase_id: Option<i64> = insert.fetch_optional(&mut *tx).await?;
         let Some(purchase_id) = purchase_id else {
             // Seen before (perhaps a moment ago, by a request we waited for).
             let p: PurchaseRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -510,28 +531,9 @@ impl PgStore {
         let member_id = buyer.as_ref().map(|(b, _)| b.id);
         rules::record_awards(&mut tx, purchase_id, member_id, &earning.awards, cmd.now).await?;
         if let Some((b, spend_before)) = &buyer {
-            if points > 0 {
-                credit(
-                    &mut tx,
-                    NewEntry {
-                        member_id: b.id,
-                        kind: EntryKind::Earn,
-                        points,
-                        merchant_id: Some(&cmd.merchant_id),
-                        purchase_id: Some(purchase_id),
-                        voucher_id: None,
-                        lot_id: None,
-                        reference: Some(&cmd.receipt_id),
-                        now: cmd.now,
-                    },
-                    cmd.timing,
-                    b.balance,
-                )
-                .await?;
-                if b.has_channel {
-                    let notice = earned_notice(cmd, &earning, &campaigns, b.balance + points);
-                    outbox::notify(&mut tx, b.id, &notice, cmd.now).await?;
-                }
+            if points > 0 && b.has_channel {
+                let notice = earned_notice(cmd, &earning, &campaigns, b.balance + points);
+                outbox::notify(&mut tx, b.id, &notice, cmd.now).await?;
             }
             if b.referral_due(cmd) {
                 rules::pay_referral(&mut tx, b, referrer_balance, purchase_id, cmd).await?;

@@ -309,7 +309,8 @@ pub(super) const CAMPAIGN_COLUMNS: &str = "SELECT id, name_th, name_en, text_th,
     hour_to, merchants, tiers, min_spend_minor, budget, member_cap, awarded, ended_early_at, \
     created_at FROM campaigns";
 
-#[derive(sqlx::FromRow)]
+/// Also read from JSON (`json_agg`) by the PostgreSQL store.
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct CampaignRow {
     pub(super) id: i64,
     pub(super) name_th: String,

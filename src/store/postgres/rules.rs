@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{Tx, credit, lock_member};
-use crate::domain::MemberCode;
 use crate::domain::Points;
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
@@ -22,83 +21,77 @@ use crate::domain::tier::{Tiers, window_start};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
 
-/// The member a purchase names, with what the rules need about them; `lock`
-/// locks their row first (a purchase; not a simulation).
-pub(super) async fn buyer(
-    tx: &mut Tx,
-    code: &MemberCode,
-    currency: &str,
-    now: DateTime<Utc>,
-    lock: bool,
-) -> Result<(Buyer, i64)> {
-    let (id, code, balance, tier, referred_by, referral_paid, has_channel): (
-        i64,
-        String,
-        i64,
-        Option<String>,
-        Option<i64>,
-        bool,
-        bool,
-    ) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, code, balance, tier, referred_by, referral_purchase_id IS NOT NULL, \
-         (telegram_id IS NOT NULL AND telegram_reachable) \
-         OR (line_id IS NOT NULL AND line_reachable) \
-         FROM members WHERE code = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    )))
-    .bind(code.as_str())
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(StoreError::NotFound("member"))?;
-    // Read after the lock, so purchases that held it are counted.
-    let (has_purchases, spend) = history(tx, id, currency, now).await?;
-    Ok((
-        Buyer {
-            id,
-            code,
-            balance,
-            tier,
-            referred_by,
-            referral_paid,
-            has_purchases,
-            has_channel,
-        },
-        spend,
-    ))
+/// Everything a purchase is priced with, read (and locked) in the fixed order:
+/// the buyer's row, the referrer's row if this purchase pays them, then, in one
+/// round trip, the buyer's history and the running campaigns, then the rows of
+/// budgeted campaigns. `lock` is false for a simulation.
+pub(super) struct Context {
+    pub(super) buyer: Option<(Buyer, i64)>,
+    pub(super) referrer_balance: Option<i64>,
+    pub(super) campaigns: Vec<Campaign>,
+    pub(super) used: Vec<(i64, i64)>,
 }
 
-/// Whether the member has purchases, and their rolling spend in `currency`.
-async fn history(
-    tx: &mut Tx,
-    member_id: i64,
-    currency: &str,
-    now: DateTime<Utc>,
-) -> Result<(bool, i64)> {
-    Ok(sqlx::query_as(
-        "SELECT COUNT(*) > 0, COALESCE(SUM(amount_minor - refunded_minor) \
-         FILTER (WHERE occurred_at > $2 AND currency = $3), 0)::BIGINT \
-         FROM purchases WHERE member_id = $1",
+pub(super) async fn context(tx: &mut Tx, cmd: &PurchaseCommand, lock: bool) -> Result<Context> {
+    let lock_sql = if lock { " FOR UPDATE" } else { "" };
+    let mut buyer = match &cmd.member_code {
+        None => None,
+        Some(code) => {
+            let (id, code, balance, tier, referred_by, referral_paid, has_channel): (
+                i64,
+                String,
+                i64,
+                Option<String>,
+                Option<i64>,
+                bool,
+                bool,
+            ) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id, code, balance, tier, referred_by, referral_purchase_id IS NOT NULL, \
+                 (telegram_id IS NOT NULL AND telegram_reachable) \
+                 OR (line_id IS NOT NULL AND line_reachable) \
+                 FROM members WHERE code = $1{lock_sql}"
+            )))
+            .bind(code.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound("member"))?;
+            let b = Buyer {
+                id,
+                code,
+                balance,
+                tier,
+                referred_by,
+                referral_paid,
+                has_purchases: false,
+                has_channel,
+            };
+            Some((b, 0))
+        }
+    };
+    let referrer_balance = match &buyer {
+        Some((b, _)) if lock && b.referral_due(cmd) => lock_referrer(tx, b).await?,
+        _ => None,
+    };
+    // Read after the locks, so purchases that held them are counted.
+    let (has_purchases, spend, campaigns): (bool, i64, String) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
+         (SELECT COALESCE(SUM(amount_minor - refunded_minor), 0)::BIGINT FROM purchases \
+          WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
+         (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT FROM campaigns c \
+          WHERE c.ends_at > $4 AND c.starts_at <= $4)",
     )
-    .bind(member_id)
-    .bind(window_start(now))
-    .bind(currency)
+    .bind(buyer.as_ref().map(|(b, _)| b.id))
+    .bind(window_start(cmd.now))
+    .bind(cmd.rules.currency.code())
+    .bind(cmd.occurred_at)
     .fetch_one(&mut **tx)
-    .await?)
-}
-
-/// Campaigns whose window includes `at`; with `lock`, those with a budget are
-/// locked and what they have given is read under the lock.
-pub(super) async fn running_campaigns(
-    tx: &mut Tx,
-    at: DateTime<Utc>,
-    lock: bool,
-) -> Result<Vec<Campaign>> {
-    let rows: Vec<CampaignRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{CAMPAIGN_COLUMNS} WHERE ends_at > $1 AND starts_at <= $1 ORDER BY id"
-    )))
-    .bind(at)
-    .fetch_all(&mut **tx)
     .await?;
+    if let Some((b, s)) = &mut buyer {
+        b.has_purchases = has_purchases;
+        *s = spend;
+    }
+    let rows: Vec<CampaignRow> = serde_json::from_str(&campaigns)
+        .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?;
     let mut campaigns = rows
         .into_iter()
         .map(Campaign::try_from)
@@ -121,7 +114,35 @@ pub(super) async fn running_campaigns(
             }
         }
     }
-    Ok(campaigns)
+    let used = match &buyer {
+        Some((b, _)) => member_use(tx, b.id, &capped(&campaigns)).await?,
+        None => Vec::new(),
+    };
+    Ok(Context {
+        buyer,
+        referrer_balance,
+        campaigns,
+        used,
+    })
+}
+
+/// Whether the member has purchases, and their rolling spend in `currency`.
+async fn history(
+    tx: &mut Tx,
+    member_id: i64,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> Result<(bool, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*) > 0, COALESCE(SUM(amount_minor - refunded_minor) \
+         FILTER (WHERE occurred_at > $2 AND currency = $3), 0)::BIGINT \
+         FROM purchases WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .bind(window_start(now))
+    .bind(currency)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 /// What each of `ids` has given the member so far.
@@ -487,19 +508,7 @@ pub(super) async fn campaign_results(pool: &PgPool, id: i64) -> Result<CampaignR
 /// Prices a purchase as recording it would, reading without locks.
 pub(super) async fn price_purchase(pool: &PgPool, cmd: &PurchaseCommand) -> Result<Breakdown> {
     let mut tx = pool.begin().await?;
-    let buyer = match &cmd.member_code {
-        Some(code) => Some(
-            buyer(&mut tx, code, cmd.rules.currency.code(), cmd.now, false)
-                .await?
-                .0,
-        ),
-        None => None,
-    };
-    let campaigns = running_campaigns(&mut tx, cmd.occurred_at, false).await?;
-    let used = match &buyer {
-        Some(b) => member_use(&mut tx, b.id, &capped(&campaigns)).await?,
-        None => Vec::new(),
-    };
+    let c = context(&mut tx, cmd, false).await?;
     tx.rollback().await?;
-    Ok(price(cmd, buyer.as_ref(), &campaigns, &used).breakdown)
+    Ok(price(cmd, c.buyer.as_ref().map(|b| &b.0), &c.campaigns, &c.used).breakdown)
 }
