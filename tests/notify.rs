@@ -301,6 +301,21 @@ async fn a_broadcast_lands_once_per_member_per_channel() {
         assert!(!m.telegram_reachable);
         let (again, _) = app.t.loyalty.broadcast(id, now()).await.unwrap();
         assert_eq!(again, 0);
+        // One of them unblocks the bot and writes to it: the next broadcast reaches them.
+        tg.unblock(blocked[0]);
+        tg.user_says(blocked[0], "th", "แต้ม");
+        tg.replies(blocked[0], 0).await;
+        let second = campaign(&app).await;
+        app.t.loyalty.broadcast(second, now()).await.unwrap();
+        drained(&app, second, 120).await;
+        let texts: Vec<String> = tg.sent_to(blocked[0]).iter().map(|c| c.text()).collect();
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("แต้มคูณสองสุดสัปดาห์") || t.contains("Double points weekend")),
+            "{}: {texts:?}",
+            app.backend()
+        );
         app.shutdown().await;
     }
 }

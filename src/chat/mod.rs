@@ -200,7 +200,22 @@ impl Conversation {
             }
         };
         match store.member(&by).await {
-            Ok(m) => return Ok((m, false)),
+            Ok(mut m) => {
+                // Writing to us means they have not blocked us: a member marked
+                // unreachable (blocked, unfollowed) who comes back gets pushes again.
+                let (channel, reachable) = match &who.identity {
+                    Identity::Line(_) => (Channel::Line, m.line_reachable),
+                    _ => (Channel::Telegram, m.telegram_reachable),
+                };
+                if !reachable {
+                    store.set_reachable(m.id, channel, true).await?;
+                    match channel {
+                        Channel::Line => m.line_reachable = true,
+                        Channel::Telegram => m.telegram_reachable = true,
+                    }
+                }
+                return Ok((m, false));
+            }
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }

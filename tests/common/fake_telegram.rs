@@ -118,6 +118,11 @@ impl FakeTelegram {
         self.inner.lock().unwrap().blocked.insert(chat);
     }
 
+    /// The user unblocks the bot.
+    pub fn unblock(&self, chat: i64) {
+        self.inner.lock().unwrap().blocked.remove(&chat);
+    }
+
     /// Answers the next send to this chat with 429 Too Many Requests.
     pub fn rate_limit_once(&self, chat: i64) {
         self.inner.lock().unwrap().rate_limited.insert(chat);
