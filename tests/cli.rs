@@ -42,8 +42,8 @@ fn help_documents_every_command() {
     let out = Command::new(TAEM).arg("--help").output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     for cmd in [
-        "serve", "migrate", "program", "merchant", "reward", "member", "points", "voucher",
-        "webhook", "expire",
+        "serve", "migrate", "program", "campaign", "tier", "merchant", "reward", "member",
+        "points", "voucher", "webhook", "expire",
     ] {
         assert!(help.contains(cmd), "--help mentions {cmd}:\n{help}");
     }
@@ -284,4 +284,167 @@ fn the_cli_works_beside_a_running_server_and_a_second_server_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+}
+
+#[tokio::test]
+async fn campaigns_and_tiers_are_managed_and_simulated_from_the_command_line() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, url) = (dir.path(), db.url.as_str());
+        ok_json(
+            d,
+            url,
+            &["merchant", "add", "--name", "Baan Kafe", "--json"],
+        );
+        let c = ok_json(
+            d,
+            url,
+            &[
+                "campaign",
+                "add",
+                "--name-th",
+                "แต้มคูณสอง",
+                "--name-en",
+                "Double weekend",
+                "--text-en",
+                "Double points this weekend",
+                "--kind",
+                "multiplier",
+                "--multiplier",
+                "2",
+                "--starts",
+                "2026-11-14",
+                "--ends",
+                "2026-11-15",
+                "--days",
+                "sat,sun",
+                "--budget",
+                "1000",
+                "--json",
+            ],
+        );
+        let id = c["id"].as_i64().unwrap().to_string();
+        assert_eq!(
+            c["window"]["starts_at"], "2026-11-13T17:00:00Z",
+            "local midnight"
+        );
+        ok_json(
+            d,
+            url,
+            &[
+                "campaign",
+                "add",
+                "--name-th",
+                "ลาเต้",
+                "--name-en",
+                "Latte bonus",
+                "--kind",
+                "items",
+                "--sku",
+                "LATTE-L",
+                "--points",
+                "10",
+                "--starts",
+                "2026-11-01",
+                "--ends",
+                "2026-11-30",
+                "--json",
+            ],
+        );
+        // Saturday 14 November, 10:00 in Bangkok: x2 plus two lattes.
+        let sim = ok_json(
+            d,
+            url,
+            &[
+                "campaign",
+                "simulate",
+                "--amount",
+                "1000",
+                "--items",
+                "LATTE-L:240:2",
+                "--at",
+                "2026-11-14T10:00",
+                "--json",
+            ],
+        );
+        assert_eq!(sim["points"], 100, "{sim}");
+        let friday = ok_json(
+            d,
+            url,
+            &[
+                "campaign",
+                "simulate",
+                "--amount",
+                "1000",
+                "--at",
+                "2026-11-13T23:59",
+                "--json",
+            ],
+        );
+        assert_eq!(friday["points"], 40);
+        let list = ok_json(d, url, &["campaign", "list", "--json"]);
+        assert_eq!(list.as_array().unwrap().len(), 2);
+        let ended = ok_json(d, url, &["campaign", "end", &id, "--json"]);
+        assert_eq!(ended["status"], "ended");
+        let refused = taem(d, url, &["campaign", "broadcast", &id]);
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("has ended"));
+        let bad = taem(
+            d,
+            url,
+            &[
+                "campaign",
+                "add",
+                "--name-th",
+                "ก",
+                "--name-en",
+                "A",
+                "--kind",
+                "multiplier",
+                "--multiplier",
+                "20",
+                "--starts",
+                "2026-12-01",
+                "--ends",
+                "2026-12-02",
+            ],
+        );
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains("multiplier"),
+            "names the field"
+        );
+
+        let tiers = ok_json(
+            d,
+            url,
+            &[
+                "tier",
+                "set",
+                "gold",
+                "--threshold",
+                "15000",
+                "--multiplier",
+                "1.75",
+                "--json",
+            ],
+        );
+        let gold = tiers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == "gold")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (
+                gold["threshold_minor"].clone(),
+                gold["multiplier_percent"].clone()
+            ),
+            (serde_json::json!(1_500_000), serde_json::json!(175))
+        );
+        let moves = ok_json(d, url, &["tier", "review", "--json"]);
+        assert_eq!(moves, serde_json::json!([]));
+        let status = ok_json(d, url, &["campaign", "status", &id, "--json"]);
+        assert_eq!(status["sent"], 0);
+    }
 }

@@ -56,9 +56,9 @@ pub(super) enum CampaignCmd {
     /// Show what a purchase would earn, under the campaigns and tiers as they
     /// are, without recording anything.
     Simulate {
-        /// The merchant the purchase is made at.
+        /// The merchant the purchase is made at (may be left out when there is one).
         #[arg(long)]
-        merchant: String,
+        merchant: Option<String>,
         /// The purchase amount, e.g. 1250.50.
         #[arg(long)]
         amount: String,
@@ -258,11 +258,23 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
             member,
             out,
         } => {
-            let m = loyalty
-                .store()
-                .merchant(&merchant)
-                .await
-                .map_err(|e| friendly(e.into()))?;
+            let m = match merchant {
+                Some(id) => loyalty
+                    .store()
+                    .merchant(&id)
+                    .await
+                    .map_err(|e| friendly(e.into()))?,
+                None => {
+                    let mut all = loyalty.store().merchants().await?;
+                    if all.len() != 1 {
+                        bail!(
+                            "there are {} merchants: choose one with --merchant",
+                            all.len()
+                        );
+                    }
+                    all.remove(0)
+                }
+            };
             let at = match at {
                 Some(t) => Some(parse_time("--at", &t, tz, false).map_err(friendly)?),
                 None => None,
