@@ -140,6 +140,7 @@ impl Application {
                 line: line_out,
                 lease: settings.push_lease,
                 telegram_rate: settings.telegram_rate,
+                line_rate: settings.line_rate,
             });
             tokio::spawn(worker.run(stopped.clone()))
         });

@@ -1,6 +1,7 @@
 //! A send gate: the platform's rate limits for pushes, with interactive replies
-//! first. Pushes wait for a token (at most `rate` a second overall, at most one
-//! a second to the same chat, none while the platform asked us to pause);
+//! first. Pushes wait for a token (evenly spaced, `rate` a second overall, no
+//! bursts; at most one a second to the same chat; none while the platform asked
+//! us to pause);
 //! interactive replies take their token at once, even into debt, so pushes slow
 //! down behind them and never the other way round.
 
@@ -24,15 +25,15 @@ struct State {
 }
 
 impl Gate {
-    /// `rate` sends a second overall (a second's worth may go at once), and at
-    /// most one per `per_chat` to one chat.
+    /// `rate` sends a second overall, evenly spaced, and at most one per
+    /// `per_chat` to one chat.
     pub fn new(rate: u32, per_chat: Duration) -> Gate {
         let rate = f64::from(rate.max(1));
         Gate {
             rate,
             per_chat,
             state: Mutex::new(State {
-                tokens: rate,
+                tokens: 1.0,
                 at: Instant::now(),
                 paused_until: None,
                 chats: HashMap::new(),
@@ -42,7 +43,8 @@ impl Gate {
 
     fn refill(&self, s: &mut State, now: Instant) {
         let elapsed = now.saturating_duration_since(s.at).as_secs_f64();
-        s.tokens = (s.tokens + elapsed * self.rate).min(self.rate);
+        // At most one token in hand: pushes never burst above the rate.
+        s.tokens = (s.tokens + elapsed * self.rate).min(1.0);
         s.at = now;
     }
 
@@ -99,16 +101,20 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn pushes_keep_to_the_rate_after_a_burst() {
+    async fn pushes_are_spaced_at_the_rate_without_bursts() {
         let gate = Gate::new(10, Duration::from_secs(1));
         let start = Instant::now();
+        let mut times = Vec::new();
         for i in 0..30 {
             gate.push(&format!("chat-{i}")).await;
+            times.push(start.elapsed());
         }
-        // 10 at once, then 20 more at 10 a second.
-        let took = start.elapsed();
-        assert!(took >= Duration::from_millis(1990), "{took:?}");
-        assert!(took < Duration::from_millis(2100), "{took:?}");
+        // The first at once, then one every 100 ms: never more than 10 in a second.
+        assert!(times[29] >= Duration::from_millis(2890), "{:?}", times[29]);
+        assert!(times[29] < Duration::from_millis(3000), "{:?}", times[29]);
+        for w in times.windows(11) {
+            assert!(w[10] - w[0] >= Duration::from_millis(990), "{w:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

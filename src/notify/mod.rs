@@ -78,8 +78,9 @@ pub struct Worker {
     pub line: Option<LineOut>,
     /// How long claimed rows are held (see `TAEM_PUSH_LEASE_SECONDS`).
     pub lease: Duration,
-    /// Telegram's rate, to claim no more than a quarter of a lease can send.
+    /// The apps' rates, to claim no more than a quarter of a lease can send.
     pub telegram_rate: u32,
+    pub line_rate: u32,
 }
 
 /// Names for rendering, read once per round.
@@ -90,16 +91,28 @@ struct Lookups {
 }
 
 impl Worker {
-    /// Delivers due notices until `stopped` turns true.
-    pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
+    /// Delivers due notices until `stopped` turns true: one loop per chat app,
+    /// so LINE chunks never wait behind Telegram's slower rate.
+    pub async fn run(self: Arc<Self>, stopped: watch::Receiver<bool>) {
+        let mut loops = tokio::task::JoinSet::new();
+        if self.telegram.is_some() {
+            loops.spawn(self.clone().run_channel(Channel::Telegram, stopped.clone()));
+        }
+        if self.line.is_some() {
+            loops.spawn(self.clone().run_channel(Channel::Line, stopped.clone()));
+        }
+        while loops.join_next().await.is_some() {}
+    }
+
+    async fn run_channel(self: Arc<Self>, channel: Channel, mut stopped: watch::Receiver<bool>) {
         loop {
             if *stopped.borrow() {
                 return;
             }
-            let busy = match self.round().await {
+            let busy = match self.round(channel).await {
                 Ok(n) => n > 0,
                 Err(e) => {
-                    tracing::warn!(error = %e, "push round failed");
+                    tracing::warn!(error = %e, ?channel, "push round failed");
                     false
                 }
             };
@@ -112,18 +125,22 @@ impl Worker {
         }
     }
 
-    /// Claims and delivers one round of due notices; how many it handled.
-    pub async fn round(self: &Arc<Self>) -> anyhow::Result<usize> {
+    /// Claims and delivers one round of due notices to `channel`; how many it
+    /// handled.
+    pub async fn round(self: &Arc<Self>, channel: Channel) -> anyhow::Result<usize> {
         let at = now();
         let marketing = self.quiet.is_none_or(|q| !q.contains(at, self.tz));
         let lease = at + chrono::Duration::from_std(self.lease).expect("small");
         // A round must end well within its lease, or another worker would take
         // rows still being sent.
-        let limit =
-            (i64::from(self.telegram_rate) * self.lease.as_secs() as i64 / 4).clamp(1, CLAIM);
+        let rate = match channel {
+            Channel::Telegram => self.telegram_rate,
+            Channel::Line => self.line_rate,
+        };
+        let limit = (i64::from(rate) * self.lease.as_secs() as i64 / 4).clamp(1, CLAIM);
         let items = self
             .store
-            .claim_notices(at, lease, limit, CLAIM_CHUNKS, marketing)
+            .claim_notices(channel, at, lease, limit, CLAIM_CHUNKS, marketing)
             .await?;
         if items.is_empty() {
             return Ok(0);

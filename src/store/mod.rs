@@ -174,12 +174,13 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the rows queued.
     async fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64>;
     async fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus>;
-    /// Takes due notices for delivery until `lease_until` (another worker may
-    /// take them after that): up to `limit` single ones, and up to `batches`
-    /// LINE multicast chunks whole. Marketing only when `marketing` is true
-    /// (outside quiet hours). On PostgreSQL, workers skip rows others hold.
+    /// Takes due notices to `channel` for delivery until `lease_until` (another
+    /// worker may take them after that): up to `limit` single ones, and up to
+    /// `batches` LINE multicast chunks whole. Marketing only when `marketing` is
+    /// true (outside quiet hours). On PostgreSQL, workers skip rows others hold.
     async fn claim_notices(
         &self,
+        channel: Channel,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,

@@ -1509,13 +1509,23 @@ impl Store for PgStore {
 
     async fn claim_notices(
         &self,
+        channel: Channel,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
         batches: i64,
         marketing: bool,
     ) -> Result<Vec<OutboxItem>> {
-        outbox::claim_notices(&self.pool, now, lease_until, limit, batches, marketing).await
+        outbox::claim_notices(
+            &self.pool,
+            channel,
+            now,
+            lease_until,
+            limit,
+            batches,
+            marketing,
+        )
+        .await
     }
 
     async fn finish_notices(

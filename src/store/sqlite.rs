@@ -497,6 +497,7 @@ impl Store for SqliteStore {
 
     async fn claim_notices(
         &self,
+        channel: Channel,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
@@ -504,7 +505,9 @@ impl Store for SqliteStore {
         marketing: bool,
     ) -> Result<Vec<OutboxItem>> {
         self.writer
-            .run(move |c| outbox::claim_notices(c, now, lease_until, limit, batches, marketing))
+            .run(move |c| {
+                outbox::claim_notices(c, channel, now, lease_until, limit, batches, marketing)
+            })
             .await
     }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::Tx;
+use crate::domain::model::Channel;
 use crate::domain::notice::{BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
 use crate::store::Result;
 use crate::store::rows::*;
@@ -144,13 +145,14 @@ pub(super) async fn broadcast_status(pool: &PgPool, campaign_id: i64) -> Result<
 
 pub(super) async fn claim_notices(
     pool: &PgPool,
+    channel: Channel,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
     batches: i64,
     marketing: bool,
 ) -> Result<Vec<OutboxItem>> {
-    const DUE: &str = "status = 'queued' AND due_at <= $1 \
+    const DUE: &str = "status = 'queued' AND channel = $5 AND due_at <= $1 \
         AND (lease_until IS NULL OR lease_until <= $1) AND (NOT marketing OR $3)";
     let mut tx = pool.begin().await?;
     let mut ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -161,6 +163,7 @@ pub(super) async fn claim_notices(
     .bind(lease_until)
     .bind(marketing)
     .bind(limit)
+    .bind(channel_name(channel))
     .fetch_all(&mut *tx)
     .await?;
     if batches > 0 {
@@ -174,6 +177,7 @@ pub(super) async fn claim_notices(
         .bind(lease_until)
         .bind(marketing)
         .bind(batches)
+        .bind(channel_name(channel))
         .fetch_all(&mut *tx)
         .await?;
         ids.extend(batch_ids);

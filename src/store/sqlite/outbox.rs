@@ -7,6 +7,7 @@ use rusqlite::{Connection, params};
 
 use super::ops::{all, exec, one};
 use super::value::Ts;
+use crate::domain::model::Channel;
 use crate::domain::notice::{BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
@@ -124,18 +125,19 @@ pub(super) fn broadcast_status(conn: &Connection, campaign_id: i64) -> Result<Br
 
 pub(super) fn claim_notices(
     conn: &Connection,
+    channel: Channel,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
     batches: i64,
     marketing: bool,
 ) -> Result<Vec<OutboxItem>> {
-    let due = "status = 'queued' AND due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
-               AND (marketing = 0 OR ?2)";
+    let due = "status = 'queued' AND channel = ?4 AND due_at <= ?1 \
+               AND (lease_until IS NULL OR lease_until <= ?1) AND (marketing = 0 OR ?2)";
     let singles: Vec<i64> = all(
         conn,
         &format!("SELECT id FROM outbox WHERE {due} AND batch_key IS NULL ORDER BY id LIMIT ?3"),
-        params![Ts(now), marketing, limit],
+        params![Ts(now), marketing, limit, channel_name(channel)],
         |r| r.get(0),
     )?;
     let keys: Vec<String> = all(
@@ -144,7 +146,7 @@ pub(super) fn claim_notices(
             "SELECT batch_key FROM outbox WHERE {due} AND batch_key IS NOT NULL \
              GROUP BY batch_key ORDER BY MIN(id) LIMIT ?3"
         ),
-        params![Ts(now), marketing, batches],
+        params![Ts(now), marketing, batches, channel_name(channel)],
         |r| r.get(0),
     )?;
     let mut ids = singles;
