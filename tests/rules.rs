@@ -547,3 +547,48 @@ async fn the_admin_api_needs_its_token_and_checks_campaigns() {
     assert_eq!(list, json!([]), "nothing was created");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_claimed_receipt_pays_the_claimers_referral_like_a_purchase() {
+    for db in databases().await {
+        let app = spawn(db).await;
+        let (alice, bob) = (app.t.member().await, app.t.member().await);
+        let l = &app.t.loyalty;
+        assert!(l.record_referral(bob.id, &alice.code, now()).await.unwrap());
+        // Bought without a member code; Bob claims the receipt in the chat.
+        let a = buy(&app, "anon-1", "1000", None, json!({})).await;
+        let code = a["claim_code"].as_str().unwrap();
+        let claim = l.claim(bob.id, code, now()).await.unwrap();
+        assert_eq!(
+            claim.points.value(),
+            90,
+            "{}: 40 + the 50-point welcome",
+            app.backend()
+        );
+        assert_eq!(app.t.balance(&alice).await, 50);
+        // Paid once: a second claimed receipt pays nothing more.
+        let b = buy(&app, "anon-2", "1000", None, json!({})).await;
+        let again = l
+            .claim(bob.id, b["claim_code"].as_str().unwrap(), now())
+            .await
+            .unwrap();
+        assert_eq!(again.points.value(), 40);
+        assert_eq!(app.t.balance(&alice).await, 50);
+        // A full refund of the first takes both bonuses back.
+        let (s, r) = app
+            .post_signed(
+                "/v1/refunds",
+                &json!({"refund_id": "rf-a", "receipt_id": "anon-1", "amount": "1000"}),
+            )
+            .await;
+        assert_eq!(
+            (s, r["points_clawed_back"].clone()),
+            (201, json!(90)),
+            "{r}"
+        );
+        assert_eq!(app.t.balance(&alice).await, 0);
+        assert_eq!(app.t.balance(&bob).await, 40);
+        app.t.assert_ledger_holds().await;
+        app.shutdown().await;
+    }
+}

@@ -536,7 +536,9 @@ impl PgStore {
                 outbox::notify(&mut tx, b.id, &notice, cmd.now).await?;
             }
             if b.referral_due(cmd) {
-                rules::pay_referral(&mut tx, b, referrer_balance, purchase_id, cmd).await?;
+                let pay = ReferralPayment::of(cmd);
+                let b = (b.id, b.referred_by);
+                rules::pay_referral(&mut tx, b, referrer_balance, purchase_id, &pay).await?;
             }
             let spend = spend_before + counted_spend(cmd);
             rules::upgrade(
@@ -1160,6 +1162,16 @@ impl Store for PgStore {
             .bind(p.id)
             .execute(&mut *tx)
             .await?;
+        let referral: ReferralRule = self.program().await?.referral;
+        let pay = ReferralPayment {
+            rule: referral,
+            merchant_id: &p.merchant_id,
+            timing,
+            now,
+        };
+        let (bonus, balance) =
+            rules::referral_on_claim(&mut tx, member_id, &p, &pay, balance).await?;
+        let points = points + bonus;
         // The claimed purchase now counts towards the member's tier.
         rules::upgrade_after_claim(&mut tx, member_id, now).await?;
         tx.commit().await?;

@@ -795,3 +795,41 @@ pub(super) fn finished(outcome: &Outcome) -> (&'static str, Option<&str>) {
         Outcome::Failed(e) | Outcome::Retry(e) => ("failed", Some(e)),
     }
 }
+
+/// What paying a referral needs besides the members: the rule, where and when.
+pub(super) struct ReferralPayment<'a> {
+    pub(super) rule: ReferralRule,
+    pub(super) merchant_id: &'a str,
+    pub(super) timing: LotTiming,
+    pub(super) now: DateTime<Utc>,
+}
+
+impl<'a> ReferralPayment<'a> {
+    pub(super) fn of(cmd: &'a PurchaseCommand) -> ReferralPayment<'a> {
+        ReferralPayment {
+            rule: cmd.rules.referral,
+            merchant_id: &cmd.merchant_id,
+            timing: cmd.timing,
+            now: cmd.now,
+        }
+    }
+}
+
+/// Whether claiming a receipt pays the claimer's referral: a receipt bought
+/// without a member code is their purchase too. The same conditions as a
+/// purchase: invited, not paid yet, and what is left of the purchase after
+/// refunds reaches the minimum, in the program currency.
+pub(super) fn referral_due_on_claim(
+    (referred_by, paid): (Option<i64>, bool),
+    p: &PurchaseRow,
+    program_currency: &str,
+    r: &ReferralRule,
+) -> bool {
+    let net = p.amount_minor - p.refunded_minor;
+    referred_by.is_some()
+        && !paid
+        && (r.referrer_points > 0 || r.referee_points > 0)
+        && p.currency == program_currency
+        && net > 0
+        && net >= r.min_spend_minor
+}

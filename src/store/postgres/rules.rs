@@ -193,22 +193,22 @@ pub(super) async fn record_awards(
     Ok(())
 }
 
-/// Pays the referrer of `buyer` (whose row `lock_referrer` locked) and marks the
-/// referral paid.
+/// Marks the referral of `member_id` paid by `purchase_id` and pays whoever
+/// invited them (`referred_by`, whose row is locked; `referrer_balance`).
 pub(super) async fn pay_referral(
     tx: &mut Tx,
-    buyer: &Buyer,
+    (member_id, referred_by): (i64, Option<i64>),
     referrer_balance: Option<i64>,
     purchase_id: i64,
-    cmd: &PurchaseCommand,
+    pay: &ReferralPayment<'_>,
 ) -> Result<()> {
     sqlx::query("UPDATE members SET referral_purchase_id = $1 WHERE id = $2")
         .bind(purchase_id)
-        .bind(buyer.id)
+        .bind(member_id)
         .execute(&mut **tx)
         .await?;
-    let points = cmd.rules.referral.referrer_points;
-    let (Some(referrer), Some(before)) = (buyer.referred_by, referrer_balance) else {
+    let points = pay.rule.referrer_points;
+    let (Some(referrer), Some(before)) = (referred_by, referrer_balance) else {
         return Ok(());
     };
     if points == 0 {
@@ -220,25 +220,85 @@ pub(super) async fn pay_referral(
             member_id: referrer,
             kind: EntryKind::Earn,
             points,
-            merchant_id: Some(&cmd.merchant_id),
+            merchant_id: Some(pay.merchant_id),
             purchase_id: Some(purchase_id),
             voucher_id: None,
             lot_id: None,
             reference: Some(REFERRAL_REFERENCE),
-            now: cmd.now,
+            now: pay.now,
         },
-        cmd.timing,
+        pay.timing,
         before,
     )
     .await?;
     let notice = Notice::ReferralBonus { points, balance };
-    super::outbox::notify(tx, referrer, &notice, cmd.now).await?;
+    super::outbox::notify(tx, referrer, &notice, pay.now).await?;
     sqlx::query("UPDATE purchases SET referrer_points = $1 WHERE id = $2")
         .bind(points)
         .bind(purchase_id)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// After a claim (the claimer's row locked): pays their referral if the receipt
+/// qualifies (see [`referral_due_on_claim`]); the claimer's bonus joins the
+/// purchase's points, so a full refund takes it back as for a purchase.
+/// Returns the claimer's bonus and balance after it.
+pub(super) async fn referral_on_claim(
+    tx: &mut Tx,
+    member_id: i64,
+    p: &PurchaseRow,
+    pay: &ReferralPayment<'_>,
+    balance: i64,
+) -> Result<(i64, i64)> {
+    let program_currency: String = sqlx::query_scalar("SELECT currency FROM program WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    let (referred_by, paid): (Option<i64>, bool) = sqlx::query_as(
+        "SELECT referred_by, referral_purchase_id IS NOT NULL FROM members WHERE id = $1",
+    )
+    .bind(member_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if !referral_due_on_claim((referred_by, paid), p, &program_currency, &pay.rule) {
+        return Ok((0, balance));
+    }
+    let referrer_balance = match referred_by {
+        Some(id) => Some(lock_member(tx, id).await?),
+        None => None,
+    };
+    let bonus = pay.rule.referee_points;
+    let mut after = balance;
+    if bonus > 0 {
+        after = credit(
+            tx,
+            NewEntry {
+                member_id,
+                kind: EntryKind::Earn,
+                points: bonus,
+                merchant_id: Some(&p.merchant_id),
+                purchase_id: Some(p.id),
+                voucher_id: None,
+                lot_id: None,
+                reference: Some(REFERRAL_REFERENCE),
+                now: pay.now,
+            },
+            pay.timing,
+            balance,
+        )
+        .await?
+        .1;
+        sqlx::query(
+            "UPDATE purchases SET points = points + $1, referral_points = $1 WHERE id = $2",
+        )
+        .bind(bonus)
+        .bind(p.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    pay_referral(tx, (member_id, referred_by), referrer_balance, p.id, pay).await?;
+    Ok((bonus, after))
 }
 
 /// Locks the referrer a purchase will pay (before any campaign row, keeping the

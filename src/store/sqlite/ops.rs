@@ -692,7 +692,8 @@ pub(super) fn record_purchase(
             }
         }
         if b.referral_due(cmd) {
-            rules::pay_referral(conn, b, purchase_id, cmd)?;
+            let pay = ReferralPayment::of(cmd);
+            rules::pay_referral(conn, (b.id, b.referred_by), purchase_id, &pay)?;
         }
         rules::upgrade(
             conn,
@@ -938,8 +939,16 @@ pub(super) fn claim_receipt(
         "UPDATE purchases SET member_id = ?1, claimed_at = ?2 WHERE id = ?3",
         params![member_id, Ts(now), p.id],
     )?;
-    // The claimed purchase now counts towards the member's tier.
     let program = program(conn)?;
+    let pay = ReferralPayment {
+        rule: program.referral,
+        merchant_id: &p.merchant_id,
+        timing,
+        now,
+    };
+    let (bonus, balance) = rules::referral_on_claim(conn, member_id, &p, &program, &pay, balance)?;
+    let points = points + bonus;
+    // The claimed purchase now counts towards the member's tier.
     rules::upgrade_after_claim(
         conn,
         member_id,

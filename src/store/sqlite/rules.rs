@@ -131,20 +131,21 @@ pub(super) fn record_awards(
     Ok(())
 }
 
-/// Pays the referrer of `buyer` for the purchase and marks the referral paid.
+/// Marks the referral of `member_id` paid by `purchase_id` and pays whoever
+/// invited them (`referred_by`).
 pub(super) fn pay_referral(
     conn: &Connection,
-    buyer: &Buyer,
+    (member_id, referred_by): (i64, Option<i64>),
     purchase_id: i64,
-    cmd: &PurchaseCommand,
+    pay: &ReferralPayment<'_>,
 ) -> Result<()> {
     exec(
         conn,
         "UPDATE members SET referral_purchase_id = ?1 WHERE id = ?2",
-        params![purchase_id, buyer.id],
+        params![purchase_id, member_id],
     )?;
-    let points = cmd.rules.referral.referrer_points;
-    let Some(referrer) = buyer.referred_by.filter(|_| points > 0) else {
+    let points = pay.rule.referrer_points;
+    let Some(referrer) = referred_by.filter(|_| points > 0) else {
         return Ok(());
     };
     let before = member_balance(conn, referrer)?;
@@ -154,21 +155,21 @@ pub(super) fn pay_referral(
             member_id: referrer,
             kind: EntryKind::Earn,
             points,
-            merchant_id: Some(&cmd.merchant_id),
+            merchant_id: Some(pay.merchant_id),
             purchase_id: Some(purchase_id),
             voucher_id: None,
             lot_id: None,
             reference: Some(REFERRAL_REFERENCE),
-            now: cmd.now,
+            now: pay.now,
         },
         before,
-        cmd.timing,
+        pay.timing,
     )?;
     super::outbox::notify(
         conn,
         referrer,
         &Notice::ReferralBonus { points, balance },
-        cmd.now,
+        pay.now,
     )?;
     exec(
         conn,
@@ -176,6 +177,58 @@ pub(super) fn pay_referral(
         params![points, purchase_id],
     )?;
     Ok(())
+}
+
+/// After a claim: pays the claimer's referral if the receipt qualifies (see
+/// [`referral_due_on_claim`]). The claimer's bonus joins the purchase's points,
+/// so a full refund takes it back as it would for a purchase. Returns the
+/// claimer's bonus and balance after it.
+pub(super) fn referral_on_claim(
+    conn: &Connection,
+    member_id: i64,
+    p: &PurchaseRow,
+    program: &Program,
+    pay: &ReferralPayment<'_>,
+    balance: i64,
+) -> Result<(i64, i64)> {
+    let (referred_by, paid): (Option<i64>, bool) = one(
+        conn,
+        "SELECT referred_by, referral_purchase_id IS NOT NULL FROM members WHERE id = ?1",
+        [member_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?
+    .ok_or(StoreError::NotFound("member"))?;
+    if !referral_due_on_claim((referred_by, paid), p, program.currency.code(), &pay.rule) {
+        return Ok((0, balance));
+    }
+    let bonus = program.referral.referee_points;
+    let mut after = balance;
+    if bonus > 0 {
+        after = credit(
+            conn,
+            NewEntry {
+                member_id,
+                kind: EntryKind::Earn,
+                points: bonus,
+                merchant_id: Some(&p.merchant_id),
+                purchase_id: Some(p.id),
+                voucher_id: None,
+                lot_id: None,
+                reference: Some(REFERRAL_REFERENCE),
+                now: pay.now,
+            },
+            balance,
+            pay.timing,
+        )?
+        .1;
+        exec(
+            conn,
+            "UPDATE purchases SET points = points + ?1, referral_points = ?1 WHERE id = ?2",
+            params![bonus, p.id],
+        )?;
+    }
+    pay_referral(conn, (member_id, referred_by), p.id, pay)?;
+    Ok((bonus, after))
 }
 
 /// A member's spend in `currency` over the rolling window ending at `now`.
