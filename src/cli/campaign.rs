@@ -176,6 +176,7 @@ pub(super) enum TierCmd {
 }
 
 pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> anyhow::Result<()> {
+    let currency = loyalty.program().await?.currency;
     match cmd {
         CampaignCmd::Add(a) => {
             let input = CampaignInput {
@@ -203,7 +204,7 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
             let c = loyalty.add_campaign(&input, now).await.map_err(friendly)?;
             let report = loyalty.campaign_report(c.id, now).await?;
             print(a.out, &report, || {
-                format!("campaign {} created\n{}", c.id, show(&report, tz))
+                format!("campaign {} created\n{}", c.id, show(&report, tz, currency))
             });
         }
         CampaignCmd::List(out) => {
@@ -216,12 +217,12 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
         }
         CampaignCmd::Show { id, out } => {
             let report = loyalty.campaign_report(id, now()).await.map_err(friendly)?;
-            print(out, &report, || show(&report, tz));
+            print(out, &report, || show(&report, tz, currency));
         }
         CampaignCmd::End { id, out } => {
             let report = loyalty.end_campaign(id, now()).await.map_err(friendly)?;
             print(out, &report, || {
-                format!("campaign {id} ended\n{}", show(&report, tz))
+                format!("campaign {id} ended\n{}", show(&report, tz, currency))
             });
         }
         CampaignCmd::Broadcast { id, out } => {
@@ -468,7 +469,7 @@ fn list(reports: &[CampaignReport], tz: Tz) -> String {
     s
 }
 
-fn show(r: &CampaignReport, tz: Tz) -> String {
+fn show(r: &CampaignReport, tz: Tz, currency: crate::domain::Currency) -> String {
     let c = &r.campaign;
     let mut s = String::new();
     let _ = writeln!(
@@ -506,7 +507,8 @@ fn show(r: &CampaignReport, tz: Tz) -> String {
         let _ = writeln!(s, "  tiers:    {}", c.tiers.join(", "));
     }
     if let Some(m) = c.min_spend_minor {
-        let _ = writeln!(s, "  minimum spend: {m} (minor units)");
+        let min = Money::from_minor(m, currency).to_decimal_string();
+        let _ = writeln!(s, "  minimum spend: {min} {currency}");
     }
     let _ = writeln!(
         s,
