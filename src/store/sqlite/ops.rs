@@ -624,14 +624,15 @@ pub(super) fn record_purchase(
     let claim = (buyer.is_none() && points > 0)
         .then_some((cmd.claim_code.as_str(), Ts(cmd.claim_expires_at)));
     let balance_after = buyer.as_ref().map(|(b, _)| b.balance + points);
-    // No row back: the receipt was seen before (a replay, or a conflict).
-    let purchase_id: Option<i64> = one(
+    // Nothing inserted: the receipt was seen before (a replay, or a conflict).
+    // (`RETURNING` would cost SQLite a temporary table.)
+    let inserted = exec(
         conn,
         "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
          currency, occurred_at, items, points, breakdown, balance_after, available_at, \
          claim_code, claim_expires_at, referral_points, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
-         ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id",
+         ON CONFLICT (merchant_id, receipt_id) DO NOTHING",
         params![
             cmd.merchant_id,
             cmd.receipt_id,
@@ -650,9 +651,8 @@ pub(super) fn record_purchase(
             earning.referral.value(),
             Ts(cmd.now),
         ],
-        |r| r.get(0),
     )?;
-    let Some(purchase_id) = purchase_id else {
+    let Some(purchase_id) = (inserted == 1).then(|| conn.last_insert_rowid()) else {
         let p = purchase_by_receipt(conn, &cmd.merchant_id, &cmd.receipt_id)?
             .ok_or(StoreError::NotFound("purchase"))?;
         return if p.fingerprint == cmd.fingerprint {
