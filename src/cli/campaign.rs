@@ -208,11 +208,7 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
             });
         }
         CampaignCmd::List(out) => {
-            let now = now();
-            let mut reports = Vec::new();
-            for c in loyalty.store().campaigns().await? {
-                reports.push(loyalty.campaign_report(c.id, now).await?);
-            }
+            let reports = loyalty.campaign_reports(now()).await.map_err(friendly)?;
             print(out, &reports, || list(&reports, tz));
         }
         CampaignCmd::Show { id, out } => {

@@ -69,12 +69,7 @@ async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Vec<CampaignReport>>, ApiError> {
     authorize(&state, &headers)?;
-    let now = now();
-    let mut out = Vec::new();
-    for c in state.loyalty.store().campaigns().await? {
-        out.push(state.loyalty.campaign_report(c.id, now).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(state.loyalty.campaign_reports(now()).await?))
 }
 
 async fn add(

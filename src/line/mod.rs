@@ -196,7 +196,11 @@ async fn deliver(state: &LineState, user: &str, reply_token: Option<&str>, messa
 /// A random UUID (version 4) for `X-Line-Retry-Key`.
 pub fn uuid_v4() -> String {
     use rand::RngExt;
-    let mut b: [u8; 16] = rand::rng().random();
+    uuid_from(rand::rng().random())
+}
+
+/// Formats 16 bytes as a version-4 UUID (`X-Line-Retry-Key` must be one).
+pub fn uuid_from(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);

@@ -346,18 +346,7 @@ fn line_outcome(e: &crate::line::client::LineError) -> Outcome {
 /// A retry key (a UUID) that is the same every time this row is sent.
 fn retry_key(id: i64, to: &str) -> String {
     let d = Sha256::digest(format!("taem-outbox:{id}:{to}").as_bytes());
-    let mut b: [u8; 16] = d[..16].try_into().expect("16 bytes");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    crate::line::uuid_from(d[..16].try_into().expect("16 bytes"))
 }
 
 /// Queues expiry reminders for points that expire within a week.

@@ -284,6 +284,20 @@ impl Loyalty {
         })
     }
 
+    /// Every campaign, newest first, with its status and results.
+    pub async fn campaign_reports(&self, now: DateTime<Utc>) -> Result<Vec<CampaignReport>> {
+        let mut reports = Vec::new();
+        for campaign in self.store.campaigns().await? {
+            let results = self.store.campaign_results(campaign.id).await?;
+            reports.push(CampaignReport {
+                status: status(&campaign, now),
+                campaign,
+                results,
+            });
+        }
+        Ok(reports)
+    }
+
     pub async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<CampaignReport> {
         self.store.end_campaign(id, now).await?;
         self.campaign_report(id, now).await

@@ -120,6 +120,14 @@ fn fingerprint<T: Serialize>(canonical: &T) -> String {
     ))
 }
 
+/// When points credited at `now` become spendable and expire under `program`.
+fn timing(program: &Program, now: DateTime<Utc>, tz: Tz) -> LotTiming {
+    LotTiming {
+        available_at: now + Duration::days(i64::from(program.pending_days)),
+        expires_at: lot_expiry(now, program.expiry_months, tz),
+    }
+}
+
 /// An unknown member code is the request's fault: say which field.
 fn member_known<T>(cmd: &PurchaseCommand, r: Result<T, StoreError>) -> Result<T> {
     match r {
@@ -177,22 +185,7 @@ impl Loyalty {
     /// When points credited at `now` become spendable and expire, under the
     /// program's current settings.
     pub async fn lot_timing(&self, now: DateTime<Utc>) -> Result<LotTiming> {
-        let program = self.program().await?;
-        Ok(LotTiming {
-            available_at: now + Duration::days(i64::from(program.pending_days)),
-            expires_at: lot_expiry(now, program.expiry_months, self.tz),
-        })
-    }
-
-    /// The program settings the earning rules read.
-    pub async fn rule_settings(&self) -> Result<RuleSettings> {
-        let p = self.program().await?;
-        Ok(RuleSettings {
-            tz: self.tz,
-            currency: p.currency,
-            tiers: p.tiers,
-            referral: p.referral,
-        })
+        Ok(timing(&self.program().await?, now, self.tz))
     }
 
     pub async fn record_purchase(
@@ -226,6 +219,8 @@ impl Loyalty {
         req: PurchaseRequest,
         now: DateTime<Utc>,
     ) -> Result<PurchaseCommand> {
+        // One read of the (cached) settings serves the rules and the lot's timing.
+        let program = self.program().await?;
         check_id("receipt_id", &req.receipt_id)?;
         check_currency("currency", &req.currency, merchant)?;
         let total = amount("amount", &req.amount, merchant)?;
@@ -295,8 +290,13 @@ impl Loyalty {
             items: rule_items,
             fingerprint: fingerprint(&canonical),
             rate: merchant.earn,
-            rules: self.rule_settings().await?,
-            timing: self.lot_timing(now).await?,
+            timing: timing(&program, now, self.tz),
+            rules: RuleSettings {
+                tz: self.tz,
+                currency: program.currency,
+                tiers: program.tiers,
+                referral: program.referral,
+            },
             claim_code: ClaimCode::generate(),
             claim_expires_at: now + Duration::days(CLAIM_DAYS),
             now,

@@ -1162,18 +1162,19 @@ impl Store for PgStore {
             .bind(p.id)
             .execute(&mut *tx)
             .await?;
-        let referral: ReferralRule = self.program().await?.referral;
+        let program = self.program().await?;
+        let currency = program.currency.code();
         let pay = ReferralPayment {
-            rule: referral,
+            rule: program.referral,
             merchant_id: &p.merchant_id,
             timing,
             now,
         };
         let (bonus, balance) =
-            rules::referral_on_claim(&mut tx, member_id, &p, &pay, balance).await?;
+            rules::referral_on_claim(&mut tx, member_id, &p, currency, &pay, balance).await?;
         let points = points + bonus;
         // The claimed purchase now counts towards the member's tier.
-        rules::upgrade_after_claim(&mut tx, member_id, now).await?;
+        rules::upgrade_after_claim(&mut tx, member_id, (&program.tiers, currency), now).await?;
         tx.commit().await?;
         Ok(ClaimReceipt {
             receipt_id: p.receipt_id,

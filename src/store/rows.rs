@@ -285,6 +285,29 @@ pub(super) struct NewEntry<'a> {
     pub(super) now: DateTime<Utc>,
 }
 
+impl<'a> NewEntry<'a> {
+    /// A referral bonus credited to `member_id` for `purchase_id`.
+    pub(super) fn referral(
+        member_id: i64,
+        points: i64,
+        merchant_id: &'a str,
+        purchase_id: i64,
+        now: DateTime<Utc>,
+    ) -> NewEntry<'a> {
+        NewEntry {
+            member_id,
+            kind: EntryKind::Earn,
+            points,
+            merchant_id: Some(merchant_id),
+            purchase_id: Some(purchase_id),
+            voucher_id: None,
+            lot_id: None,
+            reference: Some(REFERRAL_REFERENCE),
+            now,
+        }
+    }
+}
+
 pub(super) fn voucher_refusal(v: &VoucherRow, now: DateTime<Utc>) -> Option<Refusal> {
     match v.status.as_str() {
         "used" => Some(Refusal::VoucherAlreadyUsed {
@@ -535,13 +558,30 @@ impl Buyer {
     /// Whether this purchase pays the member's referral: they were invited, it
     /// is not paid yet, and the purchase is big enough, in the program currency.
     pub(super) fn referral_due(&self, cmd: &PurchaseCommand) -> bool {
-        let r = &cmd.rules.referral;
-        self.referred_by.is_some()
-            && !self.referral_paid
-            && (r.referrer_points > 0 || r.referee_points > 0)
-            && cmd.amount.currency() == cmd.rules.currency
-            && cmd.amount.minor() >= r.min_spend_minor
+        referral_due(
+            (self.referred_by, self.referral_paid),
+            (cmd.amount.currency().code(), cmd.amount.minor()),
+            cmd.rules.currency.code(),
+            &cmd.rules.referral,
+        )
     }
+}
+
+/// Whether a purchase of `amount_minor` in `currency` pays a member's referral:
+/// they were invited, it is not paid yet, and the purchase is big enough, in
+/// the program currency.
+fn referral_due(
+    (referred_by, paid): (Option<i64>, bool),
+    (currency, amount_minor): (&str, i64),
+    program_currency: &str,
+    r: &ReferralRule,
+) -> bool {
+    referred_by.is_some()
+        && !paid
+        && (r.referrer_points > 0 || r.referee_points > 0)
+        && currency == program_currency
+        && amount_minor > 0
+        && amount_minor >= r.min_spend_minor
 }
 
 /// Prices a purchase: `used` is what each capped campaign already gave this member.
@@ -714,9 +754,6 @@ pub(super) struct BroadcastRow {
     pub(super) batch_key: Option<String>,
 }
 
-/// LINE recipients per multicast.
-pub(super) const LINE_CHUNK: usize = 500;
-
 /// The rows of a broadcast to `recipients` (member id, locale, Telegram id and
 /// reachability, LINE id and reachability): Telegram rows one by one, LINE rows
 /// in chunks of at most 500 sharing a language, each chunk with its retry key.
@@ -738,7 +775,7 @@ pub(super) fn broadcast_rows(recipients: Vec<Recipient>) -> Vec<BroadcastRow> {
     }
     line.sort();
     for chunk in line.chunk_by(|a, b| a.0 == b.0) {
-        for part in chunk.chunks(LINE_CHUNK) {
+        for part in chunk.chunks(crate::line::client::MAX_MULTICAST) {
             let key = crate::line::uuid_v4();
             rows.extend(part.iter().map(|(locale, member_id)| BroadcastRow {
                 member_id: *member_id,
@@ -816,20 +853,14 @@ impl<'a> ReferralPayment<'a> {
 }
 
 /// Whether claiming a receipt pays the claimer's referral: a receipt bought
-/// without a member code is their purchase too. The same conditions as a
-/// purchase: invited, not paid yet, and what is left of the purchase after
-/// refunds reaches the minimum, in the program currency.
+/// without a member code is their purchase too, counted as what is left of it
+/// after refunds.
 pub(super) fn referral_due_on_claim(
-    (referred_by, paid): (Option<i64>, bool),
+    member: (Option<i64>, bool),
     p: &PurchaseRow,
     program_currency: &str,
     r: &ReferralRule,
 ) -> bool {
     let net = p.amount_minor - p.refunded_minor;
-    referred_by.is_some()
-        && !paid
-        && (r.referrer_points > 0 || r.referee_points > 0)
-        && p.currency == program_currency
-        && net > 0
-        && net >= r.min_spend_minor
+    referral_due(member, (&p.currency, net), program_currency, r)
 }

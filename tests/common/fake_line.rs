@@ -203,6 +203,26 @@ impl FakeLine {
         self.inner.lock().unwrap().conflicts
     }
 
+    /// LINE's answer to a retry key it accepted before (409), if it did.
+    fn repeated(&self, kind: &str, key: &Option<String>) -> Option<Response> {
+        let seen = key.is_some()
+            && self
+                .calls()
+                .iter()
+                .any(|c| c.kind == kind && c.retry_key == *key);
+        if !seen {
+            return None;
+        }
+        self.inner.lock().unwrap().conflicts += 1;
+        Some(
+            (
+                StatusCode::CONFLICT,
+                Json(json!({"message": "The retry key is already accepted"})),
+            )
+                .into_response(),
+        )
+    }
+
     fn record(&self, call: LineCall) {
         self.inner.lock().unwrap().calls.push(call);
         self.changed.notify_waiters();
@@ -245,17 +265,8 @@ async fn push(
         .get("x-line-retry-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let seen = fake
-        .calls()
-        .iter()
-        .any(|c| c.kind == "push" && c.retry_key.is_some() && c.retry_key == retry_key);
-    if seen {
-        fake.inner.lock().unwrap().conflicts += 1;
-        return (
-            StatusCode::CONFLICT,
-            Json(json!({"message": "The retry key is already accepted"})),
-        )
-            .into_response();
+    if let Some(conflict) = fake.repeated("push", &retry_key) {
+        return conflict;
     }
     fake.record(LineCall {
         kind: "push".into(),
@@ -341,17 +352,8 @@ async fn multicast(
         .get("x-line-retry-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let seen = fake
-        .calls()
-        .iter()
-        .any(|c| c.kind == "multicast" && c.retry_key.is_some() && c.retry_key == key);
-    if seen {
-        fake.inner.lock().unwrap().conflicts += 1;
-        return (
-            StatusCode::CONFLICT,
-            Json(json!({"message": "The retry key is already accepted"})),
-        )
-            .into_response();
+    if let Some(conflict) = fake.repeated("multicast", &key) {
+        return conflict;
     }
     fake.record(LineCall {
         kind: "multicast".into(),

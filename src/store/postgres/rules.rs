@@ -14,7 +14,6 @@ use super::{Tx, credit, lock_member};
 use crate::domain::Points;
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
-use crate::domain::ledger::EntryKind;
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
 use crate::domain::tier::{Tiers, window_start};
@@ -216,17 +215,7 @@ pub(super) async fn pay_referral(
     }
     let (_, balance) = credit(
         tx,
-        NewEntry {
-            member_id: referrer,
-            kind: EntryKind::Earn,
-            points,
-            merchant_id: Some(pay.merchant_id),
-            purchase_id: Some(purchase_id),
-            voucher_id: None,
-            lot_id: None,
-            reference: Some(REFERRAL_REFERENCE),
-            now: pay.now,
-        },
+        NewEntry::referral(referrer, points, pay.merchant_id, purchase_id, pay.now),
         pay.timing,
         before,
     )
@@ -249,19 +238,17 @@ pub(super) async fn referral_on_claim(
     tx: &mut Tx,
     member_id: i64,
     p: &PurchaseRow,
+    program_currency: &str,
     pay: &ReferralPayment<'_>,
     balance: i64,
 ) -> Result<(i64, i64)> {
-    let program_currency: String = sqlx::query_scalar("SELECT currency FROM program WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?;
     let (referred_by, paid): (Option<i64>, bool) = sqlx::query_as(
         "SELECT referred_by, referral_purchase_id IS NOT NULL FROM members WHERE id = $1",
     )
     .bind(member_id)
     .fetch_one(&mut **tx)
     .await?;
-    if !referral_due_on_claim((referred_by, paid), p, &program_currency, &pay.rule) {
+    if !referral_due_on_claim((referred_by, paid), p, program_currency, &pay.rule) {
         return Ok((0, balance));
     }
     let referrer_balance = match referred_by {
@@ -273,17 +260,7 @@ pub(super) async fn referral_on_claim(
     if bonus > 0 {
         after = credit(
             tx,
-            NewEntry {
-                member_id,
-                kind: EntryKind::Earn,
-                points: bonus,
-                merchant_id: Some(&p.merchant_id),
-                purchase_id: Some(p.id),
-                voucher_id: None,
-                lot_id: None,
-                reference: Some(REFERRAL_REFERENCE),
-                now: pay.now,
-            },
+            NewEntry::referral(member_id, bonus, &p.merchant_id, p.id, pay.now),
             pay.timing,
             balance,
         )
@@ -363,18 +340,15 @@ pub(super) async fn upgrade(
 pub(super) async fn upgrade_after_claim(
     tx: &mut Tx,
     member_id: i64,
+    (tiers, currency): (&Tiers, &str),
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let currency: String = sqlx::query_scalar("SELECT currency FROM program WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?;
-    let tiers = tiers(&mut **tx).await?;
     let current: Option<String> = sqlx::query_scalar("SELECT tier FROM members WHERE id = $1")
         .bind(member_id)
         .fetch_one(&mut **tx)
         .await?;
-    let (_, spend) = history(tx, member_id, &currency, now).await?;
-    upgrade(tx, member_id, current, spend, &tiers, "claim", now).await
+    let (_, spend) = history(tx, member_id, currency, now).await?;
+    upgrade(tx, member_id, current, spend, tiers, "claim", now).await
 }
 
 pub(super) async fn tiers<'e>(db: impl sqlx::PgExecutor<'e>) -> Result<Tiers> {

@@ -9,7 +9,6 @@ use super::ops::{all, credit, exec, insert, member_balance, one};
 use super::value::Ts;
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
-use crate::domain::ledger::EntryKind;
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
 use crate::domain::tier::{Tiers, window_start};
@@ -151,17 +150,7 @@ pub(super) fn pay_referral(
     let before = member_balance(conn, referrer)?;
     let (_, balance) = credit(
         conn,
-        NewEntry {
-            member_id: referrer,
-            kind: EntryKind::Earn,
-            points,
-            merchant_id: Some(pay.merchant_id),
-            purchase_id: Some(purchase_id),
-            voucher_id: None,
-            lot_id: None,
-            reference: Some(REFERRAL_REFERENCE),
-            now: pay.now,
-        },
+        NewEntry::referral(referrer, points, pay.merchant_id, purchase_id, pay.now),
         before,
         pay.timing,
     )?;
@@ -206,17 +195,7 @@ pub(super) fn referral_on_claim(
     if bonus > 0 {
         after = credit(
             conn,
-            NewEntry {
-                member_id,
-                kind: EntryKind::Earn,
-                points: bonus,
-                merchant_id: Some(&p.merchant_id),
-                purchase_id: Some(p.id),
-                voucher_id: None,
-                lot_id: None,
-                reference: Some(REFERRAL_REFERENCE),
-                now: pay.now,
-            },
+            NewEntry::referral(member_id, bonus, &p.merchant_id, p.id, pay.now),
             balance,
             pay.timing,
         )?
