@@ -100,6 +100,7 @@ async fn run(o: &Options, backend: &str, url: &str) -> anyhow::Result<String> {
             locale: Some(if i % 3 == 0 { "en" } else { "th" }.into()),
             telegram_id: (!on_line).then_some(1_000_000 + i as i64),
             line_id: on_line.then(|| format!("U{i:032x}")),
+            ..NewMember::default()
         };
         store.add_member(&m, now()).await.context("add member")?;
     }

@@ -4,7 +4,6 @@
 //! NUMBER() does not group digits) and passed to messages as strings.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
@@ -14,48 +13,7 @@ use unic_langid::LanguageIdentifier;
 
 use crate::domain::Money;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Locale {
-    Th,
-    En,
-}
-
-impl Locale {
-    pub const ALL: [Locale; 2] = [Locale::Th, Locale::En];
-
-    /// Accepts `th`, `en` and regional tags such as `en-US` (primary subtag).
-    pub fn parse(tag: &str) -> Option<Locale> {
-        let primary = tag.split(['-', '_']).next()?.trim().to_ascii_lowercase();
-        match primary.as_str() {
-            "th" => Some(Locale::Th),
-            "en" => Some(Locale::En),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Locale::Th => "th",
-            Locale::En => "en",
-        }
-    }
-
-    /// The member's stored choice, else the platform's language code, else the
-    /// program default.
-    pub fn choose(stored: Option<&str>, platform: Option<&str>, default: Locale) -> Locale {
-        stored
-            .and_then(Locale::parse)
-            .or_else(|| platform.and_then(Locale::parse))
-            .unwrap_or(default)
-    }
-}
-
-impl fmt::Display for Locale {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::Locale;
 
 /// The Fluent files, embedded at build time: (language, file name, source).
 pub const SOURCES: &[(Locale, &str, &str)] = &[
@@ -226,19 +184,6 @@ mod tests {
     use crate::domain::Currency;
     use chrono::NaiveDate;
     use fluent_syntax::ast;
-
-    #[test]
-    fn regional_tags_map_to_their_language() {
-        assert_eq!(Locale::parse("en-US"), Some(Locale::En));
-        assert_eq!(Locale::parse("TH"), Some(Locale::Th));
-        assert_eq!(Locale::parse("fr"), None);
-        assert_eq!(Locale::choose(None, Some("en-GB"), Locale::Th), Locale::En);
-        assert_eq!(
-            Locale::choose(Some("th"), Some("en"), Locale::En),
-            Locale::Th
-        );
-        assert_eq!(Locale::choose(None, Some("ja"), Locale::Th), Locale::Th);
-    }
 
     #[test]
     fn numbers_money_and_dates_read_as_people_write_them() {

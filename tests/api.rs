@@ -406,3 +406,34 @@ async fn health_readiness_and_the_openapi_document_are_served() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_settings_change_made_elsewhere_applies_to_the_very_next_purchase() {
+    each_app(async |app| {
+        let m = app.t.member().await;
+        let (s, first) = app
+            .post_signed("/v1/purchases", &purchase("S-1", "250", Some(&m.code)))
+            .await;
+        assert_eq!(s, 201, "{first}");
+        assert_eq!(first["points"], 10);
+
+        // As `taem program set` and `taem tier set` do from another process
+        // while the server runs: the lowest tier earns double, points wait 3 days.
+        let mut p = app.t.store.program().await.unwrap();
+        p.pending_days = 3;
+        let mut tiers = p.tiers.all().to_vec();
+        tiers[0].multiplier_percent = 200;
+        p.tiers = taem::domain::tier::Tiers::new(tiers).unwrap();
+        app.t.store.set_program(&p).await.unwrap();
+
+        let (s, next) = app
+            .post_signed("/v1/purchases", &purchase("S-2", "250", Some(&m.code)))
+            .await;
+        assert_eq!(s, 201, "{next}");
+        assert_eq!(next["points"], 20, "{}: {next}", app.backend());
+        let available: chrono::DateTime<chrono::Utc> =
+            next["available_at"].as_str().unwrap().parse().unwrap();
+        assert!(available > now() + chrono::Duration::days(2), "{next}");
+    })
+    .await;
+}

@@ -43,6 +43,7 @@ async fn member(app: &TestApp, tg: Option<i64>, line: Option<String>, lang: &str
                 locale: Some(lang.into()),
                 telegram_id: tg,
                 line_id: line,
+                ..NewMember::default()
             },
             now(),
         )
@@ -532,6 +533,96 @@ async fn points_about_to_expire_are_reminded_once_per_lot() {
         assert_eq!(again.unwrap(), 0, "once");
         tokio::time::sleep(Duration::from_millis(700)).await;
         assert_eq!(tg.sent_to(50_001).len(), 1, "one reminder for both lots");
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn telegram_members_hear_pushes_and_broadcasts_in_their_apps_language_until_they_choose() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let (_line, line_url) = FakeLine::start("th").await;
+        // The program's default language is Thai.
+        let app = spawn(db, &tg_url, &line_url, &[("TAEM_QUIET_HOURS", "off")]).await;
+        // (Telegram user, their app's language, the language they chose)
+        let people = [
+            (8101, "en", None),
+            (8102, "th", None),
+            (8103, "en", Some("th")),
+        ];
+        let mut seen = HashMap::new();
+        for (user, app_lang, chosen) in people {
+            tg.user_says(user, app_lang, "/start");
+            let mut n = tg.replies(user, 0).await.len();
+            if let Some(l) = chosen {
+                tg.user_says(user, app_lang, &format!("/lang {l}"));
+                n += tg.replies(user, n).await.len();
+            }
+            seen.insert(user, n);
+            let m = app
+                .t
+                .store
+                .member(&MemberRef::Telegram(user))
+                .await
+                .unwrap();
+            assert_eq!(m.locale.as_deref(), chosen);
+            assert_eq!(m.app_locale.as_deref(), Some(app_lang));
+        }
+        let pushed = async |user: i64, seen: &mut HashMap<i64, usize>| {
+            let n = seen[&user];
+            let new = tg.replies(user, n).await;
+            seen.insert(user, n + new.len());
+            new.iter().map(|c| c.text()).collect::<Vec<_>>().join("\n")
+        };
+        let buy = async |user: i64, receipt: &str| {
+            let m = app
+                .t
+                .store
+                .member(&MemberRef::Telegram(user))
+                .await
+                .unwrap();
+            let body = json!({"receipt_id": receipt, "amount": "1337.50", "currency": "THB",
+                              "member_code": m.code});
+            let (s, r) = app.post_signed("/v1/purchases", &body).await;
+            assert_eq!(s, 201, "{r}");
+        };
+
+        for (user, _, _) in people {
+            buy(user, &format!("L-{user}")).await;
+        }
+        let en = pushed(8101, &mut seen).await;
+        assert!(
+            en.contains("You earned 53 points"),
+            "{}: {en}",
+            app.backend()
+        );
+        let th = pushed(8102, &mut seen).await;
+        assert!(th.contains("คุณได้รับ 53 แต้ม"), "{th}");
+        let chose_th = pushed(8103, &mut seen).await;
+        assert!(chose_th.contains("คุณได้รับ 53 แต้ม"), "{chose_th}");
+
+        let id = campaign(&app).await;
+        app.t.loyalty.broadcast(id, now()).await.unwrap();
+        drained(&app, id, 30).await;
+        let en = pushed(8101, &mut seen).await;
+        assert!(en.contains("Double points all weekend"), "{en}");
+        let th = pushed(8102, &mut seen).await;
+        assert!(th.contains("เสาร์-อาทิตย์นี้ รับแต้ม 2 เท่า"), "{th}");
+        let chose_th = pushed(8103, &mut seen).await;
+        assert!(chose_th.contains("เสาร์-อาทิตย์นี้ รับแต้ม 2 เท่า"), "{chose_th}");
+
+        // The Thai-app member switches their phone to English and writes: the
+        // next push follows the app; the member who chose Thai stays Thai.
+        for user in [8102, 8103] {
+            tg.user_says(user, "en", "/help");
+            let n = seen[&user];
+            seen.insert(user, n + tg.replies(user, n).await.len());
+            buy(user, &format!("M-{user}")).await;
+        }
+        let now_en = pushed(8102, &mut seen).await;
+        assert!(now_en.contains("You earned"), "{now_en}");
+        let still_th = pushed(8103, &mut seen).await;
+        assert!(still_th.contains("คุณได้รับ"), "{still_th}");
         app.shutdown().await;
     }
 }

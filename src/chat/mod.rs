@@ -176,7 +176,8 @@ impl Conversation {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, identity = ?who.identity, "chat turn failed");
-                let loc = Locale::choose(None, who.language_code.as_deref(), self.default_locale);
+                let loc =
+                    Locale::for_member(None, who.language_code.as_deref(), self.default_locale);
                 Reply::one(Message::new().text(self.t(loc, "error-generic", &[])))
             }
         }
@@ -189,53 +190,18 @@ impl Conversation {
         who: &Customer,
         now: DateTime<Utc>,
     ) -> Result<(Member, bool), ServiceError> {
-        let store = self.loyalty.store();
         let by = match &who.identity {
             Identity::Telegram(id) => MemberRef::Telegram(*id),
             Identity::Line(id) => MemberRef::Line(id.clone()),
             Identity::Member(code) => {
                 let code =
                     crate::domain::MemberCode::parse(code).ok_or(StoreError::NotFound("member"))?;
+                let store = self.loyalty.store();
                 return Ok((store.member(&MemberRef::Code(code)).await?, false));
             }
         };
-        match store.member(&by).await {
-            Ok(mut m) => {
-                // Writing to us means they have not blocked us: a member marked
-                // unreachable (blocked, unfollowed) who comes back gets pushes again.
-                let (channel, reachable) = match &who.identity {
-                    Identity::Line(_) => (Channel::Line, m.line_reachable),
-                    _ => (Channel::Telegram, m.telegram_reachable),
-                };
-                if !reachable {
-                    store.set_reachable(m.id, channel, true).await?;
-                    match channel {
-                        Channel::Line => m.line_reachable = true,
-                        Channel::Telegram => m.telegram_reachable = true,
-                    }
-                }
-                return Ok((m, false));
-            }
-            Err(StoreError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let new = NewMember {
-            telegram_id: match &who.identity {
-                Identity::Telegram(id) => Some(*id),
-                _ => None,
-            },
-            line_id: match &who.identity {
-                Identity::Line(id) => Some(id.clone()),
-                _ => None,
-            },
-            ..NewMember::default()
-        };
-        match store.add_member(&new, now).await {
-            Ok(m) => Ok((m, true)),
-            // Two first messages at once: the other one created the member.
-            Err(StoreError::IdempotencyConflict(_)) => Ok((store.member(&by).await?, false)),
-            Err(e) => Err(e.into()),
-        }
+        let app = who.language_code.as_deref().and_then(Locale::parse);
+        self.loyalty.chat_member(&by, app, now).await
     }
 
     async fn try_handle(
@@ -301,12 +267,12 @@ impl Conversation {
         Ok(reply)
     }
 
-    /// A turn for `member`, in their language: the stored choice, else the
-    /// platform's, else the program default.
+    /// A turn for `member`, in their language ([`Locale::for_member`]; the
+    /// app's language was remembered as they wrote).
     fn turn<'a>(&self, member: Member, who: &'a Customer, now: DateTime<Utc>) -> Turn<'a> {
-        let loc = Locale::choose(
+        let loc = Locale::for_member(
             member.locale.as_deref(),
-            who.language_code.as_deref(),
+            member.app_locale.as_deref(),
             self.default_locale,
         );
         Turn {

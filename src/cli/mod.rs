@@ -98,7 +98,7 @@ struct JsonFlag {
 enum ProgramCmd {
     /// Show the program settings.
     Show(JsonFlag),
-    /// Change the program settings (applies to points credited from now on).
+    /// Change the program settings (a running server applies them from the next purchase on).
     Set {
         #[arg(long)]
         name: Option<String>,

@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod codes;
 pub mod earn;
 pub mod ledger;
+pub mod locale;
 pub mod model;
 pub mod money;
 pub mod notice;
@@ -17,6 +18,7 @@ pub mod time;
 
 pub use codes::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 pub use earn::{Breakdown, EarnRate, RuleHit};
+pub use locale::Locale;
 pub use money::{Currency, Money, MoneyError};
 pub use points::Points;
 pub use refusal::Refusal;

@@ -27,6 +27,10 @@ pub struct Program {
     pub currency: Currency,
     pub referral: ReferralRule,
     pub tiers: Tiers,
+    /// Moves with every change of these settings (tiers included): a purchase
+    /// priced under settings of another version is priced again.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl Default for Program {
@@ -38,6 +42,7 @@ impl Default for Program {
             currency: Currency::THB,
             referral: ReferralRule::default(),
             tiers: Tiers::standard(Currency::THB),
+            version: 0,
         }
     }
 }
@@ -98,7 +103,10 @@ pub struct Member {
     pub id: i64,
     pub code: String,
     pub name: Option<String>,
+    /// The language the member chose (`/lang`), if they did.
     pub locale: Option<String>,
+    /// The language their chat app reported when they last wrote.
+    pub app_locale: Option<String>,
     pub telegram_id: Option<i64>,
     pub line_id: Option<String>,
     pub marketing_opt_in: bool,
@@ -124,6 +132,7 @@ pub enum MemberRef {
 pub struct MemberUpdate {
     pub locale: Option<String>,
     pub marketing_opt_in: Option<bool>,
+    pub app_locale: Option<String>,
 }
 
 /// A chat platform a member uses.
@@ -138,6 +147,7 @@ pub enum Channel {
 pub struct NewMember {
     pub name: Option<String>,
     pub locale: Option<String>,
+    pub app_locale: Option<String>,
     pub telegram_id: Option<i64>,
     pub line_id: Option<String>,
 }
@@ -265,6 +275,8 @@ pub struct LotTiming {
 /// What the earning rules need from the program's settings.
 #[derive(Debug, Clone)]
 pub struct RuleSettings {
+    /// The [`Program::version`] these settings were read at.
+    pub version: i64,
     pub tz: Tz,
     pub currency: Currency,
     pub tiers: Tiers,

@@ -96,8 +96,10 @@ pub struct OutboxItem {
     pub attempts: i64,
     /// The LINE multicast chunk (and its retry key) this row belongs to.
     pub batch_key: Option<String>,
-    /// The language fixed for a batch; else the member's.
+    /// The language fixed for a batch; else the one the member chose.
     pub locale: Option<String>,
+    /// The language the member's chat app reported when they last wrote.
+    pub app_locale: Option<String>,
     /// The member now: where to reach them and whether they still want it.
     pub telegram_id: Option<i64>,
     pub line_id: Option<String>,

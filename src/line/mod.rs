@@ -136,10 +136,13 @@ async fn handle_event(state: &LineState, event: Value) {
         // A follow is also a comeback after a block.
         let _ = store.set_reachable(m.id, Channel::Line, true).await;
     }
-    // LINE tells the app's language only through the profile: asked once, when
-    // the member is new or has no language yet, and then remembered.
+    // LINE tells the app's language only through the profile: asked when the
+    // member is new, follows again, or has no language yet; the conversation
+    // remembers it.
     let language = match &known {
-        Some(m) if m.locale.is_some() => None,
+        Some(m) if event["type"] != "follow" && (m.locale.is_some() || m.app_locale.is_some()) => {
+            None
+        }
         _ => state
             .client
             .profile(&user)
@@ -154,16 +157,6 @@ async fn handle_event(state: &LineState, event: Value) {
         first_name: None,
     };
     let reply = state.conversation.handle(&who, intent, now()).await;
-    if let Some(lang) = &language
-        && let Ok(m) = store.member(&MemberRef::Line(user.clone())).await
-        && m.locale.is_none()
-    {
-        let update = crate::domain::model::MemberUpdate {
-            locale: crate::i18n::Locale::parse(lang).map(|l| l.as_str().to_string()),
-            ..Default::default()
-        };
-        let _ = store.update_member(m.id, &update).await;
-    }
     let messages = render::messages(&reply, |data| {
         state.qr_urls.as_ref().map(|q| q.url(data, now()))
     });

@@ -199,7 +199,11 @@ impl Worker {
     }
 
     fn locale(&self, item: &OutboxItem) -> Locale {
-        Locale::choose(item.locale.as_deref(), None, self.default_locale)
+        Locale::for_member(
+            item.locale.as_deref(),
+            item.app_locale.as_deref(),
+            self.default_locale,
+        )
     }
 
     fn render(&self, item: &OutboxItem, lookups: &Lookups) -> Option<Reply> {

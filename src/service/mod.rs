@@ -142,14 +142,16 @@ fn member_known<T>(cmd: &PurchaseCommand, r: Result<T, StoreError>) -> Result<T>
     }
 }
 
-/// How long program settings are reused before being read again: a change made
-/// with `taem program set` (perhaps in another process) applies within this time.
-const PROGRAM_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How many times a purchase is priced again when the settings change under it.
+const SETTINGS_RETRIES: usize = 3;
 
 pub struct Loyalty {
     store: Arc<dyn Store>,
     tz: Tz,
-    program: std::sync::RwLock<Option<(Program, std::time::Instant)>>,
+    /// The settings purchases are priced with. Every purchase checks their
+    /// version inside its own transaction, so a change made with `taem program
+    /// set` (perhaps in another process) applies from the next purchase on.
+    program: std::sync::RwLock<Option<Program>>,
 }
 
 impl Loyalty {
@@ -161,16 +163,19 @@ impl Loyalty {
         }
     }
 
-    /// The program settings, read at most every few seconds (every purchase
-    /// needs them; they change rarely).
+    /// The program settings as they are now.
     pub async fn program(&self) -> Result<Program> {
-        if let Some((p, at)) = &*self.program.read().expect("not poisoned")
-            && at.elapsed() < PROGRAM_TTL
-        {
+        Ok(self.store.program().await?)
+    }
+
+    /// The settings purchases are priced with: kept until a purchase finds
+    /// they changed ([`StoreError::SettingsChanged`]), then read again.
+    async fn purchase_settings(&self, stale: bool) -> Result<Program> {
+        if !stale && let Some(p) = &*self.program.read().expect("not poisoned") {
             return Ok(p.clone());
         }
         let p = self.store.program().await?;
-        *self.program.write().expect("not poisoned") = Some((p.clone(), std::time::Instant::now()));
+        *self.program.write().expect("not poisoned") = Some(p.clone());
         Ok(p)
     }
 
@@ -194,8 +199,17 @@ impl Loyalty {
         req: PurchaseRequest,
         now: DateTime<Utc>,
     ) -> Result<Recorded<PurchaseReceipt>> {
-        let cmd = self.purchase_command(merchant, req, now).await?;
-        member_known(&cmd, self.store.record_purchase(&cmd).await)
+        let mut stale = false;
+        for _ in 0..SETTINGS_RETRIES {
+            let cmd = self
+                .purchase_command(merchant, req.clone(), now, stale)
+                .await?;
+            match self.store.record_purchase(&cmd).await {
+                Err(StoreError::SettingsChanged) => stale = true,
+                r => return member_known(&cmd, r),
+            }
+        }
+        Err(StoreError::SettingsChanged.into())
     }
 
     /// What a purchase would earn now, under the rules and campaigns as they
@@ -208,7 +222,8 @@ impl Loyalty {
     ) -> Result<Breakdown> {
         // A simulation may look ahead (next weekend's campaign).
         let now = req.occurred_at.map_or(now, |t| t.max(now));
-        let cmd = self.purchase_command(merchant, req, now).await?;
+        // Under the settings as they are now (read afresh).
+        let cmd = self.purchase_command(merchant, req, now, true).await?;
         member_known(&cmd, self.store.price_purchase(&cmd).await)
     }
 
@@ -218,9 +233,10 @@ impl Loyalty {
         merchant: &Merchant,
         req: PurchaseRequest,
         now: DateTime<Utc>,
+        stale: bool,
     ) -> Result<PurchaseCommand> {
         // One read of the (cached) settings serves the rules and the lot's timing.
-        let program = self.program().await?;
+        let program = self.purchase_settings(stale).await?;
         check_id("receipt_id", &req.receipt_id)?;
         check_currency("currency", &req.currency, merchant)?;
         let total = amount("amount", &req.amount, merchant)?;
@@ -292,6 +308,7 @@ impl Loyalty {
             rate: merchant.earn,
             timing: timing(&program, now, self.tz),
             rules: RuleSettings {
+                version: program.version,
                 tz: self.tz,
                 currency: program.currency,
                 tiers: program.tiers,
@@ -425,6 +442,66 @@ impl Loyalty {
             now,
         };
         Ok(self.store.adjust_points(&cmd).await?)
+    }
+
+    /// The member behind a chat identity (`by`: a Telegram or LINE reference),
+    /// created on first contact; `app` is the language their app reports now,
+    /// remembered when it changes. Returns the member and whether they just
+    /// joined. Writing to us also means they have not blocked us: a member
+    /// marked unreachable on that app gets pushes again.
+    pub async fn chat_member(
+        &self,
+        by: &MemberRef,
+        app: Option<crate::domain::Locale>,
+        now: DateTime<Utc>,
+    ) -> Result<(Member, bool)> {
+        let app = app.map(|l| l.as_str().to_string());
+        let mut member = match self.store.member(by).await {
+            Ok(m) => m,
+            Err(StoreError::NotFound(_)) => {
+                let new = NewMember {
+                    telegram_id: match by {
+                        MemberRef::Telegram(id) => Some(*id),
+                        _ => None,
+                    },
+                    line_id: match by {
+                        MemberRef::Line(id) => Some(id.clone()),
+                        _ => None,
+                    },
+                    app_locale: app,
+                    ..NewMember::default()
+                };
+                return match self.store.add_member(&new, now).await {
+                    Ok(m) => Ok((m, true)),
+                    // Two first messages at once: the other one created the member.
+                    Err(StoreError::IdempotencyConflict(_)) => {
+                        Ok((self.store.member(by).await?, false))
+                    }
+                    Err(e) => Err(e.into()),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let channel = match by {
+            MemberRef::Line(_) => Channel::Line,
+            _ => Channel::Telegram,
+        };
+        let reachable = match channel {
+            Channel::Line => &mut member.line_reachable,
+            Channel::Telegram => &mut member.telegram_reachable,
+        };
+        if !*reachable {
+            self.store.set_reachable(member.id, channel, true).await?;
+            *reachable = true;
+        }
+        if app.is_some() && app != member.app_locale {
+            let update = MemberUpdate {
+                app_locale: app,
+                ..MemberUpdate::default()
+            };
+            member = self.store.update_member(member.id, &update).await?;
+        }
+        Ok((member, false))
     }
 
     /// A member changes their language or marketing consent.

@@ -29,6 +29,10 @@ pub enum StoreError {
     /// A business rule turned the request down; nothing changed.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The program settings changed after the caller read them (`taem program
+    /// set` in another process); nothing was written: read them again and retry.
+    #[error("the program settings changed")]
+    SettingsChanged,
     /// Another `taem serve` holds the database.
     #[error("{0}")]
     Locked(String),

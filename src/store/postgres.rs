@@ -790,11 +790,11 @@ impl Store for PgStore {
     }
 
     async fn program(&self) -> Result<Program> {
-        type ProgramRow = (String, i64, i64, String, i64, i64, i64);
-        let (name, expiry_months, pending_days, cur, referrer, referee, min_spend): ProgramRow =
+        type ProgramRow = (String, i64, i64, String, i64, i64, i64, i64);
+        let (name, expiry_months, pending_days, cur, referrer, referee, min_spend, version): ProgramRow =
             sqlx::query_as(
                 "SELECT name, expiry_months, pending_days, currency, referrer_points, \
-                 referee_points, referral_min_spend_minor FROM program WHERE id = 1",
+                 referee_points, referral_min_spend_minor, settings_version FROM program WHERE id = 1",
             )
             .fetch_one(&self.pool)
             .await?;
@@ -809,6 +809,7 @@ impl Store for PgStore {
                 min_spend_minor: min_spend,
             },
             tiers: rules::tiers(&self.pool).await?,
+            version,
         })
     }
 
@@ -816,7 +817,8 @@ impl Store for PgStore {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE program SET name = $1, expiry_months = $2, pending_days = $3, currency = $4, \
-             referrer_points = $5, referee_points = $6, referral_min_spend_minor = $7 WHERE id = 1",
+             referrer_points = $5, referee_points = $6, referral_min_spend_minor = $7, \
+             settings_version = settings_version + 1 WHERE id = 1",
         )
         .bind(&p.name)
         .bind(i64::from(p.expiry_months))
@@ -871,19 +873,20 @@ impl Store for PgStore {
         // try again rather than fail.
         for _ in 0..5 {
             let code = MemberCode::generate();
-            let res: std::result::Result<MemberRow, sqlx::Error> = sqlx::query_as(
-                "INSERT INTO members (code, name, locale, telegram_id, line_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, code, name, locale, telegram_id, \
-                 line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable",
-            )
-            .bind(code.as_str())
-            .bind(&m.name)
-            .bind(&m.locale)
-            .bind(m.telegram_id)
-            .bind(&m.line_id)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await;
+            let res: std::result::Result<MemberRow, sqlx::Error> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO members (code, name, locale, app_locale, telegram_id, line_id, \
+                     created_at) VALUES ($1, $2, $3, $7, $4, $5, $6) {MEMBER_RETURNING}"
+                )))
+                .bind(code.as_str())
+                .bind(&m.name)
+                .bind(&m.locale)
+                .bind(m.telegram_id)
+                .bind(&m.line_id)
+                .bind(now)
+                .bind(&m.app_locale)
+                .fetch_one(&self.pool)
+                .await;
             match res {
                 Ok(row) => return Ok(row.into()),
                 Err(sqlx::Error::Database(d))
@@ -918,15 +921,15 @@ impl Store for PgStore {
     }
 
     async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
-        let row: MemberRow = sqlx::query_as(
+        let row: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE members SET locale = COALESCE($2, locale), \
-             marketing_opt_in = COALESCE($3, marketing_opt_in) WHERE id = $1 \
-             RETURNING id, code, name, locale, telegram_id, line_id, marketing_opt_in, balance, \
-             created_at, telegram_reachable, line_reachable",
-        )
+             marketing_opt_in = COALESCE($3, marketing_opt_in), \
+             app_locale = COALESCE($4, app_locale) WHERE id = $1 {MEMBER_RETURNING}"
+        )))
         .bind(member_id)
         .bind(&update.locale)
         .bind(update.marketing_opt_in)
+        .bind(&update.app_locale)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound("member"))?;

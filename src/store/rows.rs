@@ -16,7 +16,7 @@ use crate::domain::ledger::{EntryKind, LotView};
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, Notice, NoticeLine, OutboxItem, Outcome};
 use crate::domain::tier::{Tier, Tiers};
-use crate::domain::{Currency, Money, Points, Refusal};
+use crate::domain::{Currency, Locale, Money, Points, Refusal};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct MerchantRow {
@@ -56,6 +56,7 @@ pub(super) struct MemberRow {
     pub(super) code: String,
     pub(super) name: Option<String>,
     pub(super) locale: Option<String>,
+    pub(super) app_locale: Option<String>,
     pub(super) telegram_id: Option<i64>,
     pub(super) line_id: Option<String>,
     pub(super) marketing_opt_in: bool,
@@ -72,6 +73,7 @@ impl From<MemberRow> for Member {
             code: r.code,
             name: r.name,
             locale: r.locale,
+            app_locale: r.app_locale,
             telegram_id: r.telegram_id,
             line_id: r.line_id,
             marketing_opt_in: r.marketing_opt_in,
@@ -263,7 +265,12 @@ pub(super) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerpr
     FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
 
 pub(super) const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
-    marketing_opt_in, balance, created_at, telegram_reachable, line_reachable FROM members";
+    marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale \
+    FROM members";
+
+/// The columns of `MEMBER_COLUMNS`, for `RETURNING`.
+pub(super) const MEMBER_RETURNING: &str = "RETURNING id, code, name, locale, telegram_id, \
+    line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale";
 
 pub(super) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, reward_id, points, status, \
     redeem_entry_id, issued_at, expires_at, used_at, used_by FROM vouchers";
@@ -697,7 +704,7 @@ pub(super) fn earned_notice(
 
 pub(super) const OUTBOX_COLUMNS: &str = "SELECT o.id, o.member_id, o.channel, o.payload, \
     o.attempts, o.batch_key, COALESCE(o.locale, m.locale) AS locale, m.telegram_id, m.line_id, \
-    m.telegram_reachable, m.line_reachable, m.marketing_opt_in \
+    m.telegram_reachable, m.line_reachable, m.marketing_opt_in, m.app_locale \
     FROM outbox o JOIN members m ON m.id = o.member_id";
 
 #[derive(sqlx::FromRow)]
@@ -714,6 +721,7 @@ pub(super) struct OutboxRow {
     pub(super) telegram_reachable: bool,
     pub(super) line_reachable: bool,
     pub(super) marketing_opt_in: bool,
+    pub(super) app_locale: Option<String>,
 }
 
 impl TryFrom<OutboxRow> for OutboxItem {
@@ -738,6 +746,7 @@ impl TryFrom<OutboxRow> for OutboxItem {
             attempts: r.attempts,
             batch_key: r.batch_key,
             locale: r.locale,
+            app_locale: r.app_locale,
             telegram_id: r.telegram_id,
             line_id: r.line_id,
             reachable,
@@ -761,16 +770,17 @@ pub(super) fn broadcast_rows(recipients: Vec<Recipient>) -> Vec<BroadcastRow> {
     let mut rows = Vec::new();
     let mut line: Vec<(Option<String>, i64)> = Vec::new();
     for r in recipients {
+        // A single push takes the member's language when it is sent.
         if r.telegram {
             rows.push(BroadcastRow {
                 member_id: r.member_id,
                 channel: Channel::Telegram,
-                locale: r.locale.clone(),
+                locale: None,
                 batch_key: None,
             });
         }
         if r.line {
-            line.push((r.locale, r.member_id));
+            line.push((r.language.map(|l| l.as_str().to_string()), r.member_id));
         }
     }
     line.sort();
@@ -791,7 +801,8 @@ pub(super) fn broadcast_rows(recipients: Vec<Recipient>) -> Vec<BroadcastRow> {
 /// A member a broadcast goes to, and on which channels.
 pub(super) struct Recipient {
     pub(super) member_id: i64,
-    pub(super) locale: Option<String>,
+    /// Their language before the program default ([`Locale::preferred`]).
+    pub(super) language: Option<Locale>,
     pub(super) telegram: bool,
     pub(super) line: bool,
 }

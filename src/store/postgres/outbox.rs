@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::Tx;
+use crate::domain::Locale;
 use crate::domain::model::Channel;
 use crate::domain::notice::{BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
 use crate::store::Result;
@@ -78,20 +79,20 @@ pub(super) async fn enqueue_broadcast(
     now: DateTime<Utc>,
 ) -> Result<u64> {
     super::rules::campaign(pool, campaign_id).await?;
-    let recipients: Vec<(i64, Option<String>, bool, bool)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id, locale, telegram_id IS NOT NULL AND telegram_reachable, \
+    type RecipientRow = (i64, Option<String>, Option<String>, bool, bool);
+    let recipients: Vec<RecipientRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, locale, app_locale, telegram_id IS NOT NULL AND telegram_reachable, \
              line_id IS NOT NULL AND line_reachable FROM members WHERE {BROADCAST_AUDIENCE} \
              ORDER BY id"
-        )))
-        .fetch_all(pool)
-        .await?;
+    )))
+    .fetch_all(pool)
+    .await?;
     let rows = broadcast_rows(
         recipients
             .into_iter()
-            .map(|(member_id, locale, telegram, line)| Recipient {
+            .map(|(member_id, chosen, app, telegram, line)| Recipient {
                 member_id,
-                locale,
+                language: Locale::preferred(chosen.as_deref(), app.as_deref()),
                 telegram,
                 line,
             })

@@ -72,12 +72,13 @@ pub(super) async fn context(tx: &mut Tx, cmd: &PurchaseCommand, lock: bool) -> R
         _ => None,
     };
     // Read after the locks, so purchases that held them are counted.
-    let (has_purchases, spend, campaigns): (bool, i64, String) = sqlx::query_as(
+    let (has_purchases, spend, campaigns, version): (bool, i64, String, i64) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
          (SELECT COALESCE(SUM(amount_minor - refunded_minor), 0)::BIGINT FROM purchases \
           WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
          (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT FROM campaigns c \
-          WHERE c.ends_at > $4 AND c.starts_at <= $4)",
+          WHERE c.ends_at > $4 AND c.starts_at <= $4), \
+         (SELECT settings_version FROM program WHERE id = 1)",
     )
     .bind(buyer.as_ref().map(|(b, _)| b.id))
     .bind(window_start(cmd.now))
@@ -85,6 +86,9 @@ pub(super) async fn context(tx: &mut Tx, cmd: &PurchaseCommand, lock: bool) -> R
     .bind(cmd.occurred_at)
     .fetch_one(&mut **tx)
     .await?;
+    if version != cmd.rules.version {
+        return Err(StoreError::SettingsChanged);
+    }
     if let Some((b, s)) = &mut buyer {
         b.has_purchases = has_purchases;
         *s = spend;

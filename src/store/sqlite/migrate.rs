@@ -42,6 +42,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0005_outbox.sql",
         sql: include_str!("../../../migrations/sqlite/0005_outbox.sql"),
     },
+    Migration {
+        file: "0006_languages_settings.sql",
+        sql: include_str!("../../../migrations/sqlite/0006_languages_settings.sql"),
+    },
 ];
 
 impl Migration {

@@ -310,24 +310,26 @@ pub(super) fn ping(conn: &Connection) -> Result<()> {
 }
 
 pub(super) fn program(conn: &Connection) -> Result<Program> {
-    type ProgramRow = (String, i64, i64, String, i64, i64, i64);
-    let (name, expiry_months, pending_days, cur, referrer, referee, min_spend): ProgramRow = one(
-        conn,
-        "SELECT name, expiry_months, pending_days, currency, referrer_points, referee_points, \
-         referral_min_spend_minor FROM program WHERE id = 1",
-        [],
-        |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        },
-    )?
+    type ProgramRow = (String, i64, i64, String, i64, i64, i64, i64);
+    let (name, expiry_months, pending_days, cur, referrer, referee, min_spend, version): ProgramRow =
+        one(
+            conn,
+            "SELECT name, expiry_months, pending_days, currency, referrer_points, referee_points, \
+             referral_min_spend_minor, settings_version FROM program WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            },
+        )?
     .ok_or_else(|| StoreError::Corrupt("the program row is missing".into()))?;
     Ok(Program {
         name,
@@ -340,6 +342,7 @@ pub(super) fn program(conn: &Connection) -> Result<Program> {
             min_spend_minor: min_spend,
         },
         tiers: rules::tiers(conn)?,
+        version,
     })
 }
 
@@ -475,7 +478,8 @@ pub(super) fn set_program(conn: &Connection, p: &Program) -> Result<()> {
     exec(
         conn,
         "UPDATE program SET name = ?1, expiry_months = ?2, pending_days = ?3, currency = ?4, \
-         referrer_points = ?5, referee_points = ?6, referral_min_spend_minor = ?7 WHERE id = 1",
+         referrer_points = ?5, referee_points = ?6, referral_min_spend_minor = ?7, \
+         settings_version = settings_version + 1 WHERE id = 1",
         params![
             p.name,
             i64::from(p.expiry_months),
@@ -517,13 +521,14 @@ pub(super) fn add_member(conn: &Connection, m: &NewMember, now: DateTime<Utc>) -
         let res = one(
             conn,
             &format!(
-                "INSERT INTO members (code, name, locale, telegram_id, line_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) {MEMBER_RETURNING}"
+                "INSERT INTO members (code, name, locale, app_locale, telegram_id, line_id, \
+                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) {MEMBER_RETURNING}"
             ),
             params![
                 code.as_str(),
                 m.name,
                 m.locale,
+                m.app_locale,
                 m.telegram_id,
                 m.line_id,
                 Ts(now)
@@ -555,9 +560,15 @@ pub(super) fn update_member(
         conn,
         &format!(
             "UPDATE members SET locale = COALESCE(?2, locale), \
-             marketing_opt_in = COALESCE(?3, marketing_opt_in) WHERE id = ?1 {MEMBER_RETURNING}"
+             marketing_opt_in = COALESCE(?3, marketing_opt_in), \
+             app_locale = COALESCE(?4, app_locale) WHERE id = ?1 {MEMBER_RETURNING}"
         ),
-        params![member_id, update.locale, update.marketing_opt_in],
+        params![
+            member_id,
+            update.locale,
+            update.marketing_opt_in,
+            update.app_locale
+        ],
         MemberRow::read,
     )?
     .map(Member::from)
@@ -604,6 +615,7 @@ pub(super) fn record_purchase(
     conn: &Connection,
     cmd: &PurchaseCommand,
 ) -> Result<Recorded<PurchaseReceipt>> {
+    rules::settings_current(conn, cmd)?;
     let buyer = match &cmd.member_code {
         Some(code) => Some(
             rules::buyer(conn, code, cmd.rules.currency.code(), cmd.now)?

@@ -7,6 +7,7 @@ use rusqlite::{Connection, params};
 
 use super::ops::{all, exec, one};
 use super::value::Ts;
+use crate::domain::Locale;
 use crate::domain::model::Channel;
 use crate::domain::notice::{BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
 use crate::store::rows::*;
@@ -74,7 +75,7 @@ pub(super) fn enqueue_broadcast(
     let recipients = all(
         conn,
         &format!(
-            "SELECT id, locale, telegram_id IS NOT NULL AND telegram_reachable, \
+            "SELECT id, locale, app_locale, telegram_id IS NOT NULL AND telegram_reachable, \
              line_id IS NOT NULL AND line_reachable FROM members WHERE {BROADCAST_AUDIENCE} \
              ORDER BY id"
         ),
@@ -82,9 +83,12 @@ pub(super) fn enqueue_broadcast(
         |r| {
             Ok(Recipient {
                 member_id: r.get(0)?,
-                locale: r.get(1)?,
-                telegram: r.get(2)?,
-                line: r.get(3)?,
+                language: Locale::preferred(
+                    r.get::<_, Option<String>>(1)?.as_deref(),
+                    r.get::<_, Option<String>>(2)?.as_deref(),
+                ),
+                telegram: r.get(3)?,
+                line: r.get(4)?,
             })
         },
     )?;
@@ -183,6 +187,7 @@ pub(super) fn claim_notices(
                     telegram_reachable: r.get(9)?,
                     line_reachable: r.get(10)?,
                     marketing_opt_in: r.get(11)?,
+                    app_locale: r.get(12)?,
                 })
             },
         )?

@@ -24,10 +24,6 @@ pub(super) const REWARD_RETURNING: &str = "RETURNING id, name_th, name_en, descr
     description_en, cost, stock, per_member_limit, valid_from, valid_until, face_value_minor, \
     currency, voucher_days, active, created_at";
 
-/// The columns of `MEMBER_COLUMNS`, for `RETURNING`.
-pub(super) const MEMBER_RETURNING: &str = "RETURNING id, code, name, locale, telegram_id, \
-    line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable";
-
 impl MerchantRow {
     /// From `MERCHANT_COLUMNS`.
     pub(super) fn read(r: &Row<'_>) -> rusqlite::Result<MerchantRow> {
@@ -58,6 +54,7 @@ impl MemberRow {
             created_at: ts(r, 8)?,
             telegram_reachable: r.get(9)?,
             line_reachable: r.get(10)?,
+            app_locale: r.get(11)?,
         })
     }
 }

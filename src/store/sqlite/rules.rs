@@ -89,7 +89,22 @@ pub(super) fn member_use(
 
 /// Prices a purchase as recording it would (the member, campaigns and caps as
 /// they are now).
+/// Refuses a purchase priced under settings older than the database's.
+pub(super) fn settings_current(conn: &Connection, cmd: &PurchaseCommand) -> Result<()> {
+    let version = one(
+        conn,
+        "SELECT settings_version FROM program WHERE id = 1",
+        [],
+        |r| r.get::<_, i64>(0),
+    )?;
+    if version != Some(cmd.rules.version) {
+        return Err(StoreError::SettingsChanged);
+    }
+    Ok(())
+}
+
 pub(super) fn price_purchase(conn: &Connection, cmd: &PurchaseCommand) -> Result<Breakdown> {
+    settings_current(conn, cmd)?;
     let buyer = match &cmd.member_code {
         Some(code) => Some(
             buyer(conn, code, cmd.rules.currency.code(), cmd.now)?
