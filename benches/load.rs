@@ -237,6 +237,7 @@ async fn set_up(url: &str, members: usize, campaigns: bool) -> anyhow::Result<Fi
         currency: Currency::THB,
         earn: EarnRate::default_for(Currency::THB),
         webhook_secret: Secret::new(codes::webhook_secret()),
+        previous_secret: None,
         created_at: now(),
     };
     store
@@ -601,7 +602,12 @@ async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun>
                 let unix = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs() as i64);
-                let sig = signature::sign(&ctx.secret, unix, &body);
+                let signed = signature::Request {
+                    method: "POST",
+                    path: "/v1/purchases",
+                    body: &body,
+                };
+                let sig = signature::sign(&ctx.secret, unix, &signed);
                 let res = ctx
                     .client
                     .post(&ctx.url)

@@ -44,7 +44,9 @@ impl Application {
             Some(store::sqlite::serve_guard(&settings.database_url)?)
         };
         let store = store::connect(&settings.database_url).await?;
-        let loyalty = Arc::new(Loyalty::new(store.clone(), settings.timezone));
+        let loyalty = Arc::new(
+            Loyalty::new(store.clone(), settings.timezone).with_guess_policy(settings.guess_policy),
+        );
         let i18n = Arc::new(I18n::load().map_err(anyhow::Error::msg)?);
         let conversation = Arc::new(Conversation::new(
             loyalty.clone(),
@@ -80,10 +82,20 @@ impl Application {
         };
         let mut line_out = None;
         if let Some(line) = &settings.line {
+            // QR image URLs are sealed with a key of their own, derived from the
+            // server's secret (never from a platform's).
+            let server_secret = match &settings.secret_key {
+                Some(k) => k.clone(),
+                None => {
+                    let candidate =
+                        crate::domain::model::Secret::new(hex::encode(rand::random::<[u8; 32]>()));
+                    store.server_key("server_secret", &candidate, now()).await?
+                }
+            };
             let qr_urls = settings
                 .public_url
                 .clone()
-                .map(|u| http::qr::QrUrls::new(u, line.channel_secret.clone()));
+                .map(|u| http::qr::QrUrls::new(u, server_secret.expose()));
             if qr_urls.is_none() {
                 tracing::warn!(
                     "TAEM_PUBLIC_URL is not set: LINE members get codes without QR images"
@@ -120,14 +132,14 @@ impl Application {
             tracing::info!("LINE webhook at /line/webhook");
         }
         let (stop, stopped) = watch::channel(false);
-        let mut on_stop = stopped.clone();
         let server = tokio::spawn(http::serve(
             listener,
-            AppState::new(loyalty).with_admin_token(settings.admin_token.clone()),
+            AppState::new(loyalty)
+                .with_admin_token(settings.admin_token.clone())
+                .with_v1_signatures(settings.accept_v1_signatures),
             extra,
-            async move {
-                let _ = on_stop.wait_for(|s| *s).await;
-            },
+            settings.http_limits,
+            stopped.clone(),
         ));
         let pusher = (telegram_out.is_some() || line_out.is_some()).then(|| {
             let worker = Arc::new(notify::Worker {
@@ -147,6 +159,7 @@ impl Application {
         let sweeper = tokio::spawn(sweep_periodically(
             store.clone(),
             settings.timezone,
+            settings.guess_policy,
             stopped,
         ));
         Ok(Application {
@@ -263,7 +276,16 @@ async fn start_telegram(
     }
 }
 
-async fn sweep_periodically(store: Arc<dyn Store>, tz: Tz, mut stopped: watch::Receiver<bool>) {
+/// Inbound event ids (LINE's `webhookEventId`) are kept this long to spot
+/// redeliveries, then pruned.
+pub const INBOUND_EVENT_DAYS: i64 = 7;
+
+async fn sweep_periodically(
+    store: Arc<dyn Store>,
+    tz: Tz,
+    guess: crate::domain::guess::GuessPolicy,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
     let mut reviewed_on = None;
     loop {
@@ -281,6 +303,18 @@ async fn sweep_periodically(store: Arc<dyn Store>, tz: Tz, mut stopped: watch::R
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        let t = now();
+        let events_before = t - chrono::Duration::days(INBOUND_EVENT_DAYS);
+        match store.prune(t, events_before, guess.forget_before(t)).await {
+            Ok(p) if p.link_tokens + p.inbound_events + p.guesses > 0 => tracing::info!(
+                link_codes = p.link_tokens,
+                inbound_events = p.inbound_events,
+                wrong_tries = p.guesses,
+                "pruned"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }
         match crate::notify::remind_expiring(store.as_ref(), now()).await {
             Ok(n) if n > 0 => tracing::info!(members = n, "expiry reminders queued"),

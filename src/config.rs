@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use chrono_tz::Tz;
 
+use crate::domain::guess::GuessPolicy;
 use crate::domain::model::Secret;
 use crate::domain::notice::QuietHours;
 use crate::i18n::Locale;
@@ -35,6 +36,42 @@ pub struct Settings {
     /// How long a push worker holds the notices it took: after a crash, another
     /// worker (or the restarted one) takes them over once this has passed.
     pub push_lease: std::time::Duration,
+    /// Time limits and caps of the HTTP server.
+    pub http_limits: HttpLimits,
+    /// Whether body-only (v1) merchant signatures are still accepted where the
+    /// body names what the request acts on (`TAEM_SIGNATURE_V1=accept|refuse`).
+    pub accept_v1_signatures: bool,
+    /// The server's own secret (`TAEM_SECRET_KEY`), from which the key of QR
+    /// image URLs is derived; without it taem makes one and keeps it in the
+    /// database (shared by every instance).
+    pub secret_key: Option<Secret>,
+    /// How wrong claim and link codes are slowed down and then refused.
+    pub guess_policy: GuessPolicy,
+}
+
+/// Time limits and caps of the HTTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A client must send the request's headers within this (`TAEM_HTTP_HEADER_TIMEOUT_SECONDS`).
+    pub header_timeout: std::time::Duration,
+    /// A request (body included) must be answered within this, else 408
+    /// (`TAEM_HTTP_REQUEST_TIMEOUT_SECONDS`).
+    pub request_timeout: std::time::Duration,
+    /// Connections served at once; more wait to be accepted (`TAEM_HTTP_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// On shutdown, connections still open after this are closed (`TAEM_SHUTDOWN_GRACE_SECONDS`).
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(30),
+            max_connections: 1024,
+            shutdown_grace: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -138,14 +175,17 @@ fn telegram(
         .transpose()?;
     let webhook_secret = get("TELEGRAM_WEBHOOK_SECRET");
     if let Some(s) = &webhook_secret
-        && (s.len() > 256
+        && (s.len() < 32
+            || s.len() > 256
             || !s
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
     {
         return Err(ConfigError {
             var: "TELEGRAM_WEBHOOK_SECRET",
-            message: "must be 1-256 characters of A-Z, a-z, 0-9, _ and -".into(),
+            message: "must be 32-256 characters of A-Z, a-z, 0-9, _ and - \
+                      (e.g. openssl rand -hex 32)"
+                .into(),
         });
     }
     if webhook_url.is_some() && webhook_secret.is_none() {
@@ -266,8 +306,87 @@ impl Settings {
                 }
                 Some(t) => Some(Secret::new(t.trim())),
             },
+            http_limits: HttpLimits {
+                header_timeout: seconds(&get, "TAEM_HTTP_HEADER_TIMEOUT_SECONDS", 10, 1..=300)?,
+                request_timeout: seconds(&get, "TAEM_HTTP_REQUEST_TIMEOUT_SECONDS", 30, 1..=600)?,
+                max_connections: number(&get, "TAEM_HTTP_MAX_CONNECTIONS", 1024, 1..=100_000)?
+                    as usize,
+                shutdown_grace: seconds(&get, "TAEM_SHUTDOWN_GRACE_SECONDS", 10, 0..=300)?,
+            },
+            accept_v1_signatures: match get("TAEM_SIGNATURE_V1").as_deref().map(str::trim) {
+                None | Some("accept") => true,
+                Some("refuse") => false,
+                Some(v) => {
+                    return Err(ConfigError {
+                        var: "TAEM_SIGNATURE_V1",
+                        message: format!("{v:?} is neither accept nor refuse"),
+                    });
+                }
+            },
+            secret_key: match get("TAEM_SECRET_KEY") {
+                None => None,
+                Some(k) if k.trim().len() < 32 => {
+                    return Err(ConfigError {
+                        var: "TAEM_SECRET_KEY",
+                        message: "must be at least 32 characters (e.g. openssl rand -hex 32)"
+                            .into(),
+                    });
+                }
+                Some(k) => Some(Secret::new(k.trim())),
+            },
+            guess_policy: {
+                let free = number(&get, "TAEM_GUESS_FREE", 5, 1..=1000)? as u32;
+                let limit = number(&get, "TAEM_GUESS_LIMIT", 10, 1..=10_000)? as u32;
+                if limit < free {
+                    return Err(ConfigError {
+                        var: "TAEM_GUESS_LIMIT",
+                        message: format!("must be at least TAEM_GUESS_FREE ({free})"),
+                    });
+                }
+                let minutes = number(&get, "TAEM_GUESS_LOCKOUT_MINUTES", 60, 1..=10_080)?;
+                GuessPolicy {
+                    free,
+                    limit,
+                    lockout: chrono::Duration::minutes(minutes as i64),
+                    ..GuessPolicy::default()
+                }
+            },
         })
     }
+}
+
+/// A whole number in `range`, or `default` when the variable is not set.
+fn number(
+    get: &impl Fn(&'static str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| ConfigError {
+                var,
+                message: format!(
+                    "{v:?} is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+    }
+}
+
+fn seconds(
+    get: &impl Fn(&'static str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<std::time::Duration, ConfigError> {
+    number(get, var, default, range).map(std::time::Duration::from_secs)
 }
 
 /// A sends-per-second limit: 1 to 10,000.
@@ -319,6 +438,10 @@ impl fmt::Debug for Settings {
             .field("line_rate", &self.line_rate)
             .field("quiet_hours", &self.quiet_hours)
             .field("push_lease", &self.push_lease)
+            .field("http_limits", &self.http_limits)
+            .field("accept_v1_signatures", &self.accept_v1_signatures)
+            .field("secret_key", &self.secret_key)
+            .field("guess_policy", &self.guess_policy)
             .finish()
     }
 }
@@ -357,6 +480,30 @@ mod tests {
     }
 
     #[test]
+    fn security_settings_are_checked() {
+        let s = settings(&[]).unwrap();
+        assert!(s.accept_v1_signatures);
+        assert_eq!(s.http_limits, HttpLimits::default());
+        assert_eq!(s.guess_policy, GuessPolicy::default());
+        for (var, value) in [
+            ("TAEM_SIGNATURE_V1", "maybe"),
+            ("TAEM_SECRET_KEY", "too-short"),
+            ("TAEM_HTTP_MAX_CONNECTIONS", "0"),
+            ("TAEM_HTTP_HEADER_TIMEOUT_SECONDS", "ten"),
+            ("TAEM_GUESS_LIMIT", "2"),
+        ] {
+            assert_eq!(settings(&[(var, value)]).unwrap_err().var, var, "{value}");
+        }
+        let s = settings(&[
+            ("TAEM_SIGNATURE_V1", "refuse"),
+            ("TAEM_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap();
+        assert!(!s.accept_v1_signatures);
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
     fn telegram_is_enabled_by_its_token_and_validated() {
         assert!(settings(&[]).unwrap().telegram.is_none());
         let s = settings(&[("TELEGRAM_BOT_TOKEN", "123:abc")]).unwrap();
@@ -376,6 +523,15 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.var, "TELEGRAM_WEBHOOK_SECRET");
+        let err = settings(&[
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
+            ("TELEGRAM_WEBHOOK_SECRET", "short_but_valid"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.var, "TELEGRAM_WEBHOOK_SECRET",
+            "too short to resist guessing"
+        );
         assert_eq!(
             settings(&[("TELEGRAM_BOT_TOKEN", "nocolon")])
                 .unwrap_err()

@@ -78,13 +78,18 @@ async fn a_purchase_without_a_member_gives_a_claim_code_that_works_once() {
 
         let first = app.t.member().await;
         let second = app.t.member().await;
-        let claim = app.t.loyalty.claim(first.id, &code, now()).await.unwrap();
+        let claim = app
+            .t
+            .loyalty
+            .claim(first.id, None, &code, now())
+            .await
+            .unwrap();
         assert_eq!(claim.points.value(), 20);
         assert_eq!(app.t.balance(&first).await, 20);
         let again = app
             .t
             .loyalty
-            .claim(second.id, &code.to_lowercase(), now())
+            .claim(second.id, None, &code.to_lowercase(), now())
             .await;
         assert!(
             again.unwrap_err().to_string().contains("already been used"),
@@ -101,15 +106,24 @@ async fn a_purchase_without_a_member_gives_a_claim_code_that_works_once() {
     .await;
 }
 
+fn post<'a>(path: &'a str, body: &'a [u8]) -> signature::Request<'a> {
+    signature::Request {
+        method: "POST",
+        path,
+        body,
+    }
+}
+
 #[tokio::test]
-async fn requests_without_a_valid_signature_are_refused_and_change_nothing() {
+async fn requests_without_a_valid_signature_are_refused_alike_and_change_nothing() {
     each_app(async |app| {
         let m = app.t.member().await;
         let raw = serde_json::to_vec(&purchase("R-3001", "100", Some(&m.code))).unwrap();
         let secret = app.merchant.webhook_secret.expose();
         let t = now().timestamp();
         let id = app.merchant.id.as_str();
-        let good = signature::sign(secret, t, &raw);
+        let req = post("/v1/purchases", &raw);
+        let good = signature::sign(secret, t, &req);
         let cases: Vec<(&str, Option<&str>, Option<String>)> = vec![
             ("no merchant header", None, Some(good.clone())),
             ("no signature", Some(id), None),
@@ -117,33 +131,49 @@ async fn requests_without_a_valid_signature_are_refused_and_change_nothing() {
             (
                 "wrong secret",
                 Some(id),
-                Some(signature::sign("whsec_wrong", t, &raw)),
+                Some(signature::sign("whsec_wrong", t, &req)),
             ),
             (
                 "too old",
                 Some(id),
-                Some(signature::sign(secret, t - 301, &raw)),
+                Some(signature::sign(secret, t - 301, &req)),
             ),
             (
                 "too new",
                 Some(id),
-                Some(signature::sign(secret, t + 301, &raw)),
+                Some(signature::sign(secret, t + 301, &req)),
+            ),
+            (
+                "a timestamp at the end of the range",
+                Some(id),
+                Some(format!("t={},v2={}", i64::MIN, "00".repeat(32))),
             ),
             ("unknown merchant", Some("m_nobody"), Some(good.clone())),
             (
                 "signed another body",
                 Some(id),
-                Some(signature::sign(secret, t, b"{}")),
+                Some(signature::sign(secret, t, &post("/v1/purchases", b"{}"))),
+            ),
+            (
+                "signed for another path",
+                Some(id),
+                Some(signature::sign(secret, t, &post("/v1/refunds", &raw))),
             ),
         ];
+        let mut details = std::collections::HashSet::new();
         for (case, merchant, sig) in cases {
             let (status, problem) = app
                 .post_raw("/v1/purchases", raw.clone(), merchant, sig.as_deref())
                 .await;
             assert_eq!(status, 401, "{case}: {problem}");
             assert_eq!(problem["status"], 401);
-            assert!(!problem["detail"].as_str().unwrap().is_empty());
+            details.insert(problem["detail"].as_str().unwrap().to_string());
         }
+        assert_eq!(
+            details.len(),
+            1,
+            "every failure, unknown merchant included, gets the same words: {details:?}"
+        );
         assert_eq!(app.t.balance(&m).await, 0);
         // Nothing was recorded: the receipt is still new.
         let (status, _) = app
@@ -152,6 +182,177 @@ async fn requests_without_a_valid_signature_are_refused_and_change_nothing() {
         assert_eq!(status, 201);
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_voucher_use_signed_for_one_voucher_is_refused_for_another() {
+    each_app(async |app| {
+        let m = app.t.member().await;
+        app.t.grant(&m, 500, now()).await;
+        let reward = app.t.reward(100, None, None).await;
+        let a = app
+            .t
+            .loyalty
+            .redeem(m.id, reward.id, None, now())
+            .await
+            .unwrap();
+        let b = app
+            .t
+            .loyalty
+            .redeem(m.id, reward.id, None, now())
+            .await
+            .unwrap();
+        let secret = app.merchant.webhook_secret.expose();
+        let id = app.merchant.id.as_str();
+        let t = now().timestamp();
+        let path_a = format!("/v1/vouchers/{}/use", a.code);
+        let path_b = format!("/v1/vouchers/{}/use", b.code);
+
+        // v2 over A's path: refused on B's, accepted on A's.
+        let sig_a = signature::sign(secret, t, &post(&path_a, b""));
+        let (status, problem) = app.post_raw(&path_b, vec![], Some(id), Some(&sig_a)).await;
+        assert_eq!(status, 401, "{problem}");
+        let (status, used) = app.post_raw(&path_a, vec![], Some(id), Some(&sig_a)).await;
+        assert_eq!(status, 200, "{used}");
+
+        // v1 covers only the body: an empty one names no voucher and is refused;
+        // one that names the voucher works, for that voucher only.
+        let v1_empty = signature::sign_v1(secret, t, b"");
+        let (status, _) = app
+            .post_raw(&path_b, vec![], Some(id), Some(&v1_empty))
+            .await;
+        assert_eq!(status, 401);
+        let named = serde_json::to_vec(&json!({"code": b.code})).unwrap();
+        let v1_named = signature::sign_v1(secret, t, &named);
+        let (status, _) = app
+            .post_raw(&path_a, named.clone(), Some(id), Some(&v1_named))
+            .await;
+        assert_eq!(status, 401, "the body names another voucher");
+        let (status, used) = app
+            .post_raw(&path_b, named, Some(id), Some(&v1_named))
+            .await;
+        assert_eq!(status, 200, "{used}");
+        assert_eq!(used["status"], "used");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn v1_signatures_work_for_purchases_until_the_operator_refuses_them() {
+    for db in databases().await {
+        let app = TestApp::spawn(db).await;
+        let raw = serde_json::to_vec(&purchase("V1-1", "100", None)).unwrap();
+        let v1 = signature::sign_v1(
+            app.merchant.webhook_secret.expose(),
+            now().timestamp(),
+            &raw,
+        );
+        let id = app.merchant.id.clone();
+        let (status, body) = app
+            .post_raw("/v1/purchases", raw, Some(&id), Some(&v1))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let db = app.stop().await;
+
+        let app = TestApp::spawn_with(db, &[("TAEM_SIGNATURE_V1", "refuse".into())]).await;
+        let raw = serde_json::to_vec(&purchase("V1-2", "100", None)).unwrap();
+        let v1 = signature::sign_v1(
+            app.merchant.webhook_secret.expose(),
+            now().timestamp(),
+            &raw,
+        );
+        let id = app.merchant.id.clone();
+        let (status, _) = app
+            .post_raw("/v1/purchases", raw.clone(), Some(&id), Some(&v1))
+            .await;
+        assert_eq!(status, 401);
+        let (status, _) = app
+            .post_signed("/v1/purchases", &purchase("V1-2", "100", None))
+            .await;
+        assert_eq!(status, 201, "v2 still works");
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_secret_works_at_once_and_the_old_one_until_its_grace_period_ends() {
+    for db in databases().await {
+        let app = TestApp::spawn(db).await;
+        let id = app.merchant.id.clone();
+        let old = app.merchant.webhook_secret.expose().to_string();
+        let send = async |app: &TestApp, receipt: &str, secret: &str| {
+            let raw = serde_json::to_vec(&purchase(receipt, "100", None)).unwrap();
+            let sig = signature::sign(secret, now().timestamp(), &post("/v1/purchases", &raw));
+            app.post_raw("/v1/purchases", raw, Some(&id), Some(&sig))
+                .await
+                .0
+        };
+        // The server has the merchant cached from this purchase.
+        assert_eq!(send(&app, "K-1", &old).await, 201);
+        let new = taem::domain::model::Secret::new("whsec_rotated_for_the_test");
+        let m = app
+            .t
+            .store
+            .rotate_merchant_secret(&id, &new, now() + chrono::Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(m.webhook_secret, new);
+        assert_eq!(
+            send(&app, "K-2", new.expose()).await,
+            201,
+            "the new secret at once"
+        );
+        assert_eq!(
+            send(&app, "K-3", &old).await,
+            201,
+            "the old one during the grace"
+        );
+        // A rotation whose grace is over: only the newest secret works (a
+        // running server applies it within its 30 s merchant cache; a restart
+        // at once).
+        let newer = taem::domain::model::Secret::new("whsec_rotated_again_for_the_test");
+        app.t
+            .store
+            .rotate_merchant_secret(&id, &newer, now())
+            .await
+            .unwrap();
+        let app = TestApp::spawn(app.stop().await).await;
+        assert_eq!(send(&app, "K-4", new.expose()).await, 401);
+        assert_eq!(send(&app, "K-5", &old).await, 401);
+        assert_eq!(send(&app, "K-6", newer.expose()).await, 201);
+        app.shutdown().await;
+    }
+}
+
+/// The worked example in the README, checked: its values, signed as it says,
+/// give the signature it shows.
+#[test]
+fn the_readme_signing_example_is_right() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let value = |name: &str| -> String {
+        let line = readme
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("README example has {name}="));
+        let v = line.trim_start()[name.len() + 1..].trim();
+        v.trim_matches('\'').to_string()
+    };
+    let (secret, t, method, path, body, expected) = (
+        value("SECRET"),
+        value("T"),
+        value("METHOD"),
+        value("URL_PATH"),
+        value("BODY"),
+        value("EXPECTED"),
+    );
+    let req = signature::Request {
+        method: &method,
+        path: &path,
+        body: body.as_bytes(),
+    };
+    let header = signature::sign(&secret, t.parse().unwrap(), &req);
+    assert_eq!(header, format!("t={t},v2={expected}"));
 }
 
 #[tokio::test]

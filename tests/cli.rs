@@ -183,19 +183,52 @@ async fn an_administrator_sets_up_a_program_from_the_command_line() {
                 &id,
                 "--secret",
                 &secret,
+                "--path",
+                "/v1/purchases",
                 body.to_str().unwrap(),
                 "--json",
             ],
         );
         assert_eq!(h["X-Taem-Merchant"], id.as_str());
         let now = taem::domain::time::now().timestamp();
-        signature::verify(
-            h["X-Taem-Signature"].as_str(),
-            &secret,
-            &std::fs::read(&body).unwrap(),
-            now,
-        )
-        .expect("the printed signature verifies");
+        let raw = std::fs::read(&body).unwrap();
+        let req = signature::Request {
+            method: "POST",
+            path: "/v1/purchases",
+            body: &raw,
+        };
+        assert_eq!(
+            signature::verify(h["X-Taem-Signature"].as_str(), &[&secret], &req, now),
+            Ok(signature::Version::V2),
+            "the printed signature verifies for that request"
+        );
+        let other = signature::Request {
+            path: "/v1/refunds",
+            ..req
+        };
+        assert!(
+            signature::verify(h["X-Taem-Signature"].as_str(), &[&secret], &other, now).is_err(),
+            "and for no other path"
+        );
+        // Without --path: the body-only v1 signature of earlier versions.
+        let h = ok_json(
+            d,
+            url,
+            &[
+                "webhook",
+                "sign",
+                "--merchant",
+                &id,
+                "--secret",
+                &secret,
+                body.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(
+            signature::verify(h["X-Taem-Signature"].as_str(), &[&secret], &req, now),
+            Ok(signature::Version::V1)
+        );
     }
 }
 

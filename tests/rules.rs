@@ -558,7 +558,7 @@ async fn a_claimed_receipt_pays_the_claimers_referral_like_a_purchase() {
         // Bought without a member code; Bob claims the receipt in the chat.
         let a = buy(&app, "anon-1", "1000", None, json!({})).await;
         let code = a["claim_code"].as_str().unwrap();
-        let claim = l.claim(bob.id, code, now()).await.unwrap();
+        let claim = l.claim(bob.id, None, code, now()).await.unwrap();
         assert_eq!(
             claim.points.value(),
             90,
@@ -569,7 +569,7 @@ async fn a_claimed_receipt_pays_the_claimers_referral_like_a_purchase() {
         // Paid once: a second claimed receipt pays nothing more.
         let b = buy(&app, "anon-2", "1000", None, json!({})).await;
         let again = l
-            .claim(bob.id, b["claim_code"].as_str().unwrap(), now())
+            .claim(bob.id, None, b["claim_code"].as_str().unwrap(), now())
             .await
             .unwrap();
         assert_eq!(again.points.value(), 40);

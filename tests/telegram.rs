@@ -417,13 +417,19 @@ async fn webhook_mode_takes_updates_on_taems_server_and_checks_the_secret() {
                 "TELEGRAM_WEBHOOK_URL",
                 "https://bot.example.com/telegram/hook".to_string(),
             ),
-            ("TELEGRAM_WEBHOOK_SECRET", "s3cret-token_x".to_string()),
+            (
+                "TELEGRAM_WEBHOOK_SECRET",
+                "s3cret-token_x-0123456789abcdef0123".to_string(),
+            ),
         ],
     )
     .await;
     let set = fake.calls("setWebhook");
     assert_eq!(set.len(), 1, "taem sets the webhook at start");
-    assert_eq!(set[0].body["secret_token"], "s3cret-token_x");
+    assert_eq!(
+        set[0].body["secret_token"],
+        "s3cret-token_x-0123456789abcdef0123"
+    );
     assert!(
         fake.calls("getUpdates").is_empty(),
         "no polling in webhook mode"
@@ -446,7 +452,13 @@ async fn webhook_mode_takes_updates_on_taems_server_and_checks_the_secret() {
         fake.sent_to(5550009).is_empty(),
         "refused updates do nothing"
     );
-    assert_eq!(post(Some("s3cret-token_x")).await.unwrap().status(), 200);
+    assert_eq!(
+        post(Some("s3cret-token_x-0123456789abcdef0123"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let r = fake.replies(5550009, 0).await;
     assert!(text(&r).contains("ยินดีต้อนรับ"), "{}", text(&r));
     app.shutdown().await;

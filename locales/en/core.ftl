@@ -12,3 +12,4 @@ refusal-voucher-expired = This voucher expired on { $date }.
 refusal-voucher-cancelled = This voucher was cancelled.
 refusal-claim-expired = This receipt code expired on { $date }.
 refusal-claim-used = This receipt code has already been claimed.
+refusal-too-many-tries = Too many wrong codes in a row. For your account's safety, please try again in { $minutes } minutes.

@@ -12,3 +12,4 @@ refusal-voucher-expired = คูปองนี้หมดอายุเมื
 refusal-voucher-cancelled = คูปองนี้ถูกยกเลิกแล้ว
 refusal-claim-expired = รหัสใบเสร็จนี้หมดอายุเมื่อ { $date }
 refusal-claim-used = รหัสใบเสร็จนี้ถูกใช้สะสมแต้มไปแล้ว
+refusal-too-many-tries = ใส่รหัสผิดหลายครั้งเกินไป เพื่อความปลอดภัยของบัญชี กรุณาลองใหม่อีกครั้งใน { $minutes } นาที

@@ -175,7 +175,13 @@ impl Conversation {
         match self.try_handle(who, intent, now).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(error = %e, identity = ?who.identity, "chat turn failed");
+                // The app, never the person's id or words (personal data).
+                let app = match who.identity {
+                    Identity::Telegram(_) => "telegram",
+                    Identity::Line(_) => "line",
+                    Identity::Member(_) => "terminal",
+                };
+                tracing::error!(error = %e, app, "chat turn failed");
                 let loc =
                     Locale::for_member(None, who.language_code.as_deref(), self.default_locale);
                 Reply::one(Message::new().text(self.t(loc, "error-generic", &[])))
@@ -863,7 +869,12 @@ impl Conversation {
 
     async fn claim(&self, turn: &Turn<'_>, code: &str) -> Result<Message, ServiceError> {
         let loc = turn.loc;
-        match self.loyalty.claim(turn.member.id, code, turn.now).await {
+        let via = self.platform_ref(turn);
+        match self
+            .loyalty
+            .claim(turn.member.id, via.as_ref(), code, turn.now)
+            .await
+        {
             Ok(c) => {
                 let merchant = self
                     .loyalty
@@ -919,7 +930,7 @@ impl Conversation {
         let Some(by) = self.platform_ref(turn) else {
             return Ok(Message::new().text(self.t(loc, "link-not-here", &[])));
         };
-        let id = match self.loyalty.link(code, &by, turn.now).await {
+        let id = match self.loyalty.link(turn.member.id, code, &by, turn.now).await {
             Ok(m) => {
                 return Ok(self.with_menu(
                     loc,
@@ -938,6 +949,7 @@ impl Conversation {
                 "link-has-history"
             }
             Err(ServiceError::Store(StoreError::Refused(Refusal::LinkInvalid))) => "link-invalid",
+            Err(ServiceError::Store(StoreError::Refused(r))) => return Ok(self.refusal(loc, &r)),
             Err(e) => return Err(e),
         };
         Ok(Message::new().text(self.t(loc, id, &[])))
@@ -1039,6 +1051,14 @@ impl Conversation {
             Refusal::LinkInvalid => self.t(loc, "link-invalid", &[]),
             Refusal::LinkTaken => self.t(loc, "link-taken", &[]),
             Refusal::LinkHasHistory => self.t(loc, "link-has-history", &[]),
+            Refusal::TooManyTries { retry_at } => {
+                let minutes = ((*retry_at - chrono::Utc::now()).num_seconds().max(1) + 59) / 60;
+                self.t(
+                    loc,
+                    "refusal-too-many-tries",
+                    &[("minutes", s(i18n::number(minutes)))],
+                )
+            }
             Refusal::VoucherNotYours
             | Refusal::RefundExceedsPurchase { .. }
             | Refusal::AdjustBelowZero { .. } => self.t(loc, "error-generic", &[]),

@@ -143,6 +143,16 @@ enum MerchantCmd {
     },
     /// List merchants (without their secrets).
     List(JsonFlag),
+    /// Give a merchant a new webhook secret (shown only this once). The old
+    /// secret is still accepted for the grace period, then refused.
+    RotateSecret {
+        id: String,
+        /// Hours the old secret is still accepted (0: refused at once).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u32,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Subcommand)]
@@ -286,11 +296,22 @@ enum LineCmd {
 #[derive(Subcommand)]
 enum WebhookCmd {
     /// Print the headers that sign FILE (or - for stdin) for a merchant, ready for curl.
+    ///
+    /// With --path the signature (v2) covers the method, the path and the body, and
+    /// is valid for that request only. Without it, the body-only v1 signature of
+    /// earlier versions is printed (accepted for purchases and refunds while
+    /// integrations move to v2).
     Sign {
         #[arg(long)]
         merchant: String,
         #[arg(long, env = "TAEM_WEBHOOK_SECRET", hide_env_values = true)]
         secret: String,
+        /// The request's method.
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// The request's path, e.g. /v1/purchases or /v1/vouchers/ABCDE23456/use.
+        #[arg(long)]
+        path: Option<String>,
         file: String,
         #[command(flatten)]
         out: JsonFlag,
@@ -324,9 +345,17 @@ pub fn main() -> ExitCode {
 
 fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TAEM_LOG")
+    let mut filter = EnvFilter::try_from_env("TAEM_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new(default));
+    // Whatever the level: teloxide logs an update it cannot parse or does not
+    // handle whole (a customer's words and name), so those two are silenced.
+    for quiet in [
+        "teloxide::dispatching::dispatcher=off",
+        "teloxide::update_listeners::webhooks=off",
+    ] {
+        filter = filter.add_directive(quiet.parse().expect("a valid directive"));
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -354,11 +383,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Webhook(WebhookCmd::Sign {
         merchant,
         secret,
+        method,
+        path,
         file,
         out,
     }) = &cli.command
     {
-        return sign(merchant, secret, file, *out);
+        return sign(merchant, secret, method, path.as_deref(), file, *out);
     }
     let settings = Settings::from_env().context("configuration")?;
     tracing::debug!(?settings, "settings");
@@ -493,7 +524,14 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sign(merchant: &str, secret: &str, file: &str, out: JsonFlag) -> anyhow::Result<()> {
+fn sign(
+    merchant: &str,
+    secret: &str,
+    method: &str,
+    path: Option<&str>,
+    file: &str,
+    out: JsonFlag,
+) -> anyhow::Result<()> {
     let body = if file == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf)?;
@@ -501,7 +539,26 @@ fn sign(merchant: &str, secret: &str, file: &str, out: JsonFlag) -> anyhow::Resu
     } else {
         std::fs::read(file).with_context(|| format!("reading {file}"))?
     };
-    let header = signature::sign(secret, now().timestamp(), &body);
+    let header = match path {
+        Some(path) => {
+            if !path.starts_with('/') {
+                bail!("--path must start with / (e.g. /v1/purchases)");
+            }
+            let req = signature::Request {
+                method,
+                path,
+                body: &body,
+            };
+            signature::sign(secret, now().timestamp(), &req)
+        }
+        None => {
+            eprintln!(
+                "note: without --path this is a v1 signature (body only); \
+                 pass --path (and --method) for a v2 signature bound to the request"
+            );
+            signature::sign_v1(secret, now().timestamp(), &body)
+        }
+    };
     #[derive(Serialize)]
     struct Headers<'a> {
         #[serde(rename = "X-Taem-Merchant")]
@@ -652,6 +709,7 @@ async fn merchant(store: &dyn Store, cmd: MerchantCmd) -> anyhow::Result<()> {
                 currency,
                 earn,
                 webhook_secret: Secret::new(codes::webhook_secret()),
+                previous_secret: None,
                 created_at: now(),
             };
             store.add_merchant(&m).await?;
@@ -682,6 +740,40 @@ async fn merchant(store: &dyn Store, cmd: MerchantCmd) -> anyhow::Result<()> {
                         m.currency,
                         m.earn.display(m.currency),
                         m.webhook_secret.expose()
+                    )
+                },
+            );
+        }
+        MerchantCmd::RotateSecret {
+            id,
+            grace_hours,
+            out,
+        } => {
+            let grace_until = now() + chrono::Duration::hours(i64::from(grace_hours));
+            let m = store
+                .rotate_merchant_secret(&id, &Secret::new(codes::webhook_secret()), grace_until)
+                .await
+                .map_err(|e| friendly(e.into()))?;
+            #[derive(Serialize)]
+            struct Rotated<'a> {
+                id: &'a str,
+                webhook_secret: &'a str,
+                previous_secret_valid_until: chrono::DateTime<chrono::Utc>,
+            }
+            print(
+                out,
+                &Rotated {
+                    id: &m.id,
+                    webhook_secret: m.webhook_secret.expose(),
+                    previous_secret_valid_until: grace_until,
+                },
+                || {
+                    format!(
+                        "merchant {}: new webhook secret: {}\n\
+                         Keep it safe: it is shown only now. The old secret is accepted until {}.\n",
+                        m.id,
+                        m.webhook_secret.expose(),
+                        grace_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                     )
                 },
             );

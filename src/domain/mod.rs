@@ -6,6 +6,7 @@
 pub mod campaign;
 pub mod codes;
 pub mod earn;
+pub mod guess;
 pub mod ledger;
 pub mod locale;
 pub mod model;

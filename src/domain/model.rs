@@ -95,7 +95,23 @@ pub struct Merchant {
     pub currency: Currency,
     pub earn: EarnRate,
     pub webhook_secret: Secret,
+    /// The secret before the last rotation, and until when it is still accepted.
+    pub previous_secret: Option<(Secret, DateTime<Utc>)>,
     pub created_at: DateTime<Utc>,
+}
+
+impl Merchant {
+    /// The secrets a request may be signed with at `now`: the current one and,
+    /// during a rotation's grace period, the previous one.
+    pub fn secrets(&self, now: DateTime<Utc>) -> Vec<&str> {
+        let mut out = vec![self.webhook_secret.expose()];
+        if let Some((old, until)) = &self.previous_secret
+            && now < *until
+        {
+            out.push(old.expose());
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -405,6 +421,14 @@ pub struct AdjustCommand {
     pub reason: String,
     pub timing: LotTiming,
     pub now: DateTime<Utc>,
+}
+
+/// What one pruning did: rows deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub link_tokens: u64,
+    pub inbound_events: u64,
+    pub guesses: u64,
 }
 
 /// What one expiry sweep did.

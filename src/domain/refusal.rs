@@ -44,4 +44,6 @@ pub enum Refusal {
     LinkHasHistory,
     #[error("the adjustment would take the balance ({balance}) below zero")]
     AdjustBelowZero { balance: Points },
+    #[error("too many wrong codes; try again after {retry_at}")]
+    TooManyTries { retry_at: DateTime<Utc> },
 }

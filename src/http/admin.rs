@@ -21,18 +21,36 @@ use crate::service::campaigns::{CampaignInput, CampaignReport};
 use crate::service::{PurchaseItem, PurchaseRequest};
 use crate::store::StoreError;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/v1/campaigns", get(list).post(add))
-        .route("/admin/v1/campaigns/simulate", post(simulate))
-        .route("/admin/v1/campaigns/{id}", get(show))
-        .route("/admin/v1/campaigns/{id}/end", post(end))
+/// The admin routes, nested under `/admin/v1`. The bearer token is checked
+/// first, for every path under it (unknown ones included), before any path
+/// parameter is parsed or any body read.
+pub fn routes(state: AppState) -> Router<AppState> {
+    let api = Router::new()
+        .route("/campaigns", get(list).post(add))
+        .route("/campaigns/simulate", post(simulate))
+        .route("/campaigns/{id}", get(show))
+        .route("/campaigns/{id}/end", post(end))
         .route(
-            "/admin/v1/campaigns/{id}/broadcast",
+            "/campaigns/{id}/broadcast",
             post(broadcast).get(broadcast_status),
         )
-        .route("/admin/v1/tiers", get(tiers))
-        .route("/admin/v1/tiers/review", post(review))
+        .route("/tiers", get(tiers))
+        .route("/tiers/review", post(review))
+        .fallback(super::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state, guard));
+    Router::new().nest("/admin/v1", api)
+}
+
+async fn guard(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&state, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Checks the bearer token before anything else is read.
@@ -64,20 +82,11 @@ fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(ApiError::bad_json)
 }
 
-async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<CampaignReport>>, ApiError> {
-    authorize(&state, &headers)?;
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<CampaignReport>>, ApiError> {
     Ok(Json(state.loyalty.campaign_reports(now()).await?))
 }
 
-async fn add(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+async fn add(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let input: CampaignInput = json(&body)?;
     let now = now();
     let c = state.loyalty.add_campaign(&input, now).await?;
@@ -87,19 +96,15 @@ async fn add(
 
 async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<CampaignReport>, ApiError> {
-    authorize(&state, &headers)?;
     Ok(Json(state.loyalty.campaign_report(id, now()).await?))
 }
 
 async fn end(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<CampaignReport>, ApiError> {
-    authorize(&state, &headers)?;
     Ok(Json(state.loyalty.end_campaign(id, now()).await?))
 }
 
@@ -113,20 +118,16 @@ struct Broadcast {
 
 async fn broadcast(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
     let (queued_now, status) = state.loyalty.broadcast(id, now()).await?;
     Ok((StatusCode::ACCEPTED, Json(Broadcast { queued_now, status })).into_response())
 }
 
 async fn broadcast_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<BroadcastStatus>, ApiError> {
-    authorize(&state, &headers)?;
     Ok(Json(state.loyalty.store().broadcast_status(id).await?))
 }
 
@@ -152,10 +153,8 @@ pub struct Simulation {
 
 async fn simulate(
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Simulation>, ApiError> {
-    authorize(&state, &headers)?;
     let req: SimulateRequest = json(&body)?;
     let merchant = match state.loyalty.store().merchant(&req.merchant_id).await {
         Err(StoreError::NotFound(_)) => {
@@ -192,18 +191,10 @@ async fn simulate(
     }))
 }
 
-async fn tiers(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<Tier>>, ApiError> {
-    authorize(&state, &headers)?;
+async fn tiers(State(state): State<AppState>) -> Result<Json<Vec<Tier>>, ApiError> {
     Ok(Json(state.loyalty.program().await?.tiers.all().to_vec()))
 }
 
-async fn review(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<TierChange>>, ApiError> {
-    authorize(&state, &headers)?;
+async fn review(State(state): State<AppState>) -> Result<Json<Vec<TierChange>>, ApiError> {
     Ok(Json(state.loyalty.review_tiers(now()).await?))
 }

@@ -60,8 +60,12 @@ impl ApiError {
 }
 
 impl From<SignatureError> for ApiError {
-    fn from(e: SignatureError) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
+    fn from(_: SignatureError) -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            SignatureError::PUBLIC,
+        )
     }
 }
 
@@ -89,6 +93,7 @@ impl From<Refusal> for ApiError {
             Refusal::ClaimExpired { .. } => (StatusCode::GONE, "claim-expired"),
             Refusal::ClaimAlreadyClaimed => (StatusCode::CONFLICT, "claim-used"),
             Refusal::AdjustBelowZero { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "below-zero"),
+            Refusal::TooManyTries { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-tries"),
             Refusal::LinkInvalid | Refusal::LinkTaken | Refusal::LinkHasHistory => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "link-refused")
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,6 +24,7 @@ use crate::store::StoreError;
 pub mod admin;
 pub mod error;
 pub mod qr;
+pub mod server;
 pub mod signature;
 
 pub use error::ApiError;
@@ -39,6 +40,9 @@ pub struct AppState {
     pub loyalty: Arc<Loyalty>,
     /// The admin API's bearer token; `None` switches the admin API off.
     admin_token: Option<Arc<Secret>>,
+    /// Whether body-only (v1) signatures are still accepted where the body names
+    /// what the request acts on (`TAEM_SIGNATURE_V1`).
+    accept_v1: bool,
     merchants: Arc<RwLock<HashMap<String, (Merchant, Instant)>>>,
 }
 
@@ -47,8 +51,14 @@ impl AppState {
         AppState {
             loyalty,
             admin_token: None,
+            accept_v1: true,
             merchants: Arc::default(),
         }
+    }
+
+    pub fn with_v1_signatures(mut self, accept: bool) -> AppState {
+        self.accept_v1 = accept;
+        self
     }
 
     pub fn with_admin_token(mut self, token: Option<Secret>) -> AppState {
@@ -56,8 +66,10 @@ impl AppState {
         self
     }
 
-    async fn merchant(&self, id: &str) -> Result<Option<Merchant>, ApiError> {
-        if let Some((m, at)) = self.merchants.read().expect("not poisoned").get(id)
+    /// The merchant, from the cache unless `fresh` (or too old).
+    async fn merchant(&self, id: &str, fresh: bool) -> Result<Option<Merchant>, ApiError> {
+        if !fresh
+            && let Some((m, at)) = self.merchants.read().expect("not poisoned").get(id)
             && at.elapsed() < MERCHANT_TTL
         {
             return Ok(Some(m.clone()));
@@ -81,7 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/purchases", post(purchase))
         .route("/v1/refunds", post(refund))
         .route("/v1/vouchers/{code}/use", post(use_voucher))
-        .merge(admin::routes())
+        .merge(admin::routes(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
@@ -89,40 +101,57 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A request from a merchant, its signature checked on the raw body.
+/// A request from a merchant, its signature checked on the raw body and the
+/// request line.
 struct Signed {
     merchant: Merchant,
     body: Bytes,
+    version: signature::Version,
 }
 
 impl Signed {
-    async fn check(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Signed, ApiError> {
+    async fn check(
+        state: &AppState,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Signed, ApiError> {
         let body = axum::body::to_bytes(body, MAX_BODY)
             .await
             .map_err(|_| ApiError::payload_too_large())?;
-        let unauthorized = |detail: &str| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail.to_string())
-        };
+        // Every failure gets the same answer (`SignatureError::PUBLIC`): an
+        // unknown merchant cannot be told from a wrong signature.
+        let refused = || ApiError::from(signature::SignatureError::Mismatch);
         let id = headers
             .get("x-taem-merchant")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| unauthorized("the X-Taem-Merchant header is missing"))?;
-        let signature = headers
+            .ok_or_else(refused)?;
+        let header = headers
             .get("x-taem-signature")
             .and_then(|v| v.to_str().ok());
-        // An unknown merchant gets the same answer as a wrong signature, so the
-        // API does not reveal which merchant ids exist.
-        let merchant = state
-            .merchant(id)
-            .await?
-            .ok_or(ApiError::from(signature::SignatureError::Mismatch))?;
-        signature::verify(
-            signature,
-            merchant.webhook_secret.expose(),
-            &body,
-            now().timestamp(),
-        )?;
-        Ok(Signed { merchant, body })
+        let req = signature::Request {
+            method: method.as_str(),
+            path: uri.path(),
+            body: &body,
+        };
+        let at = now();
+        let mut merchant = state.merchant(id, false).await?.ok_or_else(refused)?;
+        let mut verified = signature::verify(header, &merchant.secrets(at), &req, at.timestamp());
+        if verified == Err(signature::SignatureError::Mismatch) {
+            // The secret may have been rotated since the merchant was cached.
+            merchant = state.merchant(id, true).await?.ok_or_else(refused)?;
+            verified = signature::verify(header, &merchant.secrets(at), &req, at.timestamp());
+        }
+        let version = verified?;
+        if version == signature::Version::V1 && !state.accept_v1 {
+            return Err(refused());
+        }
+        Ok(Signed {
+            merchant,
+            body,
+            version,
+        })
     }
 
     fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -139,10 +168,12 @@ fn recorded<T: Serialize>(r: Recorded<T>) -> Response {
 
 async fn purchase(
     State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req = Signed::check(&state, &headers, body).await?;
+    let req = Signed::check(&state, &method, &uri, &headers, body).await?;
     let receipt = state
         .loyalty
         .record_purchase(&req.merchant, req.json()?, now())
@@ -152,10 +183,12 @@ async fn purchase(
 
 async fn refund(
     State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req = Signed::check(&state, &headers, body).await?;
+    let req = Signed::check(&state, &method, &uri, &headers, body).await?;
     let receipt = state
         .loyalty
         .record_refund(&req.merchant, req.json()?, now())
@@ -189,13 +222,32 @@ struct MemberView {
     name: Option<String>,
 }
 
+/// The optional body of a voucher use. A v1 signature covers only the body, so
+/// it must name the voucher to be bound to it.
+#[derive(serde::Deserialize)]
+struct VoucherUseBody {
+    #[serde(default)]
+    code: Option<String>,
+}
+
 async fn use_voucher(
     State(state): State<AppState>,
     Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req = Signed::check(&state, &headers, body).await?;
+    let req = Signed::check(&state, &method, &uri, &headers, body).await?;
+    if req.version == signature::Version::V1 {
+        let named = serde_json::from_slice::<VoucherUseBody>(&req.body)
+            .ok()
+            .and_then(|b| b.code)
+            .and_then(|c| crate::domain::VoucherCode::parse(&c));
+        if named.is_none() || named != crate::domain::VoucherCode::parse(&code) {
+            return Err(signature::SignatureError::Mismatch.into());
+        }
+    }
     let used = state
         .loyalty
         .use_voucher(&req.merchant, &code, now())
@@ -250,20 +302,17 @@ async fn not_found() -> ApiError {
     )
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests. `extra`
-/// holds the chat platforms' webhook routes.
+/// Serves until `shutdown` says stop, then finishes in-flight requests within
+/// the limits' grace period. `extra` holds the chat platforms' webhook routes.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     extra: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: crate::config::HttpLimits,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let app = router(state)
-        .merge(extra)
-        .layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = server::with_limits(router(state).merge(extra), &limits);
+    server::serve(listener, app, limits, shutdown).await
 }
 
 /// Binds the address, reporting a clear error when it is taken.

@@ -21,7 +21,14 @@ pub enum LineError {
         request_id: Option<String>,
     },
     #[error("could not reach LINE: {0}")]
-    Network(#[from] reqwest::Error),
+    Network(reqwest::Error),
+}
+
+impl From<reqwest::Error> for LineError {
+    /// Without the URL: LINE's URLs carry user ids, which must not reach logs.
+    fn from(e: reqwest::Error) -> LineError {
+        LineError::Network(e.without_url())
+    }
 }
 
 impl LineError {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -67,14 +66,28 @@ struct CallbackRequest {
     events: Vec<Value>,
 }
 
-async fn webhook(State(state): State<LineState>, headers: HeaderMap, body: Bytes) -> Response {
-    if body.len() > MAX_WEBHOOK_BODY {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    }
-    let sig = headers
+async fn webhook(
+    State(state): State<LineState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    // The signature covers the whole body, so the body must be read to check it;
+    // a request without a well-formed one is refused before anything is read.
+    let Some(sig) = headers
         .get("x-line-signature")
-        .and_then(|v| v.to_str().ok());
-    if !verify_signature(state.channel_secret.expose(), &body, sig) {
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .is_ok_and(|b| b.len() == 32)
+        })
+    else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Ok(body) = axum::body::to_bytes(body, MAX_WEBHOOK_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    if !verify_signature(state.channel_secret.expose(), &body, Some(sig)) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let Ok(req) = serde_json::from_slice::<CallbackRequest>(&body) else {

@@ -9,7 +9,9 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::domain::Refusal;
 use crate::domain::campaign::Item;
+use crate::domain::guess::GuessPolicy;
 use crate::domain::model::*;
 use crate::domain::tier::TierStatus;
 use crate::domain::time::lot_expiry;
@@ -120,6 +122,18 @@ fn fingerprint<T: Serialize>(canonical: &T) -> String {
     ))
 }
 
+/// Who wrong codes are counted against: the member, and the chat identity they
+/// wrote from.
+fn guess_subjects(member_id: i64, via: Option<&MemberRef>) -> Vec<String> {
+    let mut subjects = vec![format!("member:{member_id}")];
+    match via {
+        Some(MemberRef::Telegram(id)) => subjects.push(format!("telegram:{id}")),
+        Some(MemberRef::Line(id)) => subjects.push(format!("line:{id}")),
+        _ => {}
+    }
+    subjects
+}
+
 /// When points credited at `now` become spendable and expire under `program`.
 fn timing(program: &Program, now: DateTime<Utc>, tz: Tz) -> LotTiming {
     LotTiming {
@@ -152,6 +166,8 @@ pub struct Loyalty {
     /// version inside its own transaction, so a change made with `taem program
     /// set` (perhaps in another process) applies from the next purchase on.
     program: std::sync::RwLock<Option<Program>>,
+    /// How wrong claim and link codes are slowed down and refused.
+    guess: GuessPolicy,
 }
 
 impl Loyalty {
@@ -160,7 +176,13 @@ impl Loyalty {
             store,
             tz,
             program: std::sync::RwLock::new(None),
+            guess: GuessPolicy::default(),
         }
+    }
+
+    pub fn with_guess_policy(mut self, guess: GuessPolicy) -> Loyalty {
+        self.guess = guess;
+        self
     }
 
     /// The program settings as they are now.
@@ -401,19 +423,63 @@ impl Loyalty {
         Ok(self.store.cancel_voucher(member_id, &code, now).await?)
     }
 
-    /// A member claims the points of a receipt bought without their member code.
+    /// A member claims the points of a receipt bought without their member code,
+    /// from the chat identity `via` (if any). Wrong codes are counted against
+    /// both and slowed down ([`GuessPolicy`]).
     pub async fn claim(
         &self,
         member_id: i64,
+        via: Option<&MemberRef>,
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<ClaimReceipt> {
-        let code = ClaimCode::parse(code).ok_or(StoreError::NotFound("claim code"))?;
-        let timing = self.lot_timing(now).await?;
-        Ok(self
-            .store
-            .claim_receipt(member_id, &code, timing, now)
-            .await?)
+        let subjects = guess_subjects(member_id, via);
+        self.guarded("claim", &subjects, now, async {
+            let code = ClaimCode::parse(code).ok_or(StoreError::NotFound("claim code"))?;
+            let timing = self.lot_timing(now).await?;
+            Ok(self
+                .store
+                .claim_receipt(member_id, &code, timing, now)
+                .await?)
+        })
+        .await
+    }
+
+    /// Runs a try at a code unless `subjects` made too many wrong ones lately;
+    /// a wrong code (unknown, used, expired) is counted against each of them.
+    async fn guarded<T>(
+        &self,
+        kind: &str,
+        subjects: &[String],
+        now: DateTime<Utc>,
+        attempt: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let known = self.store.failures(kind, subjects).await?;
+        if let Some(retry_at) = known
+            .into_iter()
+            .filter_map(|f| self.guess.check(Some(f), now).err())
+            .max()
+        {
+            return Err(StoreError::from(Refusal::TooManyTries { retry_at }).into());
+        }
+        let result = attempt.await;
+        let wrong = matches!(
+            &result,
+            Err(ServiceError::Store(
+                StoreError::NotFound("claim code")
+                    | StoreError::Refused(
+                        Refusal::ClaimExpired { .. }
+                            | Refusal::ClaimAlreadyClaimed
+                            | Refusal::LinkInvalid
+                    )
+            ))
+        );
+        if wrong {
+            self.store
+                .record_failure(kind, subjects, now, self.guess.forget_before(now))
+                .await?;
+        }
+        result
     }
 
     /// An administrator's correction, with the reason kept in the ledger.
@@ -538,12 +604,24 @@ impl Loyalty {
         Ok(code)
     }
 
-    /// Uses a link code from the chat account `by` (a Telegram or LINE reference).
-    pub async fn link(&self, code: &str, by: &MemberRef, now: DateTime<Utc>) -> Result<Member> {
-        let code = LinkCode::parse(code)
-            .ok_or(crate::domain::Refusal::LinkInvalid)
-            .map_err(StoreError::from)?;
-        Ok(self.store.use_link(&code, by, now).await?)
+    /// Uses a link code from the chat account `by` (a Telegram or LINE
+    /// reference), whose member is `member_id`. Wrong codes are counted and
+    /// slowed down as claims are.
+    pub async fn link(
+        &self,
+        member_id: i64,
+        code: &str,
+        by: &MemberRef,
+        now: DateTime<Utc>,
+    ) -> Result<Member> {
+        let subjects = guess_subjects(member_id, Some(by));
+        self.guarded("link", &subjects, now, async {
+            let code = LinkCode::parse(code)
+                .ok_or(Refusal::LinkInvalid)
+                .map_err(StoreError::from)?;
+            Ok(self.store.use_link(&code, by, now).await?)
+        })
+        .await
     }
 
     /// A member's tier, spend and distance to the next tier.

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
+use crate::domain::guess::Failures;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
@@ -53,6 +54,15 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> Result<()>;
+    /// A secret taem keeps for itself under `name`: the stored one, or
+    /// `candidate`, stored now, when there is none yet (the first instance to
+    /// ask wins; every instance then uses the same).
+    async fn server_key(
+        &self,
+        name: &str,
+        candidate: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Secret>;
 
     async fn program(&self) -> Result<Program>;
     /// Saves the settings, tiers included (members keep their tier key; one no
@@ -62,6 +72,14 @@ pub trait Store: Send + Sync + 'static {
     async fn add_merchant(&self, merchant: &Merchant) -> Result<()>;
     async fn merchant(&self, id: &str) -> Result<Merchant>;
     async fn merchants(&self) -> Result<Vec<Merchant>>;
+    /// Gives a merchant a new webhook secret; the old one is still accepted
+    /// until `grace_until`.
+    async fn rotate_merchant_secret(
+        &self,
+        id: &str,
+        secret: &Secret,
+        grace_until: DateTime<Utc>,
+    ) -> Result<Merchant>;
 
     /// Creates a member with a fresh member code.
     async fn add_member(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Member>;
@@ -83,6 +101,28 @@ pub trait Store: Send + Sync + 'static {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+    /// What is remembered of wrong tries of `kind` (`"claim"`, `"link"`) by
+    /// each of `subjects` (a member, a chat identity); subjects without any are
+    /// left out.
+    async fn failures(&self, kind: &str, subjects: &[String]) -> Result<Vec<Failures>>;
+    /// Counts a wrong try against each subject; failures last made before
+    /// `forget_before` are forgotten first.
+    async fn record_failure(
+        &self,
+        kind: &str,
+        subjects: &[String],
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Deletes what is kept only for a while: used and expired link codes,
+    /// inbound event ids received before `events_before`, wrong tries last made
+    /// before `guesses_before`.
+    async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        events_before: DateTime<Utc>,
+        guesses_before: DateTime<Utc>,
+    ) -> Result<Pruned>;
     /// Stores a one-time code that links another app's account to `member_id`.
     async fn create_link(
         &self,

@@ -24,12 +24,14 @@ use super::{Result, Store, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::earn::refund_clawback;
+use crate::domain::guess::Failures;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, Notice, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Money, Points, Refusal, VoucherCode};
 
+mod guard;
 mod outbox;
 mod rules;
 
@@ -832,6 +834,57 @@ impl Store for PgStore {
         rules::set_tiers(&mut tx, &p.tiers).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn server_key(
+        &self,
+        name: &str,
+        candidate: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Secret> {
+        guard::server_key(&self.pool, name, candidate, now).await
+    }
+
+    async fn failures(&self, kind: &str, subjects: &[String]) -> Result<Vec<Failures>> {
+        guard::failures(&self.pool, kind, subjects).await
+    }
+
+    async fn record_failure(
+        &self,
+        kind: &str,
+        subjects: &[String],
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<()> {
+        guard::record_failure(&self.pool, kind, subjects, now, forget_before).await
+    }
+
+    async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        events_before: DateTime<Utc>,
+        guesses_before: DateTime<Utc>,
+    ) -> Result<Pruned> {
+        guard::prune(&self.pool, now, events_before, guesses_before).await
+    }
+
+    async fn rotate_merchant_secret(
+        &self,
+        id: &str,
+        secret: &Secret,
+        grace_until: DateTime<Utc>,
+    ) -> Result<Merchant> {
+        let row: MerchantRow = sqlx::query_as(
+            "UPDATE merchants SET previous_secret = webhook_secret, previous_secret_until = $3, \
+             webhook_secret = $2 WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(secret.expose())
+        .bind(grace_until)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("merchant"))?;
+        row.try_into()
     }
 
     async fn add_merchant(&self, m: &Merchant) -> Result<()> {

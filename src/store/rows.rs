@@ -27,6 +27,8 @@ pub(super) struct MerchantRow {
     pub(super) earn_per_minor: i64,
     pub(super) webhook_secret: String,
     pub(super) created_at: DateTime<Utc>,
+    pub(super) previous_secret: Option<String>,
+    pub(super) previous_secret_until: Option<DateTime<Utc>>,
 }
 
 pub(super) fn currency(code: &str) -> Result<Currency> {
@@ -45,6 +47,10 @@ impl TryFrom<MerchantRow> for Merchant {
                 per_minor: r.earn_per_minor,
             },
             webhook_secret: Secret::new(r.webhook_secret),
+            previous_secret: r
+                .previous_secret
+                .zip(r.previous_secret_until)
+                .map(|(s, until)| (Secret::new(s), until)),
             created_at: r.created_at,
         })
     }

@@ -13,6 +13,7 @@
 //! Timestamps are stored as text, `2026-11-22T23:22:30.141Z` (see [`value::Ts`]).
 
 mod checkpoint;
+mod guard;
 mod link;
 mod migrate;
 mod ops;
@@ -36,6 +37,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::{Result, Store, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
+use crate::domain::guess::Failures;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
@@ -221,6 +223,60 @@ impl Store for SqliteStore {
     async fn set_program(&self, p: &Program) -> Result<()> {
         let p = p.clone();
         self.writer.run(move |c| ops::set_program(c, &p)).await
+    }
+
+    async fn failures(&self, kind: &str, subjects: &[String]) -> Result<Vec<Failures>> {
+        let (kind, subjects) = (kind.to_string(), subjects.to_vec());
+        self.read(move |c| guard::failures(c, &kind, &subjects))
+            .await
+    }
+
+    async fn record_failure(
+        &self,
+        kind: &str,
+        subjects: &[String],
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<()> {
+        let (kind, subjects) = (kind.to_string(), subjects.to_vec());
+        self.writer
+            .run(move |c| guard::record_failure(c, &kind, &subjects, now, forget_before))
+            .await
+    }
+
+    async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        events_before: DateTime<Utc>,
+        guesses_before: DateTime<Utc>,
+    ) -> Result<Pruned> {
+        self.writer
+            .run(move |c| guard::prune(c, now, events_before, guesses_before))
+            .await
+    }
+
+    async fn rotate_merchant_secret(
+        &self,
+        id: &str,
+        secret: &Secret,
+        grace_until: DateTime<Utc>,
+    ) -> Result<Merchant> {
+        let (id, secret) = (id.to_string(), secret.clone());
+        self.writer
+            .run(move |c| ops::rotate_merchant_secret(c, &id, &secret, grace_until))
+            .await
+    }
+
+    async fn server_key(
+        &self,
+        name: &str,
+        candidate: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Secret> {
+        let (name, candidate) = (name.to_string(), candidate.clone());
+        self.writer
+            .run(move |c| guard::server_key(c, &name, &candidate, now))
+            .await
     }
 
     async fn add_merchant(&self, m: &Merchant) -> Result<()> {

@@ -190,10 +190,11 @@ pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply, gate: Option<&Ga
     for m in &reply.messages {
         if let Err(e) = send_message(bot, chat, m, gate).await {
             if unreachable_error(&e) {
-                tracing::info!(chat = chat.0, "Telegram user unreachable: {e}");
+                // No chat id in logs (personal data); the member is marked.
+                tracing::info!("Telegram user unreachable: {e}");
                 return Delivery::Unreachable;
             }
-            tracing::warn!(chat = chat.0, error = %e, "Telegram send failed");
+            tracing::warn!(error = %e, "Telegram send failed");
             return Delivery::Failed;
         }
     }

@@ -86,6 +86,7 @@ impl TestStore {
             currency: Currency::THB,
             earn: EarnRate::default_for(Currency::THB),
             webhook_secret: Secret::new(codes::webhook_secret()),
+            previous_secret: None,
             created_at: now(),
         };
         self.store.add_merchant(&m).await.expect("add merchant");
@@ -195,10 +196,15 @@ impl TestApp {
     /// POSTs `body` signed as the test merchant.
     pub async fn post_signed(&self, path: &str, body: &Value) -> (u16, Value) {
         let raw = serde_json::to_vec(body).unwrap();
+        let req = signature::Request {
+            method: "POST",
+            path,
+            body: &raw,
+        };
         let sig = signature::sign(
             self.merchant.webhook_secret.expose(),
             now().timestamp(),
-            &raw,
+            &req,
         );
         self.post_raw(path, raw, Some(&self.merchant.id), Some(&sig))
             .await

@@ -46,6 +46,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0006_languages_settings.sql",
         sql: include_str!("../../../migrations/sqlite/0006_languages_settings.sql"),
     },
+    Migration {
+        file: "0007_security.sql",
+        sql: include_str!("../../../migrations/sqlite/0007_security.sql"),
+    },
 ];
 
 impl Migration {

@@ -494,6 +494,24 @@ pub(super) fn set_program(conn: &Connection, p: &Program) -> Result<()> {
     Ok(())
 }
 
+pub(super) fn rotate_merchant_secret(
+    conn: &Connection,
+    id: &str,
+    secret: &Secret,
+    grace_until: DateTime<Utc>,
+) -> Result<Merchant> {
+    let changed = exec(
+        conn,
+        "UPDATE merchants SET previous_secret = webhook_secret, previous_secret_until = ?3, \
+         webhook_secret = ?2 WHERE id = ?1",
+        params![id, secret.expose(), Ts(grace_until)],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound("merchant"));
+    }
+    merchant(conn, id)
+}
+
 pub(super) fn add_merchant(conn: &Connection, m: &Merchant) -> Result<()> {
     exec(
         conn,

@@ -7,7 +7,8 @@ use super::value::{ts, ts_opt};
 use crate::store::rows::*;
 
 pub(super) const MERCHANT_COLUMNS: &str = "SELECT id, name, currency, earn_points, \
-    earn_per_minor, webhook_secret, created_at FROM merchants";
+    earn_per_minor, webhook_secret, created_at, previous_secret, previous_secret_until \
+    FROM merchants";
 
 pub(super) const ENTRY_COLUMNS: &str = "SELECT id, member_id, kind, points, balance_after, \
     merchant_id, reference, created_at FROM entries";
@@ -35,6 +36,8 @@ impl MerchantRow {
             earn_per_minor: r.get(4)?,
             webhook_secret: r.get(5)?,
             created_at: ts(r, 6)?,
+            previous_secret: r.get(7)?,
+            previous_secret_until: ts_opt(r, 8)?,
         })
     }
 }
