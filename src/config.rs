@@ -295,17 +295,7 @@ impl Settings {
                     message: format!("{v:?} is not local hours such as 21-8, or off"),
                 })?,
             },
-            admin_token: match get("TAEM_ADMIN_TOKEN") {
-                None => None,
-                Some(t) if t.trim().len() < 24 => {
-                    return Err(ConfigError {
-                        var: "TAEM_ADMIN_TOKEN",
-                        message: "must be at least 24 characters (e.g. openssl rand -hex 32)"
-                            .into(),
-                    });
-                }
-                Some(t) => Some(Secret::new(t.trim())),
-            },
+            admin_token: long_secret(&get, "TAEM_ADMIN_TOKEN", 24)?,
             http_limits: HttpLimits {
                 header_timeout: seconds(&get, "TAEM_HTTP_HEADER_TIMEOUT_SECONDS", 10, 1..=300)?,
                 request_timeout: seconds(&get, "TAEM_HTTP_REQUEST_TIMEOUT_SECONDS", 30, 1..=600)?,
@@ -323,17 +313,7 @@ impl Settings {
                     });
                 }
             },
-            secret_key: match get("TAEM_SECRET_KEY") {
-                None => None,
-                Some(k) if k.trim().len() < 32 => {
-                    return Err(ConfigError {
-                        var: "TAEM_SECRET_KEY",
-                        message: "must be at least 32 characters (e.g. openssl rand -hex 32)"
-                            .into(),
-                    });
-                }
-                Some(k) => Some(Secret::new(k.trim())),
-            },
+            secret_key: long_secret(&get, "TAEM_SECRET_KEY", 32)?,
             guess_policy: {
                 let free = number(&get, "TAEM_GUESS_FREE", 5, 1..=1000)? as u32;
                 let limit = number(&get, "TAEM_GUESS_LIMIT", 10, 1..=10_000)? as u32;
@@ -352,6 +332,22 @@ impl Settings {
                 }
             },
         })
+    }
+}
+
+/// A secret of at least `min` characters, if set.
+fn long_secret(
+    get: &impl Fn(&'static str) -> Option<String>,
+    var: &'static str,
+    min: usize,
+) -> Result<Option<Secret>, ConfigError> {
+    match get(var) {
+        None => Ok(None),
+        Some(s) if s.trim().len() < min => Err(ConfigError {
+            var,
+            message: format!("must be at least {min} characters (e.g. openssl rand -hex 32)"),
+        }),
+        Some(s) => Ok(Some(Secret::new(s.trim()))),
     }
 }
 
@@ -395,18 +391,7 @@ fn rate(
     var: &'static str,
     default: u32,
 ) -> Result<u32, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .ok()
-            .filter(|r| (1..=10_000).contains(r))
-            .ok_or_else(|| ConfigError {
-                var,
-                message: format!("{v:?} is not a number of messages per second (1 to 10000)"),
-            }),
-    }
+    number(get, var, u64::from(default), 1..=10_000).map(|r| r as u32)
 }
 
 /// Hides the password in a database URL.

@@ -638,3 +638,282 @@ async fn a_settings_change_made_elsewhere_applies_to_the_very_next_purchase() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_admin_api_asks_for_its_token_before_reading_anything_and_every_error_is_a_problem() {
+    for db in databases().await {
+        let token = "admin-token-for-the-test-0123456789";
+        let app = TestApp::spawn_with(db, &[("TAEM_ADMIN_TOKEN", token.into())]).await;
+        let http = &app.http;
+        let problem = async |res: reqwest::Response| -> (u16, Value) {
+            let status = res.status().as_u16();
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/problem+json",
+                "{status}"
+            );
+            (status, res.json().await.unwrap())
+        };
+        // Without the token: 401 whatever the path or body (a path parameter
+        // that is not a number, an unknown path, a huge body).
+        for (path, body) in [
+            ("/admin/v1/campaigns/abc/end", vec![]),
+            ("/admin/v1/campaigns/1/end", vec![]),
+            ("/admin/v1/no-such-thing", vec![]),
+            ("/admin/v1/campaigns", vec![b'x'; 200_000]),
+        ] {
+            let res = http
+                .post(format!("{}{path}", app.base))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let (status, p) = problem(res).await;
+            assert_eq!(status, 401, "{path}: {p}");
+        }
+        // With it, the router's own errors are problems too.
+        let auth = format!("Bearer {token}");
+        let res = http
+            .post(format!("{}/admin/v1/campaigns/abc/end", app.base))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(res).await.0, 400);
+        let res = http
+            .post(format!("{}/admin/v1/campaigns", app.base))
+            .header("authorization", &auth)
+            .body(vec![b'x'; 70_000])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(res).await.0, 413);
+        let res = http
+            .get(format!("{}/v1/purchases", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.headers().contains_key("allow"));
+        assert_eq!(problem(res).await.0, 405);
+        let res = http
+            .get(format!("{}/nothing/here", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(res).await.0, 404);
+        let res = http
+            .post(format!("{}/line/webhook", app.base))
+            .body(vec![b'x'; 2 * 1024 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            [404, 413].contains(&problem(res).await.0),
+            "no LINE here: not found, or too large"
+        );
+        app.shutdown().await;
+    }
+}
+
+/// Reads until the server closes the connection (or `secs` pass); what it sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, secs: u64) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(secs),
+        stream.read_to_end(&mut out),
+    )
+    .await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&out).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_cannot_hold_a_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let app = TestApp::spawn_with(
+        sqlite_db(),
+        &[
+            ("TAEM_HTTP_HEADER_TIMEOUT_SECONDS", "1".into()),
+            ("TAEM_HTTP_REQUEST_TIMEOUT_SECONDS", "2".into()),
+            ("TAEM_SHUTDOWN_GRACE_SECONDS", "1".into()),
+        ],
+    )
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+
+    // Headers sent halfway, then nothing: the connection is closed.
+    let mut half_headers = TcpStream::connect(&addr).await.unwrap();
+    half_headers
+        .write_all(b"POST /v1/purchases HTTP/1.1\r\nHost: taem\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        read_until_closed(&mut half_headers, 10).await.is_some(),
+        "a client that never finishes its headers is cut off"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // A body sent halfway: 408 once the request time is up.
+    let mut half_body = TcpStream::connect(&addr).await.unwrap();
+    half_body
+        .write_all(
+            b"POST /v1/purchases HTTP/1.1\r\nHost: taem\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\n\r\n{\"receipt_id\":",
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut half_body, 10)
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // A shutdown while a slow client holds a connection mid-body (and another
+    // sits idle) ends within the grace period, closing both.
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /v1/refunds HTTP/1.1\r\nHost: taem\r\ncontent-length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(8), app.shutdown())
+        .await
+        .expect("the shutdown does not wait for slow clients");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(read_until_closed(&mut slow, 5).await.is_some());
+    assert!(read_until_closed(&mut idle, 5).await.is_some());
+}
+
+#[tokio::test]
+async fn wrong_claim_codes_are_slowed_then_refused_while_right_ones_are_not_counted() {
+    each_app(async |app| {
+        let l = &app.t.loyalty;
+        let alice = app.t.member().await;
+        let tg = MemberRef::Telegram(777_001);
+        // A real receipt to claim later.
+        let (s, r) = app
+            .post_signed("/v1/purchases", &purchase("G-1", "250", None))
+            .await;
+        assert_eq!(s, 201, "{r}");
+        let real = r["claim_code"].as_str().unwrap().to_string();
+        let t0 = now();
+        // Five wrong codes: each answered "not found".
+        for i in 0..5 {
+            let e = l
+                .claim(alice.id, Some(&tg), &format!("WRONGCODE{i}"), t0)
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("not found"), "{i}: {e}");
+        }
+        // The sixth try, even with the right code, must wait.
+        let e = l.claim(alice.id, Some(&tg), &real, t0).await.unwrap_err();
+        assert!(e.to_string().contains("too many wrong codes"), "{e}");
+        // The same chat account as another member is held too, and so is the
+        // member from another app.
+        let bob = app.t.member().await;
+        assert!(l.claim(bob.id, Some(&tg), &real, t0).await.is_err());
+        let line = MemberRef::Line("U0123456789abcdef0123456789abcdef".into());
+        assert!(l.claim(alice.id, Some(&line), &real, t0).await.is_err());
+        // After the wait, one more try; the right code works and is not counted.
+        let later = t0 + chrono::Duration::seconds(31);
+        let claimed = l.claim(alice.id, Some(&tg), &real, later).await.unwrap();
+        assert_eq!(claimed.points.value(), 10);
+        // Bob, on his own account, was never slowed down.
+        let e = l.claim(bob.id, None, "WRONGCODEX", t0).await.unwrap_err();
+        assert!(e.to_string().contains("not found"), "{e}");
+        // Past the limit, tries are refused for the lockout, then forgotten.
+        let mut t = later;
+        let mut refused = 0;
+        for i in 0..6 {
+            t += chrono::Duration::minutes(10);
+            if let Err(e) = l
+                .claim(alice.id, Some(&tg), &format!("WRONGCODY{i}"), t)
+                .await
+                && e.to_string().contains("too many")
+            {
+                refused += 1;
+            }
+        }
+        assert!(refused >= 1, "the limit was reached");
+        let e = l
+            .claim(
+                alice.id,
+                Some(&tg),
+                "WRONGCODZZ",
+                t + chrono::Duration::minutes(1),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("too many"), "locked: {e}");
+        let after = t + chrono::Duration::minutes(61);
+        let e = l
+            .claim(alice.id, Some(&tg), "WRONGCODZZ", after)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not found"), "forgotten: {e}");
+
+        // Wrong link codes count the same way.
+        for i in 0..5 {
+            assert!(
+                l.link(bob.id, &format!("BADLINK00{i}"), &line, t0)
+                    .await
+                    .is_err()
+            );
+        }
+        let e = l.link(bob.id, "BADLINK009", &line, t0).await.unwrap_err();
+        assert!(e.to_string().contains("too many wrong codes"), "{e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_serve_loop_prunes_used_and_expired_link_codes_old_event_ids_and_old_guesses() {
+    // The store alone: a running server would prune on its own at start.
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let store = &t.store;
+        let m = t.member().await;
+        let t0 = now();
+        let fresh = t.loyalty.start_link(m.id, t0).await.unwrap();
+        let old = t
+            .loyalty
+            .start_link(m.id, t0 - chrono::Duration::hours(1))
+            .await
+            .unwrap();
+        assert_ne!(fresh, old);
+        assert!(
+            store
+                .first_delivery("line", "old-event", t0 - chrono::Duration::days(8))
+                .await
+                .unwrap()
+        );
+        assert!(store.first_delivery("line", "new-event", t0).await.unwrap());
+        let subjects = ["member:1".to_string()];
+        store
+            .record_failure("claim", &subjects, t0 - chrono::Duration::hours(2), t0)
+            .await
+            .unwrap();
+        let pruned = store
+            .prune(
+                t0,
+                t0 - chrono::Duration::days(7),
+                t0 - chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (pruned.link_tokens, pruned.inbound_events, pruned.guesses),
+            (1, 1, 1),
+            "{}",
+            t.db.backend
+        );
+        // The old event id is forgotten; the new one is still known.
+        assert!(store.first_delivery("line", "old-event", t0).await.unwrap());
+        assert!(!store.first_delivery("line", "new-event", t0).await.unwrap());
+        assert!(store.failures("claim", &subjects).await.unwrap().is_empty());
+    }
+}

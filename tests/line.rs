@@ -390,3 +390,66 @@ async fn a_line_invitation_link_opens_a_chat_with_the_code_ready_to_send() {
         line.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn qr_image_urls_have_their_own_key_and_do_not_show_the_code() {
+    for db in databases().await {
+        let mut line = Line::start(db, "en").await;
+        line.say("hello").await;
+        let r = line.say("card").await;
+        let images: Vec<String> = r.iter().flat_map(|c| c.images()).collect();
+        assert_eq!(images.len(), 1, "the member card as an image");
+        let member = line
+            .app
+            .t
+            .store
+            .member(&MemberRef::Line(USER.into()))
+            .await
+            .unwrap();
+        assert!(!images[0].contains(&member.code), "{}", images[0]);
+        let get = async |path: &str| {
+            line.app
+                .http
+                .get(format!("{}{path}", line.app.base))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        };
+        let path = images[0].strip_prefix("https://taem.example").unwrap();
+        assert_eq!(get(path).await, 200);
+
+        // A URL sealed with the LINE channel secret is not taem's.
+        let forged = taem::http::qr::QrUrls::new("https://taem.example".parse().unwrap(), SECRET)
+            .url(&member.code, taem::domain::time::now());
+        assert_eq!(
+            get(forged.strip_prefix("https://taem.example").unwrap()).await,
+            404
+        );
+        // A LINE signature is no QR token ...
+        use base64::Engine;
+        let line_sig = base64::engine::general_purpose::STANDARD
+            .decode(taem::line::sign(SECRET, member.code.as_bytes()))
+            .unwrap();
+        let as_token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(line_sig);
+        assert_eq!(get(&format!("/qr/{as_token}.png")).await, 404);
+        // ... and a QR token is no LINE signature.
+        let token = path
+            .strip_prefix("/qr/")
+            .unwrap()
+            .strip_suffix(".png")
+            .unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .unwrap();
+        for header in [
+            token.to_string(),
+            base64::engine::general_purpose::STANDARD.encode(&bytes),
+            base64::engine::general_purpose::STANDARD.encode(&bytes[bytes.len() - 32..]),
+        ] {
+            assert_eq!(line.post(vec![], Some(header)).await, 401);
+        }
+        line.app.shutdown().await;
+    }
+}

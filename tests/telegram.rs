@@ -666,3 +666,26 @@ async fn invitations_promotions_and_tiers_show_in_the_chat() {
         bot.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_customer_guessing_receipt_codes_is_asked_to_wait_in_their_language() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550099, "en").await;
+        bot.say("/start").await;
+        for i in 0..5 {
+            let r = bot.say(&format!("claim ABCDEFGHJ{}", i + 2)).await;
+            assert!(
+                text(&r).contains("could not find that receipt code"),
+                "{i}: {}",
+                text(&r)
+            );
+        }
+        let r = bot.say("claim ABCDEFGHJ9").await;
+        assert!(
+            text(&r).contains("Too many wrong codes in a row"),
+            "{}",
+            text(&r)
+        );
+        bot.app.shutdown().await;
+    }
+}
