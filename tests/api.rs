@@ -700,6 +700,8 @@ async fn the_admin_api_asks_for_its_token_before_reading_anything_and_every_erro
             .send()
             .await
             .unwrap();
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(res.headers()["cache-control"], "no-store");
         assert_eq!(problem(res).await.0, 404);
         let res = http
             .post(format!("{}/line/webhook", app.base))
@@ -878,10 +880,16 @@ async fn the_serve_loop_prunes_used_and_expired_link_codes_old_event_ids_and_old
         let store = &t.store;
         let m = t.member().await;
         let t0 = now();
+        // A new link code replaces the member's last one.
+        let replaced = t.loyalty.start_link(m.id, t0).await.unwrap();
         let fresh = t.loyalty.start_link(m.id, t0).await.unwrap();
+        let by = MemberRef::Telegram(424_242);
+        let e = store.use_link(&replaced, &by, t0).await.unwrap_err();
+        assert!(e.to_string().contains("link code"), "{e}");
+        let other = t.member().await;
         let old = t
             .loyalty
-            .start_link(m.id, t0 - chrono::Duration::hours(1))
+            .start_link(other.id, t0 - chrono::Duration::hours(1))
             .await
             .unwrap();
         assert_ne!(fresh, old);

@@ -24,4 +24,6 @@ CREATE TABLE server_keys (
 
 -- Pruning finds expired link tokens and old inbound events by time.
 CREATE INDEX link_tokens_expiry ON link_tokens (expires_at);
+-- One open code per member: a new one deletes the last by member.
+CREATE INDEX link_tokens_member ON link_tokens (member_id);
 CREATE INDEX inbound_events_received ON inbound_events (received_at);

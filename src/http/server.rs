@@ -27,7 +27,19 @@ pub const MAX_ANY_BODY: usize = 1024 * 1024;
 
 /// The layers every route shares, outermost last.
 pub fn with_limits(app: Router, limits: &HttpLimits) -> Router {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static(name),
+            header::HeaderValue::from_static(value),
+        )
+    };
     app.layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_ANY_BODY))
+        // No answer of taem's is a page to frame, sniff or cache in between.
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(header("x-frame-options", "DENY"))
+        .layer(header("referrer-policy", "no-referrer"))
+        .layer(header("cache-control", "no-store"))
         .layer(axum::middleware::from_fn(problem_everywhere))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -123,7 +123,8 @@ pub trait Store: Send + Sync + 'static {
         events_before: DateTime<Utc>,
         guesses_before: DateTime<Utc>,
     ) -> Result<Pruned>;
-    /// Stores a one-time code that links another app's account to `member_id`.
+    /// Stores a one-time code that links another app's account to `member_id`;
+    /// the member's earlier unused code stops working.
     async fn create_link(
         &self,
         member_id: i64,

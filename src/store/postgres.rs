@@ -1043,12 +1043,16 @@ impl Store for PgStore {
         code: &LinkCode,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO link_tokens (token, member_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(code.as_str())
-            .bind(member_id)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
+        // One open code per member: a new one replaces the last (no row flood).
+        sqlx::query(
+            "WITH old AS (DELETE FROM link_tokens WHERE member_id = $2 AND used_at IS NULL) \
+             INSERT INTO link_tokens (token, member_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(code.as_str())
+        .bind(member_id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -15,6 +15,11 @@ pub(super) fn create(
     code: &LinkCode,
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
+    // One open code per member: a new one replaces the last (no row flood).
+    conn.execute(
+        "DELETE FROM link_tokens WHERE member_id = ?1 AND used_at IS NULL",
+        [member_id],
+    )?;
     conn.execute(
         "INSERT INTO link_tokens (token, member_id, expires_at) VALUES (?1, ?2, ?3)",
         params![code.as_str(), member_id, Ts(expires_at)],
