@@ -15,10 +15,10 @@
 //! `--line-share P` (percent of members on LINE instead of Telegram, 50).
 
 #[allow(dead_code)]
-#[path = "../tests/common/fake_line.rs"]
+#[path = "../tests/it/common/fake_line.rs"]
 mod fake_line;
 #[allow(dead_code)]
-#[path = "../tests/common/fake_telegram.rs"]
+#[path = "../tests/it/common/fake_telegram.rs"]
 mod fake_telegram;
 
 use std::process::ExitCode;

@@ -568,8 +568,8 @@ impl Conversation {
             .await
         {
             Ok(v) => v,
-            Err(ServiceError::Store(StoreError::Refused(r))) => return Ok(self.refusal(loc, &r)),
-            Err(ServiceError::Store(StoreError::NotFound(_))) => {
+            Err(ServiceError::Refused(r)) => return Ok(self.refusal(loc, &r)),
+            Err(ServiceError::NotFound(_)) => {
                 return Ok(self.refusal(loc, &Refusal::RewardUnavailable));
             }
             Err(e) => return Err(e),
@@ -724,8 +724,8 @@ impl Conversation {
                     ],
                 )))
             }
-            Err(ServiceError::Store(StoreError::Refused(r))) => Ok(self.refusal(loc, &r)),
-            Err(ServiceError::Store(StoreError::NotFound(_))) => {
+            Err(ServiceError::Refused(r)) => Ok(self.refusal(loc, &r)),
+            Err(ServiceError::NotFound(_)) => {
                 Ok(Message::new().text(self.t(loc, "voucher-not-found", &[])))
             }
             Err(e) => Err(e),
@@ -893,8 +893,8 @@ impl Conversation {
                     ],
                 )))
             }
-            Err(ServiceError::Store(StoreError::Refused(r))) => Ok(self.refusal(loc, &r)),
-            Err(ServiceError::Store(StoreError::NotFound(_))) => {
+            Err(ServiceError::Refused(r)) => Ok(self.refusal(loc, &r)),
+            Err(ServiceError::NotFound(_)) => {
                 Ok(Message::new().text(self.t(loc, "claim-not-found", &[])))
             }
             Err(e) => Err(e),
@@ -944,12 +944,10 @@ impl Conversation {
                     )),
                 ));
             }
-            Err(ServiceError::Store(StoreError::Refused(Refusal::LinkTaken))) => "link-taken",
-            Err(ServiceError::Store(StoreError::Refused(Refusal::LinkHasHistory))) => {
-                "link-has-history"
-            }
-            Err(ServiceError::Store(StoreError::Refused(Refusal::LinkInvalid))) => "link-invalid",
-            Err(ServiceError::Store(StoreError::Refused(r))) => return Ok(self.refusal(loc, &r)),
+            Err(ServiceError::Refused(Refusal::LinkTaken)) => "link-taken",
+            Err(ServiceError::Refused(Refusal::LinkHasHistory)) => "link-has-history",
+            Err(ServiceError::Refused(Refusal::LinkInvalid)) => "link-invalid",
+            Err(ServiceError::Refused(r)) => return Ok(self.refusal(loc, &r)),
             Err(e) => return Err(e),
         };
         Ok(Message::new().text(self.t(loc, id, &[])))

@@ -84,6 +84,27 @@ code_type!(
     10
 );
 
+/// A random UUID (version 4), e.g. for LINE's `X-Line-Retry-Key`.
+pub fn uuid_v4() -> String {
+    uuid_from(rand::rng().random())
+}
+
+/// Formats 16 bytes as a version-4 UUID: the same bytes always give the same
+/// UUID (a retry key derived from a row stays the same across retries).
+pub fn uuid_from(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 /// A random secret of 32 bytes, hex encoded, with a readable prefix.
 pub fn webhook_secret() -> String {
     let bytes: [u8; 32] = rand::rng().random();
@@ -98,6 +119,17 @@ pub fn merchant_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_are_version_4_and_the_same_bytes_give_the_same_one() {
+        let k = uuid_v4();
+        assert_eq!(k.len(), 36);
+        assert_eq!(&k[14..15], "4");
+        assert!(matches!(&k[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(uuid_v4(), k);
+        assert_eq!(uuid_from([7; 16]), uuid_from([7; 16]));
+        assert_eq!(uuid_from([0; 16]), "00000000-0000-4000-8000-000000000000");
+    }
 
     #[test]
     fn generated_codes_avoid_look_alike_characters() {

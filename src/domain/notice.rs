@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::Locale;
 use super::model::Channel;
 
 /// One push to a member.
@@ -198,9 +199,104 @@ impl BroadcastStatus {
     }
 }
 
+/// Recipients of one LINE multicast at most (LINE's limit).
+pub const MULTICAST_MAX: usize = 500;
+
+/// A broadcast row to insert: one per member and channel.
+pub struct BroadcastRow {
+    pub member_id: i64,
+    pub channel: Channel,
+    pub locale: Option<String>,
+    pub batch_key: Option<String>,
+}
+
+/// The rows of a broadcast to `recipients` (member id, locale, Telegram id and
+/// reachability, LINE id and reachability): Telegram rows one by one, LINE rows
+/// in chunks of at most 500 sharing a language, each chunk with its retry key.
+pub fn broadcast_rows(recipients: Vec<Recipient>) -> Vec<BroadcastRow> {
+    let mut rows = Vec::new();
+    let mut line: Vec<(Option<String>, i64)> = Vec::new();
+    for r in recipients {
+        // A single push takes the member's language when it is sent.
+        if r.telegram {
+            rows.push(BroadcastRow {
+                member_id: r.member_id,
+                channel: Channel::Telegram,
+                locale: None,
+                batch_key: None,
+            });
+        }
+        if r.line {
+            line.push((r.language.map(|l| l.as_str().to_string()), r.member_id));
+        }
+    }
+    line.sort();
+    for chunk in line.chunk_by(|a, b| a.0 == b.0) {
+        for part in chunk.chunks(MULTICAST_MAX) {
+            let key = super::codes::uuid_v4();
+            rows.extend(part.iter().map(|(locale, member_id)| BroadcastRow {
+                member_id: *member_id,
+                channel: Channel::Line,
+                locale: locale.clone(),
+                batch_key: Some(key.clone()),
+            }));
+        }
+    }
+    rows
+}
+
+/// A member a broadcast goes to, and on which channels.
+pub struct Recipient {
+    pub member_id: i64,
+    /// Their language before the program default ([`Locale::preferred`]).
+    pub language: Option<Locale>,
+    pub telegram: bool,
+    pub line: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broadcast_goes_to_telegram_one_by_one_and_to_line_in_chunks_of_one_language() {
+        let recipients: Vec<Recipient> = (0..2003)
+            .map(|i| Recipient {
+                member_id: i,
+                language: match i % 3 {
+                    0 => Some(Locale::En),
+                    1 => Some(Locale::Th),
+                    _ => None,
+                },
+                telegram: i % 2 == 0,
+                line: i % 5 != 0,
+            })
+            .collect();
+        let rows = broadcast_rows(recipients);
+        let telegram: Vec<_> = rows
+            .iter()
+            .filter(|r| r.channel == Channel::Telegram)
+            .collect();
+        assert_eq!(telegram.len(), 1002);
+        assert!(telegram.iter().all(|r| r.batch_key.is_none()));
+        let mut chunks: std::collections::HashMap<&str, Vec<&BroadcastRow>> = Default::default();
+        for r in rows.iter().filter(|r| r.channel == Channel::Line) {
+            chunks
+                .entry(r.batch_key.as_deref().unwrap())
+                .or_default()
+                .push(r);
+        }
+        assert_eq!(chunks.values().map(Vec::len).sum::<usize>(), 1602);
+        for chunk in chunks.values() {
+            assert!(chunk.len() <= MULTICAST_MAX);
+            assert!(
+                chunk.iter().all(|r| r.locale == chunk[0].locale),
+                "one language"
+            );
+        }
+        // 534 English, 535 Thai, 533 without a language: two chunks of each.
+        assert_eq!(chunks.len(), 3 * 2);
+    }
 
     fn tz() -> Tz {
         "Asia/Bangkok".parse().unwrap()

@@ -140,6 +140,9 @@ impl From<ServiceError> for ApiError {
                 detail: format!("{field}: {message}"),
                 field: Some(field),
             },
+            ServiceError::NotFound(what) => StoreError::NotFound(what).into(),
+            ServiceError::Duplicate(key) => StoreError::IdempotencyConflict(key).into(),
+            ServiceError::Refused(r) => r.into(),
             ServiceError::Store(e) => e.into(),
         }
     }

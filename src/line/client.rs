@@ -10,7 +10,7 @@ use crate::domain::model::Secret;
 pub const DEFAULT_API: &str = "https://api.line.me";
 pub const DEFAULT_DATA_API: &str = "https://api-data.line.me";
 /// Recipients per multicast call.
-pub const MAX_MULTICAST: usize = 500;
+pub use crate::domain::notice::MULTICAST_MAX as MAX_MULTICAST;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {

@@ -28,13 +28,37 @@ pub const CLAIM_DAYS: i64 = 30;
 /// Purchases may be dated at most this far ahead (clock skew between tills).
 const FUTURE_SKEW_MINUTES: i64 = 5;
 
+/// What a use case answers when it does not do what was asked. Adapters match
+/// these variants: a refusal becomes its own message, not-found a 404 or "no
+/// such code", a duplicate a 409; `Store` is the unexpected rest.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The request itself is wrong: `field` says where.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The thing named does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The same idempotency key was used before with a different request.
+    #[error("{0} was already used for a different request")]
+    Duplicate(&'static str),
+    /// A business rule turned the request down; nothing changed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Refused(#[from] Refusal),
+    /// Anything else (the database failed, a row is corrupt, ...).
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> ServiceError {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
+            StoreError::IdempotencyConflict(key) => ServiceError::Duplicate(key),
+            StoreError::Refused(r) => ServiceError::Refused(r),
+            other => ServiceError::Store(other),
+        }
+    }
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ServiceError {
@@ -460,19 +484,17 @@ impl Loyalty {
             .filter_map(|f| self.guess.check(Some(f), now).err())
             .max()
         {
-            return Err(StoreError::from(Refusal::TooManyTries { retry_at }).into());
+            return Err(Refusal::TooManyTries { retry_at }.into());
         }
         let result = attempt.await;
         let wrong = matches!(
             &result,
-            Err(ServiceError::Store(
-                StoreError::NotFound("claim code")
-                    | StoreError::Refused(
-                        Refusal::ClaimExpired { .. }
-                            | Refusal::ClaimAlreadyClaimed
-                            | Refusal::LinkInvalid
-                    )
-            ))
+            Err(ServiceError::NotFound("claim code")
+                | ServiceError::Refused(
+                    Refusal::ClaimExpired { .. }
+                        | Refusal::ClaimAlreadyClaimed
+                        | Refusal::LinkInvalid
+                ))
         );
         if wrong {
             self.store

@@ -37,8 +37,12 @@ pub enum StoreError {
     /// Another `taem serve` holds the database.
     #[error("{0}")]
     Locked(String),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    /// SQLite (or rusqlite) failed: its message and extended result code.
+    #[error("SQLite error: {0}")]
+    Sqlite(#[from] sqlite::SqliteError),
+    /// PostgreSQL (or its driver, sqlx) failed.
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A row that breaks taem's own rules (a bug or a hand-edited database).

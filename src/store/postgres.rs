@@ -89,7 +89,7 @@ where
 
 /// Whether `e` is a unique violation of the named constraint.
 fn violates(e: &StoreError, constraint: &str) -> bool {
-    matches!(e, StoreError::Database(sqlx::Error::Database(d))
+    matches!(e, StoreError::Postgres(sqlx::Error::Database(d))
         if d.is_unique_violation() && d.constraint() == Some(constraint))
 }
 
@@ -339,7 +339,7 @@ fn map_unique(e: sqlx::Error, what: &'static str) -> StoreError {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::IdempotencyConflict(what)
         }
-        _ => StoreError::Database(e),
+        _ => StoreError::Postgres(e),
     }
 }
 

@@ -14,9 +14,11 @@ use crate::domain::campaign::{
 use crate::domain::earn::{Breakdown, EarnRate};
 use crate::domain::ledger::{EntryKind, LotView};
 use crate::domain::model::*;
-use crate::domain::notice::{BroadcastStatus, Notice, NoticeLine, OutboxItem, Outcome};
+use crate::domain::notice::{
+    BroadcastRow, BroadcastStatus, Notice, NoticeLine, OutboxItem, Outcome,
+};
 use crate::domain::tier::{Tier, Tiers};
-use crate::domain::{Currency, Locale, Money, Points, Refusal};
+use crate::domain::{Currency, Money, Points, Refusal};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct MerchantRow {
@@ -759,58 +761,6 @@ impl TryFrom<OutboxRow> for OutboxItem {
             marketing_opt_in: r.marketing_opt_in,
         })
     }
-}
-
-/// A broadcast row to insert: one per member and channel.
-pub(super) struct BroadcastRow {
-    pub(super) member_id: i64,
-    pub(super) channel: Channel,
-    pub(super) locale: Option<String>,
-    pub(super) batch_key: Option<String>,
-}
-
-/// The rows of a broadcast to `recipients` (member id, locale, Telegram id and
-/// reachability, LINE id and reachability): Telegram rows one by one, LINE rows
-/// in chunks of at most 500 sharing a language, each chunk with its retry key.
-pub(super) fn broadcast_rows(recipients: Vec<Recipient>) -> Vec<BroadcastRow> {
-    let mut rows = Vec::new();
-    let mut line: Vec<(Option<String>, i64)> = Vec::new();
-    for r in recipients {
-        // A single push takes the member's language when it is sent.
-        if r.telegram {
-            rows.push(BroadcastRow {
-                member_id: r.member_id,
-                channel: Channel::Telegram,
-                locale: None,
-                batch_key: None,
-            });
-        }
-        if r.line {
-            line.push((r.language.map(|l| l.as_str().to_string()), r.member_id));
-        }
-    }
-    line.sort();
-    for chunk in line.chunk_by(|a, b| a.0 == b.0) {
-        for part in chunk.chunks(crate::line::client::MAX_MULTICAST) {
-            let key = crate::line::uuid_v4();
-            rows.extend(part.iter().map(|(locale, member_id)| BroadcastRow {
-                member_id: *member_id,
-                channel: Channel::Line,
-                locale: locale.clone(),
-                batch_key: Some(key.clone()),
-            }));
-        }
-    }
-    rows
-}
-
-/// A member a broadcast goes to, and on which channels.
-pub(super) struct Recipient {
-    pub(super) member_id: i64,
-    /// Their language before the program default ([`Locale::preferred`]).
-    pub(super) language: Option<Locale>,
-    pub(super) telegram: bool,
-    pub(super) line: bool,
 }
 
 /// The SQL condition (on `members`) of who a broadcast goes to.

@@ -43,7 +43,7 @@ use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use readers::Readers;
-use value::SqliteError;
+pub use value::SqliteError;
 use writer::Writer;
 
 /// How long a connection waits for another process's write lock, in seconds.

@@ -10,7 +10,9 @@ use sqlx::PgPool;
 use super::Tx;
 use crate::domain::Locale;
 use crate::domain::model::Channel;
-use crate::domain::notice::{BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
+use crate::domain::notice::{
+    BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, Recipient, backoff, broadcast_rows,
+};
 use crate::store::Result;
 use crate::store::rows::*;
 

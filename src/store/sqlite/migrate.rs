@@ -78,8 +78,7 @@ const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS taem_migrations (
 )";
 
 fn failed(version: i64, e: rusqlite::Error) -> StoreError {
-    let e = sqlx::Error::Database(Box::new(SqliteError::from(&e)));
-    MigrateError::ExecuteMigration(e, version).into()
+    SqliteError::other(format!("migration {version}: {e}")).into()
 }
 
 /// Brings the schema up to date.

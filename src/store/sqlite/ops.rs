@@ -60,7 +60,6 @@ pub(super) fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params
 
 /// A unique violation becomes "already used"; anything else stays.
 fn map_unique(e: StoreError, what: &'static str) -> StoreError {
-    use sqlx::error::DatabaseError;
     match sqlite_error(&e) {
         Some(d) if d.is_unique_violation() => StoreError::IdempotencyConflict(what),
         _ => e,

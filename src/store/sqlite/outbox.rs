@@ -9,7 +9,9 @@ use super::ops::{all, exec, one};
 use super::value::Ts;
 use crate::domain::Locale;
 use crate::domain::model::Channel;
-use crate::domain::notice::{BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
+use crate::domain::notice::{
+    BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, Recipient, backoff, broadcast_rows,
+};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
 

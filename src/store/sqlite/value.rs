@@ -1,13 +1,11 @@
 //! How values cross into SQLite: timestamps as sortable text, and rusqlite's
 //! errors as [`StoreError`]s.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use rusqlite::ffi;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use sqlx::error::{DatabaseError, ErrorKind};
 
 use crate::store::StoreError;
 
@@ -102,12 +100,10 @@ pub(crate) fn ts_opt(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Opti
 // ---------------------------------------------------------------------------
 // Errors
 
-/// An error from SQLite (or rusqlite), carried inside `StoreError::Database` as
-/// an `sqlx::error::DatabaseError` so callers see one kind of database error
-/// whichever backend runs. Cloneable, so that one failed COMMIT can answer every
-/// operation of its batch.
+/// An error from SQLite (or rusqlite), as `StoreError::Sqlite`. Cloneable, so
+/// that one failed COMMIT can answer every operation of its batch.
 #[derive(Debug, Clone)]
-pub(crate) struct SqliteError {
+pub struct SqliteError {
     /// SQLite's extended result code, when SQLite reported the error.
     extended_code: Option<i32>,
     message: String,
@@ -121,8 +117,16 @@ impl SqliteError {
         }
     }
 
+    /// A UNIQUE or PRIMARY KEY constraint refused the row.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self.extended_code,
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+        )
+    }
+
     pub(crate) fn is_unique_violation_on(&self, column: &str) -> bool {
-        self.kind() == ErrorKind::UniqueViolation && self.message.contains(column)
+        self.is_unique_violation() && self.message.contains(column)
     }
 }
 
@@ -143,56 +147,16 @@ impl fmt::Display for SqliteError {
 
 impl std::error::Error for SqliteError {}
 
-impl DatabaseError for SqliteError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<Cow<'_, str>> {
-        self.extended_code.map(|c| Cow::Owned(c.to_string()))
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self.extended_code {
-            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
-                ErrorKind::UniqueViolation
-            }
-            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
-            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
-            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
-impl From<SqliteError> for StoreError {
-    fn from(e: SqliteError) -> StoreError {
-        StoreError::Database(sqlx::Error::Database(Box::new(e)))
-    }
-}
-
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
-        SqliteError::from(&e).into()
+        StoreError::Sqlite(SqliteError::from(&e))
     }
 }
 
 /// The `SqliteError` inside a store error, if that is what it is.
 pub(crate) fn sqlite_error(e: &StoreError) -> Option<&SqliteError> {
     match e {
-        StoreError::Database(sqlx::Error::Database(d)) => d.try_downcast_ref::<SqliteError>(),
+        StoreError::Sqlite(e) => Some(e),
         _ => None,
     }
 }

@@ -87,7 +87,7 @@ pub(super) struct Writer {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Database(sqlx::Error::WorkerCrashed)
+    SqliteError::other("the SQLite writer thread has stopped").into()
 }
 
 impl Writer {

@@ -2,10 +2,8 @@
 //! campaigns (windows in Asia/Bangkok, SKU bonuses, budgets under concurrency),
 //! tiers and referrals.
 
-mod common;
-
+use crate::common::*;
 use chrono::{Duration, Months};
-use common::*;
 use serde_json::{Value, json};
 use taem::domain::time::now;
 

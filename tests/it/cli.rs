@@ -1,12 +1,10 @@
 //! The `taem` binary as an administrator uses it: commands, --json output, a
 //! live server beside the CLI, a second server refused, graceful shutdown.
 
-mod common;
-
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use taem::http::signature;
 

@@ -1,12 +1,11 @@
 //! Shared test helpers: a fresh database per test on every backend (SQLite always,
 //! PostgreSQL when TEST_POSTGRES_URL is set), the real server on port 0, and a
 //! client that signs merchant requests.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::Connection;
 use taem::app::Application;
 use taem::config::Settings;
@@ -279,3 +278,22 @@ impl TestApp {
 }
 pub mod fake_line;
 pub mod fake_telegram;
+
+/// Runs `f` against a fresh server on every backend, then checks the ledger.
+pub async fn each_app(mut f: impl AsyncFnMut(&TestApp)) {
+    for db in databases().await {
+        let app = TestApp::spawn(db).await;
+        f(&app).await;
+        app.t.assert_ledger_holds().await;
+        app.shutdown().await;
+    }
+}
+
+/// The body of a purchase.
+pub fn purchase(receipt: &str, amount: &str, member: Option<&str>) -> Value {
+    let mut body = json!({"receipt_id": receipt, "amount": amount, "currency": "THB"});
+    if let Some(code) = member {
+        body["member_code"] = json!(code);
+    }
+    body
+}

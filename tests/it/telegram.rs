@@ -1,10 +1,8 @@
 //! The real teloxide bot against a fake Bot API on loopback: the whole customer
 //! journey in Thai and in English, and each error a customer can meet.
 
-mod common;
-
-use common::fake_telegram::{FakeTelegram, TOKEN};
-use common::*;
+use crate::common::fake_telegram::{FakeTelegram, TOKEN};
+use crate::common::*;
 use serde_json::json;
 use taem::domain::model::MemberRef;
 use taem::domain::time::now;
@@ -37,17 +35,17 @@ impl Bot {
         }
     }
 
-    async fn say(&mut self, text: &str) -> Vec<common::fake_telegram::Call> {
+    async fn say(&mut self, text: &str) -> Vec<crate::common::fake_telegram::Call> {
         self.fake.user_says(self.user, self.lang, text);
         self.collect().await
     }
 
-    async fn press(&mut self, data: &str) -> Vec<common::fake_telegram::Call> {
+    async fn press(&mut self, data: &str) -> Vec<crate::common::fake_telegram::Call> {
         self.fake.user_presses(self.user, self.lang, data);
         self.collect().await
     }
 
-    async fn collect(&mut self) -> Vec<common::fake_telegram::Call> {
+    async fn collect(&mut self) -> Vec<crate::common::fake_telegram::Call> {
         let new = self.fake.replies(self.user, self.seen).await;
         self.seen += new.len();
         new
@@ -64,7 +62,7 @@ impl Bot {
     }
 }
 
-fn text(calls: &[common::fake_telegram::Call]) -> String {
+fn text(calls: &[crate::common::fake_telegram::Call]) -> String {
     calls
         .iter()
         .map(|c| c.text())

@@ -1,15 +1,12 @@
 //! The store contract on every backend: the ledger invariant under random
 //! operations, exact concurrent redemption, expiry, pending points, vouchers.
 
-mod common;
-
+use crate::common::*;
 use chrono::Duration;
-use common::*;
 use proptest::prelude::*;
 use taem::domain::model::*;
 use taem::domain::time::now;
 use taem::domain::{Points, VoucherCode};
-use taem::store::StoreError;
 
 async fn each_store(mut f: impl AsyncFnMut(&TestStore)) {
     for db in databases().await {
@@ -21,7 +18,7 @@ async fn each_store(mut f: impl AsyncFnMut(&TestStore)) {
 
 fn refusal(e: taem::service::ServiceError) -> taem::domain::Refusal {
     match e {
-        taem::service::ServiceError::Store(StoreError::Refused(r)) => r,
+        taem::service::ServiceError::Refused(r) => r,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -2,10 +2,8 @@
 //! payloads in LINE's JSON shapes, the journey in Thai and English, redelivery,
 //! bad signatures, unfollow, and a spent reply token falling back to push.
 
-mod common;
-
-use common::fake_line::{FakeLine, LineCall, SECRET, TOKEN};
-use common::*;
+use crate::common::fake_line::{FakeLine, LineCall, SECRET, TOKEN};
+use crate::common::*;
 use serde_json::{Value, json};
 use taem::domain::model::MemberRef;
 
@@ -123,6 +121,14 @@ async fn journey(lang: &str, welcome: &str, balance: &str, keyword: &str, histor
             .post_signed("/v1/purchases", &json!({"receipt_id": "L-1", "amount": "26000", "currency": "THB", "member_code": code}))
             .await;
         assert_eq!(s, 201);
+        // The purchase is pushed (points earned, and the new tier) whenever the
+        // worker gets to it: wait for both before the conversation goes on.
+        let mut pushed: Vec<LineCall> = Vec::new();
+        while pushed.iter().filter(|c| c.kind == "push").count() < 2 {
+            let new = line.fake.calls_after(line.seen).await;
+            line.seen += new.len();
+            pushed.extend(new);
+        }
         let r = line.say(keyword).await;
         assert!(texts(&r).contains(balance), "{}", texts(&r));
 
@@ -207,13 +213,17 @@ async fn a_redelivered_event_acts_once_and_a_bad_signature_does_nothing() {
     line.send(follow.clone()).await;
     let mut again = follow;
     again["deliveryContext"]["isRedelivery"] = json!(true);
-    assert_eq!(line.post(vec![again], None).await, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        line.fake.calls().len(),
-        1,
-        "the redelivery was not answered again"
+    // The redelivery and a new message in one delivery: events are handled in
+    // order, so once the message is answered the redelivery was handled too.
+    let probe = line.event(
+        "message",
+        json!({"message": {"type": "text", "id": "1", "text": "points"}}),
     );
+    assert_eq!(line.post(vec![again, probe], None).await, 200);
+    let answered = line.fake.calls_after(1).await;
+    assert_eq!(answered.len(), 1, "only the new message was answered");
+    assert!(texts(&answered).contains("Balance"), "{}", texts(&answered));
+    line.seen = 2;
 
     let e = line.event(
         "message",
@@ -225,8 +235,7 @@ async fn a_redelivered_event_acts_once_and_a_bad_signature_does_nothing() {
         401
     );
     assert_eq!(line.post(vec![e], Some(String::new())).await, 401);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(line.fake.calls().len(), 1, "nothing happened");
+    // A 401 is answered before anything is handled: nothing can follow.
 
     // Unknown event and message types are ignored, not errors.
     let sticker = line.event(
@@ -240,6 +249,11 @@ async fn a_redelivered_event_acts_once_and_a_bad_signature_does_nothing() {
     assert_eq!(line.post(vec![beacon], None).await, 200);
     let r = line.send(sticker).await;
     assert!(texts(&r).contains("didn't understand"), "{}", texts(&r));
+    assert_eq!(
+        line.fake.calls().len(),
+        3,
+        "the follow, the message and the sticker were answered; nothing else"
+    );
     line.app.shutdown().await;
 }
 
@@ -269,15 +283,26 @@ async fn an_unfollow_is_recorded_and_sends_nothing() {
     line.send(follow).await;
     let e = line.event("unfollow", json!({}));
     assert_eq!(line.post(vec![e], None).await, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Handled once the member is marked unreachable (the handler's last step).
+    let store = line.app.t.store.clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store
+        .member(&MemberRef::Line(USER.into()))
+        .await
+        .unwrap()
+        .line_reachable
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never marked unreachable"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
         line.fake.calls().len(),
         1,
         "nothing is sent to someone who unfollowed"
     );
-    let store = line.app.t.store.clone();
-    let m = store.member(&MemberRef::Line(USER.into())).await.unwrap();
-    assert!(!m.line_reachable, "marked unreachable on LINE");
     // Following again brings them back.
     line.seen = 1;
     let again = line.event("follow", json!({"follow": {"isUnblocked": true}}));

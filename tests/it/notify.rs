@@ -3,15 +3,13 @@
 //! once per member per channel, 429s, blocked members, a crash mid-broadcast,
 //! quiet hours and opt-outs.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::common::fake_line::{self, FakeLine};
+use crate::common::fake_telegram::{self, FakeTelegram};
+use crate::common::*;
 use chrono::Timelike;
-use common::fake_line::{self, FakeLine};
-use common::fake_telegram::{self, FakeTelegram};
-use common::*;
 use serde_json::json;
 use taem::domain::model::*;
 use taem::domain::notice::BroadcastStatus;
@@ -451,8 +449,8 @@ async fn quiet_hours_hold_marketing_and_an_opt_out_before_delivery_is_honoured()
             "{}",
             r[0].text()
         );
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        // ...but the broadcast waits for the morning.
+        // ...and the round that sent it passed over the broadcast, queued
+        // before it: the broadcast waits for the morning.
         let status = app.t.store.broadcast_status(id).await.unwrap();
         assert_eq!(status.queued, 2, "{}", app.backend());
         assert_eq!(tg.sent_to(40_002).len(), 0);
@@ -528,10 +526,9 @@ async fn points_about_to_expire_are_reminded_once_per_lot() {
             app.backend(),
             r[0].text()
         );
-        // Once per lot: a later sweep finds nothing new.
+        // Once per lot: a later sweep queues nothing, so nothing more can be sent.
         let again = taem::notify::remind_expiring(app.t.store.as_ref(), now()).await;
         assert_eq!(again.unwrap(), 0, "once");
-        tokio::time::sleep(Duration::from_millis(700)).await;
         assert_eq!(tg.sent_to(50_001).len(), 1, "one reminder for both lots");
         app.shutdown().await;
     }

@@ -1,0 +1,13 @@
+//! The integration tests: one binary (one link, one `common`), a module per
+//! area. Every store, API and chat test runs on SQLite, and on PostgreSQL too
+//! when `TEST_POSTGRES_URL` is set.
+
+mod api;
+mod cli;
+mod common;
+mod ledger;
+mod line;
+mod notify;
+mod rules;
+mod security;
+mod telegram;
