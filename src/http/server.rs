@@ -25,45 +25,72 @@ use crate::config::HttpLimits;
 /// largest; the merchant and admin APIs allow 64 KiB).
 pub const MAX_ANY_BODY: usize = 1024 * 1024;
 
-/// The layers every route shares, outermost last.
+/// The layers every route shares, outermost last. The request timeout, the
+/// security headers and problem+json for the router's own errors are one
+/// middleware (`guard`): each layer is cloned for every request, so fewer is
+/// measurably faster.
 pub fn with_limits(app: Router, limits: &HttpLimits) -> Router {
-    use tower_http::set_header::SetResponseHeaderLayer;
-    let header = |name: &'static str, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(
-            header::HeaderName::from_static(name),
-            header::HeaderValue::from_static(value),
-        )
-    };
     app.layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_ANY_BODY))
-        // No answer of taem's is a page to frame, sniff or cache in between.
-        .layer(header("x-content-type-options", "nosniff"))
-        .layer(header("x-frame-options", "DENY"))
-        .layer(header("referrer-policy", "no-referrer"))
-        .layer(header("cache-control", "no-store"))
-        .layer(axum::middleware::from_fn(problem_everywhere))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
+            guard,
         ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
                 // The route's template, never the path itself: paths carry
                 // voucher codes and QR tokens.
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("(no route)", |p| p.as_str())
-                    .to_string();
-                tracing::debug_span!("request", method = %req.method(), route)
+                let span = tracing::debug_span!(
+                    "request",
+                    method = %req.method(),
+                    route = tracing::field::Empty
+                );
+                if !span.is_disabled() {
+                    let route = req.extensions().get::<MatchedPath>();
+                    span.record("route", route.map_or("(no route)", |p| p.as_str()));
+                }
+                span
             }),
         )
 }
 
-/// Errors the router and layers answer themselves (404, 405, 408, 413, a path
-/// or header that does not parse) come as plain text; they are answered as
+/// Headers on every answer unless the handler set its own: no answer of taem's
+/// is a page to frame, sniff or cache in between.
+const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+/// The request's time limit (`408` when it is up), the security headers, and
+/// problem+json for the router's own errors.
+async fn guard(
+    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(res) => problem_everywhere(res).await,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "the request took too long; send it again (a purchase, refund or voucher use is recorded once whatever the retries)",
+        )
+        .into_response(),
+    };
+    let headers = res.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        if !headers.contains_key(&name) {
+            headers.insert(name, header::HeaderValue::from_static(value));
+        }
+    }
+    res
+}
+
+/// Errors the router and layers answer themselves (404, 405, 413, a path or
+/// header that does not parse) come as plain text; they are answered as
 /// problem+json like every other error.
-async fn problem_everywhere(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+async fn problem_everywhere(res: Response) -> Response {
     let status = res.status();
     let is_problem = res
         .headers()
@@ -77,10 +104,6 @@ async fn problem_everywhere(req: Request, next: Next) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => (
             "method-not-allowed",
             "this endpoint does not take that method; see /openapi.json".into(),
-        ),
-        StatusCode::REQUEST_TIMEOUT => (
-            "request-timeout",
-            "the request took too long to arrive; nothing was recorded".into(),
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             "payload-too-large",

@@ -632,14 +632,7 @@ pub(super) fn record_purchase(
     conn: &Connection,
     cmd: &PurchaseCommand,
 ) -> Result<Recorded<PurchaseReceipt>> {
-    rules::settings_current(conn, cmd)?;
-    let buyer = match &cmd.member_code {
-        Some(code) => Some(
-            rules::buyer(conn, code, cmd.rules.currency.code(), cmd.now)?
-                .ok_or(StoreError::NotFound("member"))?,
-        ),
-        None => None,
-    };
+    let buyer = rules::buyer(conn, cmd)?;
     let campaigns = rules::running_campaigns(conn, cmd.occurred_at)?;
     let used = match &buyer {
         Some((b, _)) => rules::member_use(conn, b.id, &capped(&campaigns))?,

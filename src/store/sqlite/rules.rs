@@ -7,24 +7,25 @@ use rusqlite::{Connection, params};
 
 use super::ops::{all, credit, exec, insert, member_balance, one};
 use super::value::Ts;
+use crate::domain::Points;
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
 use crate::domain::tier::{Tiers, window_start};
-use crate::domain::{MemberCode, Points};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
 
-/// The member a purchase names, with what the rules need to know about them,
-/// and their rolling spend in `currency` before this purchase.
-pub(super) fn buyer(
-    conn: &Connection,
-    code: &MemberCode,
-    currency: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(Buyer, i64)>> {
-    one(
+/// The member a purchase names (if any), with what the rules need to know about
+/// them and their rolling spend in the program currency before this purchase.
+/// Refuses a purchase priced under settings older than the database's (the
+/// version is read in the same statement as the buyer).
+pub(super) fn buyer(conn: &Connection, cmd: &PurchaseCommand) -> Result<Option<(Buyer, i64)>> {
+    let Some(code) = &cmd.member_code else {
+        settings_current(conn, cmd)?;
+        return Ok(None);
+    };
+    let (buyer, version) = one(
         conn,
         "SELECT m.id, m.code, m.balance, m.tier, m.referred_by, \
          m.referral_purchase_id IS NOT NULL, \
@@ -32,25 +33,38 @@ pub(super) fn buyer(
          (m.telegram_id IS NOT NULL AND m.telegram_reachable) \
          OR (m.line_id IS NOT NULL AND m.line_reachable), \
          (SELECT COALESCE(SUM(p.amount_minor - p.refunded_minor), 0) FROM purchases p \
-          WHERE p.member_id = m.id AND p.occurred_at > ?2 AND p.currency = ?3) \
+          WHERE p.member_id = m.id AND p.occurred_at > ?2 AND p.currency = ?3), \
+         (SELECT settings_version FROM program WHERE id = 1) \
          FROM members m WHERE m.code = ?1",
-        params![code.as_str(), Ts(window_start(now)), currency],
+        params![
+            code.as_str(),
+            Ts(window_start(cmd.now)),
+            cmd.rules.currency.code()
+        ],
         |r| {
             Ok((
-                Buyer {
-                    id: r.get(0)?,
-                    code: r.get(1)?,
-                    balance: r.get(2)?,
-                    tier: r.get(3)?,
-                    referred_by: r.get(4)?,
-                    referral_paid: r.get(5)?,
-                    has_purchases: r.get(6)?,
-                    has_channel: r.get(7)?,
-                },
-                r.get(8)?,
+                (
+                    Buyer {
+                        id: r.get(0)?,
+                        code: r.get(1)?,
+                        balance: r.get(2)?,
+                        tier: r.get(3)?,
+                        referred_by: r.get(4)?,
+                        referral_paid: r.get(5)?,
+                        has_purchases: r.get(6)?,
+                        has_channel: r.get(7)?,
+                    },
+                    r.get(8)?,
+                ),
+                r.get::<_, i64>(9)?,
             ))
         },
-    )
+    )?
+    .ok_or(StoreError::NotFound("member"))?;
+    if version != cmd.rules.version {
+        return Err(StoreError::SettingsChanged);
+    }
+    Ok(Some(buyer))
 }
 
 /// Campaigns whose window includes `at` (days and hours are checked by the rules).
@@ -90,7 +104,7 @@ pub(super) fn member_use(
 /// Prices a purchase as recording it would (the member, campaigns and caps as
 /// they are now).
 /// Refuses a purchase priced under settings older than the database's.
-pub(super) fn settings_current(conn: &Connection, cmd: &PurchaseCommand) -> Result<()> {
+fn settings_current(conn: &Connection, cmd: &PurchaseCommand) -> Result<()> {
     let version = one(
         conn,
         "SELECT settings_version FROM program WHERE id = 1",
@@ -104,15 +118,7 @@ pub(super) fn settings_current(conn: &Connection, cmd: &PurchaseCommand) -> Resu
 }
 
 pub(super) fn price_purchase(conn: &Connection, cmd: &PurchaseCommand) -> Result<Breakdown> {
-    settings_current(conn, cmd)?;
-    let buyer = match &cmd.member_code {
-        Some(code) => Some(
-            buyer(conn, code, cmd.rules.currency.code(), cmd.now)?
-                .ok_or(StoreError::NotFound("member"))?
-                .0,
-        ),
-        None => None,
-    };
+    let buyer = buyer(conn, cmd)?.map(|b| b.0);
     let campaigns = running_campaigns(conn, cmd.occurred_at)?;
     let used = match &buyer {
         Some(b) => member_use(conn, b.id, &capped(&campaigns))?,
