@@ -17,9 +17,9 @@ use crate::domain::model::TierChange;
 use crate::domain::notice::BroadcastStatus;
 use crate::domain::tier::Tier;
 use crate::domain::time::now;
+use crate::service::ServiceError;
 use crate::service::campaigns::{CampaignInput, CampaignReport};
 use crate::service::{PurchaseItem, PurchaseRequest};
-use crate::store::StoreError;
 
 /// The admin routes, nested under `/admin/v1`. The bearer token is checked
 /// first, for every path under it (unknown ones included), before any path
@@ -128,7 +128,7 @@ async fn broadcast_status(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<BroadcastStatus>, ApiError> {
-    Ok(Json(state.loyalty.store().broadcast_status(id).await?))
+    Ok(Json(state.loyalty.broadcast_status(id).await?))
 }
 
 /// `POST /admin/v1/campaigns/simulate`: what a purchase would earn.
@@ -156,8 +156,8 @@ async fn simulate(
     body: axum::body::Bytes,
 ) -> Result<Json<Simulation>, ApiError> {
     let req: SimulateRequest = json(&body)?;
-    let merchant = match state.loyalty.store().merchant(&req.merchant_id).await {
-        Err(StoreError::NotFound(_)) => {
+    let merchant = match state.loyalty.merchant(&req.merchant_id).await {
+        Err(ServiceError::NotFound(_)) => {
             return Err(ApiError {
                 field: Some("merchant_id".into()),
                 ..ApiError::new(

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use crate::domain::model::{Merchant, Recorded, Secret};
 use crate::domain::time::now;
 use crate::service::Loyalty;
-use crate::store::StoreError;
+use crate::service::ServiceError;
 
 pub mod admin;
 pub mod error;
@@ -74,7 +74,7 @@ impl AppState {
         {
             return Ok(Some(m.clone()));
         }
-        match self.loyalty.store().merchant(id).await {
+        match self.loyalty.merchant(id).await {
             Ok(m) => {
                 self.merchants
                     .write()
@@ -82,7 +82,7 @@ impl AppState {
                     .insert(id.to_string(), (m.clone(), Instant::now()));
                 Ok(Some(m))
             }
-            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(ServiceError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -276,7 +276,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.loyalty.store().ping().await {
+    match state.loyalty.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

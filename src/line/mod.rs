@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::chat::{Conversation, Customer, Identity, Intent};
-use crate::domain::model::{Channel, MemberRef, Secret};
+use crate::domain::model::{MemberRef, Secret};
 use crate::domain::time::now;
 
 pub mod client;
@@ -103,10 +103,10 @@ async fn webhook(
 }
 
 async fn handle_event(state: &LineState, event: Value) {
-    let store = state.conversation.loyalty().store();
+    let loyalty = state.conversation.loyalty();
     // A redelivered event (same webhookEventId) never acts twice.
     if let Some(id) = event["webhookEventId"].as_str() {
-        match store.first_delivery("line", id, now()).await {
+        match loyalty.first_delivery("line", id, now()).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(event = id, "LINE event delivered again; ignored");
@@ -127,9 +127,8 @@ async fn handle_event(state: &LineState, event: Value) {
     let intent = match event["type"].as_str() {
         Some("follow") => Intent::Start { payload: None },
         Some("unfollow") => {
-            if let Ok(m) = store.member(&MemberRef::Line(user.clone())).await
-                && let Err(e) = store.set_reachable(m.id, Channel::Line, false).await
-            {
+            let by = MemberRef::Line(user.clone());
+            if let Err(e) = loyalty.set_reachable(&by, false).await {
                 tracing::warn!(error = %e, "could not mark a LINE member unreachable");
             }
             return;
@@ -142,13 +141,13 @@ async fn handle_event(state: &LineState, event: Value) {
         // Other event types (join, leave, beacon, ...) are not for taem.
         _ => return,
     };
-    let known = store.member(&MemberRef::Line(user.clone())).await.ok();
-    if event["type"] == "follow"
-        && let Some(m) = &known
-    {
-        // A follow is also a comeback after a block.
-        let _ = store.set_reachable(m.id, Channel::Line, true).await;
-    }
+    // (A follow is also a comeback after a block: the conversation marks the
+    // member reachable again as they write.)
+    let known = loyalty
+        .chat_account(&MemberRef::Line(user.clone()))
+        .await
+        .ok()
+        .flatten();
     // LINE tells the app's language only through the profile: asked when the
     // member is new, follows again, or has no language yet; the conversation
     // remembers it.

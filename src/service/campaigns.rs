@@ -318,6 +318,11 @@ impl Loyalty {
         Ok((queued, self.store.broadcast_status(id).await?))
     }
 
+    /// How far a campaign's announcement has gone.
+    pub async fn broadcast_status(&self, id: i64) -> Result<BroadcastStatus> {
+        Ok(self.store.broadcast_status(id).await?)
+    }
+
     /// Campaigns running now or starting within `days`, soonest first, for the
     /// chat's Promotions.
     pub async fn current_campaigns(&self, now: DateTime<Utc>, days: i64) -> Result<Vec<Campaign>> {

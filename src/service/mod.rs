@@ -592,6 +592,50 @@ impl Loyalty {
         Ok((member, false))
     }
 
+    /// Records whether messages reach the member behind a chat account (they
+    /// blocked the bot, unfollowed, came back). An account without a member has
+    /// nothing to record.
+    pub async fn set_reachable(&self, by: &MemberRef, reachable: bool) -> Result<()> {
+        let channel = match by {
+            MemberRef::Line(_) => Channel::Line,
+            _ => Channel::Telegram,
+        };
+        match self.store.member(by).await {
+            Ok(m) => Ok(self.store.set_reachable(m.id, channel, reachable).await?),
+            Err(StoreError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The member behind a chat account, if there is one yet.
+    pub async fn chat_account(&self, by: &MemberRef) -> Result<Option<Member>> {
+        match self.store.member(by).await {
+            Ok(m) => Ok(Some(m)),
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether an inbound event (e.g. LINE's `webhookEventId`) is seen for the
+    /// first time; a redelivery must not act twice.
+    pub async fn first_delivery(
+        &self,
+        source: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(self.store.first_delivery(source, event_id, now).await?)
+    }
+
+    pub async fn merchant(&self, id: &str) -> Result<Merchant> {
+        Ok(self.store.merchant(id).await?)
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
     /// A member changes their language or marketing consent.
     pub async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
         if let Some(l) = &update.locale

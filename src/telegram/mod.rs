@@ -315,7 +315,7 @@ async fn on_my_chat_member(
     }
     let reachable = !matches!(upd.new_chat_member.kind, ChatMemberKind::Banned(_));
     let who = customer(&upd.from);
-    conv.set_reachable(&who, reachable).await;
+    set_reachable(&conv, &who, reachable).await;
     Ok(())
 }
 
@@ -333,7 +333,7 @@ async fn deliver(
         gate.interactive();
     }
     match send_reply(bot, chat, reply, Some(gate)).await {
-        Delivery::Unreachable => conv.set_reachable(who, false).await,
+        Delivery::Unreachable => set_reachable(conv, who, false).await,
         Delivery::Sent | Delivery::Failed => {}
     }
 }
@@ -383,23 +383,16 @@ pub async fn set_commands(
 }
 
 /// Marks a member reachable or not on Telegram (blocked the bot / came back).
-impl Conversation {
-    pub async fn set_reachable(&self, who: &Customer, reachable: bool) {
-        let Identity::Telegram(id) = who.identity else {
-            return;
-        };
-        let store = self.loyalty().store();
-        match store.member(&MemberRef::Telegram(id)).await {
-            Ok(m) => {
-                if let Err(e) = store
-                    .set_reachable(m.id, crate::domain::model::Channel::Telegram, reachable)
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not record Telegram reachability");
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "no member for a Telegram status change"),
-        }
+async fn set_reachable(conv: &Conversation, who: &Customer, reachable: bool) {
+    let Identity::Telegram(id) = who.identity else {
+        return;
+    };
+    if let Err(e) = conv
+        .loyalty()
+        .set_reachable(&MemberRef::Telegram(id), reachable)
+        .await
+    {
+        tracing::warn!(error = %e, "could not record Telegram reachability");
     }
 }
 
