@@ -639,7 +639,7 @@ impl Loyalty {
     /// A member changes their language or marketing consent.
     pub async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
         if let Some(l) = &update.locale
-            && crate::i18n::Locale::parse(l).is_none()
+            && crate::domain::Locale::parse(l).is_none()
         {
             return Err(invalid("locale", format!("{l:?} is not th or en")));
         }
