@@ -417,10 +417,6 @@ impl Conversation {
         }
     }
 
-    fn offered(r: &Reward, now: DateTime<Utc>) -> bool {
-        r.active && r.valid_from.is_none_or(|t| t <= now) && r.valid_until.is_none_or(|t| t > now)
-    }
-
     async fn rewards(&self, turn: &Turn<'_>, page: u32) -> Result<Message, ServiceError> {
         let loc = turn.loc;
         let all: Vec<Reward> = self
@@ -429,7 +425,7 @@ impl Conversation {
             .rewards(false)
             .await?
             .into_iter()
-            .filter(|r| Self::offered(r, turn.now))
+            .filter(|r| r.offered(turn.now))
             .collect();
         if all.is_empty() {
             return Ok(Message::new().text(self.t(loc, "rewards-empty", &[])));
@@ -522,7 +518,7 @@ impl Conversation {
     async fn redeem_ask(&self, turn: &Turn<'_>, reward_id: i64) -> Result<Message, ServiceError> {
         let loc = turn.loc;
         let r = match self.loyalty.store().reward(reward_id).await {
-            Ok(r) if Self::offered(&r, turn.now) => r,
+            Ok(r) if r.offered(turn.now) => r,
             Ok(_) | Err(StoreError::NotFound(_)) => {
                 return Ok(self.refusal(loc, &Refusal::RewardUnavailable));
             }

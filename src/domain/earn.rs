@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::money::{Currency, Money};
 use super::points::Points;
+use super::refusal::Refusal;
 
 /// `points` points for every `per_minor` minor units spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,10 +196,74 @@ pub fn refund_clawback(
     }
 }
 
+/// What a refund does: the points it claws back and what stays refundable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundPlan {
+    pub clawback: Points,
+    pub refundable_after: Money,
+}
+
+/// A refund of `refund` against a purchase of `purchase_minor` that earned
+/// `earned` points (`referral` of them a referral bonus), of which
+/// `refunded_before_minor` was refunded already: the points to claw back
+/// ([`refund_clawback`]), or a refusal when it is more than is still refundable.
+pub fn decide_refund(
+    earned: Points,
+    referral: Points,
+    purchase_minor: i64,
+    refunded_before_minor: i64,
+    refund: Money,
+) -> Result<RefundPlan, Refusal> {
+    let refundable = purchase_minor - refunded_before_minor;
+    let money = |minor| Money::from_minor(minor, refund.currency());
+    if refund.minor() > refundable {
+        return Err(Refusal::RefundExceedsPurchase {
+            requested: refund.to_decimal_string(),
+            refundable: money(refundable).to_decimal_string(),
+        });
+    }
+    Ok(RefundPlan {
+        clawback: refund_clawback(
+            earned,
+            referral,
+            purchase_minor,
+            refunded_before_minor,
+            refund.minor(),
+        ),
+        refundable_after: money(refundable - refund.minor()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_refund_beyond_what_is_left_is_refused_and_the_rest_claws_back_in_proportion() {
+        let refund = |s: &str| thb(s);
+        let p = Points::new;
+        // 1,000 THB earned 40 points; 600 refunded before.
+        assert_eq!(
+            decide_refund(p(40), p(0), 100_000, 60_000, refund("400.01")),
+            Err(Refusal::RefundExceedsPurchase {
+                requested: "400.01".into(),
+                refundable: "400.00".into()
+            })
+        );
+        let plan = decide_refund(p(40), p(0), 100_000, 60_000, refund("300")).unwrap();
+        assert_eq!(plan.clawback, p(12));
+        assert_eq!(plan.refundable_after.to_decimal_string(), "100.00");
+        let claw = |e, r, before, s| {
+            decide_refund(p(e), p(r), 100_000, before, refund(s))
+                .unwrap()
+                .clawback
+        };
+        assert_eq!(claw(40, 0, 60_000, "400"), p(16));
+        // The referral bonus goes back only with the last of the purchase.
+        assert_eq!(claw(90, 50, 0, "500"), p(20));
+        assert_eq!(claw(90, 50, 50_000, "500"), p(70));
+    }
 
     fn thb(s: &str) -> Money {
         Money::parse(s, Currency::THB).unwrap()

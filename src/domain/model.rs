@@ -191,6 +191,15 @@ pub struct Reward {
     pub created_at: DateTime<Utc>,
 }
 
+impl Reward {
+    /// Whether it can be redeemed at `now`: active and inside its window.
+    pub fn offered(&self, now: DateTime<Utc>) -> bool {
+        self.active
+            && self.valid_from.is_none_or(|t| t <= now)
+            && self.valid_until.is_none_or(|t| t > now)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewReward {
     pub name_th: String,

@@ -23,11 +23,12 @@ use super::rows::*;
 use super::{Result, Store, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
-use crate::domain::earn::refund_clawback;
+use crate::domain::earn::decide_refund;
 use crate::domain::guess::Failures;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, Notice, OutboxItem, Outcome};
+use crate::domain::redeem;
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Money, Points, Refusal, VoucherCode};
 
@@ -588,23 +589,14 @@ impl PgStore {
         if let Some(replay) = refund_replay(&mut tx, cmd).await? {
             return Ok(replay);
         }
-        let cur = currency(&p.currency)?;
-        let refundable = p.amount_minor - p.refunded_minor;
-        if cmd.amount.minor() > refundable {
-            return Err(Refusal::RefundExceedsPurchase {
-                requested: cmd.amount.to_decimal_string(),
-                refundable: Money::from_minor(refundable, cur).to_decimal_string(),
-            }
-            .into());
-        }
-        let claw = refund_clawback(
+        let plan = decide_refund(
             Points::new(p.points),
             Points::new(p.referral_points),
             p.amount_minor,
             p.refunded_minor,
-            cmd.amount.minor(),
-        )
-        .value();
+            cmd.amount,
+        )?;
+        let claw = plan.clawback.value();
         let mut balance = None;
         if let Some(member_id) = p.member_id {
             lock_member(&mut tx, member_id).await?;
@@ -659,8 +651,7 @@ impl PgStore {
             receipt_id: p.receipt_id,
             purchase_id: p.id,
             points_clawed_back: Points::new(claw),
-            refundable_amount: Money::from_minor(refundable - cmd.amount.minor(), cur)
-                .to_decimal_string(),
+            refundable_amount: plan.refundable_after.to_decimal_string(),
             member_code: p.member_code,
             balance: balance.map(Points::new),
         }))
@@ -691,40 +682,26 @@ impl PgStore {
         .await?
         .ok_or(StoreError::NotFound("reward"))?
         .try_into()?;
-        let offered = reward.active
-            && reward.valid_from.is_none_or(|t| t <= cmd.now)
-            && reward.valid_until.is_none_or(|t| t > cmd.now);
-        if !offered {
-            return Err(Refusal::RewardUnavailable.into());
-        }
-        if reward.stock == Some(0) {
-            return Err(Refusal::OutOfStock.into());
-        }
-        if let Some(limit) = reward.per_member_limit {
-            let held: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM vouchers WHERE member_id = $1 AND reward_id = $2 \
-                 AND status IN ('issued', 'used')",
-            )
-            .bind(cmd.member_id)
-            .bind(cmd.reward_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if held >= limit {
-                return Err(Refusal::MemberLimitReached { limit }.into());
+        let held: i64 = match reward.per_member_limit {
+            None => 0,
+            Some(_) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM vouchers WHERE member_id = $1 AND reward_id = $2 \
+                     AND status IN ('issued', 'used')",
+                )
+                .bind(cmd.member_id)
+                .bind(cmd.reward_id)
+                .fetch_one(&mut *tx)
+                .await?
             }
-        }
-        if balance < 0 {
-            return Err(Refusal::NegativeBalance {
-                balance: Points::new(balance),
-            }
-            .into());
-        }
+        };
         let lots = live_lots(&mut tx, cmd.member_id, cmd.now).await?;
-        let plan = ledger::plan_spend(&lots, reward.cost, cmd.now).map_err(|s| {
-            Refusal::InsufficientPoints {
-                available: s.available,
-                needed: reward.cost,
-            }
+        let plan = redeem::decide(&redeem::RedeemFacts {
+            reward: &reward,
+            balance,
+            held,
+            lots: &lots,
+            now: cmd.now,
         })?;
         let (entry_id, _) = append(
             &mut tx,

@@ -11,10 +11,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::rows::*;
 use super::value::{Ts, sqlite_error};
 use super::{outbox, rules};
-use crate::domain::earn::refund_clawback;
+use crate::domain::earn::decide_refund;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
+use crate::domain::redeem;
 use crate::domain::{ClaimCode, MemberCode, Money, Points, Refusal, VoucherCode};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
@@ -832,23 +833,14 @@ pub(super) fn record_refund(
     }
     let p = purchase_by_receipt(conn, &cmd.merchant_id, &cmd.receipt_id)?
         .ok_or(StoreError::NotFound("purchase"))?;
-    let cur = currency(&p.currency)?;
-    let refundable = p.amount_minor - p.refunded_minor;
-    if cmd.amount.minor() > refundable {
-        return Err(Refusal::RefundExceedsPurchase {
-            requested: cmd.amount.to_decimal_string(),
-            refundable: Money::from_minor(refundable, cur).to_decimal_string(),
-        }
-        .into());
-    }
-    let claw = refund_clawback(
+    let plan = decide_refund(
         Points::new(p.points),
         Points::new(p.referral_points),
         p.amount_minor,
         p.refunded_minor,
-        cmd.amount.minor(),
-    )
-    .value();
+        cmd.amount,
+    )?;
+    let claw = plan.clawback.value();
     let mut balance = None;
     if let Some(member_id) = p.member_id {
         let after = claw_back(conn, member_id, &p, claw, cmd)?;
@@ -904,8 +896,7 @@ pub(super) fn record_refund(
         receipt_id: p.receipt_id,
         purchase_id: p.id,
         points_clawed_back: Points::new(claw),
-        refundable_amount: Money::from_minor(refundable - cmd.amount.minor(), cur)
-            .to_decimal_string(),
+        refundable_amount: plan.refundable_after.to_decimal_string(),
         member_code: p.member_code,
         balance: balance.map(Points::new),
     }))
@@ -1046,40 +1037,24 @@ pub(super) fn redeem(conn: &Connection, cmd: &RedeemCommand) -> Result<Voucher> 
     )?
     .ok_or(StoreError::NotFound("reward"))?
     .try_into()?;
-    let offered = reward.active
-        && reward.valid_from.is_none_or(|t| t <= cmd.now)
-        && reward.valid_until.is_none_or(|t| t > cmd.now);
-    if !offered {
-        return Err(Refusal::RewardUnavailable.into());
-    }
-    if reward.stock == Some(0) {
-        return Err(Refusal::OutOfStock.into());
-    }
-    if let Some(limit) = reward.per_member_limit {
-        let held: i64 = one(
+    let held = match reward.per_member_limit {
+        None => 0,
+        Some(_) => one(
             conn,
             "SELECT COUNT(*) FROM vouchers WHERE member_id = ?1 AND reward_id = ?2 \
              AND status IN ('issued', 'used')",
             [cmd.member_id, cmd.reward_id],
             |r| r.get(0),
         )?
-        .unwrap_or(0);
-        if held >= limit {
-            return Err(Refusal::MemberLimitReached { limit }.into());
-        }
-    }
-    if balance < 0 {
-        return Err(Refusal::NegativeBalance {
-            balance: Points::new(balance),
-        }
-        .into());
-    }
+        .unwrap_or(0),
+    };
     let lots = live_lots(conn, cmd.member_id, cmd.now)?;
-    let plan = ledger::plan_spend(&lots, reward.cost, cmd.now).map_err(|s| {
-        Refusal::InsufficientPoints {
-            available: s.available,
-            needed: reward.cost,
-        }
+    let plan = redeem::decide(&redeem::RedeemFacts {
+        reward: &reward,
+        balance,
+        held,
+        lots: &lots,
+        now: cmd.now,
     })?;
     let (entry_id, _) = append(
         conn,
