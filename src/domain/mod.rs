@@ -13,6 +13,7 @@ pub mod model;
 pub mod money;
 pub mod notice;
 pub mod points;
+pub mod purchase;
 pub mod redeem;
 pub mod refusal;
 pub mod tier;

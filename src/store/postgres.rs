@@ -28,6 +28,7 @@ use crate::domain::guess::Failures;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, Notice, OutboxItem, Outcome};
+use crate::domain::purchase::*;
 use crate::domain::redeem;
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Money, Points, Refusal, VoucherCode};
@@ -1161,14 +1162,11 @@ impl Store for PgStore {
         // Locked first (then the member), as a refund does: a claim and a refund of
         // the same purchase run one after the other, and two claims cannot both win.
         let p = lock_purchase(&mut tx, purchase_id).await?;
-        if p.claimed_at.is_some() || p.member_id.is_some() {
-            return Err(Refusal::ClaimAlreadyClaimed.into());
-        }
-        if let Some(expires_at) = p.claim_expires_at
-            && expires_at <= now
-        {
-            return Err(Refusal::ClaimExpired { expires_at }.into());
-        }
+        decide_claim(
+            p.claimed_at.is_some() || p.member_id.is_some(),
+            p.claim_expires_at,
+            now,
+        )?;
         let before = lock_member(&mut tx, member_id).await?;
         let points = p.points - p.clawed_back;
         let balance = if points > 0 {

@@ -7,16 +7,12 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::{Result, StoreError};
-use crate::domain::campaign::{
-    Campaign, Earning, ItemMatch, MemberFacts, Offer, PurchaseFacts, Rule, Window, days_from_bits,
-    days_to_bits, evaluate,
-};
+use crate::domain::campaign::{Campaign, ItemMatch, Rule, Window, days_from_bits, days_to_bits};
 use crate::domain::earn::{Breakdown, EarnRate};
 use crate::domain::ledger::{EntryKind, LotView};
 use crate::domain::model::*;
-use crate::domain::notice::{
-    BroadcastRow, BroadcastStatus, Notice, NoticeLine, OutboxItem, Outcome,
-};
+use crate::domain::notice::{BroadcastRow, BroadcastStatus, OutboxItem, Outcome};
+use crate::domain::purchase::referral_due;
 use crate::domain::tier::{Tier, Tiers};
 use crate::domain::{Currency, Money, Points, Refusal};
 
@@ -555,109 +551,8 @@ impl From<TierChangeRow> for TierChange {
     }
 }
 
-/// The member a purchase belongs to, as read under their lock.
-pub(super) struct Buyer {
-    pub(super) id: i64,
-    pub(super) code: String,
-    pub(super) balance: i64,
-    pub(super) tier: Option<String>,
-    pub(super) referred_by: Option<i64>,
-    pub(super) referral_paid: bool,
-    /// Whether any purchase of theirs was recorded before.
-    pub(super) has_purchases: bool,
-    /// Whether a chat app reaches them (so notices are worth queuing).
-    pub(super) has_channel: bool,
-}
-
-impl Buyer {
-    /// Whether this purchase pays the member's referral: they were invited, it
-    /// is not paid yet, and the purchase is big enough, in the program currency.
-    pub(super) fn referral_due(&self, cmd: &PurchaseCommand) -> bool {
-        referral_due(
-            (self.referred_by, self.referral_paid),
-            (cmd.amount.currency().code(), cmd.amount.minor()),
-            cmd.rules.currency.code(),
-            &cmd.rules.referral,
-        )
-    }
-}
-
-/// Whether a purchase of `amount_minor` in `currency` pays a member's referral:
-/// they were invited, it is not paid yet, and the purchase is big enough, in
-/// the program currency.
-fn referral_due(
-    (referred_by, paid): (Option<i64>, bool),
-    (currency, amount_minor): (&str, i64),
-    program_currency: &str,
-    r: &ReferralRule,
-) -> bool {
-    referred_by.is_some()
-        && !paid
-        && (r.referrer_points > 0 || r.referee_points > 0)
-        && currency == program_currency
-        && amount_minor > 0
-        && amount_minor >= r.min_spend_minor
-}
-
-/// Prices a purchase: `used` is what each capped campaign already gave this member.
-pub(super) fn price(
-    cmd: &PurchaseCommand,
-    buyer: Option<&Buyer>,
-    campaigns: &[Campaign],
-    used: &[(i64, i64)],
-) -> Earning {
-    let member = buyer.map(|b| MemberFacts {
-        tier: cmd.rules.tiers.get(b.tier.as_deref()).clone(),
-        first_purchase: !b.has_purchases,
-        referral_bonus: b
-            .referral_due(cmd)
-            .then_some(Points::new(cmd.rules.referral.referee_points)),
-    });
-    let offers: Vec<Offer<'_>> = campaigns
-        .iter()
-        .map(|c| Offer {
-            campaign: c,
-            member_left: c.member_cap.map(|cap| {
-                cap - used
-                    .iter()
-                    .find(|(id, _)| *id == c.id)
-                    .map_or(0, |(_, p)| *p)
-            }),
-        })
-        .collect();
-    evaluate(
-        &PurchaseFacts {
-            merchant_id: &cmd.merchant_id,
-            amount: cmd.amount,
-            items: &cmd.items,
-            occurred_at: cmd.occurred_at,
-            rate: cmd.rate,
-            tz: cmd.rules.tz,
-        },
-        member.as_ref(),
-        &offers,
-    )
-}
-
-/// The ids of campaigns with a per-member cap, whose use by the buyer must be read.
-pub(super) fn capped(campaigns: &[Campaign]) -> Vec<i64> {
-    campaigns
-        .iter()
-        .filter(|c| c.member_cap.is_some())
-        .map(|c| c.id)
-        .collect()
-}
-
 /// The reference of the entries that pay (and take back) a referral bonus.
 pub(super) const REFERRAL_REFERENCE: &str = "referral";
-
-/// What a purchase adds to its member's rolling spend (in the program currency,
-/// and inside the window).
-pub(super) fn counted_spend(cmd: &PurchaseCommand) -> i64 {
-    let counts = cmd.amount.currency() == cmd.rules.currency
-        && cmd.occurred_at > crate::domain::tier::window_start(cmd.now);
-    if counts { cmd.amount.minor() } else { 0 }
-}
 
 // ---------------------------------------------------------------------------
 // The outbox
@@ -666,47 +561,6 @@ pub(super) fn channel_name(c: Channel) -> &'static str {
     match c {
         Channel::Telegram => "telegram",
         Channel::Line => "line",
-    }
-}
-
-/// The "points earned" notice for a purchase, its lines named in both languages.
-pub(super) fn earned_notice(
-    cmd: &PurchaseCommand,
-    earning: &Earning,
-    campaigns: &[Campaign],
-    balance: i64,
-) -> Notice {
-    let lines = earning
-        .breakdown
-        .0
-        .iter()
-        .map(|l| {
-            let (th, en) = match (l.rule.as_str(), l.campaign_id) {
-                ("campaign", Some(id)) => campaigns
-                    .iter()
-                    .find(|c| c.id == id)
-                    .map(|c| (Some(c.name_th.clone()), Some(c.name_en.clone())))
-                    .unwrap_or((None, l.name.clone())),
-                ("tier", _) => {
-                    let t = cmd.rules.tiers.get(l.name.as_deref());
-                    (Some(t.name_th.clone()), Some(t.name_en.clone()))
-                }
-                _ => (None, None),
-            };
-            NoticeLine {
-                rule: l.rule.clone(),
-                name_th: th,
-                name_en: en,
-                points: l.points.value(),
-            }
-        })
-        .collect();
-    Notice::Earned {
-        merchant_id: cmd.merchant_id.clone(),
-        receipt_id: cmd.receipt_id.clone(),
-        points: earning.breakdown.total().value(),
-        balance,
-        lines,
     }
 }
 
@@ -797,25 +651,6 @@ pub(super) fn finished(outcome: &Outcome) -> (&'static str, Option<&str>) {
         Outcome::Unreachable => ("unreachable", None),
         Outcome::Skipped => ("skipped", None),
         Outcome::Failed(e) | Outcome::Retry(e) => ("failed", Some(e)),
-    }
-}
-
-/// What paying a referral needs besides the members: the rule, where and when.
-pub(super) struct ReferralPayment<'a> {
-    pub(super) rule: ReferralRule,
-    pub(super) merchant_id: &'a str,
-    pub(super) timing: LotTiming,
-    pub(super) now: DateTime<Utc>,
-}
-
-impl<'a> ReferralPayment<'a> {
-    pub(super) fn of(cmd: &'a PurchaseCommand) -> ReferralPayment<'a> {
-        ReferralPayment {
-            rule: cmd.rules.referral,
-            merchant_id: &cmd.merchant_id,
-            timing: cmd.timing,
-            now: cmd.now,
-        }
     }
 }
 

@@ -16,6 +16,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
+use crate::domain::purchase::*;
 use crate::domain::tier::{Tiers, window_start};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};

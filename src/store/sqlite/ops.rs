@@ -15,6 +15,7 @@ use crate::domain::earn::decide_refund;
 use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
+use crate::domain::purchase::*;
 use crate::domain::redeem;
 use crate::domain::{ClaimCode, MemberCode, Money, Points, Refusal, VoucherCode};
 use crate::store::rows::*;
@@ -916,14 +917,11 @@ pub(super) fn claim_receipt(
         PurchaseRow::read,
     )?
     .ok_or(StoreError::NotFound("claim code"))?;
-    if p.claimed_at.is_some() || p.member_id.is_some() {
-        return Err(Refusal::ClaimAlreadyClaimed.into());
-    }
-    if let Some(expires_at) = p.claim_expires_at
-        && expires_at <= now
-    {
-        return Err(Refusal::ClaimExpired { expires_at }.into());
-    }
+    decide_claim(
+        p.claimed_at.is_some() || p.member_id.is_some(),
+        p.claim_expires_at,
+        now,
+    )?;
     let points = p.points - p.clawed_back;
     let before = member_balance(conn, member_id)?;
     let balance = if points > 0 {
