@@ -2,9 +2,9 @@
 
 use super::*;
 
-pub(super) async fn program(store: &dyn Store, cmd: ProgramCmd) -> anyhow::Result<()> {
+pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Result<()> {
     let (p, out) = match cmd {
-        ProgramCmd::Show(out) => (store.program().await?, out),
+        ProgramCmd::Show(out) => (loyalty.program().await.map_err(friendly)?, out),
         ProgramCmd::Set {
             name,
             expiry_months,
@@ -15,50 +15,16 @@ pub(super) async fn program(store: &dyn Store, cmd: ProgramCmd) -> anyhow::Resul
             referral_min_spend,
             out,
         } => {
-            let mut p = store.program().await?;
-            if let Some(n) = name {
-                p.name = n;
-            }
-            if let Some(m) = expiry_months {
-                p.expiry_months = m;
-            }
-            if let Some(d) = pending_days {
-                p.pending_days = d;
-            }
-            if let Some(c) = currency {
-                let c: Currency = c.parse()?;
-                if c != p.currency {
-                    // Thresholds keep their value in major units.
-                    let tiers = p.tiers.all().iter().map(|t| crate::domain::tier::Tier {
-                        threshold_minor: t.threshold_minor / p.currency.minor_per_major()
-                            * c.minor_per_major(),
-                        ..t.clone()
-                    });
-                    p.tiers = crate::domain::tier::Tiers::new(tiers.collect())?;
-                    p.currency = c;
-                }
-            }
-            for (flag, v) in [
-                ("--referrer-points", referrer_points),
-                ("--referee-points", referee_points),
-            ] {
-                if v.is_some_and(|v| !(0..=1_000_000).contains(&v)) {
-                    bail!("{flag} must be between 0 and 1000000");
-                }
-            }
-            if let Some(v) = referrer_points {
-                p.referral.referrer_points = v;
-            }
-            if let Some(v) = referee_points {
-                p.referral.referee_points = v;
-            }
-            if let Some(m) = referral_min_spend {
-                p.referral.min_spend_minor = Money::parse(&m, p.currency)
-                    .with_context(|| format!("--referral-min-spend {m:?}"))?
-                    .minor();
-            }
-            store.set_program(&p).await?;
-            (p, out)
+            let change = crate::service::ProgramChange {
+                name,
+                expiry_months,
+                pending_days,
+                currency,
+                referrer_points,
+                referee_points,
+                referral_min_spend,
+            };
+            (loyalty.change_program(change).await.map_err(friendly)?, out)
         }
     };
     print(out, &p, || {
@@ -89,7 +55,7 @@ pub(super) async fn program(store: &dyn Store, cmd: ProgramCmd) -> anyhow::Resul
     Ok(())
 }
 
-pub(super) async fn merchant(store: &dyn Store, cmd: MerchantCmd) -> anyhow::Result<()> {
+pub(super) async fn merchant(loyalty: &Loyalty, cmd: MerchantCmd) -> anyhow::Result<()> {
     match cmd {
         MerchantCmd::Add {
             name,
@@ -97,22 +63,10 @@ pub(super) async fn merchant(store: &dyn Store, cmd: MerchantCmd) -> anyhow::Res
             earn,
             out,
         } => {
-            let name = name.trim().to_string();
-            if name.is_empty() {
-                bail!("--name must not be empty");
-            }
-            let currency: Currency = currency.parse()?;
-            let earn = EarnRate::parse(&earn, currency)?;
-            let m = Merchant {
-                id: codes::merchant_id(),
-                name,
-                currency,
-                earn,
-                webhook_secret: Secret::new(codes::webhook_secret()),
-                previous_secret: None,
-                created_at: now(),
-            };
-            store.add_merchant(&m).await?;
+            let m = loyalty
+                .add_merchant(&name, &currency, &earn, now())
+                .await
+                .map_err(friendly)?;
             #[derive(Serialize)]
             struct Created<'a> {
                 id: &'a str,
@@ -149,11 +103,10 @@ pub(super) async fn merchant(store: &dyn Store, cmd: MerchantCmd) -> anyhow::Res
             grace_hours,
             out,
         } => {
-            let grace_until = now() + chrono::Duration::hours(i64::from(grace_hours));
-            let m = store
-                .rotate_merchant_secret(&id, &Secret::new(codes::webhook_secret()), grace_until)
+            let (m, grace_until) = loyalty
+                .rotate_merchant_secret(&id, grace_hours, now())
                 .await
-                .map_err(|e| friendly(e.into()))?;
+                .map_err(friendly)?;
             #[derive(Serialize)]
             struct Rotated<'a> {
                 id: &'a str,
@@ -179,7 +132,7 @@ pub(super) async fn merchant(store: &dyn Store, cmd: MerchantCmd) -> anyhow::Res
             );
         }
         MerchantCmd::List(out) => {
-            let list = store.merchants().await?;
+            let list = loyalty.store().merchants().await?;
             let rows: Vec<render::MerchantRow> =
                 list.iter().map(render::MerchantRow::from).collect();
             print(out, &rows, || render::merchants(&rows));

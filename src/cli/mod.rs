@@ -14,7 +14,7 @@ use crate::app::{Application, shutdown_signal};
 use crate::config::{Settings, redact_url};
 use crate::domain::model::*;
 use crate::domain::time::now;
-use crate::domain::{Currency, EarnRate, MemberCode, Money, Points, VoucherCode, codes};
+use crate::domain::{Currency, MemberCode, Money, Points, VoucherCode};
 use crate::http::signature;
 use crate::service::{Loyalty, ServiceError, qr};
 use crate::store::{self, Store};
@@ -411,8 +411,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 redact_url(&settings.database_url)
             );
         }
-        Command::Program(cmd) => admin::program(store.as_ref(), cmd).await?,
-        Command::Merchant(cmd) => admin::merchant(store.as_ref(), cmd).await?,
+        Command::Program(cmd) => admin::program(&loyalty, cmd).await?,
+        Command::Merchant(cmd) => admin::merchant(&loyalty, cmd).await?,
         Command::Campaign(cmd) => campaign::campaign(&loyalty, cmd, tz).await?,
         Command::Tier(cmd) => campaign::tier(&loyalty, cmd).await?,
         Command::Reward(cmd) => admin::reward(&loyalty, cmd, tz).await?,

@@ -18,10 +18,12 @@ use crate::store::{Store, StoreError};
 
 pub mod campaigns;
 mod members;
+mod programme;
 mod purchases;
 pub mod qr;
 
 pub use members::LINK_MINUTES;
+pub use programme::ProgramChange;
 pub use purchases::{PurchaseItem, PurchaseRequest, RefundRequest};
 
 /// Claim codes on receipts bought without a member stay valid this long.

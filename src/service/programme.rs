@@ -1,0 +1,127 @@
+//! The programme's settings and its merchants, as staff change them (the CLI
+//! today, the admin API and console next): every rule checked here once.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Loyalty, Result, invalid};
+use crate::domain::model::*;
+use crate::domain::tier::{Tier, Tiers};
+use crate::domain::{Currency, EarnRate, Money, codes};
+
+/// A change of the programme settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramChange {
+    pub name: Option<String>,
+    pub expiry_months: Option<u32>,
+    pub pending_days: Option<u32>,
+    /// An ISO 4217 code; tier thresholds keep their value in major units.
+    pub currency: Option<String>,
+    pub referrer_points: Option<i64>,
+    pub referee_points: Option<i64>,
+    /// A decimal amount in the programme currency.
+    pub referral_min_spend: Option<String>,
+}
+
+/// The most referral points a setting may give.
+const MAX_REFERRAL_POINTS: i64 = 1_000_000;
+
+impl Loyalty {
+    /// Changes the programme settings; a running server applies them from its
+    /// next purchase on.
+    pub async fn change_program(&self, change: ProgramChange) -> Result<Program> {
+        let mut p = self.store.program().await?;
+        if let Some(n) = change.name {
+            p.name = n;
+        }
+        if let Some(m) = change.expiry_months {
+            p.expiry_months = m;
+        }
+        if let Some(d) = change.pending_days {
+            p.pending_days = d;
+        }
+        if let Some(c) = change.currency {
+            let c: Currency = c.parse().map_err(|e| invalid("currency", format!("{e}")))?;
+            if c != p.currency {
+                let tiers = p.tiers.all().iter().map(|t| Tier {
+                    threshold_minor: t.threshold_minor / p.currency.minor_per_major()
+                        * c.minor_per_major(),
+                    ..t.clone()
+                });
+                p.tiers =
+                    Tiers::new(tiers.collect()).map_err(|e| invalid("currency", e.to_string()))?;
+                p.currency = c;
+            }
+        }
+        for (field, v) in [
+            ("referrer_points", change.referrer_points),
+            ("referee_points", change.referee_points),
+        ] {
+            if v.is_some_and(|v| !(0..=MAX_REFERRAL_POINTS).contains(&v)) {
+                return Err(invalid(
+                    field,
+                    format!("must be between 0 and {MAX_REFERRAL_POINTS}"),
+                ));
+            }
+        }
+        if let Some(v) = change.referrer_points {
+            p.referral.referrer_points = v;
+        }
+        if let Some(v) = change.referee_points {
+            p.referral.referee_points = v;
+        }
+        if let Some(m) = change.referral_min_spend {
+            p.referral.min_spend_minor = Money::parse(&m, p.currency)
+                .map_err(|e| invalid("referral_min_spend", format!("{m:?}: {e}")))?
+                .minor();
+        }
+        self.store.set_program(&p).await?;
+        Ok(self.store.program().await?)
+    }
+
+    /// A new merchant with a fresh id and webhook secret (shown once).
+    pub async fn add_merchant(
+        &self,
+        name: &str,
+        currency: &str,
+        earn: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Merchant> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        let currency: Currency = currency
+            .parse()
+            .map_err(|e| invalid("currency", format!("{e}")))?;
+        let earn = EarnRate::parse(earn, currency).map_err(|e| invalid("earn", format!("{e}")))?;
+        let m = Merchant {
+            id: codes::merchant_id(),
+            name: name.to_string(),
+            currency,
+            earn,
+            webhook_secret: Secret::new(codes::webhook_secret()),
+            previous_secret: None,
+            created_at: now,
+        };
+        self.store.add_merchant(&m).await?;
+        Ok(m)
+    }
+
+    /// Gives a merchant a new webhook secret (shown once); the old one is still
+    /// accepted for `grace_hours`. Returns the merchant and when the old secret
+    /// stops working.
+    pub async fn rotate_merchant_secret(
+        &self,
+        id: &str,
+        grace_hours: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(Merchant, DateTime<Utc>)> {
+        let until = now + Duration::hours(i64::from(grace_hours));
+        let secret = Secret::new(codes::webhook_secret());
+        let m = self
+            .store
+            .rotate_merchant_secret(id, &secret, until)
+            .await?;
+        Ok((m, until))
+    }
+}
