@@ -215,6 +215,48 @@ pub fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// The move up (if any) when a purchase or a claimed receipt brings a member's
+/// rolling spend to `spend`; `reason` says which.
+pub fn move_up(
+    tiers: &Tiers,
+    member_id: i64,
+    current: Option<String>,
+    spend: i64,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Option<super::model::TierChange> {
+    let up = tiers.upgrade(tiers.get(current.as_deref()), spend)?;
+    Some(super::model::TierChange {
+        member_id,
+        from: current,
+        to: up.key.clone(),
+        spend_minor: spend,
+        reason: reason.into(),
+        at,
+    })
+}
+
+/// The move down (if any) at the periodic review of a member who has held
+/// `current` since `since` and spent `spend` in the window.
+pub fn move_down(
+    tiers: &Tiers,
+    member_id: i64,
+    current: String,
+    since: DateTime<Utc>,
+    spend: i64,
+    at: DateTime<Utc>,
+) -> Option<super::model::TierChange> {
+    let down = tiers.review(tiers.get(Some(&current)), since, spend, at)?;
+    Some(super::model::TierChange {
+        member_id,
+        from: Some(current),
+        to: down.key.clone(),
+        spend_minor: spend,
+        reason: "review".into(),
+        at,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +264,32 @@ mod tests {
 
     fn tiers() -> Tiers {
         Tiers::standard(Currency::THB)
+    }
+
+    #[test]
+    fn moves_are_recorded_with_where_from_where_to_and_why() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 30, 5, 0, 0).unwrap();
+        let up = move_up(&tiers(), 7, None, 600_000, "purchase", at).unwrap();
+        assert_eq!(
+            (up.from.as_deref(), up.to.as_str(), up.reason.as_str()),
+            (None, "silver", "purchase")
+        );
+        assert_eq!(
+            move_up(&tiers(), 7, Some("silver".into()), 600_000, "claim", at),
+            None
+        );
+        let since = at - chrono::Duration::days(400);
+        let down = move_down(&tiers(), 7, "gold".into(), since, 100_000, at).unwrap();
+        assert_eq!(
+            (down.from.as_deref(), down.to.as_str(), down.reason.as_str()),
+            (Some("gold"), "member", "review")
+        );
+        let recent = at - chrono::Duration::days(30);
+        assert_eq!(
+            move_down(&tiers(), 7, "gold".into(), recent, 0, at),
+            None,
+            "held under 12 months"
+        );
     }
 
     #[test]

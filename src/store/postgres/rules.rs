@@ -17,7 +17,7 @@ use crate::domain::earn::Breakdown;
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
 use crate::domain::purchase::*;
-use crate::domain::tier::{Tiers, window_start};
+use crate::domain::tier::{Tiers, move_down, move_up, window_start};
 use crate::store::rows::*;
 use crate::store::{Result, StoreError};
 
@@ -324,19 +324,8 @@ pub(super) async fn upgrade(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    if let Some(up) = tiers.upgrade(tiers.get(current.as_deref()), spend) {
-        move_tier(
-            tx,
-            &TierChange {
-                member_id,
-                from: current,
-                to: up.key.clone(),
-                spend_minor: spend,
-                reason: reason.into(),
-                at: now,
-            },
-        )
-        .await?;
+    if let Some(change) = move_up(tiers, member_id, current, spend, reason, now) {
+        move_tier(tx, &change).await?;
     }
     Ok(())
 }
@@ -410,15 +399,7 @@ pub(super) async fn review_tiers(
             continue;
         };
         let (_, spend) = history(&mut tx, member_id, currency, now).await?;
-        if let Some(down) = tiers.review(tiers.get(Some(&key)), since, spend, now) {
-            let change = TierChange {
-                member_id,
-                from: Some(key),
-                to: down.key.clone(),
-                spend_minor: spend,
-                reason: "review".into(),
-                at: now,
-            };
+        if let Some(change) = move_down(tiers, member_id, key, since, spend, now) {
             move_tier(&mut tx, &change).await?;
             tx.commit().await?;
             moves.push(change);
