@@ -149,22 +149,6 @@ pub(super) async fn reward(
     let store = loyalty.store();
     match cmd {
         RewardCmd::Add(a) => {
-            let cost =
-                Points::positive(a.cost).context("--cost must be a positive number of points")?;
-            if a.name_th.trim().is_empty() || a.name_en.trim().is_empty() {
-                bail!("--name-th and --name-en must not be empty");
-            }
-            if a.stock.is_some_and(|s| s < 0) {
-                bail!("--stock must not be negative");
-            }
-            if a.limit.is_some_and(|l| l < 1) {
-                bail!("--limit must be at least 1");
-            }
-            if a.voucher_days == 0 {
-                bail!("--voucher-days must be at least 1");
-            }
-            let currency: Currency = a.currency.parse()?;
-            let face_value = Money::parse(&a.face_value, currency)?;
             let valid_from = a
                 .from
                 .as_deref()
@@ -175,29 +159,21 @@ pub(super) async fn reward(
                 .as_deref()
                 .map(|s| parse_instant(s, tz))
                 .transpose()?;
-            if let (Some(f), Some(u)) = (valid_from, valid_until)
-                && u <= f
-            {
-                bail!("--until must be after --from");
-            }
-            let r = store
-                .add_reward(
-                    &NewReward {
-                        name_th: a.name_th.trim().into(),
-                        name_en: a.name_en.trim().into(),
-                        description_th: a.description_th,
-                        description_en: a.description_en,
-                        cost,
-                        stock: a.stock,
-                        per_member_limit: a.limit,
-                        valid_from,
-                        valid_until,
-                        face_value,
-                        voucher_days: a.voucher_days,
-                    },
-                    now(),
-                )
-                .await?;
+            let input = crate::service::RewardInput {
+                name_th: a.name_th,
+                name_en: a.name_en,
+                description_th: a.description_th,
+                description_en: a.description_en,
+                cost: a.cost,
+                stock: a.stock,
+                per_member_limit: a.limit,
+                valid_from,
+                valid_until,
+                face_value: a.face_value,
+                currency: a.currency,
+                voucher_days: a.voucher_days,
+            };
+            let r = loyalty.add_reward(input, now()).await.map_err(friendly)?;
             print(a.out, &r, || {
                 format!(
                     "reward {} added\n{}",

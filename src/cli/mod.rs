@@ -14,7 +14,7 @@ use crate::app::{Application, shutdown_signal};
 use crate::config::{Settings, redact_url};
 use crate::domain::model::*;
 use crate::domain::time::now;
-use crate::domain::{Currency, MemberCode, Money, Points, VoucherCode};
+use crate::domain::{MemberCode, Money, VoucherCode};
 use crate::http::signature;
 use crate::service::{Loyalty, ServiceError, qr};
 use crate::store::{self, Store};

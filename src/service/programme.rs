@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Loyalty, Result, invalid};
 use crate::domain::model::*;
 use crate::domain::tier::{Tier, Tiers};
-use crate::domain::{Currency, EarnRate, Money, codes};
+use crate::domain::{Currency, EarnRate, Money, Points, codes};
 
 /// A change of the programme settings; `None` leaves a setting as it is.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,24 @@ pub struct ProgramChange {
     pub referee_points: Option<i64>,
     /// A decimal amount in the programme currency.
     pub referral_min_spend: Option<String>,
+}
+
+/// A reward for the catalogue, as staff describe it.
+#[derive(Debug, Clone, Default)]
+pub struct RewardInput {
+    pub name_th: String,
+    pub name_en: String,
+    pub description_th: String,
+    pub description_en: String,
+    pub cost: i64,
+    pub stock: Option<i64>,
+    pub per_member_limit: Option<i64>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    /// A decimal amount in `currency`: what one voucher is worth.
+    pub face_value: String,
+    pub currency: String,
+    pub voucher_days: u32,
 }
 
 /// The most referral points a setting may give.
@@ -123,5 +141,50 @@ impl Loyalty {
             .rotate_merchant_secret(id, &secret, until)
             .await?;
         Ok((m, until))
+    }
+
+    /// Adds a reward to the catalogue, every field checked.
+    pub async fn add_reward(&self, r: RewardInput, now: DateTime<Utc>) -> Result<Reward> {
+        let cost = Points::positive(r.cost)
+            .ok_or_else(|| invalid("cost", "must be a positive number of points"))?;
+        for (field, name) in [("name_th", &r.name_th), ("name_en", &r.name_en)] {
+            if name.trim().is_empty() {
+                return Err(invalid(field, "must not be empty"));
+            }
+        }
+        if r.stock.is_some_and(|s| s < 0) {
+            return Err(invalid("stock", "must not be negative"));
+        }
+        if r.per_member_limit.is_some_and(|l| l < 1) {
+            return Err(invalid("limit", "must be at least 1"));
+        }
+        if r.voucher_days == 0 {
+            return Err(invalid("voucher_days", "must be at least 1"));
+        }
+        let currency: Currency = r
+            .currency
+            .parse()
+            .map_err(|e| invalid("currency", format!("{e}")))?;
+        let face_value = Money::parse(&r.face_value, currency)
+            .map_err(|e| invalid("face_value", format!("{:?}: {e}", r.face_value)))?;
+        if let (Some(f), Some(u)) = (r.valid_from, r.valid_until)
+            && u <= f
+        {
+            return Err(invalid("until", "must be after the start (from)"));
+        }
+        let new = NewReward {
+            name_th: r.name_th.trim().into(),
+            name_en: r.name_en.trim().into(),
+            description_th: r.description_th,
+            description_en: r.description_en,
+            cost,
+            stock: r.stock,
+            per_member_limit: r.per_member_limit,
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            face_value,
+            voucher_days: r.voucher_days,
+        };
+        Ok(self.store.add_reward(&new, now).await?)
     }
 }
