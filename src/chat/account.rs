@@ -73,7 +73,6 @@ impl Conversation {
             Ok(c) => {
                 let merchant = self
                     .loyalty
-                    .store()
                     .merchant(&c.merchant_id)
                     .await
                     .map(|m| m.name)

@@ -15,7 +15,6 @@ use crate::domain::ledger::EntryKind;
 use crate::domain::model::*;
 use crate::i18n::{self, I18n, Locale};
 use crate::service::{Loyalty, ServiceError};
-use crate::store::StoreError;
 
 mod account;
 pub mod intent;
@@ -202,10 +201,9 @@ impl Conversation {
             Identity::Telegram(id) => MemberRef::Telegram(*id),
             Identity::Line(id) => MemberRef::Line(id.clone()),
             Identity::Member(code) => {
-                let code =
-                    crate::domain::MemberCode::parse(code).ok_or(StoreError::NotFound("member"))?;
-                let store = self.loyalty.store();
-                return Ok((store.member(&MemberRef::Code(code)).await?, false));
+                let code = crate::domain::MemberCode::parse(code)
+                    .ok_or(ServiceError::NotFound("member"))?;
+                return Ok((self.loyalty.member(&MemberRef::Code(code)).await?, false));
             }
         };
         let app = who.language_code.as_deref().and_then(Locale::parse);
@@ -414,12 +412,12 @@ impl Conversation {
 
     async fn history(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
         let loc = turn.loc;
-        let store = self.loyalty.store();
-        let entries = store.entries(turn.member.id, HISTORY_LEN).await?;
+        let entries = self.loyalty.entries(turn.member.id, HISTORY_LEN).await?;
         if entries.is_empty() {
             return Ok(Message::new().text(self.t(loc, "history-empty", &[])));
         }
-        let merchants: HashMap<String, String> = store
+        let merchants: HashMap<String, String> = self
+            .loyalty
             .merchants()
             .await?
             .into_iter()

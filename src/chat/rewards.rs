@@ -8,7 +8,6 @@ use crate::domain::Refusal;
 use crate::domain::model::*;
 use crate::i18n::{self, Locale};
 use crate::service::ServiceError;
-use crate::store::StoreError;
 
 impl Conversation {
     pub(super) fn reward_name<'r>(&self, loc: Locale, r: &'r Reward) -> &'r str {
@@ -26,7 +25,6 @@ impl Conversation {
         let loc = turn.loc;
         let all: Vec<Reward> = self
             .loyalty
-            .store()
             .rewards(false)
             .await?
             .into_iter()
@@ -126,12 +124,12 @@ impl Conversation {
         reward_id: i64,
     ) -> Result<Message, ServiceError> {
         let loc = turn.loc;
-        let r = match self.loyalty.store().reward(reward_id).await {
+        let r = match self.loyalty.reward(reward_id).await {
             Ok(r) if r.offered(turn.now) => r,
-            Ok(_) | Err(StoreError::NotFound(_)) => {
+            Ok(_) | Err(ServiceError::NotFound(_)) => {
                 return Ok(self.refusal(loc, &Refusal::RewardUnavailable));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         let balance = turn.member.balance.value();
         let name = self.reward_name(loc, &r).to_string();
@@ -179,10 +177,9 @@ impl Conversation {
             }
             Err(e) => return Err(e),
         };
-        let r = self.loyalty.store().reward(v.reward_id).await?;
+        let r = self.loyalty.reward(v.reward_id).await?;
         let balance = self
             .loyalty
-            .store()
             .member(&MemberRef::Id(turn.member.id))
             .await?
             .balance;
@@ -221,7 +218,6 @@ impl Conversation {
     ) -> Result<HashMap<i64, String>, ServiceError> {
         Ok(self
             .loyalty
-            .store()
             .rewards(true)
             .await?
             .into_iter()
@@ -233,7 +229,6 @@ impl Conversation {
         let loc = turn.loc;
         let open: Vec<Voucher> = self
             .loyalty
-            .store()
             .vouchers(turn.member.id)
             .await?
             .into_iter()
@@ -282,12 +277,12 @@ impl Conversation {
         let loc = turn.loc;
         let voucher = crate::domain::VoucherCode::parse(code);
         let v = match voucher {
-            Some(c) => match self.loyalty.store().voucher(&c).await {
+            Some(c) => match self.loyalty.voucher(&c).await {
                 Ok(v) if v.member_id == turn.member.id => v,
-                Ok(_) | Err(StoreError::NotFound(_)) => {
+                Ok(_) | Err(ServiceError::NotFound(_)) => {
                     return Ok(Message::new().text(self.t(loc, "voucher-not-found", &[])));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             },
             None => return Ok(Message::new().text(self.t(loc, "voucher-not-found", &[]))),
         };
@@ -327,7 +322,6 @@ impl Conversation {
             Ok(v) => {
                 let balance = self
                     .loyalty
-                    .store()
                     .member(&MemberRef::Id(turn.member.id))
                     .await?
                     .balance;

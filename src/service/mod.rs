@@ -206,6 +206,10 @@ impl Loyalty {
         Ok(self.store.adjust_points(&cmd).await?)
     }
 
+    pub async fn merchants(&self) -> Result<Vec<Merchant>> {
+        Ok(self.store.merchants().await?)
+    }
+
     pub async fn merchant(&self, id: &str) -> Result<Merchant> {
         Ok(self.store.merchant(id).await?)
     }
@@ -228,6 +232,34 @@ impl Loyalty {
             spend,
             program.currency,
         ))
+    }
+
+    /// A member found by id, code, or chat account.
+    pub async fn member(&self, by: &MemberRef) -> Result<Member> {
+        Ok(self.store.member(by).await?)
+    }
+
+    /// The catalogue: rewards on offer, or every reward with `include_inactive`.
+    pub async fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>> {
+        Ok(self.store.rewards(include_inactive).await?)
+    }
+
+    pub async fn reward(&self, id: i64) -> Result<Reward> {
+        Ok(self.store.reward(id).await?)
+    }
+
+    pub async fn voucher(&self, code: &VoucherCode) -> Result<Voucher> {
+        Ok(self.store.voucher(code).await?)
+    }
+
+    /// A member's vouchers.
+    pub async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>> {
+        Ok(self.store.vouchers(member_id).await?)
+    }
+
+    /// A member's newest `limit` ledger entries.
+    pub async fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>> {
+        Ok(self.store.entries(member_id, limit).await?)
     }
 
     /// The periodic tier review (see [`crate::domain::tier`]).
