@@ -10,10 +10,10 @@ use clap::{Args, Subcommand};
 use super::{JsonFlag, friendly, print};
 use crate::domain::Money;
 use crate::domain::campaign::{Campaign, ItemMatch, Rule};
-use crate::domain::earn::{display_multiplier, parse_multiplier};
+use crate::domain::earn::display_multiplier;
 use crate::domain::model::TierChange;
 use crate::domain::notice::BroadcastStatus;
-use crate::domain::tier::{Tier, Tiers};
+use crate::domain::tier::Tiers;
 use crate::domain::time::now;
 use crate::service::campaigns::{CampaignInput, CampaignReport, parse_time};
 use crate::service::{Loyalty, PurchaseItem, PurchaseRequest};
@@ -527,10 +527,9 @@ fn show(r: &CampaignReport, tz: Tz, currency: crate::domain::Currency) -> String
 }
 
 pub(super) async fn tier(loyalty: &Loyalty, cmd: TierCmd) -> anyhow::Result<()> {
-    let store = loyalty.store();
     match cmd {
         TierCmd::List(out) => {
-            let p = store.program().await?;
+            let p = loyalty.program().await.map_err(friendly)?;
             print(out, &p.tiers, || tiers(&p.tiers, p.currency));
         }
         TierCmd::Set {
@@ -541,56 +540,26 @@ pub(super) async fn tier(loyalty: &Loyalty, cmd: TierCmd) -> anyhow::Result<()> 
             name_en,
             out,
         } => {
-            let mut p = store.program().await?;
-            let mut list = p.tiers.all().to_vec();
-            let existing = list.iter().position(|t| t.key == key);
-            let mut t = match existing {
-                Some(i) => list.remove(i),
-                None => Tier {
-                    key: key.clone(),
-                    name_th: name_th.clone().unwrap_or_else(|| key.clone()),
-                    name_en: name_en.clone().unwrap_or_else(|| key.clone()),
-                    threshold_minor: -1,
-                    multiplier_percent: 100,
-                },
+            let change = crate::service::TierChangeInput {
+                key,
+                threshold,
+                multiplier,
+                name_th,
+                name_en,
             };
-            if let Some(th) = threshold {
-                t.threshold_minor = Money::parse(&th, p.currency)
-                    .with_context(|| format!("--threshold {th:?}"))?
-                    .minor();
-            } else if existing.is_none() {
-                bail!("a new tier needs --threshold");
-            }
-            if let Some(m) = multiplier {
-                t.multiplier_percent = parse_multiplier(&m)
-                    .with_context(|| format!("--multiplier {m:?} is not between 1 and 10"))?;
-            }
-            if let Some(n) = name_th {
-                t.name_th = n;
-            }
-            if let Some(n) = name_en {
-                t.name_en = n;
-            }
-            list.push(t);
-            p.tiers = Tiers::new(list)?;
-            store.set_program(&p).await?;
-            print(out, &p.tiers, || tiers(&p.tiers, p.currency));
+            let list = loyalty.set_tier(change).await.map_err(friendly)?;
+            let currency = loyalty.program().await.map_err(friendly)?.currency;
+            print(out, &list, || tiers(&list, currency));
         }
         TierCmd::Remove { key, out } => {
-            let mut p = store.program().await?;
-            let list: Vec<Tier> = p
-                .tiers
-                .all()
-                .iter()
-                .filter(|t| t.key != key)
-                .cloned()
-                .collect();
-            if list.len() == p.tiers.all().len() {
-                bail!("there is no tier {key:?}");
-            }
-            p.tiers = Tiers::new(list)?;
-            store.set_program(&p).await?;
-            print(out, &p.tiers, || tiers(&p.tiers, p.currency));
+            let list = match loyalty.remove_tier(&key).await {
+                Err(crate::service::ServiceError::NotFound(_)) => {
+                    bail!("there is no tier {key:?}")
+                }
+                other => other.map_err(friendly)?,
+            };
+            let currency = loyalty.program().await.map_err(friendly)?.currency;
+            print(out, &list, || tiers(&list, currency));
         }
         TierCmd::Review(out) => {
             let moves = loyalty.review_tiers(now()).await.map_err(friendly)?;

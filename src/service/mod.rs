@@ -23,7 +23,7 @@ mod purchases;
 pub mod qr;
 
 pub use members::LINK_MINUTES;
-pub use programme::{ProgramChange, RewardInput};
+pub use programme::{ProgramChange, RewardInput, TierChangeInput};
 pub use purchases::{PurchaseItem, PurchaseRequest, RefundRequest};
 
 /// Claim codes on receipts bought without a member stay valid this long.

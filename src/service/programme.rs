@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Loyalty, Result, invalid};
+use super::{Loyalty, Result, ServiceError, invalid};
+use crate::domain::earn::parse_multiplier;
 use crate::domain::model::*;
 use crate::domain::tier::{Tier, Tiers};
 use crate::domain::{Currency, EarnRate, Money, Points, codes};
@@ -187,4 +188,75 @@ impl Loyalty {
         };
         Ok(self.store.add_reward(&new, now).await?)
     }
+
+    /// Adds a tier or changes one: a new tier needs its threshold (a decimal
+    /// amount in the programme currency); a multiplier is written as people do
+    /// (`1.5`, `x2`, between 1 and 10).
+    pub async fn set_tier(&self, t: TierChangeInput) -> Result<Tiers> {
+        let mut p = self.store.program().await?;
+        let mut list = p.tiers.all().to_vec();
+        let existing = list.iter().position(|x| x.key == t.key);
+        let mut tier = match existing {
+            Some(i) => list.remove(i),
+            None => Tier {
+                key: t.key.clone(),
+                name_th: t.name_th.clone().unwrap_or_else(|| t.key.clone()),
+                name_en: t.name_en.clone().unwrap_or_else(|| t.key.clone()),
+                threshold_minor: -1,
+                multiplier_percent: 100,
+            },
+        };
+        match (&t.threshold, existing) {
+            (Some(th), _) => {
+                tier.threshold_minor = Money::parse(th, p.currency)
+                    .map_err(|e| invalid("threshold", format!("{th:?}: {e}")))?
+                    .minor();
+            }
+            (None, None) => return Err(invalid("threshold", "a new tier needs one")),
+            (None, Some(_)) => {}
+        }
+        if let Some(m) = &t.multiplier {
+            tier.multiplier_percent = parse_multiplier(m)
+                .ok_or_else(|| invalid("multiplier", format!("{m:?} is not between 1 and 10")))?;
+        }
+        if let Some(n) = t.name_th {
+            tier.name_th = n;
+        }
+        if let Some(n) = t.name_en {
+            tier.name_en = n;
+        }
+        list.push(tier);
+        p.tiers = Tiers::new(list).map_err(|e| invalid("tiers", e.to_string()))?;
+        self.store.set_program(&p).await?;
+        Ok(p.tiers)
+    }
+
+    /// Removes a tier; its members read as the lowest tier until they earn
+    /// their way up again.
+    pub async fn remove_tier(&self, key: &str) -> Result<Tiers> {
+        let mut p = self.store.program().await?;
+        let list: Vec<Tier> = p
+            .tiers
+            .all()
+            .iter()
+            .filter(|t| t.key != key)
+            .cloned()
+            .collect();
+        if list.len() == p.tiers.all().len() {
+            return Err(ServiceError::NotFound("tier"));
+        }
+        p.tiers = Tiers::new(list).map_err(|e| invalid("tiers", e.to_string()))?;
+        self.store.set_program(&p).await?;
+        Ok(p.tiers)
+    }
+}
+
+/// A tier to add or change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TierChangeInput {
+    pub key: String,
+    pub threshold: Option<String>,
+    pub multiplier: Option<String>,
+    pub name_th: Option<String>,
+    pub name_en: Option<String>,
 }
