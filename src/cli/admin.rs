@@ -132,7 +132,7 @@ pub(super) async fn merchant(loyalty: &Loyalty, cmd: MerchantCmd) -> anyhow::Res
             );
         }
         MerchantCmd::List(out) => {
-            let list = loyalty.store().merchants().await?;
+            let list = loyalty.merchants().await.map_err(friendly)?;
             let rows: Vec<render::MerchantRow> =
                 list.iter().map(render::MerchantRow::from).collect();
             print(out, &rows, || render::merchants(&rows));
@@ -146,7 +146,6 @@ pub(super) async fn reward(
     cmd: RewardCmd,
     tz: chrono_tz::Tz,
 ) -> anyhow::Result<()> {
-    let store = loyalty.store();
     match cmd {
         RewardCmd::Add(a) => {
             let valid_from = a
@@ -183,21 +182,21 @@ pub(super) async fn reward(
             });
         }
         RewardCmd::List { all, out } => {
-            let list = store.rewards(all).await?;
+            let list = loyalty.rewards(all).await.map_err(friendly)?;
             print(out, &list, || render::rewards(&list));
         }
         RewardCmd::Disable { id, out } => {
-            let r = store
+            let r = loyalty
                 .set_reward_active(id, false)
                 .await
-                .map_err(|e| friendly(e.into()))?;
+                .map_err(friendly)?;
             print(out, &r, || format!("reward {} disabled\n", r.id));
         }
         RewardCmd::Enable { id, out } => {
-            let r = store
+            let r = loyalty
                 .set_reward_active(id, true)
                 .await
-                .map_err(|e| friendly(e.into()))?;
+                .map_err(friendly)?;
             print(out, &r, || format!("reward {} enabled\n", r.id));
         }
         RewardCmd::Redeem {
@@ -206,7 +205,7 @@ pub(super) async fn reward(
             qr,
             out,
         } => {
-            let m = find_member(store.as_ref(), &member_code).await?;
+            let m = find_member(loyalty, &member_code).await?;
             let v = loyalty
                 .redeem(m.id, reward_id, None, now())
                 .await
@@ -225,7 +224,6 @@ pub(super) async fn member(
     cmd: MemberCmd,
     tz: chrono_tz::Tz,
 ) -> anyhow::Result<()> {
-    let store = loyalty.store();
     match cmd {
         MemberCmd::Add { name, lang, out } => {
             let locale = match lang.as_deref() {
@@ -237,7 +235,7 @@ pub(super) async fn member(
                         .to_string(),
                 ),
             };
-            let m = store
+            let m = loyalty
                 .add_member(
                     &NewMember {
                         name: name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
@@ -246,7 +244,8 @@ pub(super) async fn member(
                     },
                     now(),
                 )
-                .await?;
+                .await
+                .map_err(friendly)?;
             print(out, &m, || format!("member {} created\n", m.code));
         }
         MemberCmd::Show {
@@ -256,12 +255,12 @@ pub(super) async fn member(
             out,
         } => {
             let m = match (member_code, telegram, line) {
-                (Some(code), _, _) => find_member(store.as_ref(), &code).await?,
-                (_, Some(t), _) => store
+                (Some(code), _, _) => find_member(loyalty, &code).await?,
+                (_, Some(t), _) => loyalty
                     .member(&MemberRef::Telegram(t))
                     .await
                     .map_err(|_| anyhow::anyhow!("no member uses Telegram id {t}"))?,
-                (_, _, Some(l)) => store
+                (_, _, Some(l)) => loyalty
                     .member(&MemberRef::Line(l.clone()))
                     .await
                     .map_err(|_| anyhow::anyhow!("no member uses LINE id {l}"))?,

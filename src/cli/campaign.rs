@@ -256,13 +256,9 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
             out,
         } => {
             let m = match merchant {
-                Some(id) => loyalty
-                    .store()
-                    .merchant(&id)
-                    .await
-                    .map_err(|e| friendly(e.into()))?,
+                Some(id) => loyalty.merchant(&id).await.map_err(friendly)?,
                 None => {
-                    let mut all = loyalty.store().merchants().await?;
+                    let mut all = loyalty.merchants().await.map_err(friendly)?;
                     if all.len() != 1 {
                         bail!(
                             "there are {} merchants: choose one with --merchant",
@@ -336,16 +332,12 @@ async fn broadcast_progress(
     watch: bool,
     out: JsonFlag,
 ) -> anyhow::Result<()> {
-    let store = loyalty.store();
-    let mut status = store
-        .broadcast_status(id)
-        .await
-        .map_err(|e| friendly(e.into()))?;
+    let mut status = loyalty.broadcast_status(id).await.map_err(friendly)?;
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     if out.json || !terminal {
         while watch && status.queued > 0 {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            status = store.broadcast_status(id).await?;
+            status = loyalty.broadcast_status(id).await.map_err(friendly)?;
         }
         print(out, &status, || {
             format!("campaign {id}: {}\n", counts(&status))
@@ -365,7 +357,7 @@ async fn broadcast_progress(
             break;
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        status = store.broadcast_status(id).await?;
+        status = loyalty.broadcast_status(id).await.map_err(friendly)?;
     }
     bar.finish();
     Ok(())

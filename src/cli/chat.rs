@@ -59,7 +59,6 @@ pub async fn run(
         None => {
             let m = conv
                 .loyalty()
-                .store()
                 .add_member(&NewMember::default(), now())
                 .await?;
             eprintln!(

@@ -17,7 +17,7 @@ use crate::domain::time::now;
 use crate::domain::{MemberCode, Money, VoucherCode};
 use crate::http::signature;
 use crate::service::{Loyalty, ServiceError, qr};
-use crate::store::{self, Store};
+use crate::store;
 
 mod admin;
 mod campaign;
@@ -423,7 +423,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             reason,
             out,
         }) => {
-            let m = find_member(store.as_ref(), &member_code).await?;
+            let m = find_member(&loyalty, &member_code).await?;
             let delta: i64 = points
                 .trim_start_matches('+')
                 .parse()
@@ -443,17 +443,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             });
         }
         Command::Voucher(VoucherCmd::Show { code, out }) => {
-            let v = store
+            let v = loyalty
                 .voucher(&parse_voucher(&code)?)
                 .await
-                .map_err(|e| friendly(e.into()))?;
+                .map_err(friendly)?;
             print(out, &v, || render::voucher(&v, tz));
         }
         Command::Voucher(VoucherCmd::Qr { code, out }) => {
-            let v = store
+            let v = loyalty
                 .voucher(&parse_voucher(&code)?)
                 .await
-                .map_err(|e| friendly(e.into()))?;
+                .map_err(friendly)?;
             write_qr(&v.code, &out)?;
             println!("wrote {}", out.display());
         }
@@ -486,7 +486,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .transpose()?;
             if let Some(code) = &member {
-                find_member(store.as_ref(), code).await?;
+                find_member(&loyalty, code).await?;
             }
             let i18n = std::sync::Arc::new(crate::i18n::I18n::load().map_err(anyhow::Error::msg)?);
             let conv = std::sync::Arc::new(crate::chat::Conversation::new(
@@ -497,7 +497,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             chat::run(conv, member, lang).await?;
         }
         Command::Expire(out) => {
-            let sweep = store.expire_due(now()).await?;
+            let sweep = loyalty.expire_due(now()).await.map_err(friendly)?;
             print(out, &sweep, || {
                 format!(
                     "expired {} points in {} lots; {} vouchers expired, {} points given back\n",
@@ -535,14 +535,14 @@ fn parse_voucher(code: &str) -> anyhow::Result<VoucherCode> {
     VoucherCode::parse(code).with_context(|| format!("{code:?} is not a voucher code"))
 }
 
-async fn find_member(store: &dyn Store, code: &str) -> anyhow::Result<Member> {
+async fn find_member(loyalty: &Loyalty, code: &str) -> anyhow::Result<Member> {
     let code = MemberCode::parse(code).with_context(|| format!("{code:?} is not a member code"))?;
-    store
+    loyalty
         .member(&MemberRef::Code(code.clone()))
         .await
         .map_err(|e| match e {
-            store::StoreError::NotFound(_) => anyhow::anyhow!("no member has the code {code}"),
-            e => e.into(),
+            ServiceError::NotFound(_) => anyhow::anyhow!("no member has the code {code}"),
+            e => friendly(e),
         })
 }
 

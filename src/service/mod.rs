@@ -234,6 +234,26 @@ impl Loyalty {
         ))
     }
 
+    /// A member added by staff (or the terminal chat), with a fresh code.
+    pub async fn add_member(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Member> {
+        if let Some(l) = &member.locale
+            && crate::domain::Locale::parse(l).is_none()
+        {
+            return Err(invalid("locale", format!("{l:?} is not th or en")));
+        }
+        Ok(self.store.add_member(member, now).await?)
+    }
+
+    /// Offers a reward again, or stops offering it.
+    pub async fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward> {
+        Ok(self.store.set_reward_active(id, active).await?)
+    }
+
+    /// Expires lots and vouchers past their expiry now (the sweep `serve` runs).
+    pub async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep> {
+        Ok(self.store.expire_due(now).await?)
+    }
+
     /// A member found by id, code, or chat account.
     pub async fn member(&self, by: &MemberRef) -> Result<Member> {
         Ok(self.store.member(by).await?)
