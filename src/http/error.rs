@@ -42,6 +42,15 @@ impl ApiError {
         }
     }
 
+    /// No route matches the request.
+    pub fn no_such_endpoint() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such endpoint; see /openapi.json",
+        )
+    }
+
     pub fn payload_too_large() -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

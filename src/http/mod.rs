@@ -295,11 +295,7 @@ async fn openapi() -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "no such endpoint; see /openapi.json",
-    )
+    ApiError::no_such_endpoint()
 }
 
 /// Serves until `shutdown` says stop, then finishes in-flight requests within

@@ -100,7 +100,7 @@ async fn problem_everywhere(res: Response) -> Response {
         return res;
     }
     let (slug, detail): (&str, String) = match status {
-        StatusCode::NOT_FOUND => ("not-found", "no such endpoint; see /openapi.json".into()),
+        StatusCode::NOT_FOUND => return ApiError::no_such_endpoint().into_response(),
         StatusCode::METHOD_NOT_ALLOWED => (
             "method-not-allowed",
             "this endpoint does not take that method; see /openapi.json".into(),

@@ -190,15 +190,13 @@ async fn deliver(state: &LineState, user: &str, reply_token: Option<&str>, messa
         }
     }
     for batch in rest {
-        let key = uuid_v4();
+        let key = crate::domain::codes::uuid_v4();
         if let Err(e) = state.client.push(user, batch, &key).await {
             tracing::warn!(error = %e, "LINE push failed");
             return;
         }
     }
 }
-
-pub use crate::domain::codes::{uuid_from, uuid_v4};
 
 #[cfg(test)]
 mod tests {

@@ -350,7 +350,7 @@ fn line_outcome(e: &crate::line::client::LineError) -> Outcome {
 /// A retry key (a UUID) that is the same every time this row is sent.
 fn retry_key(id: i64, to: &str) -> String {
     let d = Sha256::digest(format!("taem-outbox:{id}:{to}").as_bytes());
-    crate::line::uuid_from(d[..16].try_into().expect("16 bytes"))
+    crate::domain::codes::uuid_from(d[..16].try_into().expect("16 bytes"))
 }
 
 /// Queues expiry reminders for points that expire within a week.

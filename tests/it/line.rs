@@ -372,7 +372,7 @@ async fn the_client_multicasts_with_a_retry_key_and_reads_the_quota() {
     );
     let to: Vec<String> = (0..500).map(|i| format!("U{i:032}")).collect();
     let messages = [json!({"type": "text", "text": "x2 แต้ม สุดสัปดาห์นี้"})];
-    let key = taem::line::uuid_v4();
+    let key = taem::domain::codes::uuid_v4();
     client.multicast(&to, &messages, &key).await.unwrap();
     // A retry of the same chunk is accepted (409) and delivers nothing twice.
     client.multicast(&to, &messages, &key).await.unwrap();
