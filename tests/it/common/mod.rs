@@ -16,12 +16,41 @@ use taem::http::signature;
 use taem::service::Loyalty;
 use taem::store::{self, Store};
 
-/// A database made for one test, removed when dropped (SQLite) or left for the
-/// server to drop at the end of the CI run (PostgreSQL).
+/// A database made for one test, removed when dropped on either backend.
 pub struct TestDb {
     pub url: String,
     pub backend: &'static str,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server's URL and the database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    /// Drops a PostgreSQL test database (closing what still holds it), so a
+    /// long-lived server does not fill its disk with one database per test.
+    fn drop(&mut self) {
+        let Some((base, name)) = self.postgres.take() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&base).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("warning: could not drop a test database: {e}");
+        }
+    }
 }
 
 /// The databases each test runs against.
@@ -41,6 +70,7 @@ pub fn sqlite_db() -> TestDb {
         url: format!("sqlite://{}", dir.path().join("taem.db").display()),
         backend: "sqlite",
         _dir: Some(dir),
+        postgres: None,
     }
 }
 
@@ -61,14 +91,16 @@ pub async fn postgres_db(base: &str) -> TestDb {
         url: format!("{prefix}/{name}"),
         backend: "postgres",
         _dir: None,
+        postgres: Some((base.to_string(), name)),
     }
 }
 
 /// A store on a fresh database plus the service over it.
 pub struct TestStore {
-    pub db: TestDb,
     pub store: Arc<dyn Store>,
     pub loyalty: Loyalty,
+    /// Last, so the store's connections close before the database goes.
+    pub db: TestDb,
 }
 
 impl TestStore {
