@@ -139,6 +139,11 @@ impl Money {
         self.currency
     }
 
+    /// The currency's ISO code, borrowed from the amount.
+    pub fn currency_code(&self) -> &str {
+        self.currency.code()
+    }
+
     /// Parses a decimal string such as `"1250.5"` exactly. Rejects signs, exponents,
     /// thousands separators and more decimals than the currency allows.
     pub fn parse(input: &str, currency: Currency) -> Result<Money, MoneyError> {

@@ -15,8 +15,10 @@ use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
 
+mod ops;
 pub mod postgres;
 mod rows;
+pub(crate) mod sql;
 pub mod sqlite;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,24 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Whether a UNIQUE constraint refused a row; with `key`, only that one, named
+    /// as SQLite names it (`table.column`) and as PostgreSQL does (the constraint).
+    pub(crate) fn is_unique_violation(&self, key: Option<(&str, &str)>) -> bool {
+        match self {
+            StoreError::Sqlite(e) => match key {
+                None => e.is_unique_violation(),
+                Some((column, _)) => e.is_unique_violation_on(column),
+            },
+            StoreError::Postgres(sqlx::Error::Database(d)) => {
+                d.is_unique_violation()
+                    && key.is_none_or(|(_, constraint)| d.constraint() == Some(constraint))
+            }
+            _ => false,
+        }
+    }
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

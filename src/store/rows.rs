@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
+use super::sql::{FromRow, Row};
 use super::{Result, StoreError};
 use crate::domain::campaign::{Campaign, ItemMatch, Rule, Window, days_from_bits, days_to_bits};
 use crate::domain::earn::{Breakdown, EarnRate};
@@ -16,17 +17,34 @@ use crate::domain::purchase::referral_due;
 use crate::domain::tier::{Tier, Tiers};
 use crate::domain::{Currency, Money, Points, Refusal};
 
-#[derive(sqlx::FromRow)]
-pub(super) struct MerchantRow {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) currency: String,
-    pub(super) earn_points: i64,
-    pub(super) earn_per_minor: i64,
-    pub(super) webhook_secret: String,
-    pub(super) created_at: DateTime<Utc>,
-    pub(super) previous_secret: Option<String>,
-    pub(super) previous_secret_until: Option<DateTime<Utc>>,
+/// A row struct whose fields are the columns of its `SELECT`, in order: decoded
+/// by [`FromRow`] on both backends.
+macro_rules! row {
+    ($(#[$meta:meta])* $name:ident { $($field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        pub(super) struct $name { $(pub(super) $field: $ty,)* }
+
+        impl FromRow for $name {
+            fn from_row(row: &Row) -> Result<$name> {
+                let mut c = row.cols();
+                Ok($name { $($field: c.next()?,)* })
+            }
+        }
+    };
+}
+
+row! {
+    MerchantRow {
+        id: String,
+        name: String,
+        currency: String,
+        earn_points: i64,
+        earn_per_minor: i64,
+        webhook_secret: String,
+        created_at: DateTime<Utc>,
+        previous_secret: Option<String>,
+        previous_secret_until: Option<DateTime<Utc>>,
+    }
 }
 
 pub(super) fn currency(code: &str) -> Result<Currency> {
@@ -54,20 +72,21 @@ impl TryFrom<MerchantRow> for Merchant {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct MemberRow {
-    pub(super) id: i64,
-    pub(super) code: String,
-    pub(super) name: Option<String>,
-    pub(super) locale: Option<String>,
-    pub(super) app_locale: Option<String>,
-    pub(super) telegram_id: Option<i64>,
-    pub(super) line_id: Option<String>,
-    pub(super) marketing_opt_in: bool,
-    pub(super) telegram_reachable: bool,
-    pub(super) line_reachable: bool,
-    pub(super) balance: i64,
-    pub(super) created_at: DateTime<Utc>,
+row! {
+    MemberRow {
+        id: i64,
+        code: String,
+        name: Option<String>,
+        locale: Option<String>,
+        telegram_id: Option<i64>,
+        line_id: Option<String>,
+        marketing_opt_in: bool,
+        balance: i64,
+        created_at: DateTime<Utc>,
+        telegram_reachable: bool,
+        line_reachable: bool,
+        app_locale: Option<String>,
+    }
 }
 
 impl From<MemberRow> for Member {
@@ -89,23 +108,24 @@ impl From<MemberRow> for Member {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct RewardRow {
-    pub(super) id: i64,
-    pub(super) name_th: String,
-    pub(super) name_en: String,
-    pub(super) description_th: String,
-    pub(super) description_en: String,
-    pub(super) cost: i64,
-    pub(super) stock: Option<i64>,
-    pub(super) per_member_limit: Option<i64>,
-    pub(super) valid_from: Option<DateTime<Utc>>,
-    pub(super) valid_until: Option<DateTime<Utc>>,
-    pub(super) face_value_minor: i64,
-    pub(super) currency: String,
-    pub(super) voucher_days: i64,
-    pub(super) active: bool,
-    pub(super) created_at: DateTime<Utc>,
+row! {
+    RewardRow {
+        id: i64,
+        name_th: String,
+        name_en: String,
+        description_th: String,
+        description_en: String,
+        cost: i64,
+        stock: Option<i64>,
+        per_member_limit: Option<i64>,
+        valid_from: Option<DateTime<Utc>>,
+        valid_until: Option<DateTime<Utc>>,
+        face_value_minor: i64,
+        currency: String,
+        voucher_days: i64,
+        active: bool,
+        created_at: DateTime<Utc>,
+    }
 }
 
 impl TryFrom<RewardRow> for Reward {
@@ -130,19 +150,20 @@ impl TryFrom<RewardRow> for Reward {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct VoucherRow {
-    pub(super) id: i64,
-    pub(super) code: String,
-    pub(super) member_id: i64,
-    pub(super) reward_id: i64,
-    pub(super) points: i64,
-    pub(super) status: String,
-    pub(super) redeem_entry_id: i64,
-    pub(super) issued_at: DateTime<Utc>,
-    pub(super) expires_at: DateTime<Utc>,
-    pub(super) used_at: Option<DateTime<Utc>>,
-    pub(super) used_by: Option<String>,
+row! {
+    VoucherRow {
+        id: i64,
+        code: String,
+        member_id: i64,
+        reward_id: i64,
+        points: i64,
+        status: String,
+        redeem_entry_id: i64,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        used_at: Option<DateTime<Utc>>,
+        used_by: Option<String>,
+    }
 }
 
 impl TryFrom<VoucherRow> for Voucher {
@@ -164,16 +185,17 @@ impl TryFrom<VoucherRow> for Voucher {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct EntryRow {
-    pub(super) id: i64,
-    pub(super) member_id: i64,
-    pub(super) kind: String,
-    pub(super) points: i64,
-    pub(super) balance_after: i64,
-    pub(super) merchant_id: Option<String>,
-    pub(super) reference: Option<String>,
-    pub(super) created_at: DateTime<Utc>,
+row! {
+    EntryRow {
+        id: i64,
+        member_id: i64,
+        kind: String,
+        points: i64,
+        balance_after: i64,
+        merchant_id: Option<String>,
+        reference: Option<String>,
+        created_at: DateTime<Utc>,
+    }
 }
 
 impl TryFrom<EntryRow> for Entry {
@@ -193,15 +215,16 @@ impl TryFrom<EntryRow> for Entry {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct LotRow {
-    pub(super) id: i64,
-    pub(super) points: i64,
-    pub(super) remaining: i64,
-    pub(super) earned_at: DateTime<Utc>,
-    pub(super) available_at: DateTime<Utc>,
-    pub(super) expires_at: DateTime<Utc>,
-    pub(super) merchant_id: Option<String>,
+row! {
+    LotRow {
+        id: i64,
+        points: i64,
+        remaining: i64,
+        earned_at: DateTime<Utc>,
+        available_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        merchant_id: Option<String>,
+    }
 }
 
 impl LotRow {
@@ -215,27 +238,28 @@ impl LotRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct PurchaseRow {
-    pub(super) id: i64,
-    pub(super) receipt_id: String,
-    pub(super) fingerprint: String,
-    pub(super) member_id: Option<i64>,
-    pub(super) member_code: Option<String>,
-    pub(super) amount_minor: i64,
-    pub(super) currency: String,
-    pub(super) points: i64,
-    pub(super) breakdown: String,
-    pub(super) balance_after: Option<i64>,
-    pub(super) available_at: DateTime<Utc>,
-    pub(super) claim_code: Option<String>,
-    pub(super) claim_expires_at: Option<DateTime<Utc>>,
-    pub(super) claimed_at: Option<DateTime<Utc>>,
-    pub(super) merchant_id: String,
-    pub(super) refunded_minor: i64,
-    pub(super) clawed_back: i64,
-    pub(super) referral_points: i64,
-    pub(super) referrer_points: i64,
+row! {
+    PurchaseRow {
+        id: i64,
+        receipt_id: String,
+        fingerprint: String,
+        member_id: Option<i64>,
+        member_code: Option<String>,
+        amount_minor: i64,
+        currency: String,
+        points: i64,
+        breakdown: String,
+        balance_after: Option<i64>,
+        available_at: DateTime<Utc>,
+        claim_code: Option<String>,
+        claim_expires_at: Option<DateTime<Utc>>,
+        claimed_at: Option<DateTime<Utc>>,
+        merchant_id: String,
+        refunded_minor: i64,
+        clawed_back: i64,
+        referral_points: i64,
+        referrer_points: i64,
+    }
 }
 
 impl PurchaseRow {
@@ -261,6 +285,20 @@ impl PurchaseRow {
         })
     }
 }
+
+pub(super) const MERCHANT_COLUMNS: &str = "SELECT id, name, currency, earn_points, \
+    earn_per_minor, webhook_secret, created_at, previous_secret, previous_secret_until \
+    FROM merchants";
+
+pub(super) const ENTRY_COLUMNS: &str = "SELECT id, member_id, kind, points, balance_after, \
+    merchant_id, reference, created_at FROM entries";
+
+pub(super) const LOT_COLUMNS: &str = "SELECT id, points, remaining, earned_at, available_at, \
+    expires_at, merchant_id FROM lots";
+
+/// The columns of `VOUCHER_COLUMNS`, for `RETURNING`.
+pub(super) const VOUCHER_RETURNING: &str = "RETURNING id, code, member_id, reward_id, points, \
+    status, redeem_entry_id, issued_at, expires_at, used_at, used_by";
 
 pub(super) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerprint, p.member_id, \
     m.code AS member_code, p.amount_minor, p.currency, p.points, p.breakdown, p.balance_after, \
@@ -343,33 +381,35 @@ pub(super) const CAMPAIGN_COLUMNS: &str = "SELECT id, name_th, name_en, text_th,
     hour_to, merchants, tiers, min_spend_minor, budget, member_cap, awarded, ended_early_at, \
     created_at FROM campaigns";
 
-/// Also read from JSON (`json_agg`) by the PostgreSQL store.
-#[derive(sqlx::FromRow, serde::Deserialize)]
-pub(super) struct CampaignRow {
-    pub(super) id: i64,
-    pub(super) name_th: String,
-    pub(super) name_en: String,
-    pub(super) text_th: String,
-    pub(super) text_en: String,
-    pub(super) kind: String,
-    pub(super) percent: Option<i64>,
-    pub(super) points: Option<i64>,
-    pub(super) stacks: bool,
-    pub(super) item_sku: Option<String>,
-    pub(super) item_category: Option<String>,
-    pub(super) starts_at: DateTime<Utc>,
-    pub(super) ends_at: DateTime<Utc>,
-    pub(super) days: Option<i64>,
-    pub(super) hour_from: Option<i64>,
-    pub(super) hour_to: Option<i64>,
-    pub(super) merchants: Option<String>,
-    pub(super) tiers: Option<String>,
-    pub(super) min_spend_minor: Option<i64>,
-    pub(super) budget: Option<i64>,
-    pub(super) member_cap: Option<i64>,
-    pub(super) awarded: i64,
-    pub(super) ended_early_at: Option<DateTime<Utc>>,
-    pub(super) created_at: DateTime<Utc>,
+row! {
+    /// Also read from JSON (`json_agg`) by the PostgreSQL store.
+    #[derive(serde::Deserialize)]
+    CampaignRow {
+        id: i64,
+        name_th: String,
+        name_en: String,
+        text_th: String,
+        text_en: String,
+        kind: String,
+        percent: Option<i64>,
+        points: Option<i64>,
+        stacks: bool,
+        item_sku: Option<String>,
+        item_category: Option<String>,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        days: Option<i64>,
+        hour_from: Option<i64>,
+        hour_to: Option<i64>,
+        merchants: Option<String>,
+        tiers: Option<String>,
+        min_spend_minor: Option<i64>,
+        budget: Option<i64>,
+        member_cap: Option<i64>,
+        awarded: i64,
+        ended_early_at: Option<DateTime<Utc>>,
+        created_at: DateTime<Utc>,
+    }
 }
 
 fn list(s: Option<String>) -> Vec<String> {
@@ -498,13 +538,14 @@ impl CampaignColumns {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct TierRow {
-    pub(super) key: String,
-    pub(super) name_th: String,
-    pub(super) name_en: String,
-    pub(super) threshold_minor: i64,
-    pub(super) multiplier_percent: i64,
+row! {
+    TierRow {
+        key: String,
+        name_th: String,
+        name_en: String,
+        threshold_minor: i64,
+        multiplier_percent: i64,
+    }
 }
 
 pub(super) const TIER_COLUMNS: &str =
@@ -525,14 +566,15 @@ pub(super) fn tiers_from_rows(rows: Vec<TierRow>) -> Result<Tiers> {
     .map_err(|e| StoreError::Corrupt(format!("tiers: {e}")))
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct TierChangeRow {
-    pub(super) member_id: i64,
-    pub(super) from_tier: Option<String>,
-    pub(super) to_tier: String,
-    pub(super) spend_minor: i64,
-    pub(super) reason: String,
-    pub(super) created_at: DateTime<Utc>,
+row! {
+    TierChangeRow {
+        member_id: i64,
+        from_tier: Option<String>,
+        to_tier: String,
+        spend_minor: i64,
+        reason: String,
+        created_at: DateTime<Utc>,
+    }
 }
 
 pub(super) const TIER_CHANGE_COLUMNS: &str =
@@ -569,21 +611,22 @@ pub(super) const OUTBOX_COLUMNS: &str = "SELECT o.id, o.member_id, o.channel, o.
     m.telegram_reachable, m.line_reachable, m.marketing_opt_in, m.app_locale \
     FROM outbox o JOIN members m ON m.id = o.member_id";
 
-#[derive(sqlx::FromRow)]
-pub(super) struct OutboxRow {
-    pub(super) id: i64,
-    pub(super) member_id: i64,
-    pub(super) channel: String,
-    pub(super) payload: String,
-    pub(super) attempts: i64,
-    pub(super) batch_key: Option<String>,
-    pub(super) locale: Option<String>,
-    pub(super) telegram_id: Option<i64>,
-    pub(super) line_id: Option<String>,
-    pub(super) telegram_reachable: bool,
-    pub(super) line_reachable: bool,
-    pub(super) marketing_opt_in: bool,
-    pub(super) app_locale: Option<String>,
+row! {
+    OutboxRow {
+        id: i64,
+        member_id: i64,
+        channel: String,
+        payload: String,
+        attempts: i64,
+        batch_key: Option<String>,
+        locale: Option<String>,
+        telegram_id: Option<i64>,
+        line_id: Option<String>,
+        telegram_reachable: bool,
+        line_reachable: bool,
+        marketing_opt_in: bool,
+        app_locale: Option<String>,
+    }
 }
 
 impl TryFrom<OutboxRow> for OutboxItem {

@@ -13,14 +13,9 @@
 //! Timestamps are stored as text, `2026-11-22T23:22:30.141Z` (see [`value::Ts`]).
 
 mod checkpoint;
-mod guard;
-mod link;
 mod migrate;
-mod ops;
-mod outbox;
 mod readers;
-mod rows;
-mod rules;
+mod tx;
 mod value;
 mod writer;
 
@@ -34,6 +29,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+use super::ops::{Steps, members, outbox, purchases, rewards, rules};
+use super::sql::run_now;
 use super::{Result, Store, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
@@ -43,7 +40,9 @@ use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use readers::Readers;
+use tx::SqliteTx;
 pub use value::SqliteError;
+pub(crate) use value::parse_ts;
 use writer::Writer;
 
 /// How long a connection waits for another process's write lock, in seconds.
@@ -206,6 +205,35 @@ pub fn serve_guard(url: &str) -> Result<File> {
     }
 }
 
+/// Runs an operation of `ops` on the writer thread, inside its transaction.
+macro_rules! write {
+    ($self:ident, |$tx:ident| $op:expr) => {
+        $self
+            .writer
+            .run(move |conn| {
+                run_now(async {
+                    let $tx = &mut SqliteTx(conn);
+                    $op.await
+                })
+            })
+            .await
+    };
+}
+
+/// Runs a read of `ops` on a reader connection.
+macro_rules! read {
+    ($self:ident, |$tx:ident| $op:expr) => {
+        $self
+            .read(move |conn| {
+                run_now(async {
+                    let $tx = &mut SqliteTx(conn);
+                    $op.await
+                })
+            })
+            .await
+    };
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -213,22 +241,98 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(ops::ping).await
+        read!(self, |tx| members::ping(tx))
+    }
+
+    async fn server_key(
+        &self,
+        name: &str,
+        candidate: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Secret> {
+        let (name, candidate) = (name.to_string(), candidate.clone());
+        write!(self, |tx| members::server_key(tx, &name, &candidate, now))
     }
 
     async fn program(&self) -> Result<Program> {
-        self.read(ops::program).await
+        read!(self, |tx| members::program(tx))
     }
 
     async fn set_program(&self, p: &Program) -> Result<()> {
         let p = p.clone();
-        self.writer.run(move |c| ops::set_program(c, &p)).await
+        write!(self, |tx| members::set_program(tx, &p))
+    }
+
+    async fn add_merchant(&self, m: &Merchant) -> Result<()> {
+        let m = m.clone();
+        write!(self, |tx| members::add_merchant(tx, &m))
+    }
+
+    async fn merchant(&self, id: &str) -> Result<Merchant> {
+        let id = id.to_string();
+        read!(self, |tx| members::merchant(tx, &id))
+    }
+
+    async fn merchants(&self) -> Result<Vec<Merchant>> {
+        read!(self, |tx| members::merchants(tx))
+    }
+
+    async fn rotate_merchant_secret(
+        &self,
+        id: &str,
+        secret: &Secret,
+        grace_until: DateTime<Utc>,
+    ) -> Result<Merchant> {
+        let (id, secret) = (id.to_string(), secret.clone());
+        write!(self, |tx| members::rotate_merchant_secret(
+            tx,
+            &id,
+            &secret,
+            grace_until
+        ))
+    }
+
+    async fn add_member(&self, m: &NewMember, now: DateTime<Utc>) -> Result<Member> {
+        let m = m.clone();
+        write!(self, |tx| members::add_member(tx, &m, now))
+    }
+
+    async fn member(&self, by: &MemberRef) -> Result<Member> {
+        let by = by.clone();
+        read!(self, |tx| members::member(tx, &by))
+    }
+
+    async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
+        let update = update.clone();
+        write!(self, |tx| members::update_member(tx, member_id, &update))
+    }
+
+    async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()> {
+        write!(self, |tx| members::set_reachable(
+            tx, member_id, channel, reachable
+        ))
+    }
+
+    async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool> {
+        let referrer = referrer.clone();
+        write!(self, |tx| members::set_referrer(tx, member_id, &referrer))
+    }
+
+    async fn first_delivery(
+        &self,
+        source: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (source, event_id) = (source.to_string(), event_id.to_string());
+        write!(self, |tx| members::first_delivery(
+            tx, &source, &event_id, now
+        ))
     }
 
     async fn failures(&self, kind: &str, subjects: &[String]) -> Result<Vec<Failures>> {
         let (kind, subjects) = (kind.to_string(), subjects.to_vec());
-        self.read(move |c| guard::failures(c, &kind, &subjects))
-            .await
+        read!(self, |tx| members::failures(tx, &kind, &subjects))
     }
 
     async fn record_failure(
@@ -239,9 +343,13 @@ impl Store for SqliteStore {
         forget_before: DateTime<Utc>,
     ) -> Result<()> {
         let (kind, subjects) = (kind.to_string(), subjects.to_vec());
-        self.writer
-            .run(move |c| guard::record_failure(c, &kind, &subjects, now, forget_before))
-            .await
+        write!(self, |tx| members::record_failure(
+            tx,
+            &kind,
+            &subjects,
+            now,
+            forget_before
+        ))
     }
 
     async fn prune(
@@ -250,96 +358,12 @@ impl Store for SqliteStore {
         events_before: DateTime<Utc>,
         guesses_before: DateTime<Utc>,
     ) -> Result<Pruned> {
-        self.writer
-            .run(move |c| guard::prune(c, now, events_before, guesses_before))
-            .await
-    }
-
-    async fn rotate_merchant_secret(
-        &self,
-        id: &str,
-        secret: &Secret,
-        grace_until: DateTime<Utc>,
-    ) -> Result<Merchant> {
-        let (id, secret) = (id.to_string(), secret.clone());
-        self.writer
-            .run(move |c| ops::rotate_merchant_secret(c, &id, &secret, grace_until))
-            .await
-    }
-
-    async fn server_key(
-        &self,
-        name: &str,
-        candidate: &Secret,
-        now: DateTime<Utc>,
-    ) -> Result<Secret> {
-        let (name, candidate) = (name.to_string(), candidate.clone());
-        self.writer
-            .run(move |c| guard::server_key(c, &name, &candidate, now))
-            .await
-    }
-
-    async fn add_merchant(&self, m: &Merchant) -> Result<()> {
-        let m = m.clone();
-        self.writer.run(move |c| ops::add_merchant(c, &m)).await
-    }
-
-    async fn merchant(&self, id: &str) -> Result<Merchant> {
-        let id = id.to_string();
-        self.read(move |c| ops::merchant(c, &id)).await
-    }
-
-    async fn merchants(&self) -> Result<Vec<Merchant>> {
-        self.read(ops::merchants).await
-    }
-
-    async fn add_member(&self, m: &NewMember, now: DateTime<Utc>) -> Result<Member> {
-        let m = m.clone();
-        self.writer.run(move |c| ops::add_member(c, &m, now)).await
-    }
-
-    async fn member(&self, by: &MemberRef) -> Result<Member> {
-        let by = by.clone();
-        self.read(move |c| ops::member(c, &by)).await
-    }
-
-    async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
-        let update = update.clone();
-        self.writer
-            .run(move |c| ops::update_member(c, member_id, &update))
-            .await
-    }
-
-    async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()> {
-        self.writer
-            .run(move |c| ops::set_reachable(c, member_id, channel, reachable))
-            .await
-    }
-
-    async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool> {
-        let referrer = referrer.clone();
-        self.writer
-            .run(move |c| ops::set_referrer(c, member_id, &referrer))
-            .await
-    }
-
-    async fn first_delivery(
-        &self,
-        source: &str,
-        event_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let (source, event_id) = (source.to_string(), event_id.to_string());
-        self.writer
-            .run(move |c| {
-                let n = c.execute(
-                    "INSERT INTO inbound_events (source, event_id, received_at) \
-                     VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                    rusqlite::params![source, event_id, value::Ts(now)],
-                )?;
-                Ok(n == 1)
-            })
-            .await
+        write!(self, |tx| members::prune(
+            tx,
+            now,
+            events_before,
+            guesses_before
+        ))
     }
 
     async fn create_link(
@@ -349,9 +373,9 @@ impl Store for SqliteStore {
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
         let code = code.clone();
-        self.writer
-            .run(move |c| link::create(c, member_id, &code, expires_at))
-            .await
+        write!(self, |tx| members::create_link(
+            tx, member_id, &code, expires_at
+        ))
     }
 
     async fn use_link(
@@ -361,21 +385,17 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Member> {
         let (code, by) = (code.clone(), by.clone());
-        self.writer
-            .run(move |c| link::use_code(c, &code, &by, now))
-            .await
+        write!(self, |tx| members::use_link(tx, &code, &by, now))
     }
 
     async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>> {
         let cmd = cmd.clone();
-        self.writer
-            .run(move |c| ops::record_purchase(c, &cmd))
-            .await
+        write!(self, |tx| purchases::record_purchase(tx, &cmd))
     }
 
     async fn record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>> {
         let cmd = cmd.clone();
-        self.writer.run(move |c| ops::record_refund(c, &cmd)).await
+        write!(self, |tx| purchases::record_refund(tx, &cmd))
     }
 
     async fn claim_receipt(
@@ -386,39 +406,35 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<ClaimReceipt> {
         let code = code.clone();
-        self.writer
-            .run(move |c| ops::claim_receipt(c, member_id, &code, timing, now))
-            .await
+        write!(self, |tx| purchases::claim_receipt(
+            tx, member_id, &code, timing, now
+        ))
     }
 
     async fn price_purchase(&self, cmd: &PurchaseCommand) -> Result<Breakdown> {
         let cmd = cmd.clone();
-        self.read(move |c| rules::price_purchase(c, &cmd)).await
+        read!(self, |tx| purchases::price_purchase(tx, &cmd))
     }
 
     async fn add_campaign(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Campaign> {
         let campaign = campaign.clone();
-        self.writer
-            .run(move |c| rules::add_campaign(c, &campaign, now))
-            .await
+        write!(self, |tx| rules::add_campaign(tx, &campaign, now))
     }
 
     async fn campaign(&self, id: i64) -> Result<Campaign> {
-        self.read(move |c| rules::campaign(c, id)).await
+        read!(self, |tx| rules::campaign(tx, id))
     }
 
     async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        self.read(rules::campaigns).await
+        read!(self, |tx| rules::campaigns(tx))
     }
 
     async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign> {
-        self.writer
-            .run(move |c| rules::end_campaign(c, id, now))
-            .await
+        write!(self, |tx| rules::end_campaign(tx, id, now))
     }
 
     async fn campaign_results(&self, id: i64) -> Result<CampaignResults> {
-        self.read(move |c| rules::campaign_results(c, id)).await
+        read!(self, |tx| rules::campaign_results(tx, id))
     }
 
     async fn tier_standing(
@@ -428,8 +444,9 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(Option<String>, i64)> {
         let currency = currency.to_string();
-        self.read(move |c| rules::tier_standing(c, member_id, &currency, now))
-            .await
+        read!(self, |tx| rules::tier_standing(
+            tx, member_id, &currency, now
+        ))
     }
 
     async fn review_tiers(
@@ -439,37 +456,33 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<TierChange>> {
         let (tiers, currency) = (tiers.clone(), currency.to_string());
-        self.writer
-            .run(move |c| rules::review_tiers(c, &tiers, &currency, now))
-            .await
+        write!(self, |tx| rules::review_tiers(tx, &tiers, &currency, now))
     }
 
     async fn tier_changes(&self, member_id: i64) -> Result<Vec<TierChange>> {
-        self.read(move |c| rules::tier_changes(c, member_id)).await
+        read!(self, |tx| rules::tier_changes(tx, member_id))
     }
 
     async fn add_reward(&self, r: &NewReward, now: DateTime<Utc>) -> Result<Reward> {
         let r = r.clone();
-        self.writer.run(move |c| ops::add_reward(c, &r, now)).await
+        write!(self, |tx| rewards::add_reward(tx, &r, now))
     }
 
     async fn reward(&self, id: i64) -> Result<Reward> {
-        self.read(move |c| ops::reward(c, id)).await
+        read!(self, |tx| rewards::reward(tx, id))
     }
 
     async fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>> {
-        self.read(move |c| ops::rewards(c, include_inactive)).await
+        read!(self, |tx| rewards::rewards(tx, include_inactive))
     }
 
     async fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward> {
-        self.writer
-            .run(move |c| ops::set_reward_active(c, id, active))
-            .await
+        write!(self, |tx| rewards::set_reward_active(tx, id, active))
     }
 
     async fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher> {
         let cmd = cmd.clone();
-        self.writer.run(move |c| ops::redeem(c, &cmd)).await
+        write!(self, |tx| rewards::redeem(tx, &cmd))
     }
 
     async fn use_voucher(
@@ -478,11 +491,13 @@ impl Store for SqliteStore {
         merchant_id: &str,
         now: DateTime<Utc>,
     ) -> Result<VoucherUse> {
-        let code = code.clone();
-        let merchant_id = merchant_id.to_string();
-        self.writer
-            .run(move |c| ops::use_voucher(c, &code, &merchant_id, now))
-            .await
+        let (code, merchant_id) = (code.clone(), merchant_id.to_string());
+        write!(self, |tx| rewards::use_voucher(
+            tx,
+            &code,
+            &merchant_id,
+            now
+        ))
     }
 
     async fn cancel_voucher(
@@ -492,63 +507,49 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Voucher> {
         let code = code.clone();
-        self.writer
-            .run(move |c| ops::cancel_voucher(c, member_id, &code, now))
-            .await
+        write!(self, |tx| rewards::cancel_voucher(
+            tx, member_id, &code, now
+        ))
     }
 
     async fn voucher(&self, code: &VoucherCode) -> Result<Voucher> {
-        let code = code.as_str().to_string();
-        self.read(move |c| ops::voucher(c, &code)).await
+        let code = code.clone();
+        read!(self, |tx| rewards::voucher(tx, &code))
     }
 
     async fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry> {
         let cmd = cmd.clone();
-        self.writer.run(move |c| ops::adjust_points(c, &cmd)).await
+        write!(self, |tx| rewards::adjust_points(tx, &cmd))
     }
 
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep> {
-        let mut sweep = ExpirySweep::default();
         // In steps, each an operation of its own, so purchases go on in between.
-        // Vouchers first: their points go back to their lots, which may themselves
-        // be past expiry and are then expired below.
-        loop {
-            let (vouchers, points) = self
-                .writer
-                .run(move |c| ops::expire_vouchers(c, now))
-                .await?;
-            if vouchers == 0 {
-                break;
-            }
-            sweep.vouchers_expired += vouchers;
-            sweep.points_released += points;
-        }
-        loop {
-            let (any, lots, points) = self.writer.run(move |c| ops::expire_lots(c, now)).await?;
-            if !any {
-                break;
-            }
-            sweep.lots_expired += lots;
-            sweep.points_expired += points;
+        let (mut cursor, mut sweep) = (Some((false, 0)), ExpirySweep::default());
+        while let Some(at) = cursor {
+            let (next, step) = write!(self, |tx| async {
+                let mut step = ExpirySweep::default();
+                let next = rewards::expire_step(tx, now, at, &mut step).await?;
+                Ok((next, step))
+            })?;
+            sweep.vouchers_expired += step.vouchers_expired;
+            sweep.points_released += step.points_released;
+            sweep.lots_expired += step.lots_expired;
+            sweep.points_expired += step.points_expired;
+            cursor = next;
         }
         Ok(sweep)
     }
 
     async fn remind_expiring(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64> {
-        self.writer
-            .run(move |c| outbox::remind_expiring(c, until, now))
-            .await
+        write!(self, |tx| outbox::remind_expiring(tx, until, now))
     }
 
     async fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64> {
-        self.writer
-            .run(move |c| outbox::enqueue_broadcast(c, campaign_id, now))
-            .await
+        write!(self, |tx| outbox::enqueue_broadcast(tx, campaign_id, now))
     }
 
     async fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus> {
-        self.read(move |c| outbox::broadcast_status(c, campaign_id))
-            .await
+        read!(self, |tx| outbox::broadcast_status(tx, campaign_id))
     }
 
     async fn claim_notices(
@@ -560,11 +561,15 @@ impl Store for SqliteStore {
         batches: i64,
         marketing: bool,
     ) -> Result<Vec<OutboxItem>> {
-        self.writer
-            .run(move |c| {
-                outbox::claim_notices(c, channel, now, lease_until, limit, batches, marketing)
-            })
-            .await
+        let claim = outbox::Claim {
+            channel,
+            now,
+            lease_until,
+            limit,
+            batches,
+            marketing,
+        };
+        write!(self, |tx| tx.claim_notices(&claim))
     }
 
     async fn finish_notices(
@@ -574,31 +579,31 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let (ids, outcome) = (ids.to_vec(), outcome.clone());
-        self.writer
-            .run(move |c| outbox::finish_notices(c, &ids, &outcome, now))
-            .await
+        write!(self, |tx| tx.finish_notices(&ids, &outcome, now))
     }
 
     async fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>> {
-        self.read(move |c| outbox::notices(c, member_id)).await
+        read!(self, |tx| outbox::notices(tx, member_id))
     }
 
     async fn lots(&self, member_id: i64) -> Result<Vec<Lot>> {
-        self.read(move |c| ops::lots(c, member_id)).await
+        read!(self, |tx| members::lots(tx, member_id))
     }
 
     async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>> {
-        self.read(move |c| ops::vouchers(c, member_id)).await
+        read!(self, |tx| rewards::vouchers(tx, member_id))
     }
 
     async fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>> {
-        self.read(move |c| ops::entries(c, member_id, limit)).await
+        read!(self, |tx| members::entries(tx, member_id, limit))
     }
 
     async fn audit(&self) -> Result<Vec<LedgerAudit>> {
-        self.read(ops::audit).await
+        read!(self, |tx| members::audit(tx))
     }
 }
+
+impl Steps for SqliteTx<'_> {}
 
 #[cfg(test)]
 mod tests {

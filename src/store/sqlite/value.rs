@@ -87,16 +87,6 @@ impl FromSql for Ts {
     }
 }
 
-/// Reads a timestamp column.
-pub(crate) fn ts(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
-    Ok(row.get::<_, Ts>(i)?.0)
-}
-
-/// Reads a nullable timestamp column.
-pub(crate) fn ts_opt(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    Ok(row.get::<_, Option<Ts>>(i)?.map(|t| t.0))
-}
-
 // ---------------------------------------------------------------------------
 // Errors
 
@@ -150,14 +140,6 @@ impl std::error::Error for SqliteError {}
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         StoreError::Sqlite(SqliteError::from(&e))
-    }
-}
-
-/// The `SqliteError` inside a store error, if that is what it is.
-pub(crate) fn sqlite_error(e: &StoreError) -> Option<&SqliteError> {
-    match e {
-        StoreError::Sqlite(e) => Some(e),
-        _ => None,
     }
 }
 

@@ -323,7 +323,6 @@ fn run_each(
 mod tests {
     use std::time::Duration;
 
-    use super::super::value::sqlite_error;
     use super::*;
 
     async fn writer() -> Writer {
@@ -369,10 +368,7 @@ mod tests {
         held.unwrap();
         assert_eq!(a.unwrap(), 1);
         let dup = dup.unwrap_err();
-        assert!(
-            sqlite_error(&dup).is_some_and(|e| e.is_unique_violation_on("t.x")),
-            "{dup:?}"
-        );
+        assert!(dup.is_unique_violation(Some(("t.x", ""))), "{dup:?}");
         assert_eq!(b.unwrap(), 1);
         assert!(matches!(undone, Err(StoreError::NotFound("three"))));
         assert_eq!(w.run(values).await.unwrap(), vec![1, 4]);

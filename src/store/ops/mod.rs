@@ -1,0 +1,139 @@
+//! Every store operation, written once over [`Tx`]: read the facts, let the
+//! domain decide, write. A backend supplies its [`Tx`] (SQL binding, row
+//! reading) and overrides the [`Steps`] whose SQL differs: PostgreSQL fuses a
+//! purchase and its credit into one statement, batches with arrays, and takes
+//! row locks; SQLite runs one writer, so it needs no locks and its defaults are
+//! plain statements.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::Points;
+use crate::domain::model::*;
+use crate::domain::notice::{BroadcastRow, OutboxItem, Outcome};
+use crate::store::rows::NewEntry;
+use crate::store::sql::Tx;
+use crate::store::{Result, StoreError};
+
+pub(crate) mod ledger;
+pub(crate) mod members;
+pub(crate) mod outbox;
+pub(crate) mod purchases;
+pub(crate) mod rewards;
+pub(crate) mod rules;
+
+pub(crate) use rules::Context;
+
+/// A purchase row to insert, with the credit it brings its member (when it has
+/// one and earned points): `(member_id, points, balance before)`.
+pub(crate) struct NewPurchase<'a> {
+    pub(crate) cmd: &'a PurchaseCommand,
+    pub(crate) member_id: Option<i64>,
+    pub(crate) points: i64,
+    pub(crate) breakdown: &'a str,
+    pub(crate) balance_after: Option<i64>,
+    pub(crate) claim: Option<(&'a str, DateTime<Utc>)>,
+    pub(crate) referral_points: i64,
+    pub(crate) credit: Option<(i64, i64, i64)>,
+}
+
+/// The steps a backend may do its own way; the defaults are plain statements
+/// (what SQLite runs).
+pub(crate) trait Steps: Tx + Sized {
+    /// Appends an entry and moves the cached balance; (entry id, balance after).
+    fn append(
+        &mut self,
+        e: &NewEntry<'_>,
+        before: i64,
+    ) -> impl Future<Output = Result<(i64, i64)>> {
+        ledger::append(self, e, before)
+    }
+
+    /// Credits spendable points: a lot, the entry, the balance.
+    fn credit(
+        &mut self,
+        e: NewEntry<'_>,
+        before: i64,
+        timing: LotTiming,
+    ) -> impl Future<Output = Result<(i64, i64)>> {
+        ledger::credit(self, e, before, timing)
+    }
+
+    /// What a purchase is priced with; `lock` holds the rows it depends on
+    /// until commit (false for a simulation).
+    fn purchase_context(
+        &mut self,
+        cmd: &PurchaseCommand,
+        lock: bool,
+    ) -> impl Future<Output = Result<Context>> {
+        rules::context(self, cmd, lock)
+    }
+
+    /// Inserts a purchase and its member's credit; the new id, or `None` when
+    /// the receipt was seen before (nothing written).
+    fn insert_purchase(
+        &mut self,
+        p: &NewPurchase<'_>,
+    ) -> impl Future<Output = Result<Option<i64>>> {
+        purchases::insert_purchase(self, p)
+    }
+
+    /// Books what campaigns gave a purchase against their budgets.
+    fn record_awards(
+        &mut self,
+        purchase_id: i64,
+        member_id: Option<i64>,
+        awards: &[(i64, Points)],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> {
+        rules::record_awards(self, purchase_id, member_id, awards, now)
+    }
+
+    /// Marks lots expiring in `(now, until]` reminded; per member, the points
+    /// and the soonest expiry of those marked.
+    fn mark_expiring(
+        &mut self,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<(i64, i64, DateTime<Utc>)>>> {
+        outbox::mark_expiring(self, until, now)
+    }
+
+    /// Queues a broadcast's rows (each at most once); how many were new.
+    fn queue_broadcast(
+        &mut self,
+        campaign_id: i64,
+        rows: &[BroadcastRow],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64>> {
+        outbox::queue_broadcast(self, campaign_id, rows, now)
+    }
+
+    /// Leases due notices (see `Store::claim_notices`).
+    fn claim_notices(
+        &mut self,
+        claim: &outbox::Claim,
+    ) -> impl Future<Output = Result<Vec<OutboxItem>>> {
+        outbox::claim_notices(self, claim)
+    }
+
+    /// Records what became of delivered notices.
+    fn finish_notices(
+        &mut self,
+        ids: &[i64],
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> {
+        outbox::finish_notices(self, ids, outcome, now)
+    }
+}
+
+/// A unique violation becomes "already used"; anything else stays.
+pub(crate) fn map_unique(e: StoreError, what: &'static str) -> StoreError {
+    if e.is_unique_violation(None) {
+        StoreError::IdempotencyConflict(what)
+    } else {
+        e
+    }
+}

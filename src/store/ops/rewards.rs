@@ -1,0 +1,408 @@
+//! Spending points: rewards, vouchers (redeem, use at the counter, give back,
+//! expire), manual corrections and the expiry of lots.
+
+use chrono::{DateTime, Utc};
+
+use super::ledger::{expire_member_lots, live_lots, lock_member, release_voucher, take_from_lots};
+use super::{Steps, outbox};
+use crate::domain::ledger::{self, EntryKind};
+use crate::domain::model::*;
+use crate::domain::notice::Notice;
+use crate::domain::{Points, Refusal, VoucherCode, redeem};
+use crate::store::Result;
+use crate::store::rows::*;
+use crate::store::sql::{Backend, Tx, args};
+
+pub(crate) async fn add_reward(
+    tx: &mut impl Tx,
+    r: &NewReward,
+    now: DateTime<Utc>,
+) -> Result<Reward> {
+    let id = tx
+        .insert(
+            "INSERT INTO rewards (name_th, name_en, description_th, description_en, cost, \
+             stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
+             voucher_days, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            args![
+                &r.name_th,
+                &r.name_en,
+                &r.description_th,
+                &r.description_en,
+                r.cost.value(),
+                r.stock,
+                r.per_member_limit,
+                r.valid_from,
+                r.valid_until,
+                r.face_value.minor(),
+                r.face_value.currency_code(),
+                i64::from(r.voucher_days),
+                now,
+            ],
+        )
+        .await?;
+    reward(tx, id).await
+}
+
+pub(crate) async fn reward(tx: &mut impl Tx, id: i64) -> Result<Reward> {
+    reward_row(tx, id, false).await?.try_into()
+}
+
+/// A reward's row; locked until the transaction ends when `lock` (PostgreSQL).
+async fn reward_row<T: Tx>(tx: &mut T, id: i64, lock: bool) -> Result<RewardRow> {
+    let lock = if lock && T::BACKEND == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    tx.one(
+        &format!("{REWARD_COLUMNS} WHERE id = $1{lock}"),
+        args![id],
+        "reward",
+    )
+    .await
+}
+
+pub(crate) async fn rewards(tx: &mut impl Tx, include_inactive: bool) -> Result<Vec<Reward>> {
+    let rows: Vec<RewardRow> = tx
+        .all(
+            &format!("{REWARD_COLUMNS} WHERE active OR $1 ORDER BY cost, id"),
+            args![include_inactive],
+        )
+        .await?;
+    rows.into_iter().map(Reward::try_from).collect()
+}
+
+pub(crate) async fn set_reward_active(tx: &mut impl Tx, id: i64, active: bool) -> Result<Reward> {
+    tx.exec(
+        "UPDATE rewards SET active = $1 WHERE id = $2",
+        args![active, id],
+    )
+    .await?;
+    reward(tx, id).await
+}
+
+/// A voucher's row; locked until the transaction ends (PostgreSQL), so a use, a
+/// cancel and an expiry of the same voucher happen one after the other.
+async fn lock_voucher<T: Tx>(tx: &mut T, code: &str) -> Result<VoucherRow> {
+    let sql = T::pick(
+        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
+         expires_at, used_at, used_by FROM vouchers WHERE code = $1",
+        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
+         expires_at, used_at, used_by FROM vouchers WHERE code = $1 FOR UPDATE",
+    );
+    tx.one(sql, args![code], "voucher").await
+}
+
+pub(crate) async fn voucher(tx: &mut impl Tx, code: &VoucherCode) -> Result<Voucher> {
+    tx.one::<VoucherRow>(
+        &format!("{VOUCHER_COLUMNS} WHERE code = $1"),
+        args![code.as_str()],
+        "voucher",
+    )
+    .await?
+    .try_into()
+}
+
+pub(crate) async fn vouchers(tx: &mut impl Tx, member_id: i64) -> Result<Vec<Voucher>> {
+    let rows: Vec<VoucherRow> = tx
+        .all(
+            &format!("{VOUCHER_COLUMNS} WHERE member_id = $1 ORDER BY issued_at DESC, id DESC"),
+            args![member_id],
+        )
+        .await?;
+    rows.into_iter().map(Voucher::try_from).collect()
+}
+
+/// Spends points on a reward and issues a voucher.
+pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<Voucher> {
+    // The member first, then the reward: always in this order. With the member
+    // locked, a double tap waits here and then finds the first tap's voucher.
+    let balance = lock_member(tx, cmd.member_id).await?;
+    if let Some(key) = &cmd.request_key {
+        let existing: Option<VoucherRow> = tx
+            .opt(
+                &format!("{VOUCHER_COLUMNS} WHERE member_id = $1 AND request_key = $2"),
+                args![cmd.member_id, key],
+            )
+            .await?;
+        if let Some(v) = existing {
+            return v.try_into();
+        }
+    }
+    let reward: Reward = reward_row(tx, cmd.reward_id, true).await?.try_into()?;
+    let held = match reward.per_member_limit {
+        None => 0,
+        Some(_) => {
+            tx.one::<(i64,)>(
+                "SELECT COUNT(*) FROM vouchers WHERE member_id = $1 AND reward_id = $2 \
+                 AND status IN ('issued', 'used')",
+                args![cmd.member_id, cmd.reward_id],
+                "vouchers",
+            )
+            .await?
+            .0
+        }
+    };
+    let lots = live_lots(tx, cmd.member_id, cmd.now).await?;
+    let plan = redeem::decide(&redeem::RedeemFacts {
+        reward: &reward,
+        balance,
+        held,
+        lots: &lots,
+        now: cmd.now,
+    })?;
+    let entry = NewEntry {
+        member_id: cmd.member_id,
+        kind: EntryKind::Redeem,
+        points: -reward.cost.value(),
+        merchant_id: None,
+        purchase_id: None,
+        voucher_id: None,
+        lot_id: None,
+        reference: Some(cmd.code.as_str()),
+        now: cmd.now,
+    };
+    let (entry_id, _) = tx.append(&entry, balance).await?;
+    take_from_lots(tx, entry_id, &plan).await?;
+    tx.exec(
+        "UPDATE rewards SET stock = stock - 1 WHERE id = $1 AND stock IS NOT NULL",
+        args![cmd.reward_id],
+    )
+    .await?;
+    let expires_at = cmd.now + chrono::Duration::days(i64::from(reward.voucher_days));
+    let v: VoucherRow = tx
+        .one(
+            &format!(
+                "INSERT INTO vouchers (code, member_id, reward_id, points, status, request_key, \
+                 redeem_entry_id, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, 'issued', $5, $6, $7, $8) {VOUCHER_RETURNING}"
+            ),
+            args![
+                cmd.code.as_str(),
+                cmd.member_id,
+                cmd.reward_id,
+                reward.cost.value(),
+                &cmd.request_key,
+                entry_id,
+                cmd.now,
+                expires_at,
+            ],
+            "voucher",
+        )
+        .await?;
+    if cmd.notify {
+        let notice = Notice::VoucherIssued {
+            code: cmd.code.as_str().to_string(),
+            reward_th: reward.name_th.clone(),
+            reward_en: reward.name_en.clone(),
+            expires_at,
+        };
+        outbox::notify(tx, cmd.member_id, &notice, cmd.now).await?;
+    }
+    v.try_into()
+}
+
+/// Marks a voucher used at the counter (only the voucher is locked: using it
+/// moves no points).
+pub(crate) async fn use_voucher(
+    tx: &mut impl Tx,
+    code: &VoucherCode,
+    merchant_id: &str,
+    now: DateTime<Utc>,
+) -> Result<VoucherUse> {
+    let v = lock_voucher(tx, code.as_str()).await?;
+    if let Some(refusal) = voucher_refusal(&v, now) {
+        return Err(refusal.into());
+    }
+    tx.exec(
+        "UPDATE vouchers SET status = 'used', used_at = $1, used_by = $2 WHERE id = $3",
+        args![now, merchant_id, v.id],
+    )
+    .await?;
+    let v = lock_voucher(tx, code.as_str()).await?;
+    let reward = reward_row(tx, v.reward_id, false).await?;
+    let member: MemberRow = tx
+        .one(
+            &format!("{MEMBER_COLUMNS} WHERE id = $1"),
+            args![v.member_id],
+            "member",
+        )
+        .await?;
+    let notice = Notice::VoucherUsed {
+        code: v.code.clone(),
+        reward_th: reward.name_th.clone(),
+        reward_en: reward.name_en.clone(),
+        merchant_id: merchant_id.to_string(),
+    };
+    outbox::notify(tx, v.member_id, &notice, now).await?;
+    Ok(VoucherUse {
+        voucher: v.try_into()?,
+        reward: reward.try_into()?,
+        member: member.into(),
+    })
+}
+
+/// A member gives a voucher back and gets its points back.
+pub(crate) async fn cancel_voucher<T: Steps>(
+    tx: &mut T,
+    member_id: i64,
+    code: &VoucherCode,
+    now: DateTime<Utc>,
+) -> Result<Voucher> {
+    // The member, then the voucher. No such member means no voucher of theirs.
+    lock_member(tx, member_id)
+        .await
+        .map_err(|_| crate::store::StoreError::NotFound("voucher"))?;
+    let v = lock_voucher(tx, code.as_str()).await?;
+    if v.member_id != member_id {
+        return Err(crate::store::StoreError::NotFound("voucher"));
+    }
+    if let Some(refusal) = voucher_refusal(&v, now) {
+        return Err(refusal.into());
+    }
+    release_voucher(tx, &v, VoucherStatus::Cancelled, now).await?;
+    voucher(tx, code).await
+}
+
+/// A manual correction: credits make a new lot, debits spend soonest-expiring
+/// first and may not go below zero.
+pub(crate) async fn adjust_points<T: Steps>(tx: &mut T, cmd: &AdjustCommand) -> Result<Entry> {
+    let balance = lock_member(tx, cmd.member_id).await?;
+    let entry = NewEntry {
+        member_id: cmd.member_id,
+        kind: EntryKind::Adjust,
+        points: cmd.delta.value(),
+        merchant_id: None,
+        purchase_id: None,
+        voucher_id: None,
+        lot_id: None,
+        reference: Some(&cmd.reason),
+        now: cmd.now,
+    };
+    let (id, after) = if cmd.delta.value() >= 0 {
+        tx.credit(entry, balance, cmd.timing).await?
+    } else {
+        let lots = live_lots(tx, cmd.member_id, cmd.now).await?;
+        let (plan, debt) = ledger::plan_clawback(&lots, None, -cmd.delta, cmd.now);
+        if debt.value() > 0 {
+            let balance = Points::new(balance);
+            return Err(Refusal::AdjustBelowZero { balance }.into());
+        }
+        let (id, after) = tx.append(&entry, balance).await?;
+        take_from_lots(tx, id, &plan).await?;
+        (id, after)
+    };
+    Ok(Entry {
+        id,
+        member_id: cmd.member_id,
+        kind: EntryKind::Adjust,
+        points: cmd.delta,
+        balance_after: Points::new(after),
+        merchant_id: None,
+        reference: Some(cmd.reason.clone()),
+        created_at: cmd.now,
+    })
+}
+
+/// How many vouchers or members one expiry step picks.
+pub(crate) const EXPIRY_CHUNK: i64 = 200;
+
+/// Vouchers past their expiry with ids after `after`: (voucher id, member id).
+pub(crate) async fn due_vouchers(
+    tx: &mut impl Tx,
+    now: DateTime<Utc>,
+    after: i64,
+) -> Result<Vec<(i64, i64)>> {
+    tx.all(
+        "SELECT id, member_id FROM vouchers WHERE status = 'issued' AND expires_at <= $1 \
+         AND id > $2 ORDER BY id LIMIT $3",
+        args![now, after, EXPIRY_CHUNK],
+    )
+    .await
+}
+
+/// Expires one voucher (giving its points back), checked again under the
+/// member's lock; a voucher locked by a use in progress is skipped (the use
+/// decides). The points released, if it expired.
+pub(crate) async fn expire_voucher<T: Steps>(
+    tx: &mut T,
+    (voucher_id, member_id): (i64, i64),
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    lock_member(tx, member_id).await?;
+    let sql = T::pick(
+        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
+         expires_at, used_at, used_by FROM vouchers \
+         WHERE id = $1 AND status = 'issued' AND expires_at <= $2",
+        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
+         expires_at, used_at, used_by FROM vouchers \
+         WHERE id = $1 AND status = 'issued' AND expires_at <= $2 FOR UPDATE SKIP LOCKED",
+    );
+    let Some(v) = tx.opt::<VoucherRow>(sql, args![voucher_id, now]).await? else {
+        return Ok(None);
+    };
+    release_voucher(tx, &v, VoucherStatus::Expired, now).await?;
+    Ok(Some(v.points))
+}
+
+/// Members with lots past their expiry, with ids after `after`.
+pub(crate) async fn due_members(
+    tx: &mut impl Tx,
+    now: DateTime<Utc>,
+    after: i64,
+) -> Result<Vec<i64>> {
+    let ids: Vec<(i64,)> = tx
+        .all(
+            "SELECT DISTINCT member_id FROM lots WHERE remaining > 0 AND expires_at <= $1 \
+             AND member_id > $2 ORDER BY member_id LIMIT $3",
+            args![now, after, EXPIRY_CHUNK],
+        )
+        .await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
+}
+
+/// Expires a member's lots past their expiry, under their lock: (lots, points).
+pub(crate) async fn expire_member<T: Steps>(
+    tx: &mut T,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(u64, i64)> {
+    lock_member(tx, member_id).await?;
+    let (lots, points, _) = expire_member_lots(tx, member_id, now).await?;
+    Ok((lots, points))
+}
+
+/// One step of the expiry sweep in one transaction: up to [`EXPIRY_CHUNK`]
+/// vouchers after `after`, then (when none are left) members' lots. Returns the
+/// cursor for the next step and what it did; `None` when nothing was due.
+pub(crate) async fn expire_step<T: Steps>(
+    tx: &mut T,
+    now: DateTime<Utc>,
+    (vouchers_done, after): (bool, i64),
+    sweep: &mut ExpirySweep,
+) -> Result<Option<(bool, i64)>> {
+    if !vouchers_done {
+        let due = due_vouchers(tx, now, after).await?;
+        let Some(&(last, _)) = due.last() else {
+            return Ok(Some((true, 0)));
+        };
+        for v in due {
+            if let Some(points) = expire_voucher(tx, v, now).await? {
+                sweep.vouchers_expired += 1;
+                sweep.points_released += points;
+            }
+        }
+        return Ok(Some((false, last)));
+    }
+    let due = due_members(tx, now, after).await?;
+    let Some(&last) = due.last() else {
+        return Ok(None);
+    };
+    for member_id in due {
+        let (lots, points) = expire_member(tx, member_id, now).await?;
+        sweep.lots_expired += lots;
+        sweep.points_expired += points;
+    }
+    Ok(Some((true, last)))
+}

@@ -1,0 +1,517 @@
+//! The earning rules' storage: what a purchase is priced with, campaign budgets,
+//! referral payments, tiers and tier moves, campaigns.
+//!
+//! On PostgreSQL a purchase locks, in this order, the buyer's row, the referrer it
+//! pays, then the rows of budgeted campaigns, so concurrent purchases take from a
+//! budget one after the other and it stops exactly at its end (see the
+//! backend's `purchase_context`). SQLite's one writer needs no locks.
+
+use chrono::{DateTime, Utc};
+
+use super::Steps;
+use super::ledger::lock_member;
+use crate::domain::Points;
+use crate::domain::campaign::Campaign;
+use crate::domain::model::*;
+use crate::domain::notice::Notice;
+use crate::domain::purchase::*;
+use crate::domain::tier::{Tiers, move_down, move_up, window_start};
+use crate::store::rows::*;
+use crate::store::sql::{Tx, args};
+use crate::store::{Result, StoreError};
+
+/// Everything a purchase is priced with.
+pub(crate) struct Context {
+    /// The buyer and their rolling spend before this purchase.
+    pub(crate) buyer: Option<(Buyer, i64)>,
+    /// The balance of the referrer this purchase pays, if it pays one.
+    pub(crate) referrer_balance: Option<i64>,
+    pub(crate) campaigns: Vec<Campaign>,
+    /// What each capped campaign has given the buyer so far.
+    pub(crate) used: Vec<(i64, i64)>,
+}
+
+type BuyerRow = (i64, String, i64, Option<String>, Option<i64>, bool, bool);
+
+pub(crate) fn buyer(
+    (id, code, balance, tier, referred_by, referral_paid, has_channel): BuyerRow,
+) -> Buyer {
+    Buyer {
+        id,
+        code,
+        balance,
+        tier,
+        referred_by,
+        referral_paid,
+        has_purchases: false,
+        has_channel,
+    }
+}
+
+/// The buyer's columns, for `purchase_context`.
+pub(crate) const BUYER_COLUMNS: &str = "SELECT id, code, balance, tier, referred_by, \
+    referral_purchase_id IS NOT NULL, (telegram_id IS NOT NULL AND telegram_reachable) \
+    OR (line_id IS NOT NULL AND line_reachable) FROM members WHERE code = $1";
+
+/// A member's rolling spend in `$3` since `$2`, and whether they bought before.
+const HISTORY: &str = "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
+    (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) FROM purchases \
+     WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
+    (SELECT settings_version FROM program WHERE id = 1)";
+
+/// The plain way (SQLite): the buyer, their history, the campaigns running, what
+/// capped ones gave them, the referrer's balance. Refuses a purchase priced under
+/// settings older than the database's.
+pub(crate) async fn context<T: Steps>(
+    tx: &mut T,
+    cmd: &PurchaseCommand,
+    _lock: bool,
+) -> Result<Context> {
+    let mut buyer = match &cmd.member_code {
+        None => None,
+        Some(code) => Some((
+            self::buyer(
+                tx.one(BUYER_COLUMNS, args![code.as_str()], "member")
+                    .await?,
+            ),
+            0,
+        )),
+    };
+    let (has_purchases, spend, version): (bool, i64, i64) = tx
+        .one(
+            HISTORY,
+            args![
+                buyer.as_ref().map(|(b, _)| b.id),
+                window_start(cmd.now),
+                cmd.rules.currency.code()
+            ],
+            "program",
+        )
+        .await?;
+    if version != cmd.rules.version {
+        return Err(StoreError::SettingsChanged);
+    }
+    if let Some((b, s)) = &mut buyer {
+        b.has_purchases = has_purchases;
+        *s = spend;
+    }
+    let campaigns = running_campaigns(tx, cmd.occurred_at).await?;
+    let (used, referrer_balance) = match &buyer {
+        Some((b, _)) => (
+            member_use(tx, b.id, &capped(&campaigns)).await?,
+            lock_referrer(tx, b, cmd).await?,
+        ),
+        None => (Vec::new(), None),
+    };
+    Ok(Context {
+        buyer,
+        referrer_balance,
+        campaigns,
+        used,
+    })
+}
+
+/// The balance of the referrer a purchase will pay (locked on PostgreSQL).
+pub(crate) async fn lock_referrer(
+    tx: &mut impl Tx,
+    b: &Buyer,
+    cmd: &PurchaseCommand,
+) -> Result<Option<i64>> {
+    match b.referred_by {
+        Some(id) if b.referral_due(cmd) => Ok(Some(lock_member(tx, id).await?)),
+        _ => Ok(None),
+    }
+}
+
+/// Campaigns whose window includes `at` (days and hours are checked by the rules).
+async fn running_campaigns(tx: &mut impl Tx, at: DateTime<Utc>) -> Result<Vec<Campaign>> {
+    let rows: Vec<CampaignRow> = tx
+        .all(
+            &format!("{CAMPAIGN_COLUMNS} WHERE ends_at > $1 AND starts_at <= $1 ORDER BY id"),
+            args![at],
+        )
+        .await?;
+    rows.into_iter().map(Campaign::try_from).collect()
+}
+
+/// What each of `ids` has given the member so far.
+pub(crate) async fn member_use(
+    tx: &mut impl Tx,
+    member_id: i64,
+    ids: &[i64],
+) -> Result<Vec<(i64, i64)>> {
+    let mut used = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let (points,): (i64,) = tx
+            .one(
+                "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM campaign_awards \
+                 WHERE member_id = $1 AND campaign_id = $2",
+                args![member_id, id],
+                "awards",
+            )
+            .await?;
+        used.push((id, points));
+    }
+    Ok(used)
+}
+
+/// Books what campaigns gave a purchase against their budgets, one by one.
+pub(crate) async fn record_awards(
+    tx: &mut impl Tx,
+    purchase_id: i64,
+    member_id: Option<i64>,
+    awards: &[(i64, Points)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for (campaign_id, points) in awards {
+        tx.exec(
+            "UPDATE campaigns SET awarded = awarded + $1 WHERE id = $2",
+            args![points.value(), *campaign_id],
+        )
+        .await?;
+        tx.exec(
+            "INSERT INTO campaign_awards (campaign_id, purchase_id, member_id, points, \
+             created_at) VALUES ($1, $2, $3, $4, $5)",
+            args![*campaign_id, purchase_id, member_id, points.value(), now],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks the referral of `member_id` paid by `purchase_id` and pays whoever
+/// invited them (`referred_by`, whose balance is `referrer_balance`).
+pub(crate) async fn pay_referral<T: Steps>(
+    tx: &mut T,
+    (member_id, referred_by): (i64, Option<i64>),
+    referrer_balance: Option<i64>,
+    purchase_id: i64,
+    pay: &ReferralPayment<'_>,
+) -> Result<()> {
+    tx.exec(
+        "UPDATE members SET referral_purchase_id = $1 WHERE id = $2",
+        args![purchase_id, member_id],
+    )
+    .await?;
+    let points = pay.rule.referrer_points;
+    let (Some(referrer), Some(before)) = (referred_by, referrer_balance) else {
+        return Ok(());
+    };
+    if points == 0 {
+        return Ok(());
+    }
+    let entry = NewEntry::referral(referrer, points, pay.merchant_id, purchase_id, pay.now);
+    let (_, balance) = tx.credit(entry, before, pay.timing).await?;
+    let notice = Notice::ReferralBonus { points, balance };
+    super::outbox::notify(tx, referrer, &notice, pay.now).await?;
+    tx.exec(
+        "UPDATE purchases SET referrer_points = $1 WHERE id = $2",
+        args![points, purchase_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// After a claim (the claimer's row locked): pays their referral if the receipt
+/// qualifies (see [`referral_due_on_claim`]); the claimer's bonus joins the
+/// purchase's points, so a full refund takes it back as for a purchase.
+/// Returns the claimer's bonus and balance after it.
+pub(crate) async fn referral_on_claim<T: Steps>(
+    tx: &mut T,
+    member_id: i64,
+    p: &PurchaseRow,
+    program: &Program,
+    pay: &ReferralPayment<'_>,
+    balance: i64,
+) -> Result<(i64, i64)> {
+    let (referred_by, paid): (Option<i64>, bool) = tx
+        .one(
+            "SELECT referred_by, referral_purchase_id IS NOT NULL FROM members WHERE id = $1",
+            args![member_id],
+            "member",
+        )
+        .await?;
+    if !referral_due_on_claim((referred_by, paid), p, program.currency.code(), &pay.rule) {
+        return Ok((0, balance));
+    }
+    let referrer_balance = match referred_by {
+        Some(id) => Some(lock_member(tx, id).await?),
+        None => None,
+    };
+    let bonus = program.referral.referee_points;
+    let mut after = balance;
+    if bonus > 0 {
+        let entry = NewEntry::referral(member_id, bonus, &p.merchant_id, p.id, pay.now);
+        after = tx.credit(entry, balance, pay.timing).await?.1;
+        tx.exec(
+            "UPDATE purchases SET points = points + $1, referral_points = $1 WHERE id = $2",
+            args![bonus, p.id],
+        )
+        .await?;
+    }
+    pay_referral(tx, (member_id, referred_by), referrer_balance, p.id, pay).await?;
+    Ok((bonus, after))
+}
+
+/// A member's spend in `currency` over the rolling window ending at `now`.
+pub(crate) async fn spend(
+    tx: &mut impl Tx,
+    member_id: i64,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let (spend,): (i64,) = tx
+        .one(
+            "SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
+             FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3",
+            args![member_id, window_start(now), currency],
+            "member",
+        )
+        .await?;
+    Ok(spend)
+}
+
+async fn move_tier<T: Steps>(tx: &mut T, change: &TierChange) -> Result<()> {
+    tx.exec(
+        "UPDATE members SET tier = $1, tier_since = $2 WHERE id = $3",
+        args![change.to.as_str(), change.at, change.member_id],
+    )
+    .await?;
+    tx.exec(
+        "INSERT INTO tier_changes (member_id, from_tier, to_tier, spend_minor, reason, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            change.member_id,
+            &change.from,
+            change.to.as_str(),
+            change.spend_minor,
+            change.reason.as_str(),
+            change.at
+        ],
+    )
+    .await?;
+    let notice = Notice::TierChanged {
+        from: change.from.clone(),
+        to: change.to.clone(),
+        up: change.reason != "review",
+    };
+    super::outbox::notify(tx, change.member_id, &notice, change.at).await
+}
+
+/// Moves a member up if `spend` reaches a higher tier than `current`.
+pub(crate) async fn upgrade<T: Steps>(
+    tx: &mut T,
+    member_id: i64,
+    (current, spend): (Option<String>, i64),
+    tiers: &Tiers,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(change) = move_up(tiers, member_id, current, spend, reason, now) {
+        move_tier(tx, &change).await?;
+    }
+    Ok(())
+}
+
+/// A member's tier key (`None`: the lowest) and rolling spend.
+pub(crate) async fn tier_standing(
+    tx: &mut impl Tx,
+    member_id: i64,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> Result<(Option<String>, i64)> {
+    let (tier,): (Option<String>,) = tx
+        .one(
+            "SELECT tier FROM members WHERE id = $1",
+            args![member_id],
+            "member",
+        )
+        .await?;
+    Ok((tier, spend(tx, member_id, currency, now).await?))
+}
+
+/// Members above the lowest tier, whom a review may move down.
+pub(crate) async fn tier_holders(tx: &mut impl Tx, tiers: &Tiers) -> Result<Vec<i64>> {
+    let ids: Vec<(i64,)> = tx
+        .all(
+            "SELECT id FROM members WHERE tier IS NOT NULL AND tier <> $1 \
+             AND tier_since IS NOT NULL ORDER BY id",
+            args![tiers.lowest().key.as_str()],
+        )
+        .await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
+}
+
+/// Reviews one member under their lock: a purchase moving them up at the same
+/// moment is never undone by a stale review. The move made, if any.
+pub(crate) async fn review_member<T: Steps>(
+    tx: &mut T,
+    member_id: i64,
+    tiers: &Tiers,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<TierChange>> {
+    lock_member(tx, member_id).await?;
+    let (key, since): (Option<String>, Option<DateTime<Utc>>) = tx
+        .one(
+            "SELECT tier, tier_since FROM members WHERE id = $1",
+            args![member_id],
+            "member",
+        )
+        .await?;
+    let (Some(key), Some(since)) = (key, since) else {
+        return Ok(None);
+    };
+    let spend = spend(tx, member_id, currency, now).await?;
+    let change = move_down(tiers, member_id, key, since, spend, now);
+    if let Some(change) = &change {
+        move_tier(tx, change).await?;
+    }
+    Ok(change)
+}
+
+pub(crate) async fn tier_changes(tx: &mut impl Tx, member_id: i64) -> Result<Vec<TierChange>> {
+    let rows: Vec<TierChangeRow> = tx
+        .all(
+            &format!("{TIER_CHANGE_COLUMNS} WHERE member_id = $1 ORDER BY id DESC"),
+            args![member_id],
+        )
+        .await?;
+    Ok(rows.into_iter().map(TierChange::from).collect())
+}
+
+pub(crate) async fn tiers(tx: &mut impl Tx) -> Result<Tiers> {
+    tiers_from_rows(
+        tx.all(&format!("{TIER_COLUMNS} ORDER BY threshold_minor"), &[])
+            .await?,
+    )
+}
+
+pub(crate) async fn set_tiers(tx: &mut impl Tx, tiers: &Tiers) -> Result<()> {
+    tx.exec("DELETE FROM tiers", &[]).await?;
+    for t in tiers.all() {
+        tx.exec(
+            "INSERT INTO tiers (key, name_th, name_en, threshold_minor, multiplier_percent) \
+             VALUES ($1, $2, $3, $4, $5)",
+            args![
+                &t.key,
+                &t.name_th,
+                &t.name_en,
+                t.threshold_minor,
+                i64::from(t.multiplier_percent)
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn add_campaign(
+    tx: &mut impl Tx,
+    c: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<Campaign> {
+    let cols = CampaignColumns::of(c);
+    let id = tx
+        .insert(
+            "INSERT INTO campaigns (name_th, name_en, text_th, text_en, kind, percent, points, \
+             stacks, item_sku, item_category, starts_at, ends_at, days, hour_from, hour_to, \
+             merchants, tiers, min_spend_minor, budget, member_cap, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21)",
+            args![
+                &c.name_th,
+                &c.name_en,
+                &c.text_th,
+                &c.text_en,
+                cols.kind,
+                cols.percent,
+                cols.points,
+                cols.stacks,
+                &cols.item_sku,
+                &cols.item_category,
+                c.window.starts_at,
+                c.window.ends_at,
+                cols.days,
+                cols.hour_from,
+                cols.hour_to,
+                &cols.merchants,
+                &cols.tiers,
+                c.min_spend_minor,
+                c.budget,
+                c.member_cap,
+                now,
+            ],
+        )
+        .await?;
+    campaign(tx, id).await
+}
+
+pub(crate) async fn campaign(tx: &mut impl Tx, id: i64) -> Result<Campaign> {
+    tx.one::<CampaignRow>(
+        &format!("{CAMPAIGN_COLUMNS} WHERE id = $1"),
+        args![id],
+        "campaign",
+    )
+    .await?
+    .try_into()
+}
+
+/// Every campaign, newest first.
+pub(crate) async fn campaigns(tx: &mut impl Tx) -> Result<Vec<Campaign>> {
+    let rows: Vec<CampaignRow> = tx
+        .all(&format!("{CAMPAIGN_COLUMNS} ORDER BY id DESC"), &[])
+        .await?;
+    rows.into_iter().map(Campaign::try_from).collect()
+}
+
+pub(crate) async fn end_campaign<T: Tx>(
+    tx: &mut T,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Campaign> {
+    // A campaign that has not started yet ends before it starts: it never runs.
+    let sql = T::pick(
+        "UPDATE campaigns SET ended_early_at = $1, starts_at = MIN(starts_at, $1), \
+         ends_at = $1 WHERE id = $2 AND ends_at > $1",
+        "UPDATE campaigns SET ended_early_at = $1, starts_at = LEAST(starts_at, $1), \
+         ends_at = $1 WHERE id = $2 AND ends_at > $1",
+    );
+    tx.exec(sql, args![now, id]).await?;
+    campaign(tx, id).await
+}
+
+pub(crate) async fn campaign_results(tx: &mut impl Tx, id: i64) -> Result<CampaignResults> {
+    campaign(tx, id).await?;
+    let (points, purchases, members, sales_minor) = tx
+        .one(
+            "SELECT CAST(COALESCE(SUM(a.points), 0) AS BIGINT), COUNT(*), \
+             COUNT(DISTINCT a.member_id), CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) \
+             FROM campaign_awards a JOIN purchases p ON p.id = a.purchase_id \
+             WHERE a.campaign_id = $1",
+            args![id],
+            "campaign",
+        )
+        .await?;
+    Ok(CampaignResults {
+        points,
+        purchases,
+        members,
+        sales_minor,
+    })
+}
+
+/// Reviews every tier holder in one transaction (SQLite's one writer; the
+/// PostgreSQL store gives each member a transaction of their own).
+pub(crate) async fn review_tiers<T: Steps>(
+    tx: &mut T,
+    tiers: &Tiers,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<TierChange>> {
+    let mut moves = Vec::new();
+    for member_id in tier_holders(tx, tiers).await? {
+        moves.extend(review_member(tx, member_id, tiers, currency, now).await?);
+    }
+    Ok(moves)
+}
