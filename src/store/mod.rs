@@ -16,10 +16,8 @@ use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
 
 mod ops;
-pub mod postgres;
 mod rows;
 pub(crate) mod sql;
-pub mod sqlite;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -72,207 +70,329 @@ impl StoreError {
     }
 }
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// Every store operation, listed once: its documentation, its signature and
+/// the `ops` function that does it. `with_operations!(m! { … })` hands the list
+/// to `m`: [`declare_store`] makes the [`Store`] trait of it, and each backend's
+/// `implement_store!` its implementation, where `read_op!` and `write_op!` say how
+/// that backend runs a read (a reader connection; a pooled one) and a write (the
+/// writer thread's transaction; a transaction of its own, run again when it lost
+/// an idempotency race). `[a, b]` names the arguments a backend may need to own
+/// (SQLite moves them to its writer thread).
+macro_rules! with_operations {
+    ($callback:ident! { $($pre:tt)* }) => {
+        $callback! {
+            { $($pre)* }
+            plain {
+                /// Checks the database answers (readiness).
+                read_op fn ping(&self) -> Result<()> => [] |tx| ops::members::ping(tx);
+                /// A secret taem keeps for itself under `name`: the stored one, or
+                /// `candidate`, stored now, when there is none yet (the first instance
+                /// to ask wins; every instance then uses the same).
+                write_op fn server_key(&self, name: &str, candidate: &Secret, now: DateTime<Utc>)
+                    -> Result<Secret>
+                    => [name, candidate] |tx| ops::members::server_key(tx, &name, &candidate, now);
+                read_op fn program(&self) -> Result<Program> => [] |tx| ops::members::program(tx);
+                /// Saves the settings, tiers included (members keep their tier key; one
+                /// no longer in the table reads as the lowest tier).
+                write_op fn set_program(&self, program: &Program) -> Result<()>
+                    => [program] |tx| ops::members::set_program(tx, &program);
+                write_op fn add_merchant(&self, merchant: &Merchant) -> Result<()>
+                    => [merchant] |tx| ops::members::add_merchant(tx, &merchant);
+                read_op fn merchant(&self, id: &str) -> Result<Merchant>
+                    => [id] |tx| ops::members::merchant(tx, &id);
+                read_op fn merchants(&self) -> Result<Vec<Merchant>>
+                    => [] |tx| ops::members::merchants(tx);
+                /// Gives a merchant a new webhook secret; the old one is still accepted
+                /// until `grace_until`.
+                write_op fn rotate_merchant_secret(
+                    &self, id: &str, secret: &Secret, grace_until: DateTime<Utc>
+                ) -> Result<Merchant>
+                    => [id, secret]
+                    |tx| ops::members::rotate_merchant_secret(tx, &id, &secret, grace_until);
+                /// Creates a member with a fresh member code.
+                write_op fn add_member(&self, member: &NewMember, now: DateTime<Utc>)
+                    -> Result<Member>
+                    => [member] |tx| ops::members::add_member(tx, &member, now);
+                read_op fn member(&self, by: &MemberRef) -> Result<Member>
+                    => [by] |tx| ops::members::member(tx, &by);
+                /// A member's own settings: language, marketing consent.
+                write_op fn update_member(&self, member_id: i64, update: &MemberUpdate)
+                    -> Result<Member>
+                    => [update] |tx| ops::members::update_member(tx, member_id, &update);
+                /// Records whether messages reach the member on a platform (blocked
+                /// the bot, unfollowed, came back).
+                write_op fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool)
+                    -> Result<()>
+                    => [] |tx| ops::members::set_reachable(tx, member_id, channel, reachable);
+                /// Records who invited a member: only once, only before their first
+                /// purchase, never themselves and never anyone they (directly or
+                /// through others) invited. Returns whether it was recorded.
+                write_op fn set_referrer(&self, member_id: i64, referrer: &MemberCode)
+                    -> Result<bool>
+                    => [referrer] |tx| ops::members::set_referrer(tx, member_id, &referrer);
+                /// Records an inbound event id (e.g. LINE's `webhookEventId`); `false`
+                /// when it was seen before, so a redelivered event is not acted on twice.
+                write_op fn first_delivery(&self, source: &str, event_id: &str, now: DateTime<Utc>)
+                    -> Result<bool>
+                    => [source, event_id]
+                    |tx| ops::members::first_delivery(tx, &source, &event_id, now);
+                /// What is remembered of wrong tries of `kind` (`"claim"`, `"link"`) by
+                /// each of `subjects` (a member, a chat identity); subjects without any
+                /// are left out.
+                read_op fn failures(&self, kind: &str, subjects: &[String]) -> Result<Vec<Failures>>
+                    => [kind, subjects] |tx| ops::members::failures(tx, &kind, &subjects);
+                /// Counts a wrong try against each subject; failures last made before
+                /// `forget_before` are forgotten first.
+                write_op fn record_failure(
+                    &self, kind: &str, subjects: &[String], now: DateTime<Utc>,
+                    forget_before: DateTime<Utc>
+                ) -> Result<()>
+                    => [kind, subjects]
+                    |tx| ops::members::record_failure(tx, &kind, &subjects, now, forget_before);
+                /// Deletes what is kept only for a while: used and expired link codes,
+                /// inbound event ids received before `events_before`, wrong tries last
+                /// made before `guesses_before`.
+                write_op fn prune(
+                    &self, now: DateTime<Utc>, events_before: DateTime<Utc>,
+                    guesses_before: DateTime<Utc>
+                ) -> Result<Pruned>
+                    => [] |tx| ops::members::prune(tx, now, events_before, guesses_before);
+                /// Stores a one-time code that links another app's account to
+                /// `member_id`; the member's earlier unused code stops working.
+                write_op fn create_link(&self, member_id: i64, code: &LinkCode, expires_at: DateTime<Utc>)
+                    -> Result<()>
+                    => [code] |tx| ops::members::create_link(tx, member_id, &code, expires_at);
+                /// Uses a link code: the platform account `by` (a `Telegram` or `Line`
+                /// reference) becomes the code's member's. The account's own member, if
+                /// it has no history, is removed; one with history is refused.
+                write_op fn use_link(&self, code: &LinkCode, by: &MemberRef, now: DateTime<Utc>)
+                    -> Result<Member>
+                    => [code, by] |tx| ops::members::use_link(tx, &code, &by, now);
+                /// Records a purchase and credits its points, or replays the stored
+                /// answer for a receipt seen before with the same fingerprint.
+                write_op fn record_purchase(&self, cmd: &PurchaseCommand)
+                    -> Result<Recorded<PurchaseReceipt>>
+                    => [cmd] |tx| ops::purchases::record_purchase(tx, &cmd);
+                /// Records a refund and claws back points in proportion to the refunded
+                /// amount.
+                write_op fn record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>>
+                    => [cmd] |tx| ops::purchases::record_refund(tx, &cmd);
+                /// Gives a member the points of a purchase made without one.
+                write_op fn claim_receipt(
+                    &self, member_id: i64, code: &ClaimCode, timing: LotTiming, now: DateTime<Utc>
+                ) -> Result<ClaimReceipt>
+                    => [code] |tx| ops::purchases::claim_receipt(tx, member_id, &code, timing, now);
+                /// Prices a purchase exactly as `record_purchase` would, without
+                /// recording it.
+                read_op fn price_purchase(&self, cmd: &PurchaseCommand) -> Result<Breakdown>
+                    => [cmd] |tx| ops::purchases::price_purchase(tx, &cmd);
+                /// Adds a campaign; the store assigns its id and starts `awarded` at zero.
+                write_op fn add_campaign(&self, campaign: &Campaign, now: DateTime<Utc>)
+                    -> Result<Campaign>
+                    => [campaign] |tx| ops::rules::add_campaign(tx, &campaign, now);
+                read_op fn campaign(&self, id: i64) -> Result<Campaign>
+                    => [] |tx| ops::rules::campaign(tx, id);
+                /// Every campaign, newest first.
+                read_op fn campaigns(&self) -> Result<Vec<Campaign>>
+                    => [] |tx| ops::rules::campaigns(tx);
+                /// Ends a campaign now (purchases that happened before still get its
+                /// points).
+                write_op fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign>
+                    => [] |tx| ops::rules::end_campaign(tx, id, now);
+                read_op fn campaign_results(&self, id: i64) -> Result<CampaignResults>
+                    => [] |tx| ops::rules::campaign_results(tx, id);
+                /// A member's tier key (`None`: the lowest) and their spend in the
+                /// program currency over the rolling window ending at `now`.
+                read_op fn tier_standing(&self, member_id: i64, currency: &str, now: DateTime<Utc>)
+                    -> Result<(Option<String>, i64)>
+                    => [currency] |tx| ops::rules::tier_standing(tx, member_id, &currency, now);
+                /// A member's tier moves, newest first.
+                read_op fn tier_changes(&self, member_id: i64) -> Result<Vec<TierChange>>
+                    => [] |tx| ops::rules::tier_changes(tx, member_id);
+                write_op fn add_reward(&self, reward: &NewReward, now: DateTime<Utc>) -> Result<Reward>
+                    => [reward] |tx| ops::rewards::add_reward(tx, &reward, now);
+                read_op fn reward(&self, id: i64) -> Result<Reward>
+                    => [] |tx| ops::rewards::reward(tx, id);
+                read_op fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>>
+                    => [] |tx| ops::rewards::rewards(tx, include_inactive);
+                write_op fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward>
+                    => [] |tx| ops::rewards::set_reward_active(tx, id, active);
+                /// Spends points on a reward and issues a voucher, atomically. The same
+                /// `request_key` for the same member returns the voucher issued the
+                /// first time.
+                write_op fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher>
+                    => [cmd] |tx| ops::rewards::redeem(tx, &cmd);
+                /// Marks a voucher used at the counter.
+                write_op fn use_voucher(&self, code: &VoucherCode, merchant_id: &str, now: DateTime<Utc>)
+                    -> Result<VoucherUse>
+                    => [code, merchant_id] |tx| ops::rewards::use_voucher(tx, &code, &merchant_id, now);
+                /// A member gives a voucher back and gets its points back.
+                write_op fn cancel_voucher(&self, member_id: i64, code: &VoucherCode, now: DateTime<Utc>)
+                    -> Result<Voucher>
+                    => [code] |tx| ops::rewards::cancel_voucher(tx, member_id, &code, now);
+                read_op fn voucher(&self, code: &VoucherCode) -> Result<Voucher>
+                    => [code] |tx| ops::rewards::voucher(tx, &code);
+                /// A manual correction: credits make a new lot, debits spend
+                /// soonest-expiring first.
+                write_op fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry>
+                    => [cmd] |tx| ops::rewards::adjust_points(tx, &cmd);
+                /// Queues a reminder for each member whose points expire before
+                /// `until`: one per member for all such lots not reminded yet. Returns
+                /// reminders queued.
+                write_op fn remind_expiring(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64>
+                    => [] |tx| ops::outbox::remind_expiring(tx, until, now);
+                /// Queues a campaign's announcement for every opted-in member on each
+                /// channel that reaches them; a member already queued is not queued
+                /// again. Returns the rows queued.
+                write_op fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64>
+                    => [] |tx| ops::outbox::enqueue_broadcast(tx, campaign_id, now);
+                read_op fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus>
+                    => [] |tx| ops::outbox::broadcast_status(tx, campaign_id);
+                /// Takes due notices to `channel` for delivery until `lease_until`
+                /// (another worker may take them after that): up to `limit` single
+                /// ones, and up to `batches` LINE multicast chunks whole. Marketing only
+                /// when `marketing` is true (outside quiet hours). On PostgreSQL,
+                /// workers skip rows others hold.
+                write_op fn claim_notices(
+                    &self, channel: Channel, now: DateTime<Utc>, lease_until: DateTime<Utc>,
+                    limit: i64, batches: i64, marketing: bool
+                ) -> Result<Vec<OutboxItem>>
+                    => [] |tx| ops::Steps::claim_notices(tx, &ops::outbox::Claim {
+                        channel, now, lease_until, limit, batches, marketing,
+                    });
+                /// Records what became of delivered notices.
+                write_op fn finish_notices(&self, ids: &[i64], outcome: &Outcome, now: DateTime<Utc>)
+                    -> Result<()>
+                    => [ids, outcome] |tx| ops::Steps::finish_notices(tx, &ids, &outcome, now);
+                /// A member's notices, newest first: (kind, channel, status).
+                read_op fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>>
+                    => [] |tx| ops::outbox::notices(tx, member_id);
+                read_op fn lots(&self, member_id: i64) -> Result<Vec<Lot>>
+                    => [] |tx| ops::members::lots(tx, member_id);
+                read_op fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>>
+                    => [] |tx| ops::rewards::vouchers(tx, member_id);
+                /// The newest entries first.
+                read_op fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>>
+                    => [] |tx| ops::members::entries(tx, member_id, limit);
+                /// Every member's balance against their entries and lots.
+                read_op fn audit(&self) -> Result<Vec<LedgerAudit>>
+                    => [] |tx| ops::members::audit(tx);
+            }
+            custom {
+                /// The periodic review: members who held their tier long enough and
+                /// whose spend no longer reaches it move down. Returns the moves made.
+                /// Each member is a short transaction under their lock, so a purchase
+                /// moving them up at the same moment is never undone by a stale review.
+                fn review_tiers(&self, tiers: &Tiers, currency: &str, now: DateTime<Utc>)
+                    -> Result<Vec<TierChange>>
+                {
+                    let holders = read_op!(self, [tiers], |tx| ops::rules::tier_holders(tx, &tiers))?;
+                    let mut moves = Vec::new();
+                    for member_id in holders {
+                        moves.extend(write_op!(self, [tiers, currency], |tx| {
+                            ops::rules::review_member(tx, member_id, &tiers, &currency, now)
+                        })?);
+                    }
+                    Ok(moves)
+                }
+                /// Expires lots past their expiry and vouchers past theirs (giving
+                /// those points back). Vouchers first: their points go back to their
+                /// lots, which may themselves be past expiry and are then expired
+                /// below. Each voucher and each member is a short transaction that
+                /// locks the member first, like every other operation; what was
+                /// picked is checked again under the lock, so another process
+                /// sweeping at the same time never expires anything twice. The cursors
+                /// make each pass finish even when rows are skipped.
+                fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep> {
+                    let mut sweep = ExpirySweep::default();
+                    let mut after = 0;
+                    loop {
+                        let due = read_op!(self, [], |tx| ops::rewards::due_vouchers(tx, now, after))?;
+                        let Some(&(last, _)) = due.last() else { break };
+                        after = last;
+                        for v in due {
+                            let released =
+                                write_op!(self, [], |tx| ops::rewards::expire_voucher(tx, v, now))?;
+                            if let Some(points) = released {
+                                sweep.vouchers_expired += 1;
+                                sweep.points_released += points;
+                            }
+                        }
+                    }
+                    let mut after = 0;
+                    loop {
+                        let due = read_op!(self, [], |tx| ops::rewards::due_members(tx, now, after))?;
+                        let Some(&last) = due.last() else { break };
+                        after = last;
+                        for member_id in due {
+                            let (lots, points) =
+                                write_op!(self, [], |tx| ops::rewards::expire_member(tx, member_id, now))?;
+                            sweep.lots_expired += lots;
+                            sweep.points_expired += points;
+                        }
+                    }
+                    Ok(sweep)
+                }
+            }
+        }
+    };
+}
+
+/// Declares the [`Store`] trait from [`with_operations`]' list.
+macro_rules! declare_store {
+    (
+        { $($pre:tt)* }
+        plain { $(
+            $(#[$meta:meta])*
+            $kind:ident fn $name:ident(&$this:ident $(, $arg:ident: $argty:ty)* $(,)?) -> $ret:ty
+            => [$($own:ident),*] |$tx:ident| $op:expr;
+        )* }
+        custom { $(
+            $(#[$cmeta:meta])*
+            fn $cname:ident(&$cthis:ident $(, $carg:ident: $cargty:ty)* $(,)?) -> $cret:ty $body:block
+        )* }
+    ) => {
+        /// Storage. Every method is a whole operation, each one database
+        /// transaction (or, for the sweeps, a series of short ones).
+        #[async_trait]
+        pub trait Store: Send + Sync + 'static {
+            $($pre)*
+            $( $(#[$meta])* async fn $name(&$this $(, $arg: $argty)*) -> $ret; )*
+            $( $(#[$cmeta])* async fn $cname(&$cthis $(, $carg: $cargty)*) -> $cret; )*
+        }
+    };
+}
+
+/// Implements [`Store`] for a backend from [`with_operations`]' list, with the
+/// backend's `read_op!` and `write_op!` in scope.
+macro_rules! implement_store {
+    (
+        { $ty:ty; $($pre:tt)* }
+        plain { $(
+            $(#[$meta:meta])*
+            $kind:ident fn $name:ident(&$this:ident $(, $arg:ident: $argty:ty)* $(,)?) -> $ret:ty
+            => [$($own:ident),*] |$tx:ident| $op:expr;
+        )* }
+        custom { $(
+            $(#[$cmeta:meta])*
+            fn $cname:ident(&$cthis:ident $(, $carg:ident: $cargty:ty)* $(,)?) -> $cret:ty $body:block
+        )* }
+    ) => {
+        #[async_trait]
+        impl $crate::store::Store for $ty {
+            $($pre)*
+            $( async fn $name(&$this $(, $arg: $argty)*) -> $ret {
+                $kind!($this, [$($own),*], |$tx| $op)
+            } )*
+            $( async fn $cname(&$cthis $(, $carg: $cargty)*) -> $cret $body )*
+        }
+    };
+}
+
+with_operations!(declare_store! {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
-    /// Checks the database answers (readiness).
-    async fn ping(&self) -> Result<()>;
-    /// A secret taem keeps for itself under `name`: the stored one, or
-    /// `candidate`, stored now, when there is none yet (the first instance to
-    /// ask wins; every instance then uses the same).
-    async fn server_key(
-        &self,
-        name: &str,
-        candidate: &Secret,
-        now: DateTime<Utc>,
-    ) -> Result<Secret>;
-
-    async fn program(&self) -> Result<Program>;
-    /// Saves the settings, tiers included (members keep their tier key; one no
-    /// longer in the table reads as the lowest tier).
-    async fn set_program(&self, program: &Program) -> Result<()>;
-
-    async fn add_merchant(&self, merchant: &Merchant) -> Result<()>;
-    async fn merchant(&self, id: &str) -> Result<Merchant>;
-    async fn merchants(&self) -> Result<Vec<Merchant>>;
-    /// Gives a merchant a new webhook secret; the old one is still accepted
-    /// until `grace_until`.
-    async fn rotate_merchant_secret(
-        &self,
-        id: &str,
-        secret: &Secret,
-        grace_until: DateTime<Utc>,
-    ) -> Result<Merchant>;
-
-    /// Creates a member with a fresh member code.
-    async fn add_member(&self, member: &NewMember, now: DateTime<Utc>) -> Result<Member>;
-    async fn member(&self, by: &MemberRef) -> Result<Member>;
-    /// A member's own settings: language, marketing consent.
-    async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member>;
-    /// Records whether messages reach the member on a platform (blocked the bot,
-    /// unfollowed, came back).
-    async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()>;
-    /// Records who invited a member: only once, only before their first
-    /// purchase, never themselves and never anyone they (directly or through
-    /// others) invited. Returns whether it was recorded.
-    async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool>;
-    /// Records an inbound event id (e.g. LINE's `webhookEventId`); `false` when
-    /// it was seen before, so a redelivered event is not acted on twice.
-    async fn first_delivery(
-        &self,
-        source: &str,
-        event_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool>;
-    /// What is remembered of wrong tries of `kind` (`"claim"`, `"link"`) by
-    /// each of `subjects` (a member, a chat identity); subjects without any are
-    /// left out.
-    async fn failures(&self, kind: &str, subjects: &[String]) -> Result<Vec<Failures>>;
-    /// Counts a wrong try against each subject; failures last made before
-    /// `forget_before` are forgotten first.
-    async fn record_failure(
-        &self,
-        kind: &str,
-        subjects: &[String],
-        now: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<()>;
-    /// Deletes what is kept only for a while: used and expired link codes,
-    /// inbound event ids received before `events_before`, wrong tries last made
-    /// before `guesses_before`.
-    async fn prune(
-        &self,
-        now: DateTime<Utc>,
-        events_before: DateTime<Utc>,
-        guesses_before: DateTime<Utc>,
-    ) -> Result<Pruned>;
-    /// Stores a one-time code that links another app's account to `member_id`;
-    /// the member's earlier unused code stops working.
-    async fn create_link(
-        &self,
-        member_id: i64,
-        code: &LinkCode,
-        expires_at: DateTime<Utc>,
-    ) -> Result<()>;
-    /// Uses a link code: the platform account `by` (a `Telegram` or `Line`
-    /// reference) becomes the code's member's. The account's own member, if it has
-    /// no history, is removed; one with history is refused.
-    async fn use_link(&self, code: &LinkCode, by: &MemberRef, now: DateTime<Utc>)
-    -> Result<Member>;
-
-    /// Records a purchase and credits its points, or replays the stored answer
-    /// for a receipt seen before with the same fingerprint.
-    async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>>;
-    /// Records a refund and claws back points in proportion to the refunded amount.
-    async fn record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>>;
-    /// Gives a member the points of a purchase made without one.
-    async fn claim_receipt(
-        &self,
-        member_id: i64,
-        code: &ClaimCode,
-        timing: LotTiming,
-        now: DateTime<Utc>,
-    ) -> Result<ClaimReceipt>;
-
-    /// Prices a purchase exactly as `record_purchase` would, without recording it.
-    async fn price_purchase(&self, cmd: &PurchaseCommand) -> Result<Breakdown>;
-
-    /// Adds a campaign; the store assigns its id and starts `awarded` at zero.
-    async fn add_campaign(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Campaign>;
-    async fn campaign(&self, id: i64) -> Result<Campaign>;
-    /// Every campaign, newest first.
-    async fn campaigns(&self) -> Result<Vec<Campaign>>;
-    /// Ends a campaign now (purchases that happened before still get its points).
-    async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign>;
-    async fn campaign_results(&self, id: i64) -> Result<CampaignResults>;
-
-    /// A member's tier key (`None`: the lowest) and their spend in the program
-    /// currency over the rolling window ending at `now`.
-    async fn tier_standing(
-        &self,
-        member_id: i64,
-        currency: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(Option<String>, i64)>;
-    /// The periodic review: members who held their tier long enough and whose
-    /// spend no longer reaches it move down. Returns the moves made.
-    async fn review_tiers(
-        &self,
-        tiers: &Tiers,
-        currency: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TierChange>>;
-    /// A member's tier moves, newest first.
-    async fn tier_changes(&self, member_id: i64) -> Result<Vec<TierChange>>;
-
-    async fn add_reward(&self, reward: &NewReward, now: DateTime<Utc>) -> Result<Reward>;
-    async fn reward(&self, id: i64) -> Result<Reward>;
-    async fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>>;
-    async fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward>;
-
-    /// Spends points on a reward and issues a voucher, atomically. The same
-    /// `request_key` for the same member returns the voucher issued the first time.
-    async fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher>;
-    /// Marks a voucher used at the counter.
-    async fn use_voucher(
-        &self,
-        code: &VoucherCode,
-        merchant_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<VoucherUse>;
-    /// A member gives a voucher back and gets its points back.
-    async fn cancel_voucher(
-        &self,
-        member_id: i64,
-        code: &VoucherCode,
-        now: DateTime<Utc>,
-    ) -> Result<Voucher>;
-    async fn voucher(&self, code: &VoucherCode) -> Result<Voucher>;
-
-    /// A manual correction: credits make a new lot, debits spend soonest-expiring first.
-    async fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry>;
-    /// Expires lots past their expiry and vouchers past theirs (giving those points back).
-    async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep>;
-
-    /// Queues a reminder for each member whose points expire before `until`:
-    /// one per member for all such lots not reminded yet. Returns reminders queued.
-    async fn remind_expiring(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64>;
-    /// Queues a campaign's announcement for every opted-in member on each
-    /// channel that reaches them; a member already queued is not queued again.
-    /// Returns the rows queued.
-    async fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64>;
-    async fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus>;
-    /// Takes due notices to `channel` for delivery until `lease_until` (another
-    /// worker may take them after that): up to `limit` single ones, and up to
-    /// `batches` LINE multicast chunks whole. Marketing only when `marketing` is
-    /// true (outside quiet hours). On PostgreSQL, workers skip rows others hold.
-    async fn claim_notices(
-        &self,
-        channel: Channel,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-        batches: i64,
-        marketing: bool,
-    ) -> Result<Vec<OutboxItem>>;
-    /// Records what became of delivered notices.
-    async fn finish_notices(
-        &self,
-        ids: &[i64],
-        outcome: &Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
-    /// A member's notices, newest first: (kind, channel, status).
-    async fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>>;
-
-    async fn lots(&self, member_id: i64) -> Result<Vec<Lot>>;
-    async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>>;
-    /// The newest entries first.
-    async fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>>;
-    /// Every member's balance against their entries and lots.
-    async fn audit(&self) -> Result<Vec<LedgerAudit>>;
-}
+});
 
 /// Opens the store a `DATABASE_URL` names, applying migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
@@ -287,3 +407,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
+
+// The backends come after the macros above, which they use.
+pub mod postgres;
+pub mod sqlite;

@@ -29,9 +29,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-use super::ops::{Steps, members, outbox, purchases, rewards, rules};
+use super::ops::{self, Steps};
 use super::sql::run_now;
-use super::{Result, Store, StoreError};
+use super::{Result, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::earn::Breakdown;
 use crate::domain::guess::Failures;
@@ -205,409 +205,41 @@ pub fn serve_guard(url: &str) -> Result<File> {
     }
 }
 
-/// Runs an operation of `ops` on the writer thread, inside its transaction.
-macro_rules! write {
-    ($self:ident, |$tx:ident| $op:expr) => {
+/// Runs an operation of `ops` on the writer thread, inside its transaction;
+/// what it borrows (`[a, b]`) is first copied, to move to that thread.
+macro_rules! write_op {
+    ($self:ident, [$($own:ident),*], |$tx:ident| $op:expr) => {{
+        $(let $own = $own.to_owned();)*
         $self
             .writer
-            .run(move |conn| {
-                run_now(async {
-                    let $tx = &mut SqliteTx(conn);
-                    $op.await
-                })
-            })
+            .run(move |conn| run_now(async { let $tx = &mut SqliteTx(conn); $op.await }))
             .await
-    };
+    }};
 }
 
 /// Runs a read of `ops` on a reader connection.
-macro_rules! read {
-    ($self:ident, |$tx:ident| $op:expr) => {
+macro_rules! read_op {
+    ($self:ident, [$($own:ident),*], |$tx:ident| $op:expr) => {{
+        $(let $own = $own.to_owned();)*
         $self
-            .read(move |conn| {
-                run_now(async {
-                    let $tx = &mut SqliteTx(conn);
-                    $op.await
-                })
-            })
+            .read(move |conn| run_now(async { let $tx = &mut SqliteTx(conn); $op.await }))
             .await
-    };
+    }};
 }
 
-#[async_trait]
-impl Store for SqliteStore {
+with_operations!(implement_store! {
+    SqliteStore;
     fn backend(&self) -> &'static str {
         "sqlite"
     }
-
-    async fn ping(&self) -> Result<()> {
-        read!(self, |tx| members::ping(tx))
-    }
-
-    async fn server_key(
-        &self,
-        name: &str,
-        candidate: &Secret,
-        now: DateTime<Utc>,
-    ) -> Result<Secret> {
-        let (name, candidate) = (name.to_string(), candidate.clone());
-        write!(self, |tx| members::server_key(tx, &name, &candidate, now))
-    }
-
-    async fn program(&self) -> Result<Program> {
-        read!(self, |tx| members::program(tx))
-    }
-
-    async fn set_program(&self, p: &Program) -> Result<()> {
-        let p = p.clone();
-        write!(self, |tx| members::set_program(tx, &p))
-    }
-
-    async fn add_merchant(&self, m: &Merchant) -> Result<()> {
-        let m = m.clone();
-        write!(self, |tx| members::add_merchant(tx, &m))
-    }
-
-    async fn merchant(&self, id: &str) -> Result<Merchant> {
-        let id = id.to_string();
-        read!(self, |tx| members::merchant(tx, &id))
-    }
-
-    async fn merchants(&self) -> Result<Vec<Merchant>> {
-        read!(self, |tx| members::merchants(tx))
-    }
-
-    async fn rotate_merchant_secret(
-        &self,
-        id: &str,
-        secret: &Secret,
-        grace_until: DateTime<Utc>,
-    ) -> Result<Merchant> {
-        let (id, secret) = (id.to_string(), secret.clone());
-        write!(self, |tx| members::rotate_merchant_secret(
-            tx,
-            &id,
-            &secret,
-            grace_until
-        ))
-    }
-
-    async fn add_member(&self, m: &NewMember, now: DateTime<Utc>) -> Result<Member> {
-        let m = m.clone();
-        write!(self, |tx| members::add_member(tx, &m, now))
-    }
-
-    async fn member(&self, by: &MemberRef) -> Result<Member> {
-        let by = by.clone();
-        read!(self, |tx| members::member(tx, &by))
-    }
-
-    async fn update_member(&self, member_id: i64, update: &MemberUpdate) -> Result<Member> {
-        let update = update.clone();
-        write!(self, |tx| members::update_member(tx, member_id, &update))
-    }
-
-    async fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool) -> Result<()> {
-        write!(self, |tx| members::set_reachable(
-            tx, member_id, channel, reachable
-        ))
-    }
-
-    async fn set_referrer(&self, member_id: i64, referrer: &MemberCode) -> Result<bool> {
-        let referrer = referrer.clone();
-        write!(self, |tx| members::set_referrer(tx, member_id, &referrer))
-    }
-
-    async fn first_delivery(
-        &self,
-        source: &str,
-        event_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let (source, event_id) = (source.to_string(), event_id.to_string());
-        write!(self, |tx| members::first_delivery(
-            tx, &source, &event_id, now
-        ))
-    }
-
-    async fn failures(&self, kind: &str, subjects: &[String]) -> Result<Vec<Failures>> {
-        let (kind, subjects) = (kind.to_string(), subjects.to_vec());
-        read!(self, |tx| members::failures(tx, &kind, &subjects))
-    }
-
-    async fn record_failure(
-        &self,
-        kind: &str,
-        subjects: &[String],
-        now: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<()> {
-        let (kind, subjects) = (kind.to_string(), subjects.to_vec());
-        write!(self, |tx| members::record_failure(
-            tx,
-            &kind,
-            &subjects,
-            now,
-            forget_before
-        ))
-    }
-
-    async fn prune(
-        &self,
-        now: DateTime<Utc>,
-        events_before: DateTime<Utc>,
-        guesses_before: DateTime<Utc>,
-    ) -> Result<Pruned> {
-        write!(self, |tx| members::prune(
-            tx,
-            now,
-            events_before,
-            guesses_before
-        ))
-    }
-
-    async fn create_link(
-        &self,
-        member_id: i64,
-        code: &LinkCode,
-        expires_at: DateTime<Utc>,
-    ) -> Result<()> {
-        let code = code.clone();
-        write!(self, |tx| members::create_link(
-            tx, member_id, &code, expires_at
-        ))
-    }
-
-    async fn use_link(
-        &self,
-        code: &LinkCode,
-        by: &MemberRef,
-        now: DateTime<Utc>,
-    ) -> Result<Member> {
-        let (code, by) = (code.clone(), by.clone());
-        write!(self, |tx| members::use_link(tx, &code, &by, now))
-    }
-
-    async fn record_purchase(&self, cmd: &PurchaseCommand) -> Result<Recorded<PurchaseReceipt>> {
-        let cmd = cmd.clone();
-        write!(self, |tx| purchases::record_purchase(tx, &cmd))
-    }
-
-    async fn record_refund(&self, cmd: &RefundCommand) -> Result<Recorded<RefundReceipt>> {
-        let cmd = cmd.clone();
-        write!(self, |tx| purchases::record_refund(tx, &cmd))
-    }
-
-    async fn claim_receipt(
-        &self,
-        member_id: i64,
-        code: &ClaimCode,
-        timing: LotTiming,
-        now: DateTime<Utc>,
-    ) -> Result<ClaimReceipt> {
-        let code = code.clone();
-        write!(self, |tx| purchases::claim_receipt(
-            tx, member_id, &code, timing, now
-        ))
-    }
-
-    async fn price_purchase(&self, cmd: &PurchaseCommand) -> Result<Breakdown> {
-        let cmd = cmd.clone();
-        read!(self, |tx| purchases::price_purchase(tx, &cmd))
-    }
-
-    async fn add_campaign(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Campaign> {
-        let campaign = campaign.clone();
-        write!(self, |tx| rules::add_campaign(tx, &campaign, now))
-    }
-
-    async fn campaign(&self, id: i64) -> Result<Campaign> {
-        read!(self, |tx| rules::campaign(tx, id))
-    }
-
-    async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        read!(self, |tx| rules::campaigns(tx))
-    }
-
-    async fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign> {
-        write!(self, |tx| rules::end_campaign(tx, id, now))
-    }
-
-    async fn campaign_results(&self, id: i64) -> Result<CampaignResults> {
-        read!(self, |tx| rules::campaign_results(tx, id))
-    }
-
-    async fn tier_standing(
-        &self,
-        member_id: i64,
-        currency: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(Option<String>, i64)> {
-        let currency = currency.to_string();
-        read!(self, |tx| rules::tier_standing(
-            tx, member_id, &currency, now
-        ))
-    }
-
-    async fn review_tiers(
-        &self,
-        tiers: &Tiers,
-        currency: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TierChange>> {
-        let (tiers, currency) = (tiers.clone(), currency.to_string());
-        write!(self, |tx| rules::review_tiers(tx, &tiers, &currency, now))
-    }
-
-    async fn tier_changes(&self, member_id: i64) -> Result<Vec<TierChange>> {
-        read!(self, |tx| rules::tier_changes(tx, member_id))
-    }
-
-    async fn add_reward(&self, r: &NewReward, now: DateTime<Utc>) -> Result<Reward> {
-        let r = r.clone();
-        write!(self, |tx| rewards::add_reward(tx, &r, now))
-    }
-
-    async fn reward(&self, id: i64) -> Result<Reward> {
-        read!(self, |tx| rewards::reward(tx, id))
-    }
-
-    async fn rewards(&self, include_inactive: bool) -> Result<Vec<Reward>> {
-        read!(self, |tx| rewards::rewards(tx, include_inactive))
-    }
-
-    async fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward> {
-        write!(self, |tx| rewards::set_reward_active(tx, id, active))
-    }
-
-    async fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher> {
-        let cmd = cmd.clone();
-        write!(self, |tx| rewards::redeem(tx, &cmd))
-    }
-
-    async fn use_voucher(
-        &self,
-        code: &VoucherCode,
-        merchant_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<VoucherUse> {
-        let (code, merchant_id) = (code.clone(), merchant_id.to_string());
-        write!(self, |tx| rewards::use_voucher(
-            tx,
-            &code,
-            &merchant_id,
-            now
-        ))
-    }
-
-    async fn cancel_voucher(
-        &self,
-        member_id: i64,
-        code: &VoucherCode,
-        now: DateTime<Utc>,
-    ) -> Result<Voucher> {
-        let code = code.clone();
-        write!(self, |tx| rewards::cancel_voucher(
-            tx, member_id, &code, now
-        ))
-    }
-
-    async fn voucher(&self, code: &VoucherCode) -> Result<Voucher> {
-        let code = code.clone();
-        read!(self, |tx| rewards::voucher(tx, &code))
-    }
-
-    async fn adjust_points(&self, cmd: &AdjustCommand) -> Result<Entry> {
-        let cmd = cmd.clone();
-        write!(self, |tx| rewards::adjust_points(tx, &cmd))
-    }
-
-    async fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep> {
-        // In steps, each an operation of its own, so purchases go on in between.
-        let (mut cursor, mut sweep) = (Some((false, 0)), ExpirySweep::default());
-        while let Some(at) = cursor {
-            let (next, step) = write!(self, |tx| async {
-                let mut step = ExpirySweep::default();
-                let next = rewards::expire_step(tx, now, at, &mut step).await?;
-                Ok((next, step))
-            })?;
-            sweep.vouchers_expired += step.vouchers_expired;
-            sweep.points_released += step.points_released;
-            sweep.lots_expired += step.lots_expired;
-            sweep.points_expired += step.points_expired;
-            cursor = next;
-        }
-        Ok(sweep)
-    }
-
-    async fn remind_expiring(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64> {
-        write!(self, |tx| outbox::remind_expiring(tx, until, now))
-    }
-
-    async fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64> {
-        write!(self, |tx| outbox::enqueue_broadcast(tx, campaign_id, now))
-    }
-
-    async fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus> {
-        read!(self, |tx| outbox::broadcast_status(tx, campaign_id))
-    }
-
-    async fn claim_notices(
-        &self,
-        channel: Channel,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-        batches: i64,
-        marketing: bool,
-    ) -> Result<Vec<OutboxItem>> {
-        let claim = outbox::Claim {
-            channel,
-            now,
-            lease_until,
-            limit,
-            batches,
-            marketing,
-        };
-        write!(self, |tx| tx.claim_notices(&claim))
-    }
-
-    async fn finish_notices(
-        &self,
-        ids: &[i64],
-        outcome: &Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let (ids, outcome) = (ids.to_vec(), outcome.clone());
-        write!(self, |tx| tx.finish_notices(&ids, &outcome, now))
-    }
-
-    async fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>> {
-        read!(self, |tx| outbox::notices(tx, member_id))
-    }
-
-    async fn lots(&self, member_id: i64) -> Result<Vec<Lot>> {
-        read!(self, |tx| members::lots(tx, member_id))
-    }
-
-    async fn vouchers(&self, member_id: i64) -> Result<Vec<Voucher>> {
-        read!(self, |tx| rewards::vouchers(tx, member_id))
-    }
-
-    async fn entries(&self, member_id: i64, limit: i64) -> Result<Vec<Entry>> {
-        read!(self, |tx| members::entries(tx, member_id, limit))
-    }
-
-    async fn audit(&self) -> Result<Vec<LedgerAudit>> {
-        read!(self, |tx| members::audit(tx))
-    }
-}
+});
 
 impl Steps for SqliteTx<'_> {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[tokio::test]
     async fn closing_the_store_checkpoints_and_removes_the_log() {

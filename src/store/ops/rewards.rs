@@ -372,37 +372,3 @@ pub(crate) async fn expire_member<T: Steps>(
     let (lots, points, _) = expire_member_lots(tx, member_id, now).await?;
     Ok((lots, points))
 }
-
-/// One step of the expiry sweep in one transaction: up to [`EXPIRY_CHUNK`]
-/// vouchers after `after`, then (when none are left) members' lots. Returns the
-/// cursor for the next step and what it did; `None` when nothing was due.
-pub(crate) async fn expire_step<T: Steps>(
-    tx: &mut T,
-    now: DateTime<Utc>,
-    (vouchers_done, after): (bool, i64),
-    sweep: &mut ExpirySweep,
-) -> Result<Option<(bool, i64)>> {
-    if !vouchers_done {
-        let due = due_vouchers(tx, now, after).await?;
-        let Some(&(last, _)) = due.last() else {
-            return Ok(Some((true, 0)));
-        };
-        for v in due {
-            if let Some(points) = expire_voucher(tx, v, now).await? {
-                sweep.vouchers_expired += 1;
-                sweep.points_released += points;
-            }
-        }
-        return Ok(Some((false, last)));
-    }
-    let due = due_members(tx, now, after).await?;
-    let Some(&last) = due.last() else {
-        return Ok(None);
-    };
-    for member_id in due {
-        let (lots, points) = expire_member(tx, member_id, now).await?;
-        sweep.lots_expired += lots;
-        sweep.points_expired += points;
-    }
-    Ok(Some((true, last)))
-}

@@ -500,18 +500,3 @@ pub(crate) async fn campaign_results(tx: &mut impl Tx, id: i64) -> Result<Campai
         sales_minor,
     })
 }
-
-/// Reviews every tier holder in one transaction (SQLite's one writer; the
-/// PostgreSQL store gives each member a transaction of their own).
-pub(crate) async fn review_tiers<T: Steps>(
-    tx: &mut T,
-    tiers: &Tiers,
-    currency: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<TierChange>> {
-    let mut moves = Vec::new();
-    for member_id in tier_holders(tx, tiers).await? {
-        moves.extend(review_member(tx, member_id, tiers, currency, now).await?);
-    }
-    Ok(moves)
-}
