@@ -203,6 +203,11 @@ tuple_from_row!(A, B, C, D, E, F, G, H);
 /// (its futures never wait), PostgreSQL awaits them on a pooled connection.
 pub(crate) trait Tx {
     const BACKEND: Backend;
+    /// What makes a `SELECT` lock its rows until the transaction ends
+    /// (`" FOR UPDATE"`; nothing on SQLite, whose one writer needs no locks).
+    const FOR_UPDATE: &'static str;
+    /// The same, skipping rows another transaction holds.
+    const SKIP_LOCKED: &'static str;
 
     /// Runs a statement; its rows.
     fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> impl Future<Output = Result<Vec<Row>>>;

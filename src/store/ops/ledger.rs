@@ -79,11 +79,8 @@ pub(crate) async fn credit<T: Steps>(
 /// transaction ends. Every operation that moves a member's points reads this
 /// before their lots, so such operations on one member never interleave.
 pub(crate) async fn lock_member<T: Tx>(tx: &mut T, member_id: i64) -> Result<i64> {
-    let sql = T::pick(
-        "SELECT balance FROM members WHERE id = $1",
-        "SELECT balance FROM members WHERE id = $1 FOR UPDATE",
-    );
-    Ok(tx.one::<(i64,)>(sql, args![member_id], "member").await?.0)
+    let sql = format!("SELECT balance FROM members WHERE id = $1{}", T::FOR_UPDATE);
+    Ok(tx.one::<(i64,)>(&sql, args![member_id], "member").await?.0)
 }
 
 /// The lots a member can spend from at `now`.

@@ -380,7 +380,7 @@ pub(crate) async fn use_link<T: Tx>(
         MemberRef::Line(id) => ("line", id.into()),
         _ => return Err(StoreError::NotFound("chat account")),
     };
-    let lock = T::pick("", " FOR UPDATE");
+    let lock = T::FOR_UPDATE;
     let token: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = tx
         .opt(
             &format!(

@@ -10,6 +10,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::domain::Points;
+use crate::domain::campaign::Campaign;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastRow, OutboxItem, Outcome};
 use crate::store::rows::NewEntry;
@@ -60,14 +61,30 @@ pub(crate) trait Steps: Tx + Sized {
         ledger::credit(self, e, before, timing)
     }
 
-    /// What a purchase is priced with; `lock` holds the rows it depends on
-    /// until commit (false for a simulation).
-    fn purchase_context(
+    /// The buyer's purchase history, the settings version and the campaigns
+    /// running when the purchase happened (see [`rules::context`]).
+    fn history(
         &mut self,
+        member_id: Option<i64>,
         cmd: &PurchaseCommand,
-        lock: bool,
-    ) -> impl Future<Output = Result<Context>> {
-        rules::context(self, cmd, lock)
+    ) -> impl Future<Output = Result<rules::History>> {
+        rules::history(self, member_id, cmd)
+    }
+
+    /// Locks the rows of budgeted campaigns and reads how much they gave, so
+    /// concurrent purchases take from a budget one after the other (nothing to
+    /// do where one writer runs everything).
+    fn lock_budgets(&mut self, _campaigns: &mut [Campaign]) -> impl Future<Output = Result<()>> {
+        std::future::ready(Ok(()))
+    }
+
+    /// What each of the campaigns `ids` has given the member so far.
+    fn member_use(
+        &mut self,
+        member_id: i64,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<Vec<(i64, i64)>>> {
+        rules::member_use(self, member_id, ids)
     }
 
     /// Inserts a purchase and its member's credit; the new id, or `None` when

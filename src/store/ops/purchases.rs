@@ -15,7 +15,7 @@ use crate::domain::notice::Notice;
 use crate::domain::purchase::*;
 use crate::domain::{ClaimCode, Money, Points};
 use crate::store::rows::*;
-use crate::store::sql::{Backend, Tx, Value, args};
+use crate::store::sql::{Tx, Value, args};
 use crate::store::{Result, StoreError};
 
 const INSERT_PURCHASE: &str = "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, \
@@ -112,7 +112,7 @@ pub(crate) async fn record_purchase<T: Steps>(
         referrer_balance,
         campaigns,
         used,
-    } = tx.purchase_context(cmd, true).await?;
+    } = rules::context(tx, cmd, true).await?;
     let earning = price(cmd, buyer.as_ref().map(|b| &b.0), &campaigns, &used);
     let points = earning.breakdown.total().value();
     let breakdown = serde_json::to_string(&earning.breakdown)
@@ -177,7 +177,7 @@ pub(crate) async fn price_purchase<T: Steps>(
     tx: &mut T,
     cmd: &PurchaseCommand,
 ) -> Result<Breakdown> {
-    let c = tx.purchase_context(cmd, false).await?;
+    let c = rules::context(tx, cmd, false).await?;
     Ok(price(cmd, c.buyer.as_ref().map(|b| &b.0), &c.campaigns, &c.used).breakdown)
 }
 
@@ -267,12 +267,9 @@ async fn refund_replay(
 /// joined query itself could return a stale member code after waiting on a
 /// concurrent claim.)
 async fn lock_purchase<T: Tx>(tx: &mut T, id: i64) -> Result<PurchaseRow> {
-    if T::BACKEND == Backend::Postgres {
-        tx.exec(
-            "SELECT id FROM purchases WHERE id = $1 FOR UPDATE",
-            args![id],
-        )
-        .await?;
+    if !T::FOR_UPDATE.is_empty() {
+        let sql = format!("SELECT id FROM purchases WHERE id = $1{}", T::FOR_UPDATE);
+        tx.exec(&sql, args![id]).await?;
     }
     tx.one(
         &format!("{PURCHASE_COLUMNS} WHERE p.id = $1"),
@@ -300,7 +297,7 @@ pub(crate) async fn record_refund<T: Steps>(
         .await?;
     let p = lock_purchase(tx, id).await?;
     // The same refund may have been recorded while this one waited for the lock.
-    if T::BACKEND == Backend::Postgres
+    if !T::FOR_UPDATE.is_empty()
         && let Some(replay) = refund_replay(tx, cmd).await?
     {
         return Ok(replay);

@@ -11,7 +11,7 @@ use crate::domain::notice::Notice;
 use crate::domain::{Points, Refusal, VoucherCode, redeem};
 use crate::store::Result;
 use crate::store::rows::*;
-use crate::store::sql::{Backend, Tx, args};
+use crate::store::sql::{Tx, args};
 
 pub(crate) async fn add_reward(
     tx: &mut impl Tx,
@@ -50,11 +50,7 @@ pub(crate) async fn reward(tx: &mut impl Tx, id: i64) -> Result<Reward> {
 
 /// A reward's row; locked until the transaction ends when `lock` (PostgreSQL).
 async fn reward_row<T: Tx>(tx: &mut T, id: i64, lock: bool) -> Result<RewardRow> {
-    let lock = if lock && T::BACKEND == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+    let lock = if lock { T::FOR_UPDATE } else { "" };
     tx.one(
         &format!("{REWARD_COLUMNS} WHERE id = $1{lock}"),
         args![id],
@@ -85,13 +81,8 @@ pub(crate) async fn set_reward_active(tx: &mut impl Tx, id: i64, active: bool) -
 /// A voucher's row; locked until the transaction ends (PostgreSQL), so a use, a
 /// cancel and an expiry of the same voucher happen one after the other.
 async fn lock_voucher<T: Tx>(tx: &mut T, code: &str) -> Result<VoucherRow> {
-    let sql = T::pick(
-        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
-         expires_at, used_at, used_by FROM vouchers WHERE code = $1",
-        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
-         expires_at, used_at, used_by FROM vouchers WHERE code = $1 FOR UPDATE",
-    );
-    tx.one(sql, args![code], "voucher").await
+    let sql = format!("{VOUCHER_COLUMNS} WHERE code = $1{}", T::FOR_UPDATE);
+    tx.one(&sql, args![code], "voucher").await
 }
 
 pub(crate) async fn voucher(tx: &mut impl Tx, code: &VoucherCode) -> Result<Voucher> {
@@ -331,15 +322,11 @@ pub(crate) async fn expire_voucher<T: Steps>(
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
     lock_member(tx, member_id).await?;
-    let sql = T::pick(
-        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
-         expires_at, used_at, used_by FROM vouchers \
-         WHERE id = $1 AND status = 'issued' AND expires_at <= $2",
-        "SELECT id, code, member_id, reward_id, points, status, redeem_entry_id, issued_at, \
-         expires_at, used_at, used_by FROM vouchers \
-         WHERE id = $1 AND status = 'issued' AND expires_at <= $2 FOR UPDATE SKIP LOCKED",
+    let sql = format!(
+        "{VOUCHER_COLUMNS} WHERE id = $1 AND status = 'issued' AND expires_at <= $2{}",
+        T::SKIP_LOCKED
     );
-    let Some(v) = tx.opt::<VoucherRow>(sql, args![voucher_id, now]).await? else {
+    let Some(v) = tx.opt::<VoucherRow>(&sql, args![voucher_id, now]).await? else {
         return Ok(None);
     };
     release_voucher(tx, &v, VoucherStatus::Expired, now).await?;

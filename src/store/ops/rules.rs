@@ -4,7 +4,7 @@
 //! On PostgreSQL a purchase locks, in this order, the buyer's row, the referrer it
 //! pays, then the rows of budgeted campaigns, so concurrent purchases take from a
 //! budget one after the other and it stops exactly at its end (see the
-//! backend's `purchase_context`). SQLite's one writer needs no locks.
+//! `context`). SQLite's one writer needs no locks.
 
 use chrono::{DateTime, Utc};
 
@@ -48,66 +48,97 @@ pub(crate) fn buyer(
     }
 }
 
-/// The buyer's columns, for `purchase_context`.
-pub(crate) const BUYER_COLUMNS: &str = "SELECT id, code, balance, tier, referred_by, \
+/// A purchase's buyer, by member code.
+const BUYER: &str = "SELECT id, code, balance, tier, referred_by, \
     referral_purchase_id IS NOT NULL, (telegram_id IS NOT NULL AND telegram_reachable) \
     OR (line_id IS NOT NULL AND line_reachable) FROM members WHERE code = $1";
 
-/// A member's rolling spend in `$3` since `$2`, and whether they bought before.
-const HISTORY: &str = "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
-    (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) FROM purchases \
-     WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
-    (SELECT settings_version FROM program WHERE id = 1)";
+/// What a purchase learns of the buyer's history and the programme.
+pub(crate) struct History {
+    pub(crate) has_purchases: bool,
+    /// Rolling spend in the programme currency before this purchase.
+    pub(crate) spend: i64,
+    pub(crate) settings_version: i64,
+    /// The campaigns running when the purchase happened.
+    pub(crate) campaigns: Vec<Campaign>,
+}
 
-/// The plain way (SQLite): the buyer, their history, the campaigns running, what
-/// capped ones gave them, the referrer's balance. Refuses a purchase priced under
-/// settings older than the database's.
+/// Reads what a purchase is priced with, in the fixed lock order when `lock`
+/// (PostgreSQL; false for a simulation): the buyer's row, the referrer this
+/// purchase pays, then the buyer's history and the running campaigns, then the
+/// rows of budgeted campaigns. Refuses a purchase priced under settings older
+/// than the database's.
 pub(crate) async fn context<T: Steps>(
     tx: &mut T,
     cmd: &PurchaseCommand,
-    _lock: bool,
+    lock: bool,
 ) -> Result<Context> {
     let mut buyer = match &cmd.member_code {
         None => None,
-        Some(code) => Some((
-            self::buyer(
-                tx.one(BUYER_COLUMNS, args![code.as_str()], "member")
-                    .await?,
-            ),
-            0,
-        )),
+        Some(code) => {
+            let sql = format!("{BUYER}{}", if lock { T::FOR_UPDATE } else { "" });
+            Some((self::buyer(tx.one(&sql, args![code.as_str()], "member").await?), 0))
+        }
     };
-    let (has_purchases, spend, version): (bool, i64, i64) = tx
-        .one(
-            HISTORY,
-            args![
-                buyer.as_ref().map(|(b, _)| b.id),
-                window_start(cmd.now),
-                cmd.rules.currency.code()
-            ],
-            "program",
-        )
-        .await?;
-    if version != cmd.rules.version {
+    let referrer_balance = match &buyer {
+        Some((b, _)) if lock => lock_referrer(tx, b, cmd).await?,
+        _ => None,
+    };
+    // Read after the locks, so purchases that held them are counted.
+    let history = tx.history(buyer.as_ref().map(|(b, _)| b.id), cmd).await?;
+    if history.settings_version != cmd.rules.version {
         return Err(StoreError::SettingsChanged);
     }
     if let Some((b, s)) = &mut buyer {
-        b.has_purchases = has_purchases;
-        *s = spend;
+        b.has_purchases = history.has_purchases;
+        *s = history.spend;
     }
-    let campaigns = running_campaigns(tx, cmd.occurred_at).await?;
-    let (used, referrer_balance) = match &buyer {
-        Some((b, _)) => (
-            member_use(tx, b.id, &capped(&campaigns)).await?,
-            lock_referrer(tx, b, cmd).await?,
-        ),
-        None => (Vec::new(), None),
+    let mut campaigns = history.campaigns;
+    if lock {
+        tx.lock_budgets(&mut campaigns).await?;
+    }
+    let used = match &buyer {
+        Some((b, _)) => tx.member_use(b.id, &capped(&campaigns)).await?,
+        None => Vec::new(),
     };
     Ok(Context {
         buyer,
         referrer_balance,
         campaigns,
         used,
+    })
+}
+
+/// The plain way: the buyer's history, then the campaigns.
+pub(crate) async fn history(
+    tx: &mut impl Tx,
+    member_id: Option<i64>,
+    cmd: &PurchaseCommand,
+) -> Result<History> {
+    let (has_purchases, spend, settings_version) = tx
+        .one(
+            "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
+             (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
+              FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
+             (SELECT settings_version FROM program WHERE id = 1)",
+            args![member_id, window_start(cmd.now), cmd.rules.currency.code()],
+            "program",
+        )
+        .await?;
+    let rows: Vec<CampaignRow> = tx
+        .all(
+            &format!("{CAMPAIGN_COLUMNS} WHERE ends_at > $1 AND starts_at <= $1 ORDER BY id"),
+            args![cmd.occurred_at],
+        )
+        .await?;
+    Ok(History {
+        has_purchases,
+        spend,
+        settings_version,
+        campaigns: rows
+            .into_iter()
+            .map(Campaign::try_from)
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -121,17 +152,6 @@ pub(crate) async fn lock_referrer(
         Some(id) if b.referral_due(cmd) => Ok(Some(lock_member(tx, id).await?)),
         _ => Ok(None),
     }
-}
-
-/// Campaigns whose window includes `at` (days and hours are checked by the rules).
-async fn running_campaigns(tx: &mut impl Tx, at: DateTime<Utc>) -> Result<Vec<Campaign>> {
-    let rows: Vec<CampaignRow> = tx
-        .all(
-            &format!("{CAMPAIGN_COLUMNS} WHERE ends_at > $1 AND starts_at <= $1 ORDER BY id"),
-            args![at],
-        )
-        .await?;
-    rows.into_iter().map(Campaign::try_from).collect()
 }
 
 /// What each of `ids` has given the member so far.

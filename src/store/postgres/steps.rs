@@ -11,11 +11,10 @@ use crate::domain::campaign::Campaign;
 use crate::domain::ledger;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastRow, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
-use crate::domain::purchase::capped;
 use crate::domain::tier::window_start;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::purchase_args;
-use crate::store::ops::rules::{BUYER_COLUMNS, Context, buyer, lock_referrer};
+use crate::store::ops::rules::History;
 use crate::store::ops::{NewPurchase, Steps};
 use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
@@ -104,30 +103,9 @@ impl Steps for PgTx<'_> {
         .await
     }
 
-    /// The buyer's row (locked), the referrer's (locked) if this purchase pays
-    /// them, then in one round trip the buyer's history and the running campaigns
-    /// (as JSON), then the rows of budgeted campaigns (locked, in id order).
-    async fn purchase_context(&mut self, cmd: &PurchaseCommand, lock: bool) -> Result<Context> {
-        let mut buyer = match &cmd.member_code {
-            None => None,
-            Some(code) => {
-                let sql = if lock {
-                    format!("{BUYER_COLUMNS} FOR UPDATE")
-                } else {
-                    BUYER_COLUMNS.to_string()
-                };
-                Some((
-                    buyer(self.one(&sql, args![code.as_str()], "member").await?),
-                    0,
-                ))
-            }
-        };
-        let referrer_balance = match &buyer {
-            Some((b, _)) if lock => lock_referrer(self, b, cmd).await?,
-            _ => None,
-        };
-        // Read after the locks, so purchases that held them are counted.
-        let (has_purchases, spend, campaigns, version): (bool, i64, String, i64) = self
+    /// The buyer's history and the running campaigns (as JSON) in one round trip.
+    async fn history(&mut self, member_id: Option<i64>, cmd: &PurchaseCommand) -> Result<History> {
+        let (has_purchases, spend, campaigns, settings_version): (bool, i64, String, i64) = self
             .one(
                 "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
                  (SELECT COALESCE(SUM(amount_minor - refunded_minor), 0)::BIGINT \
@@ -136,7 +114,7 @@ impl Steps for PgTx<'_> {
                   WHERE c.ends_at > $4 AND c.starts_at <= $4), \
                  (SELECT settings_version FROM program WHERE id = 1)",
                 args![
-                    buyer.as_ref().map(|(b, _)| b.id),
+                    member_id,
                     window_start(cmd.now),
                     cmd.rules.currency.code(),
                     cmd.occurred_at
@@ -144,56 +122,54 @@ impl Steps for PgTx<'_> {
                 "program",
             )
             .await?;
-        if version != cmd.rules.version {
-            return Err(StoreError::SettingsChanged);
-        }
-        if let Some((b, s)) = &mut buyer {
-            b.has_purchases = has_purchases;
-            *s = spend;
-        }
         let rows: Vec<CampaignRow> = serde_json::from_str(&campaigns)
             .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?;
-        let mut campaigns = rows
-            .into_iter()
-            .map(Campaign::try_from)
-            .collect::<Result<Vec<_>>>()?;
+        Ok(History {
+            has_purchases,
+            spend,
+            settings_version,
+            campaigns: rows
+                .into_iter()
+                .map(Campaign::try_from)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Locks the budgeted campaigns' rows in id order (after the members').
+    async fn lock_budgets(&mut self, campaigns: &mut [Campaign]) -> Result<()> {
         let budgeted: Vec<i64> = campaigns
             .iter()
             .filter(|c| c.budget.is_some())
             .map(|c| c.id)
             .collect();
-        if lock && !budgeted.is_empty() {
-            let locked: Vec<(i64, i64)> = self
-                .all(
-                    "SELECT id, awarded FROM campaigns WHERE id = ANY($1) ORDER BY id \
-                     FOR UPDATE",
-                    args![&budgeted[..]],
-                )
-                .await?;
-            for (id, awarded) in locked {
-                if let Some(c) = campaigns.iter_mut().find(|c| c.id == id) {
-                    c.awarded = awarded;
-                }
+        if budgeted.is_empty() {
+            return Ok(());
+        }
+        let locked: Vec<(i64, i64)> = self
+            .all(
+                "SELECT id, awarded FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                args![&budgeted[..]],
+            )
+            .await?;
+        for (id, awarded) in locked {
+            if let Some(c) = campaigns.iter_mut().find(|c| c.id == id) {
+                c.awarded = awarded;
             }
         }
-        let capped = capped(&campaigns);
-        let used = match &buyer {
-            Some((b, _)) if !capped.is_empty() => {
-                self.all(
-                    "SELECT campaign_id, SUM(points)::BIGINT FROM campaign_awards \
-                     WHERE member_id = $1 AND campaign_id = ANY($2) GROUP BY campaign_id",
-                    args![b.id, &capped[..]],
-                )
-                .await?
-            }
-            _ => Vec::new(),
-        };
-        Ok(Context {
-            buyer,
-            referrer_balance,
-            campaigns,
-            used,
-        })
+        Ok(())
+    }
+
+    /// All campaigns in one statement.
+    async fn member_use(&mut self, member_id: i64, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.all(
+            "SELECT campaign_id, SUM(points)::BIGINT FROM campaign_awards \
+             WHERE member_id = $1 AND campaign_id = ANY($2) GROUP BY campaign_id",
+            args![member_id, ids],
+        )
+        .await
     }
 
     /// The purchase and its credit in one statement.

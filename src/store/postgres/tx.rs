@@ -54,6 +54,8 @@ fn row(r: &PgRow) -> Result<Row> {
 
 impl Tx for PgTx<'_> {
     const BACKEND: Backend = Backend::Postgres;
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<Row>> {
         let rows = query(sql, args).fetch_all(&mut *self.0).await?;

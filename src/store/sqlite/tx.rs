@@ -77,6 +77,8 @@ impl SqliteTx<'_> {
 
 impl Tx for SqliteTx<'_> {
     const BACKEND: Backend = Backend::Sqlite;
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
 
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<Row>> {
         self.rows_now(sql, args)
