@@ -12,6 +12,7 @@ use super::earn::{Breakdown, EarnRate};
 use super::ledger::EntryKind;
 use super::money::{Currency, Money};
 use super::points::Points;
+use super::refusal::Refusal;
 use super::tier::Tiers;
 
 /// Program-wide settings.
@@ -266,6 +267,25 @@ pub struct Voucher {
     pub used_by: Option<String>,
 }
 
+impl Voucher {
+    /// Why the voucher cannot be used (or given back) at `now`, if it cannot.
+    pub fn refusal(&self, now: DateTime<Utc>) -> Option<Refusal> {
+        match self.status {
+            VoucherStatus::Used => Some(Refusal::VoucherAlreadyUsed {
+                used_at: self.used_at.unwrap_or(self.issued_at),
+            }),
+            VoucherStatus::Cancelled => Some(Refusal::VoucherCancelled),
+            VoucherStatus::Expired => Some(Refusal::VoucherExpired {
+                expires_at: self.expires_at,
+            }),
+            VoucherStatus::Issued if self.expires_at <= now => Some(Refusal::VoucherExpired {
+                expires_at: self.expires_at,
+            }),
+            VoucherStatus::Issued => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub id: i64,
@@ -487,4 +507,50 @@ pub struct TierChange {
     pub spend_minor: i64,
     pub reason: String,
     pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn voucher(status: VoucherStatus, expires_in: Duration, now: DateTime<Utc>) -> Voucher {
+        Voucher {
+            id: 1,
+            code: "V".into(),
+            member_id: 1,
+            reward_id: 1,
+            points: Points::new(100),
+            status,
+            issued_at: now - Duration::days(1),
+            expires_at: now + expires_in,
+            used_at: (status == VoucherStatus::Used).then_some(now - Duration::hours(1)),
+            used_by: None,
+        }
+    }
+
+    #[test]
+    fn only_an_issued_voucher_before_its_expiry_can_be_used() {
+        let now = Utc::now();
+        let day = Duration::days(1);
+        assert_eq!(voucher(VoucherStatus::Issued, day, now).refusal(now), None);
+        assert_eq!(
+            voucher(VoucherStatus::Issued, Duration::zero(), now).refusal(now),
+            Some(Refusal::VoucherExpired { expires_at: now })
+        );
+        assert_eq!(
+            voucher(VoucherStatus::Used, day, now).refusal(now),
+            Some(Refusal::VoucherAlreadyUsed {
+                used_at: now - Duration::hours(1)
+            })
+        );
+        assert_eq!(
+            voucher(VoucherStatus::Cancelled, day, now).refusal(now),
+            Some(Refusal::VoucherCancelled)
+        );
+        assert!(matches!(
+            voucher(VoucherStatus::Expired, day, now).refusal(now),
+            Some(Refusal::VoucherExpired { .. })
+        ));
+    }
 }

@@ -104,20 +104,17 @@ pub(crate) async fn add_merchant(tx: &mut impl Tx, m: &Merchant) -> Result<()> {
 }
 
 pub(crate) async fn merchant(tx: &mut impl Tx, id: &str) -> Result<Merchant> {
-    tx.one::<MerchantRow>(
+    tx.one(
         &format!("{MERCHANT_COLUMNS} WHERE id = $1"),
         args![id],
         "merchant",
     )
-    .await?
-    .try_into()
+    .await
 }
 
 pub(crate) async fn merchants(tx: &mut impl Tx) -> Result<Vec<Merchant>> {
-    let rows: Vec<MerchantRow> = tx
-        .all(&format!("{MERCHANT_COLUMNS} ORDER BY created_at"), &[])
-        .await?;
-    rows.into_iter().map(Merchant::try_from).collect()
+    tx.all(&format!("{MERCHANT_COLUMNS} ORDER BY created_at"), &[])
+        .await
 }
 
 /// Gives a merchant a new webhook secret; the old one works until `grace_until`.
@@ -151,7 +148,7 @@ pub(crate) async fn add_member(
     for _ in 0..5 {
         let code = MemberCode::generate();
         let res = tx
-            .one::<MemberRow>(
+            .one::<Member>(
                 &format!(
                     "INSERT INTO members (code, name, locale, app_locale, telegram_id, line_id, \
                      created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) {MEMBER_RETURNING}"
@@ -169,7 +166,7 @@ pub(crate) async fn add_member(
             )
             .await;
         match res {
-            Ok(row) => return Ok(row.into()),
+            Ok(member) => return Ok(member),
             Err(e) if e.is_unique_violation(Some(("members.code", "members_code_key"))) => {
                 continue;
             }
@@ -188,14 +185,12 @@ pub(crate) async fn member(tx: &mut impl Tx, by: &MemberRef) -> Result<Member> {
         MemberRef::Telegram(t) => ("telegram_id", (*t).into()),
         MemberRef::Line(l) => ("line_id", l.into()),
     };
-    let row: MemberRow = tx
-        .one(
-            &format!("{MEMBER_COLUMNS} WHERE {column} = $1"),
-            &[key],
-            "member",
-        )
-        .await?;
-    Ok(row.into())
+    tx.one(
+        &format!("{MEMBER_COLUMNS} WHERE {column} = $1"),
+        &[key],
+        "member",
+    )
+    .await
 }
 
 /// A member's own settings: language, marketing consent.
@@ -204,23 +199,21 @@ pub(crate) async fn update_member(
     member_id: i64,
     update: &MemberUpdate,
 ) -> Result<Member> {
-    let row: MemberRow = tx
-        .one(
-            &format!(
-                "UPDATE members SET locale = COALESCE($2, locale), \
+    tx.one(
+        &format!(
+            "UPDATE members SET locale = COALESCE($2, locale), \
                  marketing_opt_in = COALESCE($3, marketing_opt_in), \
                  app_locale = COALESCE($4, app_locale) WHERE id = $1 {MEMBER_RETURNING}"
-            ),
-            args![
-                member_id,
-                &update.locale,
-                update.marketing_opt_in,
-                &update.app_locale
-            ],
-            "member",
-        )
-        .await?;
-    Ok(row.into())
+        ),
+        args![
+            member_id,
+            &update.locale,
+            update.marketing_opt_in,
+            &update.app_locale
+        ],
+        "member",
+    )
+    .await
 }
 
 pub(crate) async fn set_reachable(
@@ -473,13 +466,11 @@ pub(crate) async fn lots(tx: &mut impl Tx, member_id: i64) -> Result<Vec<Lot>> {
 
 /// A member's newest entries first.
 pub(crate) async fn entries(tx: &mut impl Tx, member_id: i64, limit: i64) -> Result<Vec<Entry>> {
-    let rows: Vec<EntryRow> = tx
-        .all(
-            &format!("{ENTRY_COLUMNS} WHERE member_id = $1 ORDER BY id DESC LIMIT $2"),
-            args![member_id, limit],
-        )
-        .await?;
-    rows.into_iter().map(Entry::try_from).collect()
+    tx.all(
+        &format!("{ENTRY_COLUMNS} WHERE member_id = $1 ORDER BY id DESC LIMIT $2"),
+        args![member_id, limit],
+    )
+    .await
 }
 
 /// Every member's balance against their entries and lots.

@@ -45,11 +45,11 @@ pub(crate) async fn add_reward(
 }
 
 pub(crate) async fn reward(tx: &mut impl Tx, id: i64) -> Result<Reward> {
-    reward_row(tx, id, false).await?.try_into()
+    reward_row(tx, id, false).await
 }
 
 /// A reward's row; locked until the transaction ends when `lock` (PostgreSQL).
-async fn reward_row<T: Tx>(tx: &mut T, id: i64, lock: bool) -> Result<RewardRow> {
+async fn reward_row<T: Tx>(tx: &mut T, id: i64, lock: bool) -> Result<Reward> {
     let lock = if lock { T::FOR_UPDATE } else { "" };
     tx.one(
         &format!("{REWARD_COLUMNS} WHERE id = $1{lock}"),
@@ -60,13 +60,11 @@ async fn reward_row<T: Tx>(tx: &mut T, id: i64, lock: bool) -> Result<RewardRow>
 }
 
 pub(crate) async fn rewards(tx: &mut impl Tx, include_inactive: bool) -> Result<Vec<Reward>> {
-    let rows: Vec<RewardRow> = tx
-        .all(
-            &format!("{REWARD_COLUMNS} WHERE active OR $1 ORDER BY cost, id"),
-            args![include_inactive],
-        )
-        .await?;
-    rows.into_iter().map(Reward::try_from).collect()
+    tx.all(
+        &format!("{REWARD_COLUMNS} WHERE active OR $1 ORDER BY cost, id"),
+        args![include_inactive],
+    )
+    .await
 }
 
 pub(crate) async fn set_reward_active(tx: &mut impl Tx, id: i64, active: bool) -> Result<Reward> {
@@ -121,7 +119,7 @@ pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<
             return v.try_into();
         }
     }
-    let reward: Reward = reward_row(tx, cmd.reward_id, true).await?.try_into()?;
+    let reward = reward_row(tx, cmd.reward_id, true).await?;
     let held = match reward.per_member_limit {
         None => 0,
         Some(_) => {
@@ -203,7 +201,7 @@ pub(crate) async fn use_voucher(
     now: DateTime<Utc>,
 ) -> Result<VoucherUse> {
     let v = lock_voucher(tx, code.as_str()).await?;
-    if let Some(refusal) = voucher_refusal(&v, now) {
+    if let Some(refusal) = Voucher::try_from(v.clone())?.refusal(now) {
         return Err(refusal.into());
     }
     tx.exec(
@@ -213,7 +211,7 @@ pub(crate) async fn use_voucher(
     .await?;
     let v = lock_voucher(tx, code.as_str()).await?;
     let reward = reward_row(tx, v.reward_id, false).await?;
-    let member: MemberRow = tx
+    let member: Member = tx
         .one(
             &format!("{MEMBER_COLUMNS} WHERE id = $1"),
             args![v.member_id],
@@ -229,8 +227,8 @@ pub(crate) async fn use_voucher(
     outbox::notify(tx, v.member_id, &notice, now).await?;
     Ok(VoucherUse {
         voucher: v.try_into()?,
-        reward: reward.try_into()?,
-        member: member.into(),
+        reward,
+        member,
     })
 }
 
@@ -249,7 +247,7 @@ pub(crate) async fn cancel_voucher<T: Steps>(
     if v.member_id != member_id {
         return Err(crate::store::StoreError::NotFound("voucher"));
     }
-    if let Some(refusal) = voucher_refusal(&v, now) {
+    if let Some(refusal) = Voucher::try_from(v.clone())?.refusal(now) {
         return Err(refusal.into());
     }
     release_voucher(tx, &v, VoucherStatus::Cancelled, now).await?;

@@ -77,7 +77,10 @@ pub(crate) async fn context<T: Steps>(
         None => None,
         Some(code) => {
             let sql = format!("{BUYER}{}", if lock { T::FOR_UPDATE } else { "" });
-            Some((self::buyer(tx.one(&sql, args![code.as_str()], "member").await?), 0))
+            Some((
+                self::buyer(tx.one(&sql, args![code.as_str()], "member").await?),
+                0,
+            ))
         }
     };
     let referrer_balance = match &buyer {
@@ -233,7 +236,7 @@ pub(crate) async fn pay_referral<T: Steps>(
 }
 
 /// After a claim (the claimer's row locked): pays their referral if the receipt
-/// qualifies (see [`referral_due_on_claim`]); the claimer's bonus joins the
+/// qualifies; the claimer's bonus joins the
 /// purchase's points, so a full refund takes it back as for a purchase.
 /// Returns the claimer's bonus and balance after it.
 pub(crate) async fn referral_on_claim<T: Steps>(
@@ -251,7 +254,10 @@ pub(crate) async fn referral_on_claim<T: Steps>(
             "member",
         )
         .await?;
-    if !referral_due_on_claim((referred_by, paid), p, program.currency.code(), &pay.rule) {
+    // A receipt bought without a member code is the claimer's purchase too,
+    // counted as what is left of it after refunds.
+    let net = (p.currency.as_str(), p.amount_minor - p.refunded_minor);
+    if !referral_due((referred_by, paid), net, program.currency.code(), &pay.rule) {
         return Ok((0, balance));
     }
     let referrer_balance = match referred_by {
@@ -391,13 +397,11 @@ pub(crate) async fn review_member<T: Steps>(
 }
 
 pub(crate) async fn tier_changes(tx: &mut impl Tx, member_id: i64) -> Result<Vec<TierChange>> {
-    let rows: Vec<TierChangeRow> = tx
-        .all(
-            &format!("{TIER_CHANGE_COLUMNS} WHERE member_id = $1 ORDER BY id DESC"),
-            args![member_id],
-        )
-        .await?;
-    Ok(rows.into_iter().map(TierChange::from).collect())
+    tx.all(
+        &format!("{TIER_CHANGE_COLUMNS} WHERE member_id = $1 ORDER BY id DESC"),
+        args![member_id],
+    )
+    .await
 }
 
 pub(crate) async fn tiers(tx: &mut impl Tx) -> Result<Tiers> {

@@ -1,0 +1,312 @@
+//! Rows as both SQL stores read them, and their translation into domain records.
+//! Column names and types are the same in `migrations/sqlite` and
+//! `migrations/postgres`, so one set of decoders serves both backends; each reads
+//! the columns of its `*_COLUMNS` list, in order.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use super::sql::{FromRow, Row};
+use super::{Result, StoreError};
+use crate::domain::earn::{Breakdown, EarnRate};
+use crate::domain::ledger::{EntryKind, LotView};
+use crate::domain::model::*;
+use crate::domain::{Currency, Money, Points};
+
+/// A row struct whose fields are the columns of its `SELECT`, in order: decoded
+/// by [`FromRow`] on both backends.
+macro_rules! row {
+    ($(#[$meta:meta])* $name:ident { $($field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        pub(in crate::store) struct $name { $(pub(in crate::store) $field: $ty,)* }
+
+        impl FromRow for $name {
+            fn from_row(row: &Row) -> Result<$name> {
+                let mut c = row.cols();
+                Ok($name { $($field: c.next()?,)* })
+            }
+        }
+    };
+}
+
+mod outbox;
+mod rules;
+
+pub(in crate::store) use outbox::*;
+pub(in crate::store) use rules::*;
+
+pub(in crate::store) fn currency(code: &str) -> Result<Currency> {
+    Currency::from_str(code).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl FromRow for Merchant {
+    /// From `MERCHANT_COLUMNS`.
+    fn from_row(row: &Row) -> Result<Merchant> {
+        let mut c = row.cols();
+        Ok(Merchant {
+            id: c.next()?,
+            name: c.next()?,
+            currency: currency(&c.next::<String>()?)?,
+            earn: EarnRate {
+                points: c.next()?,
+                per_minor: c.next()?,
+            },
+            webhook_secret: Secret::new(c.next::<String>()?),
+            created_at: c.next()?,
+            previous_secret: c
+                .next::<Option<String>>()?
+                .zip(c.next::<Option<DateTime<Utc>>>()?)
+                .map(|(s, until)| (Secret::new(s), until)),
+        })
+    }
+}
+
+impl FromRow for Member {
+    /// From `MEMBER_COLUMNS`.
+    fn from_row(row: &Row) -> Result<Member> {
+        let mut c = row.cols();
+        Ok(Member {
+            id: c.next()?,
+            code: c.next()?,
+            name: c.next()?,
+            locale: c.next()?,
+            telegram_id: c.next()?,
+            line_id: c.next()?,
+            marketing_opt_in: c.next()?,
+            balance: Points::new(c.next()?),
+            created_at: c.next()?,
+            telegram_reachable: c.next()?,
+            line_reachable: c.next()?,
+            app_locale: c.next()?,
+        })
+    }
+}
+
+impl FromRow for Reward {
+    /// From `REWARD_COLUMNS`.
+    fn from_row(row: &Row) -> Result<Reward> {
+        let mut c = row.cols();
+        Ok(Reward {
+            id: c.next()?,
+            name_th: c.next()?,
+            name_en: c.next()?,
+            description_th: c.next()?,
+            description_en: c.next()?,
+            cost: Points::new(c.next()?),
+            stock: c.next()?,
+            per_member_limit: c.next()?,
+            valid_from: c.next()?,
+            valid_until: c.next()?,
+            face_value: {
+                let minor = c.next()?;
+                Money::from_minor(minor, currency(&c.next::<String>()?)?)
+            },
+            voucher_days: u32::try_from(c.next::<i64>()?).unwrap_or(u32::MAX),
+            active: c.next()?,
+            created_at: c.next()?,
+        })
+    }
+}
+
+impl FromRow for Entry {
+    /// From `ENTRY_COLUMNS`.
+    fn from_row(row: &Row) -> Result<Entry> {
+        let mut c = row.cols();
+        let id = c.next()?;
+        let member_id = c.next()?;
+        let kind: String = c.next()?;
+        Ok(Entry {
+            kind: EntryKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind:?}")))?,
+            id,
+            member_id,
+            points: Points::new(c.next()?),
+            balance_after: Points::new(c.next()?),
+            merchant_id: c.next()?,
+            reference: c.next()?,
+            created_at: c.next()?,
+        })
+    }
+}
+
+row! {
+    #[derive(Clone)]
+    VoucherRow {
+        id: i64,
+        code: String,
+        member_id: i64,
+        reward_id: i64,
+        points: i64,
+        status: String,
+        redeem_entry_id: i64,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        used_at: Option<DateTime<Utc>>,
+        used_by: Option<String>,
+    }
+}
+
+impl TryFrom<VoucherRow> for Voucher {
+    type Error = StoreError;
+    fn try_from(r: VoucherRow) -> Result<Voucher> {
+        Ok(Voucher {
+            status: VoucherStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("voucher status {:?}", r.status)))?,
+            id: r.id,
+            code: r.code,
+            member_id: r.member_id,
+            reward_id: r.reward_id,
+            points: Points::new(r.points),
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            used_by: r.used_by,
+        })
+    }
+}
+
+row! {
+    LotRow {
+        id: i64,
+        points: i64,
+        remaining: i64,
+        earned_at: DateTime<Utc>,
+        available_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        merchant_id: Option<String>,
+    }
+}
+
+impl LotRow {
+    pub(in crate::store) fn view(&self) -> LotView {
+        LotView {
+            id: self.id,
+            remaining: self.remaining,
+            available_at: self.available_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+row! {
+    PurchaseRow {
+        id: i64,
+        receipt_id: String,
+        fingerprint: String,
+        member_id: Option<i64>,
+        member_code: Option<String>,
+        amount_minor: i64,
+        currency: String,
+        points: i64,
+        breakdown: String,
+        balance_after: Option<i64>,
+        available_at: DateTime<Utc>,
+        claim_code: Option<String>,
+        claim_expires_at: Option<DateTime<Utc>>,
+        claimed_at: Option<DateTime<Utc>>,
+        merchant_id: String,
+        refunded_minor: i64,
+        clawed_back: i64,
+        referral_points: i64,
+        referrer_points: i64,
+    }
+}
+
+impl PurchaseRow {
+    pub(in crate::store) fn receipt(&self) -> Result<PurchaseReceipt> {
+        let breakdown = Breakdown::from_str(&self.breakdown)
+            .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
+        // An unclaimed purchase answers with its claim code; once claimed, the
+        // original answer (with that code) is still what a replay gets.
+        Ok(PurchaseReceipt {
+            purchase_id: self.id,
+            receipt_id: self.receipt_id.clone(),
+            points: Points::new(self.points),
+            breakdown,
+            member_code: if self.claim_code.is_none() {
+                self.member_code.clone()
+            } else {
+                None
+            },
+            balance: self.balance_after.map(Points::new),
+            available_at: self.available_at,
+            claim_code: self.claim_code.clone(),
+            claim_expires_at: self.claim_expires_at,
+        })
+    }
+}
+
+pub(in crate::store) const MERCHANT_COLUMNS: &str = "SELECT id, name, currency, earn_points, \
+    earn_per_minor, webhook_secret, created_at, previous_secret, previous_secret_until \
+    FROM merchants";
+
+pub(in crate::store) const ENTRY_COLUMNS: &str = "SELECT id, member_id, kind, points, balance_after, \
+    merchant_id, reference, created_at FROM entries";
+
+pub(in crate::store) const LOT_COLUMNS: &str = "SELECT id, points, remaining, earned_at, available_at, \
+    expires_at, merchant_id FROM lots";
+
+/// The columns of `VOUCHER_COLUMNS`, for `RETURNING`.
+pub(in crate::store) const VOUCHER_RETURNING: &str = "RETURNING id, code, member_id, reward_id, points, \
+    status, redeem_entry_id, issued_at, expires_at, used_at, used_by";
+
+pub(in crate::store) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerprint, p.member_id, \
+    m.code AS member_code, p.amount_minor, p.currency, p.points, p.breakdown, p.balance_after, \
+    p.available_at, p.claim_code, p.claim_expires_at, p.claimed_at, p.merchant_id, \
+    p.refunded_minor, p.clawed_back, p.referral_points, p.referrer_points \
+    FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
+
+pub(in crate::store) const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
+    marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale \
+    FROM members";
+
+/// The columns of `MEMBER_COLUMNS`, for `RETURNING`.
+pub(in crate::store) const MEMBER_RETURNING: &str = "RETURNING id, code, name, locale, telegram_id, \
+    line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale";
+
+pub(in crate::store) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, reward_id, points, status, \
+    redeem_entry_id, issued_at, expires_at, used_at, used_by FROM vouchers";
+
+pub(in crate::store) const REWARD_COLUMNS: &str = "SELECT id, name_th, name_en, description_th, description_en, \
+    cost, stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
+    voucher_days, active, created_at FROM rewards";
+
+/// A movement of points to append.
+pub(in crate::store) struct NewEntry<'a> {
+    pub(in crate::store) member_id: i64,
+    pub(in crate::store) kind: EntryKind,
+    pub(in crate::store) points: i64,
+    pub(in crate::store) merchant_id: Option<&'a str>,
+    pub(in crate::store) purchase_id: Option<i64>,
+    pub(in crate::store) voucher_id: Option<i64>,
+    pub(in crate::store) lot_id: Option<i64>,
+    pub(in crate::store) reference: Option<&'a str>,
+    pub(in crate::store) now: DateTime<Utc>,
+}
+
+impl<'a> NewEntry<'a> {
+    /// A referral bonus credited to `member_id` for `purchase_id`.
+    pub(in crate::store) fn referral(
+        member_id: i64,
+        points: i64,
+        merchant_id: &'a str,
+        purchase_id: i64,
+        now: DateTime<Utc>,
+    ) -> NewEntry<'a> {
+        NewEntry {
+            member_id,
+            kind: EntryKind::Earn,
+            points,
+            merchant_id: Some(merchant_id),
+            purchase_id: Some(purchase_id),
+            voucher_id: None,
+            lot_id: None,
+            reference: Some(REFERRAL_REFERENCE),
+            now,
+        }
+    }
+}
+
+/// The reference of the entries that pay (and take back) a referral bonus.
+pub(in crate::store) const REFERRAL_REFERENCE: &str = "referral";
