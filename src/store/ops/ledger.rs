@@ -9,7 +9,7 @@ use crate::domain::ledger::{self, Allocation, EntryKind, LotView};
 use crate::domain::model::*;
 use crate::store::Result;
 use crate::store::rows::*;
-use crate::store::sql::{Tx, args};
+use crate::store::sql::{Tx, Value, args};
 
 /// Appends an entry to a member whose balance before it is `before`, and moves
 /// the cached balance with it; returns the entry id and the balance after.
@@ -51,21 +51,11 @@ pub(crate) async fn credit<T: Steps>(
     before: i64,
     timing: LotTiming,
 ) -> Result<(i64, i64)> {
-    let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
     let lot_id = tx
         .insert(
             "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
              expires_at, merchant_id, purchase_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            args![
-                e.member_id,
-                e.points,
-                into_lot,
-                e.now,
-                timing.available_at,
-                timing.expires_at,
-                e.merchant_id,
-                e.purchase_id,
-            ],
+            &lot_values(&e, before, timing),
         )
         .await?;
     let e = NewEntry {
@@ -73,6 +63,23 @@ pub(crate) async fn credit<T: Steps>(
         ..e
     };
     tx.append(&e, before).await
+}
+
+/// `$1`–`$8` of a credit's new lot: member, points, what the lot holds (what
+/// is left after any debt of a member whose balance is `before` is repaid),
+/// earned, available and expiry times, merchant, purchase.
+pub(crate) fn lot_values<'a>(e: &NewEntry<'a>, before: i64, timing: LotTiming) -> Vec<Value<'a>> {
+    let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
+    vec![
+        Value::from(e.member_id),
+        Value::from(e.points),
+        Value::from(into_lot),
+        Value::from(e.now),
+        Value::from(timing.available_at),
+        Value::from(timing.expires_at),
+        Value::from(e.merchant_id),
+        Value::from(e.purchase_id),
+    ]
 }
 
 /// A member's balance; on PostgreSQL the member's row stays locked until the

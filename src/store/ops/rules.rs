@@ -60,7 +60,7 @@ pub(crate) struct History {
     pub(crate) spend: i64,
     pub(crate) settings_version: i64,
     /// The campaigns running when the purchase happened.
-    pub(crate) campaigns: Vec<Campaign>,
+    pub(crate) campaigns: Vec<CampaignRow>,
 }
 
 /// Reads what a purchase is priced with, in the fixed lock order when `lock`
@@ -96,7 +96,9 @@ pub(crate) async fn context<T: Steps>(
         b.has_purchases = history.has_purchases;
         *s = history.spend;
     }
-    let mut campaigns = history.campaigns;
+    let mut campaigns = (history.campaigns.into_iter())
+        .map(Campaign::try_from)
+        .collect::<Result<Vec<_>>>()?;
     if lock {
         tx.lock_budgets(&mut campaigns).await?;
     }
@@ -128,7 +130,7 @@ pub(crate) async fn history(
             "program",
         )
         .await?;
-    let rows: Vec<CampaignRow> = tx
+    let campaigns = tx
         .all(
             &format!("{CAMPAIGN_COLUMNS} WHERE ends_at > $1 AND starts_at <= $1 ORDER BY id"),
             args![cmd.occurred_at],
@@ -138,10 +140,7 @@ pub(crate) async fn history(
         has_purchases,
         spend,
         settings_version,
-        campaigns: rows
-            .into_iter()
-            .map(Campaign::try_from)
-            .collect::<Result<_>>()?,
+        campaigns,
     })
 }
 

@@ -12,6 +12,7 @@ use crate::domain::ledger;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastRow, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
 use crate::domain::tier::window_start;
+use crate::store::ops::ledger::lot_values;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::purchase_args;
 use crate::store::ops::rules::History;
@@ -76,7 +77,8 @@ impl Steps for PgTx<'_> {
         before: i64,
         timing: LotTiming,
     ) -> Result<(i64, i64)> {
-        let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(e.points)).value();
+        let mut values = lot_values(&e, before, timing);
+        values.extend([Value::from(e.kind.as_str()), Value::from(e.reference)]);
         self.one(
             "WITH lot AS (INSERT INTO lots (member_id, points, remaining, earned_at, \
              available_at, expires_at, merchant_id, purchase_id) \
@@ -86,18 +88,7 @@ impl Steps for PgTx<'_> {
              purchase_id, lot_id, reference, created_at) \
              SELECT $1, $9, $2, m.balance, $7, $8, lot.id, $10, $4 FROM m, lot \
              RETURNING id, balance_after",
-            args![
-                e.member_id,
-                e.points,
-                into_lot,
-                e.now,
-                timing.available_at,
-                timing.expires_at,
-                e.merchant_id,
-                e.purchase_id,
-                e.kind.as_str(),
-                e.reference
-            ],
+            &values,
             "member",
         )
         .await
@@ -122,16 +113,12 @@ impl Steps for PgTx<'_> {
                 "program",
             )
             .await?;
-        let rows: Vec<CampaignRow> = serde_json::from_str(&campaigns)
-            .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?;
         Ok(History {
             has_purchases,
             spend,
             settings_version,
-            campaigns: rows
-                .into_iter()
-                .map(Campaign::try_from)
-                .collect::<Result<_>>()?,
+            campaigns: serde_json::from_str(&campaigns)
+                .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?,
         })
     }
 
