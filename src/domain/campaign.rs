@@ -22,6 +22,7 @@
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::earn::{Breakdown, EarnRate, RuleHit, percent_of};
 use super::money::Money;
@@ -29,18 +30,25 @@ use super::points::Points;
 use super::tier::Tier;
 
 /// What a campaign gives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Rule {
     /// Base points × `percent` / 100 (200 is double points).
-    Multiplier { percent: u32, stacks: bool },
+    Multiplier {
+        /// Multiplier in percent (200 = ×2)
+        percent: u32,
+        /// A multiplier on everything earned before it instead of base points
+        stacks: bool,
+    },
     /// A fixed bonus on every qualifying purchase.
     Bonus { points: i64 },
     /// Items matching a SKU or category earn extra: `percent` multiplies the base
     /// points of their amount, or `points_per_unit` is given per unit bought.
     Items {
         #[serde(rename = "match")]
+        #[schema(inline)]
         matcher: ItemMatch,
+        /// Multiplier in percent (200 = ×2)
         percent: Option<u32>,
         points_per_unit: Option<i64>,
     },
@@ -48,7 +56,8 @@ pub enum Rule {
     FirstPurchase { points: i64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `{"sku": ...}` or `{"category": ...}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemMatch {
     Sku(String),
@@ -69,14 +78,16 @@ impl ItemMatch {
 
 /// When a campaign runs: between two instants and, optionally, only on some
 /// days of the week and some hours of the day, in the program's time zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Window {
     pub starts_at: DateTime<Utc>,
     /// Exclusive: a campaign ending at local midnight gives nothing at 00:00.
     pub ends_at: DateTime<Utc>,
-    /// Days it runs; empty means every day.
+    /// Days it runs (`Mon` to `Sun`); empty means every day.
+    #[schema(value_type = Vec<String>)]
     pub days: Vec<Weekday>,
-    /// Local hours `[from, to)` it runs, e.g. (17, 20) for 17:00-19:59.
+    /// Local hours `[from, to)` it runs, e.g. `[17, 20]` for 17:00-19:59.
+    #[schema(value_type = Option<Vec<u32>>, min_items = 2, max_items = 2)]
     pub hours: Option<(u32, u32)>,
 }
 
@@ -141,16 +152,19 @@ pub fn parse_hours(input: &str) -> Option<(u32, u32)> {
 }
 
 /// A campaign as configured, with what it has given so far.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = CampaignSettings)]
 pub struct Campaign {
     pub id: i64,
     pub name_th: String,
     pub name_en: String,
-    /// The announcement pushed to members (issue: broadcasts).
+    /// The announcement pushed to members.
     pub text_th: String,
     pub text_en: String,
     #[serde(flatten)]
+    #[schema(inline)]
     pub rule: Rule,
+    #[schema(inline)]
     pub window: Window,
     /// Merchants it applies at; empty means all.
     pub merchants: Vec<String>,
@@ -158,9 +172,9 @@ pub struct Campaign {
     pub tiers: Vec<String>,
     /// Smallest purchase amount that qualifies, in minor units of the purchase's currency.
     pub min_spend_minor: Option<i64>,
-    /// Total bonus points it may give; `None` is unlimited.
+    /// Total bonus points it may give; unlimited when null.
     pub budget: Option<i64>,
-    /// Bonus points one member may get from it; `None` is unlimited.
+    /// Bonus points one member may get from it; unlimited when null.
     pub member_cap: Option<i64>,
     /// Bonus points given so far.
     pub awarded: i64,

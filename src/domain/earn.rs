@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::money::{Currency, Money};
 use super::points::Points;
@@ -98,17 +99,30 @@ pub fn display_multiplier(percent: u32) -> String {
 }
 
 /// One rule that gave points to a purchase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RuleHit {
     /// `base`, `tier`, `campaign` or `referral`.
+    #[schema(schema_with = rule_names)]
     pub rule: String,
-    /// The campaign, for `campaign` lines.
+    /// For campaign lines
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub campaign_id: Option<i64>,
-    /// The campaign's (English) name or the tier's key, for people reading it.
+    /// The campaign's English name, or the tier's key
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, examples("Double weekend"))]
     pub name: Option<String>,
+    #[schema(value_type = i64)]
     pub points: Points,
+}
+
+/// The values of [`RuleHit::rule`], for the API document.
+fn rule_names() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["base", "tier", "campaign", "referral"]))
+        .examples(["campaign"])
+        .build()
 }
 
 impl RuleHit {

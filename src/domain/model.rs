@@ -3,14 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use chrono_tz::Tz;
 
 use super::campaign::Item;
 use super::codes::{ClaimCode, MemberCode, VoucherCode};
-use super::earn::{Breakdown, EarnRate};
+use super::earn::{Breakdown, EarnRate, RuleHit};
 use super::ledger::EntryKind;
-use super::money::{Currency, Money};
+use super::money::{Amount, Currency, Money};
 use super::points::Points;
 use super::refusal::Refusal;
 use super::tier::Tiers;
@@ -216,12 +217,29 @@ pub struct NewReward {
     pub voucher_days: u32,
 }
 
+/// Money as JSON answers write it: `{"amount": "60.00", "currency": "THB"}`.
+/// Fields of type [`Money`] are serialized through it (`serialize_money`), and
+/// the API document describes them with its schema.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Money, description = "An amount of money and its currency")]
+pub struct MoneyJson {
+    #[schema(value_type = Amount)]
+    pub amount: String,
+    #[schema(examples("THB"))]
+    pub currency: String,
+}
+
+impl From<&Money> for MoneyJson {
+    fn from(m: &Money) -> MoneyJson {
+        MoneyJson {
+            amount: m.to_decimal_string(),
+            currency: m.currency().code().to_string(),
+        }
+    }
+}
+
 pub fn serialize_money<S: serde::Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeStruct;
-    let mut st = s.serialize_struct("Money", 2)?;
-    st.serialize_field("amount", &m.to_decimal_string())?;
-    st.serialize_field("currency", m.currency().code())?;
-    st.end()
+    MoneyJson::from(m).serialize(s)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -356,21 +374,33 @@ pub struct PurchaseCommand {
 }
 
 /// The answer to a recorded purchase; replays return the original one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PurchaseReceipt {
     pub purchase_id: i64,
     pub receipt_id: String,
+    /// Points earned
+    #[schema(value_type = i64)]
     pub points: Points,
+    /// Every rule that applied
+    #[schema(value_type = Vec<RuleHit>)]
     pub breakdown: Breakdown,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub member_code: Option<String>,
+    /// The member's balance after the purchase (present when the member is known)
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, nullable = false)]
     pub balance: Option<Points>,
-    /// When the points become spendable (later than now with a pending period).
+    /// When the points become spendable (later than now under a pending period)
     pub available_at: DateTime<Utc>,
+    /// Present when no member_code was given and points were earned: whoever
+    /// claims it first gets the points
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub claim_code: Option<String>,
+    /// 30 days after the purchase
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub claim_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -384,17 +414,23 @@ pub struct RefundCommand {
     pub now: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RefundReceipt {
     pub refund_id: String,
     pub receipt_id: String,
     pub purchase_id: i64,
+    /// floor(earned × refunded so far ÷ amount) minus what earlier refunds took
+    #[schema(value_type = i64)]
     pub points_clawed_back: Points,
-    /// Money still refundable on the purchase after this refund.
+    /// Money still refundable on the purchase after this refund
+    #[schema(value_type = Amount)]
     pub refundable_amount: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub member_code: Option<String>,
+    /// May be negative when the points were already spent
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, nullable = false)]
     pub balance: Option<Points>,
 }
 
@@ -488,7 +524,7 @@ impl LedgerAudit {
 }
 
 /// What a campaign has done so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CampaignResults {
     /// Bonus points given.
     pub points: i64,
@@ -499,9 +535,10 @@ pub struct CampaignResults {
 }
 
 /// A move between tiers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TierChange {
     pub member_id: i64,
+    /// The tier's key before the move
     pub from: Option<String>,
     pub to: String,
     pub spend_minor: i64,

@@ -227,6 +227,28 @@ impl fmt::Display for Money {
     }
 }
 
+/// How an amount travels in JSON: a decimal string such as `"1250.50"`, parsed
+/// with [`Money::parse`] and written with [`Money::to_decimal_string`]. Only its
+/// schema exists (the API document's `Amount`); the fields are plain strings.
+pub struct Amount;
+
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[0-9]*(\.[0-9]+)?$"))
+            .description(Some(
+                "Decimal string in the currency's units, never a float; no more decimals \
+                 than the currency has (2 for THB)",
+            ))
+            .examples(["1250.50"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,13 +179,17 @@ impl QuietHours {
     }
 }
 
-/// A broadcast's progress: rows by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// A broadcast's progress: its messages (one per member and chat app) by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BroadcastStatus {
+    /// Still to be sent (quiet hours and rate limits hold them back)
     pub queued: i64,
     pub sent: i64,
+    /// Given up: a failure a retry will not fix, or every attempt used
     pub failed: i64,
+    /// The member blocked the bot, unfollowed or deleted the account
     pub unreachable: i64,
+    /// Not sent: the member opted out of marketing since it was queued
     pub skipped: i64,
 }
 

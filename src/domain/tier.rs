@@ -24,7 +24,7 @@ pub const WINDOW_MONTHS: u32 = 12;
 pub const HOLD_MONTHS: u32 = 12;
 
 /// One tier of the program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Tier {
     /// Stable key, lowercase ASCII: `member`, `silver`, `gold`, `vip`.
     pub key: String,

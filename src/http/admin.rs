@@ -2,16 +2,21 @@
 //! Every request carries `Authorization: Bearer <TAEM_ADMIN_TOKEN>`, compared in
 //! constant time; without `TAEM_ADMIN_TOKEN` the admin API is switched off.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Problem};
 use crate::domain::Points;
+use crate::domain::RuleHit;
 use crate::domain::earn::Breakdown;
 use crate::domain::model::TierChange;
 use crate::domain::notice::BroadcastStatus;
@@ -24,22 +29,80 @@ use crate::service::{PurchaseItem, PurchaseRequest};
 /// The admin routes, nested under `/admin/v1`. The bearer token is checked
 /// first, for every path under it (unknown ones included), before any path
 /// parameter is parsed or any body read.
-pub fn routes(state: AppState) -> Router<AppState> {
-    let api = Router::new()
-        .route("/campaigns", get(list).post(add))
-        .route("/campaigns/simulate", post(simulate))
-        .route("/campaigns/{id}", get(show))
-        .route("/campaigns/{id}/end", post(end))
-        .route(
-            "/campaigns/{id}/broadcast",
-            post(broadcast).get(broadcast_status),
-        )
-        .route("/tiers", get(tiers))
-        .route("/tiers/review", post(review))
+pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
+    let mut api = OpenApiRouter::default()
+        .routes(routes!(list, add))
+        .routes(routes!(simulate))
+        .routes(routes!(show))
+        .routes(routes!(end))
+        .routes(routes!(broadcast, broadcast_status))
+        .routes(routes!(tiers))
+        .routes(routes!(review))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, guard));
-    Router::new().nest("/admin/v1", api)
+    document_guard(api.get_openapi_mut());
+    OpenApiRouter::default().nest("/admin/v1", api)
+}
+
+const ADMIN_TOKEN: &str = "adminToken";
+
+/// What [`guard`] adds to every admin operation: the bearer token, and its two
+/// refusals.
+fn document_guard(doc: &mut OpenApi) {
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for op in operations.into_iter().flatten() {
+            op.tags.get_or_insert_default().push("admin".into());
+            op.security
+                .get_or_insert_default()
+                .push(SecurityRequirement::new(ADMIN_TOKEN, Vec::<String>::new()));
+            let answers = &mut op.responses.responses;
+            answers.insert(
+                "401".into(),
+                problem("Missing or wrong bearer token").into(),
+            );
+            answers.insert(
+                "503".into(),
+                problem("The admin API is off (no TAEM_ADMIN_TOKEN)").into(),
+            );
+        }
+    }
+    doc.components
+        .get_or_insert_default()
+        .security_schemes
+        .insert(
+            ADMIN_TOKEN.into(),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "TAEM_ADMIN_TOKEN; without it the admin API answers 503",
+                    ))
+                    .build(),
+            )
+            .into(),
+        );
 }
 
 async fn guard(
@@ -82,10 +145,29 @@ fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(ApiError::bad_json)
 }
 
+/// List campaigns, newest first
+#[utoipa::path(
+    get,
+    path = "/campaigns",
+    operation_id = "listCampaigns",
+    responses((status = 200, description = "Campaigns", body = Vec<CampaignReport>))
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<CampaignReport>>, ApiError> {
     Ok(Json(state.loyalty.campaign_reports(now()).await?))
 }
 
+/// Create a campaign
+#[utoipa::path(
+    post,
+    path = "/campaigns",
+    operation_id = "addCampaign",
+    request_body = CampaignInput,
+    responses(
+        (status = 201, description = "Created", body = CampaignReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
 async fn add(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let input: CampaignInput = json(&body)?;
     let now = now();
@@ -94,6 +176,18 @@ async fn add(State(state): State<AppState>, body: axum::body::Bytes) -> Result<R
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 
+/// One campaign and its results
+#[utoipa::path(
+    get,
+    path = "/campaigns/{id}",
+    operation_id = "showCampaign",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignReport),
+        (status = 404, body = Problem, content_type = "application/problem+json",
+            description = "No such campaign"),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -101,6 +195,18 @@ async fn show(
     Ok(Json(state.loyalty.campaign_report(id, now()).await?))
 }
 
+/// End a campaign now
+#[utoipa::path(
+    post,
+    path = "/campaigns/{id}/end",
+    operation_id = "endCampaign",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, description = "The campaign, ended", body = CampaignReport),
+        (status = 404, body = Problem, content_type = "application/problem+json",
+            description = "No such campaign"),
+    )
+)]
 async fn end(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -108,14 +214,29 @@ async fn end(
     Ok(Json(state.loyalty.end_campaign(id, now()).await?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Broadcast {
-    /// Rows queued by this request (members already queued are not queued again).
+    /// Messages queued by this request (members already queued are not queued again)
     queued_now: u64,
     #[serde(flatten)]
     status: BroadcastStatus,
 }
 
+/// Announce a campaign: queue its text for every opted-in member
+#[utoipa::path(
+    post,
+    path = "/campaigns/{id}/broadcast",
+    operation_id = "broadcastCampaign",
+    description = "One message per member and chat app that reaches them, in the member's language; `taem serve` delivers them outside quiet hours, within the apps' rate limits. Calling it again queues only members not queued before.",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 202, description = "Queued; what this request queued, and the broadcast's progress", body = Broadcast),
+        (status = 404, body = Problem, content_type = "application/problem+json",
+            description = "No such campaign"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "The campaign has ended"),
+    )
+)]
 async fn broadcast(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -124,6 +245,18 @@ async fn broadcast(
     Ok((StatusCode::ACCEPTED, Json(Broadcast { queued_now, status })).into_response())
 }
 
+/// How far a campaign's announcement has gone
+#[utoipa::path(
+    get,
+    path = "/campaigns/{id}/broadcast",
+    operation_id = "broadcastStatus",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, description = "The broadcast's messages by status", body = BroadcastStatus),
+        (status = 404, body = Problem, content_type = "application/problem+json",
+            description = "No such campaign"),
+    )
+)]
 async fn broadcast_status(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -132,10 +265,11 @@ async fn broadcast_status(
 }
 
 /// `POST /admin/v1/campaigns/simulate`: what a purchase would earn.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SimulateRequest {
     merchant_id: String,
+    #[schema(value_type = crate::domain::money::Amount)]
     amount: String,
     #[serde(default)]
     member_code: Option<String>,
@@ -145,12 +279,26 @@ struct SimulateRequest {
     items: Option<Vec<PurchaseItem>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Simulation {
+    #[schema(value_type = i64)]
     pub points: Points,
+    #[schema(value_type = Vec<RuleHit>)]
     pub breakdown: Breakdown,
 }
 
+/// What a purchase would earn now, without recording it
+#[utoipa::path(
+    post,
+    path = "/campaigns/simulate",
+    operation_id = "simulatePurchase",
+    request_body = SimulateRequest,
+    responses(
+        (status = 200, description = "Points and breakdown", body = Simulation),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field"),
+    )
+)]
 async fn simulate(
     State(state): State<AppState>,
     body: axum::body::Bytes,
@@ -191,10 +339,24 @@ async fn simulate(
     }))
 }
 
+/// The tiers
+#[utoipa::path(
+    get,
+    path = "/tiers",
+    operation_id = "listTiers",
+    responses((status = 200, description = "Tiers, lowest first", body = Vec<Tier>))
+)]
 async fn tiers(State(state): State<AppState>) -> Result<Json<Vec<Tier>>, ApiError> {
     Ok(Json(state.loyalty.program().await?.tiers.all().to_vec()))
 }
 
+/// Run the periodic tier review now
+#[utoipa::path(
+    post,
+    path = "/tiers/review",
+    operation_id = "reviewTiers",
+    responses((status = 200, description = "Members moved down", body = Vec<TierChange>))
+)]
 async fn review(State(state): State<AppState>) -> Result<Json<Vec<TierChange>>, ApiError> {
     Ok(Json(state.loyalty.review_tiers(now()).await?))
 }

@@ -21,15 +21,20 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem: every error answer's body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
     #[serde(rename = "type")]
+    #[schema(examples("urn:taem:problem:invalid-request"))]
     kind: String,
-    title: &'a str,
+    title: &'static str,
     status: u16,
-    detail: &'a str,
+    /// What went wrong and what to do about it
+    detail: String,
+    /// For 422: the request field at fault
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    #[schema(nullable = false)]
+    field: Option<String>,
 }
 
 impl ApiError {
@@ -163,8 +168,8 @@ impl IntoResponse for ApiError {
             kind: format!("urn:taem:problem:{}", self.slug),
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
-            detail: &self.detail,
-            field: self.field.as_deref(),
+            detail: self.detail,
+            field: self.field,
         };
         let mut res = (self.status, axum::Json(body)).into_response();
         res.headers_mut().insert(

@@ -1,5 +1,10 @@
 //! The HTTP server: the signed merchant API, health checks and the OpenAPI
 //! document. Handlers extract, call a service, render; nothing else.
+//!
+//! Every route is mounted through [`api`] with `utoipa_axum::routes!`, which
+//! takes the path, method, parameters, body and answers from the handler's
+//! `#[utoipa::path]` annotation: the document served at `/openapi.json` is
+//! generated from the same registrations that mount the routes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,16 +15,18 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::domain::model::{Merchant, Recorded, Secret};
+use crate::domain::model::{Merchant, MoneyJson, PurchaseReceipt, Recorded, RefundReceipt, Secret};
 use crate::domain::time::now;
-use crate::service::Loyalty;
 use crate::service::ServiceError;
+use crate::service::{Loyalty, PurchaseRequest, RefundRequest};
 
 pub mod admin;
 pub mod error;
@@ -27,13 +34,12 @@ pub mod qr;
 pub mod server;
 pub mod signature;
 
-pub use error::ApiError;
+pub use error::{ApiError, Problem};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 64 * 1024;
 /// How long a merchant (and its secret) is cached between database reads.
 const MERCHANT_TTL: Duration = Duration::from_secs(30);
-const OPENAPI: &str = include_str!("openapi.json");
 
 #[derive(Clone)]
 pub struct AppState {
@@ -44,6 +50,8 @@ pub struct AppState {
     /// what the request acts on (`TAEM_SIGNATURE_V1`).
     accept_v1: bool,
     merchants: Arc<RwLock<HashMap<String, (Merchant, Instant)>>>,
+    /// The OpenAPI document as JSON, generated once by [`router`].
+    openapi: Bytes,
 }
 
 impl AppState {
@@ -53,6 +61,7 @@ impl AppState {
             admin_token: None,
             accept_v1: true,
             merchants: Arc::default(),
+            openapi: Bytes::new(),
         }
     }
 
@@ -88,17 +97,69 @@ impl AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/purchases", post(purchase))
-        .route("/v1/refunds", post(refund))
-        .route("/v1/vouchers/{code}/use", post(use_voucher))
+/// Every route with its documentation. Mount routes here, with `routes!`, and
+/// nowhere else: a route mounted with a plain `.route(...)` is missing from the
+/// document, and `api::every_mounted_route_is_in_the_openapi_document_and_nothing_else`
+/// (tests/it) fails.
+pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(purchase))
+        .routes(routes!(refund))
+        .routes(routes!(use_voucher))
         .merge(admin::routes(state.clone()))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/openapi.json", get(openapi))
-        .fallback(not_found)
-        .with_state(state)
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api(&state).split_for_parts();
+    let state = AppState {
+        openapi: doc
+            .to_pretty_json()
+            .expect("the document serializes")
+            .into(),
+        ..state
+    };
+    routes.fallback(not_found).with_state(state)
+}
+
+/// What the document says beyond its routes.
+#[derive(OpenApi)]
+#[openapi(info(title = "taem merchant API", version = "1", description = DESCRIPTION))]
+struct ApiDoc;
+
+const DESCRIPTION: &str = "Merchants post purchases and refunds, and staff use vouchers at the \
+counter. Every request under /v1 is signed: `X-Taem-Merchant: <merchant id>` and \
+`X-Taem-Signature: t=<unix seconds>,v2=<lowercase hex HMAC-SHA256(webhook secret, \
+\"<t>.<METHOD>.<path>.<raw body>\")>`, which binds the signature to its request line: a \
+signature is valid for one method and path only. Example: secret \
+`whsec_3f1c0d5e8a7b6c4d2e1f0a9b8c7d6e5f`, t `1700000000`, `POST /v1/purchases`, body \
+`{\"receipt_id\":\"R-0001\",\"amount\":\"1250.50\",\"currency\":\"THB\"}` give \
+`t=1700000000,v2=6975c3b82a54bdb761bb8f4e0f1eb039b2b359adca59332a931c12c32c66f71b`. During the \
+transition from the first version, `v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>` is still \
+accepted for purchases and refunds, and for a voucher use whose body names the voucher \
+(`{\"code\": ...}`), unless the server sets TAEM_SIGNATURE_V1=refuse. Signatures more than 300 s \
+away from the server clock are refused; every signature failure gets the same 401. Errors are \
+RFC 9457 problem+json. Bodies over 64 KiB are refused with 413, requests slower than 30 s with \
+408. A refused request changes nothing.";
+
+/// The headers that sign a merchant request, as the document lists them;
+/// [`Signed::check`] reads them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct SignedHeaders {
+    /// The merchant id printed by `taem merchant add`
+    #[param(rename = "X-Taem-Merchant", example = "m_7h3k9p2xab")]
+    pub merchant: String,
+    /// t=<unix seconds>,v2=<hex HMAC-SHA256(secret, "<t>.<METHOD>.<path>.<raw body>")>
+    /// (v1= over "<t>.<raw body>" accepted during the transition where the body
+    /// names its target); several values may be sent during a secret rotation
+    #[param(
+        rename = "X-Taem-Signature",
+        example = "t=1700000000,v2=6975c3b82a54bdb761bb8f4e0f1eb039b2b359adca59332a931c12c32c66f71b"
+    )]
+    pub signature: String,
 }
 
 /// A request from a merchant, its signature checked on the raw body and the
@@ -166,6 +227,27 @@ fn recorded<T: Serialize>(r: Recorded<T>) -> Response {
     }
 }
 
+/// Record a purchase and credit its points
+#[utoipa::path(
+    post,
+    path = "/v1/purchases",
+    operation_id = "recordPurchase",
+    params(SignedHeaders),
+    request_body = PurchaseRequest,
+    responses(
+        (status = 201, description = "Recorded", body = PurchaseReceipt),
+        (status = 200, body = PurchaseReceipt,
+            description = "The same receipt_id with the same body was recorded before: the original answer, no new points"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            description = "Missing, malformed, wrong or stale signature, or unknown merchant"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The receipt_id was recorded before with a different body"),
+        (status = 413, body = Problem, content_type = "application/problem+json",
+            description = "Body over 64 KiB"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid body; `field` names the field at fault (unknown member_code included)"),
+    )
+)]
 async fn purchase(
     State(state): State<AppState>,
     method: Method,
@@ -181,6 +263,27 @@ async fn purchase(
     Ok(recorded(receipt))
 }
 
+/// Record a refund and claw back points in proportion
+#[utoipa::path(
+    post,
+    path = "/v1/refunds",
+    operation_id = "recordRefund",
+    params(SignedHeaders),
+    request_body = RefundRequest,
+    responses(
+        (status = 201, description = "Recorded", body = RefundReceipt),
+        (status = 200, body = RefundReceipt,
+            description = "Replay of a refund recorded before with the same body"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            description = "Bad signature"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The refund_id was recorded before with a different body"),
+        (status = 413, body = Problem, content_type = "application/problem+json",
+            description = "Body over 64 KiB"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid body, unknown receipt_id, or more than the amount still refundable"),
+    )
+)]
 async fn refund(
     State(state): State<AppState>,
     method: Method,
@@ -196,27 +299,39 @@ async fn refund(
     Ok(recorded(receipt))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct VoucherUsed {
     code: String,
+    #[schema(schema_with = used)]
     status: &'static str,
     used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(inline)]
     reward: RewardView,
+    #[schema(inline)]
     member: MemberView,
 }
 
-#[derive(Serialize)]
+/// A used voucher's status, the only one this answer carries.
+fn used() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([crate::domain::model::VoucherStatus::Used.as_str()]))
+        .build()
+}
+
+#[derive(Serialize, ToSchema)]
 struct RewardView {
     id: i64,
     name_th: String,
     name_en: String,
     cost: i64,
     #[serde(serialize_with = "crate::domain::model::serialize_money")]
+    #[schema(value_type = MoneyJson)]
     face_value: crate::domain::Money,
 }
 
 /// Only what the counter needs to hand over the reward (PDPA: no more).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct MemberView {
     code: String,
     name: Option<String>,
@@ -224,12 +339,39 @@ struct MemberView {
 
 /// The optional body of a voucher use. A v1 signature covers only the body, so
 /// it must name the voucher to be bound to it.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, ToSchema)]
 struct VoucherUseBody {
+    /// The voucher code, as in the path: required when the request is signed with v1
     #[serde(default)]
+    #[schema(nullable = false)]
     code: Option<String>,
 }
 
+/// Use a voucher at the counter
+#[utoipa::path(
+    post,
+    path = "/v1/vouchers/{code}/use",
+    operation_id = "useVoucher",
+    params(
+        SignedHeaders,
+        ("code" = String, Path, description = "The voucher code (case and dashes ignored)"),
+    ),
+    request_body(
+        content = inline(Option<VoucherUseBody>),
+        description = "Empty, `{}` or `{\"code\": \"<the voucher code>\"}`; it is signed like any other body. A v1 signature must name the voucher here."
+    ),
+    responses(
+        (status = 200, description = "Used", body = VoucherUsed),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            description = "Bad signature"),
+        (status = 404, body = Problem, content_type = "application/problem+json",
+            description = "No such voucher"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "Already used"),
+        (status = 410, body = Problem, content_type = "application/problem+json",
+            description = "Expired or cancelled"),
+    )
+)]
 async fn use_voucher(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -271,10 +413,26 @@ async fn use_voucher(
     .into_response())
 }
 
+/// Liveness
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    responses((status = 200, description = "The process is up", body = String, content_type = "text/plain"))
+)]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness: the database answers
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain"),
+        (status = 503, body = Problem, content_type = "application/problem+json",
+            description = "The database is not reachable"),
+    )
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.loyalty.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
@@ -290,8 +448,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// This document
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json"))
+)]
+async fn openapi(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi).into_response()
 }
 
 async fn not_found() -> ApiError {

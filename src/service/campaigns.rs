@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{Loyalty, Result, invalid};
 use crate::domain::Money;
@@ -17,58 +18,99 @@ use crate::domain::points::MAX_POINTS;
 /// add` builds it). Times are RFC 3339 instants or local dates/times in
 /// `TAEM_TIMEZONE`: `starts_at: "2026-11-28"` starts at local midnight,
 /// `ends_at: "2026-11-29"` runs through the whole of that local day.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignInput {
+    #[schema(max_length = 100)]
     pub name_th: String,
+    #[schema(max_length = 100)]
     pub name_en: String,
+    /// Announcement
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub text_th: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub text_en: String,
     /// `multiplier`, `bonus`, `items` or `first_purchase`.
+    #[schema(schema_with = kinds)]
     pub kind: String,
-    /// For `multiplier` and `items`: "2", "1.5" (at most ×10).
+    /// multiplier and items: 1 to 10, at most 2 decimals ("2", "1.5")
     #[serde(default)]
+    #[schema(examples("2"))]
     pub multiplier: Option<String>,
-    /// A `multiplier` that multiplies everything earned before it.
+    /// A multiplier on everything earned before it instead of base points
     #[serde(default)]
+    #[schema(default = false)]
     pub stacks: bool,
-    /// For `bonus` and `first_purchase`: the bonus; for `items`: per unit.
+    /// bonus and first_purchase: the bonus; items: per unit
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub points: Option<i64>,
     #[serde(default)]
     pub sku: Option<String>,
     #[serde(default)]
     pub category: Option<String>,
+    /// RFC 3339, or a local date (its midnight) or local date-time in TAEM_TIMEZONE
+    #[schema(examples("2026-11-28"))]
     pub starts_at: String,
+    /// RFC 3339, or a local date (through the whole day) or local date-time (exclusive)
+    #[schema(examples("2026-11-29"))]
     pub ends_at: String,
-    /// `sat,sun`, `mon-fri`.
+    /// `sat,sun`, `mon-fri`
     #[serde(default)]
+    #[schema(examples("sat,sun"))]
     pub days: Option<String>,
-    /// `17-20`: from 17:00 until 19:59.
+    /// Local hours [from, to): `17-20` is from 17:00 until 19:59
     #[serde(default)]
+    #[schema(examples("17-20"))]
     pub hours: Option<String>,
     #[serde(default)]
     pub merchants: Vec<String>,
     #[serde(default)]
     pub tiers: Vec<String>,
-    /// In the program currency, e.g. "500" or "499.50".
+    /// In the program currency, e.g. "500" or "499.50"
     #[serde(default)]
+    #[schema(examples("500"))]
     pub min_spend: Option<String>,
+    /// Total bonus points it may give
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub budget: Option<i64>,
+    /// Bonus points one member may get
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub member_cap: Option<i64>,
 }
 
-/// A campaign with what it has done so far.
-#[derive(Debug, Clone, Serialize)]
+/// The campaign kinds [`CampaignInput::kind`] takes, for the API document.
+fn kinds() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["multiplier", "bonus", "items", "first_purchase"]))
+        .build()
+}
+
+/// A campaign with its rule (kind and its fields), window, scopes, budget, what
+/// it has given (awarded), status (scheduled, running, ended) and results.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Campaign)]
 pub struct CampaignReport {
     #[serde(flatten)]
+    #[schema(inline)]
     pub campaign: Campaign,
+    #[schema(schema_with = statuses)]
     pub status: &'static str,
+    #[schema(inline)]
     pub results: CampaignResults,
+}
+
+/// The values [`status`] returns, for the API document.
+fn statuses() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["scheduled", "running", "ended"]))
+        .build()
 }
 
 /// `scheduled`, `running` or `ended` at `now`.

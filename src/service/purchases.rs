@@ -4,21 +4,26 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::{CLAIM_DAYS, Loyalty, Result, invalid, timing};
 use crate::domain::campaign::Item;
 use crate::domain::model::*;
+use crate::domain::money::Amount;
 use crate::domain::{Breakdown, ClaimCode, MemberCode, Money};
 use crate::store::StoreError;
 
 /// One line of a purchase, as the merchant's till sends it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct PurchaseItem {
+    #[schema(min_length = 1, max_length = 128)]
     pub sku: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     #[serde(default = "one")]
+    #[schema(minimum = 1, default = 1)]
     pub quantity: i64,
+    #[schema(value_type = Amount)]
     pub amount: String,
 }
 
@@ -27,26 +32,39 @@ fn one() -> i64 {
 }
 
 /// The body of `POST /v1/purchases`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PurchaseRequest {
+    /// Unique per merchant; the idempotency key
+    #[schema(min_length = 1, max_length = 128)]
     pub receipt_id: String,
+    #[schema(value_type = Amount)]
     pub amount: String,
+    /// ISO 4217; must be the merchant's
+    #[schema(examples("THB"))]
     pub currency: String,
+    /// 8-character member code; without it the answer carries a claim_code
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(examples("RA3QBMP4"))]
     pub member_code: Option<String>,
+    /// RFC 3339; defaults to the time received; at most 5 minutes in the future
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 500)]
     pub items: Option<Vec<PurchaseItem>>,
 }
 
 /// The body of `POST /v1/refunds`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RefundRequest {
+    /// Unique per merchant; the idempotency key
+    #[schema(min_length = 1, max_length = 128)]
     pub refund_id: String,
+    /// The purchase being refunded
     pub receipt_id: String,
+    #[schema(value_type = Amount)]
     pub amount: String,
-    /// Optional; when given it must be the merchant's currency.
+    /// Optional; must be the merchant's
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
 }

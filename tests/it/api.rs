@@ -369,3 +369,121 @@ async fn a_settings_change_made_elsewhere_applies_to_the_very_next_purchase() {
     })
     .await;
 }
+
+/// Every route `http::router` mounts is in the document it serves, with the
+/// same methods, and the document lists nothing that is not mounted: a route
+/// added with a plain `.route(...)` (not through `utoipa_axum::routes!`) fails
+/// here. axum cannot list its routes, so the paths are read from the router's
+/// `Debug` output, and each path's methods from the `Allow` header of the 405
+/// that answers a method no route takes.
+#[tokio::test]
+async fn every_mounted_route_is_in_the_openapi_document_and_nothing_else() {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use std::collections::BTreeSet;
+    use tower::ServiceExt;
+
+    let t = TestStore::open(sqlite_db()).await;
+    let token = "admin-token-for-the-route-walk";
+    let state = taem::http::AppState::new(std::sync::Arc::new(taem::service::Loyalty::new(
+        t.store.clone(),
+        chrono_tz::Asia::Bangkok,
+    )))
+    .with_admin_token(Some(taem::domain::model::Secret::new(token)));
+    let router = taem::http::router(state);
+
+    let mut mounted = BTreeSet::new();
+    for path in mounted_paths(&router) {
+        // Any value for a path parameter: the method is refused before it is parsed.
+        let uri: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let req = Request::builder()
+            .method(Method::from_bytes(b"PROBE").unwrap())
+            .uri(&uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let res = router.clone().oneshot(req).await.unwrap();
+        assert_eq!(
+            res.status(),
+            405,
+            "{path} refuses a method it does not take"
+        );
+        let allow = res.headers()["allow"].to_str().unwrap().to_string();
+        let methods: BTreeSet<&str> = allow.split(',').map(str::trim).collect();
+        for m in &methods {
+            // axum answers HEAD wherever it answers GET.
+            if *m == "HEAD" && methods.contains("GET") {
+                continue;
+            }
+            mounted.insert((path.clone(), m.to_string()));
+        }
+    }
+
+    let req = Request::get("/openapi.json").body(Body::empty()).unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().unwrap().keys() {
+            if [
+                "get", "put", "post", "delete", "patch", "head", "options", "trace",
+            ]
+            .contains(&method.as_str())
+            {
+                documented.insert((path.clone(), method.to_uppercase()));
+            }
+        }
+    }
+
+    // The walk finds what is known to be there (so it cannot pass by finding nothing).
+    for (path, method) in [
+        ("/v1/purchases", "POST"),
+        ("/v1/refunds", "POST"),
+        ("/v1/vouchers/{code}/use", "POST"),
+        ("/admin/v1/campaigns/{id}/broadcast", "POST"),
+        ("/admin/v1/campaigns/{id}/broadcast", "GET"),
+        ("/openapi.json", "GET"),
+    ] {
+        let route = (path.to_string(), method.to_string());
+        assert!(
+            mounted.contains(&route),
+            "{method} {path} mounted: {mounted:?}"
+        );
+    }
+    let undocumented: Vec<_> = mounted.difference(&documented).collect();
+    let unmounted: Vec<_> = documented.difference(&mounted).collect();
+    assert!(
+        undocumented.is_empty() && unmounted.is_empty(),
+        "mounted but not in /openapi.json: {undocumented:?}; \
+         in /openapi.json but not mounted: {unmounted:?}"
+    );
+}
+
+/// The paths an axum router matches, from its `Debug` output (`path_router`'s
+/// `node` lists them; the fallback router's come after and are left out).
+fn mounted_paths(router: &axum::Router) -> Vec<String> {
+    let debug = format!("{router:?}");
+    let routes = debug
+        .split("fallback_router:")
+        .next()
+        .and_then(|r| r.split("node: Node { paths: {").nth(1))
+        .expect("axum's Router Debug output lists its paths");
+    let paths: Vec<String> = routes
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|p| p.starts_with('/') && !p.contains("__private__axum"))
+        .map(str::to_string)
+        .collect();
+    assert!(!paths.is_empty(), "no paths in {debug}");
+    paths
+}

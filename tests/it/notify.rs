@@ -1,7 +1,8 @@
 //! Pushes against fake Telegram and LINE APIs on loopback that count every
 //! request: transactional notices, a broadcast to a few thousand members landing
 //! once per member per channel, 429s, blocked members, a crash mid-broadcast,
-//! quiet hours and opt-outs.
+//! quiet hours and opt-outs; and the worker without its loop, driven one round
+//! at a time.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -621,5 +622,206 @@ async fn telegram_members_hear_pushes_and_broadcasts_in_their_apps_language_unti
         let still_th = pushed(8103, &mut seen).await;
         assert!(still_th.contains("คุณได้รับ"), "{still_th}");
         app.shutdown().await;
+    }
+}
+
+/// A push worker on `t`'s store with Telegram pointed at the fake, and no loop
+/// of its own: the test drives it with `Worker::round`, one round at a time.
+/// `rate` and `lease` bound a round to `rate × lease ÷ 4` rows.
+fn telegram_worker(
+    t: &TestStore,
+    tg_url: &str,
+    rate: u32,
+    lease: Duration,
+) -> std::sync::Arc<taem::notify::Worker> {
+    let settings = taem::config::TelegramSettings {
+        token: Secret::new(fake_telegram::TOKEN),
+        api_url: Some(tg_url.parse().unwrap()),
+        webhook_url: None,
+        webhook_secret: None,
+    };
+    std::sync::Arc::new(taem::notify::Worker {
+        store: t.store.clone(),
+        i18n: std::sync::Arc::new(taem::i18n::I18n::load().unwrap()),
+        tz: chrono_tz::Asia::Bangkok,
+        default_locale: taem::domain::Locale::Th,
+        quiet: None,
+        telegram: Some(taem::notify::TelegramOut {
+            bot: taem::telegram::bot(&settings, reqwest::Client::new()),
+            gate: std::sync::Arc::new(taem::notify::gate::Gate::new(rate, Duration::from_secs(1))),
+        }),
+        line: None,
+        lease,
+        telegram_rate: rate,
+        line_rate: 100,
+    })
+}
+
+async fn telegram_member(t: &TestStore, chat: i64) -> Member {
+    t.store
+        .add_member(
+            &NewMember {
+                locale: Some("en".into()),
+                telegram_id: Some(chat),
+                ..NewMember::default()
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+}
+
+async fn buys(t: &TestStore, merchant: &Merchant, member: &Member, receipt: &str, amount: &str) {
+    t.loyalty
+        .record_purchase(
+            merchant,
+            taem::service::PurchaseRequest {
+                receipt_id: receipt.into(),
+                amount: amount.into(),
+                currency: "THB".into(),
+                member_code: Some(member.code.clone()),
+                occurred_at: None,
+                items: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Every request the bot made to `chat`, refused ones included.
+fn attempts(tg: &FakeTelegram, chat: i64) -> usize {
+    tg.all_calls()
+        .iter()
+        .filter(|c| c.chat_id() == chat)
+        .count()
+}
+
+#[tokio::test]
+async fn one_round_delivers_what_is_due_once_and_a_member_who_blocked_the_bot_is_not_tried_again() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let t = TestStore::open(db).await;
+        let backend = t.db.backend;
+        let shop = t.merchant().await;
+        let worker = telegram_worker(&t, &tg_url, 25, Duration::from_secs(120));
+        let (alice, bob) = (
+            telegram_member(&t, 61_001).await,
+            telegram_member(&t, 61_002).await,
+        );
+        let round = async || worker.round(Channel::Telegram).await.unwrap();
+        assert_eq!(round().await, 0, "{backend}: nothing is due yet");
+
+        // A purchase queues its push; nothing goes out until a round runs.
+        buys(&t, &shop, &alice, "W-1", "1000").await;
+        assert_eq!(
+            t.store.notices(alice.id).await.unwrap(),
+            [(
+                "earned".to_string(),
+                "telegram".to_string(),
+                "queued".to_string()
+            )]
+        );
+        assert!(tg.delivered().is_empty(), "{backend}: no loop sends it");
+
+        assert_eq!(round().await, 1, "{backend}");
+        let got = tg.sent_to(61_001);
+        assert_eq!(got.len(), 1, "{backend}");
+        assert!(
+            got[0]
+                .text()
+                .contains("You earned 40 points at Baan Kafe. Balance: 40 points."),
+            "{backend}: {}",
+            got[0].text()
+        );
+        assert_eq!(t.store.notices(alice.id).await.unwrap()[0].2, "sent");
+        assert_eq!(round().await, 0, "{backend}: sent once, nothing left");
+        assert_eq!(tg.delivered().len(), 1, "{backend}");
+
+        // Bob has blocked the bot: one attempt, refused; he is marked and the
+        // row closed.
+        tg.block(61_002);
+        buys(&t, &shop, &bob, "W-2", "500").await;
+        assert_eq!(round().await, 1, "{backend}");
+        assert_eq!(attempts(&tg, 61_002), 1, "{backend}");
+        assert!(
+            tg.sent_to(61_002).is_empty(),
+            "{backend}: refused, not delivered"
+        );
+        assert_eq!(t.store.notices(bob.id).await.unwrap()[0].2, "unreachable");
+        let bob_now = t.store.member(&MemberRef::Id(bob.id)).await.unwrap();
+        assert!(!bob_now.telegram_reachable, "{backend}");
+        assert_eq!(round().await, 0, "{backend}: not retried");
+
+        // His next purchase is not tried on Telegram at all; Alice's still is.
+        buys(&t, &shop, &bob, "W-3", "500").await;
+        buys(&t, &shop, &alice, "W-4", "250").await;
+        while round().await > 0 {}
+        assert_eq!(
+            attempts(&tg, 61_002),
+            1,
+            "{backend}: the blocked chat is left alone"
+        );
+        let got = tg.sent_to(61_001);
+        assert_eq!(got.len(), 2, "{backend}");
+        assert!(
+            got[1].text().contains("Balance: 50 points."),
+            "{}",
+            got[1].text()
+        );
+        t.assert_ledger_holds().await;
+    }
+}
+
+#[tokio::test]
+async fn a_broadcast_goes_out_over_rounds_no_larger_than_a_quarter_of_what_a_lease_can_send() {
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let t = TestStore::open(db).await;
+        let backend = t.db.backend;
+        // 4 a second for a 2 s lease: 2 rows a round.
+        let worker = telegram_worker(&t, &tg_url, 4, Duration::from_secs(2));
+        let mut chats = Vec::new();
+        for i in 0..5 {
+            telegram_member(&t, 62_000 + i).await;
+            chats.push(62_000 + i);
+        }
+        let input = CampaignInput {
+            name_th: "แต้มคูณสองสุดสัปดาห์".into(),
+            name_en: "Double points weekend".into(),
+            text_th: "เสาร์-อาทิตย์นี้ รับแต้ม 2 เท่า".into(),
+            text_en: "Double points all weekend".into(),
+            kind: "multiplier".into(),
+            multiplier: Some("2".into()),
+            starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
+            ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
+            ..Default::default()
+        };
+        let id = t.loyalty.add_campaign(&input, now()).await.unwrap().id;
+        let (queued, _) = t.loyalty.broadcast(id, now()).await.unwrap();
+        assert_eq!(queued, 5, "{backend}");
+
+        let mut handled = Vec::new();
+        loop {
+            let n = worker.round(Channel::Telegram).await.unwrap();
+            handled.push(n);
+            let status = t.store.broadcast_status(id).await.unwrap();
+            assert_eq!(status.sent as usize, tg.delivered().len(), "{backend}");
+            if n == 0 {
+                break;
+            }
+        }
+        assert_eq!(handled, [2, 2, 1, 0], "{backend}");
+        for chat in chats {
+            let got = tg.sent_to(chat);
+            assert_eq!(got.len(), 1, "{backend}: chat {chat} hears it once");
+            assert!(
+                got[0].text().contains("Double points all weekend"),
+                "{}",
+                got[0].text()
+            );
+        }
+        let status = t.store.broadcast_status(id).await.unwrap();
+        assert_eq!((status.sent, status.queued), (5, 0), "{backend}");
     }
 }
