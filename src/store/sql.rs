@@ -218,6 +218,14 @@ pub(crate) trait Tx {
     /// Runs an `INSERT` of one row (without `RETURNING`); the new row's `id`.
     fn insert(&mut self, sql: &str, args: &[Value<'_>]) -> impl Future<Output = Result<i64>>;
 
+    /// Runs an `INSERT … ON CONFLICT DO NOTHING` of one row; the new row's `id`,
+    /// or `None` when nothing was inserted.
+    fn try_insert(
+        &mut self,
+        sql: &str,
+        args: &[Value<'_>],
+    ) -> impl Future<Output = Result<Option<i64>>>;
+
     /// The SQLite text on SQLite, the PostgreSQL text on PostgreSQL.
     fn pick(sqlite: &'static str, postgres: &'static str) -> &'static str {
         match Self::BACKEND {

@@ -18,7 +18,7 @@ use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
 use crate::store::{Result, StoreError};
 
-const INSERT_PURCHASE: &str = "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, \
+pub(crate) const INSERT_PURCHASE: &str = "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, \
     member_id, amount_minor, currency, occurred_at, items, points, breakdown, balance_after, \
     available_at, claim_code, claim_expires_at, referral_points, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
@@ -30,17 +30,9 @@ pub(crate) async fn insert_purchase<T: Steps>(
     p: &NewPurchase<'_>,
 ) -> Result<Option<i64>> {
     let cmd = p.cmd;
-    let inserted = tx.exec(INSERT_PURCHASE, &purchase_args(p)).await?;
-    if inserted == 0 {
+    let Some(purchase_id) = tx.try_insert(INSERT_PURCHASE, &purchase_args(p)).await? else {
         return Ok(None);
-    }
-    let (purchase_id,): (i64,) = tx
-        .one(
-            "SELECT id FROM purchases WHERE merchant_id = $1 AND receipt_id = $2",
-            args![&cmd.merchant_id, &cmd.receipt_id],
-            "purchase",
-        )
-        .await?;
+    };
     if let Some((member_id, points, before)) = p.credit {
         let entry = earn_entry(member_id, points, cmd, purchase_id);
         tx.credit(entry, before, cmd.timing).await?;

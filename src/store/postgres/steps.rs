@@ -14,7 +14,7 @@ use crate::domain::notice::{BroadcastRow, MAX_ATTEMPTS, Notice, OutboxItem, Outc
 use crate::domain::tier::window_start;
 use crate::store::ops::ledger::lot_values;
 use crate::store::ops::outbox::{Claim, DUE};
-use crate::store::ops::purchases::purchase_args;
+use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
 use crate::store::ops::rules::History;
 use crate::store::ops::{NewPurchase, Steps};
 use crate::store::rows::*;
@@ -37,12 +37,6 @@ const PURCHASE_AND_CREDIT: &str = "WITH p AS (INSERT INTO purchases (merchant_id
     lot_id, reference, created_at) SELECT $4, 'earn', $9, m.balance, $1, p.id, lot.id, $2, $16 \
     FROM p, lot, m) \
     SELECT id FROM p";
-
-const PURCHASE: &str = "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, \
-    amount_minor, currency, occurred_at, items, points, breakdown, balance_after, available_at, \
-    claim_code, claim_expires_at, referral_points, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-    ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id";
 
 impl Steps for PgTx<'_> {
     /// One statement; the balance comes from the row (locked by the caller).
@@ -162,16 +156,16 @@ impl Steps for PgTx<'_> {
     /// The purchase and its credit in one statement.
     async fn insert_purchase(&mut self, p: &NewPurchase<'_>) -> Result<Option<i64>> {
         let mut values = purchase_args(p);
-        let sql = match p.credit {
-            Some((_, points, before)) => {
-                let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(points));
-                values.push(Value::from(into_lot.value()));
-                values.push(Value::from(p.cmd.timing.expires_at));
-                PURCHASE_AND_CREDIT
-            }
-            None => PURCHASE,
+        let Some((_, points, before)) = p.credit else {
+            return self.try_insert(INSERT_PURCHASE, &values).await;
         };
-        Ok(self.opt::<(i64,)>(sql, &values).await?.map(|(id,)| id))
+        let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(points));
+        values.push(Value::from(into_lot.value()));
+        values.push(Value::from(p.cmd.timing.expires_at));
+        Ok(self
+            .opt::<(i64,)>(PURCHASE_AND_CREDIT, &values)
+            .await?
+            .map(|(id,)| id))
     }
 
     /// All awards in one statement.

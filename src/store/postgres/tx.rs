@@ -74,4 +74,10 @@ impl Tx for PgTx<'_> {
         let row = query(&sql, args).fetch_one(&mut *self.0).await?;
         Ok(row.try_get(0)?)
     }
+
+    async fn try_insert(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Option<i64>> {
+        let sql = format!("{sql} RETURNING id");
+        let row = query(&sql, args).fetch_optional(&mut *self.0).await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
 }

@@ -93,6 +93,11 @@ impl Tx for SqliteTx<'_> {
         self.exec_now(sql, args)?;
         Ok(self.0.last_insert_rowid())
     }
+
+    async fn try_insert(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Option<i64>> {
+        let inserted = self.exec_now(sql, args)? == 1;
+        Ok(inserted.then(|| self.0.last_insert_rowid()))
+    }
 }
 
 #[cfg(test)]
