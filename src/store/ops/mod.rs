@@ -96,6 +96,11 @@ pub(crate) trait Steps: Tx + Sized {
         purchases::insert_purchase(self, p)
     }
 
+    /// Moves a member to another tier and records the move.
+    fn move_tier(&mut self, change: &TierChange) -> impl Future<Output = Result<()>> {
+        rules::record_tier_move(self, change)
+    }
+
     /// Books what campaigns gave a purchase against their budgets.
     fn record_awards(
         &mut self,

@@ -17,7 +17,7 @@ use crate::domain::notice::Notice;
 use crate::domain::purchase::*;
 use crate::domain::tier::{Tiers, move_down, move_up, window_start};
 use crate::store::rows::*;
-use crate::store::sql::{Tx, args};
+use crate::store::sql::{Tx, Value, args};
 use crate::store::{Result, StoreError};
 
 /// Everything a purchase is priced with.
@@ -296,25 +296,35 @@ pub(crate) async fn spend(
     Ok(spend)
 }
 
-async fn move_tier<T: Steps>(tx: &mut T, change: &TierChange) -> Result<()> {
+/// The plain way: the member's tier, then the move's record.
+pub(crate) async fn record_tier_move(tx: &mut impl Tx, change: &TierChange) -> Result<()> {
     tx.exec(
         "UPDATE members SET tier = $1, tier_since = $2 WHERE id = $3",
         args![change.to.as_str(), change.at, change.member_id],
     )
     .await?;
-    tx.exec(
-        "INSERT INTO tier_changes (member_id, from_tier, to_tier, spend_minor, reason, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        args![
-            change.member_id,
-            &change.from,
-            change.to.as_str(),
-            change.spend_minor,
-            change.reason.as_str(),
-            change.at
-        ],
-    )
-    .await?;
+    tx.exec(TIER_MOVE, &tier_move_values(change)).await?;
+    Ok(())
+}
+
+/// Records a move between tiers ($1 member, $2 from, $3 to, $4 spend, $5
+/// reason, $6 when).
+pub(crate) const TIER_MOVE: &str = "INSERT INTO tier_changes (member_id, from_tier, to_tier, \
+    spend_minor, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub(crate) fn tier_move_values(change: &TierChange) -> Vec<Value<'_>> {
+    vec![
+        Value::from(change.member_id),
+        Value::from(&change.from),
+        Value::from(&change.to),
+        Value::from(change.spend_minor),
+        Value::from(&change.reason),
+        Value::from(change.at),
+    ]
+}
+
+async fn move_tier<T: Steps>(tx: &mut T, change: &TierChange) -> Result<()> {
+    tx.move_tier(change).await?;
     let notice = Notice::TierChanged {
         from: change.from.clone(),
         to: change.to.clone(),

@@ -15,7 +15,7 @@ use crate::domain::tier::window_start;
 use crate::store::ops::ledger::lot_values;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
-use crate::store::ops::rules::History;
+use crate::store::ops::rules::{History, TIER_MOVE, tier_move_values};
 use crate::store::ops::{NewPurchase, Steps};
 use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
@@ -166,6 +166,15 @@ impl Steps for PgTx<'_> {
             .opt::<(i64,)>(PURCHASE_AND_CREDIT, &values)
             .await?
             .map(|(id,)| id))
+    }
+
+    /// The member's tier and the move's record in one statement.
+    async fn move_tier(&mut self, change: &TierChange) -> Result<()> {
+        let sql = format!(
+            "WITH m AS (UPDATE members SET tier = $3, tier_since = $6 WHERE id = $1) {TIER_MOVE}"
+        );
+        self.exec(&sql, &tier_move_values(change)).await?;
+        Ok(())
     }
 
     /// All awards in one statement.
