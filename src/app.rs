@@ -131,6 +131,17 @@ impl Application {
                 );
             tracing::info!("LINE webhook at /line/webhook");
         }
+        // The merchant console; its cookies are Secure behind an https public URL.
+        let secure = settings
+            .public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https");
+        extra = extra.merge(crate::console::router(crate::console::Console::new(
+            loyalty.clone(),
+            i18n.clone(),
+            secure,
+            settings.default_locale,
+        )));
         let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(http::serve(
             listener,

@@ -47,6 +47,16 @@ pub const SOURCES: &[(Locale, &str, &str)] = &[
         "notify.ftl",
         include_str!("../locales/en/notify.ftl"),
     ),
+    (
+        Locale::Th,
+        "console.ftl",
+        include_str!("../locales/th/console.ftl"),
+    ),
+    (
+        Locale::En,
+        "console.ftl",
+        include_str!("../locales/en/console.ftl"),
+    ),
 ];
 
 /// All messages in both languages, ready to format. Cheap to share (`Arc`).

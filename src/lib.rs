@@ -6,6 +6,7 @@ pub mod app;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod http;
 pub mod i18n;

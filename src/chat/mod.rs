@@ -545,6 +545,7 @@ impl Conversation {
                 )
             }
             Refusal::VoucherNotYours
+            | Refusal::SignInFailed
             | Refusal::RefundExceedsPurchase { .. }
             | Refusal::AdjustBelowZero { .. } => self.t(loc, "error-generic", &[]),
         };

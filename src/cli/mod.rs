@@ -23,6 +23,7 @@ mod admin;
 mod campaign;
 mod chat;
 mod render;
+mod staff;
 mod webhook;
 
 #[derive(Parser)]
@@ -78,6 +79,12 @@ enum Command {
     /// LINE Official Account set-up.
     #[command(subcommand)]
     Line(LineCmd),
+    /// The people who use the console: owners, managers, cashiers.
+    #[command(subcommand)]
+    Staff(staff::StaffCmd),
+    /// What people changed, and when (owners read it in the console too).
+    #[command(subcommand)]
+    Audit(staff::AuditCmd),
     /// Chat as a customer in the terminal: the same conversation as Telegram and LINE.
     Chat {
         /// Act as this member (default: join as a new member).
@@ -412,6 +419,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Program(cmd) => admin::program(&loyalty, cmd).await?,
+        Command::Staff(cmd) => staff::staff(&loyalty, &settings, cmd).await?,
+        Command::Audit(cmd) => staff::audit(&loyalty, cmd).await?,
         Command::Merchant(cmd) => admin::merchant(&loyalty, cmd).await?,
         Command::Campaign(cmd) => campaign::campaign(&loyalty, cmd, tz).await?,
         Command::Tier(cmd) => campaign::tier(&loyalty, cmd).await?,

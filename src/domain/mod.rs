@@ -12,10 +12,12 @@ pub mod locale;
 pub mod model;
 pub mod money;
 pub mod notice;
+pub mod phone;
 pub mod points;
 pub mod purchase;
 pub mod redeem;
 pub mod refusal;
+pub mod staff;
 pub mod tier;
 pub mod time;
 

@@ -143,6 +143,8 @@ pub enum MemberRef {
     Code(MemberCode),
     Telegram(i64),
     Line(String),
+    /// A phone number in E.164 (see `domain::phone`).
+    Phone(String),
 }
 
 /// Changes a member makes to their own settings; `None` leaves a field as is.

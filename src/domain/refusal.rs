@@ -46,4 +46,6 @@ pub enum Refusal {
     AdjustBelowZero { balance: Points },
     #[error("too many wrong codes; try again after {retry_at}")]
     TooManyTries { retry_at: DateTime<Utc> },
+    #[error("the email or the password is wrong")]
+    SignInFailed,
 }

@@ -108,6 +108,7 @@ impl From<Refusal> for ApiError {
             Refusal::ClaimAlreadyClaimed => (StatusCode::CONFLICT, "claim-used"),
             Refusal::AdjustBelowZero { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "below-zero"),
             Refusal::TooManyTries { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-tries"),
+            Refusal::SignInFailed => (StatusCode::UNAUTHORIZED, "sign-in-failed"),
             Refusal::LinkInvalid | Refusal::LinkTaken | Refusal::LinkHasHistory => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "link-refused")
             }
@@ -157,6 +158,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => StoreError::NotFound(what).into(),
             ServiceError::Duplicate(key) => StoreError::IdempotencyConflict(key).into(),
             ServiceError::Refused(r) => r.into(),
+            ServiceError::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your role may not do this",
+            ),
             ServiceError::Store(e) => e.into(),
         }
     }

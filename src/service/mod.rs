@@ -17,10 +17,12 @@ use crate::domain::{Points, VoucherCode};
 use crate::store::{Store, StoreError};
 
 pub mod campaigns;
+pub mod counter;
 mod members;
 mod programme;
 mod purchases;
 pub mod qr;
+pub mod staff;
 
 pub use members::LINK_MINUTES;
 pub use programme::{ProgramChange, RewardInput, TierChangeInput};
@@ -46,6 +48,9 @@ pub enum ServiceError {
     /// A business rule turned the request down; nothing changed.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The staff member's role may not do this; nothing changed.
+    #[error("your role may not do this")]
+    Forbidden,
     /// Anything else (the database failed, a row is corrupt, ...).
     #[error(transparent)]
     Store(StoreError),

@@ -12,6 +12,7 @@ use crate::domain::earn::Breakdown;
 use crate::domain::guess::Failures;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
+use crate::domain::staff::{AuditEntry, AuditFilter, LinkPurpose, NewAudit, NewStaff, Staff};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
 
@@ -277,6 +278,55 @@ macro_rules! with_operations {
                 /// Every member's balance against their entries and lots.
                 read_op fn audit(&self) -> Result<Vec<LedgerAudit>>
                     => [] |tx| ops::members::audit(tx);
+                /// Adds a staff member (no password yet: they accept an invitation).
+                write_op fn add_staff(&self, staff: &NewStaff, now: DateTime<Utc>) -> Result<Staff>
+                    => [staff] |tx| ops::staff::add_staff(tx, &staff, now);
+                read_op fn staff(&self, id: i64) -> Result<Staff> => [] |tx| ops::staff::staff(tx, id);
+                /// Every staff member, by email.
+                read_op fn staff_list(&self) -> Result<Vec<Staff>>
+                    => [] |tx| ops::staff::staff_list(tx);
+                /// A staff member and their password hash (an Argon2id PHC string, if
+                /// they have one), by email.
+                read_op fn credentials(&self, email: &str) -> Result<Option<(Staff, Option<String>)>>
+                    => [email] |tx| ops::staff::credentials(tx, &email);
+                /// Stores a one-time link (only its token's hash) for a staff member;
+                /// their earlier unused link for the same purpose stops working.
+                write_op fn add_staff_link(
+                    &self, token_hash: &str, staff_id: i64, purpose: LinkPurpose,
+                    expires_at: DateTime<Utc>, now: DateTime<Utc>
+                ) -> Result<()>
+                    => [token_hash]
+                    |tx| ops::staff::add_link(tx, (&token_hash, staff_id, purpose), expires_at, now);
+                /// The staff member an unused, unexpired one-time link was made for.
+                read_op fn staff_link_owner(&self, token_hash: &str, purpose: LinkPurpose, now: DateTime<Utc>)
+                    -> Result<Staff>
+                    => [token_hash] |tx| ops::staff::link_owner(tx, &token_hash, purpose, now);
+                /// Uses a one-time link to set a password (an Argon2id PHC string):
+                /// the link must be unused and unexpired, and cannot be used again;
+                /// the staff member's sessions end.
+                write_op fn accept_staff_link(
+                    &self, token_hash: &str, purpose: LinkPurpose, password_hash: &str,
+                    now: DateTime<Utc>
+                ) -> Result<Staff>
+                    => [token_hash, password_hash]
+                    |tx| ops::staff::accept_link(tx, &token_hash, purpose, &password_hash, now);
+                /// Starts a console session (the token's hash, and its CSRF token).
+                write_op fn add_session(&self, token_hash: &str, staff_id: i64, csrf: &str, now: DateTime<Utc>)
+                    -> Result<()>
+                    => [token_hash, csrf] |tx| ops::staff::add_session(tx, (&token_hash, staff_id, &csrf), now);
+                /// The live session a token's hash names (its staff member and CSRF
+                /// token); one idle too long, or of a disabled staff member, ends.
+                write_op fn session(&self, token_hash: &str, now: DateTime<Utc>)
+                    -> Result<Option<(Staff, String)>>
+                    => [token_hash] |tx| ops::staff::session(tx, &token_hash, now);
+                write_op fn end_session(&self, token_hash: &str) -> Result<()>
+                    => [token_hash] |tx| ops::staff::end_session(tx, &token_hash);
+                /// Appends to the audit log.
+                write_op fn add_audit(&self, entry: &NewAudit, now: DateTime<Utc>) -> Result<()>
+                    => [entry] |tx| ops::staff::audit(tx, &entry, now);
+                /// The audit log, newest first.
+                read_op fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>
+                    => [filter] |tx| ops::staff::audit_log(tx, &filter);
             }
             custom {
                 /// The periodic review: members who held their tier long enough and

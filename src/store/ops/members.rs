@@ -184,6 +184,7 @@ pub(crate) async fn member(tx: &mut impl Tx, by: &MemberRef) -> Result<Member> {
         MemberRef::Code(c) => ("code", c.as_str().into()),
         MemberRef::Telegram(t) => ("telegram_id", (*t).into()),
         MemberRef::Line(l) => ("line_id", l.into()),
+        MemberRef::Phone(p) => ("phone", p.into()),
     };
     tx.one(
         &format!("{MEMBER_COLUMNS} WHERE {column} = $1"),

@@ -23,6 +23,7 @@ pub(crate) mod outbox;
 pub(crate) mod purchases;
 pub(crate) mod rewards;
 pub(crate) mod rules;
+pub(crate) mod staff;
 
 pub(crate) use rules::Context;
 

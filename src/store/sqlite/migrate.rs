@@ -50,6 +50,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0007_security.sql",
         sql: include_str!("../../../migrations/sqlite/0007_security.sql"),
     },
+    Migration {
+        file: "0008_console.sql",
+        sql: include_str!("../../../migrations/sqlite/0008_console.sql"),
+    },
 ];
 
 impl Migration {

@@ -1,0 +1,47 @@
+# The merchant console: the counter screen and the back office.
+
+console-title = taem console
+console-signed-in-as = Signed in as { $email }
+console-sign-out = Sign out
+console-nav-counter = Counter
+
+console-signin-title = Sign in
+console-email = Email
+console-password = Password
+console-signin-button = Sign in
+console-signin-failed = The email or the password is wrong.
+console-too-many-tries = Too many wrong tries. Try again in { $minutes } min.
+console-signed-out = You are signed out.
+
+console-invite-title = Choose your password
+console-reset-title = Choose a new password
+console-password-again = The same password again
+console-password-hint = At least { $min } characters; not your email.
+console-password-button = Save and sign in
+console-password-mismatch = The two passwords are not the same.
+console-password-too-short = The password is too short: at least { $min } characters.
+console-password-too-long = The password is too long.
+console-password-like-email = The password must not contain your email.
+console-password-too-simple = The password is too simple.
+console-link-invalid = This link is unknown, used or expired. Ask the owner for a new one.
+
+console-counter-title = Counter
+console-find-label = Member code or phone number
+console-find-button = Find
+console-scan-button = Scan the member card
+console-member-not-found = No member has this code or phone number.
+console-member-balance = { $points } points
+console-member-code = Member { $code }
+
+console-sale-title = Record a sale
+console-merchant = Shop
+console-sale-amount = Amount (THB)
+console-sale-receipt = Receipt number (optional)
+console-sale-button = Record the sale
+console-sale-recorded = Recorded: { $points } points. Balance: { $balance } points.
+console-sale-replayed = This sale was recorded before: { $points } points. Balance: { $balance } points.
+console-sale-invalid = Check the amount: { $message }
+
+console-forbidden = Your role may not do this.
+console-csrf-refused = This form has expired. Reload the page and try again.
+console-error = Something went wrong. Try again in a moment.

@@ -1,0 +1,47 @@
+# คอนโซลร้านค้า: หน้าจอเคาน์เตอร์และหลังร้าน
+
+console-title = คอนโซล taem
+console-signed-in-as = เข้าสู่ระบบเป็น { $email }
+console-sign-out = ออกจากระบบ
+console-nav-counter = เคาน์เตอร์
+
+console-signin-title = เข้าสู่ระบบ
+console-email = อีเมล
+console-password = รหัสผ่าน
+console-signin-button = เข้าสู่ระบบ
+console-signin-failed = อีเมลหรือรหัสผ่านไม่ถูกต้อง
+console-too-many-tries = ลองผิดหลายครั้งเกินไป ลองใหม่ในอีก { $minutes } นาที
+console-signed-out = ออกจากระบบแล้ว
+
+console-invite-title = ตั้งรหัสผ่าน
+console-reset-title = ตั้งรหัสผ่านใหม่
+console-password-again = ใส่รหัสผ่านเดิมอีกครั้ง
+console-password-hint = อย่างน้อย { $min } ตัวอักษร และไม่ใช่อีเมลของคุณ
+console-password-button = บันทึกและเข้าสู่ระบบ
+console-password-mismatch = รหัสผ่านทั้งสองช่องไม่ตรงกัน
+console-password-too-short = รหัสผ่านสั้นเกินไป ต้องมีอย่างน้อย { $min } ตัวอักษร
+console-password-too-long = รหัสผ่านยาวเกินไป
+console-password-like-email = รหัสผ่านต้องไม่มีอีเมลของคุณอยู่
+console-password-too-simple = รหัสผ่านง่ายเกินไป
+console-link-invalid = ลิงก์นี้ไม่ถูกต้อง ถูกใช้แล้ว หรือหมดอายุ ขอลิงก์ใหม่จากเจ้าของร้าน
+
+console-counter-title = เคาน์เตอร์
+console-find-label = รหัสสมาชิกหรือเบอร์โทรศัพท์
+console-find-button = ค้นหา
+console-scan-button = สแกนบัตรสมาชิก
+console-member-not-found = ไม่พบสมาชิกที่มีรหัสหรือเบอร์โทรนี้
+console-member-balance = { $points } แต้ม
+console-member-code = สมาชิก { $code }
+
+console-sale-title = บันทึกการขาย
+console-merchant = ร้าน
+console-sale-amount = ยอดขาย (บาท)
+console-sale-receipt = เลขที่ใบเสร็จ (ไม่บังคับ)
+console-sale-button = บันทึกการขาย
+console-sale-recorded = บันทึกแล้ว: { $points } แต้ม ยอดแต้มคงเหลือ { $balance } แต้ม
+console-sale-replayed = การขายนี้บันทึกไว้แล้ว: { $points } แต้ม ยอดแต้มคงเหลือ { $balance } แต้ม
+console-sale-invalid = ตรวจสอบยอดเงิน: { $message }
+
+console-forbidden = บทบาทของคุณทำรายการนี้ไม่ได้
+console-csrf-refused = แบบฟอร์มนี้หมดอายุแล้ว โหลดหน้าใหม่แล้วลองอีกครั้ง
+console-error = เกิดข้อผิดพลาด ลองใหม่อีกครั้งในอีกสักครู่

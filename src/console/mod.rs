@@ -1,0 +1,216 @@
+//! The merchant console, served by `taem serve` under `/console`: sign-in and
+//! one-time links (`auth`), the counter screen (`counter`), and the pages they
+//! are drawn with (`page`). Server-rendered HTML in the staff member's language;
+//! every state-changing form carries the session's CSRF token; roles are checked
+//! by the services.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
+
+use crate::domain::Locale;
+use crate::domain::staff::Staff;
+use crate::domain::time::now;
+use crate::i18n::I18n;
+use crate::service::{Loyalty, ServiceError};
+
+mod auth;
+mod counter;
+mod page;
+
+/// The session cookie's name.
+const COOKIE: &str = "taem_console";
+
+/// What every console handler shares.
+#[derive(Clone)]
+pub struct Console {
+    loyalty: Arc<Loyalty>,
+    i18n: Arc<I18n>,
+    /// Cookies get `Secure` when the public URL is https.
+    secure: bool,
+    default_locale: Locale,
+}
+
+impl Console {
+    pub fn new(
+        loyalty: Arc<Loyalty>,
+        i18n: Arc<I18n>,
+        secure: bool,
+        default_locale: Locale,
+    ) -> Console {
+        Console {
+            loyalty,
+            i18n,
+            secure,
+            default_locale,
+        }
+    }
+
+    fn t(&self, locale: Locale, id: &str) -> String {
+        self.i18n.msg(locale, id, None)
+    }
+
+    fn t_args(&self, locale: Locale, id: &str, args: &[(&str, String)]) -> String {
+        let pairs: Vec<_> = args
+            .iter()
+            .map(|(k, v)| (*k, fluent_bundle::FluentValue::from(v.clone())))
+            .collect();
+        self.i18n.msg(locale, id, Some(&crate::i18n::args(&pairs)))
+    }
+
+    /// The cookie that starts a session (`None`: the one that ends it).
+    fn cookie(&self, token: Option<&str>) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let value = match token {
+            Some(t) => format!("{COOKIE}={t}; Path=/console; HttpOnly; SameSite=Strict{secure}"),
+            None => {
+                format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+            }
+        };
+        HeaderValue::from_str(&value).expect("a token is base64url")
+    }
+}
+
+/// The console's routes.
+pub fn router(console: Console) -> Router {
+    Router::new()
+        .route("/console", get(counter::home))
+        .route("/console/signin", get(auth::signin_page).post(auth::signin))
+        .route("/console/signout", post(auth::signout))
+        .route(
+            "/console/invite/{token}",
+            get(auth::invite_page).post(auth::invite),
+        )
+        .route(
+            "/console/reset/{token}",
+            get(auth::reset_page).post(auth::reset),
+        )
+        .route("/console/counter/sale", post(counter::sale))
+        .route("/console/console.css", get(page::stylesheet))
+        .with_state(console)
+}
+
+/// The language of a page shown before sign-in: the browser's first choice
+/// taem speaks, else the default.
+fn browser_locale(headers: &HeaderMap, default: Locale) -> Locale {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .filter_map(|tag| tag.split(';').next())
+        .find_map(|tag| Locale::parse(tag.trim()))
+        .unwrap_or(default)
+}
+
+/// The session cookie's token, if the request has one.
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_string)
+        })
+        .filter(|t| !t.is_empty())
+}
+
+/// A signed-in staff member, with the session's CSRF token and their language.
+/// A request without a live session is sent to the sign-in page.
+pub struct Signed {
+    pub staff: Staff,
+    csrf: String,
+    pub locale: Locale,
+}
+
+impl Signed {
+    /// Refuses a form whose CSRF token is not the session's.
+    fn check_csrf(&self, sent: &str) -> Result<(), Refused> {
+        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
+            Ok(())
+        } else {
+            Err(Refused::Csrf)
+        }
+    }
+}
+
+impl FromRequestParts<Console> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, c: &Console) -> Result<Signed, Response> {
+        let to_signin = || Redirect::to("/console/signin").into_response();
+        let Some(token) = session_token(&parts.headers) else {
+            return Err(to_signin());
+        };
+        match c.loyalty.session(&token, now()).await {
+            Ok(Some((staff, csrf))) => {
+                let locale = staff
+                    .locale
+                    .as_deref()
+                    .and_then(Locale::parse)
+                    .unwrap_or(c.default_locale);
+                Ok(Signed {
+                    staff,
+                    csrf,
+                    locale,
+                })
+            }
+            Ok(None) => Err(to_signin()),
+            Err(e) => Err(Refused::from(e).render(c, c.default_locale)),
+        }
+    }
+}
+
+/// The address a request came from (for counting wrong passwords).
+fn peer(parts: &axum::http::Extensions) -> String {
+    parts
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Why a console request was turned down, as a page in the staff member's
+/// language.
+#[derive(Debug)]
+pub enum Refused {
+    /// The form's CSRF token is missing or not the session's.
+    Csrf,
+    /// The role may not do this.
+    Forbidden,
+    /// Something unexpected.
+    Error(ServiceError),
+}
+
+impl From<ServiceError> for Refused {
+    fn from(e: ServiceError) -> Refused {
+        match e {
+            ServiceError::Forbidden => Refused::Forbidden,
+            e => Refused::Error(e),
+        }
+    }
+}
+
+impl Refused {
+    fn render(self, c: &Console, locale: Locale) -> Response {
+        let (status, id) = match &self {
+            Refused::Csrf => (StatusCode::FORBIDDEN, "console-csrf-refused"),
+            Refused::Forbidden => (StatusCode::FORBIDDEN, "console-forbidden"),
+            Refused::Error(e) => {
+                tracing::error!(error = %e, "console request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "console-error")
+            }
+        };
+        let body = page::message(c, locale, &c.t(locale, id));
+        (status, body).into_response()
+    }
+}

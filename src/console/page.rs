@@ -1,0 +1,81 @@
+//! The console's pages: one layout, the forms, the stylesheet. Everything is
+//! escaped by `maud`; no script, asset or font comes from elsewhere.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use maud::{DOCTYPE, Markup, html};
+
+use super::{Console, Signed};
+use crate::domain::Locale;
+
+const STYLESHEET: &str = include_str!("console.css");
+
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+}
+
+/// A whole page: `signed` adds the header with the staff member and sign-out.
+pub fn layout(
+    c: &Console,
+    locale: Locale,
+    signed: Option<&Signed>,
+    title: &str,
+    body: Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(locale.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (c.t(locale, "console-title")) }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body {
+                @if let Some(s) = signed {
+                    header {
+                        nav { a href="/console" { (c.t(locale, "console-nav-counter")) } }
+                        span.who { (c.t_args(locale, "console-signed-in-as", &[("email", s.staff.email.clone())])) }
+                        form method="post" action="/console/signout" {
+                            (csrf_field(s))
+                            button.link type="submit" { (c.t(locale, "console-sign-out")) }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The hidden field every state-changing form carries.
+pub fn csrf_field(s: &Signed) -> Markup {
+    html! { input type="hidden" name="csrf" value=(s.csrf); }
+}
+
+/// A page that only says something (an error, a refusal).
+pub fn message(c: &Console, locale: Locale, text: &str) -> Markup {
+    layout(
+        c,
+        locale,
+        None,
+        &c.t(locale, "console-title"),
+        html! { p.notice role="alert" { (text) } p { a href="/console" { (c.t(locale, "console-nav-counter")) } } },
+    )
+}
+
+/// A notice on a page: `ok` for success, otherwise a problem.
+pub fn notice(text: &str, ok: bool) -> Markup {
+    html! {
+        @if ok { p.ok role="status" { (text) } } @else { p.notice role="alert" { (text) } }
+    }
+}

@@ -1,0 +1,317 @@
+//! The merchant console over HTTP, as a browser without JavaScript uses it:
+//! cookies, forms, redirects. (The same journeys in a real browser are the
+//! browser tests' job.)
+
+use std::collections::HashMap;
+
+use taem::domain::model::*;
+use taem::domain::staff::{AuditFilter, NewStaff, Role};
+use taem::domain::time::now;
+use taem::service::staff::Actor;
+
+use crate::common::*;
+
+/// A browser without JavaScript: keeps cookies, follows no redirect.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The value of the hidden field `name` in the page's (first) form.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_string()
+    }
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            base: app.base.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let res = req
+            .header("cookie", self.cookie_header())
+            .header("accept-language", "en-GB,en;q=0.9,th;q=0.8")
+            .send()
+            .await
+            .expect("request");
+        for c in res.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+            assert!(
+                attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"),
+                "{c}"
+            );
+        }
+        Page {
+            status: res.status().as_u16(),
+            location: res
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string()),
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.http.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+
+    /// Chooses a password through a one-time link; the resulting page.
+    async fn choose_password(&mut self, link: &str, password: &str, again: &str) -> Page {
+        let page = self.get(link).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let form = page.field("form");
+        self.post(
+            link,
+            &[("form", &form), ("password", password), ("again", again)],
+        )
+        .await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let page = self.get("/console/signin").await;
+        let form = page.field("form");
+        self.post(
+            "/console/signin",
+            &[("form", &form), ("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+async fn staff(app: &TestApp, email: &str, role: Role, merchant: Option<&str>) -> String {
+    let new = NewStaff {
+        email: email.into(),
+        name: String::new(),
+        role,
+        merchant_id: merchant.map(str::to_string),
+        locale: Some("en".into()),
+    };
+    let (_, token) = app
+        .t
+        .loyalty
+        .add_staff(&Actor::Cli, new, now())
+        .await
+        .unwrap();
+    format!("/console/invite/{token}")
+}
+
+#[tokio::test]
+async fn an_owner_chooses_a_password_records_a_sale_once_and_signs_out() {
+    each_app(async |app| {
+        let member = app.t.member().await;
+        let link = staff(app, "Owner@Shop.Example", Role::Owner, None).await;
+        let mut b = Browser::new(app);
+
+        let page = b.get("/console").await;
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (303, Some("/console/signin"))
+        );
+
+        let page = b
+            .choose_password(&link, "tamarind-sticky-rice", "tamarind-sticky-ric")
+            .await;
+        assert_eq!(page.status, 422);
+        assert!(page.body.contains("not the same"), "{}", page.body);
+        let page = b.choose_password(&link, "short", "short").await;
+        assert_eq!(page.status, 422);
+        assert!(page.body.contains("too short"), "{}", page.body);
+        let page = b
+            .choose_password(&link, "tamarind-sticky-rice", "tamarind-sticky-rice")
+            .await;
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (303, Some("/console"))
+        );
+        // The link is used up.
+        let mut other = Browser::new(app);
+        let page = other
+            .choose_password(&link, "another-long-password", "another-long-password")
+            .await;
+        assert_eq!(page.status, 404);
+        assert!(page.body.contains("used or expired"), "{}", page.body);
+
+        let page = b.get(&format!("/console?q={}", member.code)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains(&member.code), "{}", page.body);
+        let csrf = page.field("csrf");
+        let nonce = page.field("nonce");
+        let sale = [
+            ("csrf", csrf.as_str()),
+            ("member", member.code.as_str()),
+            ("merchant", app.merchant.id.as_str()),
+            ("amount", "250.00"),
+            ("receipt", ""),
+            ("nonce", nonce.as_str()),
+        ];
+        let page = b.post("/console/counter/sale", &sale).await;
+        assert_eq!(page.status, 201, "{}", page.body);
+        assert!(
+            page.body
+                .contains("Recorded: 10 points. Balance: 10 points."),
+            "{}",
+            page.body
+        );
+        // A double submit (or a reload) records the sale once.
+        let page = b.post("/console/counter/sale", &sale).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("recorded before"), "{}", page.body);
+        let m = app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(member.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 10);
+
+        // Without the session's CSRF token nothing is recorded.
+        let mut forged = sale;
+        forged[0] = ("csrf", "forged");
+        forged[5] = ("nonce", "another");
+        let page = b.post("/console/counter/sale", &forged).await;
+        assert_eq!(page.status, 403, "{}", page.body);
+        let m = app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(member.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 10);
+
+        let log = app
+            .t
+            .loyalty
+            .audit_log(
+                &Actor::Cli,
+                &AuditFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["sale.record", "staff.add"], "{log:?}");
+        assert!(log[0].actor.starts_with("staff:"));
+
+        let page = b.post("/console/signout", &[("csrf", &csrf)]).await;
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (303, Some("/console/signin"))
+        );
+        let page = b.get("/console").await;
+        assert_eq!(page.status, 303);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cashier_sells_only_for_their_shop_and_wrong_passwords_lock_the_account() {
+    each_app(async |app| {
+        let member = app.t.member().await;
+        let other = app.t.merchant().await;
+        let link = staff(
+            app,
+            "cashier@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut b = Browser::new(app);
+        let page = b
+            .choose_password(&link, "mango-sticky-rice", "mango-sticky-rice")
+            .await;
+        assert_eq!(page.status, 303);
+        let page = b.get(&format!("/console?q={}", member.code)).await;
+        let (csrf, nonce) = (page.field("csrf"), page.field("nonce"));
+        // Only their own shop is offered, and another shop's sale is refused.
+        assert!(!page.body.contains(&other.id));
+        let page = b
+            .post(
+                "/console/counter/sale",
+                &[
+                    ("csrf", &csrf),
+                    ("member", &member.code),
+                    ("merchant", &other.id),
+                    ("amount", "100"),
+                    ("nonce", &nonce),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 403, "{}", page.body);
+        assert!(page.body.contains("may not"), "{}", page.body);
+        let staff_list = app.t.loyalty.staff_list(&Actor::Cli).await.unwrap();
+        let cashier = Actor::Staff(staff_list[0].clone());
+        assert!(matches!(
+            app.t.loyalty.staff_list(&cashier).await,
+            Err(taem::service::ServiceError::Forbidden)
+        ));
+
+        // Wrong passwords: refused, then slowed down; the right one waits too.
+        let mut stranger = Browser::new(app);
+        for _ in 0..5 {
+            let page = stranger
+                .sign_in("cashier@shop.example", "not-my-password")
+                .await;
+            assert_eq!(page.status, 401, "{}", page.body);
+            assert!(page.body.contains("wrong"), "{}", page.body);
+        }
+        let page = stranger
+            .sign_in("cashier@shop.example", "mango-sticky-rice")
+            .await;
+        assert_eq!(page.status, 429, "{}", page.body);
+        assert!(page.body.contains("Too many wrong tries"), "{}", page.body);
+        let m = app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(member.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 0);
+    })
+    .await;
+}
