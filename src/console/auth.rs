@@ -12,7 +12,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::page::{layout, notice};
-use super::{Console, Refused, Signed, browser_locale, peer, session_token};
+use super::{Console, Refused, Signed, browser_locale, cookie_value, peer, session_token};
 use crate::domain::staff::{LinkPurpose, MIN_PASSWORD};
 use crate::domain::time::now;
 use crate::domain::{Locale, Refusal};
@@ -23,17 +23,7 @@ use crate::service::staff::Session;
 const FORM_COOKIE: &str = "taem_form";
 
 fn form_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(&format!("{FORM_COOKIE}="))
-                .map(str::to_string)
-        })
-        .filter(|t| !t.is_empty())
+    cookie_value(headers, FORM_COOKIE)
 }
 
 impl Console {

@@ -110,8 +110,8 @@ fn browser_locale(headers: &HeaderMap, default: Locale) -> Locale {
         .unwrap_or(default)
 }
 
-/// The session cookie's token, if the request has one.
-fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `name`, if the request has it.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -119,10 +119,16 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .find_map(|c| {
             c.trim()
-                .strip_prefix(&format!("{COOKIE}="))
+                .strip_prefix(name)?
+                .strip_prefix('=')
                 .map(str::to_string)
         })
         .filter(|t| !t.is_empty())
+}
+
+/// The session cookie's token, if the request has one.
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE)
 }
 
 /// A signed-in staff member, with the session's CSRF token and their language.
