@@ -26,12 +26,21 @@ console-password-too-simple = The password is too simple.
 console-link-invalid = This link is unknown, used or expired. Ask the owner for a new one.
 
 console-counter-title = Counter
-console-find-label = Member code or phone number
+console-find-label = Member code, phone number or voucher code
 console-find-button = Find
 console-scan-button = Scan the member card
 console-member-not-found = No member has this code or phone number.
 console-member-balance = { $points } points
 console-member-code = Member { $code }
+
+console-phone-add = Add a phone number
+console-phone = Phone number
+console-phone-consent = The customer agrees to us keeping this number to find them at the counter.
+console-phone-save = Save the number
+console-phone-saved = The phone number is saved.
+console-phone-invalid = This is not a phone number.
+console-phone-no-consent = The customer's consent is needed.
+console-phone-taken = This number belongs to another member.
 
 console-sale-title = Record a sale
 console-merchant = Shop
@@ -41,6 +50,15 @@ console-sale-button = Record the sale
 console-sale-recorded = Recorded: { $points } points. Balance: { $balance } points.
 console-sale-replayed = This sale was recorded before: { $points } points. Balance: { $balance } points.
 console-sale-invalid = Check the amount: { $message }
+
+console-voucher-code = Voucher { $code }
+console-voucher-valid = Valid: it can be used now.
+console-voucher-use = Use the voucher
+console-voucher-done = Used: { $reward } for member { $code }.
+console-voucher-used = Already used on { $date }.
+console-voucher-expired = Expired on { $date }.
+console-voucher-cancelled = This voucher was given back by the member.
+console-voucher-unknown = No voucher has this code.
 
 console-forbidden = Your role may not do this.
 console-csrf-refused = This form has expired. Reload the page and try again.

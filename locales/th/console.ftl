@@ -26,12 +26,21 @@ console-password-too-simple = รหัสผ่านง่ายเกิน�
 console-link-invalid = ลิงก์นี้ไม่ถูกต้อง ถูกใช้แล้ว หรือหมดอายุ ขอลิงก์ใหม่จากเจ้าของร้าน
 
 console-counter-title = เคาน์เตอร์
-console-find-label = รหัสสมาชิกหรือเบอร์โทรศัพท์
+console-find-label = รหัสสมาชิก เบอร์โทรศัพท์ หรือรหัสคูปอง
 console-find-button = ค้นหา
 console-scan-button = สแกนบัตรสมาชิก
 console-member-not-found = ไม่พบสมาชิกที่มีรหัสหรือเบอร์โทรนี้
 console-member-balance = { $points } แต้ม
 console-member-code = สมาชิก { $code }
+
+console-phone-add = เพิ่มเบอร์โทรศัพท์
+console-phone = เบอร์โทรศัพท์
+console-phone-consent = ลูกค้ายินยอมให้เก็บเบอร์นี้ไว้เพื่อค้นหาที่เคาน์เตอร์
+console-phone-save = บันทึกเบอร์
+console-phone-saved = บันทึกเบอร์โทรศัพท์แล้ว
+console-phone-invalid = นี่ไม่ใช่เบอร์โทรศัพท์
+console-phone-no-consent = ต้องได้รับความยินยอมจากลูกค้าก่อน
+console-phone-taken = เบอร์นี้เป็นของสมาชิกคนอื่นแล้ว
 
 console-sale-title = บันทึกการขาย
 console-merchant = ร้าน
@@ -41,6 +50,15 @@ console-sale-button = บันทึกการขาย
 console-sale-recorded = บันทึกแล้ว: { $points } แต้ม ยอดแต้มคงเหลือ { $balance } แต้ม
 console-sale-replayed = การขายนี้บันทึกไว้แล้ว: { $points } แต้ม ยอดแต้มคงเหลือ { $balance } แต้ม
 console-sale-invalid = ตรวจสอบยอดเงิน: { $message }
+
+console-voucher-code = คูปอง { $code }
+console-voucher-valid = ใช้ได้ตอนนี้
+console-voucher-use = ใช้คูปอง
+console-voucher-done = ใช้แล้ว: { $reward } ของสมาชิก { $code }
+console-voucher-used = คูปองนี้ใช้ไปแล้วเมื่อ { $date }
+console-voucher-expired = คูปองนี้หมดอายุเมื่อ { $date }
+console-voucher-cancelled = สมาชิกคืนคูปองนี้แล้ว
+console-voucher-unknown = ไม่พบคูปองที่มีรหัสนี้
 
 console-forbidden = บทบาทของคุณทำรายการนี้ไม่ได้
 console-csrf-refused = แบบฟอร์มนี้หมดอายุแล้ว โหลดหน้าใหม่แล้วลองอีกครั้ง

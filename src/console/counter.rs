@@ -11,10 +11,11 @@ use serde::Deserialize;
 use super::page::{csrf_field, layout, notice};
 use super::{Console, Refused, Signed};
 use crate::domain::model::{Member, Merchant, Recorded};
+use crate::domain::phone;
 use crate::domain::time::now;
 use crate::i18n;
 use crate::service::ServiceError;
-use crate::service::counter::CounterSale;
+use crate::service::counter::{CounterSale, VoucherCheck};
 use crate::service::staff::Actor;
 
 #[derive(Deserialize, Default)]
@@ -32,21 +33,27 @@ fn member_panel(c: &Console, s: &Signed, m: &Member, merchants: &[Merchant]) -> 
             div.muted { (c.t_args(l, "console-member-code", &[("code", m.code.clone())])) }
             @if let Some(name) = &m.name { div { (name) } }
             div.balance { (c.t_args(l, "console-member-balance", &[("points", i18n::number(m.balance.value()))])) }
+            @if let Some(p) = &m.phone {
+                div.muted { (phone::display(p)) }
+            } @else {
+                details {
+                    summary { (c.t(l, "console-phone-add")) }
+                    form method="post" action="/console/member/phone" #phone {
+                        (csrf_field(s))
+                        input type="hidden" name="member" value=(m.code);
+                        label { (c.t(l, "console-phone")) input type="tel" name="phone" autocomplete="off" required; }
+                        label.check { input type="checkbox" name="consent" value="yes" required; (c.t(l, "console-phone-consent")) }
+                        button type="submit" { (c.t(l, "console-phone-save")) }
+                    }
+                }
+            }
         }
         h2 { (c.t(l, "console-sale-title")) }
         form method="post" action="/console/counter/sale" #sale {
             (csrf_field(s))
             input type="hidden" name="member" value=(m.code);
             input type="hidden" name="nonce" value=(nonce);
-            @if merchants.len() > 1 {
-                label { (c.t(l, "console-merchant"))
-                    select name="merchant" required {
-                        @for mer in merchants { option value=(mer.id) { (mer.name) } }
-                    }
-                }
-            } @else if let Some(mer) = merchants.first() {
-                input type="hidden" name="merchant" value=(mer.id);
-            }
+            (merchant_field(c, s, merchants))
             label { (c.t(l, "console-sale-amount")) input type="text" name="amount" inputmode="decimal" autocomplete="off" required; }
             label { (c.t(l, "console-sale-receipt")) input type="text" name="receipt" autocomplete="off" maxlength="128"; }
             button type="submit" { (c.t(l, "console-sale-button")) }
@@ -68,6 +75,72 @@ fn find_form(c: &Console, s: &Signed, q: &str) -> Markup {
     }
 }
 
+/// A voucher found, with the button that uses it when it can be used.
+fn voucher_panel(c: &Console, s: &Signed, v: &VoucherCheck, merchants: &[Merchant]) -> Markup {
+    let l = s.locale;
+    let reward = match l {
+        crate::domain::Locale::Th => &v.reward.name_th,
+        crate::domain::Locale::En => &v.reward.name_en,
+    };
+    html! {
+        section.card #voucher {
+            div.muted { (c.t_args(l, "console-voucher-code", &[("code", v.voucher.code.clone())])) }
+            div.balance { (reward) }
+            div { (c.t_args(l, "console-member-code", &[("code", v.member.code.clone())])) }
+            @match &v.refusal {
+                Some(r) => (notice(&refusal_text(c, l, r), false)),
+                None => {
+                    p.ok { (c.t(l, "console-voucher-valid")) }
+                    form method="post" action="/console/voucher/use" #use {
+                        (csrf_field(s))
+                        input type="hidden" name="code" value=(v.voucher.code);
+                        (merchant_field(c, s, merchants))
+                        button type="submit" { (c.t(l, "console-voucher-use")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a voucher cannot be used, in words.
+fn refusal_text(c: &Console, l: crate::domain::Locale, r: &crate::domain::Refusal) -> String {
+    use crate::domain::Refusal;
+    let when = |t: &chrono::DateTime<chrono::Utc>| i18n::local_date(*t, c.loyalty.timezone(), l);
+    match r {
+        Refusal::VoucherAlreadyUsed { used_at } => {
+            c.t_args(l, "console-voucher-used", &[("date", when(used_at))])
+        }
+        Refusal::VoucherExpired { expires_at } => {
+            c.t_args(l, "console-voucher-expired", &[("date", when(expires_at))])
+        }
+        Refusal::VoucherCancelled => c.t(l, "console-voucher-cancelled"),
+        _ => c.t(l, "console-error"),
+    }
+}
+
+/// The shop a counter action is for: a choice when the staff member works for
+/// several, otherwise their one.
+fn merchant_field(c: &Console, s: &Signed, merchants: &[Merchant]) -> Markup {
+    html! {
+        @if merchants.len() > 1 {
+            label { (c.t(s.locale, "console-merchant"))
+                select name="merchant" required {
+                    @for mer in merchants { option value=(mer.id) { (mer.name) } }
+                }
+            }
+        } @else if let Some(mer) = merchants.first() {
+            input type="hidden" name="merchant" value=(mer.id);
+        }
+    }
+}
+
+/// Whether what was typed or scanned is a voucher code (a phone number is
+/// never taken for one).
+fn is_voucher(q: &str) -> bool {
+    crate::domain::VoucherCode::parse(q.trim()).is_some() && phone::normalise(q).is_none()
+}
+
 async fn counter_page(c: &Console, s: &Signed, q: &str, result: Option<Markup>) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
@@ -75,6 +148,18 @@ async fn counter_page(c: &Console, s: &Signed, q: &str, result: Option<Markup>) 
     let mut status = StatusCode::OK;
     let found = if q.trim().is_empty() {
         html! {}
+    } else if is_voucher(q) {
+        match c.loyalty.check_voucher(&actor, q, now()).await {
+            Ok(v) => match c.loyalty.counter_merchants(&actor).await {
+                Ok(merchants) => voucher_panel(c, s, &v, &merchants),
+                Err(e) => return Refused::from(e).render(c, l),
+            },
+            Err(ServiceError::NotFound(_)) => {
+                status = StatusCode::NOT_FOUND;
+                notice(&c.t(l, "console-voucher-unknown"), false)
+            }
+            Err(e) => return Refused::from(e).render(c, l),
+        }
     } else {
         match c.loyalty.find_member(&actor, q).await {
             Ok(m) => match c.loyalty.counter_merchants(&actor).await {
@@ -171,6 +256,102 @@ pub async fn sale(State(c): State<Console>, s: Signed, Form(f): Form<SaleForm>) 
                 &c.t_args(l, "console-sale-invalid", &[("message", message)]),
                 false,
             ),
+        ),
+        Err(e) => return Refused::from(e).render(&c, l),
+    };
+    let mut page = counter_page(&c, &s, &f.member, Some(result)).await;
+    if page.status() == StatusCode::OK {
+        *page.status_mut() = status;
+    }
+    page
+}
+
+#[derive(Deserialize)]
+pub struct UseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    merchant: String,
+}
+
+pub async fn use_voucher(State(c): State<Console>, s: Signed, Form(f): Form<UseForm>) -> Response {
+    let l = s.locale;
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return r.render(&c, l);
+    }
+    let actor = Actor::Staff(s.staff.clone());
+    let (status, result) = match c
+        .loyalty
+        .counter_use_voucher(&actor, &f.merchant, &f.code, now())
+        .await
+    {
+        Ok(used) => {
+            let reward = match l {
+                crate::domain::Locale::Th => used.reward.name_th,
+                crate::domain::Locale::En => used.reward.name_en,
+            };
+            let text = c.t_args(
+                l,
+                "console-voucher-done",
+                &[("reward", reward), ("code", used.member.code)],
+            );
+            (StatusCode::OK, notice(&text, true))
+        }
+        Err(ServiceError::Refused(r)) => (
+            StatusCode::CONFLICT,
+            notice(&refusal_text(&c, l, &r), false),
+        ),
+        Err(ServiceError::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            notice(&c.t(l, "console-voucher-unknown"), false),
+        ),
+        Err(e) => return Refused::from(e).render(&c, l),
+    };
+    let mut page = counter_page(&c, &s, "", Some(result)).await;
+    if page.status() == StatusCode::OK {
+        *page.status_mut() = status;
+    }
+    page
+}
+
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    member: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    consent: Option<String>,
+}
+
+pub async fn set_phone(State(c): State<Console>, s: Signed, Form(f): Form<PhoneForm>) -> Response {
+    let l = s.locale;
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return r.render(&c, l);
+    }
+    let actor = Actor::Staff(s.staff.clone());
+    let consent = f.consent.as_deref() == Some("yes");
+    let (status, result) = match c
+        .loyalty
+        .counter_set_phone(&actor, &f.member, &f.phone, consent, now())
+        .await
+    {
+        Ok(_) => (StatusCode::OK, notice(&c.t(l, "console-phone-saved"), true)),
+        Err(ServiceError::Invalid { field, .. }) => {
+            let id = if field == "consent" {
+                "console-phone-no-consent"
+            } else {
+                "console-phone-invalid"
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, notice(&c.t(l, id), false))
+        }
+        Err(ServiceError::Duplicate(_)) => (
+            StatusCode::CONFLICT,
+            notice(&c.t(l, "console-phone-taken"), false),
         ),
         Err(e) => return Refused::from(e).render(&c, l),
     };

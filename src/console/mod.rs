@@ -93,6 +93,8 @@ pub fn router(console: Console) -> Router {
             get(auth::reset_page).post(auth::reset),
         )
         .route("/console/counter/sale", post(counter::sale))
+        .route("/console/voucher/use", post(counter::use_voucher))
+        .route("/console/member/phone", post(counter::set_phone))
         .route("/console/console.css", get(page::stylesheet))
         .with_state(console)
 }

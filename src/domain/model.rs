@@ -134,6 +134,8 @@ pub struct Member {
     pub line_reachable: bool,
     pub balance: Points,
     pub created_at: DateTime<Utc>,
+    /// Their phone number in E.164, if they gave it.
+    pub phone: Option<String>,
 }
 
 /// The ways to find a member.

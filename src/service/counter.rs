@@ -37,6 +37,37 @@ impl Loyalty {
         }
     }
 
+    /// Stores the phone number a customer gives at the counter, with their
+    /// consent (refused without it); audited.
+    pub async fn counter_set_phone(
+        &self,
+        actor: &Actor,
+        member_code: &str,
+        number: &str,
+        consent: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Member> {
+        actor.require(Permission::Counter)?;
+        if !consent {
+            return Err(invalid("consent", "required"));
+        }
+        let e164 =
+            phone::normalise(number).ok_or_else(|| invalid("phone", "not a phone number"))?;
+        let code = MemberCode::parse(member_code).ok_or(ServiceError::NotFound("member"))?;
+        let member = self.member(&MemberRef::Code(code)).await?;
+        let updated = self.store.set_phone(member.id, &e164, now).await?;
+        self.audit(
+            actor,
+            "member.phone",
+            Some(&member.code),
+            Some(&member.phone),
+            Some(&updated.phone),
+            now,
+        )
+        .await?;
+        Ok(updated)
+    }
+
     /// The merchants a staff member may record sales for.
     pub async fn counter_merchants(&self, actor: &Actor) -> Result<Vec<Merchant>> {
         actor.require(Permission::Counter)?;
@@ -87,5 +118,68 @@ impl Loyalty {
             .await?;
         }
         Ok(recorded)
+    }
+}
+
+/// A voucher as the counter shows it before using it: what it is for, whose it
+/// is, and why it cannot be used now (if it cannot).
+#[derive(Debug, Clone)]
+pub struct VoucherCheck {
+    pub voucher: Voucher,
+    pub reward: Reward,
+    pub member: Member,
+    pub refusal: Option<crate::domain::Refusal>,
+}
+
+impl Loyalty {
+    /// Looks a voucher up by its code (typed or scanned).
+    pub async fn check_voucher(
+        &self,
+        actor: &Actor,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VoucherCheck> {
+        actor.require(Permission::Counter)?;
+        let code = crate::domain::VoucherCode::parse(code.trim())
+            .ok_or(ServiceError::NotFound("voucher"))?;
+        let voucher = self.voucher(&code).await?;
+        let reward = self.reward(voucher.reward_id).await?;
+        let member = self.member(&MemberRef::Id(voucher.member_id)).await?;
+        Ok(VoucherCheck {
+            refusal: voucher.refusal(now),
+            voucher,
+            reward,
+            member,
+        })
+    }
+
+    /// Uses a voucher at the counter for `merchant_id` (one the staff member
+    /// works for); audited.
+    pub async fn counter_use_voucher(
+        &self,
+        actor: &Actor,
+        merchant_id: &str,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VoucherUse> {
+        actor.require(Permission::Counter)?;
+        if let Actor::Staff(s) = actor
+            && !s.acts_for(merchant_id)
+        {
+            return Err(ServiceError::Forbidden);
+        }
+        let merchant = self.merchant(merchant_id).await?;
+        let used = self.use_voucher(&merchant, code.trim(), now).await?;
+        let subject = used.voucher.code.clone();
+        self.audit(
+            actor,
+            "voucher.use",
+            Some(&subject),
+            None,
+            Some(&used.voucher),
+            now,
+        )
+        .await?;
+        Ok(used)
     }
 }

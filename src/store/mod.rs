@@ -120,6 +120,10 @@ macro_rules! with_operations {
                 write_op fn update_member(&self, member_id: i64, update: &MemberUpdate)
                     -> Result<Member>
                     => [update] |tx| ops::members::update_member(tx, member_id, &update);
+                /// Stores a member's phone number (E.164) with the time they agreed to
+                /// it being kept; a number another member has is a duplicate.
+                write_op fn set_phone(&self, member_id: i64, phone: &str, now: DateTime<Utc>) -> Result<Member>
+                    => [phone] |tx| ops::members::set_phone(tx, member_id, &phone, now);
                 /// Records whether messages reach the member on a platform (blocked
                 /// the bot, unfollowed, came back).
                 write_op fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool)

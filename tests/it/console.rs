@@ -315,3 +315,137 @@ async fn a_cashier_sells_only_for_their_shop_and_wrong_passwords_lock_the_accoun
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_voucher_is_checked_and_used_once_at_the_counter() {
+    each_app(async |app| {
+        let member = app.t.member().await;
+        let reward = app.t.reward(40, None, None).await;
+        app.t
+            .loyalty
+            .adjust(member.id, 100, "welcome", now())
+            .await
+            .unwrap();
+        let voucher = app
+            .t
+            .loyalty
+            .redeem(member.id, reward.id, None, now())
+            .await
+            .unwrap();
+        let link = staff(
+            app,
+            "nok@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "green-curry-chicken", "green-curry-chicken")
+            .await;
+
+        let page = b.get(&format!("/console?q={}", voucher.code)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Iced coffee") && page.body.contains(&member.code));
+        assert!(page.body.contains("Valid"), "{}", page.body);
+        let csrf = page.field("csrf");
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("code", voucher.code.as_str()),
+            ("merchant", app.merchant.id.as_str()),
+        ];
+        let page = b.post("/console/voucher/use", &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Used: Iced coffee"), "{}", page.body);
+        // The second time, and when looked up again, it says when it was used.
+        let page = b.post("/console/voucher/use", &form).await;
+        assert_eq!(page.status, 409, "{}", page.body);
+        assert!(page.body.contains("Already used on"), "{}", page.body);
+        let page = b.get(&format!("/console?q={}", voucher.code)).await;
+        assert!(page.body.contains("Already used on"), "{}", page.body);
+        assert!(!page.body.contains("Use the voucher"), "{}", page.body);
+        // An unknown code, a phone number nobody has: different messages.
+        let page = b.get("/console?q=ABCDEFGHJK").await;
+        assert_eq!(page.status, 404);
+        assert!(
+            page.body.contains("No voucher has this code"),
+            "{}",
+            page.body
+        );
+        let page = b.get("/console?q=081-234-5678").await;
+        assert_eq!(page.status, 404);
+        assert!(
+            page.body
+                .contains("No member has this code or phone number")
+        );
+        let log = app
+            .t
+            .loyalty
+            .audit_log(
+                &Actor::Cli,
+                &AuditFilter {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(log[0].action, "voucher.use");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_phone_number_given_with_consent_finds_the_member_at_the_counter() {
+    each_app(async |app| {
+        let member = app.t.member().await;
+        let other = app.t.member().await;
+        let link = staff(app, "pim@shop.example", Role::Manager, None).await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "tom-yum-goong-hot", "tom-yum-goong-hot")
+            .await;
+        let page = b.get(&format!("/console?q={}", member.code)).await;
+        let csrf = page.field("csrf");
+        let without_consent = [
+            ("csrf", csrf.as_str()),
+            ("member", member.code.as_str()),
+            ("phone", "081-234-5678"),
+        ];
+        let page = b.post("/console/member/phone", &without_consent).await;
+        assert_eq!(page.status, 422);
+        assert!(page.body.contains("consent is needed"), "{}", page.body);
+        let mut with_consent = without_consent.to_vec();
+        with_consent.push(("consent", "yes"));
+        let page = b.post("/console/member/phone", &with_consent).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("081-234-5678"), "{}", page.body);
+
+        // Typed any way a Thai number is written, it finds them.
+        for typed in ["0812345678", "+66 81 234 5678"] {
+            let page = b
+                .get(&format!(
+                    "/console?q={}",
+                    typed.replace('+', "%2B").replace(' ', "+")
+                ))
+                .await;
+            assert_eq!(page.status, 200, "{typed}: {}", page.body);
+            assert!(page.body.contains(&member.code), "{typed}");
+        }
+        // Another member cannot take the same number.
+        let page = b.get(&format!("/console?q={}", other.code)).await;
+        let csrf = page.field("csrf");
+        let page = b
+            .post(
+                "/console/member/phone",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("member", other.code.as_str()),
+                    ("phone", "+66812345678"),
+                    ("consent", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 409, "{}", page.body);
+        assert!(page.body.contains("belongs to another member"));
+    })
+    .await;
+}

@@ -231,6 +231,27 @@ pub(crate) async fn set_reachable(
     Ok(())
 }
 
+/// Stores a member's phone number (E.164) and when they agreed to it being
+/// kept; a number another member has is refused.
+pub(crate) async fn set_phone(
+    tx: &mut impl Tx,
+    member_id: i64,
+    phone: &str,
+    now: DateTime<Utc>,
+) -> Result<Member> {
+    let changed = tx
+        .exec(
+            "UPDATE members SET phone = $1, phone_consent_at = $2 WHERE id = $3",
+            args![phone, now, member_id],
+        )
+        .await
+        .map_err(|e| map_unique(e, "phone"))?;
+    if changed == 0 {
+        return Err(StoreError::NotFound("member"));
+    }
+    member(tx, &MemberRef::Id(member_id)).await
+}
+
 /// Records who invited a member: only once, only before their first purchase,
 /// never themselves and never anyone they (directly or through others) invited.
 pub(crate) async fn set_referrer(
