@@ -132,14 +132,14 @@ impl Application {
             tracing::info!("LINE webhook at /line/webhook");
         }
         // The merchant console; its cookies are Secure behind an https public URL.
-        let secure = settings
-            .public_url
-            .as_ref()
-            .is_some_and(|u| u.scheme() == "https");
+        let base = match &settings.public_url {
+            Some(u) => u.as_str().to_string(),
+            None => format!("http://{addr}"),
+        };
         extra = extra.merge(crate::console::router(crate::console::Console::new(
             loyalty.clone(),
             i18n.clone(),
-            secure,
+            base,
             settings.default_locale,
         )));
         let (stop, stopped) = watch::channel(false);

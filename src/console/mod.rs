@@ -24,6 +24,7 @@ use crate::service::{Loyalty, ServiceError};
 mod auth;
 mod counter;
 mod page;
+mod staff;
 
 /// The session cookie's name.
 const COOKIE: &str = "taem_console";
@@ -36,21 +37,30 @@ pub struct Console {
     /// Cookies get `Secure` when the public URL is https.
     secure: bool,
     default_locale: Locale,
+    /// Where links to the console start (`TAEM_PUBLIC_URL`, else the address served).
+    base: String,
 }
 
 impl Console {
+    /// `base` is where links to the console start (`TAEM_PUBLIC_URL`, else the
+    /// address served); cookies get `Secure` when it is https.
     pub fn new(
         loyalty: Arc<Loyalty>,
         i18n: Arc<I18n>,
-        secure: bool,
+        base: String,
         default_locale: Locale,
     ) -> Console {
         Console {
             loyalty,
             i18n,
-            secure,
+            secure: base.starts_with("https://"),
             default_locale,
+            base: base.trim_end_matches('/').to_string(),
         }
+    }
+
+    fn public_base(&self) -> &str {
+        &self.base
     }
 
     fn t(&self, locale: Locale, id: &str) -> String {
@@ -95,6 +105,9 @@ pub fn router(console: Console) -> Router {
         .route("/console/counter/sale", post(counter::sale))
         .route("/console/voucher/use", post(counter::use_voucher))
         .route("/console/member/phone", post(counter::set_phone))
+        .route("/console/staff", get(staff::list).post(staff::invite))
+        .route("/console/staff/{id}", post(staff::change))
+        .route("/console/audit", get(staff::audit))
         .route("/console/console.css", get(page::stylesheet))
         .with_state(console)
 }

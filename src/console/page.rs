@@ -7,6 +7,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::{Console, Signed};
 use crate::domain::Locale;
+use crate::domain::staff::Permission;
 
 const STYLESHEET: &str = include_str!("console.css");
 
@@ -40,7 +41,13 @@ pub fn layout(
             body {
                 @if let Some(s) = signed {
                     header {
-                        nav { a href="/console" { (c.t(locale, "console-nav-counter")) } }
+                        nav {
+                            a href="/console" { (c.t(locale, "console-nav-counter")) }
+                            @if s.staff.may(Permission::Staff) {
+                                " · " a href="/console/staff" { (c.t(locale, "console-nav-staff")) }
+                                " · " a href="/console/audit" { (c.t(locale, "console-nav-audit")) }
+                            }
+                        }
                         span.who { (c.t_args(locale, "console-signed-in-as", &[("email", s.staff.email.clone())])) }
                         form method="post" action="/console/signout" {
                             (csrf_field(s))

@@ -224,6 +224,15 @@ pub struct NewStaff {
     pub locale: Option<String>,
 }
 
+/// A change to a staff member: their role, merchant (`None`: all) and whether
+/// they are disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffChange {
+    pub role: Role,
+    pub merchant_id: Option<String>,
+    pub disabled: bool,
+}
+
 /// What a one-time link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkPurpose {

@@ -234,6 +234,42 @@ impl Loyalty {
         Ok(self.store.end_session(&token_hash(token)).await?)
     }
 
+    /// Changes a staff member (owners only). An owner cannot demote or disable
+    /// themselves, so a programme always keeps one.
+    pub async fn update_staff(
+        &self,
+        actor: &Actor,
+        id: i64,
+        change: StaffChange,
+        now: DateTime<Utc>,
+    ) -> Result<Staff> {
+        actor.require(Permission::Staff)?;
+        if let Actor::Staff(me) = actor
+            && me.id == id
+            && (change.disabled || change.role != Role::Owner)
+        {
+            return Err(invalid(
+                "role",
+                "an owner cannot demote or disable themselves",
+            ));
+        }
+        if let Some(m) = &change.merchant_id {
+            self.store.merchant(m).await?;
+        }
+        let before = self.store.staff(id).await?;
+        let after = self.store.update_staff(id, &change, now).await?;
+        self.audit(
+            actor,
+            "staff.change",
+            Some(&after.email),
+            Some(&before),
+            Some(&after),
+            now,
+        )
+        .await?;
+        Ok(after)
+    }
+
     pub async fn staff_list(&self, actor: &Actor) -> Result<Vec<Staff>> {
         actor.require(Permission::Staff)?;
         Ok(self.store.staff_list().await?)

@@ -12,7 +12,9 @@ use crate::domain::earn::Breakdown;
 use crate::domain::guess::Failures;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
-use crate::domain::staff::{AuditEntry, AuditFilter, LinkPurpose, NewAudit, NewStaff, Staff};
+use crate::domain::staff::{
+    AuditEntry, AuditFilter, LinkPurpose, NewAudit, NewStaff, Staff, StaffChange,
+};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
 
@@ -286,6 +288,10 @@ macro_rules! with_operations {
                 write_op fn add_staff(&self, staff: &NewStaff, now: DateTime<Utc>) -> Result<Staff>
                     => [staff] |tx| ops::staff::add_staff(tx, &staff, now);
                 read_op fn staff(&self, id: i64) -> Result<Staff> => [] |tx| ops::staff::staff(tx, id);
+                /// Changes a staff member's role, merchant, or whether they are
+                /// disabled (a disabled one's sessions end).
+                write_op fn update_staff(&self, id: i64, change: &StaffChange, now: DateTime<Utc>) -> Result<Staff>
+                    => [change] |tx| ops::staff::update_staff(tx, id, &change, now);
                 /// Every staff member, by email.
                 read_op fn staff_list(&self) -> Result<Vec<Staff>>
                     => [] |tx| ops::staff::staff_list(tx);

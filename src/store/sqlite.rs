@@ -37,7 +37,9 @@ use crate::domain::earn::Breakdown;
 use crate::domain::guess::Failures;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastStatus, OutboxItem, Outcome};
-use crate::domain::staff::{AuditEntry, AuditFilter, LinkPurpose, NewAudit, NewStaff, Staff};
+use crate::domain::staff::{
+    AuditEntry, AuditFilter, LinkPurpose, NewAudit, NewStaff, Staff, StaffChange,
+};
 use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use readers::Readers;

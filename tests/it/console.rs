@@ -449,3 +449,99 @@ async fn a_phone_number_given_with_consent_finds_the_member_at_the_counter() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_owner_invites_and_disables_staff_who_may_not_see_the_owners_pages() {
+    each_app(async |app| {
+        let link = staff(app, "owner@shop.example", Role::Owner, None).await;
+        let mut owner = Browser::new(app);
+        owner
+            .choose_password(&link, "massaman-curry-beef", "massaman-curry-beef")
+            .await;
+        let page = owner.get("/console/staff").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.field("csrf");
+        let page = owner
+            .post(
+                "/console/staff",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("email", "Cashier@Shop.Example"),
+                    ("name", "Nok"),
+                    ("role", "cashier"),
+                    ("merchant", app.merchant.id.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 201, "{}", page.body);
+        assert!(
+            page.body.contains("cashier@shop.example is invited"),
+            "{}",
+            page.body
+        );
+        let start = page.body.find("/console/invite/").unwrap();
+        let end = page.body[start..].find('<').unwrap() + start;
+        let invite = page.body[start..end].to_string();
+
+        let mut cashier = Browser::new(app);
+        let page = cashier
+            .choose_password(&invite, "pad-kra-pao-moo", "pad-kra-pao-moo")
+            .await;
+        assert_eq!(page.status, 303);
+        for path in ["/console/staff", "/console/audit"] {
+            let page = cashier.get(path).await;
+            assert_eq!(page.status, 403, "{path}: {}", page.body);
+            assert!(page.body.contains("Your role may not do this"));
+        }
+        let page = cashier.get("/console").await;
+        assert!(
+            !page.body.contains("/console/staff"),
+            "no link to what they may not open"
+        );
+
+        // The owner disables the cashier: their session ends at once.
+        let list = app.t.loyalty.staff_list(&Actor::Cli).await.unwrap();
+        let c = list
+            .iter()
+            .find(|s| s.email == "cashier@shop.example")
+            .unwrap();
+        let me = list
+            .iter()
+            .find(|s| s.email == "owner@shop.example")
+            .unwrap();
+        let page = owner
+            .post(
+                &format!("/console/staff/{}", c.id),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("role", "cashier"),
+                    ("merchant", app.merchant.id.as_str()),
+                    ("disabled", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = cashier.get("/console").await;
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (303, Some("/console/signin"))
+        );
+        // An owner cannot lock themselves out.
+        let page = owner
+            .post(
+                &format!("/console/staff/{}", me.id),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("role", "manager"),
+                    ("merchant", ""),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+
+        let page = owner.get("/console/audit").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("staff.change") && page.body.contains("staff.add"));
+    })
+    .await;
+}

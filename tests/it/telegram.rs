@@ -132,6 +132,9 @@ async fn journey(lang: &'static str, w: &Words) {
             )
             .await;
         assert_eq!(status, 201);
+        // Its push comes first, so that it is not taken for a later reply.
+        let pushed = bot.collect().await;
+        assert!(text(&pushed).contains("1,040"), "{lang}: {}", text(&pushed));
 
         // Balance, by button.
         let r = bot.press("bal").await;

@@ -99,6 +99,36 @@ pub(crate) async fn set_password(tx: &mut impl Tx, staff_id: i64, hash: &str) ->
     end_sessions(tx, staff_id).await
 }
 
+/// Changes a staff member's role, merchant and whether they are disabled; a
+/// disabled one's sessions end.
+pub(crate) async fn update_staff(
+    tx: &mut impl Tx,
+    id: i64,
+    change: &StaffChange,
+    now: DateTime<Utc>,
+) -> Result<Staff> {
+    let changed = tx
+        .exec(
+            "UPDATE staff SET role = $1, merchant_id = $2, \
+             disabled_at = CASE WHEN $3 THEN COALESCE(disabled_at, $4) END WHERE id = $5",
+            args![
+                change.role.as_str(),
+                &change.merchant_id,
+                change.disabled,
+                now,
+                id
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound("staff member"));
+    }
+    if change.disabled {
+        end_sessions(tx, id).await?;
+    }
+    staff(tx, id).await
+}
+
 /// Stores a one-time link (its token's hash); the staff member's earlier unused
 /// links for the same purpose stop working.
 pub(crate) async fn add_link(
