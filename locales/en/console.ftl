@@ -42,6 +42,13 @@ console-phone-invalid = This is not a phone number.
 console-phone-no-consent = The customer's consent is needed.
 console-phone-taken = This number belongs to another member.
 
+console-redeem-title = Rewards
+console-redeem-button = Redeem
+console-redeemed = Redeemed: voucher { $code }. It can be used now.
+console-redeem-short = Not enough points for this reward.
+console-redeem-out-of-stock = This reward is out of stock.
+console-redeem-refused = This reward cannot be redeemed for this member now.
+
 console-sale-title = Record a sale
 console-merchant = Shop
 console-sale-amount = Amount (THB)

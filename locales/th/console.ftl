@@ -42,6 +42,13 @@ console-phone-invalid = นี่ไม่ใช่เบอร์โทรศ�
 console-phone-no-consent = ต้องได้รับความยินยอมจากลูกค้าก่อน
 console-phone-taken = เบอร์นี้เป็นของสมาชิกคนอื่นแล้ว
 
+console-redeem-title = ของรางวัล
+console-redeem-button = แลก
+console-redeemed = แลกแล้ว: คูปอง { $code } ใช้ได้ทันที
+console-redeem-short = แต้มไม่พอสำหรับของรางวัลนี้
+console-redeem-out-of-stock = ของรางวัลนี้หมดแล้ว
+console-redeem-refused = สมาชิกนี้แลกของรางวัลนี้ไม่ได้ในตอนนี้
+
 console-sale-title = บันทึกการขาย
 console-merchant = ร้าน
 console-sale-amount = ยอดขาย (บาท)

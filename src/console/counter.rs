@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::page::{csrf_field, layout, notice};
 use super::{Console, Refused, Signed};
-use crate::domain::model::{Member, Merchant, Recorded};
+use crate::domain::model::{Member, Merchant, Recorded, Reward};
 use crate::domain::phone;
 use crate::domain::time::now;
 use crate::i18n;
@@ -22,6 +22,36 @@ use crate::service::staff::Actor;
 pub struct Find {
     #[serde(default)]
     q: String,
+}
+
+/// The rewards a member can be given now, each with its button.
+fn rewards_panel(c: &Console, s: &Signed, m: &Member, rewards: &[Reward]) -> Markup {
+    let l = s.locale;
+    let nonce = hex::encode(rand::rng().random::<[u8; 12]>());
+    html! {
+        @if !rewards.is_empty() {
+            h2 { (c.t(l, "console-redeem-title")) }
+            table #rewards {
+                @for r in rewards {
+                    tr {
+                        td {
+                            (match l { crate::domain::Locale::Th => &r.name_th, crate::domain::Locale::En => &r.name_en })
+                            br; span.muted { (c.t_args(l, "console-member-balance", &[("points", i18n::number(r.cost.value()))])) }
+                        }
+                        td {
+                            form method="post" action="/console/counter/redeem" .inline {
+                                (csrf_field(s))
+                                input type="hidden" name="member" value=(m.code);
+                                input type="hidden" name="reward" value=(r.id);
+                                input type="hidden" name="nonce" value=(format!("{nonce}-{}", r.id));
+                                button type="submit" disabled[m.balance < r.cost] { (c.t(l, "console-redeem-button")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The member found, with the sale form for them.
@@ -162,10 +192,17 @@ async fn counter_page(c: &Console, s: &Signed, q: &str, result: Option<Markup>) 
         }
     } else {
         match c.loyalty.find_member(&actor, q).await {
-            Ok(m) => match c.loyalty.counter_merchants(&actor).await {
-                Ok(merchants) => member_panel(c, s, &m, &merchants),
-                Err(e) => return Refused::from(e).render(c, l),
-            },
+            Ok(m) => {
+                let merchants = c.loyalty.counter_merchants(&actor).await;
+                let rewards = c.loyalty.counter_rewards(&actor, now()).await;
+                match (merchants, rewards) {
+                    (Ok(merchants), Ok(rewards)) => html! {
+                        (member_panel(c, s, &m, &merchants))
+                        (rewards_panel(c, s, &m, &rewards))
+                    },
+                    (Err(e), _) | (_, Err(e)) => return Refused::from(e).render(c, l),
+                }
+            }
             Err(ServiceError::NotFound(_)) => {
                 status = StatusCode::NOT_FOUND;
                 notice(&c.t(l, "console-member-not-found"), false)
@@ -353,6 +390,50 @@ pub async fn set_phone(State(c): State<Console>, s: Signed, Form(f): Form<PhoneF
             StatusCode::CONFLICT,
             notice(&c.t(l, "console-phone-taken"), false),
         ),
+        Err(e) => return Refused::from(e).render(&c, l),
+    };
+    let mut page = counter_page(&c, &s, &f.member, Some(result)).await;
+    if page.status() == StatusCode::OK {
+        *page.status_mut() = status;
+    }
+    page
+}
+
+#[derive(Deserialize)]
+pub struct RedeemForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    member: String,
+    #[serde(default)]
+    reward: i64,
+    #[serde(default)]
+    nonce: String,
+}
+
+pub async fn redeem(State(c): State<Console>, s: Signed, Form(f): Form<RedeemForm>) -> Response {
+    let l = s.locale;
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return r.render(&c, l);
+    }
+    let actor = Actor::Staff(s.staff.clone());
+    let (status, result) = match c
+        .loyalty
+        .counter_redeem(&actor, (&f.member, f.reward), &f.nonce, now())
+        .await
+    {
+        Ok(v) => {
+            let text = c.t_args(l, "console-redeemed", &[("code", v.code.clone())]);
+            (StatusCode::OK, notice(&text, true))
+        }
+        Err(ServiceError::Refused(r)) => {
+            let text = match r {
+                crate::domain::Refusal::InsufficientPoints { .. } => c.t(l, "console-redeem-short"),
+                crate::domain::Refusal::OutOfStock => c.t(l, "console-redeem-out-of-stock"),
+                _ => c.t(l, "console-redeem-refused"),
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, notice(&text, false))
+        }
         Err(e) => return Refused::from(e).render(&c, l),
     };
     let mut page = counter_page(&c, &s, &f.member, Some(result)).await;

@@ -103,6 +103,7 @@ pub fn router(console: Console) -> Router {
             get(auth::reset_page).post(auth::reset),
         )
         .route("/console/counter/sale", post(counter::sale))
+        .route("/console/counter/redeem", post(counter::redeem))
         .route("/console/voucher/use", post(counter::use_voucher))
         .route("/console/member/phone", post(counter::set_phone))
         .route("/console/staff", get(staff::list).post(staff::invite))

@@ -121,6 +121,44 @@ impl Loyalty {
     }
 }
 
+impl Loyalty {
+    /// The rewards a member can be given at the counter now, cheapest first.
+    pub async fn counter_rewards(&self, actor: &Actor, now: DateTime<Utc>) -> Result<Vec<Reward>> {
+        actor.require(Permission::Counter)?;
+        let mut rewards = self.rewards(false).await?;
+        rewards.retain(|r| r.offered(now));
+        Ok(rewards)
+    }
+
+    /// Spends a member's points on a reward at the counter. `key` (the form's
+    /// own) makes a double submit return the first voucher; audited.
+    pub async fn counter_redeem(
+        &self,
+        actor: &Actor,
+        (member_code, reward_id): (&str, i64),
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Voucher> {
+        actor.require(Permission::Counter)?;
+        let code = MemberCode::parse(member_code).ok_or(ServiceError::NotFound("member"))?;
+        let member = self.member(&MemberRef::Code(code)).await?;
+        let key = format!("counter:{}", key.trim());
+        let voucher = self.redeem(member.id, reward_id, Some(key), now).await?;
+        if voucher.issued_at == now {
+            self.audit(
+                actor,
+                "voucher.redeem",
+                Some(&member.code),
+                None,
+                Some(&voucher),
+                now,
+            )
+            .await?;
+        }
+        Ok(voucher)
+    }
+}
+
 /// A voucher as the counter shows it before using it: what it is for, whose it
 /// is, and why it cannot be used now (if it cannot).
 #[derive(Debug, Clone)]

@@ -545,3 +545,59 @@ async fn an_owner_invites_and_disables_staff_who_may_not_see_the_owners_pages() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_reward_redeemed_at_the_counter_spends_the_points_once() {
+    each_app(async |app| {
+        let member = app.t.member().await;
+        let reward = app.t.reward(40, None, None).await;
+        app.t
+            .loyalty
+            .adjust(member.id, 100, "welcome", now())
+            .await
+            .unwrap();
+        let link = staff(
+            app,
+            "ton@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "khao-man-gai-sauce", "khao-man-gai-sauce")
+            .await;
+        let page = b.get(&format!("/console?q={}", member.code)).await;
+        assert!(page.body.contains("Iced coffee"), "{}", page.body);
+        let (csrf, nonce) = (page.field("csrf"), page.field("nonce"));
+        // The sale form comes first; the reward's own key is after it.
+        let start = page.body.find("/console/counter/redeem").unwrap();
+        let key = Page {
+            status: 200,
+            location: None,
+            body: page.body[start..].to_string(),
+        }
+        .field("nonce");
+        assert_ne!(key, nonce);
+        let id = reward.id.to_string();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("member", member.code.as_str()),
+            ("reward", id.as_str()),
+            ("nonce", key.as_str()),
+        ];
+        let page = b.post("/console/counter/redeem", &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Redeemed: voucher"), "{}", page.body);
+        let again = b.post("/console/counter/redeem", &form).await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        let m = app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(member.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 60, "a double submit redeems once");
+        assert_eq!(app.t.loyalty.vouchers(member.id).await.unwrap().len(), 1);
+    })
+    .await;
+}
