@@ -89,6 +89,14 @@ console-staff-exists = Someone with this email is already on the staff.
 console-staff-not-yourself = You cannot demote or disable yourself.
 console-audit-action = Action, e.g. sale.record
 
+console-refund-title = Refund a sale
+console-refund-receipt = Receipt number of the sale
+console-refund-amount = Amount refunded (THB)
+console-refund-button = Refund
+console-refunded = Refunded: { $points } points taken back. Still refundable: { $left } THB.
+console-refund-too-much = That is more than is still refundable on this sale ({ $left } THB).
+console-refund-unknown = No sale of this shop has this receipt number.
+
 console-forbidden = Your role may not do this.
 console-csrf-refused = This form has expired. Reload the page and try again.
 console-error = Something went wrong. Try again in a moment.

@@ -89,6 +89,14 @@ console-staff-exists = มีพนักงานที่ใช้อีเม
 console-staff-not-yourself = คุณไม่สามารถลดบทบาทหรือระงับการใช้งานของตัวเองได้
 console-audit-action = รายการ เช่น sale.record
 
+console-refund-title = คืนเงินการขาย
+console-refund-receipt = เลขที่ใบเสร็จของการขาย
+console-refund-amount = ยอดที่คืน (บาท)
+console-refund-button = คืนเงิน
+console-refunded = คืนเงินแล้ว: หักคืน { $points } แต้ม ยังคืนได้อีก { $left } บาท
+console-refund-too-much = ยอดนี้มากกว่าที่ยังคืนได้สำหรับการขายนี้ ({ $left } บาท)
+console-refund-unknown = ไม่พบการขายของร้านนี้ที่มีเลขที่ใบเสร็จนี้
+
 console-forbidden = บทบาทของคุณทำรายการนี้ไม่ได้
 console-csrf-refused = แบบฟอร์มนี้หมดอายุแล้ว โหลดหน้าใหม่แล้วลองอีกครั้ง
 console-error = เกิดข้อผิดพลาด ลองใหม่อีกครั้งในอีกสักครู่

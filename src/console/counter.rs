@@ -15,7 +15,7 @@ use crate::domain::phone;
 use crate::domain::time::now;
 use crate::i18n;
 use crate::service::ServiceError;
-use crate::service::counter::{CounterSale, VoucherCheck};
+use crate::service::counter::{CounterRefund, CounterSale, VoucherCheck};
 use crate::service::staff::Actor;
 
 #[derive(Deserialize, Default)]
@@ -87,6 +87,18 @@ fn member_panel(c: &Console, s: &Signed, m: &Member, merchants: &[Merchant]) -> 
             label { (c.t(l, "console-sale-amount")) input type="text" name="amount" inputmode="decimal" autocomplete="off" required; }
             label { (c.t(l, "console-sale-receipt")) input type="text" name="receipt" autocomplete="off" maxlength="128"; }
             button type="submit" { (c.t(l, "console-sale-button")) }
+        }
+        details {
+            summary { (c.t(l, "console-refund-title")) }
+            form method="post" action="/console/counter/refund" #refund {
+                (csrf_field(s))
+                input type="hidden" name="member" value=(m.code);
+                input type="hidden" name="nonce" value=(format!("{nonce}-r"));
+                (merchant_field(c, s, merchants))
+                label { (c.t(l, "console-refund-receipt")) input type="text" name="receipt" autocomplete="off" required maxlength="128"; }
+                label { (c.t(l, "console-refund-amount")) input type="text" name="amount" inputmode="decimal" autocomplete="off" required; }
+                button type="submit" { (c.t(l, "console-refund-button")) }
+            }
         }
     }
 }
@@ -434,6 +446,80 @@ pub async fn redeem(State(c): State<Console>, s: Signed, Form(f): Form<RedeemFor
             };
             (StatusCode::UNPROCESSABLE_ENTITY, notice(&text, false))
         }
+        Err(e) => return Refused::from(e).render(&c, l),
+    };
+    let mut page = counter_page(&c, &s, &f.member, Some(result)).await;
+    if page.status() == StatusCode::OK {
+        *page.status_mut() = status;
+    }
+    page
+}
+
+#[derive(Deserialize)]
+pub struct RefundForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    member: String,
+    #[serde(default)]
+    merchant: String,
+    #[serde(default)]
+    receipt: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    nonce: String,
+}
+
+pub async fn refund(State(c): State<Console>, s: Signed, Form(f): Form<RefundForm>) -> Response {
+    let l = s.locale;
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return r.render(&c, l);
+    }
+    let refund = CounterRefund {
+        merchant_id: f.merchant.clone(),
+        receipt_id: f.receipt.clone(),
+        amount: f.amount.clone(),
+        key: f.nonce.clone(),
+    };
+    let actor = Actor::Staff(s.staff.clone());
+    let (status, result) = match c.loyalty.counter_refund(&actor, refund, now()).await {
+        Ok(Recorded::New(r) | Recorded::Replay(r)) => {
+            let text = c.t_args(
+                l,
+                "console-refunded",
+                &[
+                    ("points", i18n::number(r.points_clawed_back.value())),
+                    ("left", r.refundable_amount.clone()),
+                ],
+            );
+            (StatusCode::OK, notice(&text, true))
+        }
+        Err(ServiceError::Refused(crate::domain::Refusal::RefundExceedsPurchase {
+            refundable,
+            ..
+        })) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            notice(
+                &c.t_args(l, "console-refund-too-much", &[("left", refundable)]),
+                false,
+            ),
+        ),
+        Err(ServiceError::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            notice(&c.t(l, "console-refund-unknown"), false),
+        ),
+        Err(ServiceError::Invalid { field, .. }) if field == "receipt_id" => (
+            StatusCode::NOT_FOUND,
+            notice(&c.t(l, "console-refund-unknown"), false),
+        ),
+        Err(ServiceError::Invalid { message, .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            notice(
+                &c.t_args(l, "console-sale-invalid", &[("message", message)]),
+                false,
+            ),
+        ),
         Err(e) => return Refused::from(e).render(&c, l),
     };
     let mut page = counter_page(&c, &s, &f.member, Some(result)).await;

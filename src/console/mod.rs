@@ -104,6 +104,7 @@ pub fn router(console: Console) -> Router {
         )
         .route("/console/counter/sale", post(counter::sale))
         .route("/console/counter/redeem", post(counter::redeem))
+        .route("/console/counter/refund", post(counter::refund))
         .route("/console/voucher/use", post(counter::use_voucher))
         .route("/console/member/phone", post(counter::set_phone))
         .route("/console/staff", get(staff::list).post(staff::invite))

@@ -159,6 +159,48 @@ impl Loyalty {
     }
 }
 
+/// A refund typed at the counter, of a sale of one of the staff member's shops.
+#[derive(Debug, Clone)]
+pub struct CounterRefund {
+    pub merchant_id: String,
+    pub receipt_id: String,
+    pub amount: String,
+    /// The form's own key: a double submit refunds once.
+    pub key: String,
+}
+
+impl Loyalty {
+    /// Refunds (part of) a sale at the counter; its points are clawed back in
+    /// proportion, as for a refund from the till's webhook. Audited.
+    pub async fn counter_refund(
+        &self,
+        actor: &Actor,
+        refund: CounterRefund,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<RefundReceipt>> {
+        actor.require(Permission::Counter)?;
+        if let Actor::Staff(s) = actor
+            && !s.acts_for(&refund.merchant_id)
+        {
+            return Err(ServiceError::Forbidden);
+        }
+        let merchant = self.merchant(&refund.merchant_id).await?;
+        let req = super::RefundRequest {
+            refund_id: format!("counter-{}", refund.key.trim()),
+            receipt_id: refund.receipt_id.trim().to_string(),
+            amount: refund.amount.trim().to_string(),
+            currency: None,
+        };
+        let recorded = self.record_refund(&merchant, req, now).await?;
+        if let Recorded::New(r) = &recorded {
+            let subject = format!("{}/{}", merchant.id, r.receipt_id);
+            self.audit(actor, "sale.refund", Some(&subject), None, Some(r), now)
+                .await?;
+        }
+        Ok(recorded)
+    }
+}
+
 /// A voucher as the counter shows it before using it: what it is for, whose it
 /// is, and why it cannot be used now (if it cannot).
 #[derive(Debug, Clone)]

@@ -601,3 +601,96 @@ async fn a_reward_redeemed_at_the_counter_spends_the_points_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn part_of_a_sale_is_refunded_at_the_counter_and_its_points_taken_back_once() {
+    each_app(async |app| {
+        let member = app.t.member().await;
+        let link = staff(
+            app,
+            "fon@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "som-tam-thai-style", "som-tam-thai-style")
+            .await;
+        let page = b.get(&format!("/console?q={}", member.code)).await;
+        let (csrf, nonce) = (page.field("csrf"), page.field("nonce"));
+        let page = b
+            .post(
+                "/console/counter/sale",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("member", member.code.as_str()),
+                    ("merchant", app.merchant.id.as_str()),
+                    ("amount", "250"),
+                    ("receipt", "R-77"),
+                    ("nonce", nonce.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 201, "{}", page.body);
+        let start = page.body.find("/console/counter/refund").unwrap();
+        let key = Page {
+            status: 200,
+            location: None,
+            body: page.body[start..].to_string(),
+        }
+        .field("nonce");
+        let refund = |receipt: &'static str, amount: &'static str| {
+            [
+                ("csrf", csrf.clone()),
+                ("member", member.code.clone()),
+                ("merchant", app.merchant.id.clone()),
+                ("receipt", receipt.to_string()),
+                ("amount", amount.to_string()),
+                ("nonce", key.clone()),
+            ]
+        };
+        let post = async |b: &mut Browser, form: [(&'static str, String); 6]| {
+            let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.post("/console/counter/refund", &fields).await
+        };
+        let page = post(&mut b, refund("R-77", "100")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body
+                .contains("Refunded: 4 points taken back. Still refundable: 150.00 THB"),
+            "{}",
+            page.body
+        );
+        // A double submit refunds once.
+        let page = post(&mut b, refund("R-77", "100")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let m = app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(member.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 6);
+        let mut too_much = refund("R-77", "200");
+        too_much[5].1 = "another-key".into();
+        let page = post(&mut b, too_much).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(
+            page.body.contains("more than is still refundable"),
+            "{}",
+            page.body
+        );
+        let mut unknown = refund("R-78", "10");
+        unknown[5].1 = "third-key".into();
+        let page = post(&mut b, unknown).await;
+        assert_eq!(page.status, 404, "{}", page.body);
+        let m = app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(member.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 6);
+    })
+    .await;
+}
