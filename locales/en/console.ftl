@@ -97,6 +97,20 @@ console-refunded = Refunded: { $points } points taken back. Still refundable: { 
 console-refund-too-much = That is more than is still refundable on this sale ({ $left } THB).
 console-refund-unknown = No sale of this shop has this receipt number.
 
+console-nav-members = Members
+console-members-search = Code, phone or the start of a name
+console-lots = Points and their expiry
+console-lot-expires = expire on { $date }
+console-vouchers = Vouchers
+console-history = History
+console-adjust-title = Adjust points
+console-adjust-points = Points (+ to give, − to take)
+console-adjust-reason = Reason (kept in the history and the audit log)
+console-adjust-button = Adjust
+console-adjusted = Adjusted. Balance: { $balance } points.
+console-adjust-invalid = Give a whole number of points other than 0, and a reason.
+console-adjust-below-zero = The balance cannot go below zero.
+
 console-forbidden = Your role may not do this.
 console-csrf-refused = This form has expired. Reload the page and try again.
 console-error = Something went wrong. Try again in a moment.

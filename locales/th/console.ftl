@@ -97,6 +97,20 @@ console-refunded = คืนเงินแล้ว: หักคืน { $poin
 console-refund-too-much = ยอดนี้มากกว่าที่ยังคืนได้สำหรับการขายนี้ ({ $left } บาท)
 console-refund-unknown = ไม่พบการขายของร้านนี้ที่มีเลขที่ใบเสร็จนี้
 
+console-nav-members = สมาชิก
+console-members-search = รหัส เบอร์โทร หรือต้นชื่อ
+console-lots = แต้มและวันหมดอายุ
+console-lot-expires = หมดอายุ { $date }
+console-vouchers = คูปอง
+console-history = ประวัติ
+console-adjust-title = ปรับแต้ม
+console-adjust-points = แต้ม (+ เพื่อเพิ่ม − เพื่อหัก)
+console-adjust-reason = เหตุผล (บันทึกในประวัติและบันทึกการเปลี่ยนแปลง)
+console-adjust-button = ปรับแต้ม
+console-adjusted = ปรับแล้ว ยอดแต้มคงเหลือ { $balance } แต้ม
+console-adjust-invalid = ใส่จำนวนแต้มเป็นจำนวนเต็มที่ไม่ใช่ 0 และใส่เหตุผล
+console-adjust-below-zero = ยอดแต้มติดลบไม่ได้
+
 console-forbidden = บทบาทของคุณทำรายการนี้ไม่ได้
 console-csrf-refused = แบบฟอร์มนี้หมดอายุแล้ว โหลดหน้าใหม่แล้วลองอีกครั้ง
 console-error = เกิดข้อผิดพลาด ลองใหม่อีกครั้งในอีกสักครู่

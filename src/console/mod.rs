@@ -23,6 +23,7 @@ use crate::service::{Loyalty, ServiceError};
 
 mod auth;
 mod counter;
+mod members;
 mod page;
 mod staff;
 
@@ -107,6 +108,9 @@ pub fn router(console: Console) -> Router {
         .route("/console/counter/refund", post(counter::refund))
         .route("/console/voucher/use", post(counter::use_voucher))
         .route("/console/member/phone", post(counter::set_phone))
+        .route("/console/members", get(members::search))
+        .route("/console/members/{code}", get(members::file))
+        .route("/console/members/{code}/adjust", post(members::adjust))
         .route("/console/staff", get(staff::list).post(staff::invite))
         .route("/console/staff/{id}", post(staff::change))
         .route("/console/audit", get(staff::audit))

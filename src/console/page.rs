@@ -43,6 +43,9 @@ pub fn layout(
                     header {
                         nav {
                             a href="/console" { (c.t(locale, "console-nav-counter")) }
+                            @if s.staff.may(Permission::BackOffice) {
+                                " · " a href="/console/members" { (c.t(locale, "console-nav-members")) }
+                            }
                             @if s.staff.may(Permission::Staff) {
                                 " · " a href="/console/staff" { (c.t(locale, "console-nav-staff")) }
                                 " · " a href="/console/audit" { (c.t(locale, "console-nav-audit")) }

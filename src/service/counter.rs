@@ -263,3 +263,87 @@ impl Loyalty {
         Ok(used)
     }
 }
+
+/// All the back office shows of one member.
+#[derive(Debug, Clone)]
+pub struct MemberFile {
+    pub member: Member,
+    pub lots: Vec<Lot>,
+    pub vouchers: Vec<Voucher>,
+    pub entries: Vec<Entry>,
+}
+
+impl Loyalty {
+    /// Members found by what was typed: a member code or a phone number (one
+    /// member), else the start of a name (up to 50).
+    pub async fn search_members(&self, actor: &Actor, query: &str) -> Result<Vec<Member>> {
+        actor.require(Permission::BackOffice)?;
+        let query = query.trim();
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.find_member(actor, query).await {
+            Ok(m) => return Ok(vec![m]),
+            Err(ServiceError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(self.store.members_named(query, 50).await?)
+    }
+
+    /// A member in full: balance, lots and their expiry, vouchers, the newest
+    /// 50 entries. Viewing it is audited (personal data).
+    pub async fn member_file(
+        &self,
+        actor: &Actor,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<MemberFile> {
+        actor.require(Permission::BackOffice)?;
+        let code = MemberCode::parse(code).ok_or(ServiceError::NotFound("member"))?;
+        let member = self.member(&MemberRef::Code(code)).await?;
+        let file = MemberFile {
+            lots: self.store.lots(member.id).await?,
+            vouchers: self.vouchers(member.id).await?,
+            entries: self.entries(member.id, 50).await?,
+            member,
+        };
+        self.audit::<()>(
+            actor,
+            "member.view",
+            Some(&file.member.code),
+            None,
+            None,
+            now,
+        )
+        .await?;
+        Ok(file)
+    }
+
+    /// A manual correction by a manager or owner, with its reason; audited.
+    pub async fn back_office_adjust(
+        &self,
+        actor: &Actor,
+        (code, delta): (&str, i64),
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Entry> {
+        actor.require(Permission::BackOffice)?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(invalid("reason", "required"));
+        }
+        let code = MemberCode::parse(code).ok_or(ServiceError::NotFound("member"))?;
+        let member = self.member(&MemberRef::Code(code)).await?;
+        let entry = self.adjust(member.id, delta, reason, now).await?;
+        self.audit(
+            actor,
+            "member.adjust",
+            Some(&member.code),
+            None,
+            Some(&entry),
+            now,
+        )
+        .await?;
+        Ok(entry)
+    }
+}

@@ -122,6 +122,9 @@ macro_rules! with_operations {
                 write_op fn update_member(&self, member_id: i64, update: &MemberUpdate)
                     -> Result<Member>
                     => [update] |tx| ops::members::update_member(tx, member_id, &update);
+                /// Members whose name starts with `prefix` (any case), by name.
+                read_op fn members_named(&self, prefix: &str, limit: i64) -> Result<Vec<Member>>
+                    => [prefix] |tx| ops::members::members_named(tx, &prefix, limit);
                 /// Stores a member's phone number (E.164) with the time they agreed to
                 /// it being kept; a number another member has is a duplicate.
                 write_op fn set_phone(&self, member_id: i64, phone: &str, now: DateTime<Utc>) -> Result<Member>

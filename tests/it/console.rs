@@ -694,3 +694,108 @@ async fn part_of_a_sale_is_refunded_at_the_counter_and_its_points_taken_back_onc
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_manager_finds_a_member_by_name_reads_their_file_and_adjusts_with_a_reason() {
+    each_app(async |app| {
+        let somchai = app
+            .t
+            .store
+            .add_member(
+                &NewMember {
+                    name: Some("Somchai Jaidee".into()),
+                    ..Default::default()
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        let link = staff(app, "manager@shop.example", Role::Manager, None).await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "larb-moo-isan-style", "larb-moo-isan-style")
+            .await;
+        let page = b.get("/console/members?q=SOMch").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains(&somchai.code), "{}", page.body);
+        let page = b.get("/console/members?q=100%25").await;
+        assert!(!page.body.contains(&somchai.code), "a % matches itself");
+
+        let path = format!("/console/members/{}", somchai.code);
+        let page = b.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.field("csrf");
+        let adjust = format!("{path}/adjust");
+        let page = b
+            .post(
+                &adjust,
+                &[("csrf", &csrf), ("points", "+50"), ("reason", "")],
+            )
+            .await;
+        assert_eq!(page.status, 422, "a reason is required");
+        let page = b
+            .post(
+                &adjust,
+                &[
+                    ("csrf", &csrf),
+                    ("points", "+50"),
+                    ("reason", "birthday gift"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Balance: 50 points"), "{}", page.body);
+        assert!(
+            page.body.contains("birthday gift"),
+            "the history shows the reason"
+        );
+        let page = b
+            .post(
+                &adjust,
+                &[("csrf", &csrf), ("points", "-80"), ("reason", "typo")],
+            )
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(page.body.contains("below zero"), "{}", page.body);
+
+        let log = app
+            .t
+            .loyalty
+            .audit_log(
+                &Actor::Cli,
+                &AuditFilter {
+                    limit: 20,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        assert!(
+            actions.contains(&"member.adjust") && actions.contains(&"member.view"),
+            "{actions:?}"
+        );
+
+        // A cashier has the counter only.
+        let link = staff(
+            app,
+            "kai@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut cashier = Browser::new(app);
+        cashier
+            .choose_password(&link, "pad-see-ew-noodle", "pad-see-ew-noodle")
+            .await;
+        assert_eq!(cashier.get("/console/members?q=som").await.status, 403);
+        assert_eq!(cashier.get(&path).await.status, 403);
+        let m = app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(somchai.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 50);
+    })
+    .await;
+}

@@ -231,6 +231,30 @@ pub(crate) async fn set_reachable(
     Ok(())
 }
 
+/// Members whose name starts with `prefix` (any case), by name; `%`, `_` and
+/// `\` in the prefix match themselves.
+pub(crate) async fn members_named(
+    tx: &mut impl Tx,
+    prefix: &str,
+    limit: i64,
+) -> Result<Vec<Member>> {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for ch in prefix.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    tx.all(
+        &format!(
+            "{MEMBER_COLUMNS} WHERE lower(name) LIKE $1 ESCAPE '\\' ORDER BY name, id LIMIT $2"
+        ),
+        args![pattern.as_str(), limit],
+    )
+    .await
+}
+
 /// Stores a member's phone number (E.164) and when they agreed to it being
 /// kept; a number another member has is refused.
 pub(crate) async fn set_phone(

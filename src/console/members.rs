@@ -1,0 +1,184 @@
+//! The back office's members: search by code, phone or name; a member's file
+//! (balance, lots and their expiry, vouchers, history); manual adjustments
+//! with a required reason.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::page::{csrf_field, layout, notice};
+use super::{Console, Refused, Signed};
+use crate::domain::phone;
+use crate::domain::time::now;
+use crate::i18n;
+use crate::service::ServiceError;
+use crate::service::staff::Actor;
+
+#[derive(Deserialize, Default)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn search(State(c): State<Console>, s: Signed, Query(q): Query<Search>) -> Response {
+    let l = s.locale;
+    let actor = Actor::Staff(s.staff.clone());
+    let found = match c.loyalty.search_members(&actor, &q.q).await {
+        Ok(found) => found,
+        Err(e) => return Refused::from(e).render(&c, l),
+    };
+    let body = html! {
+        form method="get" action="/console/members" #search .row {
+            input type="search" name="q" value=(q.q) placeholder=(c.t(l, "console-members-search")) autofocus;
+            button type="submit" { (c.t(l, "console-find-button")) }
+        }
+        @if !q.q.trim().is_empty() && found.is_empty() {
+            (notice(&c.t(l, "console-member-not-found"), false))
+        }
+        table #members {
+            @for m in &found {
+                tr {
+                    td { a href=(format!("/console/members/{}", m.code)) { (m.code) } }
+                    td { (m.name.as_deref().unwrap_or("")) }
+                    td { (m.phone.as_deref().map(phone::display).unwrap_or_default()) }
+                    td { (c.t_args(l, "console-member-balance", &[("points", i18n::number(m.balance.value()))])) }
+                }
+            }
+        }
+    };
+    let title = c.t(l, "console-nav-members");
+    layout(&c, l, Some(&s), &title, body).into_response()
+}
+
+async fn file_page(
+    c: &Console,
+    s: &Signed,
+    code: &str,
+    status: StatusCode,
+    result: Option<Markup>,
+) -> Response {
+    let l = s.locale;
+    let tz = c.loyalty.timezone();
+    let actor = Actor::Staff(s.staff.clone());
+    let f = match c.loyalty.member_file(&actor, code, now()).await {
+        Ok(f) => f,
+        Err(ServiceError::NotFound(_)) => {
+            let body = notice(&c.t(l, "console-member-not-found"), false);
+            let title = c.t(l, "console-nav-members");
+            return (StatusCode::NOT_FOUND, layout(c, l, Some(s), &title, body)).into_response();
+        }
+        Err(e) => return Refused::from(e).render(c, l),
+    };
+    let date = |t: chrono::DateTime<chrono::Utc>| i18n::local_date(t, tz, l);
+    let m = &f.member;
+    let body = html! {
+        @if let Some(r) = result { (r) }
+        section.card {
+            div.muted { (c.t_args(l, "console-member-code", &[("code", m.code.clone())])) }
+            @if let Some(name) = &m.name { div { (name) } }
+            @if let Some(p) = &m.phone { div.muted { (phone::display(p)) } }
+            div.balance { (c.t_args(l, "console-member-balance", &[("points", i18n::number(m.balance.value()))])) }
+        }
+        h2 { (c.t(l, "console-lots")) }
+        table #lots {
+            @for lot in &f.lots {
+                tr {
+                    td { (i18n::number(lot.remaining.value())) }
+                    td { (c.t_args(l, "console-lot-expires", &[("date", date(lot.expires_at))])) }
+                }
+            }
+        }
+        h2 { (c.t(l, "console-vouchers")) }
+        table #vouchers {
+            @for v in &f.vouchers {
+                tr { td { (v.code) } td { (v.status.as_str()) } td { (date(v.issued_at)) } }
+            }
+        }
+        h2 { (c.t(l, "console-history")) }
+        table #history {
+            @for e in &f.entries {
+                tr {
+                    td { (date(e.created_at)) }
+                    td { (e.kind.as_str()) }
+                    td { (format!("{:+}", e.points.value())) }
+                    td { (i18n::number(e.balance_after.value())) }
+                    td.muted { (e.reference.as_deref().unwrap_or("")) }
+                }
+            }
+        }
+        h2 { (c.t(l, "console-adjust-title")) }
+        form method="post" action=(format!("/console/members/{}/adjust", m.code)) #adjust {
+            (csrf_field(s))
+            label { (c.t(l, "console-adjust-points")) input type="number" name="points" step="1" required; }
+            label { (c.t(l, "console-adjust-reason")) input type="text" name="reason" required maxlength="200"; }
+            button type="submit" { (c.t(l, "console-adjust-button")) }
+        }
+    };
+    let title = c.t(l, "console-nav-members");
+    (status, layout(c, l, Some(s), &title, body)).into_response()
+}
+
+pub async fn file(State(c): State<Console>, s: Signed, Path(code): Path<String>) -> Response {
+    file_page(&c, &s, &code, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+pub struct AdjustForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    points: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn adjust(
+    State(c): State<Console>,
+    s: Signed,
+    Path(code): Path<String>,
+    Form(f): Form<AdjustForm>,
+) -> Response {
+    let l = s.locale;
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return r.render(&c, l);
+    }
+    let Ok(delta) = f.points.trim().trim_start_matches('+').parse::<i64>() else {
+        let result = notice(&c.t(l, "console-adjust-invalid"), false);
+        return file_page(
+            &c,
+            &s,
+            &code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(result),
+        )
+        .await;
+    };
+    let actor = Actor::Staff(s.staff.clone());
+    let (status, result) = match c
+        .loyalty
+        .back_office_adjust(&actor, (&code, delta), &f.reason, now())
+        .await
+    {
+        Ok(e) => {
+            let text = c.t_args(
+                l,
+                "console-adjusted",
+                &[("balance", i18n::number(e.balance_after.value()))],
+            );
+            (StatusCode::OK, notice(&text, true))
+        }
+        Err(ServiceError::Invalid { .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            notice(&c.t(l, "console-adjust-invalid"), false),
+        ),
+        Err(ServiceError::Refused(_)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            notice(&c.t(l, "console-adjust-below-zero"), false),
+        ),
+        Err(e) => return Refused::from(e).render(&c, l),
+    };
+    file_page(&c, &s, &code, status, Some(result)).await
+}
