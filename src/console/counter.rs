@@ -230,6 +230,21 @@ async fn counter_page(c: &Console, s: &Signed, q: &str, result: Option<Markup>) 
     (status, layout(c, l, Some(s), &title, body)).into_response()
 }
 
+/// The counter again, for `q`, with what an action did on top, answered with
+/// the action's status (unless the page itself says otherwise).
+async fn answer(
+    c: &Console,
+    s: &Signed,
+    q: &str,
+    (status, result): (StatusCode, Markup),
+) -> Response {
+    let mut page = counter_page(c, s, q, Some(result)).await;
+    if page.status() == StatusCode::OK {
+        *page.status_mut() = status;
+    }
+    page
+}
+
 pub async fn home(State(c): State<Console>, s: Signed, Query(f): Query<Find>) -> Response {
     if let Err(e) = Actor::Staff(s.staff.clone()).require(crate::domain::staff::Permission::Counter)
     {
@@ -308,11 +323,7 @@ pub async fn sale(State(c): State<Console>, s: Signed, Form(f): Form<SaleForm>) 
         ),
         Err(e) => return Refused::from(e).render(&c, l),
     };
-    let mut page = counter_page(&c, &s, &f.member, Some(result)).await;
-    if page.status() == StatusCode::OK {
-        *page.status_mut() = status;
-    }
-    page
+    answer(&c, &s, &f.member, (status, result)).await
 }
 
 #[derive(Deserialize)]
@@ -358,11 +369,7 @@ pub async fn use_voucher(State(c): State<Console>, s: Signed, Form(f): Form<UseF
         ),
         Err(e) => return Refused::from(e).render(&c, l),
     };
-    let mut page = counter_page(&c, &s, "", Some(result)).await;
-    if page.status() == StatusCode::OK {
-        *page.status_mut() = status;
-    }
-    page
+    answer(&c, &s, "", (status, result)).await
 }
 
 #[derive(Deserialize)]
@@ -404,11 +411,7 @@ pub async fn set_phone(State(c): State<Console>, s: Signed, Form(f): Form<PhoneF
         ),
         Err(e) => return Refused::from(e).render(&c, l),
     };
-    let mut page = counter_page(&c, &s, &f.member, Some(result)).await;
-    if page.status() == StatusCode::OK {
-        *page.status_mut() = status;
-    }
-    page
+    answer(&c, &s, &f.member, (status, result)).await
 }
 
 #[derive(Deserialize)]
@@ -448,11 +451,7 @@ pub async fn redeem(State(c): State<Console>, s: Signed, Form(f): Form<RedeemFor
         }
         Err(e) => return Refused::from(e).render(&c, l),
     };
-    let mut page = counter_page(&c, &s, &f.member, Some(result)).await;
-    if page.status() == StatusCode::OK {
-        *page.status_mut() = status;
-    }
-    page
+    answer(&c, &s, &f.member, (status, result)).await
 }
 
 #[derive(Deserialize)]
@@ -522,9 +521,5 @@ pub async fn refund(State(c): State<Console>, s: Signed, Form(f): Form<RefundFor
         ),
         Err(e) => return Refused::from(e).render(&c, l),
     };
-    let mut page = counter_page(&c, &s, &f.member, Some(result)).await;
-    if page.status() == StatusCode::OK {
-        *page.status_mut() = status;
-    }
-    page
+    answer(&c, &s, &f.member, (status, result)).await
 }
