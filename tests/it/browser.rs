@@ -174,6 +174,13 @@ async fn in_chromium_a_cashier_signs_in_records_a_sale_and_signs_out() {
             .await
             .unwrap();
         assert_eq!(m.balance.value(), 10);
+        // `TAEM_SCREENSHOTS=docs/screenshots cargo test browser` refreshes the
+        // README's picture of the counter.
+        if let Ok(dir) = std::env::var("TAEM_SCREENSHOTS") {
+            let png = b.client.screenshot().await.unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(format!("{dir}/counter.png"), png).unwrap();
+        }
 
         b.press("header form button").await;
         b.at("/console/signin").await;
