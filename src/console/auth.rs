@@ -12,7 +12,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::page::{layout, notice};
-use super::{Console, Refused, Signed, browser_locale, cookie_value, peer, session_token};
+use super::{Console, Posted, Refused, browser_locale, cookie_value, peer, session_token};
 use crate::domain::staff::{LinkPurpose, MIN_PASSWORD};
 use crate::domain::time::now;
 use crate::domain::{Locale, Refusal};
@@ -139,21 +139,15 @@ pub async fn signin(State(c): State<Console>, req: Request) -> Response {
     }
 }
 
+/// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
+pub struct Nothing {}
 
 pub async fn signout(
     State(c): State<Console>,
-    signed: Signed,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    Posted { s: signed, .. }: Posted<Nothing>,
 ) -> Response {
-    if let Err(r) = signed.check_csrf(&f.csrf) {
-        return r.render(&c, signed.locale);
-    }
     if let Some(token) = session_token(&headers)
         && let Err(e) = c.loyalty.sign_out(&token).await
     {

@@ -1,6 +1,5 @@
 //! The counter screen: find a member (code or phone), record a sale.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,7 +8,7 @@ use rand::RngExt;
 use serde::Deserialize;
 
 use super::page::{csrf_field, layout, notice};
-use super::{Console, Refused, Signed};
+use super::{Console, Posted, Refused, Signed};
 use crate::domain::model::{Member, Merchant, Recorded, Reward};
 use crate::domain::phone;
 use crate::domain::time::now;
@@ -256,8 +255,6 @@ pub async fn home(State(c): State<Console>, s: Signed, Query(f): Query<Find>) ->
 #[derive(Deserialize)]
 pub struct SaleForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     member: String,
     #[serde(default)]
     merchant: String,
@@ -269,11 +266,8 @@ pub struct SaleForm {
     nonce: String,
 }
 
-pub async fn sale(State(c): State<Console>, s: Signed, Form(f): Form<SaleForm>) -> Response {
+pub async fn sale(State(c): State<Console>, Posted { s, form: f }: Posted<SaleForm>) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let receipt_id = match f.receipt.trim() {
         "" => format!("counter-{}", f.nonce.trim()),
         typed => typed.to_string(),
@@ -329,18 +323,16 @@ pub async fn sale(State(c): State<Console>, s: Signed, Form(f): Form<SaleForm>) 
 #[derive(Deserialize)]
 pub struct UseForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     code: String,
     #[serde(default)]
     merchant: String,
 }
 
-pub async fn use_voucher(State(c): State<Console>, s: Signed, Form(f): Form<UseForm>) -> Response {
+pub async fn use_voucher(
+    State(c): State<Console>,
+    Posted { s, form: f }: Posted<UseForm>,
+) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let actor = Actor::Staff(s.staff.clone());
     let (status, result) = match c
         .loyalty
@@ -375,8 +367,6 @@ pub async fn use_voucher(State(c): State<Console>, s: Signed, Form(f): Form<UseF
 #[derive(Deserialize)]
 pub struct PhoneForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     member: String,
     #[serde(default)]
     phone: String,
@@ -384,11 +374,11 @@ pub struct PhoneForm {
     consent: Option<String>,
 }
 
-pub async fn set_phone(State(c): State<Console>, s: Signed, Form(f): Form<PhoneForm>) -> Response {
+pub async fn set_phone(
+    State(c): State<Console>,
+    Posted { s, form: f }: Posted<PhoneForm>,
+) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let actor = Actor::Staff(s.staff.clone());
     let consent = f.consent.as_deref() == Some("yes");
     let (status, result) = match c
@@ -417,8 +407,6 @@ pub async fn set_phone(State(c): State<Console>, s: Signed, Form(f): Form<PhoneF
 #[derive(Deserialize)]
 pub struct RedeemForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     member: String,
     #[serde(default)]
     reward: i64,
@@ -426,11 +414,11 @@ pub struct RedeemForm {
     nonce: String,
 }
 
-pub async fn redeem(State(c): State<Console>, s: Signed, Form(f): Form<RedeemForm>) -> Response {
+pub async fn redeem(
+    State(c): State<Console>,
+    Posted { s, form: f }: Posted<RedeemForm>,
+) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let actor = Actor::Staff(s.staff.clone());
     let (status, result) = match c
         .loyalty
@@ -457,8 +445,6 @@ pub async fn redeem(State(c): State<Console>, s: Signed, Form(f): Form<RedeemFor
 #[derive(Deserialize)]
 pub struct RefundForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     member: String,
     #[serde(default)]
     merchant: String,
@@ -470,11 +456,11 @@ pub struct RefundForm {
     nonce: String,
 }
 
-pub async fn refund(State(c): State<Console>, s: Signed, Form(f): Form<RefundForm>) -> Response {
+pub async fn refund(
+    State(c): State<Console>,
+    Posted { s, form: f }: Posted<RefundForm>,
+) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let refund = CounterRefund {
         merchant_id: f.merchant.clone(),
         receipt_id: f.receipt.clone(),

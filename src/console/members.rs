@@ -2,7 +2,6 @@
 //! (balance, lots and their expiry, vouchers, history); manual adjustments
 //! with a required reason.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,7 +9,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::page::{csrf_field, layout, notice};
-use super::{Console, Refused, Signed};
+use super::{Console, Posted, Refused, Signed};
 use crate::domain::phone;
 use crate::domain::time::now;
 use crate::i18n;
@@ -128,8 +127,6 @@ pub async fn file(State(c): State<Console>, s: Signed, Path(code): Path<String>)
 #[derive(Deserialize)]
 pub struct AdjustForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     points: String,
     #[serde(default)]
     reason: String,
@@ -137,14 +134,10 @@ pub struct AdjustForm {
 
 pub async fn adjust(
     State(c): State<Console>,
-    s: Signed,
     Path(code): Path<String>,
-    Form(f): Form<AdjustForm>,
+    Posted { s, form: f }: Posted<AdjustForm>,
 ) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let Ok(delta) = f.points.trim().trim_start_matches('+').parse::<i64>() else {
         let result = notice(&c.t(l, "console-adjust-invalid"), false);
         return file_page(

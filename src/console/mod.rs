@@ -198,6 +198,53 @@ impl FromRequestParts<Console> for Signed {
     }
 }
 
+/// A form posted by a signed-in staff member, accepted only with the
+/// session's CSRF token (its `csrf` field); without it the request is refused
+/// before the handler runs.
+pub struct Posted<T> {
+    pub s: Signed,
+    pub form: T,
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<Console> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, c: &Console) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let s = Signed::from_request_parts(&mut parts, c).await?;
+        let refuse = |s: &Signed| Refused::Csrf.render(c, s.locale);
+        let Ok(bytes) = axum::body::to_bytes(body, crate::http::MAX_BODY).await else {
+            return Err(refuse(&s));
+        };
+        // The form, read twice: once for its token, once for the handler.
+        let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+        let form = |bytes: &[u8]| {
+            let mut req = axum::http::Request::post("/")
+                .body(axum::body::Body::from(bytes.to_vec()))
+                .expect("a request");
+            if let Some(ct) = &content_type {
+                req.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+            }
+            req
+        };
+        let csrf = axum::Form::<CsrfField>::from_request(form(&bytes), c).await;
+        match csrf {
+            Ok(axum::Form(f)) if s.check_csrf(&f.csrf).is_ok() => {}
+            _ => return Err(refuse(&s)),
+        }
+        match axum::Form::<T>::from_request(form(&bytes), c).await {
+            Ok(axum::Form(form)) => Ok(Posted { s, form }),
+            Err(_) => Err(Refused::Csrf.render(c, s.locale)),
+        }
+    }
+}
+
 /// The address a request came from (for counting wrong passwords).
 fn peer(parts: &axum::http::Extensions) -> String {
     parts

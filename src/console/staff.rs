@@ -1,7 +1,6 @@
 //! The owner's pages: staff (invite, change role or shop, disable) and the
 //! audit log.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,7 +8,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::page::{csrf_field, layout, notice};
-use super::{Console, Refused, Signed};
+use super::{Console, Posted, Refused, Signed};
 use crate::domain::model::Merchant;
 use crate::domain::staff::{AuditFilter, NewStaff, Role, Staff, StaffChange};
 use crate::domain::time::now;
@@ -103,8 +102,6 @@ pub async fn list(State(c): State<Console>, s: Signed) -> Response {
 #[derive(Deserialize)]
 pub struct InviteForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
     #[serde(default)]
     name: String,
@@ -118,11 +115,11 @@ fn shop(merchant: &str) -> Option<String> {
     Some(merchant.trim().to_string()).filter(|m| !m.is_empty())
 }
 
-pub async fn invite(State(c): State<Console>, s: Signed, Form(f): Form<InviteForm>) -> Response {
+pub async fn invite(
+    State(c): State<Console>,
+    Posted { s, form: f }: Posted<InviteForm>,
+) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let Some(role) = Role::parse(&f.role) else {
         return staff_page(
             &c,
@@ -176,8 +173,6 @@ pub async fn invite(State(c): State<Console>, s: Signed, Form(f): Form<InviteFor
 #[derive(Deserialize)]
 pub struct ChangeForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     role: String,
     #[serde(default)]
     merchant: String,
@@ -187,14 +182,10 @@ pub struct ChangeForm {
 
 pub async fn change(
     State(c): State<Console>,
-    s: Signed,
     Path(id): Path<i64>,
-    Form(f): Form<ChangeForm>,
+    Posted { s, form: f }: Posted<ChangeForm>,
 ) -> Response {
     let l = s.locale;
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return r.render(&c, l);
-    }
     let Some(role) = Role::parse(&f.role) else {
         return staff_page(
             &c,
