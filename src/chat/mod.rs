@@ -22,7 +22,7 @@ pub mod reply;
 mod rewards;
 
 pub use intent::Intent;
-pub use reply::{Button, Card, Message, Reply, Span};
+pub use reply::{Button, Card, Message, Photo, Reply, Span};
 
 /// Rewards shown per page of the catalogue.
 pub const REWARDS_PER_PAGE: usize = 5;

@@ -23,6 +23,15 @@ pub struct Qr {
     pub data: String,
 }
 
+/// A picture taem publishes (a reward's): its path under the public URL, for
+/// platforms that take images by URL (LINE), and its bytes, for those that
+/// take uploads (Telegram).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    pub path: String,
+    pub bytes: std::sync::Arc<[u8]>,
+}
+
 /// One item of a catalogue (a reward): platforms with cards (LINE's Flex
 /// carousel) show these instead of the text lines that list the same items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +39,8 @@ pub struct Card {
     pub title: String,
     pub subtitle: String,
     pub button: Option<Button>,
+    /// The path of the card's picture under the public URL (the hero image).
+    pub picture: Option<String>,
 }
 
 /// One message.
@@ -39,6 +50,9 @@ pub struct Message {
     pub buttons: Vec<Vec<Button>>,
     /// Sent as a photo with the text as its caption.
     pub qr: Option<Qr>,
+    /// A picture sent before the text (as a photo with the text as its caption
+    /// where the platform has captions).
+    pub photo: Option<Photo>,
     /// The same items as the text, as cards (LINE renders a carousel).
     pub cards: Vec<Card>,
 }

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use super::{Conversation, Turn, nonce, s};
-use crate::chat::{Card, Intent, Message, REWARDS_PER_PAGE};
+use crate::chat::{Card, Intent, Message, Photo, REWARDS_PER_PAGE};
 use crate::domain::Refusal;
 use crate::domain::model::*;
+use crate::domain::picture;
 use crate::i18n::{self, Locale};
 use crate::service::ServiceError;
 
@@ -88,6 +89,7 @@ impl Conversation {
                     ],
                 ),
                 button: redeem.clone(),
+                picture: r.picture.as_ref().map(|p| picture::path(r.id, p)),
             });
             if let Some(b) = redeem {
                 buttons.push(vec![b]);
@@ -143,7 +145,16 @@ impl Conversation {
                 ("after", s(i18n::number(balance - r.cost.value()))),
             ],
         );
-        Ok(Message::new().text(text).row(vec![
+        let mut m = Message::new().text(text);
+        if let Some(p) = &r.picture
+            && let Some((_, bytes)) = self.loyalty.reward_picture(r.id, p).await?
+        {
+            m.photo = Some(Photo {
+                path: picture::path(r.id, p),
+                bytes: bytes.into(),
+            });
+        }
+        Ok(m.row(vec![
             self.button(
                 loc,
                 "btn-confirm-redeem",

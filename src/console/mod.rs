@@ -25,6 +25,7 @@ mod auth;
 mod counter;
 mod members;
 mod page;
+mod rewards;
 mod staff;
 
 /// The session cookie's name.
@@ -111,6 +112,15 @@ pub fn router(console: Console) -> Router {
         .route("/console/members", get(members::search))
         .route("/console/members/{code}", get(members::file))
         .route("/console/members/{code}/adjust", post(members::adjust))
+        .route("/console/rewards", get(rewards::list).post(rewards::create))
+        .route("/console/rewards/new", get(rewards::new_page))
+        .route(
+            "/console/rewards/{id}",
+            get(rewards::edit_page).post(rewards::update),
+        )
+        .route("/console/rewards/{id}/active", post(rewards::set_active))
+        .route("/console/rewards/{id}/picture", post(rewards::set_picture))
+        .route("/media/rewards/{id}/{file}", get(rewards::media))
         .route("/console/staff", get(staff::list).post(staff::invite))
         .route("/console/staff/{id}", post(staff::change))
         .route("/console/audit", get(staff::audit))

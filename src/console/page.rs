@@ -45,6 +45,7 @@ pub fn layout(
                             a href="/console" { (c.t(locale, "console-nav-counter")) }
                             @if s.staff.may(Permission::BackOffice) {
                                 " · " a href="/console/members" { (c.t(locale, "console-nav-members")) }
+                                " · " a href="/console/rewards" { (c.t(locale, "console-nav-rewards")) }
                             }
                             @if s.staff.may(Permission::Staff) {
                                 " · " a href="/console/staff" { (c.t(locale, "console-nav-staff")) }

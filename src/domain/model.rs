@@ -195,6 +195,9 @@ pub struct Reward {
     pub voucher_days: u32,
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// The current picture's name (`None`: no picture); see
+    /// [`crate::domain::picture`].
+    pub picture: Option<String>,
 }
 
 impl Reward {

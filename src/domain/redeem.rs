@@ -72,6 +72,7 @@ mod tests {
             voucher_days: 30,
             active: true,
             created_at: now(),
+            picture: None,
         }
     }
 

@@ -44,6 +44,11 @@ impl QrUrls {
         }
     }
 
+    /// The public URL of what taem serves at `path` (which starts with `/`).
+    pub fn public(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
     /// The public URL of a QR image of `data`, valid for [`TTL_MINUTES`].
     pub fn url(&self, data: &str, now: DateTime<Utc>) -> String {
         let expires = (now + Duration::minutes(TTL_MINUTES)).timestamp();

@@ -169,9 +169,7 @@ async fn handle_event(state: &LineState, event: Value) {
         first_name: None,
     };
     let reply = state.conversation.handle(&who, intent, now()).await;
-    let messages = render::messages(&reply, |data| {
-        state.qr_urls.as_ref().map(|q| q.url(data, now()))
-    });
+    let messages = render::messages(&reply, &state.qr_urls);
     if messages.is_empty() {
         return;
     }

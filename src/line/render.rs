@@ -19,14 +19,37 @@ fn label(s: &str) -> String {
     }
 }
 
-/// `qr_url` turns QR data into a public image URL (or `None` when taem has no
-/// public URL, in which case the code is sent as text only).
-pub fn messages(reply: &Reply, qr_url: impl Fn(&str) -> Option<String>) -> Vec<Value> {
+/// Public URLs for what LINE fetches by URL (QR codes and pictures); without a
+/// public URL QR codes go as text only and pictures are left out.
+pub trait Urls {
+    /// A QR image of `data`.
+    fn qr(&self, data: &str) -> Option<String>;
+    /// What taem publishes at `path`.
+    fn public(&self, path: &str) -> Option<String>;
+}
+
+impl Urls for Option<crate::http::qr::QrUrls> {
+    fn qr(&self, data: &str) -> Option<String> {
+        self.as_ref()
+            .map(|q| q.url(data, crate::domain::time::now()))
+    }
+
+    fn public(&self, path: &str) -> Option<String> {
+        self.as_ref().map(|q| q.public(path))
+    }
+}
+
+pub fn messages(reply: &Reply, urls: &impl Urls) -> Vec<Value> {
     let mut out = Vec::new();
     let mut buttons = Vec::new();
     for m in &reply.messages {
+        if let Some(photo) = &m.photo
+            && let Some(url) = urls.public(&photo.path)
+        {
+            out.push(json!({"type": "image", "originalContentUrl": url, "previewImageUrl": url}));
+        }
         if let Some(qr) = &m.qr
-            && let Some(url) = qr_url(&qr.data)
+            && let Some(url) = urls.qr(&qr.data)
         {
             out.push(json!({"type": "image", "originalContentUrl": url, "previewImageUrl": url}));
         }
@@ -34,7 +57,7 @@ pub fn messages(reply: &Reply, qr_url: impl Fn(&str) -> Option<String>) -> Vec<V
         if !m.cards.is_empty() {
             // A catalogue: a Flex carousel of bubbles, each with its own button;
             // the other buttons (paging) stay quick replies.
-            out.push(carousel(&text, &m.cards));
+            out.push(carousel(&text, &m.cards, urls));
             let on_cards: Vec<_> = m.cards.iter().filter_map(|c| c.button.as_ref()).collect();
             buttons.extend(m.all_buttons().filter(|b| !on_cards.contains(b)).cloned());
             continue;
@@ -65,7 +88,8 @@ pub fn messages(reply: &Reply, qr_url: impl Fn(&str) -> Option<String>) -> Vec<V
 }
 
 /// At most 12 bubbles per carousel (LINE's limit); alt text ≤ 400 characters.
-fn carousel(alt: &str, cards: &[crate::chat::Card]) -> Value {
+/// A card's picture is its bubble's hero image, square, cropped to fill.
+fn carousel(alt: &str, cards: &[crate::chat::Card], urls: &impl Urls) -> Value {
     let bubbles: Vec<Value> = cards
         .iter()
         .take(12)
@@ -78,6 +102,10 @@ fn carousel(alt: &str, cards: &[crate::chat::Card]) -> Value {
                     {"type": "text", "text": c.subtitle, "size": "sm", "color": "#666666", "wrap": true}
                 ]}
             });
+            if let Some(url) = c.picture.as_deref().and_then(|p| urls.public(p)) {
+                bubble["hero"] = json!({"type": "image", "url": url, "size": "full",
+                                        "aspectRatio": "1:1", "aspectMode": "cover"});
+            }
             if let Some(b) = &c.button {
                 bubble["footer"] = json!({"type": "box", "layout": "vertical", "contents": [{
                     "type": "button", "style": "primary", "height": "sm",
@@ -108,7 +136,16 @@ mod tests {
                     intent: Intent::Redeem { reward_id: 7 },
                 }]),
         );
-        let out = messages(&reply, |d| Some(format!("https://x/qr/{d}.png")));
+        struct Fixed;
+        impl Urls for Fixed {
+            fn qr(&self, d: &str) -> Option<String> {
+                Some(format!("https://x/qr/{d}.png"))
+            }
+            fn public(&self, p: &str) -> Option<String> {
+                Some(format!("https://x{p}"))
+            }
+        }
+        let out = messages(&reply, &Fixed);
         assert_eq!(out[0]["type"], "image");
         assert_eq!(out[1]["text"], "hello");
         let item = &out[1]["quickReply"]["items"][0]["action"];

@@ -270,7 +270,7 @@ impl Worker {
 
     fn line_messages(&self, reply: &Reply) -> Vec<serde_json::Value> {
         let qr = self.line.as_ref().and_then(|l| l.qr_urls.clone());
-        crate::line::render::messages(reply, |data| qr.as_ref().map(|q| q.url(data, now())))
+        crate::line::render::messages(reply, &qr)
     }
 
     /// One LINE chunk: every recipient still wanted, one multicast, one retry key.

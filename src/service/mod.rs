@@ -16,6 +16,7 @@ use crate::domain::time::lot_expiry;
 use crate::domain::{Points, VoucherCode};
 use crate::store::{Store, StoreError};
 
+mod back_office;
 pub mod campaigns;
 pub mod counter;
 mod members;

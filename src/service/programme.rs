@@ -146,47 +146,13 @@ impl Loyalty {
 
     /// Adds a reward to the catalogue, every field checked.
     pub async fn add_reward(&self, r: RewardInput, now: DateTime<Utc>) -> Result<Reward> {
-        let cost = Points::positive(r.cost)
-            .ok_or_else(|| invalid("cost", "must be a positive number of points"))?;
-        for (field, name) in [("name_th", &r.name_th), ("name_en", &r.name_en)] {
-            if name.trim().is_empty() {
-                return Err(invalid(field, "must not be empty"));
-            }
-        }
-        if r.stock.is_some_and(|s| s < 0) {
-            return Err(invalid("stock", "must not be negative"));
-        }
-        if r.per_member_limit.is_some_and(|l| l < 1) {
-            return Err(invalid("limit", "must be at least 1"));
-        }
-        if r.voucher_days == 0 {
-            return Err(invalid("voucher_days", "must be at least 1"));
-        }
-        let currency: Currency = r
-            .currency
-            .parse()
-            .map_err(|e| invalid("currency", format!("{e}")))?;
-        let face_value = Money::parse(&r.face_value, currency)
-            .map_err(|e| invalid("face_value", format!("{:?}: {e}", r.face_value)))?;
-        if let (Some(f), Some(u)) = (r.valid_from, r.valid_until)
-            && u <= f
-        {
-            return Err(invalid("until", "must be after the start (from)"));
-        }
-        let new = NewReward {
-            name_th: r.name_th.trim().into(),
-            name_en: r.name_en.trim().into(),
-            description_th: r.description_th,
-            description_en: r.description_en,
-            cost,
-            stock: r.stock,
-            per_member_limit: r.per_member_limit,
-            valid_from: r.valid_from,
-            valid_until: r.valid_until,
-            face_value,
-            voucher_days: r.voucher_days,
-        };
-        Ok(self.store.add_reward(&new, now).await?)
+        Ok(self.store.add_reward(&checked_reward(r)?, now).await?)
+    }
+
+    /// Changes a reward, every field checked as when it was added; vouchers
+    /// already issued keep what they were issued with.
+    pub async fn update_reward(&self, id: i64, r: RewardInput) -> Result<Reward> {
+        Ok(self.store.update_reward(id, &checked_reward(r)?).await?)
     }
 
     /// Adds a tier or changes one: a new tier needs its threshold (a decimal
@@ -259,4 +225,49 @@ pub struct TierChangeInput {
     pub multiplier: Option<String>,
     pub name_th: Option<String>,
     pub name_en: Option<String>,
+}
+
+/// A reward as staff describe it, every field checked.
+fn checked_reward(r: RewardInput) -> Result<NewReward> {
+    let cost = Points::positive(r.cost)
+        .ok_or_else(|| invalid("cost", "must be a positive number of points"))?;
+    for (field, name) in [("name_th", &r.name_th), ("name_en", &r.name_en)] {
+        if name.trim().is_empty() {
+            return Err(invalid(field, "must not be empty"));
+        }
+    }
+    if r.stock.is_some_and(|s| s < 0) {
+        return Err(invalid("stock", "must not be negative"));
+    }
+    if r.per_member_limit.is_some_and(|l| l < 1) {
+        return Err(invalid("limit", "must be at least 1"));
+    }
+    if r.voucher_days == 0 {
+        return Err(invalid("voucher_days", "must be at least 1"));
+    }
+    let currency: Currency = r
+        .currency
+        .parse()
+        .map_err(|e| invalid("currency", format!("{e}")))?;
+    let face_value = Money::parse(&r.face_value, currency)
+        .map_err(|e| invalid("face_value", format!("{:?}: {e}", r.face_value)))?;
+    if let (Some(f), Some(u)) = (r.valid_from, r.valid_until)
+        && u <= f
+    {
+        return Err(invalid("until", "must be after the start (from)"));
+    }
+    let new = NewReward {
+        name_th: r.name_th.trim().into(),
+        name_en: r.name_en.trim().into(),
+        description_th: r.description_th,
+        description_en: r.description_en,
+        cost,
+        stock: r.stock,
+        per_member_limit: r.per_member_limit,
+        valid_from: r.valid_from,
+        valid_until: r.valid_until,
+        face_value,
+        voucher_days: r.voucher_days,
+    };
+    Ok(new)
 }

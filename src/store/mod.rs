@@ -227,6 +227,17 @@ macro_rules! with_operations {
                     => [] |tx| ops::rewards::rewards(tx, include_inactive);
                 write_op fn set_reward_active(&self, id: i64, active: bool) -> Result<Reward>
                     => [] |tx| ops::rewards::set_reward_active(tx, id, active);
+                /// Changes a reward; vouchers already issued keep what they were
+                /// issued with.
+                write_op fn update_reward(&self, id: i64, reward: &NewReward) -> Result<Reward>
+                    => [reward] |tx| ops::rewards::update_reward(tx, id, &reward);
+                /// Gives a reward a new picture, or (`None`) takes it away.
+                write_op fn set_reward_picture(&self, id: i64, picture: &Option<crate::domain::picture::Picture>, now: DateTime<Utc>)
+                    -> Result<Reward>
+                    => [picture] |tx| ops::rewards::set_reward_picture(tx, id, picture.as_ref(), now);
+                /// A reward's picture by its published name: content type and bytes.
+                read_op fn reward_picture(&self, id: i64, name: &str) -> Result<Option<(String, Vec<u8>)>>
+                    => [name] |tx| ops::rewards::reward_picture(tx, id, &name);
                 /// Spends points on a reward and issues a voucher, atomically. The same
                 /// `request_key` for the same member returns the voucher issued the
                 /// first time.

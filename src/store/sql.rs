@@ -28,6 +28,7 @@ pub(crate) enum Value<'a> {
     Text(Option<&'a str>),
     Ts(Option<DateTime<Utc>>),
     Bool(Option<bool>),
+    Bytes(Option<&'a [u8]>),
     /// Arrays, for PostgreSQL's `UNNEST` batches only.
     Ints(&'a [i64]),
     Texts(&'a [String]),
@@ -58,6 +59,7 @@ value_from! {
     Option<bool> => Bool;
     &'a [i64] => Ints;
     &'a [String] => Texts;
+    &'a [u8] => Bytes, Some;
 }
 
 /// The arguments of a statement: `args![a, b, c]`.
@@ -77,6 +79,7 @@ pub(crate) enum Cell {
     /// PostgreSQL's `timestamptz` (SQLite keeps times as text).
     Ts(DateTime<Utc>),
     Bool(bool),
+    Bytes(Vec<u8>),
 }
 
 /// A row read back, columns by position.
@@ -134,6 +137,15 @@ impl FromCell for String {
     fn from_cell(cell: &Cell) -> Option<String> {
         match cell {
             Cell::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromCell for Vec<u8> {
+    fn from_cell(cell: &Cell) -> Option<Vec<u8>> {
+        match cell {
+            Cell::Bytes(b) => Some(b.clone()),
             _ => None,
         }
     }

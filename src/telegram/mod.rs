@@ -208,14 +208,22 @@ async fn send_message(
     gate: Option<&Gate>,
 ) -> Result<(), RequestError> {
     let markup = keyboard(m);
-    if let Some(code) = &m.qr {
-        let png = qr::png(&code.data, 512)
-            .map_err(|e| RequestError::Io(std::io::Error::other(format!("QR code: {e}")).into()))?;
+    let image = match (&m.qr, &m.photo) {
+        (Some(code), _) => Some((
+            qr::png(&code.data, 512).map_err(|e| {
+                RequestError::Io(std::io::Error::other(format!("QR code: {e}")).into())
+            })?,
+            "qr.png",
+        )),
+        (None, Some(photo)) => Some((photo.bytes.to_vec(), "picture")),
+        (None, None) => None,
+    };
+    if let Some((png, file_name)) = image {
         let mut texts = chunks(&m.spans, MAX_CAPTION);
         let caption = texts.remove(0);
         with_retries(gate, || {
             let mut req = bot
-                .send_photo(chat, InputFile::memory(png.clone()).file_name("qr.png"))
+                .send_photo(chat, InputFile::memory(png.clone()).file_name(file_name))
                 .caption(caption.clone())
                 .parse_mode(ParseMode::Html);
             if texts.is_empty()

@@ -99,6 +99,14 @@ impl Browser {
         self.send(req).await
     }
 
+    async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .multipart(form);
+        self.send(req).await
+    }
+
     /// Chooses a password through a one-time link; the resulting page.
     async fn choose_password(&mut self, link: &str, password: &str, again: &str) -> Page {
         let page = self.get(link).await;
@@ -796,6 +804,181 @@ async fn a_manager_finds_a_member_by_name_reads_their_file_and_adjusts_with_a_re
             .await
             .unwrap();
         assert_eq!(m.balance.value(), 50);
+    })
+    .await;
+}
+
+/// A small real PNG (a green square), as a shop would upload.
+pub fn png_picture() -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(64, 64, image::Rgb([15, 118, 110]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn a_manager_adds_a_reward_with_a_picture_edits_and_disables_it() {
+    each_app(async |app| {
+        let link = staff(app, "manager@shop.example", Role::Manager, None).await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "khao-soi-chiang-mai", "khao-soi-chiang-mai")
+            .await;
+        let page = b.get("/console/rewards/new").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.field("csrf");
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("name_th", "ชาไทยเย็น"),
+            ("name_en", "Iced Thai tea"),
+            ("description_th", ""),
+            ("description_en", "A large one"),
+            ("cost", "abc"),
+            ("stock", "20"),
+            ("limit", ""),
+            ("valid_from", ""),
+            ("valid_until", "2027-01-31"),
+            ("face_value", "45"),
+            ("voucher_days", "14"),
+        ];
+        let page = b.post("/console/rewards", &form).await;
+        assert_eq!(
+            page.status, 422,
+            "a cost that is not a number: {}",
+            page.body
+        );
+        assert!(page.body.contains("Iced Thai tea"), "what was typed stays");
+        assert!(app.t.loyalty.rewards(true).await.unwrap().is_empty());
+
+        form[5].1 = "120";
+        let page = b.post("/console/rewards", &form).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let rewards = app.t.loyalty.rewards(true).await.unwrap();
+        assert_eq!(rewards.len(), 1);
+        let r = &rewards[0];
+        assert_eq!(
+            (r.cost.value(), r.stock, r.voucher_days),
+            (120, Some(20), 14)
+        );
+        let edit = format!("/console/rewards/{}", r.id);
+        assert_eq!(page.location.as_deref(), Some(&*format!("{edit}?saved")));
+        let page = b.get(&format!("{edit}?saved")).await;
+        assert!(page.body.contains("Saved."), "{}", page.body);
+        assert!(
+            page.body.contains("2027-01-31"),
+            "the last day offered is shown as typed"
+        );
+
+        // A GIF is refused, a PNG is kept and published under its own name.
+        let picture = |bytes: Vec<u8>, csrf: &str| {
+            reqwest::multipart::Form::new()
+                .text("csrf", csrf.to_string())
+                .part(
+                    "picture",
+                    reqwest::multipart::Part::bytes(bytes).file_name("tea.png"),
+                )
+        };
+        let page = b
+            .post_multipart(
+                &format!("{edit}/picture"),
+                picture(b"GIF89a...".to_vec(), &csrf),
+            )
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(page.body.contains("only JPEG and PNG"), "{}", page.body);
+        let page = b
+            .post_multipart(&format!("{edit}/picture"), picture(png_picture(), "forged"))
+            .await;
+        assert_eq!(page.status, 403, "no picture without the session's token");
+        assert_eq!(app.t.loyalty.reward(r.id).await.unwrap().picture, None);
+        let page = b
+            .post_multipart(&format!("{edit}/picture"), picture(png_picture(), &csrf))
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let r = app.t.loyalty.reward(r.id).await.unwrap();
+        let name = r.picture.clone().expect("a picture");
+        let public = format!("{}/media/rewards/{}/{name}", app.base, r.id);
+        let res = reqwest::get(&public).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "image/png");
+        assert!(
+            res.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        assert_eq!(res.bytes().await.unwrap().to_vec(), png_picture());
+        let list = b.get("/console/rewards").await;
+        assert!(
+            list.body
+                .contains(&format!("/media/rewards/{}/{name}", r.id))
+        );
+
+        // Edited: the new cost is what the next redemption costs.
+        form[5].1 = "150";
+        let page = b.post(&edit, &form).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert_eq!(app.t.loyalty.reward(r.id).await.unwrap().cost.value(), 150);
+
+        // Disabled: no longer offered.
+        let page = b
+            .post(
+                &format!("{edit}/active"),
+                &[("csrf", &csrf), ("active", "no")],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert!(app.t.loyalty.rewards(false).await.unwrap().is_empty());
+
+        let log = app
+            .t
+            .loyalty
+            .audit_log(
+                &Actor::Cli,
+                &AuditFilter {
+                    limit: 20,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        for a in [
+            "reward.create",
+            "reward.picture",
+            "reward.update",
+            "reward.disable",
+        ] {
+            assert!(actions.contains(&a), "{a} in {actions:?}");
+        }
+
+        // A cashier has the counter only.
+        let link = staff(
+            app,
+            "kai@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut cashier = Browser::new(app);
+        cashier
+            .choose_password(&link, "pad-see-ew-noodle", "pad-see-ew-noodle")
+            .await;
+        assert_eq!(cashier.get("/console/rewards").await.status, 403);
+        let theirs = cashier.get("/console").await.field("csrf");
+        let page = cashier
+            .post(
+                &edit,
+                &[
+                    ("csrf", &theirs),
+                    ("name_th", "x"),
+                    ("name_en", "x"),
+                    ("cost", "1"),
+                    ("voucher_days", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 403);
+        assert_eq!(app.t.loyalty.reward(r.id).await.unwrap().cost.value(), 150);
     })
     .await;
 }

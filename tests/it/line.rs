@@ -478,3 +478,55 @@ async fn qr_image_urls_have_their_own_key_and_do_not_show_the_code() {
         line.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_rewards_picture_is_the_hero_of_its_card_in_the_catalogue() {
+    for db in databases().await {
+        let mut line = Line::start(db, "en").await;
+        let reward = line.app.t.reward(100, None, None).await;
+        let png = crate::console::png_picture();
+        let actor = taem::service::staff::Actor::Cli;
+        let r = line
+            .app
+            .t
+            .loyalty
+            .change_reward_picture(
+                &actor,
+                reward.id,
+                Some(png.clone()),
+                taem::domain::time::now(),
+            )
+            .await
+            .unwrap();
+        let name = r.picture.expect("a picture");
+        let follow = line.event("follow", json!({"follow": {"isUnblocked": false}}));
+        line.send(follow).await;
+        let r = line.press("rw:0").await;
+        let bubbles = r[0].carousel();
+        let path = format!("/media/rewards/{}/{name}", reward.id);
+        assert_eq!(bubbles[0]["hero"]["type"], "image");
+        assert_eq!(
+            bubbles[0]["hero"]["url"],
+            format!("https://taem.example{path}")
+        );
+        // What LINE fetches from there is the picture.
+        let (status, _) = line.app.get(&path).await;
+        assert_eq!(status, 200);
+        let bytes = reqwest::get(format!("{}{path}", line.app.base))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(bytes.to_vec(), png);
+        // Asking to redeem it shows the picture too.
+        let r = line.press(&format!("rd:{}", reward.id)).await;
+        let first = &r[0].body["messages"][0];
+        assert_eq!(first["type"], "image", "{first}");
+        assert_eq!(
+            first["originalContentUrl"],
+            format!("https://taem.example{path}")
+        );
+        line.app.shutdown().await;
+    }
+}

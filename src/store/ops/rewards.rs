@@ -8,6 +8,7 @@ use super::{Steps, outbox};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
+use crate::domain::picture::Picture;
 use crate::domain::{Points, Refusal, VoucherCode, redeem};
 use crate::store::Result;
 use crate::store::rows::*;
@@ -63,6 +64,80 @@ pub(crate) async fn rewards(tx: &mut impl Tx, include_inactive: bool) -> Result<
     tx.all(
         &format!("{REWARD_COLUMNS} WHERE active OR $1 ORDER BY cost, id"),
         args![include_inactive],
+    )
+    .await
+}
+
+/// Changes a reward's description, cost, stock, limits, validity and value;
+/// vouchers already issued keep what they were issued with.
+pub(crate) async fn update_reward(tx: &mut impl Tx, id: i64, r: &NewReward) -> Result<Reward> {
+    let changed = tx
+        .exec(
+            "UPDATE rewards SET name_th = $1, name_en = $2, description_th = $3, \
+             description_en = $4, cost = $5, stock = $6, per_member_limit = $7, \
+             valid_from = $8, valid_until = $9, face_value_minor = $10, currency = $11, \
+             voucher_days = $12 WHERE id = $13",
+            args![
+                &r.name_th,
+                &r.name_en,
+                &r.description_th,
+                &r.description_en,
+                r.cost.value(),
+                r.stock,
+                r.per_member_limit,
+                r.valid_from,
+                r.valid_until,
+                r.face_value.minor(),
+                r.face_value.currency_code(),
+                i64::from(r.voucher_days),
+                id,
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(crate::store::StoreError::NotFound("reward"));
+    }
+    reward(tx, id).await
+}
+
+/// Gives a reward a new picture (`None`: takes its picture away).
+pub(crate) async fn set_reward_picture(
+    tx: &mut impl Tx,
+    id: i64,
+    picture: Option<&Picture>,
+    now: DateTime<Utc>,
+) -> Result<Reward> {
+    reward(tx, id).await?; // NotFound for an unknown reward
+    tx.exec(
+        "DELETE FROM reward_pictures WHERE reward_id = $1",
+        args![id],
+    )
+    .await?;
+    if let Some(p) = picture {
+        tx.exec(
+            "INSERT INTO reward_pictures (reward_id, name, content_type, bytes, updated_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            args![id, &p.name, p.content_type, &p.bytes[..], now],
+        )
+        .await?;
+    }
+    tx.exec(
+        "UPDATE rewards SET picture = $1 WHERE id = $2",
+        args![picture.map(|p| p.name.as_str()), id],
+    )
+    .await?;
+    reward(tx, id).await
+}
+
+/// A reward's picture by its published name: its content type and bytes.
+pub(crate) async fn reward_picture(
+    tx: &mut impl Tx,
+    id: i64,
+    name: &str,
+) -> Result<Option<(String, Vec<u8>)>> {
+    tx.opt(
+        "SELECT content_type, bytes FROM reward_pictures WHERE reward_id = $1 AND name = $2",
+        args![id, name],
     )
     .await
 }

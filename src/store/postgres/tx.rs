@@ -20,6 +20,7 @@ fn query<'q>(sql: &'q str, args: &'q [Value<'q>]) -> Query<'q, Postgres, PgArgum
             Value::Text(v) => q.bind(*v),
             Value::Ts(v) => q.bind(*v),
             Value::Bool(v) => q.bind(*v),
+            Value::Bytes(v) => q.bind(*v),
             Value::Ints(v) => q.bind(*v),
             Value::Texts(v) => q.bind(*v),
         };
@@ -41,9 +42,10 @@ fn row(r: &PgRow) -> Result<Row> {
             "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Cell::Text(r.try_get(i)?),
             "TIMESTAMPTZ" => Cell::Ts(r.try_get(i)?),
             "BOOL" => Cell::Bool(r.try_get(i)?),
+            "BYTEA" => Cell::Bytes(r.try_get(i)?),
             other => {
                 return Err(StoreError::Corrupt(format!(
-                    "column {} is {other}; cast it to BIGINT, TEXT, BOOLEAN or TIMESTAMPTZ",
+                    "column {} is {other}; cast it to BIGINT, TEXT, BOOLEAN, BYTEA or TIMESTAMPTZ",
                     column.name()
                 )));
             }

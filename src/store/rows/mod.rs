@@ -106,6 +106,7 @@ impl FromRow for Reward {
             voucher_days: u32::try_from(c.next::<i64>()?).unwrap_or(u32::MAX),
             active: c.next()?,
             created_at: c.next()?,
+            picture: c.next()?,
         })
     }
 }
@@ -272,7 +273,7 @@ pub(in crate::store) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, 
 
 pub(in crate::store) const REWARD_COLUMNS: &str = "SELECT id, name_th, name_en, description_th, description_en, \
     cost, stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
-    voucher_days, active, created_at FROM rewards";
+    voucher_days, active, created_at, picture FROM rewards";
 
 /// A movement of points to append.
 pub(in crate::store) struct NewEntry<'a> {

@@ -54,6 +54,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0008_console.sql",
         sql: include_str!("../../../migrations/sqlite/0008_console.sql"),
     },
+    Migration {
+        file: "0009_reward_pictures.sql",
+        sql: include_str!("../../../migrations/sqlite/0009_reward_pictures.sql"),
+    },
 ];
 
 impl Migration {

@@ -28,6 +28,7 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<
             Value::Text(v) => v.map(|s| ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))),
             Value::Ts(v) => v.map(|t| ToSqlOutput::from(format_ts(t))),
             Value::Bool(v) => v.map(ToSqlOutput::from),
+            Value::Bytes(v) => v.map(|b| ToSqlOutput::Borrowed(ValueRef::Blob(b))),
             Value::Ints(_) | Value::Texts(_) => {
                 return Err(StoreError::Corrupt("SQLite has no arrays".into()));
             }
@@ -45,9 +46,9 @@ fn cell(v: ValueRef<'_>) -> Cell {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(n) => Cell::Int(n),
         ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-        // taem stores neither reals nor blobs; keep what a hand-edited row holds.
+        // taem stores no reals; keep what a hand-edited row holds.
         ValueRef::Real(f) => Cell::Text(f.to_string()),
-        ValueRef::Blob(b) => Cell::Text(String::from_utf8_lossy(b).into_owned()),
+        ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
     }
 }
 
