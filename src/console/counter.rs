@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use rand::RngExt;
 use serde::Deserialize;
 
-use super::page::{csrf_field, layout, notice};
+use super::page::{breakdown, csrf_field, layout, notice};
 use super::{Console, Posted, Refused, Signed};
 use crate::domain::model::{Member, Merchant, Recorded, Reward};
 use crate::domain::phone;
@@ -280,34 +280,23 @@ pub async fn sale(State(c): State<Console>, Posted { s, form: f }: Posted<SaleFo
     };
     let actor = Actor::Staff(s.staff.clone());
     let (status, result) = match c.loyalty.counter_sale(&actor, sale, now()).await {
-        Ok(Recorded::New(r)) => (
-            StatusCode::CREATED,
-            notice(
-                &c.t_args(
-                    l,
-                    "console-sale-recorded",
-                    &[
-                        ("points", i18n::number(r.points.value())),
-                        ("balance", i18n::number(r.balance.map_or(0, |b| b.value()))),
-                    ],
-                ),
-                true,
-            ),
-        ),
-        Ok(Recorded::Replay(r)) => (
-            StatusCode::OK,
-            notice(
-                &c.t_args(
-                    l,
-                    "console-sale-replayed",
-                    &[
-                        ("points", i18n::number(r.points.value())),
-                        ("balance", i18n::number(r.balance.map_or(0, |b| b.value()))),
-                    ],
-                ),
-                true,
-            ),
-        ),
+        Ok(recorded) => {
+            let (status, id) = match &recorded {
+                Recorded::New(_) => (StatusCode::CREATED, "console-sale-recorded"),
+                Recorded::Replay(_) => (StatusCode::OK, "console-sale-replayed"),
+            };
+            let r = recorded.into_inner();
+            let text = c.t_args(
+                l,
+                id,
+                &[
+                    ("points", i18n::number(r.points.value())),
+                    ("balance", i18n::number(r.balance.map_or(0, |b| b.value()))),
+                ],
+            );
+            let result = html! { (notice(&text, true)) (breakdown(&c, l, &r.breakdown)) };
+            (status, result)
+        }
         Err(ServiceError::Invalid { message, .. }) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             notice(

@@ -22,10 +22,12 @@ use crate::i18n::I18n;
 use crate::service::{Loyalty, ServiceError};
 
 mod auth;
+mod campaigns;
 mod counter;
 mod members;
 mod page;
 mod rewards;
+mod settings;
 mod staff;
 
 /// The session cookie's name.
@@ -121,10 +123,38 @@ pub fn router(console: Console) -> Router {
         .route("/console/rewards/{id}/active", post(rewards::set_active))
         .route("/console/rewards/{id}/picture", post(rewards::set_picture))
         .route("/media/rewards/{id}/{file}", get(rewards::media))
+        .route(
+            "/console/campaigns",
+            get(campaigns::list).post(campaigns::create),
+        )
+        .route("/console/campaigns/new", get(campaigns::new_page))
+        .route("/console/campaigns/simulate", post(campaigns::simulate))
+        .route("/console/campaigns/{id}", get(campaigns::show))
+        .route("/console/campaigns/{id}/progress", get(campaigns::progress))
+        .route("/console/campaigns/{id}/end", post(campaigns::end))
+        .route(
+            "/console/campaigns/{id}/broadcast",
+            post(campaigns::broadcast),
+        )
+        .route(
+            "/console/settings",
+            get(settings::settings).post(settings::save_settings),
+        )
+        .route(
+            "/console/tiers",
+            get(settings::tiers).post(settings::set_tier),
+        )
+        .route("/console/tiers/{key}/remove", post(settings::remove_tier))
+        .route(
+            "/console/merchants",
+            get(settings::merchants).post(settings::add_merchant),
+        )
+        .route("/console/merchants/{id}/rotate", post(settings::rotate))
         .route("/console/staff", get(staff::list).post(staff::invite))
         .route("/console/staff/{id}", post(staff::change))
         .route("/console/audit", get(staff::audit))
         .route("/console/console.css", get(page::stylesheet))
+        .route("/console/console.js", get(page::script))
         .with_state(console)
 }
 
@@ -296,5 +326,38 @@ impl Refused {
         };
         let body = page::message(c, locale, &c.t(locale, id));
         (status, body).into_response()
+    }
+}
+
+/// A form with nothing in it but its CSRF token (a button).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+/// A form field's value, `None` when left empty.
+fn opt(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+/// A refused form's notice (`None`: not the form's fault).
+pub(crate) fn invalid_notice(c: &Console, s: &Signed, e: &ServiceError) -> Option<maud::Markup> {
+    match e {
+        ServiceError::Invalid { field, message } => Some(page::notice(
+            &c.t_args(
+                s.locale,
+                "console-form-invalid",
+                &[("field", field.clone()), ("message", message.clone())],
+            ),
+            false,
+        )),
+        ServiceError::NotFound(what) => Some(page::notice(
+            &c.t_args(
+                s.locale,
+                "console-form-invalid",
+                &[("field", what.to_string()), ("message", "not found".into())],
+            ),
+            false,
+        )),
+        _ => None,
     }
 }

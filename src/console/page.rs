@@ -10,6 +10,17 @@ use crate::domain::Locale;
 use crate::domain::staff::Permission;
 
 const STYLESHEET: &str = include_str!("console.css");
+const SCRIPT: &str = include_str!("console.js");
+
+pub async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+}
 
 pub async fn stylesheet() -> impl IntoResponse {
     (
@@ -46,10 +57,16 @@ pub fn layout(
                             @if s.staff.may(Permission::BackOffice) {
                                 " · " a href="/console/members" { (c.t(locale, "console-nav-members")) }
                                 " · " a href="/console/rewards" { (c.t(locale, "console-nav-rewards")) }
+                                " · " a href="/console/campaigns" { (c.t(locale, "console-nav-campaigns")) }
+                                " · " a href="/console/tiers" { (c.t(locale, "console-nav-tiers")) }
                             }
                             @if s.staff.may(Permission::Staff) {
                                 " · " a href="/console/staff" { (c.t(locale, "console-nav-staff")) }
                                 " · " a href="/console/audit" { (c.t(locale, "console-nav-audit")) }
+                            }
+                            @if s.staff.may(Permission::Settings) {
+                                " · " a href="/console/settings" { (c.t(locale, "console-nav-settings")) }
+                                " · " a href="/console/merchants" { (c.t(locale, "console-nav-merchants")) }
                             }
                         }
                         span.who { (c.t_args(locale, "console-signed-in-as", &[("email", s.staff.email.clone())])) }
@@ -88,5 +105,21 @@ pub fn message(c: &Console, locale: Locale, text: &str) -> Markup {
 pub fn notice(text: &str, ok: bool) -> Markup {
     html! {
         @if ok { p.ok role="status" { (text) } } @else { p.notice role="alert" { (text) } }
+    }
+}
+
+/// Where a purchase's points came from, line by line.
+pub fn breakdown(c: &Console, locale: Locale, b: &crate::domain::Breakdown) -> Markup {
+    html! {
+        table.breakdown {
+            @for hit in &b.0 {
+                tr {
+                    td {
+                        (c.t_args(locale, &format!("console-rule-{}", hit.rule), &[("name", hit.name.clone().unwrap_or_default())]))
+                    }
+                    td.num { (format!("{:+}", hit.points.value())) }
+                }
+            }
+        }
     }
 }

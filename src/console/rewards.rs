@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::page::{csrf_field, layout, notice};
-use super::{Console, Posted, Refused, Signed};
+use super::{Console, Posted, Refused, Signed, invalid_notice};
 use crate::domain::Locale;
 use crate::domain::model::Reward;
 use crate::domain::picture;
@@ -303,18 +303,6 @@ fn not_found(c: &Console, s: &Signed) -> Response {
     (StatusCode::NOT_FOUND, layout(c, l, Some(s), &title, body)).into_response()
 }
 
-/// A refused form, shown again with what was typed and why.
-fn invalid_text(c: &Console, l: Locale, e: &ServiceError) -> Option<String> {
-    match e {
-        ServiceError::Invalid { field, message } => Some(c.t_args(
-            l,
-            "console-form-invalid",
-            &[("field", field.clone()), ("message", message.clone())],
-        )),
-        _ => None,
-    }
-}
-
 async fn save(c: Console, s: Signed, id: Option<i64>, f: RewardForm) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
@@ -328,24 +316,16 @@ async fn save(c: Console, s: Signed, id: Option<i64>, f: RewardForm) -> Response
     };
     match saved {
         Ok(r) => Redirect::to(&format!("/console/rewards/{}?saved", r.id)).into_response(),
-        Err(e) => match invalid_text(&c, l, &e) {
-            Some(text) => {
+        Err(ServiceError::NotFound(_)) => not_found(&c, &s),
+        Err(e) => match invalid_notice(&c, &s, &e) {
+            Some(shown) => {
                 let reward = match id {
                     Some(id) => c.loyalty.reward(id).await.ok(),
                     None => None,
                 };
                 let status = StatusCode::UNPROCESSABLE_ENTITY;
-                form_page(
-                    &c,
-                    &s,
-                    reward.as_ref(),
-                    &f,
-                    status,
-                    Some(notice(&text, false)),
-                )
-                .await
+                form_page(&c, &s, reward.as_ref(), &f, status, Some(shown)).await
             }
-            None if matches!(e, ServiceError::NotFound(_)) => not_found(&c, &s),
             None => Refused::from(e).render(&c, l),
         },
     }

@@ -140,6 +140,21 @@ impl Loyalty {
         self.campaign_reports(now).await
     }
 
+    /// What a purchase would earn at a merchant under the rules and campaigns
+    /// as they are (nothing is recorded).
+    pub async fn staff_simulate(
+        &self,
+        actor: &Actor,
+        merchant_id: &str,
+        mut req: crate::service::PurchaseRequest,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::Breakdown> {
+        actor.require(Permission::BackOffice)?;
+        let m = self.merchant(merchant_id).await?;
+        req.currency = m.currency.code().to_string();
+        self.simulate_purchase(&m, req, now).await
+    }
+
     /// Adds a campaign; audited.
     pub async fn staff_add_campaign(
         &self,

@@ -982,3 +982,226 @@ async fn a_manager_adds_a_reward_with_a_picture_edits_and_disables_it() {
     })
     .await;
 }
+
+/// The actions in the audit log, newest first.
+async fn audited(app: &TestApp) -> Vec<taem::domain::staff::AuditEntry> {
+    app.t
+        .loyalty
+        .audit_log(
+            &Actor::Cli,
+            &AuditFilter {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_manager_adds_a_campaign_tries_a_purchase_announces_and_ends_it() {
+    each_app(async |app| {
+        let link = staff(app, "manager@shop.example", Role::Manager, None).await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "khao-man-gai-hainan", "khao-man-gai-hainan")
+            .await;
+        let page = b.get("/console/campaigns/new").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.field("csrf");
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Bangkok)
+            .date_naive();
+        let (first, last) = (
+            today.to_string(),
+            (today + chrono::Days::new(2)).to_string(),
+        );
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("name_th", "โบนัสสุดสัปดาห์"),
+            ("name_en", "Weekend bonus"),
+            ("text_th", "รับแต้มเพิ่ม 50"),
+            ("text_en", "50 more points"),
+            ("kind", "bonus"),
+            ("multiplier", ""),
+            ("points", ""),
+            ("starts_at", &first),
+            ("ends_at", &last),
+            ("budget", "1000"),
+        ];
+        let page = b.post("/console/campaigns", &form).await;
+        assert_eq!(page.status, 422, "a bonus needs its points: {}", page.body);
+        assert!(page.body.contains("points"), "{}", page.body);
+        form[7].1 = "50";
+        let page = b.post("/console/campaigns", &form).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let at = page.location.unwrap();
+        let id: i64 = at.rsplit('/').next().unwrap().parse().unwrap();
+
+        let merchant = app.merchant.id.clone();
+        let page = b
+            .post(
+                "/console/campaigns/simulate",
+                &[
+                    ("csrf", &csrf),
+                    ("merchant", &merchant),
+                    ("amount", "250"),
+                    ("member", ""),
+                    ("at", ""),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains("would earn 60 points"),
+            "10 base + 50 bonus: {}",
+            page.body
+        );
+        assert!(
+            page.body.contains("Campaign: Weekend bonus"),
+            "{}",
+            page.body
+        );
+
+        let page = b.get(&at).await;
+        assert!(page.body.contains("Running"), "{}", page.body);
+        let page = b.post(&format!("{at}/broadcast"), &[("csrf", &csrf)]).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("messages queued"), "{}", page.body);
+        let progress = b.get(&format!("{at}/progress")).await;
+        let p: serde_json::Value = serde_json::from_str(&progress.body).unwrap();
+        assert_eq!(p["queued"], 0, "{p}");
+
+        let page = b.post(&format!("{at}/end"), &[("csrf", "forged")]).await;
+        assert_eq!(page.status, 403);
+        let page = b.post(&format!("{at}/end"), &[("csrf", &csrf)]).await;
+        assert_eq!(page.status, 303);
+        let report = app.t.loyalty.campaign_report(id, now()).await.unwrap();
+        assert_eq!(report.status, "ended");
+        let actions: Vec<String> = audited(app).await.into_iter().map(|e| e.action).collect();
+        for a in ["campaign.create", "campaign.broadcast", "campaign.end"] {
+            assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+        }
+
+        // Settings and the shops' secrets are the owner's.
+        assert_eq!(b.get("/console/settings").await.status, 403);
+        assert_eq!(b.get("/console/merchants").await.status, 403);
+        let page = b
+            .post(
+                "/console/merchants",
+                &[
+                    ("csrf", &csrf),
+                    ("name", "X"),
+                    ("currency", "THB"),
+                    ("earn", "1:25"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 403);
+        assert_eq!(app.t.loyalty.merchants().await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_owner_changes_settings_and_tiers_and_sees_a_new_shops_secret_once() {
+    each_app(async |app| {
+        let link = staff(app, "owner@shop.example", Role::Owner, None).await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "tom-yum-goong-nam-khon", "tom-yum-goong-nam-khon")
+            .await;
+        let page = b.get("/console/settings").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.field("csrf");
+        let mut settings = vec![
+            ("csrf", csrf.as_str()),
+            ("name", "Baan Kafe Club"),
+            ("expiry_months", "many"),
+            ("pending_days", "0"),
+            ("referrer_points", "80"),
+            ("referee_points", "40"),
+            ("referral_min_spend", "100"),
+        ];
+        let page = b.post("/console/settings", &settings).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert_eq!(app.t.loyalty.program().await.unwrap().expiry_months, 12);
+        settings[2].1 = "24";
+        let page = b.post("/console/settings", &settings).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let p = app.t.loyalty.program().await.unwrap();
+        assert_eq!((p.expiry_months, p.referral.referrer_points), (24, 80));
+        assert_eq!(p.name, "Baan Kafe Club");
+
+        let page = b
+            .post(
+                "/console/tiers",
+                &[("csrf", &csrf), ("key", "gold"), ("multiplier", "1.75")],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("×1.75"), "{}", page.body);
+        let page = b
+            .post("/console/tiers/silver/remove", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let tiers = app.t.loyalty.program().await.unwrap().tiers;
+        assert!(tiers.all().iter().all(|t| t.key != "silver"));
+        let gold = tiers.all().iter().find(|t| t.key == "gold").unwrap();
+        assert_eq!(gold.multiplier_percent, 175);
+
+        let page = b
+            .post(
+                "/console/merchants",
+                &[
+                    ("csrf", &csrf),
+                    ("name", "Baan Kafe Siam"),
+                    ("currency", "thb"),
+                    ("earn", "1:20"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 201, "{}", page.body);
+        let siam = app
+            .t
+            .loyalty
+            .merchants()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.name == "Baan Kafe Siam")
+            .expect("the new shop");
+        let secret = siam.webhook_secret.expose().to_string();
+        assert!(page.body.contains(&secret), "shown on the answer");
+        let again = b.get("/console/merchants").await;
+        assert!(again.body.contains("Baan Kafe Siam") && !again.body.contains(&secret));
+
+        let page = b
+            .post(
+                &format!("/console/merchants/{}/rotate", siam.id),
+                &[("csrf", &csrf), ("grace_hours", "24")],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let rotated = app.t.loyalty.merchant(&siam.id).await.unwrap();
+        let new_secret = rotated.webhook_secret.expose().to_string();
+        assert_ne!(new_secret, secret);
+        assert!(page.body.contains(&new_secret));
+
+        let log = audited(app).await;
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        for a in [
+            "settings.change",
+            "tier.set",
+            "tier.remove",
+            "merchant.create",
+            "merchant.rotate_secret",
+        ] {
+            assert!(actions.contains(&a), "{a} in {actions:?}");
+        }
+        let all = format!("{log:?}");
+        assert!(
+            !all.contains(&secret) && !all.contains(&new_secret),
+            "no secret in the audit log"
+        );
+    })
+    .await;
+}
