@@ -155,6 +155,8 @@ pub fn router(console: Console) -> Router {
         .route("/console/audit", get(staff::audit))
         .route("/console/console.css", get(page::stylesheet))
         .route("/console/console.js", get(page::script))
+        .route("/console/vendor/jsQR.js", get(page::jsqr))
+        .route("/console/vendor/jsQR.LICENSE.txt", get(page::jsqr_license))
         .with_state(console)
 }
 

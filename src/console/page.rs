@@ -11,6 +11,24 @@ use crate::domain::staff::Permission;
 
 const STYLESHEET: &str = include_str!("console.css");
 const SCRIPT: &str = include_str!("console.js");
+const JSQR: &str = include_str!("vendor/jsQR.js");
+const JSQR_LICENSE: &str = include_str!("vendor/jsQR.LICENSE");
+
+/// The vendored QR decoder (Apache-2.0), for browsers without BarcodeDetector.
+pub async fn jsqr() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        JSQR,
+    )
+}
+
+/// jsQR's licence, served beside it.
+pub async fn jsqr_license() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], JSQR_LICENSE)
+}
 
 pub async fn script() -> impl IntoResponse {
     (
