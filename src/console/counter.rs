@@ -113,7 +113,7 @@ fn find_form(c: &Console, s: &Signed, q: &str) -> Markup {
                 }
             }
             // Shown by the script when the device has a camera it may use.
-            button.secondary type="button" #scan hidden { (c.t(l, "console-scan-button")) }
+            button.ghost type="button" #scan hidden { (c.t(l, "console-scan-button")) }
             video #scan-video hidden playsinline muted {}
         }
         script src="/console/console.js" defer {}

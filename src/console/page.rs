@@ -27,7 +27,10 @@ pub async fn jsqr() -> impl IntoResponse {
 
 /// jsQR's licence, served beside it.
 pub async fn jsqr_license() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], JSQR_LICENSE)
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        JSQR_LICENSE,
+    )
 }
 
 pub async fn script() -> impl IntoResponse {

@@ -9,15 +9,15 @@ use taem::domain::model::MemberRef;
 
 const USER: &str = "U4af4980629f2c3e8b0d2a7c61b8a3f01";
 
-struct Line {
-    app: TestApp,
-    fake: FakeLine,
+pub(crate) struct Line {
+    pub(crate) app: TestApp,
+    pub(crate) fake: FakeLine,
     seen: usize,
     n: u64,
 }
 
 impl Line {
-    async fn start(db: TestDb, language: &str) -> Line {
+    pub(crate) async fn start(db: TestDb, language: &str) -> Line {
         let (fake, url) = FakeLine::start(language).await;
         let app = TestApp::spawn_with(
             db,
@@ -37,7 +37,7 @@ impl Line {
         }
     }
 
-    fn event(&mut self, kind: &str, extra: Value) -> Value {
+    pub(crate) fn event(&mut self, kind: &str, extra: Value) -> Value {
         self.n += 1;
         let mut e = json!({
             "type": kind,
@@ -70,7 +70,7 @@ impl Line {
             .as_u16()
     }
 
-    async fn send(&mut self, event: Value) -> Vec<LineCall> {
+    pub(crate) async fn send(&mut self, event: Value) -> Vec<LineCall> {
         assert_eq!(self.post(vec![event], None).await, 200);
         let new = self.fake.calls_after(self.seen).await;
         self.seen += new.len();
@@ -85,7 +85,7 @@ impl Line {
         self.send(e).await
     }
 
-    async fn press(&mut self, data: &str) -> Vec<LineCall> {
+    pub(crate) async fn press(&mut self, data: &str) -> Vec<LineCall> {
         let e = self.event("postback", json!({"postback": {"data": data}}));
         self.send(e).await
     }
