@@ -176,6 +176,34 @@ mod tests {
     }
 
     #[test]
+    fn a_session_ends_when_idle_too_long_and_records_its_use_once_a_minute() {
+        let t0 = Utc::now();
+        let mut row = SessionRow {
+            staff: super::Staff {
+                id: 1,
+                email: "a@b.co".into(),
+                name: String::new(),
+                role: Role::Owner,
+                merchant_id: None,
+                locale: None,
+                active: true,
+                disabled_at: None,
+                created_at: t0,
+            },
+            csrf: "c".into(),
+            last_seen_at: t0,
+            idle_hours: 12,
+        };
+        let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+        assert_eq!(row.state(at(30)), SessionState::Live { touch: false });
+        assert_eq!(row.state(at(61)), SessionState::Live { touch: true });
+        assert_eq!(row.state(at(12 * 3600)), SessionState::Live { touch: true });
+        assert_eq!(row.state(at(12 * 3600 + 1)), SessionState::Ended);
+        row.staff.disabled_at = Some(t0);
+        assert_eq!(row.state(at(1)), SessionState::Ended);
+    }
+
+    #[test]
     fn passwords_must_be_long_and_not_the_email() {
         assert_eq!(password_problem("short", "a@b.co"), Some("too-short"));
         assert_eq!(
@@ -247,6 +275,39 @@ impl LinkPurpose {
         match self {
             LinkPurpose::Invite => "invite",
             LinkPurpose::Reset => "reset",
+        }
+    }
+}
+
+/// A console session as stored: its staff member, CSRF token, last use, and
+/// the programme's idle limit.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub staff: Staff,
+    pub csrf: String,
+    pub last_seen_at: DateTime<Utc>,
+    pub idle_hours: i64,
+}
+
+/// What a request finds of its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Live; `touch` when its last use should be recorded (at most once a
+    /// minute, so a page full of requests writes nothing).
+    Live { touch: bool },
+    /// Idle too long, or its staff member is disabled: it ends.
+    Ended,
+}
+
+impl SessionRow {
+    pub fn state(&self, now: DateTime<Utc>) -> SessionState {
+        let idle = now - self.last_seen_at;
+        if self.staff.disabled_at.is_some() || idle > chrono::Duration::hours(self.idle_hours) {
+            SessionState::Ended
+        } else {
+            SessionState::Live {
+                touch: idle > chrono::Duration::minutes(1),
+            }
         }
     }
 }

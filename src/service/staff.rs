@@ -227,7 +227,22 @@ impl Loyalty {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Staff, String)>> {
-        Ok(self.store.session(&token_hash(token), now).await?)
+        let hash = token_hash(token);
+        let Some(row) = self.store.session(&hash).await? else {
+            return Ok(None);
+        };
+        match row.state(now) {
+            SessionState::Ended => {
+                self.store.end_session(&hash).await?;
+                Ok(None)
+            }
+            SessionState::Live { touch } => {
+                if touch {
+                    self.store.touch_session(&hash, now).await?;
+                }
+                Ok(Some((row.staff, row.csrf)))
+            }
+        }
     }
 
     pub async fn sign_out(&self, token: &str) -> Result<()> {

@@ -338,11 +338,15 @@ macro_rules! with_operations {
                 write_op fn add_session(&self, token_hash: &str, staff_id: i64, csrf: &str, now: DateTime<Utc>)
                     -> Result<()>
                     => [token_hash, csrf] |tx| ops::staff::add_session(tx, (&token_hash, staff_id, &csrf), now);
-                /// The live session a token's hash names (its staff member and CSRF
-                /// token); one idle too long, or of a disabled staff member, ends.
-                write_op fn session(&self, token_hash: &str, now: DateTime<Utc>)
-                    -> Result<Option<(Staff, String)>>
-                    => [token_hash] |tx| ops::staff::session(tx, &token_hash, now);
+                /// The session a token's hash names: its staff member, CSRF token,
+                /// last use and the programme's idle limit in hours. A read: the
+                /// service decides whether it is still live.
+                read_op fn session(&self, token_hash: &str)
+                    -> Result<Option<crate::domain::staff::SessionRow>>
+                    => [token_hash] |tx| ops::staff::session(tx, &token_hash);
+                /// Records a session's use.
+                write_op fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<()>
+                    => [token_hash] |tx| ops::staff::touch_session(tx, &token_hash, now);
                 write_op fn end_session(&self, token_hash: &str) -> Result<()>
                     => [token_hash] |tx| ops::staff::end_session(tx, &token_hash);
                 /// Appends to the audit log.

@@ -221,14 +221,9 @@ pub(crate) async fn add_session(
     Ok(())
 }
 
-/// The session a token's hash names, if it was used within the programme's idle
-/// limit (`session_idle_hours`) and its staff member is not disabled; its use
-/// is recorded. Returns the staff member and the session's CSRF token.
-pub(crate) async fn session(
-    tx: &mut impl Tx,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(Staff, String)>> {
+/// The session a token's hash names, with its last use and the programme's
+/// idle limit.
+pub(crate) async fn session(tx: &mut impl Tx, token_hash: &str) -> Result<Option<SessionRow>> {
     let row: Option<Row> = tx
         .opt(
             "SELECT s.id, s.email, s.name, s.role, s.merchant_id, s.locale, \
@@ -239,22 +234,26 @@ pub(crate) async fn session(
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let staff = Staff::from_row(&row)?;
-    let last_seen: DateTime<Utc> = row.get(10)?;
-    let idle_hours: i64 = row.get(11)?;
-    if staff.disabled_at.is_some() || now - last_seen > chrono::Duration::hours(idle_hours) {
-        end_session(tx, token_hash).await?;
-        return Ok(None);
-    }
-    // Recorded at most once a minute: a page full of requests writes once.
-    if now - last_seen > chrono::Duration::minutes(1) {
-        tx.exec(
-            "UPDATE staff_sessions SET last_seen_at = $1 WHERE token_hash = $2",
-            args![now, token_hash],
-        )
-        .await?;
-    }
-    Ok(Some((staff, row.get(9)?)))
+    Ok(Some(SessionRow {
+        staff: Staff::from_row(&row)?,
+        csrf: row.get(9)?,
+        last_seen_at: row.get(10)?,
+        idle_hours: row.get(11)?,
+    }))
+}
+
+/// Records a session's use.
+pub(crate) async fn touch_session(
+    tx: &mut impl Tx,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.exec(
+        "UPDATE staff_sessions SET last_seen_at = $1 WHERE token_hash = $2",
+        args![now, token_hash],
+    )
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn end_session(tx: &mut impl Tx, token_hash: &str) -> Result<()> {
