@@ -19,6 +19,7 @@ help = Here is what I can do:
     • Claim points: type the code printed on your receipt
     • Promotions: bonus point campaigns running now
     • Invite friends: earn points when a friend makes a first purchase
+    • My phone number: the cashier can find you by it
     • /link to use the same points in Telegram and LINE
     • /lang to switch language, /stop to stop promotions
 unknown = Sorry, I didn't understand that. Tap a button below, or type help.
@@ -132,3 +133,23 @@ invite-link = Share this link:
 invite-code = Or ask them to send this to our chat after they join:{" "}
 cmd-invite = Invite friends and earn points
 cmd-promotions = Promotions running now
+
+# The member's phone number, given in chat so the counter can find them by it.
+btn-phone = 📱 My phone number
+btn-phone-share = 📱 Share my phone number
+btn-phone-remove = Remove my number
+btn-phone-yes = ✅ Yes, save it
+btn-phone-no = No
+cmd-phone = My phone number (the cashier can find you by it)
+phone-intro = With your phone number, the cashier can find your points by your number, no member card needed. Giving it is optional, and the shop uses it only to find your account.
+phone-current = Your number now: { $number }
+phone-ask = Type your phone number, for example 081 234 5678.
+phone-ask-share = Press "Share my phone number" below, or type your number, for example 081 234 5678.
+phone-confirm = Save { $number } as your phone number?
+phone-saved = Saved! The cashier can now find you by { $number }.
+phone-same = { $number } is already your number.
+phone-invalid = That does not look like a phone number. Please type it like 081 234 5678 (or with the country code, like +66 81 234 5678).
+phone-taken = That number is already used by another member, so I could not save it. If it is yours, please ask at the counter.
+phone-not-own = That is someone else's contact. Please share your own number with the button below, or type it.
+phone-not-saved = OK, nothing was saved. You can type your number again at any time.
+phone-removed = Your phone number has been removed. The cashier can still find you by your member card.

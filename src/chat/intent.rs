@@ -2,7 +2,7 @@
 //! (commands and natural keywords in Thai and English) or from a button press
 //! (compact ASCII callback data, well within Telegram's 64 bytes and LINE's 300).
 
-use crate::domain::ClaimCode;
+use crate::domain::{ClaimCode, phone};
 use crate::i18n::Locale;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,28 @@ pub enum Intent {
     SetLanguage(Locale),
     OptOut,
     OptIn,
+    /// The member's phone number: why we ask, the one we have, how to give one.
+    Phone,
+    /// Something typed as a phone number (`/phone 081…`, `เบอร์ 081…`, or a
+    /// number on its own): answered with a confirmation step, or with what is
+    /// wrong with it.
+    TypedPhone {
+        text: String,
+    },
+    /// Confirms the number (E.164) shown in the confirmation step.
+    ConfirmPhone {
+        e164: String,
+    },
+    /// "No" to the confirmation step: nothing is stored.
+    KeepPhone,
+    /// Forgets the member's phone number.
+    RemovePhone,
+    /// A contact card sent by the app's own button (Telegram): `own` says
+    /// whether it is the sender's own (another person's card is refused).
+    SharedPhone {
+        number: String,
+        own: bool,
+    },
     Help,
     /// A message taem does not understand.
     Unknown,
@@ -104,6 +126,16 @@ const KEYWORDS: &[Keyword] = &[
     ("english", || Intent::SetLanguage(Locale::En)),
     ("ไทย", || Intent::SetLanguage(Locale::Th)),
     ("ภาษาไทย", || Intent::SetLanguage(Locale::Th)),
+    ("เบอร์โทร", || Intent::Phone),
+    ("เบอร์โทรของฉัน", || {
+        Intent::Phone
+    }),
+    ("เบอร์โทรศัพท์", || Intent::Phone),
+    ("เบอร์ของฉัน", || Intent::Phone),
+    ("phone", || Intent::Phone),
+    ("my phone", || Intent::Phone),
+    ("phone number", || Intent::Phone),
+    ("my phone number", || Intent::Phone),
     ("ช่วยเหลือ", || Intent::Help),
     ("วิธีใช้", || Intent::Help),
     ("help", || Intent::Help),
@@ -151,6 +183,10 @@ impl Intent {
                 },
                 "promotions" | "promo" => Intent::Promotions,
                 "invite" | "refer" => Intent::Invite,
+                "phone" => match arg {
+                    Some(text) => Intent::TypedPhone { text: text.into() },
+                    None => Intent::Phone,
+                },
                 "help" | "menu" => Intent::Help,
                 "stop" => Intent::OptOut,
                 "subscribe" | "optin" => Intent::OptIn,
@@ -175,6 +211,20 @@ impl Intent {
                 };
             }
         }
+        for prefix in ["phone ", "เบอร์โทร ", "เบอร์ "] {
+            if let Some(rest) = lower.strip_prefix(prefix) {
+                return Intent::TypedPhone {
+                    text: rest.trim().to_string(),
+                };
+            }
+        }
+        // A phone number on its own ("081-234-5678"); it never reads as a
+        // claim code, whose alphabet has no 0 or 1.
+        if phone::normalise(text).is_some() {
+            return Intent::TypedPhone {
+                text: text.to_string(),
+            };
+        }
         for prefix in ["claim ", "รับแต้ม "] {
             if let Some(rest) = lower.strip_prefix(prefix) {
                 return Intent::Claim {
@@ -185,6 +235,13 @@ impl Intent {
         if ClaimCode::parse(text).is_some() {
             return Intent::Claim {
                 code: Some(text.to_string()),
+            };
+        }
+        // Digits that are not a number we take (a digit missing, one too
+        // many): answered with what a phone number looks like.
+        if looks_like_phone(text) {
+            return Intent::TypedPhone {
+                text: text.to_string(),
             };
         }
         Intent::Unknown
@@ -211,6 +268,10 @@ impl Intent {
             Intent::SetLanguage(l) => format!("lg:{l}"),
             Intent::OptOut => "out".into(),
             Intent::OptIn => "in".into(),
+            Intent::Phone | Intent::TypedPhone { .. } | Intent::SharedPhone { .. } => "ph".into(),
+            Intent::ConfirmPhone { e164 } => format!("pc:{e164}"),
+            Intent::KeepPhone => "pk".into(),
+            Intent::RemovePhone => "px".into(),
             Intent::Help => "hp".into(),
             Intent::Unknown => "hp".into(),
         }
@@ -248,11 +309,27 @@ impl Intent {
             ("lg", Some(l)) => Locale::parse(l).map(Intent::SetLanguage),
             ("out", None) => Some(Intent::OptOut),
             ("in", None) => Some(Intent::OptIn),
+            ("ph", None) => Some(Intent::Phone),
+            // Only a number already in E.164, as the confirmation step made it.
+            ("pc", Some(n)) => (phone::normalise(n).as_deref() == Some(n))
+                .then(|| Intent::ConfirmPhone { e164: n.into() }),
+            ("pk", None) => Some(Intent::KeepPhone),
+            ("px", None) => Some(Intent::RemovePhone),
             ("hp", None) => Some(Intent::Help),
             _ => None,
         };
         parsed.unwrap_or(Intent::Unknown)
     }
+}
+
+/// Text made only of what phone numbers are written with, and enough digits
+/// to be meant as one.
+fn looks_like_phone(text: &str) -> bool {
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    digits >= 6
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'))
 }
 
 #[cfg(test)]
@@ -321,6 +398,16 @@ mod tests {
             Intent::SetLanguage(Locale::Th),
             Intent::OptOut,
             Intent::OptIn,
+            Intent::Phone,
+            Intent::ConfirmPhone {
+                // E.164's longest.
+                e164: "+123456789012345".into(),
+            },
+            Intent::ConfirmPhone {
+                e164: "+66812345678".into(),
+            },
+            Intent::KeepPhone,
+            Intent::RemovePhone,
             Intent::Help,
         ];
         for intent in all {
@@ -330,5 +417,43 @@ mod tests {
         }
         assert_eq!(Intent::from_callback("rd:x"), Intent::Unknown);
         assert_eq!(Intent::from_callback("garbage"), Intent::Unknown);
+        // A forged or hand-made number is not confirmed as it stands.
+        assert_eq!(Intent::from_callback("pc:0812345678"), Intent::Unknown);
+        assert_eq!(Intent::from_callback("pc:+66 81"), Intent::Unknown);
+    }
+
+    #[test]
+    fn phone_numbers_are_understood_however_they_are_typed() {
+        let typed = |t: &str| Intent::TypedPhone { text: t.into() };
+        for ask in [
+            "/phone",
+            "เบอร์โทรของฉัน",
+            "เบอร์โทร",
+            "My phone number",
+            "phone",
+        ] {
+            assert_eq!(Intent::from_text(ask), Intent::Phone, "{ask}");
+        }
+        assert_eq!(Intent::from_text(" 081-234-5678 "), typed("081-234-5678"));
+        assert_eq!(
+            Intent::from_text("+66 81 234 5678"),
+            typed("+66 81 234 5678")
+        );
+        assert_eq!(Intent::from_text("/phone 0812345678"), typed("0812345678"));
+        assert_eq!(
+            Intent::from_text("เบอร์ 081 234 5678"),
+            typed("081 234 5678")
+        );
+        assert_eq!(Intent::from_text("phone abc"), typed("abc"));
+        // A digit short: still meant as a number, so answered as one.
+        assert_eq!(Intent::from_text("081-234-567"), typed("081-234-567"));
+        // Short numbers and claim codes keep their meaning.
+        assert_eq!(Intent::from_text("12345"), Intent::Unknown);
+        assert_eq!(
+            Intent::from_text("ABCDE-23456"),
+            Intent::Claim {
+                code: Some("ABCDE-23456".into())
+            }
+        );
     }
 }

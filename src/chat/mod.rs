@@ -18,11 +18,12 @@ use crate::service::{Loyalty, ServiceError};
 
 mod account;
 pub mod intent;
+mod phone;
 pub mod reply;
 mod rewards;
 
 pub use intent::Intent;
-pub use reply::{Button, Card, Message, Photo, Reply, Span};
+pub use reply::{Button, Card, Message, PhoneKeyboard, Photo, Reply, Span};
 
 /// Rewards shown per page of the catalogue.
 pub const REWARDS_PER_PAGE: usize = 5;
@@ -160,8 +161,9 @@ impl Conversation {
             ],
             vec![
                 self.button(loc, "btn-language", &[], Intent::Language),
-                self.button(loc, "btn-help", &[], Intent::Help),
+                self.button(loc, "btn-phone", &[], Intent::Phone),
             ],
+            vec![self.button(loc, "btn-help", &[], Intent::Help)],
         ]
     }
 
@@ -257,6 +259,14 @@ impl Conversation {
             Intent::SetLanguage(l) => vec![self.set_language(&turn, l).await?],
             Intent::OptOut => vec![self.set_marketing(&turn, false).await?],
             Intent::OptIn => vec![self.set_marketing(&turn, true).await?],
+            Intent::Phone => self.phone(&turn),
+            Intent::TypedPhone { text } => vec![self.phone_typed(&turn, &text)],
+            Intent::ConfirmPhone { e164 } => vec![self.phone_save(&turn, &e164).await?],
+            Intent::SharedPhone { number, own } => {
+                vec![self.phone_shared(&turn, &number, own).await?]
+            }
+            Intent::KeepPhone => vec![self.phone_keep(&turn)],
+            Intent::RemovePhone => vec![self.phone_remove(&turn).await?],
             Intent::Help => {
                 vec![self.with_menu(loc, Message::new().text(self.t(loc, "help", &[])))]
             }

@@ -43,6 +43,20 @@ pub struct Card {
     pub picture: Option<String>,
 }
 
+/// A keyboard for sending the customer's own phone number, on apps that have
+/// one (Telegram's contact button); elsewhere the customer types the number.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PhoneKeyboard {
+    /// Whatever the app shows now stays.
+    #[default]
+    Keep,
+    /// Offers a button, labelled so, that sends the customer's own number
+    /// (shown instead of the message's buttons where both cannot be).
+    Offer(String),
+    /// Takes an offered button away again.
+    Remove,
+}
+
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
@@ -55,6 +69,7 @@ pub struct Message {
     pub photo: Option<Photo>,
     /// The same items as the text, as cards (LINE renders a carousel).
     pub cards: Vec<Card>,
+    pub phone_keyboard: PhoneKeyboard,
 }
 
 impl Message {
@@ -89,6 +104,11 @@ impl Message {
         if !buttons.is_empty() {
             self.buttons.push(buttons);
         }
+        self
+    }
+
+    pub fn phone_keyboard(mut self, k: PhoneKeyboard) -> Message {
+        self.phone_keyboard = k;
         self
     }
 

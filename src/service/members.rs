@@ -1,12 +1,12 @@
 //! Members in chat: found or created as they write, their app's language and
 //! reachability remembered, their settings, invitations, account links and
-//! receipt claims (wrong codes slowed down).
+//! receipt claims (wrong codes slowed down), the phone number they give.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Loyalty, Result, ServiceError, invalid};
 use crate::domain::model::*;
-use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal};
+use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, phone};
 use crate::store::StoreError;
 
 /// Who wrong codes are counted against: the member, and the chat identity they
@@ -185,6 +185,33 @@ impl Loyalty {
             return Err(invalid("locale", format!("{l:?} is not th or en")));
         }
         Ok(self.store.update_member(member_id, update).await?)
+    }
+
+    /// A member gives their phone number in chat (typed and confirmed, or
+    /// their own contact card), so that the counter can find them by it.
+    /// Giving it is their consent to it being kept, recorded as `now`. A text
+    /// that is not a phone number is `Invalid` (field `phone`); a number another
+    /// member has is `Duplicate("phone")`, which names no one.
+    pub async fn chat_set_phone(
+        &self,
+        by: &MemberRef,
+        number: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Member> {
+        let e164 =
+            phone::normalise(number).ok_or_else(|| invalid("phone", "not a phone number"))?;
+        let member = self.store.member(by).await?;
+        Ok(self.store.set_phone(member.id, &e164, now).await?)
+    }
+
+    /// A member takes their phone number back: it and their consent are
+    /// forgotten.
+    pub async fn chat_clear_phone(&self, by: &MemberRef) -> Result<Member> {
+        let member = self.store.member(by).await?;
+        if member.phone.is_none() {
+            return Ok(member);
+        }
+        Ok(self.store.clear_phone(member.id).await?)
     }
 
     /// Records that `member_id` joined through `code`'s invitation. An unknown

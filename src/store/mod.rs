@@ -129,6 +129,9 @@ macro_rules! with_operations {
                 /// it being kept; a number another member has is a duplicate.
                 write_op fn set_phone(&self, member_id: i64, phone: &str, now: DateTime<Utc>) -> Result<Member>
                     => [phone] |tx| ops::members::set_phone(tx, member_id, &phone, now);
+                /// Forgets a member's phone number and the consent to keep it.
+                write_op fn clear_phone(&self, member_id: i64) -> Result<Member>
+                    => [] |tx| ops::members::clear_phone(tx, member_id);
                 /// Records whether messages reach the member on a platform (blocked
                 /// the bot, unfollowed, came back).
                 write_op fn set_reachable(&self, member_id: i64, channel: Channel, reachable: bool)

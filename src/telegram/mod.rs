@@ -11,12 +11,13 @@ use teloxide::dptree;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::{
-    BotCommand, BotCommandScope, ChatMemberKind, InlineKeyboardButton, InlineKeyboardMarkup,
-    InputFile, ParseMode, ReplyMarkup,
+    BotCommand, BotCommandScope, ButtonRequest, ChatMemberKind, InlineKeyboardButton,
+    InlineKeyboardMarkup, InputFile, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode,
+    ReplyMarkup,
 };
 use teloxide::{ApiError, RequestError};
 
-use crate::chat::{Conversation, Customer, Identity, Intent, Message, Reply, Span};
+use crate::chat::{Conversation, Customer, Identity, Intent, Message, PhoneKeyboard, Reply, Span};
 use crate::config::TelegramSettings;
 use crate::domain::model::MemberRef;
 use crate::domain::time::now;
@@ -29,7 +30,7 @@ const MAX_TEXT: usize = 4096;
 const MAX_CAPTION: usize = 1024;
 
 /// The commands shown in Telegram's menu, each described by `cmd-<name>` in Fluent.
-pub const COMMANDS: [&str; 13] = [
+pub const COMMANDS: [&str; 14] = [
     "start",
     "balance",
     "rewards",
@@ -40,6 +41,7 @@ pub const COMMANDS: [&str; 13] = [
     "promotions",
     "invite",
     "link",
+    "phone",
     "lang",
     "help",
     "stop",
@@ -123,15 +125,32 @@ fn split_chars(s: &str, max: usize) -> Vec<String> {
     parts
 }
 
-fn keyboard(m: &Message) -> Option<InlineKeyboardMarkup> {
+/// A message's keyboard: the contact button (a reply keyboard, gone once
+/// used) or its removal when the message asks for one, else its buttons inline
+/// (a message has one keyboard or the other).
+fn keyboard(m: &Message) -> Option<ReplyMarkup> {
+    match &m.phone_keyboard {
+        PhoneKeyboard::Offer(label) => {
+            let button = KeyboardButton::new(label.clone()).request(ButtonRequest::Contact);
+            return Some(ReplyMarkup::Keyboard(
+                KeyboardMarkup::new([[button]])
+                    .resize_keyboard()
+                    .one_time_keyboard(),
+            ));
+        }
+        PhoneKeyboard::Remove => return Some(ReplyMarkup::KeyboardRemove(KeyboardRemove::new())),
+        PhoneKeyboard::Keep => {}
+    }
     if m.buttons.is_empty() {
         return None;
     }
-    Some(InlineKeyboardMarkup::new(m.buttons.iter().map(|row| {
-        row.iter()
-            .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.intent.to_callback()))
-            .collect::<Vec<_>>()
-    })))
+    Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(
+        m.buttons.iter().map(|row| {
+            row.iter()
+                .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.intent.to_callback()))
+                .collect::<Vec<_>>()
+        }),
+    )))
 }
 
 /// What became of a reply.
@@ -229,7 +248,7 @@ async fn send_message(
             if texts.is_empty()
                 && let Some(k) = &markup
             {
-                req = req.reply_markup(ReplyMarkup::InlineKeyboard(k.clone()));
+                req = req.reply_markup(k.clone());
             }
             async move { req.await }
         })
@@ -245,7 +264,7 @@ async fn send_texts(
     bot: &Bot,
     chat: ChatId,
     texts: &[String],
-    markup: Option<InlineKeyboardMarkup>,
+    markup: Option<ReplyMarkup>,
     gate: Option<&Gate>,
 ) -> Result<(), RequestError> {
     for (i, text) in texts.iter().enumerate() {
@@ -255,7 +274,7 @@ async fn send_texts(
                 .send_message(chat, text.clone())
                 .parse_mode(ParseMode::Html);
             if last && let Some(k) = &markup {
-                req = req.reply_markup(ReplyMarkup::InlineKeyboard(k.clone()));
+                req = req.reply_markup(k.clone());
             }
             async move { req.await }
         })
@@ -285,9 +304,14 @@ async fn on_message(
     let Some(user) = msg.from.as_ref() else {
         return Ok(());
     };
-    let intent = match msg.text() {
-        Some(text) => Intent::from_text(text),
-        None => Intent::Unknown,
+    let intent = match (msg.text(), msg.contact()) {
+        (Some(text), _) => Intent::from_text(text),
+        // Only the sender's own card counts: anyone can forward someone else's.
+        (None, Some(contact)) => Intent::SharedPhone {
+            number: contact.phone_number.clone(),
+            own: contact.user_id == Some(user.id),
+        },
+        (None, None) => Intent::Unknown,
     };
     let who = customer(user);
     let reply = conv.handle(&who, intent, now()).await;

@@ -530,3 +530,85 @@ async fn a_rewards_picture_is_the_hero_of_its_card_in_the_catalogue() {
         line.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_typed_number_is_confirmed_then_stored_and_one_another_member_has_is_refused() {
+    use taem::domain::time::now;
+    for db in databases().await {
+        let mut line = Line::start(db, "en").await;
+        let follow = line.event("follow", json!({"follow": {"isUnblocked": false}}));
+        line.send(follow).await;
+        let me = MemberRef::Line(USER.into());
+        let phone = async |line: &Line| line.app.t.store.member(&me).await.unwrap().phone;
+
+        let r = line.say("My phone number").await;
+        assert!(
+            texts(&r).contains("the cashier can find your points by your number")
+                && texts(&r).contains("Type your phone number"),
+            "{}",
+            texts(&r)
+        );
+
+        // Not a number: said so, nothing stored.
+        let r = line.say("081-234-567").await;
+        assert!(
+            texts(&r).contains("does not look like a phone number"),
+            "{}",
+            texts(&r)
+        );
+        let r = line.say("phone call me maybe").await;
+        assert!(
+            texts(&r).contains("does not look like a phone number"),
+            "{}",
+            texts(&r)
+        );
+
+        // A number, then "No": nothing stored.
+        let r = line.say("+66 81 234 5678").await;
+        assert!(
+            texts(&r).contains("Save 081-234-5678 as your phone number?"),
+            "{}",
+            texts(&r)
+        );
+        line.press(&r[0].postback("pk").expect("a no button")).await;
+        assert_eq!(phone(&line).await, None);
+
+        // Then "Yes": stored.
+        let r = line.say("081-234-5678").await;
+        let yes = r[0].postback("pc:").expect("a yes button");
+        let r = line.press(&yes).await;
+        assert!(
+            texts(&r).contains("Saved! The cashier can now find you by 081-234-5678."),
+            "{}",
+            texts(&r)
+        );
+        assert_eq!(phone(&line).await.as_deref(), Some("+66812345678"));
+
+        // A number another member gave at the counter: refused without naming them.
+        let other = line.app.t.member().await;
+        line.app
+            .t
+            .store
+            .set_phone(other.id, "+66899999999", now())
+            .await
+            .unwrap();
+        let r = line.say("089 999 9999").await;
+        let r = line.press(&r[0].postback("pc:").unwrap()).await;
+        assert!(
+            texts(&r).contains("already used by another member"),
+            "{}",
+            texts(&r)
+        );
+        assert!(!texts(&r).contains(&other.code));
+        assert_eq!(phone(&line).await.as_deref(), Some("+66812345678"));
+        let other_now = line
+            .app
+            .t
+            .store
+            .member(&MemberRef::Id(other.id))
+            .await
+            .unwrap();
+        assert_eq!(other_now.phone.as_deref(), Some("+66899999999"));
+        line.app.shutdown().await;
+    }
+}

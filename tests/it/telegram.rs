@@ -51,14 +51,17 @@ impl Bot {
         new
     }
 
-    async fn member_code(&self) -> String {
+    async fn member(&self) -> taem::domain::model::Member {
         self.app
             .t
             .store
             .member(&MemberRef::Telegram(self.user))
             .await
             .expect("the first message made a member")
-            .code
+    }
+
+    async fn member_code(&self) -> String {
+        self.member().await.code
     }
 }
 
@@ -686,6 +689,87 @@ async fn a_customer_guessing_receipt_codes_is_asked_to_wait_in_their_language() 
             text(&r).contains("Too many wrong codes in a row"),
             "{}",
             text(&r)
+        );
+        bot.app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_member_shares_their_own_contact_and_the_counter_finds_them_by_phone() {
+    use taem::service::staff::Actor;
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550123, "th").await;
+        let r = bot.say("/start").await;
+        assert!(r[0].button("ph").is_some(), "the menu has the phone button");
+
+        let r = bot.press("ph").await;
+        assert!(text(&r).contains("แคชเชียร์"), "says why: {}", text(&r));
+        let ask = r.last().unwrap().markup();
+        assert_eq!(ask["keyboard"][0][0]["request_contact"], true, "{ask}");
+        assert_eq!(ask["keyboard"][0][0]["text"], "📱 แชร์เบอร์โทรของฉัน");
+        assert_eq!(ask["one_time_keyboard"], true);
+
+        // Someone else's contact card is refused, whether or not it names a user.
+        for other in [Some(777), None] {
+            bot.fake
+                .user_shares_contact(bot.user, "th", "+66 89 999 9999", other);
+            let r = bot.collect().await;
+            assert!(text(&r).contains("ของคนอื่น"), "{}", text(&r));
+        }
+        assert_eq!(bot.member().await.phone, None);
+
+        // Their own, as Telegram sends it (no +).
+        bot.fake
+            .user_shares_contact(bot.user, "th", "66812345678", Some(bot.user));
+        let r = bot.collect().await;
+        assert!(
+            text(&r).contains("บันทึกแล้ว") && text(&r).contains("081-234-5678"),
+            "{}",
+            text(&r)
+        );
+        assert_eq!(r[0].markup()["remove_keyboard"], true, "the button goes");
+        let found = bot
+            .app
+            .t
+            .loyalty
+            .find_member(&Actor::Cli, "081-234-5678")
+            .await
+            .expect("the counter finds them by phone");
+        assert_eq!(found.code, bot.member_code().await);
+        assert_eq!(found.phone.as_deref(), Some("+66812345678"));
+
+        // The number is shown, and can be removed.
+        let r = bot.say("เบอร์โทรของฉัน").await;
+        assert!(text(&r).contains("081-234-5678"), "{}", text(&r));
+        let r = bot
+            .press(&r[0].button("px").expect("a remove button"))
+            .await;
+        assert!(text(&r).contains("ลบเบอร์โทรของคุณแล้ว"), "{}", text(&r));
+        assert!(
+            bot.app
+                .t
+                .loyalty
+                .find_member(&Actor::Cli, "0812345678")
+                .await
+                .is_err()
+        );
+
+        // Typed works too: a confirmation whose Yes carries the number.
+        let r = bot.say("081 234 5678").await;
+        assert!(text(&r).contains("ใช่ไหม"), "{}", text(&r));
+        let yes = r[0].button("pc:").expect("a yes button");
+        assert_eq!(yes, "pc:+66812345678");
+        let r = bot.press(&yes).await;
+        assert!(text(&r).contains("บันทึกแล้ว"), "{}", text(&r));
+        assert_eq!(
+            bot.app
+                .t
+                .loyalty
+                .find_member(&Actor::Cli, "+66 81 234 5678")
+                .await
+                .unwrap()
+                .code,
+            bot.member_code().await
         );
         bot.app.shutdown().await;
     }

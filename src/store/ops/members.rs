@@ -276,6 +276,20 @@ pub(crate) async fn set_phone(
     member(tx, &MemberRef::Id(member_id)).await
 }
 
+/// Forgets a member's phone number and the consent to keep it.
+pub(crate) async fn clear_phone(tx: &mut impl Tx, member_id: i64) -> Result<Member> {
+    let changed = tx
+        .exec(
+            "UPDATE members SET phone = NULL, phone_consent_at = NULL WHERE id = $1",
+            args![member_id],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound("member"));
+    }
+    member(tx, &MemberRef::Id(member_id)).await
+}
+
 /// Records who invited a member: only once, only before their first purchase,
 /// never themselves and never anyone they (directly or through others) invited.
 pub(crate) async fn set_referrer(

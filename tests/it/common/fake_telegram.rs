@@ -44,13 +44,17 @@ impl Call {
             .to_string()
     }
 
-    /// Every button's (label, callback data).
-    pub fn buttons(&self) -> Vec<(String, String)> {
-        let markup = match &self.body["reply_markup"] {
+    /// The `reply_markup` sent (inline or reply keyboard, or its removal).
+    pub fn markup(&self) -> Value {
+        match &self.body["reply_markup"] {
             Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
             v => v.clone(),
-        };
-        markup["inline_keyboard"]
+        }
+    }
+
+    /// Every button's (label, callback data).
+    pub fn buttons(&self) -> Vec<(String, String)> {
+        self.markup()["inline_keyboard"]
             .as_array()
             .into_iter()
             .flatten()
@@ -152,6 +156,29 @@ impl FakeTelegram {
             let len = text.split_whitespace().next().unwrap().chars().count();
             message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
         }
+        self.push_update(json!({"message": message}));
+    }
+
+    /// A user sends a contact card: their own with the contact button
+    /// (`contact_user` is them), or someone else's (another id, or none).
+    pub fn user_shares_contact(
+        &self,
+        user: i64,
+        lang: &str,
+        phone_number: &str,
+        contact_user: Option<i64>,
+    ) {
+        let mut contact = json!({"phone_number": phone_number, "first_name": "Somchai"});
+        if let Some(id) = contact_user {
+            contact["user_id"] = json!(id);
+        }
+        let message = json!({
+            "message_id": 1000 + self.inner.lock().unwrap().next_update,
+            "date": 1_795_000_000,
+            "chat": {"id": user, "type": "private", "first_name": "Somchai"},
+            "from": {"id": user, "is_bot": false, "first_name": "Somchai", "language_code": lang},
+            "contact": contact,
+        });
         self.push_update(json!({"message": message}));
     }
 
