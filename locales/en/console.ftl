@@ -222,3 +222,7 @@ console-merchant-secret = Webhook secret
 console-merchant-secret-once = Copy the secret into the till system now: it is not shown again.
 console-merchant-added = { $name } is added.
 console-merchant-rotated = { $name } has a new secret; the old one works until { $until }.
+console-settings-session-idle = Sign staff out after this many idle hours
+console-staff-reset-link = Password reset link
+console-staff-invite-again = New invitation link
+console-staff-link-made = A one-time link for { $email }, valid 24 hours. Give it to them in person or in a private message:

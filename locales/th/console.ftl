@@ -222,3 +222,7 @@ console-merchant-secret = รหัสลับเว็บฮุค
 console-merchant-secret-once = คัดลอกรหัสลับไปใส่ในระบบเครื่องคิดเงินตอนนี้ จะไม่แสดงอีก
 console-merchant-added = เพิ่ม { $name } แล้ว
 console-merchant-rotated = { $name } มีรหัสลับใหม่แล้ว รหัสเดิมยังใช้ได้ถึง { $until }
+console-settings-session-idle = ออกจากระบบพนักงานเมื่อไม่ได้ใช้งานกี่ชั่วโมง
+console-staff-reset-link = ลิงก์ตั้งรหัสผ่านใหม่
+console-staff-invite-again = ลิงก์เชิญใหม่
+console-staff-link-made = ลิงก์ใช้ครั้งเดียวสำหรับ { $email } ใช้ได้ 24 ชั่วโมง ส่งให้เจ้าตัวโดยตรงหรือทางข้อความส่วนตัว:

@@ -13,6 +13,7 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
             referrer_points,
             referee_points,
             referral_min_spend,
+            session_idle_hours,
             out,
         } => {
             let change = crate::service::ProgramChange {
@@ -23,6 +24,7 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
                 referrer_points,
                 referee_points,
                 referral_min_spend,
+                session_idle_hours,
             };
             (loyalty.change_program(change).await.map_err(friendly)?, out)
         }

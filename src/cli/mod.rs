@@ -130,6 +130,9 @@ enum ProgramCmd {
         /// The smallest first purchase that pays a referral.
         #[arg(long)]
         referral_min_spend: Option<String>,
+        /// Hours after which an unused console session ends (default 12).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=720))]
+        session_idle_hours: Option<u32>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -152,6 +152,7 @@ pub fn router(console: Console) -> Router {
         .route("/console/merchants/{id}/rotate", post(settings::rotate))
         .route("/console/staff", get(staff::list).post(staff::invite))
         .route("/console/staff/{id}", post(staff::change))
+        .route("/console/staff/{id}/link", post(staff::new_link))
         .route("/console/audit", get(staff::audit))
         .route("/console/console.css", get(page::stylesheet))
         .route("/console/console.js", get(page::script))

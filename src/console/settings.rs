@@ -55,6 +55,7 @@ async fn settings_page(
             label { (c.t(l, "console-settings-referrer")) input type="number" name="referrer_points" value=(p.referral.referrer_points) min="0" required; }
             label { (c.t(l, "console-settings-referee")) input type="number" name="referee_points" value=(p.referral.referee_points) min="0" required; }
             label { (c.t(l, "console-settings-referral-min")) input type="text" inputmode="decimal" name="referral_min_spend" value=(min_spend) required; }
+            label { (c.t(l, "console-settings-session-idle")) input type="number" name="session_idle_hours" value=(p.session_idle_hours) min="1" max="720" required; }
             button type="submit" { (c.t(l, "console-save")) }
         }
     };
@@ -80,6 +81,8 @@ pub struct SettingsForm {
     referee_points: String,
     #[serde(default)]
     referral_min_spend: String,
+    #[serde(default)]
+    session_idle_hours: String,
 }
 
 fn number<T: std::str::FromStr>(field: &str, v: &str) -> Result<T, ServiceError> {
@@ -115,6 +118,7 @@ pub async fn save_settings(
             referrer_points: Some(number("referrer_points", &f.referrer_points)?),
             referee_points: Some(number("referee_points", &f.referee_points)?),
             referral_min_spend: Some(f.referral_min_spend.trim().to_string()),
+            session_idle_hours: Some(number("session_idle_hours", &f.session_idle_hours)?),
             currency: None,
         })
     })();

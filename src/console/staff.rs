@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::page::{csrf_field, layout, notice};
 use super::{Console, Posted, Refused, Signed};
 use crate::domain::model::Merchant;
+use crate::domain::staff::LinkPurpose;
 use crate::domain::staff::{AuditFilter, NewStaff, Role, Staff, StaffChange};
 use crate::domain::time::now;
 use crate::service::ServiceError;
@@ -57,6 +58,12 @@ fn staff_row(c: &Console, s: &Signed, st: &Staff, merchants: &[Merchant]) -> Mar
                     (shop_select(c, s, merchants, st.merchant_id.as_deref()))
                     label.check { input type="checkbox" name="disabled" value="yes" checked[st.disabled_at.is_some()]; (c.t(l, "console-staff-disable")) }
                     button type="submit" { (c.t(l, "console-save")) }
+                }
+                form method="post" action=(format!("/console/staff/{}/link", st.id)) .inline {
+                    (csrf_field(s))
+                    button.ghost type="submit" {
+                        (c.t(l, if st.active { "console-staff-reset-link" } else { "console-staff-invite-again" }))
+                    }
                 }
             }
         }
@@ -165,6 +172,33 @@ pub async fn invite(
                 Some(notice(&c.t(l, "console-staff-exists"), false)),
             )
             .await
+        }
+        Err(e) => Refused::from(e).render(&c, l),
+    }
+}
+
+/// A new one-time link for a staff member, shown once on the answer.
+pub async fn new_link(
+    State(c): State<Console>,
+    Path(id): Path<i64>,
+    Posted { s, .. }: Posted<super::NoFields>,
+) -> Response {
+    let l = s.locale;
+    let actor = Actor::Staff(s.staff.clone());
+    match c.loyalty.staff_new_link(&actor, id, now()).await {
+        Ok((staff, purpose, token)) => {
+            let path = match purpose {
+                LinkPurpose::Invite => "invite",
+                LinkPurpose::Reset => "reset",
+            };
+            let link = format!("{}/console/{path}/{token}", c.public_base());
+            let text = c.t_args(
+                l,
+                "console-staff-link-made",
+                &[("email", staff.email.clone())],
+            );
+            let result = html! { p.ok role="status" { (text) } p { code.link { (link) } } };
+            staff_page(&c, &s, StatusCode::OK, Some(result)).await
         }
         Err(e) => Refused::from(e).render(&c, l),
     }

@@ -29,6 +29,8 @@ pub struct Program {
     pub currency: Currency,
     pub referral: ReferralRule,
     pub tiers: Tiers,
+    /// A console session unused this long ends (1 to 720).
+    pub session_idle_hours: u32,
     /// Moves with every change of these settings (tiers included): a purchase
     /// priced under settings of another version is priced again.
     #[serde(skip)]
@@ -44,6 +46,7 @@ impl Default for Program {
             currency: Currency::THB,
             referral: ReferralRule::default(),
             tiers: Tiers::standard(Currency::THB),
+            session_idle_hours: 12,
             version: 0,
         }
     }

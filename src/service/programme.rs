@@ -21,6 +21,8 @@ pub struct ProgramChange {
     pub referee_points: Option<i64>,
     /// A decimal amount in the programme currency.
     pub referral_min_spend: Option<String>,
+    /// Hours after which an unused console session ends (1 to 720).
+    pub session_idle_hours: Option<u32>,
 }
 
 /// A reward for the catalogue, as staff describe it.
@@ -92,6 +94,12 @@ impl Loyalty {
             p.referral.min_spend_minor = Money::parse(&m, p.currency)
                 .map_err(|e| invalid("referral_min_spend", format!("{m:?}: {e}")))?
                 .minor();
+        }
+        if let Some(h) = change.session_idle_hours {
+            if !(1..=720).contains(&h) {
+                return Err(invalid("session_idle_hours", "must be between 1 and 720"));
+            }
+            p.session_idle_hours = h;
         }
         self.store.set_program(&p).await?;
         Ok(self.store.program().await?)

@@ -135,6 +135,38 @@ impl Loyalty {
         Ok((staff, token))
     }
 
+    /// A new one-time link for a staff member, made by an owner: an invitation
+    /// again for someone who never chose a password, else a password reset.
+    /// Audited (without the link).
+    pub async fn staff_new_link(
+        &self,
+        actor: &Actor,
+        staff_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(Staff, LinkPurpose, String)> {
+        actor.require(Permission::Staff)?;
+        let staff = self
+            .store
+            .staff_list()
+            .await?
+            .into_iter()
+            .find(|s| s.id == staff_id)
+            .ok_or(ServiceError::NotFound("staff member"))?;
+        let purpose = if staff.active {
+            LinkPurpose::Reset
+        } else {
+            LinkPurpose::Invite
+        };
+        let token = self.staff_link(&staff, purpose, now).await?;
+        let action = match purpose {
+            LinkPurpose::Invite => "staff.invite_again",
+            LinkPurpose::Reset => "staff.reset_link",
+        };
+        self.audit::<()>(actor, action, Some(&staff.email), None, None, now)
+            .await?;
+        Ok((staff, purpose, token))
+    }
+
     /// A new one-time link's token for a staff member (an invitation again, or a
     /// password reset); their earlier link for the same purpose stops working.
     pub async fn staff_link(

@@ -209,6 +209,7 @@ tuple_from_row!(A, B, C, D, E);
 tuple_from_row!(A, B, C, D, E, F);
 tuple_from_row!(A, B, C, D, E, F, G);
 tuple_from_row!(A, B, C, D, E, F, G, H);
+tuple_from_row!(A, B, C, D, E, F, G, H, I);
 
 /// A transaction (or, for reads, a connection) on one backend. Operations in
 /// `store::ops` are generic over it; the SQLite writer drives them on its thread

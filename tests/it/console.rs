@@ -1120,6 +1120,7 @@ async fn an_owner_changes_settings_and_tiers_and_sees_a_new_shops_secret_once() 
             ("referrer_points", "80"),
             ("referee_points", "40"),
             ("referral_min_spend", "100"),
+            ("session_idle_hours", "8"),
         ];
         let page = b.post("/console/settings", &settings).await;
         assert_eq!(page.status, 422, "{}", page.body);
@@ -1129,6 +1130,7 @@ async fn an_owner_changes_settings_and_tiers_and_sees_a_new_shops_secret_once() 
         assert_eq!(page.status, 200, "{}", page.body);
         let p = app.t.loyalty.program().await.unwrap();
         assert_eq!((p.expiry_months, p.referral.referrer_points), (24, 80));
+        assert_eq!(p.session_idle_hours, 8);
         assert_eq!(p.name, "Baan Kafe Club");
 
         let page = b
@@ -1202,6 +1204,76 @@ async fn an_owner_changes_settings_and_tiers_and_sees_a_new_shops_secret_once() 
             !all.contains(&secret) && !all.contains(&new_secret),
             "no secret in the audit log"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_owner_gives_a_cashier_who_forgot_their_password_a_one_time_reset_link() {
+    each_app(async |app| {
+        let owner = staff(app, "owner@shop.example", Role::Owner, None).await;
+        let mut b = Browser::new(app);
+        b.choose_password(&owner, "khao-pad-sapparot", "khao-pad-sapparot")
+            .await;
+        let cashier = staff(
+            app,
+            "nok@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut nok = Browser::new(app);
+        nok.choose_password(&cashier, "gaeng-keow-wan-gai", "gaeng-keow-wan-gai")
+            .await;
+        let id = app
+            .t
+            .loyalty
+            .staff_list(&Actor::Cli)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.email == "nok@shop.example")
+            .unwrap()
+            .id;
+        let page = b.get("/console/staff").await;
+        let csrf = page.field("csrf");
+        let page = b
+            .post(&format!("/console/staff/{id}/link"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let start = page.body.find("/console/reset/").expect("a reset link");
+        let end = start + page.body[start..].find('<').unwrap();
+        let link = page.body[start..end].to_string();
+        assert!(
+            !b.get("/console/staff").await.body.contains(&link),
+            "shown once"
+        );
+
+        let mut again = Browser::new(app);
+        let page = again
+            .choose_password(&link, "pad-kra-pao-moo-sap", "pad-kra-pao-moo-sap")
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let page = Browser::new(app)
+            .choose_password(&link, "som-tam-pu-pla-ra", "som-tam-pu-pla-ra")
+            .await;
+        assert_eq!(page.status, 404, "used once: {}", page.body);
+        let mut later = Browser::new(app);
+        let page = later
+            .sign_in("nok@shop.example", "gaeng-keow-wan-gai")
+            .await;
+        assert_eq!(page.status, 401, "the old password is gone");
+        let page = later
+            .sign_in("nok@shop.example", "pad-kra-pao-moo-sap")
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert_eq!(
+            nok.get("/console").await.status,
+            303,
+            "the old session ended"
+        );
+        let log = audited(app).await;
+        assert!(log.iter().any(|e| e.action == "staff.reset_link"));
     })
     .await;
 }

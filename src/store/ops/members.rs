@@ -18,11 +18,12 @@ pub(crate) async fn ping(tx: &mut impl Tx) -> Result<()> {
 }
 
 pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
-    type ProgramRow = (String, i64, i64, String, i64, i64, i64, i64);
-    let (name, expiry_months, pending_days, cur, referrer, referee, min_spend, version): ProgramRow =
+    type ProgramRow = (String, i64, i64, String, i64, i64, i64, i64, i64);
+    let (name, expiry_months, pending_days, cur, referrer, referee, min_spend, version, idle): ProgramRow =
         tx.one(
             "SELECT name, expiry_months, pending_days, currency, referrer_points, \
-             referee_points, referral_min_spend_minor, settings_version FROM program WHERE id = 1",
+             referee_points, referral_min_spend_minor, settings_version, session_idle_hours \
+             FROM program WHERE id = 1",
             &[],
             "program",
         )
@@ -38,6 +39,7 @@ pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
             min_spend_minor: min_spend,
         },
         tiers: super::rules::tiers(tx).await?,
+        session_idle_hours: u32::try_from(idle).unwrap_or(12),
         version,
     })
 }
@@ -46,7 +48,7 @@ pub(crate) async fn set_program(tx: &mut impl Tx, p: &Program) -> Result<()> {
     tx.exec(
         "UPDATE program SET name = $1, expiry_months = $2, pending_days = $3, currency = $4, \
          referrer_points = $5, referee_points = $6, referral_min_spend_minor = $7, \
-         settings_version = settings_version + 1 WHERE id = 1",
+         session_idle_hours = $8, settings_version = settings_version + 1 WHERE id = 1",
         args![
             &p.name,
             i64::from(p.expiry_months),
@@ -55,6 +57,7 @@ pub(crate) async fn set_program(tx: &mut impl Tx, p: &Program) -> Result<()> {
             p.referral.referrer_points,
             p.referral.referee_points,
             p.referral.min_spend_minor,
+            i64::from(p.session_idle_hours),
         ],
     )
     .await?;
