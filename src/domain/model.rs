@@ -1,6 +1,7 @@
 //! The records of the program as the rest of taem sees them. Stores translate
 //! their rows into these; services and front-ends never see a row.
 
+use super::staff::NewAudit;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -381,6 +382,9 @@ pub struct PurchaseCommand {
     pub claim_code: ClaimCode,
     pub claim_expires_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
+    /// Staff who record it (the console): appended to the audit log in the
+    /// same transaction, with the receipt as the value after.
+    pub audit: Option<NewAudit>,
 }
 
 /// The answer to a recorded purchase; replays return the original one.
@@ -422,6 +426,8 @@ pub struct RefundCommand {
     pub amount: Money,
     pub fingerprint: String,
     pub now: DateTime<Utc>,
+    /// Audited in the same transaction (see [`PurchaseCommand::audit`]).
+    pub audit: Option<NewAudit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -472,6 +478,8 @@ pub struct RedeemCommand {
     /// Push "voucher issued" to the member (not when the chat's answer shows it).
     pub notify: bool,
     pub now: DateTime<Utc>,
+    /// Audited in the same transaction (see [`PurchaseCommand::audit`]).
+    pub audit: Option<NewAudit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -496,6 +504,8 @@ pub struct AdjustCommand {
     pub reason: String,
     pub timing: LotTiming,
     pub now: DateTime<Utc>,
+    /// Audited in the same transaction (see [`PurchaseCommand::audit`]).
+    pub audit: Option<NewAudit>,
 }
 
 /// What one pruning did: rows deleted.

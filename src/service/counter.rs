@@ -104,20 +104,10 @@ impl Loyalty {
             occurred_at: None,
             items: None,
         };
-        let recorded = self.record_purchase(&merchant, req, now).await?;
-        if let Recorded::New(receipt) = &recorded {
-            let subject = format!("{}/{}", merchant.id, receipt.receipt_id);
-            self.audit(
-                actor,
-                "sale.record",
-                Some(&subject),
-                None,
-                Some(receipt),
-                now,
-            )
-            .await?;
-        }
-        Ok(recorded)
+        let subject = format!("{}/{}", merchant.id, req.receipt_id);
+        let audit = actor.change("sale.record", &subject);
+        self.record_purchase_audited(&merchant, req, Some(audit), now)
+            .await
     }
 }
 
@@ -143,19 +133,9 @@ impl Loyalty {
         let code = MemberCode::parse(member_code).ok_or(ServiceError::NotFound("member"))?;
         let member = self.member(&MemberRef::Code(code)).await?;
         let key = format!("counter:{}", key.trim());
-        let voucher = self.redeem(member.id, reward_id, Some(key), now).await?;
-        if voucher.issued_at == now {
-            self.audit(
-                actor,
-                "voucher.redeem",
-                Some(&member.code),
-                None,
-                Some(&voucher),
-                now,
-            )
-            .await?;
-        }
-        Ok(voucher)
+        let audit = actor.change("voucher.redeem", &member.code);
+        self.redeem_audited((member.id, reward_id), Some(key), Some(audit), now)
+            .await
     }
 }
 
@@ -191,13 +171,10 @@ impl Loyalty {
             amount: refund.amount.trim().to_string(),
             currency: None,
         };
-        let recorded = self.record_refund(&merchant, req, now).await?;
-        if let Recorded::New(r) = &recorded {
-            let subject = format!("{}/{}", merchant.id, r.receipt_id);
-            self.audit(actor, "sale.refund", Some(&subject), None, Some(r), now)
-                .await?;
-        }
-        Ok(recorded)
+        let subject = format!("{}/{}", merchant.id, req.receipt_id);
+        let audit = actor.change("sale.refund", &subject);
+        self.record_refund_audited(&merchant, req, Some(audit), now)
+            .await
     }
 }
 
@@ -249,18 +226,12 @@ impl Loyalty {
             return Err(ServiceError::Forbidden);
         }
         let merchant = self.merchant(merchant_id).await?;
-        let used = self.use_voucher(&merchant, code.trim(), now).await?;
-        let subject = used.voucher.code.clone();
-        self.audit(
-            actor,
-            "voucher.use",
-            Some(&subject),
-            None,
-            Some(&used.voucher),
-            now,
-        )
-        .await?;
-        Ok(used)
+        let subject = crate::domain::VoucherCode::parse(code.trim())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default();
+        let audit = actor.change("voucher.use", &subject);
+        self.use_voucher_audited(&merchant, code.trim(), Some(audit), now)
+            .await
     }
 }
 
@@ -334,16 +305,8 @@ impl Loyalty {
         }
         let code = MemberCode::parse(code).ok_or(ServiceError::NotFound("member"))?;
         let member = self.member(&MemberRef::Code(code)).await?;
-        let entry = self.adjust(member.id, delta, reason, now).await?;
-        self.audit(
-            actor,
-            "member.adjust",
-            Some(&member.code),
-            None,
-            Some(&entry),
-            now,
-        )
-        .await?;
-        Ok(entry)
+        let audit = actor.change("member.adjust", &member.code);
+        self.adjust_audited((member.id, delta), reason, Some(audit), now)
+            .await
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::domain::Refusal;
 use crate::domain::guess::GuessPolicy;
 use crate::domain::model::*;
+use crate::domain::staff::NewAudit;
 use crate::domain::tier::TierStatus;
 use crate::domain::time::lot_expiry;
 use crate::domain::{Points, VoucherCode};
@@ -148,8 +149,22 @@ impl Loyalty {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<VoucherUse> {
+        self.use_voucher_audited(merchant, code, None, now).await
+    }
+
+    /// [`Loyalty::use_voucher`], audited in the same transaction.
+    pub(crate) async fn use_voucher_audited(
+        &self,
+        merchant: &Merchant,
+        code: &str,
+        audit: Option<NewAudit>,
+        now: DateTime<Utc>,
+    ) -> Result<VoucherUse> {
         let code = VoucherCode::parse(code).ok_or(StoreError::NotFound("voucher"))?;
-        Ok(self.store.use_voucher(&code, &merchant.id, now).await?)
+        Ok(self
+            .store
+            .use_voucher(&code, &merchant.id, &audit, now)
+            .await?)
     }
 
     /// A member spends points on a reward. `request_key` makes a double tap or a
@@ -161,6 +176,18 @@ impl Loyalty {
         request_key: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Voucher> {
+        self.redeem_audited((member_id, reward_id), request_key, None, now)
+            .await
+    }
+
+    /// [`Loyalty::redeem`], audited in the same transaction.
+    pub(crate) async fn redeem_audited(
+        &self,
+        (member_id, reward_id): (i64, i64),
+        request_key: Option<String>,
+        audit: Option<NewAudit>,
+        now: DateTime<Utc>,
+    ) -> Result<Voucher> {
         let cmd = RedeemCommand {
             member_id,
             reward_id,
@@ -170,6 +197,7 @@ impl Loyalty {
             request_key,
             code: VoucherCode::generate(),
             now,
+            audit,
         };
         Ok(self.store.redeem(&cmd).await?)
     }
@@ -192,6 +220,18 @@ impl Loyalty {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Entry> {
+        self.adjust_audited((member_id, delta), reason, None, now)
+            .await
+    }
+
+    /// [`Loyalty::adjust`], audited in the same transaction.
+    pub(crate) async fn adjust_audited(
+        &self,
+        (member_id, delta): (i64, i64),
+        reason: &str,
+        audit: Option<NewAudit>,
+        now: DateTime<Utc>,
+    ) -> Result<Entry> {
         if delta == 0 || Points::positive(delta.abs()).is_none() {
             return Err(invalid(
                 "points",
@@ -208,6 +248,7 @@ impl Loyalty {
             reason: reason.to_string(),
             timing: self.lot_timing(now).await?,
             now,
+            audit,
         };
         Ok(self.store.adjust_points(&cmd).await?)
     }

@@ -10,6 +10,7 @@ use super::{CLAIM_DAYS, Loyalty, Result, invalid, timing};
 use crate::domain::campaign::Item;
 use crate::domain::model::*;
 use crate::domain::money::Amount;
+use crate::domain::staff::NewAudit;
 use crate::domain::{Breakdown, ClaimCode, MemberCode, Money};
 use crate::store::StoreError;
 
@@ -132,11 +133,23 @@ impl Loyalty {
         req: PurchaseRequest,
         now: DateTime<Utc>,
     ) -> Result<Recorded<PurchaseReceipt>> {
+        self.record_purchase_audited(merchant, req, None, now).await
+    }
+
+    /// [`Loyalty::record_purchase`], audited in the same transaction.
+    pub(crate) async fn record_purchase_audited(
+        &self,
+        merchant: &Merchant,
+        req: PurchaseRequest,
+        audit: Option<NewAudit>,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<PurchaseReceipt>> {
         let mut stale = false;
         for _ in 0..SETTINGS_RETRIES {
-            let cmd = self
+            let mut cmd = self
                 .purchase_command(merchant, req.clone(), now, stale)
                 .await?;
+            cmd.audit = audit.clone();
             match self.store.record_purchase(&cmd).await {
                 Err(StoreError::SettingsChanged) => stale = true,
                 r => return member_known(&cmd, r),
@@ -250,6 +263,7 @@ impl Loyalty {
             claim_code: ClaimCode::generate(),
             claim_expires_at: now + Duration::days(CLAIM_DAYS),
             now,
+            audit: None,
         })
     }
 
@@ -257,6 +271,17 @@ impl Loyalty {
         &self,
         merchant: &Merchant,
         req: RefundRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<RefundReceipt>> {
+        self.record_refund_audited(merchant, req, None, now).await
+    }
+
+    /// [`Loyalty::record_refund`], audited in the same transaction.
+    pub(crate) async fn record_refund_audited(
+        &self,
+        merchant: &Merchant,
+        req: RefundRequest,
+        audit: Option<NewAudit>,
         now: DateTime<Utc>,
     ) -> Result<Recorded<RefundReceipt>> {
         check_id("refund_id", &req.refund_id)?;
@@ -278,6 +303,7 @@ impl Loyalty {
             amount: refund,
             fingerprint: fingerprint(&canonical),
             now,
+            audit,
         };
         match self.store.record_refund(&cmd).await {
             Err(StoreError::NotFound("purchase")) => Err(invalid(

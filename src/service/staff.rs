@@ -40,6 +40,19 @@ impl Actor {
         }
     }
 
+    /// An audit entry for a change this actor makes (its values are filled in
+    /// by the change itself, in its transaction).
+    pub(crate) fn change(&self, action: &str, subject: &str) -> NewAudit {
+        NewAudit {
+            actor: self.name(),
+            staff_id: self.staff_id(),
+            action: action.to_string(),
+            subject: Some(subject.to_string()),
+            before: None,
+            after: None,
+        }
+    }
+
     /// Refuses unless the actor may do `what` (the shell may do everything).
     pub fn require(&self, what: Permission) -> Result<()> {
         match self {

@@ -247,9 +247,9 @@ macro_rules! with_operations {
                 write_op fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher>
                     => [cmd] |tx| ops::rewards::redeem(tx, &cmd);
                 /// Marks a voucher used at the counter.
-                write_op fn use_voucher(&self, code: &VoucherCode, merchant_id: &str, now: DateTime<Utc>)
+                write_op fn use_voucher(&self, code: &VoucherCode, merchant_id: &str, audit: &Option<NewAudit>, now: DateTime<Utc>)
                     -> Result<VoucherUse>
-                    => [code, merchant_id] |tx| ops::rewards::use_voucher(tx, &code, &merchant_id, now);
+                    => [code, merchant_id, audit] |tx| ops::rewards::use_voucher(tx, &code, &merchant_id, audit.as_ref(), now);
                 /// A member gives a voucher back and gets its points back.
                 write_op fn cancel_voucher(&self, member_id: i64, code: &VoucherCode, now: DateTime<Utc>)
                     -> Result<Voucher>

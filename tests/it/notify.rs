@@ -513,6 +513,7 @@ async fn points_about_to_expire_are_reminded_once_per_lot() {
                     expires_at: at + chrono::Duration::days(days),
                 },
                 now: at,
+                audit: None,
             };
             t.store.adjust_points(&cmd).await.unwrap();
         }

@@ -151,7 +151,7 @@ pub(crate) async fn record_purchase<T: Steps>(
         let standing = (b.tier.clone(), spend_before + counted_spend(cmd));
         rules::upgrade(tx, b.id, standing, &cmd.rules.tiers, "purchase", cmd.now).await?;
     }
-    Ok(Recorded::New(PurchaseReceipt {
+    let receipt = PurchaseReceipt {
         purchase_id,
         receipt_id: cmd.receipt_id.clone(),
         points: Points::new(points),
@@ -161,7 +161,9 @@ pub(crate) async fn record_purchase<T: Steps>(
         available_at: cmd.timing.available_at,
         claim_code: claim.map(|c| c.0.to_string()),
         claim_expires_at: claim.map(|c| c.1),
-    }))
+    };
+    super::staff::audit_change(tx, cmd.audit.as_ref(), &receipt, cmd.now).await?;
+    Ok(Recorded::New(receipt))
 }
 
 /// Prices a purchase as recording it would, without locks or writes.
@@ -348,7 +350,7 @@ pub(crate) async fn record_refund<T: Steps>(
         ],
     )
     .await?;
-    Ok(Recorded::New(RefundReceipt {
+    let receipt = RefundReceipt {
         refund_id: cmd.refund_id.clone(),
         receipt_id: p.receipt_id,
         purchase_id: p.id,
@@ -356,7 +358,9 @@ pub(crate) async fn record_refund<T: Steps>(
         refundable_amount: plan.refundable_after.to_decimal_string(),
         member_code: p.member_code,
         balance: balance.map(Points::new),
-    }))
+    };
+    super::staff::audit_change(tx, cmd.audit.as_ref(), &receipt, cmd.now).await?;
+    Ok(Recorded::New(receipt))
 }
 
 /// Gives a member the points of a purchase made without one.

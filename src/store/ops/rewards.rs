@@ -264,7 +264,9 @@ pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<
         };
         outbox::notify(tx, cmd.member_id, &notice, cmd.now).await?;
     }
-    v.try_into()
+    let voucher: Voucher = v.try_into()?;
+    super::staff::audit_change(tx, cmd.audit.as_ref(), &voucher, cmd.now).await?;
+    Ok(voucher)
 }
 
 /// Marks a voucher used at the counter (only the voucher is locked: using it
@@ -273,6 +275,7 @@ pub(crate) async fn use_voucher(
     tx: &mut impl Tx,
     code: &VoucherCode,
     merchant_id: &str,
+    audit: Option<&crate::domain::staff::NewAudit>,
     now: DateTime<Utc>,
 ) -> Result<VoucherUse> {
     let v = lock_voucher(tx, code.as_str()).await?;
@@ -300,8 +303,10 @@ pub(crate) async fn use_voucher(
         merchant_id: merchant_id.to_string(),
     };
     outbox::notify(tx, v.member_id, &notice, now).await?;
+    let voucher: Voucher = v.try_into()?;
+    super::staff::audit_change(tx, audit, &voucher, now).await?;
     Ok(VoucherUse {
-        voucher: v.try_into()?,
+        voucher,
         reward,
         member,
     })
@@ -357,7 +362,7 @@ pub(crate) async fn adjust_points<T: Steps>(tx: &mut T, cmd: &AdjustCommand) -> 
         take_from_lots(tx, id, &plan).await?;
         (id, after)
     };
-    Ok(Entry {
+    let entry = Entry {
         id,
         member_id: cmd.member_id,
         kind: EntryKind::Adjust,
@@ -366,7 +371,9 @@ pub(crate) async fn adjust_points<T: Steps>(tx: &mut T, cmd: &AdjustCommand) -> 
         merchant_id: None,
         reference: Some(cmd.reason.clone()),
         created_at: cmd.now,
-    })
+    };
+    super::staff::audit_change(tx, cmd.audit.as_ref(), &entry, cmd.now).await?;
+    Ok(entry)
 }
 
 /// How many vouchers or members one expiry step picks.

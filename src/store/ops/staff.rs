@@ -287,6 +287,24 @@ pub(crate) async fn audit(tx: &mut impl Tx, a: &NewAudit, now: DateTime<Utc>) ->
     Ok(())
 }
 
+/// Appends `audit` (if any) with `result` as the value after, in the
+/// transaction of the change it records.
+pub(crate) async fn audit_change<R: serde::Serialize>(
+    tx: &mut impl Tx,
+    audit: Option<&NewAudit>,
+    result: &R,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(a) = audit else { return Ok(()) };
+    let after = serde_json::to_string(result)
+        .map_err(|e| crate::store::StoreError::Corrupt(format!("audit value: {e}")))?;
+    let entry = NewAudit {
+        after: Some(after),
+        ..a.clone()
+    };
+    self::audit(tx, &entry, now).await
+}
+
 /// The audit log, newest first.
 pub(crate) async fn audit_log(tx: &mut impl Tx, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
     let rows: Vec<Row> = tx
