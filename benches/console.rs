@@ -290,7 +290,7 @@ impl Timings {
     }
 
     fn print(&mut self, label: &str) {
-        let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+        let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1000.0);
         println!(
             "  {label:<34} p50 {:>6} ms   p95 {:>6} ms   p99 {:>6} ms",
             ms(self.percentile(0.5)),
@@ -442,6 +442,42 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
     })
     .await?;
     t.print("webhook: a signed purchase");
+
+    // The recording alone, through the service (no HTTP, no page): a counter
+    // sale and a webhook purchase, taken in turn, each starting from the
+    // merchant's id as its request does (the webhook reads the merchant to
+    // check the signature).
+    let actor = Actor::Staff(session.staff.clone());
+    let (mut sales, mut hooks) = (Vec::new(), Vec::new());
+    for i in 0..o.requests + 50 {
+        let code = pick(i).0.clone();
+        let start = Instant::now();
+        let sale = taem::service::counter::CounterSale {
+            merchant_id: merchant.clone(),
+            member_code: code.clone(),
+            amount: "250".into(),
+            receipt_id: format!("bench-svc-sale-{}-{i}", std::process::id()),
+        };
+        loyalty.counter_sale(&actor, sale, now()).await?;
+        let took = start.elapsed();
+        let start = Instant::now();
+        let req = taem::service::PurchaseRequest {
+            receipt_id: format!("bench-svc-hook-{}-{i}", std::process::id()),
+            amount: "250".into(),
+            currency: "THB".into(),
+            member_code: Some(code),
+            occurred_at: None,
+            items: None,
+        };
+        let m = loyalty.merchant(&merchant).await?;
+        loyalty.record_purchase(&m, req, now()).await?;
+        if i >= 50 {
+            sales.push(took);
+            hooks.push(start.elapsed());
+        }
+    }
+    Timings(sales).print("service: a counter sale");
+    Timings(hooks).print("service: a webhook purchase");
     app.shutdown().await?;
     Ok(())
 }
