@@ -774,3 +774,35 @@ async fn a_member_shares_their_own_contact_and_the_counter_finds_them_by_phone()
         bot.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_rewards_picture_comes_as_a_photo_with_the_question_to_redeem_it() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 7_300_400_500, "en").await;
+        bot.say("/start").await;
+        let reward = bot.app.t.reward(100, None, None).await;
+        let png = crate::console::png_picture();
+        bot.app
+            .t
+            .loyalty
+            .change_reward_picture(
+                &taem::service::staff::Actor::Cli,
+                reward.id,
+                Some(png.clone()),
+                now(),
+            )
+            .await
+            .unwrap();
+        let member = bot.member().await;
+        bot.app.t.grant(&member, 300, now()).await;
+        let r = bot.press(&format!("rd:{}", reward.id)).await;
+        assert_eq!(r[0].method, "sendphoto", "{r:?}");
+        assert_eq!(r[0].file.as_deref(), Some(&png[..]), "the reward's picture");
+        assert!(r[0].text().contains(&reward.name_en), "{}", r[0].text());
+        assert!(
+            r.iter().any(|c| c.button("rc:").is_some()),
+            "the buttons come with it"
+        );
+        bot.app.shutdown().await;
+    }
+}
