@@ -153,3 +153,11 @@ phone-taken = That number is already used by another member, so I could not save
 phone-not-own = That is someone else's contact. Please share your own number with the button below, or type it.
 phone-not-saved = OK, nothing was saved. You can type your number again at any time.
 phone-removed = Your phone number has been removed. The cashier can still find you by your member card.
+
+reward-gives-fixed = { $amount } off your bill
+reward-gives-percent = { $percent }% off your bill
+reward-gives-credit = { $amount } store credit
+reward-gives-draw = An entry in the lucky draw
+reward-gives-cap = up to { $amount }
+reward-gives-only = on { $categories } only
+reward-gives-min = for a bill of { $amount } or more

@@ -153,3 +153,11 @@ phone-taken = เบอร์นี้มีสมาชิกท่านอื
 phone-not-own = นี่เป็นเบอร์ติดต่อของคนอื่นค่ะ กรุณาแชร์เบอร์ของคุณเองด้วยปุ่มด้านล่าง หรือพิมพ์เบอร์ก็ได้
 phone-not-saved = ได้ค่ะ ยังไม่ได้บันทึกอะไร พิมพ์เบอร์ใหม่ได้ทุกเมื่อเลยค่ะ
 phone-removed = ลบเบอร์โทรของคุณแล้วค่ะ แคชเชียร์ยังค้นหาคุณได้จากบัตรสมาชิก
+
+reward-gives-fixed = ลด { $amount } จากบิล
+reward-gives-percent = ลด { $percent }% จากบิล
+reward-gives-credit = เครดิตร้านค้า { $amount }
+reward-gives-draw = สิทธิ์ลุ้นรางวัล
+reward-gives-cap = ลดสูงสุด { $amount }
+reward-gives-only = เฉพาะ { $categories }
+reward-gives-min = เมื่อยอดบิลตั้งแต่ { $amount }

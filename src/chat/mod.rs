@@ -557,7 +557,9 @@ impl Conversation {
             Refusal::VoucherNotYours
             | Refusal::SignInFailed
             | Refusal::RefundExceedsPurchase { .. }
-            | Refusal::AdjustBelowZero { .. } => self.t(loc, "error-generic", &[]),
+            | Refusal::AdjustBelowZero { .. }
+            | Refusal::VoucherNotApplicable(_)
+            | Refusal::VoucherNeedsBasket => self.t(loc, "error-generic", &[]),
         };
         Message::new().text(text)
     }

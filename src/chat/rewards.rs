@@ -18,6 +18,52 @@ impl Conversation {
         }
     }
 
+    /// What a reward gives, said plainly (`None` for a product: its name
+    /// says it).
+    pub(super) fn gives(&self, loc: Locale, r: &Reward) -> Option<String> {
+        use crate::domain::offer::{RewardKind, percent_text};
+        let money = |m: crate::domain::Money| s(i18n::money(m));
+        let mut parts = match &r.kind {
+            RewardKind::Product { .. } => return None,
+            RewardKind::FixedDiscount { off, .. } => {
+                vec![self.t(loc, "reward-gives-fixed", &[("amount", money(*off))])]
+            }
+            RewardKind::PercentDiscount { basis_points, .. } => vec![self.t(
+                loc,
+                "reward-gives-percent",
+                &[("percent", s(percent_text(*basis_points)))],
+            )],
+            RewardKind::Cashback { credit } => {
+                vec![self.t(loc, "reward-gives-credit", &[("amount", money(*credit))])]
+            }
+            RewardKind::DrawEntry => vec![self.t(loc, "reward-gives-draw", &[])],
+        };
+        if let RewardKind::PercentDiscount {
+            cap, categories, ..
+        } = &r.kind
+        {
+            if let Some(cap) = cap {
+                parts.push(self.t(loc, "reward-gives-cap", &[("amount", money(*cap))]));
+            }
+            if !categories.is_empty() {
+                let list = s(categories.join(", "));
+                parts.push(self.t(loc, "reward-gives-only", &[("categories", list)]));
+            }
+        }
+        if let RewardKind::FixedDiscount {
+            min_basket: Some(min),
+            ..
+        }
+        | RewardKind::PercentDiscount {
+            min_basket: Some(min),
+            ..
+        } = &r.kind
+        {
+            parts.push(self.t(loc, "reward-gives-min", &[("amount", money(*min))]));
+        }
+        Some(parts.join(" · "))
+    }
+
     pub(super) async fn rewards(
         &self,
         turn: &Turn<'_>,
@@ -70,6 +116,10 @@ impl Conversation {
                     ("missing", s(i18n::number(r.cost.value() - balance))),
                 ],
             ));
+            let gives = self.gives(loc, r);
+            if let Some(g) = &gives {
+                m = m.line().text(format!("  {g}"));
+            }
             let redeem = (r.stock != Some(0) && r.cost.value() <= balance).then(|| {
                 self.button(
                     loc,
@@ -80,14 +130,20 @@ impl Conversation {
             });
             m.cards.push(Card {
                 title: name.to_string(),
-                subtitle: self.t(
-                    loc,
-                    &id.replace("reward-line", "reward-card"),
-                    &[
-                        ("cost", cost),
-                        ("missing", s(i18n::number(r.cost.value() - balance))),
-                    ],
-                ),
+                subtitle: {
+                    let cost_text = self.t(
+                        loc,
+                        &id.replace("reward-line", "reward-card"),
+                        &[
+                            ("cost", cost),
+                            ("missing", s(i18n::number(r.cost.value() - balance))),
+                        ],
+                    );
+                    match gives {
+                        Some(g) => format!("{g}\n{cost_text}"),
+                        None => cost_text,
+                    }
+                },
                 button: redeem.clone(),
                 picture: r.picture.as_ref().map(|p| picture::path(r.id, p)),
             });

@@ -150,6 +150,7 @@ pub(super) async fn reward(
 ) -> anyhow::Result<()> {
     match cmd {
         RewardCmd::Add(a) => {
+            let a = *a;
             let valid_from = a
                 .from
                 .as_deref()
@@ -173,6 +174,12 @@ pub(super) async fn reward(
                 face_value: a.face_value,
                 currency: a.currency,
                 voucher_days: a.voucher_days,
+                kind: a.kind,
+                sku: a.sku,
+                min_basket: a.min_basket,
+                percent: a.percent,
+                cap: a.cap,
+                categories: a.categories,
             };
             let r = loyalty.add_reward(input, now()).await.map_err(friendly)?;
             print(a.out, &r, || {

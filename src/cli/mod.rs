@@ -170,7 +170,7 @@ enum MerchantCmd {
 #[derive(Subcommand)]
 enum RewardCmd {
     /// Add a reward to the catalogue.
-    Add(RewardArgs),
+    Add(Box<RewardArgs>),
     /// List rewards (active ones unless --all).
     List {
         #[arg(long)]
@@ -237,6 +237,25 @@ struct RewardArgs {
     /// Days a voucher stays valid after redemption.
     #[arg(long, default_value_t = 30)]
     voucher_days: u32,
+    /// What it gives: product (a free item), fixed_discount (--face-value off
+    /// the bill), percent_discount (--percent of the bill) or draw_entry.
+    #[arg(long, default_value = "product")]
+    kind: String,
+    /// The free product's SKU at the till.
+    #[arg(long)]
+    sku: Option<String>,
+    /// The smallest bill a discount applies to.
+    #[arg(long)]
+    min_basket: Option<String>,
+    /// A percent discount's share, e.g. 15 or 12.5.
+    #[arg(long)]
+    percent: Option<String>,
+    /// The most a percent discount takes off.
+    #[arg(long)]
+    cap: Option<String>,
+    /// Categories a percent discount is limited to, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    categories: Vec<String>,
     #[command(flatten)]
     out: JsonFlag,
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::page::{breakdown, csrf_field, layout, notice};
 use super::{Console, Posted, Refused, Signed};
 use crate::domain::model::{Member, Merchant, Recorded, Reward};
+use crate::domain::offer::Takeoff;
 use crate::domain::phone;
 use crate::domain::time::now;
 use crate::i18n;
@@ -140,6 +141,10 @@ fn voucher_panel(c: &Console, s: &Signed, v: &VoucherCheck, merchants: &[Merchan
                         (csrf_field(s))
                         input type="hidden" name="code" value=(v.voucher.code);
                         (merchant_field(c, s, merchants))
+                        label { (c.t(l, "console-basket-amount"))
+                            input type="text" name="basket" inputmode="decimal" autocomplete="off"
+                                required[matches!(v.reward.kind, crate::domain::offer::RewardKind::PercentDiscount { .. })];
+                        }
                         button type="submit" { (c.t(l, "console-voucher-use")) }
                     }
                 }
@@ -160,6 +165,12 @@ fn refusal_text(c: &Console, l: crate::domain::Locale, r: &crate::domain::Refusa
             c.t_args(l, "console-voucher-expired", &[("date", when(expires_at))])
         }
         Refusal::VoucherCancelled => c.t(l, "console-voucher-cancelled"),
+        Refusal::VoucherNeedsBasket => c.t(l, "console-voucher-needs-basket"),
+        Refusal::VoucherNotApplicable(why) => c.t_args(
+            l,
+            "console-voucher-not-applicable",
+            &[("reason", why.to_string())],
+        ),
         _ => c.t(l, "console-error"),
     }
 }
@@ -319,6 +330,38 @@ pub struct UseForm {
     code: String,
     #[serde(default)]
     merchant: String,
+    /// The bill's amount, when the cashier typed it.
+    #[serde(default)]
+    basket: String,
+}
+
+/// What the till takes off, said to the cashier.
+fn takeoff_text(c: &Console, l: crate::domain::Locale, t: &Takeoff) -> String {
+    match t {
+        Takeoff::Amount { amount } => c.t_args(
+            l,
+            "console-takeoff-amount",
+            &[("amount", i18n::money(*amount))],
+        ),
+        Takeoff::Item { sku, amount } => {
+            let sku = sku.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+            if amount.minor() > 0 {
+                c.t_args(
+                    l,
+                    "console-takeoff-item-priced",
+                    &[("sku", sku), ("amount", i18n::money(*amount))],
+                )
+            } else {
+                c.t_args(l, "console-takeoff-item", &[("sku", sku)])
+            }
+        }
+        Takeoff::Credit { credit } => c.t_args(
+            l,
+            "console-takeoff-amount",
+            &[("amount", i18n::money(*credit))],
+        ),
+        Takeoff::Nothing => c.t(l, "console-takeoff-nothing"),
+    }
 }
 
 pub async fn use_voucher(
@@ -327,9 +370,13 @@ pub async fn use_voucher(
 ) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
+    let basket = super::opt(&f.basket).map(|amount| crate::service::BasketInput {
+        amount,
+        items: None,
+    });
     let (status, result) = match c
         .loyalty
-        .counter_use_voucher(&actor, &f.merchant, &f.code, now())
+        .counter_use_voucher(&actor, &f.merchant, (&f.code, basket.as_ref()), now())
         .await
     {
         Ok(used) => {
@@ -342,7 +389,11 @@ pub async fn use_voucher(
                 "console-voucher-done",
                 &[("reward", reward), ("code", used.member.code)],
             );
-            (StatusCode::OK, notice(&text, true))
+            let takeoff = takeoff_text(&c, l, &used.takeoff);
+            (
+                StatusCode::OK,
+                html! { (notice(&text, true)) p.ok #takeoff { (takeoff) } },
+            )
         }
         Err(ServiceError::Refused(r)) => (
             StatusCode::CONFLICT,

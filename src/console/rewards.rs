@@ -15,6 +15,7 @@ use super::page::{csrf_field, layout, notice};
 use super::{Console, Posted, Refused, Signed, invalid_notice};
 use crate::domain::Locale;
 use crate::domain::model::Reward;
+use crate::domain::offer::{RewardKind, percent_text};
 use crate::domain::picture;
 use crate::domain::time::now;
 use crate::i18n;
@@ -112,6 +113,18 @@ pub struct RewardForm {
     face_value: String,
     #[serde(default)]
     voucher_days: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    sku: String,
+    #[serde(default)]
+    min_basket: String,
+    #[serde(default)]
+    percent: String,
+    #[serde(default)]
+    cap: String,
+    #[serde(default)]
+    categories: String,
 }
 
 impl RewardForm {
@@ -137,7 +150,35 @@ impl RewardForm {
                 .unwrap_or_default(),
             face_value: r.face_value.to_decimal_string(),
             voucher_days: r.voucher_days.to_string(),
+            ..RewardForm::kind_fields(&r.kind)
         }
+    }
+
+    /// The form's kind fields for a reward's kind.
+    fn kind_fields(k: &RewardKind) -> RewardForm {
+        let money =
+            |m: &Option<crate::domain::Money>| m.map(|m| m.to_decimal_string()).unwrap_or_default();
+        let mut f = RewardForm {
+            kind: k.as_str().to_string(),
+            ..RewardForm::default()
+        };
+        match k {
+            RewardKind::Product { sku } => f.sku = sku.clone().unwrap_or_default(),
+            RewardKind::FixedDiscount { min_basket, .. } => f.min_basket = money(min_basket),
+            RewardKind::PercentDiscount {
+                basis_points,
+                cap,
+                categories,
+                min_basket,
+            } => {
+                f.percent = percent_text(*basis_points);
+                f.cap = money(cap);
+                f.categories = categories.join(", ");
+                f.min_basket = money(min_basket);
+            }
+            RewardKind::Cashback { .. } | RewardKind::DrawEntry => {}
+        }
+        f
     }
 
     /// The service's input; a field that is not a number is refused here.
@@ -180,6 +221,12 @@ impl RewardForm {
             voucher_days: int("voucher_days", &self.voucher_days)?
                 .map_or(Ok(0), u32::try_from)
                 .map_err(|_| crate::service::invalid("voucher_days", "too many days"))?,
+            kind: self.kind.clone(),
+            sku: super::opt(&self.sku),
+            min_basket: super::opt(&self.min_basket),
+            percent: super::opt(&self.percent),
+            cap: super::opt(&self.cap),
+            categories: vec![self.categories.clone()],
         })
     }
 }
@@ -206,7 +253,21 @@ fn reward_form(c: &Console, s: &Signed, action: &str, f: &RewardForm) -> Markup 
             (field("console-reward-limit", "limit", &f.limit, "text", false))
             (field("console-reward-from", "valid_from", &f.valid_from, "date", false))
             (field("console-reward-until", "valid_until", &f.valid_until, "date", false))
+            label { (c.t(l, "console-reward-kind"))
+                select name="kind" {
+                    @for k in ["product", "fixed_discount", "percent_discount", "draw_entry"] {
+                        option value=(k) selected[f.kind == k || (f.kind.is_empty() && k == "product")] {
+                            (c.t(l, &format!("console-reward-kind-{k}")))
+                        }
+                    }
+                }
+            }
             (field("console-reward-value", "face_value", &f.face_value, "text", false))
+            (field("console-reward-sku", "sku", &f.sku, "text", false))
+            (field("console-reward-min-basket", "min_basket", &f.min_basket, "text", false))
+            (field("console-reward-percent", "percent", &f.percent, "text", false))
+            (field("console-reward-cap", "cap", &f.cap, "text", false))
+            (field("console-reward-categories", "categories", &f.categories, "text", false))
             (field("console-reward-voucher-days", "voucher_days", &f.voucher_days, "text", true))
             button type="submit" { (c.t(l, "console-save")) }
         }

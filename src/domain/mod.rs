@@ -12,6 +12,7 @@ pub mod locale;
 pub mod model;
 pub mod money;
 pub mod notice;
+pub mod offer;
 pub mod phone;
 pub mod picture;
 pub mod points;

@@ -1,6 +1,7 @@
 //! The records of the program as the rest of taem sees them. Stores translate
 //! their rows into these; services and front-ends never see a row.
 
+use super::offer::{RewardKind, Takeoff};
 use super::staff::NewAudit;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -202,6 +203,39 @@ pub struct Reward {
     /// The current picture's name (`None`: no picture); see
     /// [`crate::domain::picture`].
     pub picture: Option<String>,
+    /// What it gives (a product, a discount, an entry in a draw).
+    #[serde(serialize_with = "serialize_kind")]
+    pub kind: RewardKind,
+}
+
+/// A reward's kind as JSON answers write it: `{"type": "percent_discount",
+/// "percent": "15", "cap": {...}, ...}`.
+fn serialize_kind<S: serde::Serializer>(k: &RewardKind, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    m.serialize_entry("type", k.as_str())?;
+    match k {
+        RewardKind::Product { sku } => m.serialize_entry("sku", sku)?,
+        RewardKind::FixedDiscount { min_basket, .. } => {
+            m.serialize_entry("min_basket", &min_basket.as_ref().map(MoneyJson::from))?
+        }
+        RewardKind::PercentDiscount {
+            basis_points,
+            cap,
+            categories,
+            min_basket,
+        } => {
+            m.serialize_entry(
+                "percent",
+                &crate::domain::offer::percent_text(*basis_points),
+            )?;
+            m.serialize_entry("cap", &cap.as_ref().map(MoneyJson::from))?;
+            m.serialize_entry("categories", categories)?;
+            m.serialize_entry("min_basket", &min_basket.as_ref().map(MoneyJson::from))?;
+        }
+        RewardKind::Cashback { .. } | RewardKind::DrawEntry => {}
+    }
+    m.end()
 }
 
 impl Reward {
@@ -226,6 +260,7 @@ pub struct NewReward {
     pub valid_until: Option<DateTime<Utc>>,
     pub face_value: Money,
     pub voucher_days: u32,
+    pub kind: RewardKind,
 }
 
 /// Money as JSON answers write it: `{"amount": "60.00", "currency": "THB"}`.
@@ -487,6 +522,8 @@ pub struct VoucherUse {
     pub voucher: Voucher,
     pub reward: Reward,
     pub member: Member,
+    /// What the till takes off the bill.
+    pub takeoff: Takeoff,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -73,6 +73,7 @@ mod tests {
             active: true,
             created_at: now(),
             picture: None,
+            kind: crate::domain::offer::RewardKind::Product { sku: None },
         }
     }
 

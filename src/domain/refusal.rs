@@ -48,4 +48,8 @@ pub enum Refusal {
     TooManyTries { retry_at: DateTime<Utc> },
     #[error("the email or the password is wrong")]
     SignInFailed,
+    #[error("this voucher does not apply to this basket: {0}")]
+    VoucherNotApplicable(super::offer::NotApplicable),
+    #[error("this voucher takes a share of the bill: send the basket (its amount) with it")]
+    VoucherNeedsBasket,
 }

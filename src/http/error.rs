@@ -89,6 +89,10 @@ impl From<Refusal> for ApiError {
             Refusal::VoucherAlreadyUsed { .. } => (StatusCode::CONFLICT, "voucher-used"),
             Refusal::VoucherExpired { .. } => (StatusCode::GONE, "voucher-expired"),
             Refusal::VoucherCancelled => (StatusCode::GONE, "voucher-cancelled"),
+            Refusal::VoucherNotApplicable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "voucher-not-applicable")
+            }
+            Refusal::VoucherNeedsBasket => (StatusCode::UNPROCESSABLE_ENTITY, "basket-required"),
             Refusal::RefundExceedsPurchase { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "refund-exceeds-purchase")
             }

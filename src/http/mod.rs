@@ -309,6 +309,8 @@ struct VoucherUsed {
     reward: RewardView,
     #[schema(inline)]
     member: MemberView,
+    /// What to take off the bill (with the basket: worked out on it)
+    takeoff: crate::domain::offer::Takeoff,
 }
 
 /// A used voucher's status, the only one this answer carries.
@@ -345,6 +347,12 @@ struct VoucherUseBody {
     #[serde(default)]
     #[schema(nullable = false)]
     code: Option<String>,
+    /// The bill the voucher is used on: the answer then says exactly what to take
+    /// off, and a voucher that does not apply to it is refused (422). Required for
+    /// a percentage discount.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    basket: Option<crate::service::BasketInput>,
 }
 
 /// Use a voucher at the counter
@@ -358,7 +366,7 @@ struct VoucherUseBody {
     ),
     request_body(
         content = inline(Option<VoucherUseBody>),
-        description = "Empty, `{}` or `{\"code\": \"<the voucher code>\"}`; it is signed like any other body. A v1 signature must name the voucher here."
+        description = "Empty, `{}`, or the voucher code and the basket; it is signed like any other body. A v1 signature must name the voucher here."
     ),
     responses(
         (status = 200, description = "Used", body = VoucherUsed),
@@ -370,6 +378,8 @@ struct VoucherUseBody {
             description = "Already used"),
         (status = 410, body = Problem, content_type = "application/problem+json",
             description = "Expired or cancelled"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "The voucher does not apply to the basket, or needs one"),
     )
 )]
 async fn use_voucher(
@@ -381,18 +391,31 @@ async fn use_voucher(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req = Signed::check(&state, &method, &uri, &headers, body).await?;
+    let parsed = if req.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(None)
+    } else {
+        serde_json::from_slice::<VoucherUseBody>(&req.body).map(Some)
+    };
     if req.version == signature::Version::V1 {
-        let named = serde_json::from_slice::<VoucherUseBody>(&req.body)
+        let named = parsed
+            .as_ref()
             .ok()
-            .and_then(|b| b.code)
-            .and_then(|c| crate::domain::VoucherCode::parse(&c));
+            .and_then(|b| b.as_ref()?.code.as_deref())
+            .and_then(crate::domain::VoucherCode::parse);
         if named.is_none() || named != crate::domain::VoucherCode::parse(&code) {
             return Err(signature::SignatureError::Mismatch.into());
         }
     }
+    let parsed = parsed.map_err(|e| {
+        ApiError::from(crate::service::ServiceError::Invalid {
+            field: "body".into(),
+            message: e.to_string(),
+        })
+    })?;
+    let basket = parsed.and_then(|b| b.basket);
     let used = state
         .loyalty
-        .use_voucher(&req.merchant, &code, now())
+        .use_voucher_on(&req.merchant, &code, basket.as_ref(), now())
         .await?;
     Ok(Json(VoucherUsed {
         code: used.voucher.code,
@@ -409,6 +432,7 @@ async fn use_voucher(
             code: used.member.code,
             name: used.member.name,
         },
+        takeoff: used.takeoff,
     })
     .into_response())
 }

@@ -216,7 +216,7 @@ impl Loyalty {
         &self,
         actor: &Actor,
         merchant_id: &str,
-        code: &str,
+        (code, basket): (&str, Option<&super::BasketInput>),
         now: DateTime<Utc>,
     ) -> Result<VoucherUse> {
         actor.require(Permission::Counter)?;
@@ -230,7 +230,7 @@ impl Loyalty {
             .map(|c| c.as_str().to_string())
             .unwrap_or_default();
         let audit = actor.change("voucher.use", &subject);
-        self.use_voucher_audited(&merchant, code.trim(), Some(audit), now)
+        self.use_voucher_audited(&merchant, (code.trim(), basket), Some(audit), now)
             .await
     }
 }

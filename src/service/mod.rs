@@ -28,7 +28,7 @@ pub mod staff;
 
 pub use members::LINK_MINUTES;
 pub use programme::{ProgramChange, RewardInput, TierChangeInput};
-pub use purchases::{PurchaseItem, PurchaseRequest, RefundRequest};
+pub use purchases::{BasketInput, PurchaseItem, PurchaseRequest, RefundRequest};
 
 /// Claim codes on receipts bought without a member stay valid this long.
 pub const CLAIM_DAYS: i64 = 30;
@@ -149,22 +149,37 @@ impl Loyalty {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<VoucherUse> {
-        self.use_voucher_audited(merchant, code, None, now).await
+        self.use_voucher_audited(merchant, (code, None), None, now)
+            .await
     }
 
     /// [`Loyalty::use_voucher`], audited in the same transaction.
     pub(crate) async fn use_voucher_audited(
         &self,
         merchant: &Merchant,
-        code: &str,
+        (code, basket): (&str, Option<&BasketInput>),
         audit: Option<NewAudit>,
         now: DateTime<Utc>,
     ) -> Result<VoucherUse> {
         let code = VoucherCode::parse(code).ok_or(StoreError::NotFound("voucher"))?;
+        let basket = basket.map(|b| purchases::basket(b, merchant)).transpose()?;
         Ok(self
             .store
-            .use_voucher(&code, &merchant.id, &audit, now)
+            .use_voucher(&code, &merchant.id, &basket, &audit, now)
             .await?)
+    }
+
+    /// Staff at the counter (or a till) use a voucher on a bill: the answer
+    /// says what to take off, or why it does not apply.
+    pub async fn use_voucher_on(
+        &self,
+        merchant: &Merchant,
+        code: &str,
+        basket: Option<&BasketInput>,
+        now: DateTime<Utc>,
+    ) -> Result<VoucherUse> {
+        self.use_voucher_audited(merchant, (code, basket), None, now)
+            .await
     }
 
     /// A member spends points on a reward. `request_key` makes a double tap or a

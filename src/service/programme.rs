@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Loyalty, Result, ServiceError, invalid};
 use crate::domain::earn::parse_multiplier;
 use crate::domain::model::*;
+use crate::domain::offer::{RewardKind, parse_percent};
 use crate::domain::tier::{Tier, Tiers};
 use crate::domain::{Currency, EarnRate, Money, Points, codes};
 
@@ -41,6 +42,19 @@ pub struct RewardInput {
     pub face_value: String,
     pub currency: String,
     pub voucher_days: u32,
+    /// `product` (the default), `fixed_discount` (the face value off),
+    /// `percent_discount` or `draw_entry`.
+    pub kind: String,
+    /// A free product's SKU at the till.
+    pub sku: Option<String>,
+    /// The smallest bill a discount applies to (a decimal amount).
+    pub min_basket: Option<String>,
+    /// A percent discount's share (`15`, `12.5`).
+    pub percent: Option<String>,
+    /// The most a percent discount takes off (a decimal amount).
+    pub cap: Option<String>,
+    /// The categories a percent discount is limited to (none: the whole bill).
+    pub categories: Vec<String>,
 }
 
 /// The most referral points a setting may give.
@@ -264,6 +278,7 @@ fn checked_reward(r: RewardInput) -> Result<NewReward> {
     {
         return Err(invalid("until", "must be after the start (from)"));
     }
+    let kind = checked_kind(&r, face_value)?;
     let new = NewReward {
         name_th: r.name_th.trim().into(),
         name_en: r.name_en.trim().into(),
@@ -276,6 +291,80 @@ fn checked_reward(r: RewardInput) -> Result<NewReward> {
         valid_until: r.valid_until,
         face_value,
         voucher_days: r.voucher_days,
+        kind,
     };
     Ok(new)
+}
+
+/// A reward's kind, as staff describe it, checked.
+fn checked_kind(r: &RewardInput, face_value: Money) -> Result<RewardKind> {
+    let currency = face_value.currency();
+    let amount = |field: &str, v: &Option<String>| -> Result<Option<Money>> {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                Money::parse_positive(v, currency)
+                    .map_err(|e| invalid(field, format!("{v:?}: {e}")))
+            })
+            .transpose()
+    };
+    let min_basket = amount("min_basket", &r.min_basket)?;
+    Ok(match r.kind.trim() {
+        "" | "product" => RewardKind::Product {
+            sku: r
+                .sku
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        },
+        "fixed_discount" => {
+            if face_value.minor() <= 0 {
+                return Err(invalid(
+                    "face_value",
+                    "a fixed discount takes its value off: give it one",
+                ));
+            }
+            RewardKind::FixedDiscount {
+                off: face_value,
+                min_basket,
+            }
+        }
+        "percent_discount" => {
+            let p = r.percent.as_deref().unwrap_or("");
+            let basis_points = parse_percent(p).ok_or_else(|| {
+                invalid(
+                    "percent",
+                    format!("{p:?} is not a share between 0 and 100 such as 15 or 12.5"),
+                )
+            })?;
+            RewardKind::PercentDiscount {
+                basis_points,
+                cap: amount("cap", &r.cap)?,
+                categories: r
+                    .categories
+                    .iter()
+                    .flat_map(|c| c.split(','))
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                min_basket,
+            }
+        }
+        "draw_entry" => RewardKind::DrawEntry,
+        "cashback" => {
+            return Err(invalid(
+                "kind",
+                "cashback (store credit) is not available yet: it comes with paying with points at the till",
+            ));
+        }
+        other => {
+            return Err(invalid(
+                "kind",
+                format!("{other:?}: use product, fixed_discount, percent_discount or draw_entry"),
+            ));
+        }
+    })
 }

@@ -10,6 +10,7 @@ use super::{CLAIM_DAYS, Loyalty, Result, invalid, timing};
 use crate::domain::campaign::Item;
 use crate::domain::model::*;
 use crate::domain::money::Amount;
+use crate::domain::offer::Basket;
 use crate::domain::staff::NewAudit;
 use crate::domain::{Breakdown, ClaimCode, MemberCode, Money};
 use crate::store::StoreError;
@@ -96,6 +97,67 @@ fn check_currency(field: &str, given: &str, merchant: &Merchant) -> Result<()> {
 
 fn amount(field: &str, value: &str, merchant: &Merchant) -> Result<Money> {
     Money::parse_positive(value, merchant.currency).map_err(|e| invalid(field, e.to_string()))
+}
+
+/// A purchase's or basket's items, checked: as given (amounts normalised) and
+/// as the rules read them.
+fn checked_items(
+    given: Option<&[PurchaseItem]>,
+    merchant: &Merchant,
+) -> Result<(Vec<PurchaseItem>, Vec<Item>)> {
+    if given.is_some_and(|i| i.len() > 500) {
+        return Err(invalid("items", "at most 500 items"));
+    }
+    let mut items = Vec::new();
+    let mut rule_items = Vec::new();
+    for (i, item) in given.into_iter().flatten().enumerate() {
+        check_id(&format!("items[{i}].sku"), &item.sku)?;
+        if let Some(c) = &item.category {
+            check_id(&format!("items[{i}].category"), c)?;
+        }
+        if item.quantity <= 0 {
+            return Err(invalid(
+                format!("items[{i}].quantity"),
+                "must be at least 1",
+            ));
+        }
+        let a = Money::parse(&item.amount, merchant.currency)
+            .map_err(|e| invalid(format!("items[{i}].amount"), e.to_string()))?;
+        items.push(PurchaseItem {
+            amount: a.to_decimal_string(),
+            ..item.clone()
+        });
+        rule_items.push(Item {
+            sku: item.sku.clone(),
+            category: item.category.clone(),
+            quantity: item.quantity,
+            amount_minor: a.minor(),
+        });
+    }
+    Ok((items, rule_items))
+}
+
+/// The bill a voucher is used on, as a till or a cashier gives it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BasketInput {
+    /// The bill's total before the voucher
+    #[schema(value_type = Amount)]
+    pub amount: String,
+    /// The bill's lines (needed for category discounts and free products)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 500)]
+    pub items: Option<Vec<PurchaseItem>>,
+}
+
+/// A basket, checked in the merchant's currency.
+pub(crate) fn basket(input: &BasketInput, merchant: &Merchant) -> Result<Basket> {
+    let total = Money::parse(&input.amount, merchant.currency)
+        .map_err(|e| invalid("basket.amount", e.to_string()))?;
+    let (_, items) = checked_items(input.items.as_deref(), merchant)?;
+    Ok(Basket {
+        amount: total,
+        items,
+    })
 }
 
 /// A digest of the meaning of a request (not its bytes), so a till that resends
@@ -201,35 +263,7 @@ impl Loyalty {
         {
             return Err(invalid("occurred_at", "is in the future"));
         }
-        if req.items.as_ref().is_some_and(|i| i.len() > 500) {
-            return Err(invalid("items", "at most 500 items"));
-        }
-        let mut items = Vec::new();
-        let mut rule_items = Vec::new();
-        for (i, item) in req.items.iter().flatten().enumerate() {
-            check_id(&format!("items[{i}].sku"), &item.sku)?;
-            if let Some(c) = &item.category {
-                check_id(&format!("items[{i}].category"), c)?;
-            }
-            if item.quantity <= 0 {
-                return Err(invalid(
-                    format!("items[{i}].quantity"),
-                    "must be at least 1",
-                ));
-            }
-            let a = Money::parse(&item.amount, merchant.currency)
-                .map_err(|e| invalid(format!("items[{i}].amount"), e.to_string()))?;
-            items.push(PurchaseItem {
-                amount: a.to_decimal_string(),
-                ..item.clone()
-            });
-            rule_items.push(Item {
-                sku: item.sku.clone(),
-                category: item.category.clone(),
-                quantity: item.quantity,
-                amount_minor: a.minor(),
-            });
-        }
+        let (items, rule_items) = checked_items(req.items.as_deref(), merchant)?;
         // The canonical request: normalised values, in a fixed order.
         let canonical = PurchaseRequest {
             receipt_id: req.receipt_id.clone(),

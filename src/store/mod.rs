@@ -246,10 +246,13 @@ macro_rules! with_operations {
                 /// first time.
                 write_op fn redeem(&self, cmd: &RedeemCommand) -> Result<Voucher>
                     => [cmd] |tx| ops::rewards::redeem(tx, &cmd);
-                /// Marks a voucher used at the counter.
-                write_op fn use_voucher(&self, code: &VoucherCode, merchant_id: &str, audit: &Option<NewAudit>, now: DateTime<Utc>)
+                /// Marks a voucher used at the counter; with the basket, what it takes
+                /// off is worked out and kept (refused when it does not apply).
+                write_op fn use_voucher(&self, code: &VoucherCode, merchant_id: &str,
+                    basket: &Option<crate::domain::offer::Basket>, audit: &Option<NewAudit>, now: DateTime<Utc>)
                     -> Result<VoucherUse>
-                    => [code, merchant_id, audit] |tx| ops::rewards::use_voucher(tx, &code, &merchant_id, audit.as_ref(), now);
+                    => [code, merchant_id, basket, audit]
+                    |tx| ops::rewards::use_voucher(tx, (&code, &merchant_id), basket.as_ref(), audit.as_ref(), now);
                 /// A member gives a voucher back and gets its points back.
                 write_op fn cancel_voucher(&self, member_id: i64, code: &VoucherCode, now: DateTime<Utc>)
                     -> Result<Voucher>

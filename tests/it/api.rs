@@ -5,6 +5,7 @@ use crate::common::*;
 use serde_json::{Value, json};
 use taem::domain::model::MemberRef;
 use taem::domain::time::now;
+use taem::domain::{Currency, Money};
 
 #[tokio::test]
 async fn a_purchase_earns_one_point_per_25_baht_and_replays_answer_the_same() {
@@ -486,4 +487,100 @@ fn mounted_paths(router: &axum::Router) -> Vec<String> {
         .collect();
     assert!(!paths.is_empty(), "no paths in {debug}");
     paths
+}
+
+#[tokio::test]
+async fn a_voucher_used_with_the_basket_says_exactly_what_to_take_off() {
+    use taem::domain::offer::RewardKind;
+    each_app(async |app| {
+        let thb = |minor| Money::from_minor(minor, Currency::THB);
+        let m = app.t.member().await;
+        app.t
+            .grant(&m, 1_000, now() - chrono::Duration::days(1))
+            .await;
+        let fixed = app
+            .t
+            .reward_of(
+                100,
+                (None, None),
+                RewardKind::FixedDiscount {
+                    off: thb(6_000),
+                    min_basket: Some(thb(20_000)),
+                },
+            )
+            .await;
+        let percent = app
+            .t
+            .reward_of(
+                100,
+                (None, None),
+                RewardKind::PercentDiscount {
+                    basis_points: 1_500,
+                    cap: Some(thb(10_000)),
+                    categories: vec!["bakery".into()],
+                    min_basket: None,
+                },
+            )
+            .await;
+        let draw = app
+            .t
+            .reward_of(100, (None, None), RewardKind::DrawEntry)
+            .await;
+        let voucher = async |reward: i64| {
+            app.t
+                .loyalty
+                .redeem(m.id, reward, None, now())
+                .await
+                .unwrap()
+                .code
+        };
+
+        // A fixed discount: refused below its minimum bill (and still usable), then ฿60 off.
+        let v = voucher(fixed.id).await;
+        let path = format!("/v1/vouchers/{v}/use");
+        let (status, problem) = app
+            .post_signed(&path, &json!({"basket": {"amount": "199.99"}}))
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["type"], "urn:taem:problem:voucher-not-applicable");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("200.00"),
+            "{problem}"
+        );
+        let (status, used) = app
+            .post_signed(&path, &json!({"basket": {"amount": "250"}}))
+            .await;
+        assert_eq!(status, 200, "{used}");
+        assert_eq!(
+            used["takeoff"],
+            json!({"type": "amount", "amount": {"amount": "60.00", "currency": "THB"}})
+        );
+
+        // A percentage needs the basket; on it, 15 % of the bakery lines, rounded down.
+        let v = voucher(percent.id).await;
+        let path = format!("/v1/vouchers/{v}/use");
+        let (status, problem) = app.post_signed(&path, &json!({})).await;
+        assert_eq!(status, 422, "{problem}");
+        let basket = json!({"basket": {"amount": "300.00", "items": [
+            {"sku": "CROISSANT", "category": "Bakery", "quantity": 2, "amount": "133.33"},
+            {"sku": "LATTE", "category": "coffee", "quantity": 1, "amount": "90"}
+        ]}});
+        let (status, used) = app.post_signed(&path, &basket).await;
+        assert_eq!(status, 200, "{used}");
+        assert_eq!(used["takeoff"]["amount"]["amount"], "19.99");
+
+        // An entry in the draw takes nothing off.
+        let v = voucher(draw.id).await;
+        let (status, used) = app
+            .post_signed(&format!("/v1/vouchers/{v}/use"), &json!({}))
+            .await;
+        assert_eq!(status, 200, "{used}");
+        assert_eq!(used["takeoff"], json!({"type": "nothing"}));
+
+        // The catalogue says plainly what each gives.
+        let rewards = app.t.loyalty.rewards(false).await.unwrap();
+        let kinds: Vec<&str> = rewards.iter().map(|r| r.kind.as_str()).collect();
+        assert!(kinds.contains(&"percent_discount") && kinds.contains(&"fixed_discount"));
+    })
+    .await;
 }

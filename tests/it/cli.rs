@@ -153,6 +153,62 @@ async fn an_administrator_sets_up_a_program_from_the_command_line() {
         let out = taem(d, url, &["member", "show", "ZZZZ2222"]);
         assert!(String::from_utf8_lossy(&out.stderr).contains("no member has the code ZZZZ2222"));
 
+        // Other kinds: a percentage off with a cap and categories; cashback waits
+        // for store credit and says so.
+        let pct = ok_json(
+            d,
+            url,
+            &[
+                "reward",
+                "add",
+                "--name-th",
+                "ลด 15%",
+                "--name-en",
+                "15% off",
+                "--cost",
+                "300",
+                "--kind",
+                "percent_discount",
+                "--percent",
+                "15",
+                "--cap",
+                "100",
+                "--categories",
+                "bakery,coffee",
+                "--json",
+            ],
+        );
+        assert_eq!(pct["kind"]["type"], "percent_discount");
+        assert_eq!(pct["kind"]["percent"], "15");
+        assert_eq!(pct["kind"]["cap"]["amount"], "100.00");
+        assert_eq!(
+            pct["kind"]["categories"],
+            serde_json::json!(["bakery", "coffee"])
+        );
+        let out = taem(
+            d,
+            url,
+            &[
+                "reward",
+                "add",
+                "--name-th",
+                "x",
+                "--name-en",
+                "x",
+                "--cost",
+                "1",
+                "--kind",
+                "percent_discount",
+            ],
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("percent"));
+        ok_json(
+            d,
+            url,
+            &["reward", "disable", &pct["id"].to_string(), "--json"],
+        );
+
         let disabled = ok_json(d, url, &["reward", "disable", &rid, "--json"]);
         assert_eq!(disabled["active"], false);
         assert_eq!(

@@ -1277,3 +1277,83 @@ async fn an_owner_gives_a_cashier_who_forgot_their_password_a_one_time_reset_lin
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_percentage_voucher_at_the_counter_needs_the_bill_and_says_what_to_take_off() {
+    use taem::domain::offer::RewardKind;
+    each_app(async |app| {
+        let member = app.t.member().await;
+        let thb = |minor| taem::domain::Money::from_minor(minor, taem::domain::Currency::THB);
+        let reward = app
+            .t
+            .reward_of(
+                40,
+                (None, None),
+                RewardKind::PercentDiscount {
+                    basis_points: 1_500,
+                    cap: Some(thb(4_000)),
+                    categories: vec![],
+                    min_basket: None,
+                },
+            )
+            .await;
+        app.t.grant(&member, 100, now()).await;
+        let voucher = app
+            .t
+            .loyalty
+            .redeem(member.id, reward.id, None, now())
+            .await
+            .unwrap();
+        let link = staff(
+            app,
+            "nok@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+        )
+        .await;
+        let mut b = Browser::new(app);
+        b.choose_password(&link, "green-curry-chicken", "green-curry-chicken")
+            .await;
+        let page = b.get(&format!("/console?q={}", voucher.code)).await;
+        assert!(
+            page.body.contains("Bill amount before the voucher"),
+            "{}",
+            page.body
+        );
+        let csrf = page.field("csrf");
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("code", voucher.code.as_str()),
+            ("merchant", app.merchant.id.as_str()),
+            ("basket", ""),
+        ];
+        let page = b.post("/console/voucher/use", &form).await;
+        assert!(
+            page.body.contains("type the bill amount first"),
+            "{}",
+            page.body
+        );
+        form[3].1 = "180";
+        let page = b.post("/console/voucher/use", &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains("Take ฿27.00 off the bill."),
+            "{}",
+            page.body
+        );
+        let log = app
+            .t
+            .loyalty
+            .audit_log(
+                &Actor::Cli,
+                &AuditFilter {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(log[0].action, "voucher.use");
+    })
+    .await;
+}

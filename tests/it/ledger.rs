@@ -108,7 +108,7 @@ async fn points_are_spent_soonest_expiring_first_and_expire_at_their_date() {
             .unwrap();
         let code = VoucherCode::parse(&v.code).unwrap();
         t.store
-            .use_voucher(&code, "m_counter", &None, start + Duration::days(11))
+            .use_voucher(&code, "m_counter", &None, &None, start + Duration::days(11))
             .await
             .unwrap();
         let lots = t.store.lots(m.id).await.unwrap();

@@ -612,3 +612,59 @@ async fn a_typed_number_is_confirmed_then_stored_and_one_another_member_has_is_r
         line.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_catalogue_says_plainly_what_each_reward_gives() {
+    use taem::domain::offer::RewardKind;
+    use taem::domain::{Currency, Money};
+    for db in databases().await {
+        let mut line = Line::start(db, "en").await;
+        let thb = |minor| Money::from_minor(minor, Currency::THB);
+        line.app
+            .t
+            .reward_of(
+                100,
+                (None, None),
+                RewardKind::PercentDiscount {
+                    basis_points: 1_250,
+                    cap: Some(thb(10_000)),
+                    categories: vec!["bakery".into()],
+                    min_basket: None,
+                },
+            )
+            .await;
+        line.app
+            .t
+            .reward_of(
+                200,
+                (None, None),
+                RewardKind::FixedDiscount {
+                    off: thb(6_000),
+                    min_basket: Some(thb(30_000)),
+                },
+            )
+            .await;
+        line.app
+            .t
+            .reward_of(300, (None, None), RewardKind::DrawEntry)
+            .await;
+        let follow = line.event("follow", json!({"follow": {"isUnblocked": false}}));
+        line.send(follow).await;
+        let r = line.press("rw:0").await;
+        let cards: Vec<String> = r[0]
+            .carousel()
+            .iter()
+            .map(|b| b["body"].to_string())
+            .collect();
+        assert!(
+            cards[0].contains("12.5% off your bill · up to ฿100.00 · on bakery only"),
+            "{cards:?}"
+        );
+        assert!(
+            cards[1].contains("฿60.00 off your bill · for a bill of ฿300.00 or more"),
+            "{cards:?}"
+        );
+        assert!(cards[2].contains("An entry in the lucky draw"), "{cards:?}");
+        line.app.shutdown().await;
+    }
+}

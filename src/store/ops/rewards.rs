@@ -8,6 +8,7 @@ use super::{Steps, outbox};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
+use crate::domain::offer::Basket;
 use crate::domain::picture::Picture;
 use crate::domain::{Points, Refusal, VoucherCode, redeem};
 use crate::store::Result;
@@ -19,12 +20,15 @@ pub(crate) async fn add_reward(
     r: &NewReward,
     now: DateTime<Utc>,
 ) -> Result<Reward> {
+    let k = kind_columns(&r.kind);
     let id = tx
         .insert(
             "INSERT INTO rewards (name_th, name_en, description_th, description_en, cost, \
              stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
-             voucher_days, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             voucher_days, created_at, kind, sku, min_basket_minor, percent_bp, cap_minor, \
+             categories) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19)",
             args![
                 &r.name_th,
                 &r.name_en,
@@ -39,6 +43,12 @@ pub(crate) async fn add_reward(
                 r.face_value.currency_code(),
                 i64::from(r.voucher_days),
                 now,
+                k.kind,
+                &k.sku,
+                k.min_basket,
+                k.percent,
+                k.cap,
+                &k.categories,
             ],
         )
         .await?;
@@ -71,12 +81,14 @@ pub(crate) async fn rewards(tx: &mut impl Tx, include_inactive: bool) -> Result<
 /// Changes a reward's description, cost, stock, limits, validity and value;
 /// vouchers already issued keep what they were issued with.
 pub(crate) async fn update_reward(tx: &mut impl Tx, id: i64, r: &NewReward) -> Result<Reward> {
+    let k = kind_columns(&r.kind);
     let changed = tx
         .exec(
             "UPDATE rewards SET name_th = $1, name_en = $2, description_th = $3, \
              description_en = $4, cost = $5, stock = $6, per_member_limit = $7, \
              valid_from = $8, valid_until = $9, face_value_minor = $10, currency = $11, \
-             voucher_days = $12 WHERE id = $13",
+             voucher_days = $12, kind = $14, sku = $15, min_basket_minor = $16, \
+             percent_bp = $17, cap_minor = $18, categories = $19 WHERE id = $13",
             args![
                 &r.name_th,
                 &r.name_en,
@@ -91,6 +103,12 @@ pub(crate) async fn update_reward(tx: &mut impl Tx, id: i64, r: &NewReward) -> R
                 r.face_value.currency_code(),
                 i64::from(r.voucher_days),
                 id,
+                k.kind,
+                &k.sku,
+                k.min_basket,
+                k.percent,
+                k.cap,
+                &k.categories,
             ],
         )
         .await?;
@@ -273,8 +291,8 @@ pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<
 /// moves no points).
 pub(crate) async fn use_voucher(
     tx: &mut impl Tx,
-    code: &VoucherCode,
-    merchant_id: &str,
+    (code, merchant_id): (&VoucherCode, &str),
+    basket: Option<&Basket>,
     audit: Option<&crate::domain::staff::NewAudit>,
     now: DateTime<Utc>,
 ) -> Result<VoucherUse> {
@@ -282,13 +300,26 @@ pub(crate) async fn use_voucher(
     if let Some(refusal) = Voucher::try_from(v.clone())?.refusal(now) {
         return Err(refusal.into());
     }
+    let reward = reward_row(tx, v.reward_id, false).await?;
+    let takeoff = match basket {
+        Some(b) => reward
+            .kind
+            .takeoff(b)
+            .map_err(Refusal::VoucherNotApplicable)?,
+        None => reward
+            .kind
+            .without_basket()
+            .ok_or(Refusal::VoucherNeedsBasket)?,
+    };
+    let takeoff_json = serde_json::to_string(&takeoff)
+        .map_err(|e| crate::store::StoreError::Corrupt(format!("takeoff: {e}")))?;
     tx.exec(
-        "UPDATE vouchers SET status = 'used', used_at = $1, used_by = $2 WHERE id = $3",
-        args![now, merchant_id, v.id],
+        "UPDATE vouchers SET status = 'used', used_at = $1, used_by = $2, takeoff = $4 \
+         WHERE id = $3",
+        args![now, merchant_id, v.id, &takeoff_json],
     )
     .await?;
     let v = lock_voucher(tx, code.as_str()).await?;
-    let reward = reward_row(tx, v.reward_id, false).await?;
     let member: Member = tx
         .one(
             &format!("{MEMBER_COLUMNS} WHERE id = $1"),
@@ -309,6 +340,7 @@ pub(crate) async fn use_voucher(
         voucher,
         reward,
         member,
+        takeoff,
     })
 }
 

@@ -7,11 +7,12 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{FromRow, Row};
+use super::sql::{Cols, FromRow, Row};
 use super::{Result, StoreError};
 use crate::domain::earn::{Breakdown, EarnRate};
 use crate::domain::ledger::{EntryKind, LotView};
 use crate::domain::model::*;
+use crate::domain::offer::RewardKind;
 use crate::domain::{Currency, Money, Points};
 
 /// A row struct whose fields are the columns of its `SELECT`, in order: decoded
@@ -88,25 +89,29 @@ impl FromRow for Reward {
     /// From `REWARD_COLUMNS`.
     fn from_row(row: &Row) -> Result<Reward> {
         let mut c = row.cols();
+        let (id, name_th, name_en, description_th, description_en) =
+            (c.next()?, c.next()?, c.next()?, c.next()?, c.next()?);
+        let (cost, stock, per_member_limit, valid_from, valid_until) =
+            (c.next()?, c.next()?, c.next()?, c.next()?, c.next()?);
+        let minor = c.next()?;
+        let face_value = Money::from_minor(minor, currency(&c.next::<String>()?)?);
         Ok(Reward {
-            id: c.next()?,
-            name_th: c.next()?,
-            name_en: c.next()?,
-            description_th: c.next()?,
-            description_en: c.next()?,
-            cost: Points::new(c.next()?),
-            stock: c.next()?,
-            per_member_limit: c.next()?,
-            valid_from: c.next()?,
-            valid_until: c.next()?,
-            face_value: {
-                let minor = c.next()?;
-                Money::from_minor(minor, currency(&c.next::<String>()?)?)
-            },
+            id,
+            name_th,
+            name_en,
+            description_th,
+            description_en,
+            cost: Points::new(cost),
+            stock,
+            per_member_limit,
+            valid_from,
+            valid_until,
+            face_value,
             voucher_days: u32::try_from(c.next::<i64>()?).unwrap_or(u32::MAX),
             active: c.next()?,
             created_at: c.next()?,
             picture: c.next()?,
+            kind: reward_kind(&mut c, face_value)?,
         })
     }
 }
@@ -273,7 +278,8 @@ pub(in crate::store) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, 
 
 pub(in crate::store) const REWARD_COLUMNS: &str = "SELECT id, name_th, name_en, description_th, description_en, \
     cost, stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
-    voucher_days, active, created_at, picture FROM rewards";
+    voucher_days, active, created_at, picture, kind, sku, min_basket_minor, percent_bp, cap_minor, \
+    categories FROM rewards";
 
 /// A movement of points to append.
 pub(in crate::store) struct NewEntry<'a> {
@@ -313,3 +319,79 @@ impl<'a> NewEntry<'a> {
 
 /// The reference of the entries that pay (and take back) a referral bonus.
 pub(in crate::store) const REFERRAL_REFERENCE: &str = "referral";
+
+/// A reward's kind from its columns (`kind`, `sku`, `min_basket_minor`,
+/// `percent_bp`, `cap_minor`, `categories`); discounts and cashback are worth
+/// the reward's face value.
+fn reward_kind(c: &mut Cols<'_>, face_value: Money) -> Result<RewardKind> {
+    let kind: String = c.next()?;
+    let sku: Option<String> = c.next()?;
+    let min_basket: Option<i64> = c.next()?;
+    let percent: Option<i64> = c.next()?;
+    let cap: Option<i64> = c.next()?;
+    let categories: String = c.next()?;
+    let money = |m: Option<i64>| m.map(|m| Money::from_minor(m, face_value.currency()));
+    Ok(match kind.as_str() {
+        "product" => RewardKind::Product { sku },
+        "fixed_discount" => RewardKind::FixedDiscount {
+            off: face_value,
+            min_basket: money(min_basket),
+        },
+        "percent_discount" => RewardKind::PercentDiscount {
+            basis_points: percent.and_then(|p| u32::try_from(p).ok()).ok_or_else(|| {
+                StoreError::Corrupt("a percent discount without its percent".into())
+            })?,
+            cap: money(cap),
+            categories: categories
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+            min_basket: money(min_basket),
+        },
+        "cashback" => RewardKind::Cashback { credit: face_value },
+        "draw_entry" => RewardKind::DrawEntry,
+        other => return Err(StoreError::Corrupt(format!("reward kind {other:?}"))),
+    })
+}
+
+/// A reward kind's columns, in the order [`reward_kind`] reads them.
+pub(in crate::store) struct KindColumns {
+    pub(in crate::store) kind: &'static str,
+    pub(in crate::store) sku: Option<String>,
+    pub(in crate::store) min_basket: Option<i64>,
+    pub(in crate::store) percent: Option<i64>,
+    pub(in crate::store) cap: Option<i64>,
+    pub(in crate::store) categories: String,
+}
+
+pub(in crate::store) fn kind_columns(k: &RewardKind) -> KindColumns {
+    let mut c = KindColumns {
+        kind: k.as_str(),
+        sku: None,
+        min_basket: None,
+        percent: None,
+        cap: None,
+        categories: String::new(),
+    };
+    match k {
+        RewardKind::Product { sku } => c.sku = sku.clone(),
+        RewardKind::FixedDiscount { min_basket, .. } => {
+            c.min_basket = min_basket.map(|m| m.minor())
+        }
+        RewardKind::PercentDiscount {
+            basis_points,
+            cap,
+            categories,
+            min_basket,
+        } => {
+            c.min_basket = min_basket.map(|m| m.minor());
+            c.percent = Some(i64::from(*basis_points));
+            c.cap = cap.map(|m| m.minor());
+            c.categories = categories.join(",");
+        }
+        RewardKind::Cashback { .. } | RewardKind::DrawEntry => {}
+    }
+    c
+}

@@ -58,6 +58,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0009_reward_pictures.sql",
         sql: include_str!("../../../migrations/sqlite/0009_reward_pictures.sql"),
     },
+    Migration {
+        file: "0010_reward_kinds.sql",
+        sql: include_str!("../../../migrations/sqlite/0010_reward_kinds.sql"),
+    },
 ];
 
 impl Migration {

@@ -132,6 +132,21 @@ impl TestStore {
     }
 
     pub async fn reward(&self, cost: i64, stock: Option<i64>, limit: Option<i64>) -> Reward {
+        self.reward_of(
+            cost,
+            (stock, limit),
+            taem::domain::offer::RewardKind::Product { sku: None },
+        )
+        .await
+    }
+
+    /// A reward of a kind: a discount is worth its face value of ฿60.
+    pub async fn reward_of(
+        &self,
+        cost: i64,
+        (stock, limit): (Option<i64>, Option<i64>),
+        kind: taem::domain::offer::RewardKind,
+    ) -> Reward {
         self.store
             .add_reward(
                 &NewReward {
@@ -146,6 +161,7 @@ impl TestStore {
                     valid_until: None,
                     face_value: Money::from_minor(6000, Currency::THB),
                     voucher_days: 30,
+                    kind,
                 },
                 now(),
             )
