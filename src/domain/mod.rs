@@ -13,6 +13,7 @@ pub mod model;
 pub mod money;
 pub mod notice;
 pub mod offer;
+pub mod payment;
 pub mod phone;
 pub mod picture;
 pub mod points;
