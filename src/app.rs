@@ -19,6 +19,9 @@ use crate::service::Loyalty;
 use crate::store::{self, Store};
 use crate::telegram;
 
+/// How often `serve` gives back the points of payments whose hold ran out.
+const PAYMENT_HOLD_INTERVAL: Duration = Duration::from_secs(20);
+
 /// How often `serve` runs the expiry sweep.
 pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -298,11 +301,24 @@ async fn sweep_periodically(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+    // Payments' holds last minutes: their points go back soon after.
+    let mut holds = tokio::time::interval(PAYMENT_HOLD_INTERVAL);
     let mut reviewed_on = None;
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let full = tokio::select! {
+            _ = tick.tick() => true,
+            _ = holds.tick() => false,
             _ = stopped.wait_for(|s| *s) => return,
+        };
+        if !full {
+            match store.expire_payments(now()).await {
+                Ok((n, points)) if n > 0 => {
+                    tracing::info!(payments = n, points, "payment holds ran out");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "payment hold sweep failed"),
+            }
+            continue;
         }
         // A failed sweep is retried at the next tick; it never stops the server.
         match store.expire_due(now()).await {

@@ -183,6 +183,11 @@ pub fn date(d: chrono::NaiveDate, locale: Locale) -> String {
     }
 }
 
+/// An instant as a local time of day in `tz` (`14:05`).
+pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M").to_string()
+}
+
 /// An instant as a local date in `tz`.
 pub fn local_date(t: DateTime<Utc>, tz: Tz, locale: Locale) -> String {
     date(t.with_timezone(&tz).date_naive(), locale)

@@ -161,3 +161,11 @@ reward-gives-draw = An entry in the lucky draw
 reward-gives-cap = up to { $amount }
 reward-gives-only = on { $categories } only
 reward-gives-min = for a bill of { $amount } or more
+
+pay-code = Show this code at the till to pay with points. It works once, for { $minutes } minutes:
+payment-confirmed = Done: { $points } points ({ $amount }) will pay your bill when the cashier finishes.
+payment-declined = Cancelled: your { $points } points are back.
+payment-closed = This payment is no longer waiting for your answer.
+payments-off = Paying with points is not available here yet.
+btn-pay-yes = ✅ Yes, pay
+btn-pay-no = ✖️ No

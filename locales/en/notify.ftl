@@ -14,3 +14,6 @@ notice-tier-down = Your tier is now { $tier }. Keep collecting to move up again.
 notice-referral = 🤝 Your friend made their first purchase: { $points } points are yours! Balance: { $balance } points.
 notice-negative = A refund took back points you had already used, so your balance is { $balance } points. Your next points make it up first.
 broadcast-footer = Type "stop" to stop receiving promotions.
+
+notice-payment-request = 💳 Use { $points } points ({ $amount }) at { $merchant }? Answer before { $time }; until then the points are held for this bill.
+notice-payment-captured = 💳 You paid { $amount } with { $points } points at { $merchant }. Balance: { $balance } points.

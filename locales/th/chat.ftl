@@ -161,3 +161,11 @@ reward-gives-draw = สิทธิ์ลุ้นรางวัล
 reward-gives-cap = ลดสูงสุด { $amount }
 reward-gives-only = เฉพาะ { $categories }
 reward-gives-min = เมื่อยอดบิลตั้งแต่ { $amount }
+
+pay-code = แสดงรหัสนี้ที่แคชเชียร์เพื่อจ่ายด้วยแต้ม ใช้ได้ครั้งเดียว ภายใน { $minutes } นาที:
+payment-confirmed = เรียบร้อย: { $points } แต้ม ({ $amount }) จะใช้จ่ายบิลของคุณเมื่อแคชเชียร์ทำรายการเสร็จ
+payment-declined = ยกเลิกแล้ว: คืน { $points } แต้มให้คุณแล้ว
+payment-closed = รายการชำระเงินนี้ไม่ได้รอคำตอบของคุณแล้ว
+payments-off = ยังไม่เปิดให้จ่ายด้วยแต้ม
+btn-pay-yes = ✅ ใช่ จ่ายเลย
+btn-pay-no = ✖️ ไม่

@@ -14,3 +14,6 @@ notice-tier-down = ระดับสมาชิกของคุณตอน�
 notice-referral = 🤝 เพื่อนของคุณซื้อครั้งแรกแล้ว คุณได้รับ { $points } แต้ม! ยอดแต้มคงเหลือ { $balance } แต้ม
 notice-negative = มีการคืนสินค้าที่ต้องหักแต้มซึ่งคุณใช้ไปแล้ว ยอดแต้มของคุณตอนนี้คือ { $balance } แต้ม แต้มที่ได้รับครั้งต่อไปจะชดเชยส่วนนี้ก่อน
 broadcast-footer = พิมพ์ "หยุด" เพื่อหยุดรับโปรโมชั่น
+
+notice-payment-request = 💳 ใช้ { $points } แต้ม ({ $amount }) ที่ { $merchant } ใช่ไหม? ตอบก่อน { $time } น. ระหว่างนี้แต้มจะถูกกันไว้สำหรับบิลนี้
+notice-payment-captured = 💳 คุณจ่าย { $amount } ด้วย { $points } แต้มที่ { $merchant } ยอดแต้มคงเหลือ { $balance } แต้ม

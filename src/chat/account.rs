@@ -207,3 +207,61 @@ impl Conversation {
         })
     }
 }
+
+impl Conversation {
+    /// A one-time code to show at the till instead of confirming in the chat.
+    pub(super) async fn pay_code(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
+        let loc = turn.loc;
+        match self.loyalty.new_pay_code(turn.member.id, turn.now).await {
+            Ok((code, _)) => Ok(Message::new()
+                .text(self.t(
+                    loc,
+                    "pay-code",
+                    &[(
+                        "minutes",
+                        s(crate::service::payments::PAY_CODE_MINUTES.to_string()),
+                    )],
+                ))
+                .line()
+                .code(code)),
+            Err(ServiceError::Refused(r)) => Ok(self.refusal(loc, &r)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The customer's yes or no to a till asking to take points.
+    pub(super) async fn answer_payment(
+        &self,
+        turn: &Turn<'_>,
+        id: &str,
+        yes: bool,
+    ) -> Result<Message, ServiceError> {
+        use crate::domain::payment::PaymentStatus;
+        let loc = turn.loc;
+        match self
+            .loyalty
+            .answer_payment(turn.member.id, id, yes, turn.now)
+            .await
+        {
+            Ok(p) => {
+                let key = match p.status {
+                    PaymentStatus::Confirmed => "payment-confirmed",
+                    _ => "payment-declined",
+                };
+                Ok(Message::new().text(self.t(
+                    loc,
+                    key,
+                    &[
+                        ("points", s(i18n::number(p.points.value()))),
+                        ("amount", s(i18n::money(p.amount))),
+                    ],
+                )))
+            }
+            Err(ServiceError::Refused(r)) => Ok(self.refusal(loc, &r)),
+            Err(ServiceError::NotFound(_)) => {
+                Ok(Message::new().text(self.t(loc, "payment-closed", &[])))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

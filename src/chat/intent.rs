@@ -73,6 +73,13 @@ pub enum Intent {
         number: String,
         own: bool,
     },
+    /// A one-time code to show at the till to pay with points.
+    PayCode,
+    /// The customer's answer to a till asking to take points.
+    AnswerPayment {
+        id: String,
+        yes: bool,
+    },
     Help,
     /// A message taem does not understand.
     Unknown,
@@ -136,6 +143,10 @@ const KEYWORDS: &[Keyword] = &[
     ("my phone", || Intent::Phone),
     ("phone number", || Intent::Phone),
     ("my phone number", || Intent::Phone),
+    ("จ่ายด้วยแต้ม", || Intent::PayCode),
+    ("ใช้แต้มจ่าย", || Intent::PayCode),
+    ("pay", || Intent::PayCode),
+    ("pay with points", || Intent::PayCode),
     ("ช่วยเหลือ", || Intent::Help),
     ("วิธีใช้", || Intent::Help),
     ("help", || Intent::Help),
@@ -187,6 +198,7 @@ impl Intent {
                     Some(text) => Intent::TypedPhone { text: text.into() },
                     None => Intent::Phone,
                 },
+                "pay" => Intent::PayCode,
                 "help" | "menu" => Intent::Help,
                 "stop" => Intent::OptOut,
                 "subscribe" | "optin" => Intent::OptIn,
@@ -272,6 +284,10 @@ impl Intent {
             Intent::ConfirmPhone { e164 } => format!("pc:{e164}"),
             Intent::KeepPhone => "pk".into(),
             Intent::RemovePhone => "px".into(),
+            Intent::PayCode => "pay".into(),
+            Intent::AnswerPayment { id, yes } => {
+                format!("pa:{}:{id}", if *yes { "y" } else { "n" })
+            }
             Intent::Help => "hp".into(),
             Intent::Unknown => "hp".into(),
         }
@@ -315,6 +331,18 @@ impl Intent {
                 .then(|| Intent::ConfirmPhone { e164: n.into() }),
             ("pk", None) => Some(Intent::KeepPhone),
             ("px", None) => Some(Intent::RemovePhone),
+            ("pay", None) => Some(Intent::PayCode),
+            ("pa", Some(r)) => match r.split_once(':') {
+                Some(("y", id)) if id.starts_with("pp_") => Some(Intent::AnswerPayment {
+                    id: id.into(),
+                    yes: true,
+                }),
+                Some(("n", id)) if id.starts_with("pp_") => Some(Intent::AnswerPayment {
+                    id: id.into(),
+                    yes: false,
+                }),
+                _ => None,
+            },
             ("hp", None) => Some(Intent::Help),
             _ => None,
         };

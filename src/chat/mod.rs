@@ -267,6 +267,8 @@ impl Conversation {
             }
             Intent::KeepPhone => vec![self.phone_keep(&turn)],
             Intent::RemovePhone => vec![self.phone_remove(&turn).await?],
+            Intent::PayCode => vec![self.pay_code(&turn).await?],
+            Intent::AnswerPayment { id, yes } => vec![self.answer_payment(&turn, &id, yes).await?],
             Intent::Help => {
                 vec![self.with_menu(loc, Message::new().text(self.t(loc, "help", &[])))]
             }
@@ -559,7 +561,11 @@ impl Conversation {
             | Refusal::RefundExceedsPurchase { .. }
             | Refusal::AdjustBelowZero { .. }
             | Refusal::VoucherNotApplicable(_)
-            | Refusal::VoucherNeedsBasket => self.t(loc, "error-generic", &[]),
+            | Refusal::VoucherNeedsBasket
+            | Refusal::PaymentBelowMinimum { .. }
+            | Refusal::PayCodeInvalid => self.t(loc, "error-generic", &[]),
+            Refusal::PaymentRefused(_) => self.t(loc, "payment-closed", &[]),
+            Refusal::PaymentsOff => self.t(loc, "payments-off", &[]),
         };
         Message::new().text(text)
     }

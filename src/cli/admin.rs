@@ -14,6 +14,9 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
             referee_points,
             referral_min_spend,
             session_idle_hours,
+            pay_rate,
+            pay_min_points,
+            pay_hold_minutes,
             out,
         } => {
             let change = crate::service::ProgramChange {
@@ -25,6 +28,9 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
                 referee_points,
                 referral_min_spend,
                 session_idle_hours,
+                pay_rate,
+                pay_min_points,
+                pay_hold_minutes,
             };
             (loyalty.change_program(change).await.map_err(friendly)?, out)
         }

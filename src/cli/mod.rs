@@ -133,6 +133,16 @@ enum ProgramCmd {
         /// Hours after which an unused console session ends (default 12).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=720))]
         session_idle_hours: Option<u32>,
+        /// What points are worth when paying at the till, e.g. 4:1 (4 points pay
+        /// 1 of the currency), or off.
+        #[arg(long)]
+        pay_rate: Option<String>,
+        /// The fewest points a payment with points takes.
+        #[arg(long)]
+        pay_min_points: Option<i64>,
+        /// Minutes a payment's points stay held before they go back.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+        pay_hold_minutes: Option<u32>,
         #[command(flatten)]
         out: JsonFlag,
     },

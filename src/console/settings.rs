@@ -120,6 +120,7 @@ pub async fn save_settings(
             referral_min_spend: Some(f.referral_min_spend.trim().to_string()),
             session_idle_hours: Some(number("session_idle_hours", &f.session_idle_hours)?),
             currency: None,
+            ..ProgramChange::default()
         })
     })();
     let saved = match change {

@@ -33,6 +33,12 @@ pub struct Program {
     pub tiers: Tiers,
     /// A console session unused this long ends (1 to 720).
     pub session_idle_hours: u32,
+    /// Paying with points at the till: what points are worth (`None`: off),
+    /// the fewest points a payment takes, and how long a hold lasts.
+    #[serde(serialize_with = "serialize_pay")]
+    pub pay: Option<crate::domain::payment::PayRate>,
+    pub pay_min_points: i64,
+    pub pay_hold_minutes: u32,
     /// Moves with every change of these settings (tiers included): a purchase
     /// priced under settings of another version is priced again.
     #[serde(skip)]
@@ -49,6 +55,9 @@ impl Default for Program {
             referral: ReferralRule::default(),
             tiers: Tiers::standard(Currency::THB),
             session_idle_hours: 12,
+            pay: None,
+            pay_min_points: 1,
+            pay_hold_minutes: 5,
             version: 0,
         }
     }
@@ -206,6 +215,23 @@ pub struct Reward {
     /// What it gives (a product, a discount, an entry in a draw).
     #[serde(serialize_with = "serialize_kind")]
     pub kind: RewardKind,
+}
+
+/// A pay rate as JSON answers write it: `{"points": 4, "amount": "1.00"}` or null.
+fn serialize_pay<S: serde::Serializer>(
+    p: &Option<crate::domain::payment::PayRate>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    match p {
+        None => s.serialize_none(),
+        Some(r) => {
+            let mut m = s.serialize_map(Some(2))?;
+            m.serialize_entry("points", &r.points)?;
+            m.serialize_entry("minor", &r.minor)?;
+            m.end()
+        }
+    }
 }
 
 /// A reward's kind as JSON answers write it: `{"type": "percent_discount",
@@ -560,6 +586,9 @@ pub struct ExpirySweep {
     pub points_expired: i64,
     pub vouchers_expired: u64,
     pub points_released: i64,
+    /// Payments with points whose hold ran out (their points are in
+    /// `points_released`).
+    pub payments_expired: u64,
 }
 
 /// One member's books, for audits and tests: the cached balance, the sum of
@@ -647,4 +676,51 @@ mod tests {
             Some(Refusal::VoucherExpired { .. })
         ));
     }
+}
+
+/// A payment with points at a till, as the till and the member see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PointPayment {
+    /// taem's id for it (`pp_…`), used in the capture and release paths
+    pub id: String,
+    /// The till's idempotency key
+    pub request_id: String,
+    pub merchant_id: String,
+    pub member_code: String,
+    /// Points taken (held until captured or given back)
+    #[schema(value_type = i64)]
+    pub points: Points,
+    /// What they pay of the bill
+    #[serde(serialize_with = "serialize_money")]
+    #[schema(value_type = MoneyJson)]
+    pub amount: Money,
+    pub status: crate::domain::payment::PaymentStatus,
+    /// The sale it paid, when the till said so at capture
+    pub receipt_id: Option<String>,
+    /// The hold ends then: given back unless captured
+    pub expires_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub member_id: i64,
+}
+
+/// A till asking to take points from a member for a sale.
+#[derive(Debug, Clone)]
+pub struct ReserveCommand {
+    /// The new payment's id (unused when the request is a replay).
+    pub id: String,
+    pub merchant_id: String,
+    pub request_id: String,
+    pub fingerprint: String,
+    pub member_code: MemberCode,
+    pub points: Points,
+    pub amount: Money,
+    /// A pay code the customer showed (its hash): confirms at once if fresh.
+    pub pay_code_hash: Option<String>,
+    pub min_points: i64,
+    pub expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
 }

@@ -49,6 +49,23 @@ pub enum Notice {
     NegativeBalance { balance: i64 },
     /// A campaign's announcement (marketing).
     Broadcast { campaign_id: i64 },
+    /// A till asks to take points: the customer answers yes or no.
+    PaymentRequest {
+        payment_id: String,
+        merchant_id: String,
+        points: i64,
+        amount_minor: i64,
+        currency: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// A payment with points went through.
+    PaymentCaptured {
+        merchant_id: String,
+        points: i64,
+        amount_minor: i64,
+        currency: String,
+        balance: i64,
+    },
 }
 
 /// A line of an earned notice, named in both languages.
@@ -74,6 +91,8 @@ impl Notice {
             Notice::ReferralBonus { .. } => "referral_bonus",
             Notice::NegativeBalance { .. } => "negative_balance",
             Notice::Broadcast { .. } => "broadcast",
+            Notice::PaymentRequest { .. } => "payment_request",
+            Notice::PaymentCaptured { .. } => "payment_captured",
         }
     }
 

@@ -76,7 +76,8 @@ impl PayRate {
 }
 
 /// Where a payment with points stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Points held; the customer has been asked in their chat.
     AwaitingConfirmation,

@@ -52,4 +52,12 @@ pub enum Refusal {
     VoucherNotApplicable(super::offer::NotApplicable),
     #[error("this voucher takes a share of the bill: send the basket (its amount) with it")]
     VoucherNeedsBasket,
+    #[error("{0}")]
+    PaymentRefused(super::payment::StepRefused),
+    #[error("a payment with points takes at least {min} points")]
+    PaymentBelowMinimum { min: Points },
+    #[error("this pay code is unknown, used or expired: ask the customer for a new one")]
+    PayCodeInvalid,
+    #[error("paying with points is not switched on for this programme")]
+    PaymentsOff,
 }

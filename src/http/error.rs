@@ -93,6 +93,20 @@ impl From<Refusal> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "voucher-not-applicable")
             }
             Refusal::VoucherNeedsBasket => (StatusCode::UNPROCESSABLE_ENTITY, "basket-required"),
+            Refusal::PaymentRefused(crate::domain::payment::StepRefused::NotConfirmed) => {
+                (StatusCode::CONFLICT, "payment-not-confirmed")
+            }
+            Refusal::PaymentRefused(crate::domain::payment::StepRefused::TimedOut(_)) => {
+                (StatusCode::GONE, "payment-expired")
+            }
+            Refusal::PaymentRefused(crate::domain::payment::StepRefused::Closed(_)) => {
+                (StatusCode::CONFLICT, "payment-closed")
+            }
+            Refusal::PaymentBelowMinimum { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "payment-below-minimum")
+            }
+            Refusal::PayCodeInvalid => (StatusCode::UNPROCESSABLE_ENTITY, "pay-code-invalid"),
+            Refusal::PaymentsOff => (StatusCode::UNPROCESSABLE_ENTITY, "payments-off"),
             Refusal::RefundExceedsPurchase { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "refund-exceeds-purchase")
             }

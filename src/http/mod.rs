@@ -30,6 +30,7 @@ use crate::service::{Loyalty, PurchaseRequest, RefundRequest};
 
 pub mod admin;
 pub mod error;
+mod payments;
 pub mod qr;
 pub mod server;
 pub mod signature;
@@ -106,6 +107,10 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(purchase))
         .routes(routes!(refund))
         .routes(routes!(use_voucher))
+        .routes(routes!(payments::reserve))
+        .routes(routes!(payments::show))
+        .routes(routes!(payments::capture))
+        .routes(routes!(payments::release))
         .merge(admin::routes(state.clone()))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
@@ -168,6 +173,20 @@ struct Signed {
     merchant: Merchant,
     body: Bytes,
     version: signature::Version,
+}
+
+/// A signed merchant request as a handler's last extractor: the body read,
+/// the merchant found and the signature checked over method, path and body.
+impl axum::extract::FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Signed, ApiError> {
+        let (parts, body) = req.into_parts();
+        Signed::check(state, &parts.method, &parts.uri, &parts.headers, body).await
+    }
 }
 
 impl Signed {
@@ -248,14 +267,7 @@ fn recorded<T: Serialize>(r: Recorded<T>) -> Response {
             description = "Invalid body; `field` names the field at fault (unknown member_code included)"),
     )
 )]
-async fn purchase(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let req = Signed::check(&state, &method, &uri, &headers, body).await?;
+async fn purchase(State(state): State<AppState>, req: Signed) -> Result<Response, ApiError> {
     let receipt = state
         .loyalty
         .record_purchase(&req.merchant, req.json()?, now())
@@ -284,14 +296,7 @@ async fn purchase(
             description = "Invalid body, unknown receipt_id, or more than the amount still refundable"),
     )
 )]
-async fn refund(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let req = Signed::check(&state, &method, &uri, &headers, body).await?;
+async fn refund(State(state): State<AppState>, req: Signed) -> Result<Response, ApiError> {
     let receipt = state
         .loyalty
         .record_refund(&req.merchant, req.json()?, now())
@@ -385,12 +390,8 @@ struct VoucherUseBody {
 async fn use_voucher(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    req: Signed,
 ) -> Result<Response, ApiError> {
-    let req = Signed::check(&state, &method, &uri, &headers, body).await?;
     let parsed = if req.body.iter().all(u8::is_ascii_whitespace) {
         Ok(None)
     } else {

@@ -47,6 +47,12 @@ pub fn message(
     let thai = loc == Locale::Th;
     let pick = |th: &str, en: &str| if thai { th.to_string() } else { en.to_string() };
     let last_day = |at| i18n::date(crate::domain::time::last_local_day(at, tz), loc);
+    let money = |minor: i64, currency: &str| {
+        currency
+            .parse()
+            .map(|c| i18n::money(crate::domain::Money::from_minor(minor, c)))
+            .unwrap_or_else(|_| format!("{minor} {currency}"))
+    };
     Some(match notice {
         Notice::Earned {
             merchant_id,
@@ -137,6 +143,60 @@ pub fn message(
         Notice::NegativeBalance { balance } => {
             Message::new().text(t("notice-negative", &[("balance", num(*balance))]))
         }
+        Notice::PaymentRequest {
+            payment_id,
+            merchant_id,
+            points,
+            amount_minor,
+            currency,
+            expires_at,
+        } => {
+            let amount = money(*amount_minor, currency);
+            let until = i18n::local_time(*expires_at, tz);
+            Message::new()
+                .text(t(
+                    "notice-payment-request",
+                    &[
+                        ("points", num(*points)),
+                        ("amount", s(amount)),
+                        ("merchant", s((names.merchant)(merchant_id))),
+                        ("time", s(until)),
+                    ],
+                ))
+                .row(vec![
+                    button(
+                        "btn-pay-yes",
+                        Intent::AnswerPayment {
+                            id: payment_id.clone(),
+                            yes: true,
+                        },
+                    ),
+                    button(
+                        "btn-pay-no",
+                        Intent::AnswerPayment {
+                            id: payment_id.clone(),
+                            yes: false,
+                        },
+                    ),
+                ])
+        }
+        Notice::PaymentCaptured {
+            merchant_id,
+            points,
+            amount_minor,
+            currency,
+            balance,
+        } => Message::new()
+            .text(t(
+                "notice-payment-captured",
+                &[
+                    ("points", num(*points)),
+                    ("amount", s(money(*amount_minor, currency))),
+                    ("merchant", s((names.merchant)(merchant_id))),
+                    ("balance", num(*balance)),
+                ],
+            ))
+            .row(vec![button("btn-balance", Intent::Balance)]),
         Notice::Broadcast { campaign_id } => {
             let c = (names.campaign)(*campaign_id)?;
             let mut m = Message::new().bold(format!("🎉 {}", c.name(thai)));

@@ -21,6 +21,7 @@ mod back_office;
 pub mod campaigns;
 pub mod counter;
 mod members;
+pub mod payments;
 mod programme;
 mod purchases;
 pub mod qr;

@@ -24,6 +24,13 @@ pub struct ProgramChange {
     pub referral_min_spend: Option<String>,
     /// Hours after which an unused console session ends (1 to 720).
     pub session_idle_hours: Option<u32>,
+    /// What points are worth at the till (`4:1`: 4 points pay 1 of the
+    /// currency), or `off`.
+    pub pay_rate: Option<String>,
+    /// The fewest points a payment takes.
+    pub pay_min_points: Option<i64>,
+    /// Minutes a payment's points stay held before they go back (1 to 60).
+    pub pay_hold_minutes: Option<u32>,
 }
 
 /// A reward for the catalogue, as staff describe it.
@@ -108,6 +115,28 @@ impl Loyalty {
             p.referral.min_spend_minor = Money::parse(&m, p.currency)
                 .map_err(|e| invalid("referral_min_spend", format!("{m:?}: {e}")))?
                 .minor();
+        }
+        if let Some(r) = change.pay_rate {
+            p.pay = if r.trim().eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(
+                    crate::domain::payment::PayRate::parse(&r, p.currency)
+                        .map_err(|e| invalid("pay_rate", e.to_string()))?,
+                )
+            };
+        }
+        if let Some(m) = change.pay_min_points {
+            if !(1..=MAX_REFERRAL_POINTS).contains(&m) {
+                return Err(invalid("pay_min_points", "must be between 1 and 1000000"));
+            }
+            p.pay_min_points = m;
+        }
+        if let Some(h) = change.pay_hold_minutes {
+            if !(1..=60).contains(&h) {
+                return Err(invalid("pay_hold_minutes", "must be between 1 and 60"));
+            }
+            p.pay_hold_minutes = h;
         }
         if let Some(h) = change.session_idle_hours {
             if !(1..=720).contains(&h) {

@@ -355,6 +355,29 @@ macro_rules! with_operations {
                     => [token_hash] |tx| ops::staff::touch_session(tx, &token_hash, now);
                 write_op fn end_session(&self, token_hash: &str) -> Result<()>
                     => [token_hash] |tx| ops::staff::end_session(tx, &token_hash);
+                /// Takes points from a member for a sale at a till (held at once).
+                write_op fn reserve_points(&self, cmd: &ReserveCommand) -> Result<Recorded<PointPayment>>
+                    => [cmd] |tx| ops::payments::reserve(tx, &cmd);
+                /// The customer's yes or no, in their chat.
+                write_op fn answer_payment(&self, id: &str, member_id: i64, yes: bool, now: DateTime<Utc>)
+                    -> Result<PointPayment>
+                    => [id] |tx| ops::payments::answer_payment(tx, (&id, member_id), yes, now);
+                /// The till makes a confirmed payment final.
+                write_op fn capture_payment(&self, id: &str, merchant_id: &str, receipt_id: &Option<String>,
+                    now: DateTime<Utc>) -> Result<Recorded<PointPayment>>
+                    => [id, merchant_id, receipt_id]
+                    |tx| ops::payments::capture_payment(tx, (&id, &merchant_id), receipt_id.as_deref(), now);
+                /// The till gives a payment's points back.
+                write_op fn release_payment(&self, id: &str, merchant_id: &str, now: DateTime<Utc>)
+                    -> Result<Recorded<PointPayment>>
+                    => [id, merchant_id] |tx| ops::payments::release_payment(tx, (&id, &merchant_id), now);
+                /// A payment (as its merchant sees it, or with `None` as taem does).
+                read_op fn point_payment(&self, id: &str, merchant_id: &Option<String>) -> Result<PointPayment>
+                    => [id, merchant_id] |tx| ops::payments::point_payment(tx, &id, merchant_id.as_deref());
+                /// Keeps a member's new one-time pay code (its hash).
+                write_op fn add_pay_code(&self, member_id: i64, code_hash: &str, expires_at: DateTime<Utc>,
+                    now: DateTime<Utc>) -> Result<()>
+                    => [code_hash] |tx| ops::payments::add_pay_code(tx, (member_id, &code_hash), expires_at, now);
                 /// Appends to the audit log.
                 write_op fn add_audit(&self, entry: &NewAudit, now: DateTime<Utc>) -> Result<()>
                     => [entry] |tx| ops::staff::audit(tx, &entry, now);
@@ -363,6 +386,25 @@ macro_rules! with_operations {
                     => [filter] |tx| ops::staff::audit_log(tx, &filter);
             }
             custom {
+                /// Gives back the points of payments whose hold ran out (each one a
+                /// short transaction, checked again under its lock). Returns the
+                /// payments and the points given back.
+                fn expire_payments(&self, now: DateTime<Utc>) -> Result<(u64, i64)> {
+                    let (mut count, mut points) = (0, 0);
+                    let mut after = String::new();
+                    loop {
+                        let due = read_op!(self, [after], |tx| ops::payments::due_payments(tx, now, &after))?;
+                        let Some(last) = due.last().cloned() else { break };
+                        after = last;
+                        for id in due {
+                            if let Some(p) = write_op!(self, [id], |tx| ops::payments::expire_payment(tx, &id, now))? {
+                                count += 1;
+                                points += p;
+                            }
+                        }
+                    }
+                    Ok((count, points))
+                }
                 /// The periodic review: members who held their tier long enough and
                 /// whose spend no longer reaches it move down. Returns the moves made.
                 /// Each member is a short transaction under their lock, so a purchase
@@ -389,6 +431,11 @@ macro_rules! with_operations {
                 /// make each pass finish even when rows are skipped.
                 fn expire_due(&self, now: DateTime<Utc>) -> Result<ExpirySweep> {
                     let mut sweep = ExpirySweep::default();
+                    // Payments' holds first: their points go back to lots the
+                    // steps below may expire.
+                    let (payments, points) = self.expire_payments(now).await?;
+                    sweep.payments_expired = payments;
+                    sweep.points_released += points;
                     let mut after = 0;
                     loop {
                         let due = read_op!(self, [], |tx| ops::rewards::due_vouchers(tx, now, after))?;

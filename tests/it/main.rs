@@ -10,6 +10,7 @@ mod console;
 mod ledger;
 mod line;
 mod notify;
+mod payments;
 mod rules;
 mod security;
 mod telegram;

@@ -806,3 +806,60 @@ async fn a_rewards_picture_comes_as_a_photo_with_the_question_to_redeem_it() {
         bot.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_customer_answers_a_till_in_the_chat_and_gets_a_pay_code_and_a_receipt() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 7_400_500_600, "en").await;
+        bot.say("/start").await;
+        let member = bot.member().await;
+        bot.app.t.grant(&member, 1_000, now()).await;
+        bot.app
+            .t
+            .loyalty
+            .change_program(taem::service::ProgramChange {
+                pay_rate: Some("4:1".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // The till asks; the customer is asked in their chat, with buttons.
+        let body = json!({"request_id": "t-1", "member_code": member.code, "points": 200});
+        let (status, p) = bot.app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!(status, 201, "{p}");
+        let asked = bot.collect().await;
+        let question = text(&asked);
+        assert!(
+            question.contains("Use 200 points (฿50.00) at"),
+            "{question}"
+        );
+        let yes = asked
+            .iter()
+            .find_map(|c| c.button("pa:y:"))
+            .expect("a Yes button");
+        let r = bot.press(&yes).await;
+        assert!(
+            text(&r).contains("Done: 200 points (฿50.00)"),
+            "{}",
+            text(&r)
+        );
+        let capture = format!("/v1/point-payments/{}/capture", p["id"].as_str().unwrap());
+        let (status, _) = bot.app.post_signed(&capture, &json!({})).await;
+        assert_eq!(status, 200);
+        let receipt = bot.collect().await;
+        assert!(
+            text(&receipt).contains("You paid ฿50.00 with 200 points"),
+            "{}",
+            text(&receipt)
+        );
+        assert!(text(&receipt).contains("Balance: 800 points"));
+        // A pay code to show at the till instead.
+        let r = bot.say("pay with points").await;
+        assert!(
+            text(&r).contains("Show this code at the till"),
+            "{}",
+            text(&r)
+        );
+        bot.app.shutdown().await;
+    }
+}

@@ -126,20 +126,21 @@ pub(crate) async fn take_from_lots(
     Ok(())
 }
 
-/// Gives a voucher's points back to the lots they came from and closes it (the
-/// member's row locked). Returns the member's balance after.
-pub(crate) async fn release_voucher<T: Steps>(
+/// Gives `points` taken by entry `taken_by` back to the lots they came from
+/// (the member's row locked) with a `release` entry; returns the entry's id
+/// and the member's balance after.
+pub(crate) async fn give_back<T: Steps>(
     tx: &mut T,
-    v: &VoucherRow,
-    status: VoucherStatus,
+    (member_id, taken_by, points): (i64, i64, i64),
+    (voucher_id, reference): (Option<i64>, &str),
     now: DateTime<Utc>,
-) -> Result<i64> {
-    let before = lock_member(tx, v.member_id).await?;
+) -> Result<(i64, i64)> {
+    let before = lock_member(tx, member_id).await?;
     let taken: Vec<(i64, i64, DateTime<Utc>, DateTime<Utc>)> = tx
         .all(
             "SELECT l.id, el.points, l.available_at, l.expires_at FROM entry_lots el \
              JOIN lots l ON l.id = el.lot_id WHERE el.entry_id = $1",
-            args![v.redeem_entry_id],
+            args![taken_by],
         )
         .await?;
     let taken: Vec<(LotView, i64)> = taken
@@ -154,7 +155,7 @@ pub(crate) async fn release_voucher<T: Steps>(
             (lot, points)
         })
         .collect();
-    for a in ledger::plan_release(&taken, Points::new(before), Points::new(v.points)) {
+    for a in ledger::plan_release(&taken, Points::new(before), Points::new(points)) {
         tx.exec(
             "UPDATE lots SET remaining = remaining + $1 WHERE id = $2",
             args![a.points, a.lot_id],
@@ -162,17 +163,34 @@ pub(crate) async fn release_voucher<T: Steps>(
         .await?;
     }
     let entry = NewEntry {
-        member_id: v.member_id,
+        member_id,
         kind: EntryKind::Release,
-        points: v.points,
+        points,
         merchant_id: None,
         purchase_id: None,
-        voucher_id: Some(v.id),
+        voucher_id,
         lot_id: None,
-        reference: Some(&v.code),
+        reference: Some(reference),
         now,
     };
-    let (_, balance) = tx.append(&entry, before).await?;
+    tx.append(&entry, before).await
+}
+
+/// Gives a voucher's points back to the lots they came from and closes it (the
+/// member's row locked). Returns the member's balance after.
+pub(crate) async fn release_voucher<T: Steps>(
+    tx: &mut T,
+    v: &VoucherRow,
+    status: VoucherStatus,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let (_, balance) = give_back(
+        tx,
+        (v.member_id, v.redeem_entry_id, v.points),
+        (Some(v.id), &v.code),
+        now,
+    )
+    .await?;
     tx.exec(
         "UPDATE vouchers SET status = $1, closed_at = $2 WHERE id = $3",
         args![status.as_str(), now, v.id],

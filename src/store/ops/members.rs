@@ -28,6 +28,13 @@ pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
             "program",
         )
         .await?;
+    let (pay_points, pay_minor, pay_min_points, pay_hold): (Option<i64>, Option<i64>, i64, i64) = tx
+        .one(
+            "SELECT pay_points, pay_minor, pay_min_points, pay_hold_minutes FROM program WHERE id = 1",
+            &[],
+            "program",
+        )
+        .await?;
     Ok(Program {
         name,
         expiry_months: u32::try_from(expiry_months).unwrap_or(12),
@@ -40,6 +47,11 @@ pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
         },
         tiers: super::rules::tiers(tx).await?,
         session_idle_hours: u32::try_from(idle).unwrap_or(12),
+        pay: pay_points
+            .zip(pay_minor)
+            .map(|(points, minor)| crate::domain::payment::PayRate { points, minor }),
+        pay_min_points,
+        pay_hold_minutes: u32::try_from(pay_hold).unwrap_or(5),
         version,
     })
 }
@@ -58,6 +70,17 @@ pub(crate) async fn set_program(tx: &mut impl Tx, p: &Program) -> Result<()> {
             p.referral.referee_points,
             p.referral.min_spend_minor,
             i64::from(p.session_idle_hours),
+        ],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE program SET pay_points = $1, pay_minor = $2, pay_min_points = $3, \
+         pay_hold_minutes = $4 WHERE id = 1",
+        args![
+            p.pay.map(|r| r.points),
+            p.pay.map(|r| r.minor),
+            p.pay_min_points,
+            i64::from(p.pay_hold_minutes),
         ],
     )
     .await?;

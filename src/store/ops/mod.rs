@@ -20,6 +20,7 @@ use crate::store::{Result, StoreError};
 pub(crate) mod ledger;
 pub(crate) mod members;
 pub(crate) mod outbox;
+pub(crate) mod payments;
 pub(crate) mod purchases;
 pub(crate) mod rewards;
 pub(crate) mod rules;

@@ -62,6 +62,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0010_reward_kinds.sql",
         sql: include_str!("../../../migrations/sqlite/0010_reward_kinds.sql"),
     },
+    Migration {
+        file: "0011_point_payments.sql",
+        sql: include_str!("../../../migrations/sqlite/0011_point_payments.sql"),
+    },
 ];
 
 impl Migration {

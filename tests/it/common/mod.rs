@@ -291,6 +291,30 @@ impl TestApp {
         )
     }
 
+    /// A signed GET (an empty body), as a till reads a resource.
+    pub async fn get_signed(&self, path: &str) -> (u16, Value) {
+        let req = signature::Request {
+            method: "GET",
+            path,
+            body: b"",
+        };
+        let sig = signature::sign(
+            self.merchant.webhook_secret.expose(),
+            now().timestamp(),
+            &req,
+        );
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("x-taem-merchant", &self.merchant.id)
+            .header("x-taem-signature", sig)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (u16, String) {
         let res = self
             .http

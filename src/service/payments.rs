@@ -1,0 +1,209 @@
+//! Paying with points at the till: a till (signed API) or a cashier asks to
+//! take points for a sale; the customer says yes in their chat or shows a fresh
+//! pay code from it; the till captures when the sale completes or releases.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{Loyalty, Result, ServiceError, invalid};
+use crate::domain::model::*;
+use crate::domain::money::Amount;
+use crate::domain::{MemberCode, Money, Points, Refusal};
+
+/// The body of `POST /v1/point-payments`: the points to take, or the amount
+/// of the bill to pay with points (exactly one).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointPaymentRequest {
+    /// Unique per merchant; the idempotency key
+    #[schema(min_length = 1, max_length = 128)]
+    pub request_id: String,
+    /// The member paying
+    #[schema(examples("RA3QBMP4"))]
+    pub member_code: String,
+    /// Points to take
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub points: Option<i64>,
+    /// Or: the amount of the bill to pay with points (the points are rounded up)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Amount>)]
+    pub amount: Option<String>,
+    /// A one-time pay code the customer shows from their chat: the payment is
+    /// then confirmed at once; without it the customer is asked in their chat
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(examples("483920"))]
+    pub pay_code: Option<String>,
+}
+
+/// The body of a capture: the sale the points paid (optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    pub receipt_id: Option<String>,
+}
+
+/// Digits in a pay code.
+const PAY_CODE_DIGITS: usize = 6;
+/// Minutes a pay code stays valid.
+pub const PAY_CODE_MINUTES: i64 = 5;
+
+fn code_hash(code: &str) -> String {
+    hex::encode(Sha256::digest(format!("taem/pay-code/{code}")))
+}
+
+impl Loyalty {
+    /// A till asks to take points from a member (held at once); the customer is
+    /// asked in their chat unless they showed a fresh pay code.
+    pub async fn reserve_points(
+        &self,
+        merchant: &Merchant,
+        req: PointPaymentRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<PointPayment>> {
+        let program = self.program().await?;
+        let rate = program.pay.ok_or(Refusal::PaymentsOff)?;
+        let n = req.request_id.chars().count();
+        if n == 0 || n > 128 || req.request_id.chars().any(char::is_control) {
+            return Err(invalid("request_id", "must be 1 to 128 characters"));
+        }
+        let member_code = MemberCode::parse(&req.member_code).ok_or_else(|| {
+            invalid(
+                "member_code",
+                format!(
+                    "{:?} is not a member code (8 letters and digits)",
+                    req.member_code
+                ),
+            )
+        })?;
+        let (points, amount) = match (req.points, req.amount.as_deref()) {
+            (Some(p), None) => {
+                let p = Points::positive(p)
+                    .ok_or_else(|| invalid("points", "must be a positive number of points"))?;
+                (p, rate.value(p, merchant.currency))
+            }
+            (None, Some(a)) => {
+                let a = Money::parse_positive(a, merchant.currency)
+                    .map_err(|e| invalid("amount", e.to_string()))?;
+                (rate.points_for(a), a)
+            }
+            _ => return Err(invalid("points", "give either points or amount")),
+        };
+        if amount.minor() <= 0 {
+            return Err(invalid("points", "too few points to pay anything"));
+        }
+        let pay_code = req
+            .pay_code
+            .as_deref()
+            .map(|c| c.chars().filter(char::is_ascii_digit).collect::<String>());
+        let canonical = serde_json::json!({
+            "request_id": req.request_id,
+            "member_code": member_code.as_str(),
+            "points": points.value(),
+            "amount": amount.minor(),
+            "pay_code": pay_code,
+        });
+        let cmd = ReserveCommand {
+            id: format!("pp_{}", hex::encode(rand::rng().random::<[u8; 8]>())),
+            merchant_id: merchant.id.clone(),
+            request_id: req.request_id,
+            fingerprint: hex::encode(Sha256::digest(canonical.to_string())),
+            member_code,
+            points,
+            amount,
+            pay_code_hash: pay_code.as_deref().map(code_hash),
+            min_points: program.pay_min_points,
+            expires_at: now + Duration::minutes(i64::from(program.pay_hold_minutes)),
+            now,
+        };
+        match self.store.reserve_points(&cmd).await {
+            Err(crate::store::StoreError::NotFound("member")) => Err(invalid(
+                "member_code",
+                format!("no member has the code {}", cmd.member_code.as_str()),
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    /// The till makes a confirmed payment final.
+    pub async fn capture_points(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        receipt_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<PointPayment>> {
+        if receipt_id
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || r.chars().count() > 128)
+        {
+            return Err(invalid("receipt_id", "must be 1 to 128 characters"));
+        }
+        Ok(self
+            .store
+            .capture_payment(id, &merchant.id, &receipt_id, now)
+            .await?)
+    }
+
+    /// The till gives a payment's points back.
+    pub async fn release_points(
+        &self,
+        merchant: &Merchant,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<PointPayment>> {
+        Ok(self.store.release_payment(id, &merchant.id, now).await?)
+    }
+
+    /// A payment, as its merchant sees it.
+    pub async fn point_payment(&self, merchant: &Merchant, id: &str) -> Result<PointPayment> {
+        Ok(self
+            .store
+            .point_payment(id, &Some(merchant.id.clone()))
+            .await?)
+    }
+
+    /// The customer's yes or no in their chat.
+    pub async fn answer_payment(
+        &self,
+        member_id: i64,
+        id: &str,
+        yes: bool,
+        now: DateTime<Utc>,
+    ) -> Result<PointPayment> {
+        Ok(self.store.answer_payment(id, member_id, yes, now).await?)
+    }
+
+    /// A new one-time pay code for a member to show at the till (their earlier
+    /// one stops working), and when it expires.
+    pub async fn new_pay_code(
+        &self,
+        member_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>)> {
+        if self.program().await?.pay.is_none() {
+            return Err(ServiceError::Refused(Refusal::PaymentsOff));
+        }
+        let code: String = {
+            let mut rng = rand::rng();
+            (0..PAY_CODE_DIGITS)
+                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                .collect()
+        };
+        let expires = now + Duration::minutes(PAY_CODE_MINUTES);
+        self.store
+            .add_pay_code(member_id, &code_hash(&code), expires, now)
+            .await?;
+        Ok((code, expires))
+    }
+
+    /// Gives back the points of payments whose hold ran out.
+    pub async fn expire_payments(&self, now: DateTime<Utc>) -> Result<(u64, i64)> {
+        Ok(self.store.expire_payments(now).await?)
+    }
+}

@@ -1,0 +1,255 @@
+//! Paying with points at the till: reserve, the customer's say-so (their answer
+//! in chat or a fresh pay code), capture, release, the hold running out, and
+//! races, on both stores, the ledger checked after each.
+
+use serde_json::{Value, json};
+use taem::domain::model::MemberRef;
+use taem::domain::time::now;
+use taem::service::ProgramChange;
+
+use crate::common::*;
+
+async fn pay_rate(app: &TestApp, rate: &str) {
+    app.t
+        .loyalty
+        .change_program(ProgramChange {
+            pay_rate: Some(rate.into()),
+            pay_min_points: Some(20),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+async fn balance(app: &TestApp, member_id: i64) -> i64 {
+    app.t
+        .loyalty
+        .member(&MemberRef::Id(member_id))
+        .await
+        .unwrap()
+        .balance
+        .value()
+}
+
+fn id(p: &Value) -> String {
+    p["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_till_takes_points_only_with_the_customers_say_so_and_captures_once() {
+    each_app(async |app| {
+        let m = app.t.member().await;
+        app.t
+            .grant(&m, 1_000, now() - chrono::Duration::days(1))
+            .await;
+        let body = json!({"request_id": "till-1", "member_code": m.code, "points": 200});
+        let (status, problem) = app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!(
+            status, 422,
+            "off until the programme sets a value: {problem}"
+        );
+        assert_eq!(problem["type"], "urn:taem:problem:payments-off");
+
+        pay_rate(app, "4:1").await;
+        let (status, p) = app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!(status, 201, "{p}");
+        assert_eq!(p["status"], "awaiting_confirmation");
+        assert_eq!(p["amount"], json!({"amount": "50.00", "currency": "THB"}));
+        assert_eq!(balance(app, m.id).await, 800, "held at once");
+        let pid = id(&p);
+        // The same request again: the same payment; another body: refused.
+        let (status, again) = app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!((status, id(&again)), (200, pid.clone()));
+        let other = json!({"request_id": "till-1", "member_code": m.code, "points": 300});
+        assert_eq!(app.post_signed("/v1/point-payments", &other).await.0, 409);
+
+        let capture = format!("/v1/point-payments/{pid}/capture");
+        let (status, problem) = app.post_signed(&capture, &json!({})).await;
+        assert_eq!(status, 409, "{problem}");
+        assert_eq!(problem["type"], "urn:taem:problem:payment-not-confirmed");
+
+        // The customer says yes in their chat; the till captures, twice.
+        let answered = app
+            .t
+            .loyalty
+            .answer_payment(m.id, &pid, true, now())
+            .await
+            .unwrap();
+        assert_eq!(answered.status.as_str(), "confirmed");
+        let (status, p) = app
+            .post_signed(&capture, &json!({"receipt_id": "R-77"}))
+            .await;
+        assert_eq!(status, 200, "{p}");
+        assert_eq!(
+            (p["status"].as_str(), p["receipt_id"].as_str()),
+            (Some("captured"), Some("R-77"))
+        );
+        let (status, p) = app.post_signed(&capture, &json!({})).await;
+        assert_eq!((status, p["status"].as_str()), (200, Some("captured")));
+        let (status, _) = app
+            .post_signed(&format!("/v1/point-payments/{pid}/release"), &json!({}))
+            .await;
+        assert_eq!(status, 409, "a captured payment is final");
+        let (status, p) = app.get_signed(&format!("/v1/point-payments/{pid}")).await;
+        assert_eq!((status, p["status"].as_str()), (200, Some("captured")));
+        assert_eq!(balance(app, m.id).await, 800);
+
+        // By amount: the points are rounded up to cover it.
+        let by_amount = json!({"request_id": "till-2", "member_code": m.code, "amount": "12.30"});
+        let (status, p) = app.post_signed("/v1/point-payments", &by_amount).await;
+        assert_eq!(status, 201, "{p}");
+        assert_eq!(p["points"], 50);
+        assert_eq!(p["amount"]["amount"], "12.30");
+        // Released by the till: the points are back, once.
+        let release = format!("/v1/point-payments/{}/release", id(&p));
+        let (status, p) = app.post_signed(&release, &json!({})).await;
+        assert_eq!((status, p["status"].as_str()), (200, Some("released")));
+        assert_eq!(app.post_signed(&release, &json!({})).await.0, 200);
+        assert_eq!(balance(app, m.id).await, 800);
+
+        // Under the minimum, more than the member has, a stranger's code.
+        let small = json!({"request_id": "till-3", "member_code": m.code, "points": 10});
+        let (status, problem) = app.post_signed("/v1/point-payments", &small).await;
+        assert_eq!(
+            (status, problem["type"].as_str()),
+            (422, Some("urn:taem:problem:payment-below-minimum"))
+        );
+        let big = json!({"request_id": "till-4", "member_code": m.code, "points": 801});
+        let (status, problem) = app.post_signed("/v1/point-payments", &big).await;
+        assert_eq!(
+            (status, problem["type"].as_str()),
+            (422, Some("urn:taem:problem:insufficient-points"))
+        );
+        let (_, p) = app
+            .get_signed("/v1/point-payments/pp_0000000000000000")
+            .await;
+        assert_eq!(p["status"], 404);
+        assert_eq!(
+            balance(app, m.id).await,
+            800,
+            "nothing refused moved a point"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fresh_pay_code_confirms_at_once_and_only_once_and_an_unanswered_hold_runs_out() {
+    each_app(async |app| {
+        pay_rate(app, "4:1").await;
+        let m = app.t.member().await;
+        app.t
+            .grant(&m, 500, now() - chrono::Duration::days(1))
+            .await;
+        let (code, _) = app.t.loyalty.new_pay_code(m.id, now()).await.unwrap();
+        let body =
+            json!({"request_id": "c-1", "member_code": m.code, "points": 100, "pay_code": code});
+        let (status, p) = app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!(
+            (status, p["status"].as_str()),
+            (201, Some("confirmed")),
+            "{p}"
+        );
+        let again =
+            json!({"request_id": "c-2", "member_code": m.code, "points": 100, "pay_code": code});
+        let (status, problem) = app.post_signed("/v1/point-payments", &again).await;
+        assert_eq!(
+            (status, problem["type"].as_str()),
+            (422, Some("urn:taem:problem:pay-code-invalid"))
+        );
+        let other = app.t.member().await;
+        let (code, _) = app.t.loyalty.new_pay_code(other.id, now()).await.unwrap();
+        let theirs =
+            json!({"request_id": "c-3", "member_code": m.code, "points": 100, "pay_code": code});
+        assert_eq!(
+            app.post_signed("/v1/point-payments", &theirs).await.0,
+            422,
+            "another member's code"
+        );
+        assert_eq!(balance(app, m.id).await, 400);
+
+        // Unanswered: the hold runs out and the points come back; a late
+        // capture is refused.
+        let body = json!({"request_id": "c-4", "member_code": m.code, "points": 100});
+        let (_, p) = app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!(balance(app, m.id).await, 300);
+        let later = now() + chrono::Duration::minutes(6);
+        assert_eq!(
+            app.t.loyalty.expire_payments(later).await.unwrap(),
+            (2, 200)
+        );
+        assert_eq!(
+            balance(app, m.id).await,
+            500,
+            "both holds ran out: the confirmed one too"
+        );
+        let pid = id(&p);
+        let answered = app.t.loyalty.answer_payment(m.id, &pid, true, now()).await;
+        assert!(answered.is_err(), "too late to say yes");
+        let (status, p) = app.get_signed(&format!("/v1/point-payments/{pid}")).await;
+        assert_eq!((status, p["status"].as_str()), (200, Some("expired")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn races_never_take_or_give_a_point_twice() {
+    each_app(async |app| {
+        pay_rate(app, "4:1").await;
+        let merchant = app.merchant.clone();
+        let m = app.t.member().await;
+        app.t
+            .grant(&m, 100, now() - chrono::Duration::days(1))
+            .await;
+        let loyalty = &app.t.loyalty;
+        // Two tills capturing the same payment: one capture, one same answer.
+        let (code, _) = loyalty.new_pay_code(m.id, now()).await.unwrap();
+        let req = |id: &str, points: i64, pay_code: Option<String>| {
+            taem::service::payments::PointPaymentRequest {
+                request_id: id.into(),
+                member_code: m.code.clone(),
+                points: Some(points),
+                amount: None,
+                pay_code,
+            }
+        };
+        let p = loyalty
+            .reserve_points(&merchant, req("r-1", 40, Some(code)), now())
+            .await
+            .unwrap()
+            .into_inner();
+        let (a, b) = tokio::join!(
+            loyalty.capture_points(&merchant, &p.id, None, now()),
+            loyalty.capture_points(&merchant, &p.id, None, now()),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!([a.is_new(), b.is_new()].iter().filter(|n| **n).count(), 1);
+        // A capture racing the hold running out: one of them wins, never both.
+        let (code, _) = loyalty.new_pay_code(m.id, now()).await.unwrap();
+        let p = loyalty
+            .reserve_points(&merchant, req("r-2", 30, Some(code)), now())
+            .await
+            .unwrap()
+            .into_inner();
+        let edge = p.expires_at - chrono::Duration::milliseconds(1);
+        let (captured, expired) = tokio::join!(
+            loyalty.capture_points(&merchant, &p.id, None, edge),
+            loyalty.expire_payments(p.expires_at),
+        );
+        let expired = expired.unwrap().0;
+        assert!(
+            captured.is_ok() != (expired == 1),
+            "{captured:?} / {expired}"
+        );
+        // A reservation racing a redemption for the last points: one wins.
+        let left = balance(app, m.id).await;
+        let reward = app.t.reward(left, None, None).await;
+        let (paid, redeemed) = tokio::join!(
+            loyalty.reserve_points(&merchant, req("r-3", left, None), now()),
+            loyalty.redeem(m.id, reward.id, None, now()),
+        );
+        assert!(paid.is_ok() != redeemed.is_ok(), "{paid:?} / {redeemed:?}");
+        assert_eq!(balance(app, m.id).await, 0);
+    })
+    .await;
+}
