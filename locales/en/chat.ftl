@@ -45,6 +45,7 @@ btn-optin = Get promotions again
 
 balance-title = Your points
 balance-total = Balance: { $points } points
+balance-pay-value = Worth { $amount } when you pay at the till (say "pay with points")
 balance-spendable = Ready to use: { $spendable } points · on hold: { $pending } points
 balance-expiry = { $points } points expire after { $date }
 balance-no-expiry = No points are due to expire.

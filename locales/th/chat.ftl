@@ -45,6 +45,7 @@ btn-optin = รับโปรโมชั่นอีกครั้ง
 
 balance-title = แต้มของคุณ
 balance-total = ยอดแต้ม: { $points } แต้ม
+balance-pay-value = ใช้จ่ายที่ร้านได้ { $amount } (พิมพ์ "จ่ายด้วยแต้ม")
 balance-spendable = ใช้ได้ทันที { $spendable } แต้ม · รอยืนยัน { $pending } แต้ม
 balance-expiry = { $points } แต้มจะหมดอายุหลังวันที่ { $date }
 balance-no-expiry = ยังไม่มีแต้มที่ใกล้หมดอายุ

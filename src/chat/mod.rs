@@ -374,6 +374,17 @@ impl Conversation {
                 "balance-total",
                 &[("points", s(i18n::number(sum.member.balance.value())))],
             ));
+        let program = self.loyalty.program().await?;
+        if let Some(rate) = program.pay
+            && sum.spendable.value() > 0
+        {
+            let worth = rate.value(sum.spendable, program.currency);
+            m = m.line().text(self.t(
+                loc,
+                "balance-pay-value",
+                &[("amount", s(i18n::money(worth)))],
+            ));
+        }
         if sum.pending.value() > 0 || sum.spendable != sum.member.balance {
             m = m.line().text(self.t(
                 loc,

@@ -103,3 +103,21 @@
   }
   setTimeout(tick, 1000);
 })();
+
+// - A payment with points waiting for the customer: the page is read again as
+//   soon as their answer changes it.
+(function () {
+  "use strict";
+  var box = document.getElementById("payment");
+  if (!box || box.dataset.status !== "awaiting_confirmation") return;
+  function tick() {
+    fetch(box.dataset.paymentUrl, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) {
+        if (p && p.status !== box.dataset.status) { window.location.reload(); return; }
+        setTimeout(tick, 1500);
+      })
+      .catch(function () { setTimeout(tick, 3000); });
+  }
+  setTimeout(tick, 1500);
+})();

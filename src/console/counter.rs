@@ -88,6 +88,18 @@ fn member_panel(c: &Console, s: &Signed, m: &Member, merchants: &[Merchant]) -> 
             label { (c.t(l, "console-sale-receipt")) input type="text" name="receipt" autocomplete="off" maxlength="128"; }
             button type="submit" { (c.t(l, "console-sale-button")) }
         }
+        details #pay-box {
+            summary { (c.t(l, "console-pay-title")) }
+            form method="post" action="/console/counter/pay" #pay {
+                (csrf_field(s))
+                input type="hidden" name="member" value=(m.code);
+                input type="hidden" name="nonce" value=(format!("{nonce}-p"));
+                (merchant_field(c, s, merchants))
+                label { (c.t(l, "console-pay-amount")) input type="text" name="amount" inputmode="decimal" autocomplete="off" required; }
+                label { (c.t(l, "console-pay-code")) input type="text" name="pay_code" inputmode="numeric" autocomplete="off" maxlength="6"; }
+                button type="submit" { (c.t(l, "console-pay-button")) }
+            }
+        }
         details {
             summary { (c.t(l, "console-refund-title")) }
             form method="post" action="/console/counter/refund" #refund {
@@ -242,6 +254,17 @@ async fn counter_page(c: &Console, s: &Signed, q: &str, result: Option<Markup>) 
         (found)
     };
     (status, layout(c, l, Some(s), &title, body)).into_response()
+}
+
+/// [`answer`] for the other counter modules.
+pub(super) async fn answer_for(
+    c: &Console,
+    s: &Signed,
+    q: &str,
+    status: StatusCode,
+    result: Markup,
+) -> Response {
+    answer(c, s, q, (status, result)).await
 }
 
 /// The counter again, for `q`, with what an action did on top, answered with

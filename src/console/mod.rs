@@ -26,6 +26,7 @@ mod campaigns;
 mod counter;
 mod members;
 mod page;
+mod pay;
 mod rewards;
 mod settings;
 mod staff;
@@ -110,6 +111,11 @@ pub fn router(console: Console) -> Router {
         .route("/console/counter/redeem", post(counter::redeem))
         .route("/console/counter/refund", post(counter::refund))
         .route("/console/voucher/use", post(counter::use_voucher))
+        .route("/console/counter/pay", post(pay::reserve))
+        .route("/console/counter/pay/{id}", get(pay::show))
+        .route("/console/counter/pay/{id}/status", get(pay::status))
+        .route("/console/counter/pay/{id}/capture", post(pay::capture))
+        .route("/console/counter/pay/{id}/release", post(pay::release))
         .route("/console/member/phone", post(counter::set_phone))
         .route("/console/members", get(members::search))
         .route("/console/members/{code}", get(members::file))

@@ -207,3 +207,85 @@ impl Loyalty {
         Ok(self.store.expire_payments(now).await?)
     }
 }
+
+impl Loyalty {
+    /// The merchant a staff member takes a payment for (one they work for).
+    async fn counter_merchant(
+        &self,
+        actor: &super::staff::Actor,
+        merchant_id: &str,
+    ) -> Result<Merchant> {
+        actor.require(crate::domain::staff::Permission::Counter)?;
+        if let super::staff::Actor::Staff(s) = actor
+            && !s.acts_for(merchant_id)
+        {
+            return Err(ServiceError::Forbidden);
+        }
+        self.merchant(merchant_id).await
+    }
+
+    /// A cashier asks to take points for the bill (`amount` of it), for one of
+    /// their shops; `key` (the form's own) makes a double submit ask once.
+    /// Audited.
+    pub async fn counter_reserve(
+        &self,
+        actor: &super::staff::Actor,
+        (merchant_id, member_code): (&str, &str),
+        (amount, pay_code): (&str, Option<String>),
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PointPayment> {
+        let merchant = self.counter_merchant(actor, merchant_id).await?;
+        let req = PointPaymentRequest {
+            request_id: format!("counter-{}", key.trim()),
+            member_code: member_code.to_string(),
+            points: None,
+            amount: Some(amount.trim().to_string()),
+            pay_code: pay_code.filter(|c| !c.trim().is_empty()),
+        };
+        let recorded = self.reserve_points(&merchant, req, now).await?;
+        if let Recorded::New(p) = &recorded {
+            self.audit(actor, "payment.reserve", Some(&p.id), None, Some(p), now)
+                .await?;
+        }
+        Ok(recorded.into_inner())
+    }
+
+    /// A payment as the cashier's shop sees it.
+    pub async fn counter_payment(
+        &self,
+        actor: &super::staff::Actor,
+        id: &str,
+    ) -> Result<PointPayment> {
+        let p = self.store.point_payment(id, &None).await?;
+        self.counter_merchant(actor, &p.merchant_id).await?;
+        Ok(p)
+    }
+
+    /// The cashier completes (`capture`) or cancels a payment. Audited.
+    pub async fn counter_settle(
+        &self,
+        actor: &super::staff::Actor,
+        id: &str,
+        capture: bool,
+        now: DateTime<Utc>,
+    ) -> Result<PointPayment> {
+        let p = self.counter_payment(actor, id).await?;
+        let merchant = self.merchant(&p.merchant_id).await?;
+        let recorded = if capture {
+            self.capture_points(&merchant, id, None, now).await?
+        } else {
+            self.release_points(&merchant, id, now).await?
+        };
+        if let Recorded::New(after) = &recorded {
+            let action = if capture {
+                "payment.capture"
+            } else {
+                "payment.release"
+            };
+            self.audit(actor, action, Some(id), Some(&p), Some(after), now)
+                .await?;
+        }
+        Ok(recorded.into_inner())
+    }
+}

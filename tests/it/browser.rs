@@ -488,3 +488,63 @@ async fn in_chromium_the_counter_scans_a_member_card_with_the_camera() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn in_chromium_the_counter_waits_live_for_the_customer_to_say_yes_to_paying_with_points() {
+    for db in databases().await {
+        let Some(b) = browser().await else { return };
+        let app = TestApp::spawn(db).await;
+        app.t
+            .loyalty
+            .change_program(taem::service::ProgramChange {
+                pay_rate: Some("4:1".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let member = app.t.member().await;
+        app.t.grant(&member, 1_000, now()).await;
+        let token = invite(
+            &app,
+            "cashier@shop.example",
+            Role::Cashier,
+            Some(&app.merchant.id),
+            "en",
+        )
+        .await;
+        b.accept_invitation(&app.base, &token, "tom-kha-gai-coconut")
+            .await;
+        b.fill("input[name=q]", &member.code).await;
+        b.press("#find button[type=submit]").await;
+        b.until_text(&member.code).await;
+        b.press("#pay-box summary").await;
+        b.fill("#pay input[name=amount]", "50").await;
+        b.press("#pay button").await;
+        b.until_text("Waiting for the customer to say yes").await;
+        let url = b.client.current_url().await.unwrap();
+        let id = url.path().rsplit('/').next().unwrap().to_string();
+        assert_eq!(
+            app.t
+                .loyalty
+                .member(&MemberRef::Id(member.id))
+                .await
+                .unwrap()
+                .balance
+                .value(),
+            800,
+            "held while the customer decides"
+        );
+        // The customer says yes in their chat: the screen follows by itself.
+        app.t
+            .loyalty
+            .answer_payment(member.id, &id, true, now())
+            .await
+            .unwrap();
+        b.until_text("Confirmed: take ฿50.00 off the bill").await;
+        b.press("#capture button").await;
+        b.until_text("Paid: ฿50.00 with 200 points.").await;
+        b.client.clone().close().await.unwrap();
+        app.t.assert_ledger_holds().await;
+        app.shutdown().await;
+    }
+}

@@ -853,6 +853,13 @@ async fn a_customer_answers_a_till_in_the_chat_and_gets_a_pay_code_and_a_receipt
             text(&receipt)
         );
         assert!(text(&receipt).contains("Balance: 800 points"));
+        // The balance says what the points are worth at the till.
+        let r = bot.say("/balance").await;
+        assert!(
+            text(&r).contains("Worth ฿200.00 when you pay at the till"),
+            "{}",
+            text(&r)
+        );
         // A pay code to show at the till instead.
         let r = bot.say("pay with points").await;
         assert!(
