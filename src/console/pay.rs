@@ -47,32 +47,15 @@ pub async fn reserve(State(c): State<Console>, Posted { s, form: f }: Posted<Pay
             now(),
         )
         .await;
-    match result {
-        Ok(p) => Redirect::to(&format!("/console/counter/pay/{}", p.id)).into_response(),
-        Err(ServiceError::Refused(r)) => {
-            let text = c.t_args(l, "console-pay-refused", &[("reason", r.to_string())]);
-            super::counter::answer_for(
-                &c,
-                &s,
-                &f.member,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                notice(&text, false),
-            )
-            .await
-        }
-        Err(ServiceError::Invalid { message, .. }) => {
-            let text = c.t_args(l, "console-pay-refused", &[("reason", message)]);
-            super::counter::answer_for(
-                &c,
-                &s,
-                &f.member,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                notice(&text, false),
-            )
-            .await
-        }
-        Err(e) => Refused::from(e).render(&c, l),
-    }
+    let reason = match result {
+        Ok(p) => return Redirect::to(&format!("/console/counter/pay/{}", p.id)).into_response(),
+        Err(ServiceError::Refused(r)) => r.to_string(),
+        Err(ServiceError::Invalid { message, .. }) => message,
+        Err(e) => return Refused::from(e).render(&c, l),
+    };
+    let text = c.t_args(l, "console-pay-refused", &[("reason", reason)]);
+    let refused = notice(&text, false);
+    super::counter::answer_for(&c, &s, &f.member, StatusCode::UNPROCESSABLE_ENTITY, refused).await
 }
 
 fn status_text(c: &Console, s: &Signed, p: &PointPayment) -> String {
