@@ -188,13 +188,14 @@ pub struct NewMember {
     pub line_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Reward {
     pub id: i64,
     pub name_th: String,
     pub name_en: String,
     pub description_th: String,
     pub description_en: String,
+    #[schema(value_type = i64)]
     pub cost: Points,
     /// Vouchers left to issue; `None` means unlimited.
     pub stock: Option<i64>,
@@ -202,8 +203,9 @@ pub struct Reward {
     pub per_member_limit: Option<i64>,
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_until: Option<DateTime<Utc>>,
-    /// What one voucher is worth to the customer, for cost reports.
+    /// What one voucher is worth to the customer (a fixed discount's amount off)
     #[serde(serialize_with = "serialize_money")]
+    #[schema(value_type = MoneyJson)]
     pub face_value: Money,
     /// Days a voucher stays usable after it is issued.
     pub voucher_days: u32,
@@ -212,8 +214,11 @@ pub struct Reward {
     /// The current picture's name (`None`: no picture); see
     /// [`crate::domain::picture`].
     pub picture: Option<String>,
-    /// What it gives (a product, a discount, an entry in a draw).
+    /// What it gives: `{"type": "product", "sku": ...}`, `fixed_discount`
+    /// (`min_basket`), `percent_discount` (`percent`, `cap`, `categories`,
+    /// `min_basket`) or `draw_entry`
     #[serde(serialize_with = "serialize_kind")]
+    #[schema(value_type = Object)]
     pub kind: RewardKind,
 }
 

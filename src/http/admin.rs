@@ -37,6 +37,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(end))
         .routes(routes!(broadcast, broadcast_status))
         .routes(routes!(tiers))
+        .routes(routes!(rewards, add_reward))
         .routes(routes!(review))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
@@ -359,4 +360,122 @@ async fn tiers(State(state): State<AppState>) -> Result<Json<Vec<Tier>>, ApiErro
 )]
 async fn review(State(state): State<AppState>) -> Result<Json<Vec<TierChange>>, ApiError> {
     Ok(Json(state.loyalty.review_tiers(now()).await?))
+}
+
+/// A reward to add, as `POST /admin/v1/rewards` takes it (`taem reward add`'s
+/// fields).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RewardBody {
+    name_th: String,
+    name_en: String,
+    #[serde(default)]
+    description_th: String,
+    #[serde(default)]
+    description_en: String,
+    /// Points it costs
+    cost: i64,
+    /// Vouchers available in all (unlimited when absent)
+    #[serde(default)]
+    stock: Option<i64>,
+    /// Vouchers one member may redeem (unlimited when absent)
+    #[serde(default)]
+    limit: Option<i64>,
+    /// RFC 3339, or a local date (its midnight)
+    #[serde(default)]
+    valid_from: Option<String>,
+    /// RFC 3339, or a local date (through the whole day)
+    #[serde(default)]
+    valid_until: Option<String>,
+    /// What one voucher is worth to the customer (a fixed discount's amount off)
+    #[serde(default)]
+    #[schema(value_type = Option<crate::domain::money::Amount>)]
+    face_value: Option<String>,
+    /// Days a voucher stays valid (default 30)
+    #[serde(default)]
+    voucher_days: Option<u32>,
+    /// `product` (default), `fixed_discount`, `percent_discount` or `draw_entry`
+    #[serde(default)]
+    kind: Option<String>,
+    /// A free product's SKU at the till
+    #[serde(default)]
+    sku: Option<String>,
+    /// The smallest bill a discount applies to
+    #[serde(default)]
+    #[schema(value_type = Option<crate::domain::money::Amount>)]
+    min_basket: Option<String>,
+    /// A percent discount's share, e.g. "15" or "12.5"
+    #[serde(default)]
+    percent: Option<String>,
+    /// The most a percent discount takes off
+    #[serde(default)]
+    #[schema(value_type = Option<crate::domain::money::Amount>)]
+    cap: Option<String>,
+    /// Categories a percent discount is limited to
+    #[serde(default)]
+    categories: Vec<String>,
+}
+
+/// The reward catalogue (with `?all=true`, rewards not offered too)
+#[utoipa::path(
+    get,
+    path = "/rewards",
+    operation_id = "listRewards",
+    params(("all" = Option<bool>, Query, description = "Include rewards not offered")),
+    responses((status = 200, description = "Rewards", body = Vec<crate::domain::model::Reward>))
+)]
+async fn rewards(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Vec<crate::domain::model::Reward>>, ApiError> {
+    let all = q.get("all").is_some_and(|v| v == "true");
+    Ok(Json(state.loyalty.rewards(all).await?))
+}
+
+/// Add a reward to the catalogue
+#[utoipa::path(
+    post,
+    path = "/rewards",
+    operation_id = "addReward",
+    request_body = RewardBody,
+    responses(
+        (status = 201, description = "Added", body = crate::domain::model::Reward),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
+async fn add_reward(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b: RewardBody = json(&body)?;
+    let tz = state.loyalty.timezone();
+    let time = |field: &str, v: &Option<String>, end: bool| {
+        v.as_deref()
+            .map(|t| crate::service::campaigns::parse_time(field, t, tz, end))
+            .transpose()
+    };
+    let currency = state.loyalty.program().await?.currency.code().to_string();
+    let input = crate::service::RewardInput {
+        name_th: b.name_th,
+        name_en: b.name_en,
+        description_th: b.description_th,
+        description_en: b.description_en,
+        cost: b.cost,
+        stock: b.stock,
+        per_member_limit: b.limit,
+        valid_from: time("valid_from", &b.valid_from, false)?,
+        valid_until: time("valid_until", &b.valid_until, true)?,
+        face_value: b.face_value.unwrap_or_else(|| "0".into()),
+        currency,
+        voucher_days: b.voucher_days.unwrap_or(30),
+        kind: b.kind.unwrap_or_default(),
+        sku: b.sku,
+        min_basket: b.min_basket,
+        percent: b.percent,
+        cap: b.cap,
+        categories: b.categories,
+    };
+    let r = state.loyalty.add_reward(input, now()).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
 }

@@ -590,3 +590,25 @@ async fn a_claimed_receipt_pays_the_claimers_referral_like_a_purchase() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn rewards_of_every_kind_are_added_and_listed_through_the_admin_api() {
+    for db in databases().await {
+        let app = spawn(db).await;
+        let body = json!({"name_th": "ลด 15%", "name_en": "15% off", "cost": 300,
+                          "kind": "percent_discount", "percent": "15", "cap": "100",
+                          "categories": ["bakery"], "valid_until": "2027-01-31"});
+        let (status, r) = admin(&app, "POST", "/admin/v1/rewards", Some(body)).await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(r["kind"]["type"], "percent_discount");
+        assert_eq!(r["kind"]["cap"]["amount"], "100.00");
+        let bad = json!({"name_th": "x", "name_en": "x", "cost": 10, "kind": "fixed_discount"});
+        let (status, problem) = admin(&app, "POST", "/admin/v1/rewards", Some(bad)).await;
+        assert_eq!(status, 422, "a fixed discount needs its value: {problem}");
+        assert_eq!(problem["field"], "face_value");
+        let (status, list) = admin(&app, "GET", "/admin/v1/rewards", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        app.shutdown().await;
+    }
+}
