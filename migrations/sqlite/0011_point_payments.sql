@@ -6,6 +6,8 @@ ALTER TABLE program ADD COLUMN pay_minor INTEGER CHECK (pay_minor > 0);
 ALTER TABLE program ADD COLUMN pay_min_points INTEGER NOT NULL DEFAULT 1 CHECK (pay_min_points > 0);
 ALTER TABLE program ADD COLUMN pay_hold_minutes INTEGER NOT NULL DEFAULT 5
     CHECK (pay_hold_minutes BETWEEN 1 AND 60);
+-- Whether the part of a bill paid with points earns points (default: no).
+ALTER TABLE program ADD COLUMN pay_earns INTEGER NOT NULL DEFAULT 0;
 
 -- A payment with points: reserved by a till (its `request_id` is the
 -- idempotency key), the points taken from the member's lots by `hold_entry_id`
@@ -25,6 +27,8 @@ CREATE TABLE point_payments (
     hold_entry_id     INTEGER NOT NULL REFERENCES entries (id),
     release_entry_id  INTEGER REFERENCES entries (id),
     receipt_id        TEXT,
+    -- Points given back by refunds of the sale it paid (see `receipt_id`).
+    refunded_points   INTEGER NOT NULL DEFAULT 0,
     expires_at        TEXT    NOT NULL,
     confirmed_at      TEXT,
     closed_at         TEXT,
@@ -34,6 +38,8 @@ CREATE TABLE point_payments (
 CREATE INDEX point_payments_due ON point_payments (expires_at)
     WHERE status IN ('awaiting_confirmation', 'confirmed');
 CREATE INDEX point_payments_member ON point_payments (member_id, created_at);
+CREATE INDEX point_payments_receipt ON point_payments (merchant_id, receipt_id)
+    WHERE status = 'captured';
 
 -- One-time pay codes a member shows at the till instead of confirming in chat:
 -- only a hash is kept; single use, a few minutes.
@@ -45,3 +51,6 @@ CREATE TABLE pay_codes (
     created_at  TEXT    NOT NULL
 );
 CREATE INDEX pay_codes_member ON pay_codes (member_id);
+
+-- Points a refund gave back because they had paid for the sale.
+ALTER TABLE refunds ADD COLUMN points_returned INTEGER NOT NULL DEFAULT 0;

@@ -17,6 +17,7 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
             pay_rate,
             pay_min_points,
             pay_hold_minutes,
+            pay_earns,
             out,
         } => {
             let change = crate::service::ProgramChange {
@@ -31,6 +32,7 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
                 pay_rate,
                 pay_min_points,
                 pay_hold_minutes,
+                pay_earns,
             };
             (loyalty.change_program(change).await.map_err(friendly)?, out)
         }

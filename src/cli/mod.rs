@@ -143,6 +143,9 @@ enum ProgramCmd {
         /// Minutes a payment's points stay held before they go back.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
         pay_hold_minutes: Option<u32>,
+        /// Whether the part of a bill paid with points earns points (default false).
+        #[arg(long)]
+        pay_earns: Option<bool>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -39,6 +39,8 @@ pub struct Program {
     pub pay: Option<crate::domain::payment::PayRate>,
     pub pay_min_points: i64,
     pub pay_hold_minutes: u32,
+    /// Whether the part of a bill paid with points earns points.
+    pub pay_earns: bool,
     /// Moves with every change of these settings (tiers included): a purchase
     /// priced under settings of another version is priced again.
     #[serde(skip)]
@@ -58,6 +60,7 @@ impl Default for Program {
             pay: None,
             pay_min_points: 1,
             pay_hold_minutes: 5,
+            pay_earns: false,
             version: 0,
         }
     }
@@ -451,6 +454,9 @@ pub struct PurchaseCommand {
     /// Staff who record it (the console): appended to the audit log in the
     /// same transaction, with the receipt as the value after.
     pub audit: Option<NewAudit>,
+    /// Whether the part of the bill paid with points (payments captured with
+    /// this receipt id) is left out of what earns points.
+    pub points_paid_earn_nothing: bool,
 }
 
 /// The answer to a recorded purchase; replays return the original one.
@@ -514,6 +520,11 @@ pub struct RefundReceipt {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<i64>, nullable = false)]
     pub balance: Option<Points>,
+    /// Points given back because they had paid for part of the sale (in
+    /// proportion to the refund); absent when none did
+    #[serde(skip_serializing_if = "Points::is_zero")]
+    #[schema(value_type = i64)]
+    pub points_returned: Points,
 }
 
 /// A new answer, or the stored answer to a request seen before.

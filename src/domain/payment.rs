@@ -127,6 +127,23 @@ impl PaymentStatus {
     }
 }
 
+/// The points a refund gives back of a payment of `points` that paid for a
+/// sale of `amount_minor`, once `refunded_after_minor` of it is refunded, when
+/// `returned` were given back by earlier refunds: in proportion, rounded down,
+/// all of them once the sale is refunded in full.
+pub fn refund_share(
+    points: i64,
+    returned: i64,
+    (refunded_after_minor, amount_minor): (i64, i64),
+) -> i64 {
+    if amount_minor <= 0 {
+        return 0;
+    }
+    let share = i128::from(points) * i128::from(refunded_after_minor.min(amount_minor))
+        / i128::from(amount_minor);
+    (i64::try_from(share).unwrap_or(points).min(points) - returned).max(0)
+}
+
 /// What may happen to a payment now, and what it becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -281,6 +298,16 @@ mod tests {
         assert_eq!(expire(Confirmed, later, later), Some(Step::To(Expired)));
         assert_eq!(expire(Captured, later, later), None);
         assert_eq!(expire(Confirmed, later, t), None);
+    }
+
+    #[test]
+    fn refunds_give_back_the_points_that_paid_in_proportion_and_all_of_them_in_the_end() {
+        assert_eq!(refund_share(200, 0, (2_500, 10_000)), 50);
+        assert_eq!(refund_share(200, 50, (5_000, 10_000)), 50);
+        assert_eq!(refund_share(200, 100, (10_000, 10_000)), 100);
+        assert_eq!(refund_share(3, 0, (5_000, 10_000)), 1);
+        assert_eq!(refund_share(3, 1, (10_000, 10_000)), 2);
+        assert_eq!(refund_share(200, 200, (10_000, 10_000)), 0);
     }
 
     proptest! {

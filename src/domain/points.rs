@@ -22,6 +22,11 @@ impl Points {
         Points(value)
     }
 
+    /// Whether it is nothing (for leaving zero counts out of answers).
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+
     /// A positive amount within [`MAX_POINTS`], for movements given by people.
     pub fn positive(value: i64) -> Option<Points> {
         (1..=MAX_POINTS).contains(&value).then_some(Points(value))

@@ -31,6 +31,8 @@ pub struct ProgramChange {
     pub pay_min_points: Option<i64>,
     /// Minutes a payment's points stay held before they go back (1 to 60).
     pub pay_hold_minutes: Option<u32>,
+    /// Whether the part of a bill paid with points earns points.
+    pub pay_earns: Option<bool>,
 }
 
 /// A reward for the catalogue, as staff describe it.
@@ -131,6 +133,9 @@ impl Loyalty {
                 return Err(invalid("pay_min_points", "must be between 1 and 1000000"));
             }
             p.pay_min_points = m;
+        }
+        if let Some(e) = change.pay_earns {
+            p.pay_earns = e;
         }
         if let Some(h) = change.pay_hold_minutes {
             if !(1..=60).contains(&h) {

@@ -253,3 +253,63 @@ async fn races_never_take_or_give_a_point_twice() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_part_paid_with_points_earns_nothing_and_a_refund_gives_those_points_back() {
+    each_app(async |app| {
+        pay_rate(app, "4:1").await;
+        let m = app.t.member().await;
+        app.t
+            .grant(&m, 1_000, now() - chrono::Duration::days(1))
+            .await;
+        let (code, _) = app.t.loyalty.new_pay_code(m.id, now()).await.unwrap();
+        let body =
+            json!({"request_id": "s-1", "member_code": m.code, "points": 200, "pay_code": code});
+        let (_, p) = app.post_signed("/v1/point-payments", &body).await;
+        let capture = format!("/v1/point-payments/{}/capture", id(&p));
+        let (status, _) = app
+            .post_signed(&capture, &json!({"receipt_id": "S-1"}))
+            .await;
+        assert_eq!(status, 200);
+        // A ฿250 bill, ฿50 of it paid with points: ฿200 earns (1 point per ฿25).
+        let (status, r) = app
+            .post_signed("/v1/purchases", &purchase("S-1", "250.00", Some(&m.code)))
+            .await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(r["points"], 8);
+        assert_eq!(balance(app, m.id).await, 808);
+        // Half refunded: half the earned points go, half the paying points come back.
+        let half = json!({"refund_id": "S-1-r1", "receipt_id": "S-1", "amount": "125.00"});
+        let (status, r) = app.post_signed("/v1/refunds", &half).await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(
+            (
+                r["points_clawed_back"].as_i64(),
+                r["points_returned"].as_i64()
+            ),
+            (Some(4), Some(100))
+        );
+        assert_eq!(r["balance"], 904);
+        let (status, again) = app.post_signed("/v1/refunds", &half).await;
+        assert_eq!(
+            (status, &again),
+            (200, &r),
+            "a replay answers the same, nothing moves"
+        );
+        let rest = json!({"refund_id": "S-1-r2", "receipt_id": "S-1", "amount": "125.00"});
+        let (_, r) = app.post_signed("/v1/refunds", &rest).await;
+        assert_eq!(
+            (
+                r["points_clawed_back"].as_i64(),
+                r["points_returned"].as_i64()
+            ),
+            (Some(4), Some(100))
+        );
+        assert_eq!(
+            balance(app, m.id).await,
+            1_000,
+            "every point is where it started"
+        );
+    })
+    .await;
+}

@@ -28,9 +28,11 @@ pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
             "program",
         )
         .await?;
-    let (pay_points, pay_minor, pay_min_points, pay_hold): (Option<i64>, Option<i64>, i64, i64) = tx
+    type PayRow = (Option<i64>, Option<i64>, i64, i64, bool);
+    let (pay_points, pay_minor, pay_min_points, pay_hold, pay_earns): PayRow = tx
         .one(
-            "SELECT pay_points, pay_minor, pay_min_points, pay_hold_minutes FROM program WHERE id = 1",
+            "SELECT pay_points, pay_minor, pay_min_points, pay_hold_minutes, pay_earns \
+             FROM program WHERE id = 1",
             &[],
             "program",
         )
@@ -52,6 +54,7 @@ pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
             .map(|(points, minor)| crate::domain::payment::PayRate { points, minor }),
         pay_min_points,
         pay_hold_minutes: u32::try_from(pay_hold).unwrap_or(5),
+        pay_earns,
         version,
     })
 }
@@ -75,12 +78,13 @@ pub(crate) async fn set_program(tx: &mut impl Tx, p: &Program) -> Result<()> {
     .await?;
     tx.exec(
         "UPDATE program SET pay_points = $1, pay_minor = $2, pay_min_points = $3, \
-         pay_hold_minutes = $4 WHERE id = 1",
+         pay_hold_minutes = $4, pay_earns = $5 WHERE id = 1",
         args![
             p.pay.map(|r| r.points),
             p.pay.map(|r| r.minor),
             p.pay_min_points,
             i64::from(p.pay_hold_minutes),
+            p.pay_earns,
         ],
     )
     .await?;

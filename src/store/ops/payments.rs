@@ -375,3 +375,79 @@ pub(crate) async fn add_pay_code(
     .await?;
     Ok(())
 }
+
+/// A refund of (part of) a sale gives back, in proportion, the points that paid
+/// for it (payments captured with its receipt id): as a new lot that expires
+/// when the latest lot they came from would have. Returns the points given back.
+pub(crate) async fn return_for_refund<T: Steps>(
+    tx: &mut T,
+    (merchant_id, receipt_id): (&str, &str),
+    (amount_minor, refunded_after): (i64, i64),
+    (purchase_id, refund_id): (i64, &str),
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let paid: Vec<(String, i64, i64, i64, i64)> = tx
+        .all(
+            "SELECT id, member_id, points, refunded_points, hold_entry_id FROM point_payments \
+             WHERE merchant_id = $1 AND receipt_id = $2 AND status = 'captured' ORDER BY id",
+            args![merchant_id, receipt_id],
+        )
+        .await?;
+    let mut returned = 0;
+    for (id, member_id, points, refunded, hold_entry_id) in paid {
+        let due =
+            crate::domain::payment::refund_share(points, refunded, (refunded_after, amount_minor));
+        if due <= 0 {
+            continue;
+        }
+        let (latest,): (Option<DateTime<Utc>>,) = tx
+            .one(
+                "SELECT MAX(l.expires_at) FROM entry_lots el JOIN lots l ON l.id = el.lot_id \
+                 WHERE el.entry_id = $1",
+                args![hold_entry_id],
+                "lots",
+            )
+            .await?;
+        let before = lock_member(tx, member_id).await?;
+        let entry = NewEntry {
+            member_id,
+            kind: EntryKind::Release,
+            points: due,
+            merchant_id: Some(merchant_id),
+            purchase_id: Some(purchase_id),
+            voucher_id: None,
+            lot_id: None,
+            reference: Some(refund_id),
+            now,
+        };
+        let timing = LotTiming {
+            available_at: now,
+            expires_at: latest.unwrap_or(now).max(now + chrono::Duration::days(1)),
+        };
+        tx.credit(entry, before, timing).await?;
+        tx.exec(
+            "UPDATE point_payments SET refunded_points = refunded_points + $1 WHERE id = $2",
+            args![due, &id],
+        )
+        .await?;
+        returned += due;
+    }
+    Ok(returned)
+}
+
+/// What a sale's captured payments with points paid of it (minor units).
+pub(crate) async fn paid_with_points(
+    tx: &mut impl Tx,
+    merchant_id: &str,
+    receipt_id: &str,
+) -> Result<i64> {
+    let (paid,): (Option<i64>,) = tx
+        .one(
+            "SELECT CAST(SUM(amount_minor) AS BIGINT) FROM point_payments WHERE merchant_id = $1 \
+             AND receipt_id = $2 AND status = 'captured'",
+            args![merchant_id, receipt_id],
+            "point payments",
+        )
+        .await?;
+    Ok(paid.unwrap_or(0))
+}

@@ -105,7 +105,26 @@ pub(crate) async fn record_purchase<T: Steps>(
         campaigns,
         used,
     } = rules::context(tx, cmd, true).await?;
-    let earning = price(cmd, buyer.as_ref().map(|b| &b.0), &campaigns, &used);
+    // The part of the bill paid with points earns nothing (unless the programme
+    // says so): the rules price the rest.
+    let paid = if cmd.points_paid_earn_nothing {
+        super::payments::paid_with_points(tx, &cmd.merchant_id, &cmd.receipt_id).await?
+    } else {
+        0
+    };
+    let earning = if paid > 0 {
+        let rest = crate::domain::Money::from_minor(
+            (cmd.amount.minor() - paid).max(0),
+            cmd.amount.currency(),
+        );
+        let priced = PurchaseCommand {
+            amount: rest,
+            ..cmd.clone()
+        };
+        price(&priced, buyer.as_ref().map(|b| &b.0), &campaigns, &used)
+    } else {
+        price(cmd, buyer.as_ref().map(|b| &b.0), &campaigns, &used)
+    };
     let points = earning.breakdown.total().value();
     let breakdown = serde_json::to_string(&earning.breakdown)
         .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
@@ -226,20 +245,31 @@ async fn refund_replay(
     tx: &mut impl Tx,
     cmd: &RefundCommand,
 ) -> Result<Option<Recorded<RefundReceipt>>> {
-    type Existing = (String, String, i64, i64, Option<i64>, Option<String>, i64);
+    type Existing = (
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<String>,
+        i64,
+        i64,
+    );
     // The amount still refundable is what it was right after this refund.
     let existing: Option<Existing> = tx
         .opt(
             "SELECT r.fingerprint, p.receipt_id, r.purchase_id, r.points, r.balance_after, \
              m.code, p.amount_minor - (SELECT CAST(SUM(o.amount_minor) AS BIGINT) \
-             FROM refunds o WHERE o.purchase_id = p.id AND o.id <= r.id) \
+             FROM refunds o WHERE o.purchase_id = p.id AND o.id <= r.id), r.points_returned \
              FROM refunds r JOIN purchases p ON p.id = r.purchase_id \
              LEFT JOIN members m ON m.id = r.member_id \
              WHERE r.merchant_id = $1 AND r.refund_id = $2",
             args![&cmd.merchant_id, &cmd.refund_id],
         )
         .await?;
-    let Some((fingerprint, receipt_id, purchase_id, points, balance, code, left)) = existing else {
+    let Some((fingerprint, receipt_id, purchase_id, points, balance, code, left, returned)) =
+        existing
+    else {
         return Ok(None);
     };
     if fingerprint != cmd.fingerprint {
@@ -253,6 +283,7 @@ async fn refund_replay(
         refundable_amount: Money::from_minor(left, cmd.amount.currency()).to_decimal_string(),
         member_code: code,
         balance: balance.map(Points::new),
+        points_returned: Points::new(returned),
     })))
 }
 
@@ -327,6 +358,26 @@ pub(crate) async fn record_refund<T: Steps>(
             }
         }
     }
+    let returned = super::payments::return_for_refund(
+        tx,
+        (&cmd.merchant_id, &p.receipt_id),
+        (p.amount_minor, p.refunded_minor + cmd.amount.minor()),
+        (p.id, &cmd.refund_id),
+        cmd.now,
+    )
+    .await?;
+    if returned > 0
+        && let Some(member_id) = p.member_id
+    {
+        let (after,): (i64,) = tx
+            .one(
+                "SELECT balance FROM members WHERE id = $1",
+                args![member_id],
+                "member",
+            )
+            .await?;
+        balance = Some(after);
+    }
     tx.exec(
         "UPDATE purchases SET refunded_minor = refunded_minor + $1, \
          clawed_back = clawed_back + $2 WHERE id = $3",
@@ -335,8 +386,8 @@ pub(crate) async fn record_refund<T: Steps>(
     .await?;
     tx.exec(
         "INSERT INTO refunds (merchant_id, refund_id, purchase_id, fingerprint, amount_minor, \
-         points, member_id, balance_after, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         points, member_id, balance_after, created_at, points_returned) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         args![
             &cmd.merchant_id,
             &cmd.refund_id,
@@ -347,6 +398,7 @@ pub(crate) async fn record_refund<T: Steps>(
             p.member_id,
             balance,
             cmd.now,
+            returned,
         ],
     )
     .await?;
@@ -358,6 +410,7 @@ pub(crate) async fn record_refund<T: Steps>(
         refundable_amount: plan.refundable_after.to_decimal_string(),
         member_code: p.member_code,
         balance: balance.map(Points::new),
+        points_returned: Points::new(returned),
     };
     super::staff::audit_change(tx, cmd.audit.as_ref(), &receipt, cmd.now).await?;
     Ok(Recorded::New(receipt))
