@@ -739,4 +739,6 @@ pub struct ReserveCommand {
     pub min_points: i64,
     pub expires_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
+    /// Staff who ask (the counter): audited in the same transaction.
+    pub audit: Option<NewAudit>,
 }

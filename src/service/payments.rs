@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::{Loyalty, Result, ServiceError, invalid};
 use crate::domain::model::*;
 use crate::domain::money::Amount;
+use crate::domain::staff::NewAudit;
 use crate::domain::{MemberCode, Money, Points, Refusal};
 
 /// The body of `POST /v1/point-payments`: the points to take, or the amount
@@ -64,6 +65,16 @@ impl Loyalty {
         &self,
         merchant: &Merchant,
         req: PointPaymentRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded<PointPayment>> {
+        self.reserve_points_audited(merchant, req, None, now).await
+    }
+
+    async fn reserve_points_audited(
+        &self,
+        merchant: &Merchant,
+        req: PointPaymentRequest,
+        audit: Option<NewAudit>,
         now: DateTime<Utc>,
     ) -> Result<Recorded<PointPayment>> {
         let program = self.program().await?;
@@ -120,6 +131,7 @@ impl Loyalty {
             min_points: program.pay_min_points,
             expires_at: now + Duration::minutes(i64::from(program.pay_hold_minutes)),
             now,
+            audit,
         };
         match self.store.reserve_points(&cmd).await {
             Err(crate::store::StoreError::NotFound("member")) => Err(invalid(
@@ -146,7 +158,7 @@ impl Loyalty {
         }
         Ok(self
             .store
-            .capture_payment(id, &merchant.id, &receipt_id, now)
+            .capture_payment(id, &merchant.id, &receipt_id, &None, now)
             .await?)
     }
 
@@ -157,7 +169,10 @@ impl Loyalty {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Recorded<PointPayment>> {
-        Ok(self.store.release_payment(id, &merchant.id, now).await?)
+        Ok(self
+            .store
+            .release_payment(id, &merchant.id, &None, now)
+            .await?)
     }
 
     /// A payment, as its merchant sees it.
@@ -243,11 +258,11 @@ impl Loyalty {
             amount: Some(amount.trim().to_string()),
             pay_code: pay_code.filter(|c| !c.trim().is_empty()),
         };
-        let recorded = self.reserve_points(&merchant, req, now).await?;
-        if let Recorded::New(p) = &recorded {
-            self.audit(actor, "payment.reserve", Some(&p.id), None, Some(p), now)
-                .await?;
-        }
+        let subject = format!("{}/{}", merchant.id, req.request_id);
+        let audit = actor.change("payment.reserve", &subject);
+        let recorded = self
+            .reserve_points_audited(&merchant, req, Some(audit), now)
+            .await?;
         Ok(recorded.into_inner())
     }
 
@@ -271,21 +286,21 @@ impl Loyalty {
         now: DateTime<Utc>,
     ) -> Result<PointPayment> {
         let p = self.counter_payment(actor, id).await?;
-        let merchant = self.merchant(&p.merchant_id).await?;
-        let recorded = if capture {
-            self.capture_points(&merchant, id, None, now).await?
+        let action = if capture {
+            "payment.capture"
         } else {
-            self.release_points(&merchant, id, now).await?
+            "payment.release"
         };
-        if let Recorded::New(after) = &recorded {
-            let action = if capture {
-                "payment.capture"
-            } else {
-                "payment.release"
-            };
-            self.audit(actor, action, Some(id), Some(&p), Some(after), now)
-                .await?;
-        }
+        let audit = Some(actor.change(action, id));
+        let recorded = if capture {
+            self.store
+                .capture_payment(id, &p.merchant_id, &None, &audit, now)
+                .await?
+        } else {
+            self.store
+                .release_payment(id, &p.merchant_id, &audit, now)
+                .await?
+        };
         Ok(recorded.into_inner())
     }
 }

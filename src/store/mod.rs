@@ -364,13 +364,14 @@ macro_rules! with_operations {
                     => [id] |tx| ops::payments::answer_payment(tx, (&id, member_id), yes, now);
                 /// The till makes a confirmed payment final.
                 write_op fn capture_payment(&self, id: &str, merchant_id: &str, receipt_id: &Option<String>,
-                    now: DateTime<Utc>) -> Result<Recorded<PointPayment>>
-                    => [id, merchant_id, receipt_id]
-                    |tx| ops::payments::capture_payment(tx, (&id, &merchant_id), receipt_id.as_deref(), now);
+                    audit: &Option<NewAudit>, now: DateTime<Utc>) -> Result<Recorded<PointPayment>>
+                    => [id, merchant_id, receipt_id, audit]
+                    |tx| ops::payments::capture_payment(tx, (&id, &merchant_id), receipt_id.as_deref(), audit.as_ref(), now);
                 /// The till gives a payment's points back.
-                write_op fn release_payment(&self, id: &str, merchant_id: &str, now: DateTime<Utc>)
-                    -> Result<Recorded<PointPayment>>
-                    => [id, merchant_id] |tx| ops::payments::release_payment(tx, (&id, &merchant_id), now);
+                write_op fn release_payment(&self, id: &str, merchant_id: &str, audit: &Option<NewAudit>,
+                    now: DateTime<Utc>) -> Result<Recorded<PointPayment>>
+                    => [id, merchant_id, audit]
+                    |tx| ops::payments::release_payment(tx, (&id, &merchant_id), audit.as_ref(), now);
                 /// A payment (as its merchant sees it, or with `None` as taem does).
                 read_op fn point_payment(&self, id: &str, merchant_id: &Option<String>) -> Result<PointPayment>
                     => [id, merchant_id] |tx| ops::payments::point_payment(tx, &id, merchant_id.as_deref());

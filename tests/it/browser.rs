@@ -543,6 +543,25 @@ async fn in_chromium_the_counter_waits_live_for_the_customer_to_say_yes_to_payin
         b.until_text("Confirmed: take ฿50.00 off the bill").await;
         b.press("#capture button").await;
         b.until_text("Paid: ฿50.00 with 200 points.").await;
+        let log = app
+            .t
+            .loyalty
+            .audit_log(
+                &Actor::Cli,
+                &taem::domain::staff::AuditFilter {
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            &actions[..2],
+            ["payment.capture", "payment.reserve"],
+            "{actions:?}"
+        );
+        assert!(log[0].after.as_deref().unwrap_or("").contains("captured"));
         b.client.clone().close().await.unwrap();
         app.t.assert_ledger_holds().await;
         app.shutdown().await;

@@ -668,3 +668,65 @@ async fn the_catalogue_says_plainly_what_each_reward_gives() {
         line.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_line_customer_says_no_to_a_till_and_their_points_come_back() {
+    for db in databases().await {
+        let mut line = Line::start(db, "th").await;
+        let follow = line.event("follow", json!({"follow": {"isUnblocked": false}}));
+        line.send(follow).await;
+        let member = line
+            .app
+            .t
+            .store
+            .member(&MemberRef::Line(USER.into()))
+            .await
+            .unwrap();
+        line.app
+            .t
+            .grant(&member, 400, taem::domain::time::now())
+            .await;
+        line.app
+            .t
+            .loyalty
+            .change_program(taem::service::ProgramChange {
+                pay_rate: Some("4:1".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let body = json!({"request_id": "l-1", "member_code": member.code, "points": 100});
+        let (status, p) = line.app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!(status, 201, "{p}");
+        // The question is pushed, in Thai, with the answers as quick replies.
+        let mut asked = Vec::new();
+        while !asked.iter().any(|c: &LineCall| c.kind == "push") {
+            let new = line.fake.calls_after(line.seen).await;
+            line.seen += new.len();
+            asked.extend(new);
+        }
+        let push = asked.iter().find(|c| c.kind == "push").unwrap();
+        assert!(
+            push.texts().contains("ใช้ 100 แต้ม (฿25.00)"),
+            "{}",
+            push.texts()
+        );
+        let no = push.postback("pa:n:").expect("a No button");
+        let r = line.press(&no).await;
+        assert!(texts(&r).contains("คืน 100 แต้มให้คุณแล้ว"), "{}", texts(&r));
+        let m = line
+            .app
+            .t
+            .loyalty
+            .member(&MemberRef::Id(member.id))
+            .await
+            .unwrap();
+        assert_eq!(m.balance.value(), 400);
+        let (_, p) = line
+            .app
+            .get_signed(&format!("/v1/point-payments/{}", p["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(p["status"], "declined");
+        line.app.shutdown().await;
+    }
+}

@@ -208,7 +208,9 @@ pub(crate) async fn reserve<T: Steps>(
         };
         outbox::notify(tx, member_id, &notice, cmd.now).await?;
     }
-    Ok(Recorded::New(find(tx, &cmd.id, false).await?.payment))
+    let made = find(tx, &cmd.id, false).await?.payment;
+    super::staff::audit_change(tx, cmd.audit.as_ref(), &made, cmd.now).await?;
+    Ok(Recorded::New(made))
 }
 
 /// Closes a payment that still holds its points: gives them back to their lots.
@@ -268,6 +270,7 @@ pub(crate) async fn capture_payment<T: Steps>(
     tx: &mut T,
     (id, merchant_id): (&str, &str),
     receipt_id: Option<&str>,
+    audit: Option<&crate::domain::staff::NewAudit>,
     now: DateTime<Utc>,
 ) -> Result<Recorded<PointPayment>> {
     let p = find(tx, id, true).await?;
@@ -298,7 +301,9 @@ pub(crate) async fn capture_payment<T: Steps>(
                 balance,
             };
             outbox::notify(tx, p.payment.member_id, &notice, now).await?;
-            Ok(Recorded::New(find(tx, id, false).await?.payment))
+            let done = find(tx, id, false).await?.payment;
+            super::staff::audit_change(tx, audit, &done, now).await?;
+            Ok(Recorded::New(done))
         }
     }
 }
@@ -307,6 +312,7 @@ pub(crate) async fn capture_payment<T: Steps>(
 pub(crate) async fn release_payment<T: Steps>(
     tx: &mut T,
     (id, merchant_id): (&str, &str),
+    audit: Option<&crate::domain::staff::NewAudit>,
     now: DateTime<Utc>,
 ) -> Result<Recorded<PointPayment>> {
     let p = find(tx, id, true).await?;
@@ -317,7 +323,9 @@ pub(crate) async fn release_payment<T: Steps>(
         Step::Again => Ok(Recorded::Replay(p.payment)),
         Step::To(to) => {
             give_back_payment(tx, &p, to, now).await?;
-            Ok(Recorded::New(find(tx, id, false).await?.payment))
+            let done = find(tx, id, false).await?.payment;
+            super::staff::audit_change(tx, audit, &done, now).await?;
+            Ok(Recorded::New(done))
         }
     }
 }
