@@ -494,14 +494,7 @@ async fn in_chromium_the_counter_waits_live_for_the_customer_to_say_yes_to_payin
     for db in databases().await {
         let Some(b) = browser().await else { return };
         let app = TestApp::spawn(db).await;
-        app.t
-            .loyalty
-            .change_program(taem::service::ProgramChange {
-                pay_rate: Some("4:1".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        app.t.pay_with_points("4:1").await;
         let member = app.t.member().await;
         app.t.grant(&member, 1_000, now()).await;
         let token = invite(

@@ -686,15 +686,7 @@ async fn a_line_customer_says_no_to_a_till_and_their_points_come_back() {
             .t
             .grant(&member, 400, taem::domain::time::now())
             .await;
-        line.app
-            .t
-            .loyalty
-            .change_program(taem::service::ProgramChange {
-                pay_rate: Some("4:1".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        line.app.t.pay_with_points("4:1").await;
         let body = json!({"request_id": "l-1", "member_code": member.code, "points": 100});
         let (status, p) = line.app.post_signed("/v1/point-payments", &body).await;
         assert_eq!(status, 201, "{p}");

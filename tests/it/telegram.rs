@@ -814,15 +814,7 @@ async fn a_customer_answers_a_till_in_the_chat_and_gets_a_pay_code_and_a_receipt
         bot.say("/start").await;
         let member = bot.member().await;
         bot.app.t.grant(&member, 1_000, now()).await;
-        bot.app
-            .t
-            .loyalty
-            .change_program(taem::service::ProgramChange {
-                pay_rate: Some("4:1".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        bot.app.t.pay_with_points("4:1").await;
         // The till asks; the customer is asked in their chat, with buttons.
         let body = json!({"request_id": "t-1", "member_code": member.code, "points": 200});
         let (status, p) = bot.app.post_signed("/v1/point-payments", &body).await;

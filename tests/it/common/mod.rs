@@ -169,6 +169,17 @@ impl TestStore {
             .expect("add reward")
     }
 
+    /// Lets members pay with points at `rate` (e.g. "4:1").
+    pub async fn pay_with_points(&self, rate: &str) {
+        self.loyalty
+            .change_program(taem::service::ProgramChange {
+                pay_rate: Some(rate.into()),
+                ..Default::default()
+            })
+            .await
+            .expect("pay rate");
+    }
+
     /// Gives a member points as an administrator would.
     pub async fn grant(&self, member: &Member, points: i64, at: DateTime<Utc>) {
         self.loyalty
