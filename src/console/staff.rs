@@ -118,6 +118,11 @@ pub struct InviteForm {
     merchant: String,
 }
 
+/// The staff page with one thing said on top (`ok`: a success).
+async fn said(c: &Console, s: &Signed, status: StatusCode, (id, ok): (&str, bool)) -> Response {
+    staff_page(c, s, status, Some(notice(&c.t(s.locale, id), ok))).await
+}
+
 fn shop(merchant: &str) -> Option<String> {
     Some(merchant.trim().to_string()).filter(|m| !m.is_empty())
 }
@@ -128,11 +133,11 @@ pub async fn invite(
 ) -> Response {
     let l = s.locale;
     let Some(role) = Role::parse(&f.role) else {
-        return staff_page(
+        return said(
             &c,
             &s,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some(notice(&c.t(l, "console-error"), false)),
+            ("console-error", false),
         )
         .await;
     };
@@ -156,20 +161,20 @@ pub async fn invite(
             staff_page(&c, &s, StatusCode::CREATED, Some(result)).await
         }
         Err(ServiceError::Invalid { .. }) => {
-            staff_page(
+            said(
                 &c,
                 &s,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some(notice(&c.t(l, "console-staff-bad-email"), false)),
+                ("console-staff-bad-email", false),
             )
             .await
         }
         Err(ServiceError::Duplicate(_)) => {
-            staff_page(
+            said(
                 &c,
                 &s,
                 StatusCode::CONFLICT,
-                Some(notice(&c.t(l, "console-staff-exists"), false)),
+                ("console-staff-exists", false),
             )
             .await
         }
@@ -221,11 +226,11 @@ pub async fn change(
 ) -> Response {
     let l = s.locale;
     let Some(role) = Role::parse(&f.role) else {
-        return staff_page(
+        return said(
             &c,
             &s,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some(notice(&c.t(l, "console-error"), false)),
+            ("console-error", false),
         )
         .await;
     };
@@ -236,21 +241,13 @@ pub async fn change(
     };
     let actor = Actor::Staff(s.staff.clone());
     match c.loyalty.update_staff(&actor, id, change, now()).await {
-        Ok(_) => {
-            staff_page(
-                &c,
-                &s,
-                StatusCode::OK,
-                Some(notice(&c.t(l, "console-saved"), true)),
-            )
-            .await
-        }
+        Ok(_) => said(&c, &s, StatusCode::OK, ("console-saved", true)).await,
         Err(ServiceError::Invalid { .. }) => {
-            staff_page(
+            said(
                 &c,
                 &s,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some(notice(&c.t(l, "console-staff-not-yourself"), false)),
+                ("console-staff-not-yourself", false),
             )
             .await
         }

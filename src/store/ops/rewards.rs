@@ -13,7 +13,33 @@ use crate::domain::picture::Picture;
 use crate::domain::{Points, Refusal, VoucherCode, redeem};
 use crate::store::Result;
 use crate::store::rows::*;
-use crate::store::sql::{Tx, args};
+use crate::store::sql::{Tx, Value, args};
+
+/// A reward's values as adding and changing it bind them: `$1`–`$12` and
+/// `$14`–`$19`; `$13` is the caller's (when it was added, or its id).
+fn reward_args<'a>(r: &'a NewReward, k: &'a KindColumns, thirteenth: Value<'a>) -> Vec<Value<'a>> {
+    vec![
+        Value::from(&r.name_th),
+        Value::from(&r.name_en),
+        Value::from(&r.description_th),
+        Value::from(&r.description_en),
+        Value::from(r.cost.value()),
+        Value::from(r.stock),
+        Value::from(r.per_member_limit),
+        Value::from(r.valid_from),
+        Value::from(r.valid_until),
+        Value::from(r.face_value.minor()),
+        Value::from(r.face_value.currency_code()),
+        Value::from(i64::from(r.voucher_days)),
+        thirteenth,
+        Value::from(k.kind),
+        Value::from(&k.sku),
+        Value::from(k.min_basket),
+        Value::from(k.percent),
+        Value::from(k.cap),
+        Value::from(&k.categories),
+    ]
+}
 
 pub(crate) async fn add_reward(
     tx: &mut impl Tx,
@@ -29,27 +55,7 @@ pub(crate) async fn add_reward(
              categories) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
              $18, $19)",
-            args![
-                &r.name_th,
-                &r.name_en,
-                &r.description_th,
-                &r.description_en,
-                r.cost.value(),
-                r.stock,
-                r.per_member_limit,
-                r.valid_from,
-                r.valid_until,
-                r.face_value.minor(),
-                r.face_value.currency_code(),
-                i64::from(r.voucher_days),
-                now,
-                k.kind,
-                &k.sku,
-                k.min_basket,
-                k.percent,
-                k.cap,
-                &k.categories,
-            ],
+            &reward_args(r, &k, Value::from(now)),
         )
         .await?;
     reward(tx, id).await
@@ -89,27 +95,7 @@ pub(crate) async fn update_reward(tx: &mut impl Tx, id: i64, r: &NewReward) -> R
              valid_from = $8, valid_until = $9, face_value_minor = $10, currency = $11, \
              voucher_days = $12, kind = $14, sku = $15, min_basket_minor = $16, \
              percent_bp = $17, cap_minor = $18, categories = $19 WHERE id = $13",
-            args![
-                &r.name_th,
-                &r.name_en,
-                &r.description_th,
-                &r.description_en,
-                r.cost.value(),
-                r.stock,
-                r.per_member_limit,
-                r.valid_from,
-                r.valid_until,
-                r.face_value.minor(),
-                r.face_value.currency_code(),
-                i64::from(r.voucher_days),
-                id,
-                k.kind,
-                &k.sku,
-                k.min_basket,
-                k.percent,
-                k.cap,
-                &k.categories,
-            ],
+            &reward_args(r, &k, Value::from(id)),
         )
         .await?;
     if changed == 0 {
