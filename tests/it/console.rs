@@ -340,16 +340,12 @@ async fn a_voucher_is_checked_and_used_once_at_the_counter() {
             .redeem(member.id, reward.id, None, now())
             .await
             .unwrap();
-        let link = staff(
+        let mut b = signed_in(
             app,
-            "nok@shop.example",
-            Role::Cashier,
-            Some(&app.merchant.id),
+            ("nok@shop.example", Role::Cashier, Some(&app.merchant.id)),
+            "green-curry-chicken",
         )
         .await;
-        let mut b = Browser::new(app);
-        b.choose_password(&link, "green-curry-chicken", "green-curry-chicken")
-            .await;
 
         let page = b.get(&format!("/console?q={}", voucher.code)).await;
         assert_eq!(page.status, 200, "{}", page.body);
@@ -407,10 +403,12 @@ async fn a_phone_number_given_with_consent_finds_the_member_at_the_counter() {
     each_app(async |app| {
         let member = app.t.member().await;
         let other = app.t.member().await;
-        let link = staff(app, "pim@shop.example", Role::Manager, None).await;
-        let mut b = Browser::new(app);
-        b.choose_password(&link, "tom-yum-goong-hot", "tom-yum-goong-hot")
-            .await;
+        let mut b = signed_in(
+            app,
+            ("pim@shop.example", Role::Manager, None),
+            "tom-yum-goong-hot",
+        )
+        .await;
         let page = b.get(&format!("/console?q={}", member.code)).await;
         let csrf = page.field("csrf");
         let without_consent = [
@@ -461,11 +459,12 @@ async fn a_phone_number_given_with_consent_finds_the_member_at_the_counter() {
 #[tokio::test]
 async fn an_owner_invites_and_disables_staff_who_may_not_see_the_owners_pages() {
     each_app(async |app| {
-        let link = staff(app, "owner@shop.example", Role::Owner, None).await;
-        let mut owner = Browser::new(app);
-        owner
-            .choose_password(&link, "massaman-curry-beef", "massaman-curry-beef")
-            .await;
+        let mut owner = signed_in(
+            app,
+            ("owner@shop.example", Role::Owner, None),
+            "massaman-curry-beef",
+        )
+        .await;
         let page = owner.get("/console/staff").await;
         assert_eq!(page.status, 200, "{}", page.body);
         let csrf = page.field("csrf");
@@ -564,16 +563,12 @@ async fn a_reward_redeemed_at_the_counter_spends_the_points_once() {
             .adjust(member.id, 100, "welcome", now())
             .await
             .unwrap();
-        let link = staff(
+        let mut b = signed_in(
             app,
-            "ton@shop.example",
-            Role::Cashier,
-            Some(&app.merchant.id),
+            ("ton@shop.example", Role::Cashier, Some(&app.merchant.id)),
+            "khao-man-gai-sauce",
         )
         .await;
-        let mut b = Browser::new(app);
-        b.choose_password(&link, "khao-man-gai-sauce", "khao-man-gai-sauce")
-            .await;
         let page = b.get(&format!("/console?q={}", member.code)).await;
         assert!(page.body.contains("Iced coffee"), "{}", page.body);
         let (csrf, nonce) = (page.field("csrf"), page.field("nonce"));
@@ -614,16 +609,12 @@ async fn a_reward_redeemed_at_the_counter_spends_the_points_once() {
 async fn part_of_a_sale_is_refunded_at_the_counter_and_its_points_taken_back_once() {
     each_app(async |app| {
         let member = app.t.member().await;
-        let link = staff(
+        let mut b = signed_in(
             app,
-            "fon@shop.example",
-            Role::Cashier,
-            Some(&app.merchant.id),
+            ("fon@shop.example", Role::Cashier, Some(&app.merchant.id)),
+            "som-tam-thai-style",
         )
         .await;
-        let mut b = Browser::new(app);
-        b.choose_password(&link, "som-tam-thai-style", "som-tam-thai-style")
-            .await;
         let page = b.get(&format!("/console?q={}", member.code)).await;
         let (csrf, nonce) = (page.field("csrf"), page.field("nonce"));
         let page = b
@@ -784,17 +775,12 @@ async fn a_manager_finds_a_member_by_name_reads_their_file_and_adjusts_with_a_re
         );
 
         // A cashier has the counter only.
-        let link = staff(
+        let mut cashier = signed_in(
             app,
-            "kai@shop.example",
-            Role::Cashier,
-            Some(&app.merchant.id),
+            ("kai@shop.example", Role::Cashier, Some(&app.merchant.id)),
+            "pad-see-ew-noodle",
         )
         .await;
-        let mut cashier = Browser::new(app);
-        cashier
-            .choose_password(&link, "pad-see-ew-noodle", "pad-see-ew-noodle")
-            .await;
         assert_eq!(cashier.get("/console/members?q=som").await.status, 403);
         assert_eq!(cashier.get(&path).await.status, 403);
         let m = app
@@ -806,6 +792,19 @@ async fn a_manager_finds_a_member_by_name_reads_their_file_and_adjusts_with_a_re
         assert_eq!(m.balance.value(), 50);
     })
     .await;
+}
+
+/// A staff member who accepted their invitation, signed in in a browser of
+/// their own.
+async fn signed_in(
+    app: &TestApp,
+    (email, role, merchant): (&str, Role, Option<&str>),
+    password: &str,
+) -> Browser {
+    let link = staff(app, email, role, merchant).await;
+    let mut b = Browser::new(app);
+    b.choose_password(&link, password, password).await;
+    b
 }
 
 /// A small real PNG (a green square), as a shop would upload.
@@ -952,17 +951,12 @@ async fn a_manager_adds_a_reward_with_a_picture_edits_and_disables_it() {
         }
 
         // A cashier has the counter only.
-        let link = staff(
+        let mut cashier = signed_in(
             app,
-            "kai@shop.example",
-            Role::Cashier,
-            Some(&app.merchant.id),
+            ("kai@shop.example", Role::Cashier, Some(&app.merchant.id)),
+            "pad-see-ew-noodle",
         )
         .await;
-        let mut cashier = Browser::new(app);
-        cashier
-            .choose_password(&link, "pad-see-ew-noodle", "pad-see-ew-noodle")
-            .await;
         assert_eq!(cashier.get("/console/rewards").await.status, 403);
         let theirs = cashier.get("/console").await.field("csrf");
         let page = cashier
@@ -1001,10 +995,12 @@ async fn audited(app: &TestApp) -> Vec<taem::domain::staff::AuditEntry> {
 #[tokio::test]
 async fn a_manager_adds_a_campaign_tries_a_purchase_announces_and_ends_it() {
     each_app(async |app| {
-        let link = staff(app, "manager@shop.example", Role::Manager, None).await;
-        let mut b = Browser::new(app);
-        b.choose_password(&link, "khao-man-gai-hainan", "khao-man-gai-hainan")
-            .await;
+        let mut b = signed_in(
+            app,
+            ("manager@shop.example", Role::Manager, None),
+            "khao-man-gai-hainan",
+        )
+        .await;
         let page = b.get("/console/campaigns/new").await;
         assert_eq!(page.status, 200, "{}", page.body);
         let csrf = page.field("csrf");
@@ -1105,10 +1101,12 @@ async fn a_manager_adds_a_campaign_tries_a_purchase_announces_and_ends_it() {
 #[tokio::test]
 async fn an_owner_changes_settings_and_tiers_and_sees_a_new_shops_secret_once() {
     each_app(async |app| {
-        let link = staff(app, "owner@shop.example", Role::Owner, None).await;
-        let mut b = Browser::new(app);
-        b.choose_password(&link, "tom-yum-goong-nam-khon", "tom-yum-goong-nam-khon")
-            .await;
+        let mut b = signed_in(
+            app,
+            ("owner@shop.example", Role::Owner, None),
+            "tom-yum-goong-nam-khon",
+        )
+        .await;
         let page = b.get("/console/settings").await;
         assert_eq!(page.status, 200, "{}", page.body);
         let csrf = page.field("csrf");
@@ -1304,16 +1302,12 @@ async fn a_percentage_voucher_at_the_counter_needs_the_bill_and_says_what_to_tak
             .redeem(member.id, reward.id, None, now())
             .await
             .unwrap();
-        let link = staff(
+        let mut b = signed_in(
             app,
-            "nok@shop.example",
-            Role::Cashier,
-            Some(&app.merchant.id),
+            ("nok@shop.example", Role::Cashier, Some(&app.merchant.id)),
+            "green-curry-chicken",
         )
         .await;
-        let mut b = Browser::new(app);
-        b.choose_password(&link, "green-curry-chicken", "green-curry-chicken")
-            .await;
         let page = b.get(&format!("/console?q={}", voucher.code)).await;
         assert!(
             page.body.contains("Bill amount before the voucher"),
