@@ -10,8 +10,13 @@
 
 use chrono::{DateTime, Utc};
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::codes::MemberCode;
 use super::money::{Currency, Money};
 use super::points::Points;
+use super::staff::NewAudit;
 
 /// What points are worth when paying: `points` points pay `minor` minor units
 /// (4 points = ฿1 is `points: 4, minor: 100`).
@@ -215,6 +220,55 @@ pub fn expire(
     now: DateTime<Utc>,
 ) -> Option<Step> {
     (status.holds() && now >= expires_at).then_some(Step::To(PaymentStatus::Expired))
+}
+
+/// A payment with points at a till, as the till and the member see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PointPayment {
+    /// taem's id for it (`pp_…`), used in the capture and release paths
+    pub id: String,
+    /// The till's idempotency key
+    pub request_id: String,
+    pub merchant_id: String,
+    pub member_code: String,
+    /// Points taken (held until captured or given back)
+    #[schema(value_type = i64)]
+    pub points: Points,
+    /// What they pay of the bill
+    #[serde(serialize_with = "super::model::serialize_money")]
+    #[schema(value_type = super::model::MoneyJson)]
+    pub amount: Money,
+    pub status: PaymentStatus,
+    /// The sale it paid, when the till said so at capture
+    pub receipt_id: Option<String>,
+    /// The hold ends then: given back unless captured
+    pub expires_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub member_id: i64,
+}
+
+/// A till asking to take points from a member for a sale.
+#[derive(Debug, Clone)]
+pub struct ReserveCommand {
+    /// The new payment's id (unused when the request is a replay).
+    pub id: String,
+    pub merchant_id: String,
+    pub request_id: String,
+    pub fingerprint: String,
+    pub member_code: MemberCode,
+    pub points: Points,
+    pub amount: Money,
+    /// A pay code the customer showed (its hash): confirms at once if fresh.
+    pub pay_code_hash: Option<String>,
+    pub min_points: i64,
+    pub expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// Staff who ask (the counter): audited in the same transaction.
+    pub audit: Option<NewAudit>,
 }
 
 #[cfg(test)]
