@@ -2,6 +2,7 @@
 //! their rows into these; services and front-ends never see a row.
 
 use super::offer::{RewardKind, Takeoff};
+pub use super::payment::{PointPayment, ReserveCommand};
 use super::staff::NewAudit;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -693,5 +694,3 @@ mod tests {
         ));
     }
 }
-
-pub use super::payment::{PointPayment, ReserveCommand};
