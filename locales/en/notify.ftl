@@ -17,3 +17,5 @@ broadcast-footer = Type "stop" to stop receiving promotions.
 
 notice-payment-request = 💳 Use { $points } points ({ $amount }) at { $merchant }? Answer before { $time }; until then the points are held for this bill.
 notice-payment-captured = 💳 You paid { $amount } with { $points } points at { $merchant }. Balance: { $balance } points.
+notice-credit-request = 💳 Use { $amount } of your store credit at { $merchant }? Answer before { $time }; until then it is held for this bill.
+notice-credit-captured = 💳 You paid { $amount } with store credit at { $merchant }. Store credit left: { $credit }.

@@ -17,3 +17,5 @@ broadcast-footer = พิมพ์ "หยุด" เพื่อหยุดร
 
 notice-payment-request = 💳 ใช้ { $points } แต้ม ({ $amount }) ที่ { $merchant } ใช่ไหม? ตอบก่อน { $time } น. ระหว่างนี้แต้มจะถูกกันไว้สำหรับบิลนี้
 notice-payment-captured = 💳 คุณจ่าย { $amount } ด้วย { $points } แต้มที่ { $merchant } ยอดแต้มคงเหลือ { $balance } แต้ม
+notice-credit-request = 💳 ใช้เครดิตร้านค้า { $amount } ที่ { $merchant } ใช่ไหม? ตอบก่อน { $time } น. ระหว่างนี้เครดิตจะถูกกันไว้สำหรับบิลนี้
+notice-credit-captured = 💳 คุณจ่าย { $amount } ด้วยเครดิตร้านค้าที่ { $merchant } เครดิตคงเหลือ { $credit }

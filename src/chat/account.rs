@@ -236,7 +236,7 @@ impl Conversation {
         id: &str,
         yes: bool,
     ) -> Result<Message, ServiceError> {
-        use crate::domain::payment::PaymentStatus;
+        use crate::domain::payment::{PaySource, PaymentStatus};
         let loc = turn.loc;
         match self
             .loyalty
@@ -244,9 +244,11 @@ impl Conversation {
             .await
         {
             Ok(p) => {
-                let key = match p.status {
-                    PaymentStatus::Confirmed => "payment-confirmed",
-                    _ => "payment-declined",
+                let key = match (p.status, p.source) {
+                    (PaymentStatus::Confirmed, PaySource::Points) => "payment-confirmed",
+                    (PaymentStatus::Confirmed, PaySource::Credit) => "payment-confirmed-credit",
+                    (_, PaySource::Points) => "payment-declined",
+                    (_, PaySource::Credit) => "payment-declined-credit",
                 };
                 Ok(Message::new().text(self.t(
                     loc,

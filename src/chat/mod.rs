@@ -374,15 +374,20 @@ impl Conversation {
                 "balance-total",
                 &[("points", s(i18n::number(sum.member.balance.value())))],
             ));
-        let program = self.loyalty.program().await?;
-        if let Some(rate) = program.pay
-            && sum.spendable.value() > 0
+        if let Some(worth) = sum.pay_value
+            && worth.minor() > 0
         {
-            let worth = rate.value(sum.spendable, program.currency);
             m = m.line().text(self.t(
                 loc,
                 "balance-pay-value",
                 &[("amount", s(i18n::money(worth)))],
+            ));
+        }
+        if sum.credit.minor() > 0 {
+            m = m.line().text(self.t(
+                loc,
+                "balance-credit",
+                &[("amount", s(i18n::money(sum.credit)))],
             ));
         }
         if sum.pending.value() > 0 || sum.spendable != sum.member.balance {
@@ -574,7 +579,8 @@ impl Conversation {
             | Refusal::VoucherNotApplicable(_)
             | Refusal::VoucherNeedsBasket
             | Refusal::PaymentBelowMinimum { .. }
-            | Refusal::PayCodeInvalid => self.t(loc, "error-generic", &[]),
+            | Refusal::PayCodeInvalid
+            | Refusal::InsufficientCredit { .. } => self.t(loc, "error-generic", &[]),
             Refusal::PaymentRefused(_) => self.t(loc, "payment-closed", &[]),
             Refusal::PaymentsOff => self.t(loc, "payments-off", &[]),
         };

@@ -245,11 +245,22 @@ impl Conversation {
             Err(e) => return Err(e),
         };
         let r = self.loyalty.reward(v.reward_id).await?;
-        let balance = self
-            .loyalty
-            .member(&MemberRef::Id(turn.member.id))
-            .await?
-            .balance;
+        let member = self.loyalty.member(&MemberRef::Id(turn.member.id)).await?;
+        let balance = member.balance;
+        if let crate::domain::offer::RewardKind::Cashback { credit } = r.kind {
+            let total = self.loyalty.store_credit(&member).await?;
+            return Ok(Message::new()
+                .bold(self.t(loc, "credit-added", &[("amount", s(i18n::money(credit)))]))
+                .line()
+                .text(self.t(loc, "balance-credit", &[("amount", s(i18n::money(total)))]))
+                .line()
+                .text(self.t(
+                    loc,
+                    "balance-total",
+                    &[("points", s(i18n::number(balance.value())))],
+                ))
+                .row(vec![self.button(loc, "btn-balance", &[], Intent::Balance)]));
+        }
         Ok(Message::new()
             .bold(self.t(
                 loc,

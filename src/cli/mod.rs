@@ -251,7 +251,8 @@ struct RewardArgs {
     #[arg(long, default_value_t = 30)]
     voucher_days: u32,
     /// What it gives: product (a free item), fixed_discount (--face-value off
-    /// the bill), percent_discount (--percent of the bill) or draw_entry.
+    /// the bill), percent_discount (--percent of the bill), cashback
+    /// (--face-value of store credit) or draw_entry.
     #[arg(long, default_value = "product")]
     kind: String,
     /// The free product's SKU at the till.

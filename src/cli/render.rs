@@ -94,6 +94,9 @@ pub fn summary(s: &MemberSummary, tz: Tz) -> String {
         s.spendable,
         s.pending
     );
+    if s.credit.minor() > 0 {
+        let _ = writeln!(out, "store credit {}", s.credit.to_decimal_string());
+    }
     let _ = writeln!(
         out,
         "tier {} (12-month spend {}){}",

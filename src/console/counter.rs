@@ -11,8 +11,8 @@ use super::page::{breakdown, csrf_field, layout, notice};
 use super::{Console, Posted, Refused, Signed};
 use crate::domain::model::{Member, Merchant, Recorded, Reward};
 use crate::domain::offer::Takeoff;
-use crate::domain::phone;
 use crate::domain::time::now;
+use crate::domain::{Money, phone};
 use crate::i18n;
 use crate::service::ServiceError;
 use crate::service::counter::{CounterRefund, CounterSale, VoucherCheck};
@@ -55,7 +55,12 @@ fn rewards_panel(c: &Console, s: &Signed, m: &Member, rewards: &[Reward]) -> Mar
 }
 
 /// The member found, with the sale form for them.
-fn member_panel(c: &Console, s: &Signed, m: &Member, merchants: &[Merchant]) -> Markup {
+fn member_panel(
+    c: &Console,
+    s: &Signed,
+    (m, credit): (&Member, Money),
+    merchants: &[Merchant],
+) -> Markup {
     let l = s.locale;
     let nonce = hex::encode(rand::rng().random::<[u8; 12]>());
     html! {
@@ -63,6 +68,9 @@ fn member_panel(c: &Console, s: &Signed, m: &Member, merchants: &[Merchant]) -> 
             div.muted { (c.t_args(l, "console-member-code", &[("code", m.code.clone())])) }
             @if let Some(name) = &m.name { div { (name) } }
             div.balance { (c.t_args(l, "console-member-balance", &[("points", i18n::number(m.balance.value()))])) }
+            @if credit.minor() > 0 {
+                div.balance #credit { (c.t_args(l, "console-member-credit", &[("amount", i18n::money(credit))])) }
+            }
             @if let Some(p) = &m.phone {
                 div.muted { (phone::display(p)) }
             } @else {
@@ -96,6 +104,12 @@ fn member_panel(c: &Console, s: &Signed, m: &Member, merchants: &[Merchant]) -> 
                 input type="hidden" name="nonce" value=(format!("{nonce}-p"));
                 (merchant_field(c, s, merchants))
                 label { (c.t(l, "console-pay-amount")) input type="text" name="amount" inputmode="decimal" autocomplete="off" required; }
+                @if credit.minor() > 0 {
+                    fieldset.choice {
+                        label.check { input type="radio" name="source" value="points" checked; (c.t(l, "console-pay-with-points")) }
+                        label.check { input type="radio" name="source" value="credit"; (c.t_args(l, "console-pay-with-credit", &[("amount", i18n::money(credit))])) }
+                    }
+                }
                 label { (c.t(l, "console-pay-code")) input type="text" name="pay_code" inputmode="numeric" autocomplete="off" maxlength="6"; }
                 button type="submit" { (c.t(l, "console-pay-button")) }
             }
@@ -233,12 +247,15 @@ async fn counter_page(c: &Console, s: &Signed, q: &str, result: Option<Markup>) 
             Ok(m) => {
                 let merchants = c.loyalty.counter_merchants(&actor).await;
                 let rewards = c.loyalty.counter_rewards(&actor, now()).await;
-                match (merchants, rewards) {
-                    (Ok(merchants), Ok(rewards)) => html! {
-                        (member_panel(c, s, &m, &merchants))
+                let credit = c.loyalty.store_credit(&m).await;
+                match (merchants, rewards, credit) {
+                    (Ok(merchants), Ok(rewards), Ok(credit)) => html! {
+                        (member_panel(c, s, (&m, credit), &merchants))
                         (rewards_panel(c, s, &m, &rewards))
                     },
-                    (Err(e), _) | (_, Err(e)) => return Refused::from(e).render(c, l),
+                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                        return Refused::from(e).render(c, l);
+                    }
                 }
             }
             Err(ServiceError::NotFound(_)) => {

@@ -80,6 +80,9 @@ async fn file_page(
             @if let Some(name) = &m.name { div { (name) } }
             @if let Some(p) = &m.phone { div.muted { (phone::display(p)) } }
             div.balance { (c.t_args(l, "console-member-balance", &[("points", i18n::number(m.balance.value()))])) }
+            @if f.credit.minor() > 0 {
+                div.balance { (c.t_args(l, "console-member-credit", &[("amount", i18n::money(f.credit))])) }
+            }
         }
         h2 { (c.t(l, "console-lots")) }
         table #lots {

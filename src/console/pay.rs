@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::page::{csrf_field, layout, notice};
 use super::{Console, NoFields, Posted, Refused, Signed, opt};
 use crate::domain::model::PointPayment;
-use crate::domain::payment::PaymentStatus;
+use crate::domain::payment::{PaySource, PaymentStatus};
 use crate::domain::time::now;
 use crate::i18n;
 use crate::service::ServiceError;
@@ -29,6 +29,9 @@ pub struct PayForm {
     amount: String,
     #[serde(default)]
     pay_code: String,
+    /// `points` (the default) or `credit`.
+    #[serde(default)]
+    source: Option<PaySource>,
     #[serde(default)]
     nonce: String,
 }
@@ -42,7 +45,7 @@ pub async fn reserve(State(c): State<Console>, Posted { s, form: f }: Posted<Pay
         .counter_reserve(
             &actor,
             (&f.merchant, &f.member),
-            (&f.amount, opt(&f.pay_code)),
+            (f.source.unwrap_or_default(), &f.amount, opt(&f.pay_code)),
             &f.nonce,
             now(),
         )
@@ -65,7 +68,11 @@ fn status_text(c: &Console, s: &Signed, p: &PointPayment) -> String {
         ("amount", i18n::money(p.amount)),
         ("time", i18n::local_time(p.expires_at, c.loyalty.timezone())),
     ];
-    c.t_args(l, &format!("console-pay-{}", p.status.as_str()), &args)
+    let what = match p.source {
+        PaySource::Points => "pay",
+        PaySource::Credit => "credit",
+    };
+    c.t_args(l, &format!("console-{what}-{}", p.status.as_str()), &args)
 }
 
 /// A payment's page: what it stands at, and what the cashier can do now.

@@ -255,7 +255,7 @@ fn reward_form(c: &Console, s: &Signed, action: &str, f: &RewardForm) -> Markup 
             (field("console-reward-until", "valid_until", &f.valid_until, "date", false))
             label { (c.t(l, "console-reward-kind"))
                 select name="kind" {
-                    @for k in ["product", "fixed_discount", "percent_discount", "draw_entry"] {
+                    @for k in ["product", "fixed_discount", "percent_discount", "cashback", "draw_entry"] {
                         option value=(k) selected[f.kind == k || (f.kind.is_empty() && k == "product")] {
                             (c.t(l, &format!("console-reward-kind-{k}")))
                         }

@@ -5,6 +5,7 @@
 
 pub mod campaign;
 pub mod codes;
+pub mod credit;
 pub mod earn;
 pub mod guess;
 pub mod ledger;

@@ -154,6 +154,10 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
     /// Their phone number in E.164, if they gave it.
     pub phone: Option<String>,
+    /// Their store credit, in minor units of the programme's currency (shown
+    /// as money by `MemberSummary`).
+    #[serde(skip)]
+    pub credit_minor: i64,
 }
 
 /// The ways to find a member.
@@ -526,6 +530,11 @@ pub struct RefundReceipt {
     #[serde(skip_serializing_if = "Points::is_zero")]
     #[schema(value_type = i64)]
     pub points_returned: Points,
+    /// Store credit given back because it had paid for part of the sale (in
+    /// proportion to the refund); absent when none did
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Amount>, nullable = false)]
+    pub credit_returned: Option<String>,
 }
 
 /// A new answer, or the stored answer to a request seen before.
@@ -616,13 +625,20 @@ pub struct LedgerAudit {
     pub balance: i64,
     pub entries_sum: i64,
     pub lots_remaining: i64,
+    /// Store credit (minor units) and the sum of its entries.
+    pub credit: i64,
+    pub credit_entries_sum: i64,
 }
 
 impl LedgerAudit {
     /// The ledger invariant: entries sum to the balance, and the lots hold the
-    /// balance when it is not negative (nothing when it is).
+    /// balance when it is not negative (nothing when it is); the credit entries
+    /// sum to the store credit, which is never negative.
     pub fn holds(&self) -> bool {
-        self.entries_sum == self.balance && self.lots_remaining == self.balance.max(0)
+        self.entries_sum == self.balance
+            && self.lots_remaining == self.balance.max(0)
+            && self.credit_entries_sum == self.credit
+            && self.credit >= 0
     }
 }
 

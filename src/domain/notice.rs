@@ -57,6 +57,9 @@ pub enum Notice {
         amount_minor: i64,
         currency: String,
         expires_at: DateTime<Utc>,
+        /// It takes store credit (`points` is 0), not points.
+        #[serde(default)]
+        credit: bool,
     },
     /// A payment with points went through.
     PaymentCaptured {
@@ -65,6 +68,9 @@ pub enum Notice {
         amount_minor: i64,
         currency: String,
         balance: i64,
+        /// When it took store credit: the credit left (minor units).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credit: Option<i64>,
     },
 }
 

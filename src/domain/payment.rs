@@ -80,6 +80,33 @@ impl PayRate {
     }
 }
 
+/// What a payment at the till takes: points (worth the pay rate) or store
+/// credit (money on the member's account).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PaySource {
+    #[default]
+    Points,
+    Credit,
+}
+
+impl PaySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaySource::Points => "points",
+            PaySource::Credit => "credit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaySource> {
+        [PaySource::Points, PaySource::Credit]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
 /// Where a payment with points stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -231,7 +258,9 @@ pub struct PointPayment {
     pub request_id: String,
     pub merchant_id: String,
     pub member_code: String,
-    /// Points taken (held until captured or given back)
+    /// What it takes: points, or store credit
+    pub source: PaySource,
+    /// Points taken (held until captured or given back); 0 when it takes store credit
     #[schema(value_type = i64)]
     pub points: Points,
     /// What they pay of the bill
@@ -260,6 +289,8 @@ pub struct ReserveCommand {
     pub request_id: String,
     pub fingerprint: String,
     pub member_code: MemberCode,
+    pub source: PaySource,
+    /// The points it takes (0 when it takes store credit).
     pub points: Points,
     pub amount: Money,
     /// A pay code the customer showed (its hash): confirms at once if fresh.

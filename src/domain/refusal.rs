@@ -60,4 +60,9 @@ pub enum Refusal {
     PayCodeInvalid,
     #[error("paying with points is not switched on for this programme")]
     PaymentsOff,
+    #[error("not enough store credit: {available} on the account, {needed} needed")]
+    InsufficientCredit {
+        available: super::Money,
+        needed: super::Money,
+    },
 }

@@ -107,6 +107,9 @@ impl From<Refusal> for ApiError {
             }
             Refusal::PayCodeInvalid => (StatusCode::UNPROCESSABLE_ENTITY, "pay-code-invalid"),
             Refusal::PaymentsOff => (StatusCode::UNPROCESSABLE_ENTITY, "payments-off"),
+            Refusal::InsufficientCredit { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "insufficient-credit")
+            }
             Refusal::RefundExceedsPurchase { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "refund-exceeds-purchase")
             }

@@ -150,12 +150,18 @@ pub fn message(
             amount_minor,
             currency,
             expires_at,
+            credit,
         } => {
             let amount = money(*amount_minor, currency);
             let until = i18n::local_time(*expires_at, tz);
+            let key = if *credit {
+                "notice-credit-request"
+            } else {
+                "notice-payment-request"
+            };
             Message::new()
                 .text(t(
-                    "notice-payment-request",
+                    key,
                     &[
                         ("points", num(*points)),
                         ("amount", s(amount)),
@@ -186,14 +192,20 @@ pub fn message(
             amount_minor,
             currency,
             balance,
+            credit,
         } => Message::new()
             .text(t(
-                "notice-payment-captured",
+                if credit.is_some() {
+                    "notice-credit-captured"
+                } else {
+                    "notice-payment-captured"
+                },
                 &[
                     ("points", num(*points)),
                     ("amount", s(money(*amount_minor, currency))),
                     ("merchant", s((names.merchant)(merchant_id))),
                     ("balance", num(*balance)),
+                    ("credit", s(money(credit.unwrap_or(0), currency))),
                 ],
             ))
             .row(vec![button("btn-balance", Intent::Balance)]),

@@ -239,6 +239,8 @@ impl Loyalty {
 #[derive(Debug, Clone)]
 pub struct MemberFile {
     pub member: Member,
+    /// Their store credit.
+    pub credit: crate::domain::Money,
     pub lots: Vec<Lot>,
     pub vouchers: Vec<Voucher>,
     pub entries: Vec<Entry>,
@@ -273,6 +275,7 @@ impl Loyalty {
         let code = MemberCode::parse(code).ok_or(ServiceError::NotFound("member"))?;
         let member = self.member(&MemberRef::Code(code)).await?;
         let file = MemberFile {
+            credit: self.store_credit(&member).await?,
             lots: self.store.lots(member.id).await?,
             vouchers: self.vouchers(member.id).await?,
             entries: self.entries(member.id, 50).await?,

@@ -14,7 +14,7 @@ use crate::domain::model::*;
 use crate::domain::staff::NewAudit;
 use crate::domain::tier::TierStatus;
 use crate::domain::time::lot_expiry;
-use crate::domain::{Points, VoucherCode};
+use crate::domain::{Money, Points, VoucherCode};
 use crate::store::{Store, StoreError};
 
 mod back_office;
@@ -383,8 +383,13 @@ impl Loyalty {
         let vouchers = self.store.vouchers(member.id).await?;
         let entries = self.store.entries(member.id, 20).await?;
         let tier = self.tier_status(member.id, now).await?;
+        let program = self.program().await?;
+        let credit = Money::from_minor(member.credit_minor, program.currency);
+        let pay_value = program.pay.map(|r| r.value(spendable, program.currency));
         Ok(MemberSummary {
             tier,
+            credit,
+            pay_value,
             spendable,
             pending,
             next_expiry,
@@ -408,6 +413,12 @@ pub struct MemberSummary {
     pub tier: TierStatus,
     pub spendable: Points,
     pub pending: Points,
+    /// Store credit on the account (from cashback rewards).
+    #[serde(serialize_with = "crate::domain::model::serialize_money")]
+    pub credit: Money,
+    /// What the spendable points pay at the till, when paying with points is on.
+    #[serde(skip)]
+    pub pay_value: Option<Money>,
     pub next_expiry: Option<NextExpiry>,
     pub lots: Vec<Lot>,
     pub vouchers: Vec<Voucher>,

@@ -11,11 +11,13 @@ use utoipa::ToSchema;
 use super::{Loyalty, Result, ServiceError, invalid};
 use crate::domain::model::*;
 use crate::domain::money::Amount;
+use crate::domain::payment::PaySource;
 use crate::domain::staff::NewAudit;
 use crate::domain::{MemberCode, Money, Points, Refusal};
 
 /// The body of `POST /v1/point-payments`: the points to take, or the amount
-/// of the bill to pay with points (exactly one).
+/// of the bill to pay with points (exactly one); or, with `source: "credit"`,
+/// the amount of the bill to pay with the member's store credit.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointPaymentRequest {
@@ -25,6 +27,10 @@ pub struct PointPaymentRequest {
     /// The member paying
     #[schema(examples("RA3QBMP4"))]
     pub member_code: String,
+    /// What to take: `points` (the default) or the member's store `credit`
+    /// (then give `amount`)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PaySource>,
     /// Points to take
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1)]
@@ -78,7 +84,7 @@ impl Loyalty {
         now: DateTime<Utc>,
     ) -> Result<Recorded<PointPayment>> {
         let program = self.program().await?;
-        let rate = program.pay.ok_or(Refusal::PaymentsOff)?;
+        let source = req.source.unwrap_or_default();
         let n = req.request_id.chars().count();
         if n == 0 || n > 128 || req.request_id.chars().any(char::is_control) {
             return Err(invalid("request_id", "must be 1 to 128 characters"));
@@ -92,15 +98,38 @@ impl Loyalty {
                 ),
             )
         })?;
-        let (points, amount) = match (req.points, req.amount.as_deref()) {
-            (Some(p), None) => {
+        let amount = |a: &str| {
+            Money::parse_positive(a, merchant.currency)
+                .map_err(|e| invalid("amount", e.to_string()))
+        };
+        let (points, amount) = match (source, req.points, req.amount.as_deref()) {
+            (PaySource::Credit, None, Some(a)) => {
+                if merchant.currency != program.currency {
+                    return Err(invalid(
+                        "amount",
+                        format!(
+                            "store credit is in {}, this merchant sells in {}",
+                            program.currency, merchant.currency
+                        ),
+                    ));
+                }
+                (Points::new(0), amount(a)?)
+            }
+            (PaySource::Credit, ..) => {
+                return Err(invalid(
+                    "amount",
+                    "store credit takes an amount, not points",
+                ));
+            }
+            (PaySource::Points, Some(p), None) => {
+                let rate = program.pay.ok_or(Refusal::PaymentsOff)?;
                 let p = Points::positive(p)
                     .ok_or_else(|| invalid("points", "must be a positive number of points"))?;
                 (p, rate.value(p, merchant.currency))
             }
-            (None, Some(a)) => {
-                let a = Money::parse_positive(a, merchant.currency)
-                    .map_err(|e| invalid("amount", e.to_string()))?;
+            (PaySource::Points, None, Some(a)) => {
+                let rate = program.pay.ok_or(Refusal::PaymentsOff)?;
+                let a = amount(a)?;
                 (rate.points_for(a), a)
             }
             _ => return Err(invalid("points", "give either points or amount")),
@@ -112,19 +141,24 @@ impl Loyalty {
             .pay_code
             .as_deref()
             .map(|c| c.chars().filter(char::is_ascii_digit).collect::<String>());
-        let canonical = serde_json::json!({
+        let mut canonical = serde_json::json!({
             "request_id": req.request_id,
             "member_code": member_code.as_str(),
             "points": points.value(),
             "amount": amount.minor(),
             "pay_code": pay_code,
         });
+        if source == PaySource::Credit {
+            // Only then: payments with points keep the fingerprints they had.
+            canonical["source"] = source.as_str().into();
+        }
         let cmd = ReserveCommand {
             id: format!("pp_{}", hex::encode(rand::rng().random::<[u8; 8]>())),
             merchant_id: merchant.id.clone(),
             request_id: req.request_id,
             fingerprint: hex::encode(Sha256::digest(canonical.to_string())),
             member_code,
+            source,
             points,
             amount,
             pay_code_hash: pay_code.as_deref().map(code_hash),
@@ -201,8 +235,13 @@ impl Loyalty {
         member_id: i64,
         now: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>)> {
+        // A code pays with points (when the programme allows it) or with the
+        // member's store credit.
         if self.program().await?.pay.is_none() {
-            return Err(ServiceError::Refused(Refusal::PaymentsOff));
+            let member = self.store.member(&MemberRef::Id(member_id)).await?;
+            if member.credit_minor <= 0 {
+                return Err(ServiceError::Refused(Refusal::PaymentsOff));
+            }
         }
         let code: String = {
             let mut rng = rand::rng();
@@ -215,6 +254,14 @@ impl Loyalty {
             .add_pay_code(member_id, &code_hash(&code), expires, now)
             .await?;
         Ok((code, expires))
+    }
+
+    /// A member's store credit, in the programme's currency.
+    pub async fn store_credit(&self, m: &Member) -> Result<Money> {
+        Ok(Money::from_minor(
+            m.credit_minor,
+            self.program().await?.currency,
+        ))
     }
 
     /// Gives back the points of payments whose hold ran out.
@@ -239,14 +286,14 @@ impl Loyalty {
         self.merchant(merchant_id).await
     }
 
-    /// A cashier asks to take points for the bill (`amount` of it), for one of
-    /// their shops; `key` (the form's own) makes a double submit ask once.
-    /// Audited.
+    /// A cashier asks to take points (or store credit) for the bill (`amount`
+    /// of it), for one of their shops; `key` (the form's own) makes a double
+    /// submit ask once. Audited.
     pub async fn counter_reserve(
         &self,
         actor: &super::staff::Actor,
         (merchant_id, member_code): (&str, &str),
-        (amount, pay_code): (&str, Option<String>),
+        (source, amount, pay_code): (PaySource, &str, Option<String>),
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<PointPayment> {
@@ -254,6 +301,7 @@ impl Loyalty {
         let req = PointPaymentRequest {
             request_id: format!("counter-{}", key.trim()),
             member_code: member_code.to_string(),
+            source: Some(source),
             points: None,
             amount: Some(amount.trim().to_string()),
             pay_code: pay_code.filter(|c| !c.trim().is_empty()),

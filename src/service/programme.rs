@@ -389,15 +389,21 @@ fn checked_kind(r: &RewardInput, face_value: Money) -> Result<RewardKind> {
         }
         "draw_entry" => RewardKind::DrawEntry,
         "cashback" => {
-            return Err(invalid(
-                "kind",
-                "cashback (store credit) is not available yet: it comes with paying with points at the till",
-            ));
+            if face_value.minor() <= 0 {
+                return Err(invalid(
+                    "face_value",
+                    "cashback turns points into this much store credit: give it a value",
+                ));
+            }
+            RewardKind::Cashback { credit: face_value }
         }
         other => {
             return Err(invalid(
                 "kind",
-                format!("{other:?}: use product, fixed_discount, percent_discount or draw_entry"),
+                format!(
+                    "{other:?}: use product, fixed_discount, percent_discount, cashback or \
+                     draw_entry"
+                ),
             ));
         }
     })

@@ -298,7 +298,7 @@ impl Loyalty {
             claim_expires_at: now + Duration::days(CLAIM_DAYS),
             now,
             audit: None,
-            points_paid_earn_nothing: program.pay.is_some() && !program.pay_earns,
+            points_paid_earn_nothing: !program.pay_earns,
         })
     }
 

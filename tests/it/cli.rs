@@ -153,8 +153,8 @@ async fn an_administrator_sets_up_a_program_from_the_command_line() {
         let out = taem(d, url, &["member", "show", "ZZZZ2222"]);
         assert!(String::from_utf8_lossy(&out.stderr).contains("no member has the code ZZZZ2222"));
 
-        // Other kinds: a percentage off with a cap and categories; cashback waits
-        // for store credit and says so.
+        // Other kinds: a percentage off with a cap and categories; cashback as
+        // store credit of its face value, which it needs.
         let pct = ok_json(
             d,
             url,
@@ -184,6 +184,32 @@ async fn an_administrator_sets_up_a_program_from_the_command_line() {
         assert_eq!(
             pct["kind"]["categories"],
             serde_json::json!(["bakery", "coffee"])
+        );
+        let cashback = [
+            "reward",
+            "add",
+            "--name-th",
+            "เครดิต",
+            "--name-en",
+            "Credit",
+            "--cost",
+            "200",
+            "--kind",
+            "cashback",
+        ];
+        let out = taem(d, url, &cashback);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("store credit"));
+        let credit = ok_json(
+            d,
+            url,
+            &[&cashback[..], &["--face-value", "50", "--json"]].concat(),
+        );
+        assert_eq!(credit["kind"]["type"], "cashback");
+        assert_eq!(credit["face_value"]["amount"], "50.00");
+        ok_json(
+            d,
+            url,
+            &["reward", "disable", &credit["id"].to_string(), "--json"],
         );
         let out = taem(
             d,

@@ -208,6 +208,7 @@ async fn races_never_take_or_give_a_point_twice() {
             taem::service::payments::PointPaymentRequest {
                 request_id: id.into(),
                 member_code: m.code.clone(),
+                source: None,
                 points: Some(points),
                 amount: None,
                 pay_code,
@@ -310,6 +311,132 @@ async fn the_part_paid_with_points_earns_nothing_and_a_refund_gives_those_points
             1_000,
             "every point is where it started"
         );
+    })
+    .await;
+}
+
+async fn credit(app: &TestApp, member_id: i64) -> String {
+    let m = app
+        .t
+        .loyalty
+        .member(&MemberRef::Id(member_id))
+        .await
+        .unwrap();
+    let s = app.t.loyalty.summary(m, now()).await.unwrap();
+    s.credit.to_decimal_string()
+}
+
+#[tokio::test]
+async fn cashback_is_store_credit_that_pays_at_the_till_and_comes_back_with_a_refund() {
+    use taem::domain::offer::RewardKind;
+    use taem::domain::{Currency, Money};
+    each_app(async |app| {
+        // Paying with points is off: store credit pays all the same.
+        let m = app.t.member().await;
+        app.t
+            .grant(&m, 1_000, now() - chrono::Duration::days(1))
+            .await;
+        let sixty = Money::from_minor(6_000, Currency::THB);
+        let reward = app
+            .t
+            .reward_of(500, (None, None), RewardKind::Cashback { credit: sixty })
+            .await;
+        let loyalty = &app.t.loyalty;
+        let v = loyalty.redeem(m.id, reward.id, None, now()).await.unwrap();
+        assert_eq!(
+            v.status.as_str(),
+            "used",
+            "credit at once, nothing to show at a till"
+        );
+        assert_eq!(
+            (balance(app, m.id).await, credit(app, m.id).await),
+            (500, "60.00".into())
+        );
+
+        // More than the account holds: refused, nothing held, the code still good.
+        let (code, _) = loyalty.new_pay_code(m.id, now()).await.unwrap();
+        let body = |id: &str, amount: &str| {
+            json!({"request_id": id, "member_code": m.code, "source": "credit",
+                   "amount": amount, "pay_code": code})
+        };
+        let (status, problem) = app
+            .post_signed("/v1/point-payments", &body("c-1", "60.01"))
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["type"], "urn:taem:problem:insufficient-credit");
+        assert_eq!(credit(app, m.id).await, "60.00");
+        let points =
+            json!({"request_id": "c-0", "member_code": m.code, "source": "credit", "points": 10});
+        assert_eq!(app.post_signed("/v1/point-payments", &points).await.0, 422);
+
+        // ฿40 of credit with the fresh code: confirmed, held, captured for a sale.
+        let (status, p) = app
+            .post_signed("/v1/point-payments", &body("c-2", "40"))
+            .await;
+        assert_eq!(status, 201, "{p}");
+        assert_eq!(
+            (
+                p["status"].as_str(),
+                p["source"].as_str(),
+                p["points"].as_i64()
+            ),
+            (Some("confirmed"), Some("credit"), Some(0))
+        );
+        assert_eq!(credit(app, m.id).await, "20.00");
+        assert_eq!(balance(app, m.id).await, 500, "no point moves");
+        let capture = format!("/v1/point-payments/{}/capture", id(&p));
+        let (status, p) = app
+            .post_signed(&capture, &json!({"receipt_id": "C-1"}))
+            .await;
+        assert_eq!((status, p["status"].as_str()), (200, Some("captured")));
+        // The ฿100 bill earns on the ฿60 paid in money only (1 point per ฿25).
+        let (_, r) = app
+            .post_signed("/v1/purchases", &purchase("C-1", "100.00", Some(&m.code)))
+            .await;
+        assert_eq!(r["points"], 2, "{r}");
+        // A full refund: the points go, the credit comes back, once.
+        let refund = json!({"refund_id": "C-1-r", "receipt_id": "C-1", "amount": "100.00"});
+        let (status, r) = app.post_signed("/v1/refunds", &refund).await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(
+            (
+                r["points_clawed_back"].as_i64(),
+                r["credit_returned"].as_str()
+            ),
+            (Some(2), Some("40.00"))
+        );
+        assert_eq!(app.post_signed("/v1/refunds", &refund).await, (200, r));
+        assert_eq!(credit(app, m.id).await, "60.00");
+
+        // Without a code the customer is asked; saying no gives the credit back.
+        let ask =
+            json!({"request_id": "c-3", "member_code": m.code, "source": "credit", "amount": "15"});
+        let (_, p) = app.post_signed("/v1/point-payments", &ask).await;
+        assert_eq!(p["status"], "awaiting_confirmation");
+        assert_eq!(credit(app, m.id).await, "45.00");
+        let p = loyalty
+            .answer_payment(m.id, &id(&p), false, now())
+            .await
+            .unwrap();
+        assert_eq!(p.status.as_str(), "declined");
+        assert_eq!(credit(app, m.id).await, "60.00");
+
+        // Two tills asking for the last ฿60 at once: one gets it.
+        let merchant = app.merchant.clone();
+        let req = |id: &str| taem::service::payments::PointPaymentRequest {
+            request_id: id.into(),
+            member_code: m.code.clone(),
+            source: Some(taem::domain::payment::PaySource::Credit),
+            points: None,
+            amount: Some("60".into()),
+            pay_code: None,
+        };
+        let (a, b) = tokio::join!(
+            loyalty.reserve_points(&merchant, req("c-4"), now()),
+            loyalty.reserve_points(&merchant, req("c-5"), now()),
+        );
+        assert!(a.is_ok() != b.is_ok(), "{a:?} / {b:?}");
+        assert_eq!(credit(app, m.id).await, "0.00");
     })
     .await;
 }

@@ -563,26 +563,31 @@ pub(crate) async fn entries(tx: &mut impl Tx, member_id: i64, limit: i64) -> Res
     .await
 }
 
-/// Every member's balance against their entries and lots.
+/// Every member's balance against their entries and lots, and their store
+/// credit against its entries.
 pub(crate) async fn audit(tx: &mut impl Tx) -> Result<Vec<LedgerAudit>> {
-    let rows: Vec<(i64, i64, i64, i64)> = tx
+    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = tx
         .all(
             "SELECT m.id, m.balance, \
              CAST(COALESCE((SELECT SUM(points) FROM entries e WHERE e.member_id = m.id), 0) \
              AS BIGINT), \
              CAST(COALESCE((SELECT SUM(remaining) FROM lots l WHERE l.member_id = m.id), 0) \
-             AS BIGINT) FROM members m ORDER BY m.id",
+             AS BIGINT), m.credit_minor, \
+             CAST(COALESCE((SELECT SUM(amount_minor) FROM credit_entries c \
+             WHERE c.member_id = m.id), 0) AS BIGINT) FROM members m ORDER BY m.id",
             &[],
         )
         .await?;
     Ok(rows
         .into_iter()
         .map(
-            |(member_id, balance, entries_sum, lots_remaining)| LedgerAudit {
+            |(member_id, balance, entries_sum, lots_remaining, credit, credit_sum)| LedgerAudit {
                 member_id,
                 balance,
                 entries_sum,
                 lots_remaining,
+                credit,
+                credit_entries_sum: credit_sum,
             },
         )
         .collect())

@@ -6,32 +6,36 @@
 
 use chrono::{DateTime, Utc};
 
+use super::credit::{self, NewCredit};
 use super::ledger::{give_back, live_lots, lock_member, take_from_lots};
 use super::{Steps, outbox};
+use crate::domain::credit::CreditKind;
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
-use crate::domain::payment::{self, PaymentStatus, Step, StepRefused};
-use crate::domain::{Points, Refusal};
+use crate::domain::payment::{self, PaySource, PaymentStatus, Step, StepRefused};
+use crate::domain::{Money, Points, Refusal};
 use crate::store::rows::NewEntry;
 use crate::store::sql::{Row, Tx, args};
 use crate::store::{Result, StoreError};
 
 const PAYMENT_COLUMNS: &str = "SELECT p.id, p.request_id, p.merchant_id, m.code, p.points, \
     p.amount_minor, p.currency, p.status, p.receipt_id, p.expires_at, p.confirmed_at, p.closed_at, \
-    p.created_at, p.member_id, p.fingerprint, p.hold_entry_id \
+    p.created_at, p.member_id, p.fingerprint, p.hold_entry_id, p.source \
     FROM point_payments p JOIN members m ON m.id = p.member_id";
 
-/// A payment's row: the payment, its fingerprint and its hold entry.
+/// A payment's row: the payment, its fingerprint and its hold entry (in the
+/// points ledger; none when it takes store credit).
 struct PaymentRow {
     payment: PointPayment,
     fingerprint: String,
-    hold_entry_id: i64,
+    hold_entry_id: Option<i64>,
 }
 
 fn payment_row(row: &Row) -> Result<PaymentRow> {
     let status: String = row.get(7)?;
     let currency: String = row.get(6)?;
+    let source: String = row.get(16)?;
     let currency = currency
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("currency {currency:?}")))?;
@@ -41,6 +45,8 @@ fn payment_row(row: &Row) -> Result<PaymentRow> {
             request_id: row.get(1)?,
             merchant_id: row.get(2)?,
             member_code: row.get(3)?,
+            source: PaySource::parse(&source)
+                .ok_or_else(|| StoreError::Corrupt(format!("payment source {source:?}")))?,
             points: Points::new(row.get(4)?),
             amount: crate::domain::Money::from_minor(row.get(5)?, currency),
             status: PaymentStatus::parse(&status)
@@ -123,13 +129,13 @@ pub(crate) async fn reserve<T: Steps>(
             Err(StoreError::IdempotencyConflict("request_id"))
         };
     }
-    if cmd.points.value() < cmd.min_points {
+    if cmd.source == PaySource::Points && cmd.points.value() < cmd.min_points {
         return Err(Refusal::PaymentBelowMinimum {
             min: Points::new(cmd.min_points),
         }
         .into());
     }
-    if balance < 0 {
+    if cmd.source == PaySource::Points && balance < 0 {
         return Err(Refusal::NegativeBalance {
             balance: Points::new(balance),
         }
@@ -151,26 +157,43 @@ pub(crate) async fn reserve<T: Steps>(
             true
         }
     };
-    let lots = live_lots(tx, member_id, cmd.now).await?;
-    let plan = ledger::plan_spend(&lots, cmd.points, cmd.now).map_err(|s| {
-        Refusal::InsufficientPoints {
-            available: s.available,
-            needed: cmd.points,
+    let (entry_id, credit_id) = match cmd.source {
+        PaySource::Points => {
+            let lots = live_lots(tx, member_id, cmd.now).await?;
+            let plan = ledger::plan_spend(&lots, cmd.points, cmd.now).map_err(|s| {
+                Refusal::InsufficientPoints {
+                    available: s.available,
+                    needed: cmd.points,
+                }
+            })?;
+            let entry = NewEntry {
+                member_id,
+                kind: EntryKind::Redeem,
+                points: -cmd.points.value(),
+                merchant_id: Some(&cmd.merchant_id),
+                purchase_id: None,
+                voucher_id: None,
+                lot_id: None,
+                reference: Some(&cmd.id),
+                now: cmd.now,
+            };
+            let (entry_id, _) = tx.append(&entry, balance).await?;
+            take_from_lots(tx, entry_id, &plan).await?;
+            (Some(entry_id), None)
         }
-    })?;
-    let entry = NewEntry {
-        member_id,
-        kind: EntryKind::Redeem,
-        points: -cmd.points.value(),
-        merchant_id: Some(&cmd.merchant_id),
-        purchase_id: None,
-        voucher_id: None,
-        lot_id: None,
-        reference: Some(&cmd.id),
-        now: cmd.now,
+        PaySource::Credit => {
+            let hold = NewCredit {
+                member_id,
+                kind: CreditKind::Hold,
+                amount: Money::from_minor(-cmd.amount.minor(), cmd.amount.currency()),
+                merchant_id: Some(&cmd.merchant_id),
+                voucher_id: None,
+                reference: Some(&cmd.id),
+                now: cmd.now,
+            };
+            (None, Some(credit::append(tx, &hold).await?.0))
+        }
     };
-    let (entry_id, _) = tx.append(&entry, balance).await?;
-    take_from_lots(tx, entry_id, &plan).await?;
     let status = if confirmed {
         PaymentStatus::Confirmed
     } else {
@@ -178,8 +201,9 @@ pub(crate) async fn reserve<T: Steps>(
     };
     tx.exec(
         "INSERT INTO point_payments (id, merchant_id, request_id, fingerprint, member_id, points, \
-         amount_minor, currency, status, hold_entry_id, expires_at, confirmed_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         amount_minor, currency, status, hold_entry_id, expires_at, confirmed_at, created_at, \
+         source, credit_hold_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         args![
             &cmd.id,
             &cmd.merchant_id,
@@ -194,6 +218,8 @@ pub(crate) async fn reserve<T: Steps>(
             cmd.expires_at,
             confirmed.then_some(cmd.now),
             cmd.now,
+            cmd.source.as_str(),
+            credit_id,
         ],
     )
     .await?;
@@ -205,6 +231,7 @@ pub(crate) async fn reserve<T: Steps>(
             amount_minor: cmd.amount.minor(),
             currency: cmd.amount.currency_code().to_string(),
             expires_at: cmd.expires_at,
+            credit: cmd.source == PaySource::Credit,
         };
         outbox::notify(tx, member_id, &notice, cmd.now).await?;
     }
@@ -213,28 +240,45 @@ pub(crate) async fn reserve<T: Steps>(
     Ok(Recorded::New(made))
 }
 
-/// Closes a payment that still holds its points: gives them back to their lots.
+/// Closes a payment that still holds its points (or credit): gives them back
+/// (points to their lots).
 async fn give_back_payment<T: Steps>(
     tx: &mut T,
     p: &PaymentRow,
     to: PaymentStatus,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (entry_id, _) = give_back(
-        tx,
-        (
-            p.payment.member_id,
-            p.hold_entry_id,
-            p.payment.points.value(),
-        ),
-        (None, &p.payment.id),
-        now,
-    )
-    .await?;
+    let pay = &p.payment;
+    let (entry_id, credit_id) = match (pay.source, p.hold_entry_id) {
+        (PaySource::Points, Some(hold)) => {
+            let back = (pay.member_id, hold, pay.points.value());
+            let (entry_id, _) = give_back(tx, back, (None, &pay.id), now).await?;
+            (Some(entry_id), None)
+        }
+        (PaySource::Points, None) => {
+            return Err(StoreError::Corrupt(format!(
+                "payment {} has no hold",
+                pay.id
+            )));
+        }
+        (PaySource::Credit, _) => {
+            lock_member(tx, pay.member_id).await?;
+            let back = NewCredit {
+                member_id: pay.member_id,
+                kind: CreditKind::Release,
+                amount: pay.amount,
+                merchant_id: Some(&pay.merchant_id),
+                voucher_id: None,
+                reference: Some(&pay.id),
+                now,
+            };
+            (None, Some(credit::append(tx, &back).await?.0))
+        }
+    };
     tx.exec(
-        "UPDATE point_payments SET status = $1, closed_at = $2, release_entry_id = $3 \
-         WHERE id = $4",
-        args![to.as_str(), now, entry_id, &p.payment.id],
+        "UPDATE point_payments SET status = $1, closed_at = $2, release_entry_id = $3, \
+         credit_release_id = $4 WHERE id = $5",
+        args![to.as_str(), now, entry_id, credit_id, &pay.id],
     )
     .await?;
     Ok(())
@@ -286,9 +330,9 @@ pub(crate) async fn capture_payment<T: Steps>(
                 args![now, receipt_id, id],
             )
             .await?;
-            let (balance,): (i64,) = tx
+            let (balance, credit_minor): (i64, i64) = tx
                 .one(
-                    "SELECT balance FROM members WHERE id = $1",
+                    "SELECT balance, credit_minor FROM members WHERE id = $1",
                     args![p.payment.member_id],
                     "member",
                 )
@@ -299,6 +343,7 @@ pub(crate) async fn capture_payment<T: Steps>(
                 amount_minor: p.payment.amount.minor(),
                 currency: p.payment.amount.currency_code().to_string(),
                 balance,
+                credit: (p.payment.source == PaySource::Credit).then_some(credit_minor),
             };
             outbox::notify(tx, p.payment.member_id, &notice, now).await?;
             let done = find(tx, id, false).await?.payment;
@@ -384,27 +429,57 @@ pub(crate) async fn add_pay_code(
     Ok(())
 }
 
-/// A refund of (part of) a sale gives back, in proportion, the points that paid
-/// for it (payments captured with its receipt id): as a new lot that expires
-/// when the latest lot they came from would have. Returns the points given back.
+/// A refund of (part of) a sale gives back, in proportion, the points and store
+/// credit that paid for it (payments captured with its receipt id): points as a
+/// new lot that expires when the latest lot they came from would have, credit
+/// to the member's account. Returns (points, credit in minor units) given back.
 pub(crate) async fn return_for_refund<T: Steps>(
     tx: &mut T,
     (merchant_id, receipt_id): (&str, &str),
     (amount_minor, refunded_after): (i64, i64),
     (purchase_id, refund_id): (i64, &str),
     now: DateTime<Utc>,
-) -> Result<i64> {
-    let paid: Vec<(String, i64, i64, i64, i64)> = tx
+) -> Result<(i64, i64)> {
+    type Paid = (String, i64, String, i64, i64, i64, i64, String, Option<i64>);
+    let paid: Vec<Paid> = tx
         .all(
-            "SELECT id, member_id, points, refunded_points, hold_entry_id FROM point_payments \
+            "SELECT id, member_id, source, points, refunded_points, amount_minor, refunded_minor, \
+             currency, hold_entry_id FROM point_payments \
              WHERE merchant_id = $1 AND receipt_id = $2 AND status = 'captured' ORDER BY id",
             args![merchant_id, receipt_id],
         )
         .await?;
-    let mut returned = 0;
-    for (id, member_id, points, refunded, hold_entry_id) in paid {
-        let due =
-            crate::domain::payment::refund_share(points, refunded, (refunded_after, amount_minor));
+    let (mut points_back, mut credit_back) = (0, 0);
+    let share = |paid, back| payment::refund_share(paid, back, (refunded_after, amount_minor));
+    for (id, member_id, source, points, refunded, minor, refunded_minor, currency, hold) in paid {
+        let before = lock_member(tx, member_id).await?;
+        if source == PaySource::Credit.as_str() {
+            let due = share(minor, refunded_minor);
+            if due <= 0 {
+                continue;
+            }
+            let currency = currency
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("currency {currency:?}")))?;
+            let back = NewCredit {
+                member_id,
+                kind: CreditKind::Refund,
+                amount: Money::from_minor(due, currency),
+                merchant_id: Some(merchant_id),
+                voucher_id: None,
+                reference: Some(refund_id),
+                now,
+            };
+            credit::append(tx, &back).await?;
+            tx.exec(
+                "UPDATE point_payments SET refunded_minor = refunded_minor + $1 WHERE id = $2",
+                args![due, &id],
+            )
+            .await?;
+            credit_back += due;
+            continue;
+        }
+        let due = share(points, refunded);
         if due <= 0 {
             continue;
         }
@@ -412,11 +487,10 @@ pub(crate) async fn return_for_refund<T: Steps>(
             .one(
                 "SELECT MAX(l.expires_at) FROM entry_lots el JOIN lots l ON l.id = el.lot_id \
                  WHERE el.entry_id = $1",
-                args![hold_entry_id],
+                args![hold],
                 "lots",
             )
             .await?;
-        let before = lock_member(tx, member_id).await?;
         let entry = NewEntry {
             member_id,
             kind: EntryKind::Release,
@@ -438,12 +512,13 @@ pub(crate) async fn return_for_refund<T: Steps>(
             args![due, &id],
         )
         .await?;
-        returned += due;
+        points_back += due;
     }
-    Ok(returned)
+    Ok((points_back, credit_back))
 }
 
-/// What a sale's captured payments with points paid of it (minor units).
+/// What a sale's captured payments with points or store credit paid of it
+/// (minor units).
 pub(crate) async fn paid_with_points(
     tx: &mut impl Tx,
     merchant_id: &str,

@@ -254,20 +254,22 @@ async fn refund_replay(
         Option<String>,
         i64,
         i64,
+        i64,
     );
     // The amount still refundable is what it was right after this refund.
     let existing: Option<Existing> = tx
         .opt(
             "SELECT r.fingerprint, p.receipt_id, r.purchase_id, r.points, r.balance_after, \
              m.code, p.amount_minor - (SELECT CAST(SUM(o.amount_minor) AS BIGINT) \
-             FROM refunds o WHERE o.purchase_id = p.id AND o.id <= r.id), r.points_returned \
+             FROM refunds o WHERE o.purchase_id = p.id AND o.id <= r.id), r.points_returned, \
+             r.credit_returned_minor \
              FROM refunds r JOIN purchases p ON p.id = r.purchase_id \
              LEFT JOIN members m ON m.id = r.member_id \
              WHERE r.merchant_id = $1 AND r.refund_id = $2",
             args![&cmd.merchant_id, &cmd.refund_id],
         )
         .await?;
-    let Some((fingerprint, receipt_id, purchase_id, points, balance, code, left, returned)) =
+    let Some((fingerprint, receipt_id, purchase_id, points, balance, code, left, returned, credit)) =
         existing
     else {
         return Ok(None);
@@ -284,7 +286,13 @@ async fn refund_replay(
         member_code: code,
         balance: balance.map(Points::new),
         points_returned: Points::new(returned),
+        credit_returned: credit_text(credit, cmd.amount.currency()),
     })))
+}
+
+/// Store credit a refund gave back, as the answer says it (none: absent).
+fn credit_text(minor: i64, currency: crate::domain::Currency) -> Option<String> {
+    (minor > 0).then(|| Money::from_minor(minor, currency).to_decimal_string())
 }
 
 /// Locks a purchase's row until the transaction ends (PostgreSQL; SQLite's one
@@ -358,7 +366,7 @@ pub(crate) async fn record_refund<T: Steps>(
             }
         }
     }
-    let returned = super::payments::return_for_refund(
+    let (returned, credit_returned) = super::payments::return_for_refund(
         tx,
         (&cmd.merchant_id, &p.receipt_id),
         (p.amount_minor, p.refunded_minor + cmd.amount.minor()),
@@ -386,8 +394,8 @@ pub(crate) async fn record_refund<T: Steps>(
     .await?;
     tx.exec(
         "INSERT INTO refunds (merchant_id, refund_id, purchase_id, fingerprint, amount_minor, \
-         points, member_id, balance_after, created_at, points_returned) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         points, member_id, balance_after, created_at, points_returned, credit_returned_minor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         args![
             &cmd.merchant_id,
             &cmd.refund_id,
@@ -399,6 +407,7 @@ pub(crate) async fn record_refund<T: Steps>(
             balance,
             cmd.now,
             returned,
+            credit_returned,
         ],
     )
     .await?;
@@ -411,6 +420,7 @@ pub(crate) async fn record_refund<T: Steps>(
         member_code: p.member_code,
         balance: balance.map(Points::new),
         points_returned: Points::new(returned),
+        credit_returned: credit_text(credit_returned, cmd.amount.currency()),
     };
     super::staff::audit_change(tx, cmd.audit.as_ref(), &receipt, cmd.now).await?;
     Ok(Recorded::New(receipt))

@@ -8,7 +8,7 @@ use super::{Steps, outbox};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
-use crate::domain::offer::Basket;
+use crate::domain::offer::{Basket, RewardKind};
 use crate::domain::picture::Picture;
 use crate::domain::{Points, Refusal, VoucherCode, redeem};
 use crate::store::Result;
@@ -239,27 +239,49 @@ pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<
     )
     .await?;
     let expires_at = cmd.now + chrono::Duration::days(i64::from(reward.voucher_days));
+    // Cashback is store credit at once: its voucher is used as it is issued.
+    let cashback = match reward.kind {
+        RewardKind::Cashback { credit } => Some(credit),
+        _ => None,
+    };
+    let (status, used_at) = match cashback {
+        Some(_) => ("used", Some(cmd.now)),
+        None => ("issued", None),
+    };
     let v: VoucherRow = tx
         .one(
             &format!(
                 "INSERT INTO vouchers (code, member_id, reward_id, points, status, request_key, \
-                 redeem_entry_id, issued_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, 'issued', $5, $6, $7, $8) {VOUCHER_RETURNING}"
+                 redeem_entry_id, issued_at, expires_at, used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {VOUCHER_RETURNING}"
             ),
             args![
                 cmd.code.as_str(),
                 cmd.member_id,
                 cmd.reward_id,
                 reward.cost.value(),
+                status,
                 &cmd.request_key,
                 entry_id,
                 cmd.now,
                 expires_at,
+                used_at,
             ],
             "voucher",
         )
         .await?;
-    if cmd.notify {
+    if let Some(credit) = cashback {
+        let add = super::credit::NewCredit {
+            member_id: cmd.member_id,
+            kind: crate::domain::credit::CreditKind::Cashback,
+            amount: credit,
+            merchant_id: None,
+            voucher_id: Some(v.id),
+            reference: Some(cmd.code.as_str()),
+            now: cmd.now,
+        };
+        super::credit::append(tx, &add).await?;
+    } else if cmd.notify {
         let notice = Notice::VoucherIssued {
             code: cmd.code.as_str().to_string(),
             reward_th: reward.name_th.clone(),

@@ -81,6 +81,7 @@ impl FromRow for Member {
             line_reachable: c.next()?,
             app_locale: c.next()?,
             phone: c.next()?,
+            credit_minor: c.next()?,
         })
     }
 }
@@ -265,13 +266,13 @@ pub(in crate::store) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, 
     FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
 
 pub(in crate::store) const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
-    marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale, phone \
-    FROM members";
+    marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale, phone, \
+    credit_minor FROM members";
 
 /// The columns of `MEMBER_COLUMNS`, for `RETURNING`.
 pub(in crate::store) const MEMBER_RETURNING: &str = "RETURNING id, code, name, locale, telegram_id, \
     line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale, \
-    phone";
+    phone, credit_minor";
 
 pub(in crate::store) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, reward_id, points, status, \
     redeem_entry_id, issued_at, expires_at, used_at, used_by FROM vouchers";

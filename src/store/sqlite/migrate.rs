@@ -66,6 +66,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0011_point_payments.sql",
         sql: include_str!("../../../migrations/sqlite/0011_point_payments.sql"),
     },
+    Migration {
+        file: "0012_store_credit.sql",
+        sql: include_str!("../../../migrations/sqlite/0012_store_credit.sql"),
+    },
 ];
 
 impl Migration {
