@@ -555,6 +555,30 @@ async fn in_chromium_the_counter_waits_live_for_the_customer_to_say_yes_to_payin
             "{actions:?}"
         );
         assert!(log[0].after.as_deref().unwrap_or("").contains("captured"));
+
+        // Store credit from a cashback reward pays too, confirmed at once by
+        // the customer's pay code.
+        let credit = taem::domain::Money::from_minor(3_000, taem::domain::Currency::THB);
+        let cashback = taem::domain::offer::RewardKind::Cashback { credit };
+        let reward = app.t.reward_of(100, (None, None), cashback).await;
+        app.t
+            .loyalty
+            .redeem(member.id, reward.id, None, now())
+            .await
+            .unwrap();
+        let (code, _) = app.t.loyalty.new_pay_code(member.id, now()).await.unwrap();
+        let find = format!("{}/console?q={}", app.base, member.code);
+        b.client.goto(&find).await.unwrap();
+        b.until_text("Store credit: ฿30.00").await;
+        b.press("#pay-box summary").await;
+        b.fill("#pay input[name=amount]", "20").await;
+        b.press("#pay input[value=credit]").await;
+        b.fill("#pay input[name=pay_code]", &code).await;
+        b.press("#pay button").await;
+        b.until_text("Confirmed: take ฿20.00 off the bill (store credit)")
+            .await;
+        b.press("#capture button").await;
+        b.until_text("Paid: ฿20.00 with store credit.").await;
         b.client.clone().close().await.unwrap();
         app.t.assert_ledger_holds().await;
         app.shutdown().await;

@@ -862,3 +862,58 @@ async fn a_customer_answers_a_till_in_the_chat_and_gets_a_pay_code_and_a_receipt
         bot.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn cashback_becomes_store_credit_the_customer_spends_at_the_till_from_the_chat() {
+    use taem::domain::offer::RewardKind;
+    use taem::domain::{Currency, Money};
+    for db in databases().await {
+        let mut bot = Bot::start(db, 7_400_500_601, "en").await;
+        bot.say("/start").await;
+        let member = bot.member().await;
+        bot.app.t.grant(&member, 1_000, now()).await;
+        let credit = Money::from_minor(6_000, Currency::THB);
+        let reward = bot
+            .app
+            .t
+            .reward_of(500, (None, None), RewardKind::Cashback { credit })
+            .await;
+        let r = bot.say("/rewards").await;
+        assert!(text(&r).contains("฿60.00 store credit"), "{}", text(&r));
+        let r = bot.press(&format!("rc:{}:C1", reward.id)).await;
+        assert!(
+            text(&r).contains("฿60.00 of store credit is on your account"),
+            "{}",
+            text(&r)
+        );
+        let r = bot.say("/balance").await;
+        assert!(text(&r).contains("Store credit: ฿60.00"), "{}", text(&r));
+        // The till asks for ฿25 of it; the customer says yes; the receipt follows.
+        let body = json!({"request_id": "t-c", "member_code": member.code,
+                          "source": "credit", "amount": "25"});
+        let (status, p) = bot.app.post_signed("/v1/point-payments", &body).await;
+        assert_eq!(status, 201, "{p}");
+        let asked = bot.collect().await;
+        assert!(
+            text(&asked).contains("Use ฿25.00 of your store credit at"),
+            "{}",
+            text(&asked)
+        );
+        let yes = asked.iter().find_map(|c| c.button("pa:y:")).expect("Yes");
+        let r = bot.press(&yes).await;
+        assert!(
+            text(&r).contains("Done: ฿25.00 of your store credit"),
+            "{}",
+            text(&r)
+        );
+        let capture = format!("/v1/point-payments/{}/capture", p["id"].as_str().unwrap());
+        assert_eq!(bot.app.post_signed(&capture, &json!({})).await.0, 200);
+        let receipt = text(&bot.collect().await);
+        assert!(
+            receipt.contains("You paid ฿25.00 with store credit")
+                && receipt.contains("Store credit left: ฿35.00"),
+            "{receipt}"
+        );
+        bot.app.shutdown().await;
+    }
+}

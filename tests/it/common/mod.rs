@@ -140,13 +140,20 @@ impl TestStore {
         .await
     }
 
-    /// A reward of a kind: a discount is worth its face value of ฿60.
+    /// A reward of a kind, worth what its kind says (a fixed discount its
+    /// amount off, cashback its credit), else ฿60.
     pub async fn reward_of(
         &self,
         cost: i64,
         (stock, limit): (Option<i64>, Option<i64>),
         kind: taem::domain::offer::RewardKind,
     ) -> Reward {
+        use taem::domain::offer::RewardKind;
+        let face_value = match &kind {
+            RewardKind::FixedDiscount { off, .. } => *off,
+            RewardKind::Cashback { credit } => *credit,
+            _ => Money::from_minor(6000, Currency::THB),
+        };
         self.store
             .add_reward(
                 &NewReward {
@@ -159,7 +166,7 @@ impl TestStore {
                     per_member_limit: limit,
                     valid_from: None,
                     valid_until: None,
-                    face_value: Money::from_minor(6000, Currency::THB),
+                    face_value,
                     voucher_days: 30,
                     kind,
                 },
