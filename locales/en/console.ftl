@@ -238,6 +238,7 @@ console-reward-percent = Percentage off, e.g. 15 (percentage discount)
 console-reward-cap = At most, THB (percentage discount, optional)
 console-reward-categories = Only these categories, comma-separated (percentage discount, optional)
 console-basket-amount = Bill amount before the voucher, THB (needed for percentage discounts)
+console-basket-items = The bill's lines that count, one per line: SKU or category, then the amount (bakery 120)
 console-takeoff-amount = Take { $amount } off the bill.
 console-takeoff-item = Hand over the free product{ $sku }.
 console-takeoff-item-priced = Hand over the free product{ $sku }: take { $amount } off the bill.

@@ -238,6 +238,7 @@ console-reward-percent = ลดกี่เปอร์เซ็นต์ เช
 console-reward-cap = ลดสูงสุด บาท (ส่วนลดเป็นเปอร์เซ็นต์ ไม่บังคับ)
 console-reward-categories = เฉพาะหมวดหมู่เหล่านี้ คั่นด้วยจุลภาค (ส่วนลดเป็นเปอร์เซ็นต์ ไม่บังคับ)
 console-basket-amount = ยอดบิลก่อนใช้คูปอง บาท (จำเป็นสำหรับส่วนลดเป็นเปอร์เซ็นต์)
+console-basket-items = รายการในบิลที่เกี่ยวข้อง บรรทัดละรายการ: รหัสสินค้าหรือหมวด แล้วตามด้วยยอดเงิน (bakery 120)
 console-takeoff-amount = ลด { $amount } จากบิล
 console-takeoff-item = มอบสินค้าฟรี{ $sku }
 console-takeoff-item-priced = มอบสินค้าฟรี{ $sku }: ลด { $amount } จากบิล

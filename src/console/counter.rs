@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::page::{breakdown, csrf_field, layout, notice};
 use super::{Console, Posted, Refused, Signed};
 use crate::domain::model::{Member, Merchant, Recorded, Reward};
-use crate::domain::offer::Takeoff;
+use crate::domain::offer::{RewardKind, Takeoff};
 use crate::domain::time::now;
 use crate::domain::{Money, phone};
 use crate::i18n;
@@ -169,7 +169,13 @@ fn voucher_panel(c: &Console, s: &Signed, v: &VoucherCheck, merchants: &[Merchan
                         (merchant_field(c, s, merchants))
                         label { (c.t(l, "console-basket-amount"))
                             input type="text" name="basket" inputmode="decimal" autocomplete="off"
-                                required[matches!(v.reward.kind, crate::domain::offer::RewardKind::PercentDiscount { .. })];
+                                required[matches!(v.reward.kind, RewardKind::PercentDiscount { .. })];
+                        }
+                        @if matches!(&v.reward.kind, RewardKind::PercentDiscount { categories, .. } if !categories.is_empty())
+                            || matches!(&v.reward.kind, RewardKind::Product { sku: Some(_) }) {
+                            label { (c.t(l, "console-basket-items"))
+                                textarea name="items" rows="4" autocomplete="off" placeholder="bakery 120" {}
+                            }
                         }
                         button type="submit" { (c.t(l, "console-voucher-use")) }
                     }
@@ -373,6 +379,9 @@ pub struct UseForm {
     /// The bill's amount, when the cashier typed it.
     #[serde(default)]
     basket: String,
+    /// The bill's lines, one per line (`bakery 120`), when they matter.
+    #[serde(default)]
+    items: String,
 }
 
 /// What the till takes off, said to the cashier.
@@ -410,15 +419,21 @@ pub async fn use_voucher(
 ) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
-    let basket = super::opt(&f.basket).map(|amount| crate::service::BasketInput {
-        amount,
-        items: None,
+    let basket = crate::service::counter::typed_items(&f.items).map(|items| {
+        super::opt(&f.basket).map(|amount| crate::service::BasketInput {
+            amount,
+            items: (!items.is_empty()).then_some(items),
+        })
     });
-    let (status, result) = match c
-        .loyalty
-        .counter_use_voucher(&actor, &f.merchant, (&f.code, basket.as_ref()), now())
-        .await
-    {
+    let used = match basket {
+        Ok(basket) => {
+            c.loyalty
+                .counter_use_voucher(&actor, &f.merchant, (&f.code, basket.as_ref()), now())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let (status, result) = match used {
         Ok(used) => {
             let reward = match l {
                 crate::domain::Locale::Th => used.reward.name_th,
@@ -443,6 +458,9 @@ pub async fn use_voucher(
             StatusCode::NOT_FOUND,
             notice(&c.t(l, "console-voucher-unknown"), false),
         ),
+        Err(ServiceError::Invalid { message, .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, notice(&message, false))
+        }
         Err(e) => return Refused::from(e).render(&c, l),
     };
     answer(&c, &s, "", (status, result)).await

@@ -10,6 +10,39 @@ use crate::domain::model::*;
 use crate::domain::staff::Permission;
 use crate::domain::{MemberCode, phone};
 
+/// The lines of a bill a cashier typed, one item per line: its SKU or category
+/// (both, for the rules), then the line's amount, e.g. `bakery 120` or
+/// `LATTE-L 65`. Empty lines are skipped; amounts are checked with the basket.
+pub fn typed_items(text: &str) -> Result<Vec<super::PurchaseItem>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let (code, amount) = line
+                .rsplit_once(char::is_whitespace)
+                .map(|(c, a)| (c.trim(), a.trim()))
+                .filter(|(c, _)| !c.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        "items",
+                        format!(
+                            "line {}: {line:?}: write the SKU or category, then the amount \
+                             (bakery 120)",
+                            i + 1
+                        ),
+                    )
+                })?;
+            Ok(super::PurchaseItem {
+                sku: code.to_string(),
+                category: Some(code.to_string()),
+                quantity: 1,
+                amount: amount.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// A sale typed at the counter.
 #[derive(Debug, Clone)]
 pub struct CounterSale {

@@ -1348,6 +1348,52 @@ async fn a_percentage_voucher_at_the_counter_needs_the_bill_and_says_what_to_tak
             .await
             .unwrap();
         assert_eq!(log[0].action, "voucher.use");
+
+        // Limited to the bakery: the cashier types the bill's lines.
+        let bakery = app
+            .t
+            .reward_of(
+                40,
+                (None, None),
+                RewardKind::PercentDiscount {
+                    basis_points: 1_500,
+                    cap: None,
+                    categories: vec!["bakery".into()],
+                    min_basket: None,
+                },
+            )
+            .await;
+        let voucher = app
+            .t
+            .loyalty
+            .redeem(member.id, bakery.id, None, now())
+            .await
+            .unwrap();
+        let page = b.get(&format!("/console?q={}", voucher.code)).await;
+        assert!(
+            page.body.contains("The bill's lines that count"),
+            "{}",
+            page.body
+        );
+        let csrf = page.field("csrf");
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("code", voucher.code.as_str()),
+            ("merchant", app.merchant.id.as_str()),
+            ("basket", "180"),
+            ("items", "bakery"),
+        ];
+        let page = b.post("/console/voucher/use", &form).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(page.body.contains("then the amount"), "{}", page.body);
+        form[4].1 = "bakery 120\r\ncoffee 60\r\n";
+        let page = b.post("/console/voucher/use", &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains("Take ฿18.00 off the bill."),
+            "15 % of the bakery line only: {}",
+            page.body
+        );
     })
     .await;
 }
