@@ -13,7 +13,8 @@
 //! Measured, each `--requests` times (default 500) after 50 unmeasured: the
 //! counter finding a member by code and by phone number, the back office
 //! finding members by the start of a name and opening a member's page, a
-//! counter sale, and a signed webhook purchase of the same size.
+//! counter sale, a signed webhook purchase of the same size, and a till
+//! paying with points (reserve with the customer's pay code, then capture).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -478,6 +479,67 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
     }
     Timings(sales).print("service: a counter sale");
     Timings(hooks).print("service: a webhook purchase");
+
+    // Paying with points at a till, over signed HTTP: the customer's fresh pay
+    // code (made beforehand, as their chat does) confirms the reservation at
+    // once; then the till captures it.
+    loyalty
+        .change_program(taem::service::ProgramChange {
+            pay_rate: Some("4:1".into()),
+            ..Default::default()
+        })
+        .await?;
+    let signed_post = |path: String, body: serde_json::Value| {
+        let body = serde_json::to_vec(&body).unwrap();
+        let req = taem::http::signature::Request {
+            method: "POST",
+            path: &path,
+            body: &body,
+        };
+        let sig = taem::http::signature::sign(&secret, now().timestamp(), &req);
+        http.post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .header("x-taem-merchant", &merchant)
+            .header("x-taem-signature", sig)
+            .body(body)
+            .send()
+    };
+    let (mut reserves, mut captures) = (Vec::new(), Vec::new());
+    for i in 0..o.requests + 50 {
+        let member = pick(i).0.clone();
+        let id = loyalty
+            .member(&taem::domain::model::MemberRef::Code(
+                MemberCode::parse(&member).context("a seeded code")?,
+            ))
+            .await?
+            .id;
+        let (code, _) = loyalty.new_pay_code(id, now()).await?;
+        let body = serde_json::json!({
+            "request_id": format!("bench-pay-{}-{i}", std::process::id()),
+            "member_code": member,
+            "points": 8,
+            "pay_code": code,
+        });
+        let start = Instant::now();
+        let res = signed_post("/v1/point-payments".into(), body).await?;
+        anyhow::ensure!(res.status() == 201, "reserve: {}", res.text().await?);
+        let p: serde_json::Value = res.json().await?;
+        let reserved = start.elapsed();
+        let path = format!(
+            "/v1/point-payments/{}/capture",
+            p["id"].as_str().unwrap_or("")
+        );
+        let start = Instant::now();
+        let res = signed_post(path, serde_json::json!({})).await?;
+        anyhow::ensure!(res.status() == 200, "capture: {}", res.text().await?);
+        res.bytes().await?;
+        if i >= 50 {
+            reserves.push(reserved);
+            captures.push(start.elapsed());
+        }
+    }
+    Timings(reserves).print("till: reserve points (pay code)");
+    Timings(captures).print("till: capture the payment");
     app.shutdown().await?;
     Ok(())
 }

@@ -101,11 +101,9 @@ pub async fn list(State(c): State<Console>, s: Signed) -> Response {
 async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
-    let report: CampaignReport = match c.loyalty.back_office_campaigns(&actor, now()).await {
-        Ok(all) => match all.into_iter().find(|r| r.campaign.id == id) {
-            Some(r) => r,
-            None => return not_found(c, s),
-        },
+    let report: CampaignReport = match c.loyalty.back_office_campaign(&actor, id, now()).await {
+        Ok(r) => r,
+        Err(ServiceError::NotFound(_)) => return not_found(c, s),
         Err(e) => return Refused::from(e).render(c, l),
     };
     let progress = match c.loyalty.staff_broadcast_status(&actor, id).await {

@@ -140,6 +140,17 @@ impl Loyalty {
         self.campaign_reports(now).await
     }
 
+    /// One campaign with its status and results.
+    pub async fn back_office_campaign(
+        &self,
+        actor: &Actor,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<CampaignReport> {
+        actor.require(Permission::BackOffice)?;
+        self.campaign_report(id, now).await
+    }
+
     /// What a purchase would earn at a merchant under the rules and campaigns
     /// as they are (nothing is recorded).
     pub async fn staff_simulate(
