@@ -348,6 +348,10 @@ async fn sweep_periodically(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry reminders failed"),
         }
+        // The reports' roll-up takes in what the ledger gained since.
+        if let Err(e) = crate::service::reports::roll_up(store.as_ref(), tz, now()).await {
+            tracing::warn!(error = %e, "reports roll-up failed");
+        }
         // The tier review runs once a local day (at start, then after midnight).
         let today = now().with_timezone(&tz).date_naive();
         if reviewed_on != Some(today) {

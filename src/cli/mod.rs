@@ -23,6 +23,7 @@ mod admin;
 mod campaign;
 mod chat;
 mod render;
+mod report;
 mod staff;
 mod webhook;
 
@@ -85,6 +86,9 @@ enum Command {
     /// What people changed, and when (owners read it in the console too).
     #[command(subcommand)]
     Audit(staff::AuditCmd),
+    /// The programme's figures: points over time (more to come).
+    #[command(subcommand)]
+    Report(report::ReportCmd),
     /// Chat as a customer in the terminal: the same conversation as Telegram and LINE.
     Chat {
         /// Act as this member (default: join as a new member).
@@ -457,6 +461,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Program(cmd) => admin::program(&loyalty, cmd).await?,
         Command::Staff(cmd) => staff::staff(&loyalty, &settings, cmd).await?,
         Command::Audit(cmd) => staff::audit(&loyalty, cmd).await?,
+        Command::Report(cmd) => report::report(&loyalty, cmd).await?,
         Command::Merchant(cmd) => admin::merchant(&loyalty, cmd).await?,
         Command::Campaign(cmd) => campaign::campaign(&loyalty, cmd, tz).await?,
         Command::Tier(cmd) => campaign::tier(&loyalty, cmd).await?,

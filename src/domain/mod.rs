@@ -21,6 +21,7 @@ pub mod points;
 pub mod purchase;
 pub mod redeem;
 pub mod refusal;
+pub mod report;
 pub mod staff;
 pub mod tier;
 pub mod time;

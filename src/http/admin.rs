@@ -39,6 +39,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(tiers))
         .routes(routes!(rewards, add_reward))
         .routes(routes!(review))
+        .routes(routes!(super::reports::points))
+        .routes(routes!(super::reports::points_csv))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, guard));

@@ -32,6 +32,7 @@ pub mod admin;
 pub mod error;
 mod payments;
 pub mod qr;
+mod reports;
 pub mod server;
 pub mod signature;
 

@@ -25,6 +25,7 @@ pub mod payments;
 mod programme;
 mod purchases;
 pub mod qr;
+pub mod reports;
 pub mod staff;
 
 pub use members::LINK_MINUTES;

@@ -385,6 +385,15 @@ macro_rules! with_operations {
                 /// The audit log, newest first.
                 read_op fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>
                     => [filter] |tx| ops::staff::audit_log(tx, &filter);
+                /// Every local day's points flows in `tz`, for the whole programme or
+                /// one shop (the roll-up and the entries after it, in one read).
+                read_op fn ledger_days(&self, tz: chrono_tz::Tz, merchant_id: &Option<String>)
+                    -> Result<std::collections::BTreeMap<chrono::NaiveDate, crate::domain::report::Flows>>
+                    => [merchant_id] |tx| ops::reports::ledger_days(tx, tz, merchant_id.as_deref());
+                /// Adds the next entries made before `cutoff` to the roll-up by local
+                /// day; whether more remain.
+                write_op fn roll_up_ledger(&self, tz: chrono_tz::Tz, cutoff: DateTime<Utc>) -> Result<bool>
+                    => [] |tx| ops::reports::roll_up(tx, tz, cutoff);
             }
             custom {
                 /// Gives back the points of payments whose hold ran out (each one a

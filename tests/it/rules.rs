@@ -7,27 +7,14 @@ use chrono::{Duration, Months};
 use serde_json::{Value, json};
 use taem::domain::time::now;
 
-const TOKEN: &str = "test-admin-token-0123456789abcdef";
+const TOKEN: &str = ADMIN_TOKEN;
 
 async fn spawn(db: TestDb) -> TestApp {
-    TestApp::spawn_with(db, &[("TAEM_ADMIN_TOKEN", TOKEN.to_string())]).await
+    TestApp::spawn_admin(db).await
 }
 
-/// Calls the admin API with the bearer token.
 async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}{path}", app.base);
-    let req = match method {
-        "GET" => app.http.get(url),
-        _ => app.http.post(url),
-    }
-    .bearer_auth(TOKEN);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    let res = req.send().await.expect("admin request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    app.admin(method, path, body).await
 }
 
 async fn add_campaign(app: &TestApp, body: Value) -> i64 {

@@ -516,21 +516,3 @@ pub(crate) async fn return_for_refund<T: Steps>(
     }
     Ok((points_back, credit_back))
 }
-
-/// What a sale's captured payments with points or store credit paid of it
-/// (minor units).
-pub(crate) async fn paid_with_points(
-    tx: &mut impl Tx,
-    merchant_id: &str,
-    receipt_id: &str,
-) -> Result<i64> {
-    let (paid,): (Option<i64>,) = tx
-        .one(
-            "SELECT CAST(SUM(amount_minor) AS BIGINT) FROM point_payments WHERE merchant_id = $1 \
-             AND receipt_id = $2 AND status = 'captured'",
-            args![merchant_id, receipt_id],
-            "point payments",
-        )
-        .await?;
-    Ok(paid.unwrap_or(0))
-}

@@ -104,11 +104,12 @@ pub(crate) async fn record_purchase<T: Steps>(
         referrer_balance,
         campaigns,
         used,
+        paid_with_points,
     } = rules::context(tx, cmd, true).await?;
     // The part of the bill paid with points earns nothing (unless the programme
     // says so): the rules price the rest.
     let paid = if cmd.points_paid_earn_nothing {
-        super::payments::paid_with_points(tx, &cmd.merchant_id, &cmd.receipt_id).await?
+        paid_with_points
     } else {
         0
     };

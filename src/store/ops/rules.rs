@@ -29,6 +29,8 @@ pub(crate) struct Context {
     pub(crate) campaigns: Vec<Campaign>,
     /// What each capped campaign has given the buyer so far.
     pub(crate) used: Vec<(i64, i64)>,
+    /// What captured payments with points or store credit paid of the receipt.
+    pub(crate) paid_with_points: i64,
 }
 
 type BuyerRow = (i64, String, i64, Option<String>, Option<i64>, bool, bool);
@@ -61,6 +63,9 @@ pub(crate) struct History {
     pub(crate) settings_version: i64,
     /// The campaigns running when the purchase happened.
     pub(crate) campaigns: Vec<CampaignRow>,
+    /// What captured payments with points or store credit paid of this
+    /// receipt (minor units).
+    pub(crate) paid_with_points: i64,
 }
 
 /// Reads what a purchase is priced with, in the fixed lock order when `lock`
@@ -111,6 +116,7 @@ pub(crate) async fn context<T: Steps>(
         referrer_balance,
         campaigns,
         used,
+        paid_with_points: history.paid_with_points,
     })
 }
 
@@ -120,13 +126,22 @@ pub(crate) async fn history(
     member_id: Option<i64>,
     cmd: &PurchaseCommand,
 ) -> Result<History> {
-    let (has_purchases, spend, settings_version) = tx
+    let (has_purchases, spend, settings_version, paid_with_points) = tx
         .one(
-            "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
-             (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
-              FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
-             (SELECT settings_version FROM program WHERE id = 1)",
-            args![member_id, window_start(cmd.now), cmd.rules.currency.code()],
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
+                 (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
+                  FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
+                 (SELECT settings_version FROM program WHERE id = 1), {}",
+                paid_with_points(4)
+            ),
+            args![
+                member_id,
+                window_start(cmd.now),
+                cmd.rules.currency.code(),
+                &cmd.merchant_id,
+                &cmd.receipt_id
+            ],
             "program",
         )
         .await?;
@@ -141,7 +156,18 @@ pub(crate) async fn history(
         spend,
         settings_version,
         campaigns,
+        paid_with_points,
     })
+}
+
+/// What captured payments paid of the purchase's receipt, as a column of the
+/// history's query: `$n` is the merchant, `$n+1` the receipt id.
+pub(crate) fn paid_with_points(n: usize) -> String {
+    format!(
+        "(SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM point_payments \
+         WHERE merchant_id = ${n} AND receipt_id = ${} AND status = 'captured')",
+        n + 1
+    )
 }
 
 /// The balance of the referrer a purchase will pay (locked on PostgreSQL).

@@ -70,6 +70,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0012_store_credit.sql",
         sql: include_str!("../../../migrations/sqlite/0012_store_credit.sql"),
     },
+    Migration {
+        file: "0013_reports.sql",
+        sql: include_str!("../../../migrations/sqlite/0013_reports.sql"),
+    },
 ];
 
 impl Migration {

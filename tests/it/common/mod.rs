@@ -54,6 +54,9 @@ impl Drop for TestDb {
 }
 
 /// The databases each test runs against.
+/// The admin API's bearer token in apps from [`TestApp::spawn_admin`].
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
 pub async fn databases() -> Vec<TestDb> {
     let mut dbs = vec![sqlite_db()];
     if let Ok(base) = std::env::var("TEST_POSTGRES_URL")
@@ -310,6 +313,28 @@ impl TestApp {
     }
 
     /// A signed GET (an empty body), as a till reads a resource.
+    /// An app with the admin API switched on (its token: [`ADMIN_TOKEN`]).
+    pub async fn spawn_admin(db: TestDb) -> TestApp {
+        TestApp::spawn_with(db, &[("TAEM_ADMIN_TOKEN", ADMIN_TOKEN.to_string())]).await
+    }
+
+    /// Calls the admin API with the bearer token.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let req = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url),
+        }
+        .bearer_auth(ADMIN_TOKEN);
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        let res = req.send().await.expect("admin request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get_signed(&self, path: &str) -> (u16, Value) {
         let req = signature::Request {
             method: "GET",

@@ -1,0 +1,122 @@
+//! `taem report`: the programme's figures, from the same computation as the
+//! admin API and the console.
+
+use clap::{Args, Subcommand};
+
+use super::friendly;
+use crate::domain::time::now;
+use crate::service::Loyalty;
+use crate::service::reports::{PointsReport, ReportQuery};
+
+#[derive(Subcommand)]
+pub(super) enum ReportCmd {
+    /// Points issued (by rule), redeemed, expired, clawed back, given back and
+    /// adjusted per period, with the outstanding balance.
+    Points(ReportArgs),
+}
+
+#[derive(Args)]
+pub(super) struct ReportArgs {
+    /// The first local day (YYYY-MM-DD; default: eleven periods before --to's).
+    #[arg(long)]
+    from: Option<String>,
+    /// The last local day (YYYY-MM-DD; default: today).
+    #[arg(long)]
+    to: Option<String>,
+    /// day, week (ISO) or month.
+    #[arg(long, default_value = "month", value_parser = ["day", "week", "month"])]
+    by: String,
+    /// Only what happened at this merchant.
+    #[arg(long)]
+    merchant: Option<String>,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    csv: bool,
+}
+
+impl ReportArgs {
+    fn query(&self) -> ReportQuery {
+        ReportQuery {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            by: Some(self.by.clone()),
+            merchant: self.merchant.clone(),
+        }
+    }
+}
+
+pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<()> {
+    match cmd {
+        ReportCmd::Points(args) => {
+            let r = loyalty
+                .points_report(&args.query(), now())
+                .await
+                .map_err(friendly)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else if args.csv {
+                print!("{}", r.csv());
+            } else {
+                print!("{}", points_text(&r));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn points_text(r: &PointsReport) -> String {
+    let mut out = format!(
+        "points by {} from {} to {} ({}){}\n",
+        match r.range.by {
+            crate::domain::report::Grain::Day => "day",
+            crate::domain::report::Grain::Week => "week",
+            crate::domain::report::Grain::Month => "month",
+        },
+        r.range.from,
+        r.range.to,
+        r.range.time_zone,
+        r.range
+            .merchant_id
+            .as_ref()
+            .map(|m| format!(", merchant {m}"))
+            .unwrap_or_default()
+    );
+    out.push_str(&format!(
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}\n",
+        "period",
+        "issued",
+        "redeemed",
+        "expired",
+        "clawback",
+        "released",
+        "adj -",
+        "net",
+        "outstanding"
+    ));
+    for p in &r.periods {
+        let f = &p.flows;
+        out.push_str(&format!(
+            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}\n",
+            p.period.label,
+            p.issued,
+            f.redeemed,
+            f.expired,
+            f.clawed_back,
+            f.released,
+            f.adjusted_down,
+            p.net_change,
+            p.outstanding_end
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "-".into())
+        ));
+    }
+    let t = &r.total;
+    out.push_str(&format!(
+        "issued by rule: base {}, tier {}, campaign {}, referral {}, manual {}\n",
+        t.issued_base, t.issued_tier, t.issued_campaign, t.issued_referral, t.issued_manual
+    ));
+    out
+}

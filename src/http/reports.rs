@@ -1,0 +1,54 @@
+//! The admin API's reports (`/admin/v1/reports/...`): the same computation as
+//! `taem report` and the console's reports, as JSON or (`.csv`) CSV.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState, Problem};
+use crate::domain::time::now;
+use crate::service::reports::{PointsReport, ReportQuery};
+
+/// Points over time: issued by rule, redeemed, expired, clawed back, given
+/// back and adjusted per day, ISO week or month in the programme's time zone,
+/// and the outstanding balance at each period's start and end (for the whole
+/// programme; a shop's report has none)
+#[utoipa::path(
+    get,
+    path = "/reports/points",
+    operation_id = "pointsReport",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = PointsReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
+pub(super) async fn points(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let r = state.loyalty.points_report(&q, now()).await?;
+    Ok(Json(r).into_response())
+}
+
+/// The same report as CSV, one line per period
+#[utoipa::path(
+    get,
+    path = "/reports/points.csv",
+    operation_id = "pointsReportCsv",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report as CSV", content_type = "text/csv", body = String),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
+pub(super) async fn points_csv(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let r = state.loyalty.points_report(&q, now()).await?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], r.csv()).into_response())
+}

@@ -1,0 +1,215 @@
+//! Reports: one computation for the CLI, the admin API and the console, so
+//! they never disagree. The figures are sums of ledger entries by local day in
+//! the programme's time zone (see `docs/REPORTS.md` for what each means).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Loyalty, Result, invalid};
+use crate::domain::report::{self, Flows, Grain, PointsRow};
+use crate::store::Store;
+
+/// Entries younger than this are left out of the roll-up (a transaction that
+/// made them may still be committing); reports read them from the ledger.
+const ROLL_UP_MARGIN_MINUTES: i64 = 10;
+
+/// Most periods in one report.
+const MAX_PERIODS: usize = 1_000;
+
+/// What a report covers: local dates (inclusive), the length of its periods,
+/// and optionally one shop.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// The first local day (`YYYY-MM-DD`); default: the start of the period
+    /// eleven periods before `to`'s
+    #[serde(default)]
+    #[param(value_type = Option<String>, example = "2026-01-01")]
+    pub from: Option<String>,
+    /// The last local day (`YYYY-MM-DD`); default: today
+    #[serde(default)]
+    #[param(value_type = Option<String>, example = "2026-12-31")]
+    pub to: Option<String>,
+    /// `day`, `week` (ISO, Monday to Sunday) or `month` (default)
+    #[serde(default)]
+    #[param(value_type = Option<String>, example = "month")]
+    pub by: Option<String>,
+    /// Only what happened at this shop
+    #[serde(default)]
+    pub merchant: Option<String>,
+}
+
+/// The range a report covers, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Range {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub by: Grain,
+    /// The programme's time zone, in which days, weeks and months are counted
+    pub time_zone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<String>,
+}
+
+/// Points issued, redeemed, expired, clawed back and given back per period,
+/// with the outstanding balance (the whole programme's report).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PointsReport {
+    #[serde(flatten)]
+    pub range: Range,
+    pub periods: Vec<PointsRow>,
+    /// The whole range's flows
+    pub total: Flows,
+    pub total_issued: i64,
+    pub total_net_change: i64,
+}
+
+fn date(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<NaiveDate>()
+                .map_err(|_| invalid(field, format!("{v:?} is not a date such as 2026-11-30")))
+        })
+        .transpose()
+}
+
+impl Loyalty {
+    /// The range a query asks for, checked, in the programme's time zone.
+    pub async fn report_range(&self, q: &ReportQuery, now: DateTime<Utc>) -> Result<Range> {
+        let by = match q.by.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            None => Grain::Month,
+            Some(b) => Grain::parse(b)
+                .ok_or_else(|| invalid("by", format!("{b:?}: use day, week or month")))?,
+        };
+        let to = date("to", q.to.as_deref())?.unwrap_or(report::local_day(now, self.tz));
+        let from = match date("from", q.from.as_deref())? {
+            Some(f) => f,
+            None => {
+                let mut start = by.start(to);
+                for _ in 0..11 {
+                    start = by.start(start - Duration::days(1));
+                }
+                start
+            }
+        };
+        if from > to {
+            return Err(invalid("from", "must not be after to"));
+        }
+        if report::periods(from, to, by).len() > MAX_PERIODS {
+            return Err(invalid(
+                "by",
+                format!("at most {MAX_PERIODS} periods: a longer one, or a shorter range"),
+            ));
+        }
+        let merchant_id = match q
+            .merchant
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            None => None,
+            Some(m) => match self.store.merchant(m).await {
+                Ok(found) => Some(found.id),
+                Err(crate::store::StoreError::NotFound(_)) => {
+                    return Err(invalid("merchant", format!("no merchant has the id {m:?}")));
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        Ok(Range {
+            from,
+            to,
+            by,
+            time_zone: self.tz.name().to_string(),
+            merchant_id,
+        })
+    }
+
+    /// Points over time: issued (by rule), redeemed, expired, clawed back,
+    /// given back and adjusted per period, and the outstanding balance at each
+    /// period's start and end (for the whole programme).
+    pub async fn points_report(&self, q: &ReportQuery, now: DateTime<Utc>) -> Result<PointsReport> {
+        let range = self.report_range(q, now).await?;
+        let days = self.store.ledger_days(self.tz, &range.merchant_id).await?;
+        let periods = report::periods(range.from, range.to, range.by);
+        let rows = report::points_report(&days, &periods, range.merchant_id.is_none());
+        let mut total = Flows::default();
+        for r in &rows {
+            total.merge(&r.flows);
+        }
+        Ok(PointsReport {
+            range,
+            total_issued: total.issued(),
+            total_net_change: total.net(),
+            total,
+            periods: rows,
+        })
+    }
+
+    /// Brings the reports' roll-up up to date (entries older than a few
+    /// minutes); `serve` does this every few minutes.
+    pub async fn roll_up_reports(&self, now: DateTime<Utc>) -> Result<()> {
+        roll_up(self.store.as_ref(), self.tz, now).await
+    }
+}
+
+/// Brings the reports' roll-up up to date, a chunk of entries per transaction.
+pub async fn roll_up(store: &dyn Store, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<()> {
+    let cutoff = now - Duration::minutes(ROLL_UP_MARGIN_MINUTES);
+    while store.roll_up_ledger(tz, cutoff).await? {}
+    Ok(())
+}
+
+impl PointsReport {
+    /// The report as CSV: a header, then one line per period.
+    pub fn csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header = [
+            "period",
+            "first_day",
+            "last_day",
+            "issued_base",
+            "issued_tier",
+            "issued_campaign",
+            "issued_referral",
+            "issued_manual",
+            "issued",
+            "redeemed",
+            "expired",
+            "clawed_back",
+            "released",
+            "adjusted_down",
+            "net_change",
+            "outstanding_start",
+            "outstanding_end",
+        ];
+        let _ = w.write_record(header);
+        for r in &self.periods {
+            let f = &r.flows;
+            let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+            let _ = w.write_record([
+                r.period.label.clone(),
+                r.period.first.to_string(),
+                r.period.last.to_string(),
+                f.issued_base.to_string(),
+                f.issued_tier.to_string(),
+                f.issued_campaign.to_string(),
+                f.issued_referral.to_string(),
+                f.issued_manual.to_string(),
+                r.issued.to_string(),
+                f.redeemed.to_string(),
+                f.expired.to_string(),
+                f.clawed_back.to_string(),
+                f.released.to_string(),
+                f.adjusted_down.to_string(),
+                r.net_change.to_string(),
+                opt(r.outstanding_start),
+                opt(r.outstanding_end),
+            ]);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+}

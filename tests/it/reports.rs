@@ -1,0 +1,309 @@
+//! Reports reconcile to the ledger: on generated histories (purchases,
+//! refunds, redemptions, adjustments, expiry, payments at the till) on both
+//! stores, with the roll-up built at random moments, every period starts where
+//! the last one ended, moves by exactly what it lists, and the last one ends at
+//! the members' balances. And a purchase late on the last night of a month in
+//! Bangkok counts in that month.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{RngExt, SeedableRng};
+use serde_json::json;
+use taem::domain::model::Merchant;
+use taem::domain::report::{Grain, PointsRow};
+use taem::domain::time::now;
+use taem::service::reports::ReportQuery;
+use taem::service::{ProgramChange, PurchaseRequest, RefundRequest};
+
+use crate::common::*;
+
+fn purchase_at(receipt: &str, amount: &str, member: &str) -> PurchaseRequest {
+    PurchaseRequest {
+        receipt_id: receipt.into(),
+        amount: amount.into(),
+        currency: "THB".into(),
+        member_code: Some(member.into()),
+        occurred_at: None,
+        items: None,
+    }
+}
+
+fn query(from: DateTime<Utc>, to: DateTime<Utc>, by: &str) -> ReportQuery {
+    let day = |t: DateTime<Utc>| {
+        t.with_timezone(&chrono_tz::Asia::Bangkok)
+            .date_naive()
+            .to_string()
+    };
+    ReportQuery {
+        from: Some(day(from)),
+        to: Some(day(to)),
+        by: Some(by.into()),
+        merchant: None,
+    }
+}
+
+/// Each period starts where the last ended and moves by what it lists; the
+/// first starts at `start`.
+fn assert_chained(rows: &[PointsRow], start: i64) -> i64 {
+    let mut balance = start;
+    for r in rows {
+        let f = &r.flows;
+        assert_eq!(r.outstanding_start, Some(balance), "{}", r.period.label);
+        let moved =
+            f.issued_base + f.issued_tier + f.issued_campaign + f.issued_referral + f.issued_manual
+                - f.redeemed
+                - f.expired
+                - f.clawed_back
+                + f.released
+                - f.adjusted_down;
+        assert_eq!(r.net_change, moved, "{}", r.period.label);
+        balance += moved;
+        assert_eq!(r.outstanding_end, Some(balance), "{}", r.period.label);
+    }
+    balance
+}
+
+/// A random history of `steps` operations from `start`, an hour or more apart;
+/// the roll-up is brought up to date now and then. Returns when it ended.
+async fn generate(
+    t: &TestStore,
+    merchant: &Merchant,
+    seed: u64,
+    (start, steps): (DateTime<Utc>, usize),
+) -> DateTime<Utc> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let loyalty = &t.loyalty;
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        members.push(t.member().await);
+    }
+    let reward = t.reward(60, None, None).await;
+    let mut receipts: Vec<String> = Vec::new();
+    let mut when = start;
+    for step in 0..steps {
+        when += Duration::minutes(rng.random_range(60..2_000));
+        let m = &members[rng.random_range(0..members.len())];
+        match rng.random_range(0..10) {
+            0..=3 => {
+                let receipt = format!("s{seed}-{step}");
+                let amount = format!(
+                    "{}.{:02}",
+                    rng.random_range(20..900),
+                    rng.random_range(0..100)
+                );
+                loyalty
+                    .record_purchase(merchant, purchase_at(&receipt, &amount, &m.code), when)
+                    .await
+                    .expect("purchase");
+                receipts.push(receipt);
+            }
+            4 if !receipts.is_empty() => {
+                let receipt = receipts[rng.random_range(0..receipts.len())].clone();
+                let refund = RefundRequest {
+                    refund_id: format!("r{seed}-{step}"),
+                    receipt_id: receipt,
+                    amount: format!("{}.00", rng.random_range(1..200)),
+                    currency: None,
+                };
+                // More than is left to refund is refused, and changes nothing.
+                let _ = loyalty.record_refund(merchant, refund, when).await;
+            }
+            5 | 6 => {
+                let _ = loyalty.redeem(m.id, reward.id, None, when).await;
+            }
+            7 => {
+                let delta = rng.random_range(-40..80);
+                if delta != 0 {
+                    let _ = loyalty.adjust(m.id, delta, "generated", when).await;
+                }
+            }
+            8 => {
+                loyalty.expire_due(when).await.expect("expiry");
+            }
+            _ => {
+                t.store
+                    .roll_up_ledger(chrono_tz::Asia::Bangkok, when)
+                    .await
+                    .expect("roll-up");
+            }
+        }
+    }
+    when
+}
+
+#[tokio::test]
+async fn the_points_report_reconciles_to_the_ledger_on_generated_histories() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        // Points expire after a month, so expiry happens in the history.
+        t.loyalty
+            .change_program(ProgramChange {
+                expiry_months: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let merchant = t.merchant().await;
+        let start = now() - Duration::days(200);
+        let mut end = start;
+        for seed in 1..=3 {
+            end = generate(&t, &merchant, seed, (end, 60)).await;
+        }
+        let balances: i64 = t
+            .store
+            .audit()
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.balance)
+            .sum();
+        let today = now();
+        let mut by_grain = Vec::new();
+        for by in ["day", "week", "month"] {
+            let r = t
+                .loyalty
+                .points_report(&query(start, today, by), today)
+                .await
+                .unwrap();
+            let last = assert_chained(&r.periods, 0);
+            assert_eq!(
+                last, balances,
+                "{} ends at the members' balances",
+                t.db.backend
+            );
+            assert_eq!(r.total_net_change, balances);
+            by_grain.push(r.total);
+        }
+        assert!(by_grain.windows(2).all(|w| w[0] == w[1]), "{by_grain:?}");
+        assert!(by_grain[0].expired > 0 && by_grain[0].redeemed > 0 && by_grain[0].clawed_back > 0);
+        // Rolled up or read from the ledger: the same figures.
+        let before = t
+            .loyalty
+            .points_report(&query(start, today, "day"), today)
+            .await
+            .unwrap();
+        t.loyalty
+            .roll_up_reports(today + Duration::hours(1))
+            .await
+            .unwrap();
+        let after = t
+            .loyalty
+            .points_report(&query(start, today, "day"), today)
+            .await
+            .unwrap();
+        assert_eq!(before.periods, after.periods);
+        // A later window starts at what was outstanding then.
+        let mid = start + Duration::days(60);
+        let r = t
+            .loyalty
+            .points_report(&query(mid, today, "week"), today)
+            .await
+            .unwrap();
+        let opening = r.periods[0].outstanding_start.unwrap();
+        assert_eq!(assert_chained(&r.periods, opening), balances);
+        // A shop's report lists flows only.
+        let mut q = query(start, today, "month");
+        q.merchant = Some(merchant.id.clone());
+        let shop = t.loyalty.points_report(&q, today).await.unwrap();
+        assert!(shop.periods.iter().all(|p| p.outstanding_end.is_none()));
+        assert_eq!(shop.total.issued_base, by_grain[0].issued_base);
+        assert_eq!(shop.total.issued_manual, 0, "adjustments belong to no shop");
+    }
+}
+
+#[tokio::test]
+async fn a_purchase_at_half_past_eleven_on_the_last_night_of_a_month_counts_in_that_month() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let merchant = t.merchant().await;
+        let m = t.member().await;
+        // 23:30 on 31 October in Bangkok is 16:30 UTC; 00:30 on 1 November is 17:30 UTC.
+        let late: DateTime<Utc> = "2026-10-31T16:30:00Z".parse().unwrap();
+        let early: DateTime<Utc> = "2026-10-31T17:30:00Z".parse().unwrap();
+        for (receipt, amount, at) in [("oct", "250.00", late), ("nov", "500.00", early)] {
+            t.loyalty
+                .record_purchase(&merchant, purchase_at(receipt, amount, &m.code), at)
+                .await
+                .unwrap();
+        }
+        let q = ReportQuery {
+            from: Some("2026-10-01".into()),
+            to: Some("2026-11-30".into()),
+            by: Some("month".into()),
+            merchant: None,
+        };
+        for rolled_up in [false, true] {
+            if rolled_up {
+                t.loyalty.roll_up_reports(now()).await.unwrap();
+            }
+            let r = t.loyalty.points_report(&q, now()).await.unwrap();
+            let issued: Vec<(&str, i64)> = r
+                .periods
+                .iter()
+                .map(|p| (p.period.label.as_str(), p.issued))
+                .collect();
+            assert_eq!(
+                issued,
+                [("2026-10", 10), ("2026-11", 20)],
+                "{}",
+                t.db.backend
+            );
+            assert_eq!(r.range.by, Grain::Month);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_admin_api_gives_the_points_report_and_refuses_a_bad_query() {
+    for db in databases().await {
+        let app = TestApp::spawn_admin(db).await;
+        let m = app.t.member().await;
+        let (status, _) = app
+            .post_signed("/v1/purchases", &purchase("P-1", "250.00", Some(&m.code)))
+            .await;
+        assert_eq!(status, 201);
+        app.t.grant(&m, 5, now()).await;
+        let (status, r) = app
+            .admin("GET", "/admin/v1/reports/points?by=day", None)
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let last = r["periods"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (
+                &last["issued_base"],
+                &last["issued_manual"],
+                &last["outstanding_end"]
+            ),
+            (&json!(10), &json!(5), &json!(15))
+        );
+        assert_eq!(r["time_zone"], "Asia/Bangkok");
+        let (status, problem) = app
+            .admin("GET", "/admin/v1/reports/points?by=year", None)
+            .await;
+        assert_eq!(status, 422);
+        assert_eq!(problem["field"], "by");
+        let (status, problem) = app
+            .admin(
+                "GET",
+                "/admin/v1/reports/points?from=2026-12-01&to=2026-11-01",
+                None,
+            )
+            .await;
+        assert_eq!((status, problem["field"].as_str()), (422, Some("from")));
+        let res = app
+            .http
+            .get(format!("{}/admin/v1/reports/points.csv?by=day", app.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+        let csv = res.text().await.unwrap();
+        assert!(
+            csv.starts_with("period,first_day,last_day,issued_base"),
+            "{csv}"
+        );
+        assert!(csv.trim_end().ends_with(",15,0,15"), "{csv}");
+        app.t.assert_ledger_holds().await;
+        app.shutdown().await;
+    }
+}
