@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo bench --bench console                               # SQLite
 //! cargo bench --bench console -- --members 10000 --purchases 100000 --requests 200
+//! cargo bench --bench console -- --days 730          # purchases over two years
 //! BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:55432/postgres cargo bench --bench console
 //! ```
 //!
@@ -48,6 +49,8 @@ const LAST: [&str; 8] = [
 struct Options {
     members: usize,
     purchases: usize,
+    /// Days the purchases are spread over, ending yesterday.
+    days: i64,
     requests: usize,
     postgres: Option<String>,
 }
@@ -56,6 +59,7 @@ fn options() -> anyhow::Result<Options> {
     let mut o = Options {
         members: 100_000,
         purchases: 1_000_000,
+        days: 330,
         requests: 500,
         postgres: std::env::var("BENCH_POSTGRES_URL")
             .ok()
@@ -73,11 +77,12 @@ fn options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--members" => o.members = value()?,
             "--purchases" => o.purchases = value()?,
+            "--days" => o.days = value()? as i64,
             "--requests" => o.requests = value()?,
             "--bench" => {}
             other => anyhow::bail!(
                 "unknown option {other}\nusage: cargo bench --bench console -- \
-                 [--members N] [--purchases N] [--requests N]"
+                 [--members N] [--purchases N] [--days N] [--requests N]"
             ),
         }
     }
@@ -122,15 +127,21 @@ fn rows(o: &Options) -> Seed {
 }
 
 /// Purchase `k` of the seed (member index, amount in satang, points, when),
-/// spread over the last 11 months; each has its entry and lot, and every
+/// spread over the last `--days` days (330 by default); each has its entry and lot, and every
 /// member's balance is the sum of their entries.
 fn purchase(o: &Options, k: usize) -> (usize, i64, i64, chrono::DateTime<chrono::Utc>) {
     let member = k % o.members;
     let amount = 10_000 + (k as i64 * 7919) % 90_000;
     let at = now()
-        - chrono::Duration::minutes(((k as i64) * 37) % (330 * 24 * 60))
+        - chrono::Duration::minutes(((k as i64) * 37) % (o.days * 24 * 60))
         - chrono::Duration::days(1);
     (member, amount, amount / 2_500, at)
+}
+
+/// A seeded lot's expiry: a year on, but never due during the run, so the
+/// server's expiry sweep does not write to the ledger while it is measured.
+fn lot_expiry(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    (at + chrono::Duration::days(365)).max(now() + chrono::Duration::days(30))
 }
 
 fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -186,7 +197,7 @@ fn seed_sqlite(path: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
                 mid,
                 points,
                 when,
-                ts(at + chrono::Duration::days(365)),
+                ts(lot_expiry(at)),
                 s.merchant.id
             ])?;
             e.execute(rusqlite::params![
@@ -252,7 +263,8 @@ async fn seed_postgres(url: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
                           '[{\"rule\":\"base\",\"points\":' || points || '}]', bal, id, at, at FROM r), \
              l AS (INSERT INTO lots (id, member_id, points, remaining, earned_at, available_at, expires_at, \
                    merchant_id, purchase_id) OVERRIDING SYSTEM VALUE \
-                   SELECT id, mid, points, points, at, at, at + interval '365 days', $7, id FROM r) \
+                   SELECT id, mid, points, points, at, at, \
+                          GREATEST(at + interval '365 days', now() + interval '30 days'), $7, id FROM r) \
              INSERT INTO entries (id, member_id, kind, points, balance_after, merchant_id, purchase_id, lot_id, \
                    created_at) OVERRIDING SYSTEM VALUE \
              SELECT id, mid, 'earn', points, bal, $7, id, id, at FROM r",
@@ -277,6 +289,33 @@ async fn seed_postgres(url: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
     }
     sqlx::raw_sql("ANALYZE").execute(&mut conn).await?;
     conn.close().await?;
+    Ok(())
+}
+
+/// A report over the last two years.
+fn two_years(by: &str) -> taem::service::reports::ReportQuery {
+    taem::service::reports::ReportQuery {
+        from: Some((now() - chrono::Duration::days(730)).date_naive().to_string()),
+        to: None,
+        by: Some(by.into()),
+        merchant: None,
+    }
+}
+
+/// Times the points report with every entry read from the ledger, then
+/// building the roll-up, before the server starts (its sweep would build it).
+async fn time_roll_up(url: &str) -> anyhow::Result<()> {
+    let store = store::connect(url).await?;
+    let loyalty = Loyalty::new(store, chrono_tz::Asia::Bangkok);
+    let once = |label: &str, took: Duration| {
+        println!("  {label:<34} {:>8.0} ms (once)", took.as_secs_f64() * 1000.0);
+    };
+    let start = Instant::now();
+    loyalty.points_report(&two_years("day"), now()).await?;
+    once("report: points by day, no roll-up", start.elapsed());
+    let start = Instant::now();
+    loyalty.roll_up_reports(now()).await?;
+    once("report: building the roll-up", start.elapsed());
     Ok(())
 }
 
@@ -342,6 +381,7 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
         o.purchases,
         started.elapsed().as_secs_f64()
     );
+    time_roll_up(url).await?;
     let settings = taem::config::Settings::from_lookup(|k| match k {
         "DATABASE_URL" => Some(url.to_string()),
         "TAEM_HTTP_ADDR" => Some("127.0.0.1:0".into()),
@@ -540,6 +580,25 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
     }
     Timings(reserves).print("till: reserve points (pay code)");
     Timings(captures).print("till: capture the payment");
+
+    // Reports, through the service, with the roll-up the server keeps.
+    for (label, by, shop) in [
+        ("report: points by day, 2 years", "day", false),
+        ("report: points by month, 2 years", "month", false),
+        ("report: a shop's points by week", "week", true),
+    ] {
+        let mut q = two_years(by);
+        if shop {
+            q.merchant = Some(merchant.clone());
+        }
+        let mut runs = Vec::new();
+        for _ in 0..30 {
+            let start = Instant::now();
+            loyalty.points_report(&q, now()).await?;
+            runs.push(start.elapsed());
+        }
+        Timings(runs).print(label);
+    }
     app.shutdown().await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use crate::domain::earn::Breakdown;
 use crate::domain::ledger::EntryKind;
 use crate::domain::report::{Earned, Flows, Measure, classify, local_day};
-use crate::store::sql::{Tx, args};
+use crate::store::sql::{Tx, Value, args};
 use crate::store::{Result, StoreError};
 
 /// Flows by (local day, shop: '' for none).
@@ -20,6 +20,9 @@ type DayFlows = BTreeMap<(NaiveDate, String), Flows>;
 
 /// Entries read at a time when rolling up.
 const CHUNK: i64 = 20_000;
+
+/// Roll-up rows added by one statement.
+const UPSERT_ROWS: usize = 1_000;
 
 /// The roll-up's mark: its time zone and the last entry it holds.
 async fn mark<T: Tx>(tx: &mut T, lock: bool) -> Result<(String, i64)> {
@@ -164,21 +167,47 @@ pub(crate) async fn roll_up<T: Tx>(tx: &mut T, tz: Tz, cutoff: DateTime<Utc>) ->
     }
     let mut flows = DayFlows::new();
     flows_of_entries(tx, tz, (upto, end), &mut flows).await?;
+    // (day, shop, measure, points), added in statements of many rows each.
+    let mut rows: Vec<(String, &str, &str, i64)> = Vec::new();
     for ((day, merchant), f) in &flows {
         let day = day.format("%Y-%m-%d").to_string();
         for m in Measure::ALL {
-            let points = f.get(m);
-            if points == 0 {
-                continue;
+            if f.get(m) != 0 {
+                rows.push((day.clone(), merchant, m.as_str(), f.get(m)));
             }
-            tx.exec(
-                "INSERT INTO report_days (tz, day, merchant_id, measure, points) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tz, day, merchant_id, measure) \
-                 DO UPDATE SET points = report_days.points + excluded.points",
-                args![tz.name(), &day, merchant, m.as_str(), points],
-            )
-            .await?;
         }
+    }
+    for batch in rows.chunks(UPSERT_ROWS) {
+        let mut values = Vec::with_capacity(batch.len() * 5);
+        let mut tuples = Vec::with_capacity(batch.len());
+        for (i, (day, merchant, measure, points)) in batch.iter().enumerate() {
+            let n = i * 5;
+            tuples.push(format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+            values.extend([
+                Value::from(tz.name()),
+                Value::from(day.as_str()),
+                Value::from(*merchant),
+                Value::from(*measure),
+                Value::from(*points),
+            ]);
+        }
+        tx.exec(
+            &format!(
+                "INSERT INTO report_days (tz, day, merchant_id, measure, points) VALUES {} \
+                 ON CONFLICT (tz, day, merchant_id, measure) \
+                 DO UPDATE SET points = report_days.points + excluded.points",
+                tuples.join(", ")
+            ),
+            &values,
+        )
+        .await?;
     }
     tx.exec(
         "UPDATE report_marks SET tz = $1, upto_id = $2 WHERE name = 'ledger'",
