@@ -295,7 +295,11 @@ async fn seed_postgres(url: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
 /// A report over the last two years.
 fn two_years(by: &str) -> taem::service::reports::ReportQuery {
     taem::service::reports::ReportQuery {
-        from: Some((now() - chrono::Duration::days(730)).date_naive().to_string()),
+        from: Some(
+            (now() - chrono::Duration::days(730))
+                .date_naive()
+                .to_string(),
+        ),
         to: None,
         by: Some(by.into()),
         merchant: None,
@@ -308,7 +312,10 @@ async fn time_roll_up(url: &str) -> anyhow::Result<()> {
     let store = store::connect(url).await?;
     let loyalty = Loyalty::new(store, chrono_tz::Asia::Bangkok);
     let once = |label: &str, took: Duration| {
-        println!("  {label:<34} {:>8.0} ms (once)", took.as_secs_f64() * 1000.0);
+        println!(
+            "  {label:<34} {:>8.0} ms (once)",
+            took.as_secs_f64() * 1000.0
+        );
     };
     let start = Instant::now();
     loyalty.points_report(&two_years("day"), now()).await?;

@@ -5,21 +5,26 @@ use super::*;
 pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Result<()> {
     let (p, out) = match cmd {
         ProgramCmd::Show(out) => (loyalty.program().await.map_err(friendly)?, out),
-        ProgramCmd::Set {
-            name,
-            expiry_months,
-            pending_days,
-            currency,
-            referrer_points,
-            referee_points,
-            referral_min_spend,
-            session_idle_hours,
-            pay_rate,
-            pay_min_points,
-            pay_hold_minutes,
-            pay_earns,
-            out,
-        } => {
+        ProgramCmd::Set(set) => {
+            let ProgramSet {
+                name,
+                expiry_months,
+                pending_days,
+                currency,
+                referrer_points,
+                referee_points,
+                referral_min_spend,
+                session_idle_hours,
+                pay_rate,
+                pay_min_points,
+                pay_hold_minutes,
+                pay_earns,
+                point_value,
+                breakage,
+                gross_margin,
+                abc,
+                out,
+            } = *set;
             let change = crate::service::ProgramChange {
                 name,
                 expiry_months,
@@ -33,6 +38,10 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
                 pay_min_points,
                 pay_hold_minutes,
                 pay_earns,
+                point_value,
+                breakage,
+                gross_margin,
+                abc,
             };
             (loyalty.change_program(change).await.map_err(friendly)?, out)
         }

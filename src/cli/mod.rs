@@ -112,47 +112,64 @@ enum ProgramCmd {
     /// Show the program settings.
     Show(JsonFlag),
     /// Change the program settings (a running server applies them from the next purchase on).
-    Set {
-        #[arg(long)]
-        name: Option<String>,
-        /// Months until earned points expire (at the end of that local day).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=120))]
-        expiry_months: Option<u32>,
-        /// Days before earned points can be spent.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=365))]
-        pending_days: Option<u32>,
-        /// Currency of tier thresholds and minimum spends (ISO 4217).
-        #[arg(long)]
-        currency: Option<String>,
-        /// Points for the member who invited a friend, paid on the friend's
-        /// first qualifying purchase.
-        #[arg(long)]
-        referrer_points: Option<i64>,
-        /// Points for the invited friend on that purchase.
-        #[arg(long)]
-        referee_points: Option<i64>,
-        /// The smallest first purchase that pays a referral.
-        #[arg(long)]
-        referral_min_spend: Option<String>,
-        /// Hours after which an unused console session ends (default 12).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=720))]
-        session_idle_hours: Option<u32>,
-        /// What points are worth when paying at the till, e.g. 4:1 (4 points pay
-        /// 1 of the currency), or off.
-        #[arg(long)]
-        pay_rate: Option<String>,
-        /// The fewest points a payment with points takes.
-        #[arg(long)]
-        pay_min_points: Option<i64>,
-        /// Minutes a payment's points stay held before they go back.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
-        pay_hold_minutes: Option<u32>,
-        /// Whether the part of a bill paid with points earns points (default false).
-        #[arg(long)]
-        pay_earns: Option<bool>,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
+    Set(Box<ProgramSet>),
+}
+
+#[derive(Args)]
+struct ProgramSet {
+    #[arg(long)]
+    name: Option<String>,
+    /// Months until earned points expire (at the end of that local day).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=120))]
+    expiry_months: Option<u32>,
+    /// Days before earned points can be spent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=365))]
+    pending_days: Option<u32>,
+    /// Currency of tier thresholds and minimum spends (ISO 4217).
+    #[arg(long)]
+    currency: Option<String>,
+    /// Points for the member who invited a friend, paid on the friend's
+    /// first qualifying purchase.
+    #[arg(long)]
+    referrer_points: Option<i64>,
+    /// Points for the invited friend on that purchase.
+    #[arg(long)]
+    referee_points: Option<i64>,
+    /// The smallest first purchase that pays a referral.
+    #[arg(long)]
+    referral_min_spend: Option<String>,
+    /// Hours after which an unused console session ends (default 12).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=720))]
+    session_idle_hours: Option<u32>,
+    /// What points are worth when paying at the till, e.g. 4:1 (4 points pay
+    /// 1 of the currency), or off.
+    #[arg(long)]
+    pay_rate: Option<String>,
+    /// The fewest points a payment with points takes.
+    #[arg(long)]
+    pay_min_points: Option<i64>,
+    /// Minutes a payment's points stay held before they go back.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pay_hold_minutes: Option<u32>,
+    /// Whether the part of a bill paid with points earns points (default false).
+    #[arg(long)]
+    pay_earns: Option<bool>,
+    /// What one point is worth in reports (e.g. 0.25), or auto: what
+    /// redeemed points bought on average.
+    #[arg(long)]
+    point_value: Option<String>,
+    /// Breakage (percent of points never redeemed) to use instead of the
+    /// estimate, or auto.
+    #[arg(long)]
+    breakage: Option<String>,
+    /// The gross margin on sales in percent, for campaign ROI, or none.
+    #[arg(long)]
+    gross_margin: Option<String>,
+    /// The A/B/C cut points in percent of members' sales (default 80,95).
+    #[arg(long)]
+    abc: Option<String>,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Subcommand)]

@@ -6,13 +6,26 @@ use clap::{Args, Subcommand};
 use super::friendly;
 use crate::domain::time::now;
 use crate::service::Loyalty;
-use crate::service::reports::{PointsReport, ReportQuery};
+use crate::service::reports::{LiabilityReport, PointsReport, ReportQuery};
 
 #[derive(Subcommand)]
 pub(super) enum ReportCmd {
     /// Points issued (by rule), redeemed, expired, clawed back, given back and
     /// adjusted per period, with the outstanding balance.
     Points(ReportArgs),
+    /// What the points members hold are worth: a point's value, breakage by
+    /// monthly cohort, the expected cost, and what expires in the next 12 months.
+    Liability(OutArgs),
+}
+
+#[derive(Args)]
+pub(super) struct OutArgs {
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV (the cohorts).
+    #[arg(long)]
+    csv: bool,
 }
 
 #[derive(Args)]
@@ -63,8 +76,76 @@ pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<
                 print!("{}", points_text(&r));
             }
         }
+        ReportCmd::Liability(out) => {
+            let r = loyalty.liability_report(now()).await.map_err(friendly)?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else if out.csv {
+                print!("{}", r.csv());
+            } else {
+                print!("{}", liability_text(&r));
+            }
+        }
     }
     Ok(())
+}
+
+fn liability_text(r: &LiabilityReport) -> String {
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = format!(
+        "liability at {} ({})\n\
+         outstanding {} points, spendable {} points\n\
+         point value {} {} ({})\n\
+         value {} {}, breakage {} % ({}), expected cost {} {}\n",
+        r.as_of.with_timezone(
+            &r.time_zone
+                .parse::<chrono_tz::Tz>()
+                .unwrap_or(chrono_tz::UTC)
+        ),
+        r.time_zone,
+        r.outstanding_points,
+        r.spendable_points,
+        or_dash(&r.point_value),
+        r.currency,
+        serde_json::to_value(&r.point_value_source)
+            .ok()
+            .and_then(|v| v["source"].as_str().map(str::to_string))
+            .unwrap_or_default(),
+        or_dash(&r.value),
+        r.currency,
+        r.breakage_percent,
+        serde_json::to_value(r.breakage_method)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        or_dash(&r.expected_cost),
+        r.currency,
+    );
+    out.push_str(&format!(
+        "{:<8} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10} {:>9}\n",
+        "cohort", "issued", "redeemed", "expired", "taken", "remaining", "expected", "breakage"
+    ));
+    for c in &r.cohorts {
+        out.push_str(&format!(
+            "{:<8} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10} {:>9}\n",
+            c.month,
+            c.issued,
+            c.redeemed,
+            c.expired,
+            c.taken,
+            c.remaining,
+            c.expected_redeemed,
+            c.breakage_bp
+                .map(|b| format!("{}.{:02} %", b / 100, b % 100))
+                .unwrap_or_else(|| "-".into())
+        ));
+    }
+    out.push_str("expiring:");
+    for e in &r.expiring {
+        out.push_str(&format!(" {} {}", e.month, e.points));
+    }
+    out.push('\n');
+    out
 }
 
 fn points_text(r: &PointsReport) -> String {

@@ -9,6 +9,7 @@ pub mod credit;
 pub mod earn;
 pub mod guess;
 pub mod ledger;
+pub mod liability;
 pub mod locale;
 pub mod model;
 pub mod money;

@@ -42,6 +42,8 @@ pub struct Program {
     pub pay_hold_minutes: u32,
     /// Whether the part of a bill paid with points earns points.
     pub pay_earns: bool,
+    /// What reports value points at, and how they cut.
+    pub reports: crate::domain::liability::ReportSettings,
     /// Moves with every change of these settings (tiers included): a purchase
     /// priced under settings of another version is priced again.
     #[serde(skip)]
@@ -62,6 +64,7 @@ impl Default for Program {
             pay_min_points: 1,
             pay_hold_minutes: 5,
             pay_earns: false,
+            reports: Default::default(),
             version: 0,
         }
     }

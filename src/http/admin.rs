@@ -41,6 +41,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(review))
         .routes(routes!(super::reports::points))
         .routes(routes!(super::reports::points_csv))
+        .routes(routes!(super::reports::liability))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, guard));

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, Problem};
 use crate::domain::time::now;
-use crate::service::reports::{PointsReport, ReportQuery};
+use crate::service::reports::{LiabilityReport, PointsReport, ReportQuery};
 
 /// Points over time: issued by rule, redeemed, expired, clawed back, given
 /// back and adjusted per day, ISO week or month in the programme's time zone,
@@ -51,4 +51,19 @@ pub(super) async fn points_csv(
 ) -> Result<Response, ApiError> {
     let r = state.loyalty.points_report(&q, now()).await?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], r.csv()).into_response())
+}
+
+/// What the points members hold are worth as of now: a point's value (and how
+/// it was found), breakage by monthly cohort (observed, or projected from older
+/// cohorts' development), the expected cost, and what expires in each of the
+/// next 12 months
+#[utoipa::path(
+    get,
+    path = "/reports/liability",
+    operation_id = "liabilityReport",
+    responses((status = 200, description = "The report", body = LiabilityReport))
+)]
+pub(super) async fn liability(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let r = state.loyalty.liability_report(now()).await?;
+    Ok(Json(r).into_response())
 }

@@ -33,6 +33,14 @@ pub struct ProgramChange {
     pub pay_hold_minutes: Option<u32>,
     /// Whether the part of a bill paid with points earns points.
     pub pay_earns: Option<bool>,
+    /// The value of one point for reports (`0.25`), or `auto` (derived).
+    pub point_value: Option<String>,
+    /// Breakage to use instead of the estimate, in percent, or `auto`.
+    pub breakage: Option<String>,
+    /// The gross margin on sales, in percent (campaign ROI), or `none`.
+    pub gross_margin: Option<String>,
+    /// The A/B/C cut points, in percent of members' sales: `80,95`.
+    pub abc: Option<String>,
 }
 
 /// A reward for the catalogue, as staff describe it.
@@ -74,6 +82,7 @@ impl Loyalty {
     /// next purchase on.
     pub async fn change_program(&self, change: ProgramChange) -> Result<Program> {
         let mut p = self.store.program().await?;
+        apply_report_settings(&mut p.reports, &change)?;
         if let Some(n) = change.name {
             p.name = n;
         }
@@ -407,4 +416,66 @@ fn checked_kind(r: &RewardInput, face_value: Money) -> Result<RewardKind> {
             ));
         }
     })
+}
+
+/// A share such as `30` or `12.5` (percent) in basis points, or `None` for
+/// the words that clear a setting.
+fn share(field: &str, v: &str, clear: &[&str]) -> Result<Option<i64>> {
+    if clear.iter().any(|c| v.trim().eq_ignore_ascii_case(c)) {
+        return Ok(None);
+    }
+    crate::domain::offer::parse_percent(v)
+        .map(|bp| Some(i64::from(bp)))
+        .ok_or_else(|| {
+            invalid(
+                field,
+                format!("{v:?} is not a percentage between 0 and 100"),
+            )
+        })
+}
+
+/// The report settings a change asks for, checked.
+fn apply_report_settings(
+    r: &mut crate::domain::liability::ReportSettings,
+    change: &ProgramChange,
+) -> Result<()> {
+    if let Some(v) = &change.point_value {
+        r.point_value_e4 = if v.trim().eq_ignore_ascii_case("auto") {
+            None
+        } else {
+            Some(
+                crate::domain::liability::parse_point_value(v).ok_or_else(|| {
+                    invalid(
+                        "point_value",
+                        format!("{v:?} is not a value such as 0.25 (at most 4 decimals), or auto"),
+                    )
+                })?,
+            )
+        };
+    }
+    if let Some(v) = &change.breakage {
+        r.breakage_bp = share("breakage", v, &["auto"])?;
+    }
+    if let Some(v) = &change.gross_margin {
+        r.gross_margin_bp = share("gross_margin", v, &["none"])?;
+    }
+    if let Some(v) = &change.abc {
+        let cuts: Vec<Option<i64>> = v
+            .split(',')
+            .map(|c| share("abc", c, &[]).ok().flatten())
+            .collect();
+        match cuts[..] {
+            [Some(a), Some(b)] if 0 < a && a < b && b <= 10_000 => {
+                r.abc_a_bp = a;
+                r.abc_b_bp = b;
+            }
+            _ => {
+                return Err(invalid(
+                    "abc",
+                    format!("{v:?}: two rising percentages such as 80,95"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Loyalty, Result, invalid};
+use crate::domain::Money;
+use crate::domain::liability::{self, BreakageMethod, CohortRow, PointValueSource};
 use crate::domain::report::{self, Flows, Grain, PointsRow};
 use crate::store::Store;
 
@@ -156,6 +158,115 @@ impl Loyalty {
     }
 }
 
+/// What the points members hold are worth, and what they are expected to cost.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LiabilityReport {
+    pub as_of: DateTime<Utc>,
+    pub time_zone: String,
+    /// The currency of every amount below
+    pub currency: String,
+    /// Members' balances summed (a debt left by a refund lowers it)
+    pub outstanding_points: i64,
+    /// The points members can still spend (in their lots): what is owed
+    pub spendable_points: i64,
+    /// One point's value (`0.2143`), when there is anything to go by
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point_value: Option<String>,
+    /// How it was found
+    pub point_value_source: PointValueSource,
+    /// The spendable points at that value
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::money::Amount>)]
+    pub value: Option<String>,
+    /// The share of spendable points expected never to be redeemed, in
+    /// percent (`30.25`), and how it was estimated
+    pub breakage_percent: String,
+    pub breakage_method: BreakageMethod,
+    /// value × (1 − breakage)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::money::Amount>)]
+    pub expected_cost: Option<String>,
+    /// Development factors of cumulative redemptions, month k to k+1
+    pub development_factors: Vec<String>,
+    /// Each month's earned points: what became of them, oldest first
+    pub cohorts: Vec<CohortRow>,
+    /// Spendable points by the month they expire in, this one and the next 11
+    pub expiring: Vec<ExpiringRow>,
+}
+
+/// Points expiring in one month.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExpiringRow {
+    /// `2026-12`
+    pub month: String,
+    pub points: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::money::Amount>)]
+    pub value: Option<String>,
+}
+
+/// Basis points as a percentage: 9047 → `90.47`.
+fn percent(bp: i64) -> String {
+    format!("{}.{:02}", bp / 100, (bp % 100).abs())
+}
+
+impl Loyalty {
+    /// The liability as of `now`: outstanding and spendable points, a point's
+    /// value, breakage by cohort, the expected cost, and what expires when.
+    pub async fn liability_report(&self, now: DateTime<Utc>) -> Result<LiabilityReport> {
+        let program = self.program().await?;
+        let facts = self.store.liability_facts(self.tz, now).await?;
+        let this_month = Grain::Month.start(report::local_day(now, self.tz));
+        let b = liability::breakage(&facts.cohort_facts(this_month), &program.reports);
+        let (e4, source) = liability::point_value(
+            &program.reports,
+            &facts.worth,
+            program.pay.map(|r| (r.points, r.minor)),
+            program.currency,
+        );
+        let money = |points: i64| {
+            e4.map(|v| liability::value_of(points, v, program.currency).to_decimal_string())
+        };
+        let value = e4.map(|v| liability::value_of(facts.in_lots, v, program.currency));
+        let expected = value.map(|v| {
+            let minor = i128::from(v.minor()) * i128::from(10_000 - b.breakage_bp) / 10_000;
+            Money::from_minor(i64::try_from(minor).unwrap_or(0), program.currency)
+                .to_decimal_string()
+        });
+        let mut expiring = Vec::new();
+        let mut month = this_month;
+        for _ in 0..12 {
+            let points = facts.expiring.get(&month).copied().unwrap_or(0);
+            expiring.push(ExpiringRow {
+                month: month.format("%Y-%m").to_string(),
+                points,
+                value: money(points),
+            });
+            month = liability::next_month(month);
+        }
+        Ok(LiabilityReport {
+            as_of: now,
+            time_zone: self.tz.name().to_string(),
+            currency: program.currency.code().to_string(),
+            outstanding_points: facts.outstanding,
+            spendable_points: facts.in_lots,
+            point_value: e4.map(liability::point_value_text),
+            point_value_source: source,
+            value: value.map(|v| v.to_decimal_string()),
+            breakage_percent: percent(b.breakage_bp),
+            breakage_method: b.method,
+            expected_cost: expected,
+            development_factors: b
+                .factors_e6
+                .iter()
+                .map(|f| format!("{}.{:06}", f / 1_000_000, f % 1_000_000))
+                .collect(),
+            cohorts: b.cohorts,
+            expiring,
+        })
+    }
+}
+
 /// Brings the reports' roll-up up to date, a chunk of entries per transaction.
 pub async fn roll_up(store: &dyn Store, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<()> {
     let cutoff = now - Duration::minutes(ROLL_UP_MARGIN_MINUTES);
@@ -208,6 +319,38 @@ impl PointsReport {
                 r.net_change.to_string(),
                 opt(r.outstanding_start),
                 opt(r.outstanding_end),
+            ]);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl LiabilityReport {
+    /// The cohorts as CSV.
+    pub fn csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record([
+            "cohort",
+            "issued",
+            "redeemed",
+            "expired",
+            "taken",
+            "remaining",
+            "closed",
+            "expected_redeemed",
+            "breakage_bp",
+        ]);
+        for c in &self.cohorts {
+            let _ = w.write_record([
+                c.month.clone(),
+                c.issued.to_string(),
+                c.redeemed.to_string(),
+                c.expired.to_string(),
+                c.taken.to_string(),
+                c.remaining.to_string(),
+                c.closed.to_string(),
+                c.expected_redeemed.to_string(),
+                c.breakage_bp.map(|b| b.to_string()).unwrap_or_default(),
             ]);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

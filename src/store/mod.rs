@@ -390,6 +390,11 @@ macro_rules! with_operations {
                 read_op fn ledger_days(&self, tz: chrono_tz::Tz, merchant_id: &Option<String>)
                     -> Result<std::collections::BTreeMap<chrono::NaiveDate, crate::domain::report::Flows>>
                     => [merchant_id] |tx| ops::reports::ledger_days(tx, tz, merchant_id.as_deref());
+                /// What the liability report is computed from (cohorts, lots left,
+                /// balances, what redeemed points bought), in one read.
+                read_op fn liability_facts(&self, tz: chrono_tz::Tz, now: DateTime<Utc>)
+                    -> Result<crate::domain::liability::LiabilityFacts>
+                    => [] |tx| ops::reports::liability_facts(tx, tz, now);
                 /// Adds the next entries made before `cutoff` to the roll-up by local
                 /// day; whether more remain.
                 write_op fn roll_up_ledger(&self, tz: chrono_tz::Tz, cutoff: DateTime<Utc>) -> Result<bool>

@@ -41,7 +41,7 @@ fn help_documents_every_command() {
     let help = String::from_utf8(out.stdout).unwrap();
     for cmd in [
         "serve", "migrate", "program", "campaign", "tier", "merchant", "reward", "member",
-        "points", "voucher", "webhook", "expire",
+        "points", "voucher", "webhook", "expire", "report",
     ] {
         assert!(help.contains(cmd), "--help mentions {cmd}:\n{help}");
     }
@@ -559,5 +559,74 @@ async fn campaigns_and_tiers_are_managed_and_simulated_from_the_command_line() {
         assert_eq!(moves, serde_json::json!([]));
         let status = ok_json(d, url, &["campaign", "status", &id, "--json"]);
         assert_eq!(status["sent"], 0);
+    }
+}
+
+#[tokio::test]
+async fn reports_are_read_from_the_command_line_with_the_settings_they_use() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, url) = (dir.path(), db.url.as_str());
+        let p = ok_json(
+            d,
+            url,
+            &[
+                "program",
+                "set",
+                "--point-value",
+                "0.25",
+                "--breakage",
+                "30",
+                "--json",
+            ],
+        );
+        assert_eq!(
+            (
+                &p["reports"]["point_value_e4"],
+                &p["reports"]["breakage_bp"]
+            ),
+            (&serde_json::json!(2500), &serde_json::json!(3000))
+        );
+        let out = taem(d, url, &["program", "set", "--abc", "95,80"]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("two rising percentages"));
+        let l = ok_json(d, url, &["report", "liability", "--json"]);
+        assert_eq!(
+            (
+                &l["point_value"],
+                &l["point_value_source"]["source"],
+                &l["breakage_percent"]
+            ),
+            (
+                &serde_json::json!("0.25"),
+                &serde_json::json!("setting"),
+                &serde_json::json!("30.00")
+            )
+        );
+        let r = ok_json(d, url, &["report", "points", "--by", "week", "--json"]);
+        assert_eq!(r["by"], "week");
+        assert_eq!(r["periods"].as_array().map(Vec::len), Some(12));
+        let out = taem(
+            d,
+            url,
+            &[
+                "report",
+                "points",
+                "--csv",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-31",
+            ],
+        );
+        let csv = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap_or("")
+                .starts_with("2026-01,2026-01-01,2026-01-31,"),
+            "{csv}"
+        );
+        let out = taem(d, url, &["report", "points", "--from", "2026-13-01"]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is not a date"));
     }
 }

@@ -307,3 +307,127 @@ async fn the_admin_api_gives_the_points_report_and_refuses_a_bad_query() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_liability_report_follows_each_months_points_to_the_end() {
+    use taem::domain::liability::next_month;
+    let tz = chrono_tz::Asia::Bangkok;
+    let start = |month: chrono::NaiveDate| {
+        month
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_local_timezone(tz)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let this_month = Grain::Month.start(now().with_timezone(&tz).date_naive());
+    let mut m0 = this_month;
+    for _ in 0..4 {
+        m0 = Grain::Month.start(m0 - Duration::days(1));
+    }
+    let m1 = next_month(m0);
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        t.loyalty
+            .change_program(ProgramChange {
+                expiry_months: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let merchant = t.merchant().await;
+        let (a, b) = (t.member().await, t.member().await);
+        // 40 points for a ฿10 discount: a point is worth ฿0.25.
+        let reward = t
+            .reward_of(
+                40,
+                (None, None),
+                taem::domain::offer::RewardKind::FixedDiscount {
+                    off: taem::domain::Money::from_minor(1_000, taem::domain::Currency::THB),
+                    min_basket: None,
+                },
+            )
+            .await;
+        let buy = async |receipt: &str, amount: &str, code: &str, at: DateTime<Utc>| {
+            t.loyalty
+                .record_purchase(&merchant, purchase_at(receipt, amount, code), at)
+                .await
+                .unwrap();
+        };
+        // The first month: 150 points; 40 redeemed, the other 110 expire.
+        let day = |m, d| start(m) + Duration::days(d) + Duration::hours(10);
+        buy("a-1", "2500.00", &a.code, day(m0, 1)).await;
+        buy("b-1", "1250.00", &b.code, day(m0, 1)).await;
+        let v = t
+            .loyalty
+            .redeem(a.id, reward.id, None, day(m0, 4))
+            .await
+            .unwrap();
+        t.loyalty
+            .use_voucher(&merchant, &v.code, day(m0, 5))
+            .await
+            .unwrap();
+        t.loyalty.expire_due(day(m1, 5)).await.unwrap();
+        // The second month: 40 points, all redeemed.
+        buy("a-2", "1000.00", &a.code, day(m1, 10)).await;
+        let v = t
+            .loyalty
+            .redeem(a.id, reward.id, None, day(m1, 11))
+            .await
+            .unwrap();
+        t.loyalty
+            .use_voucher(&merchant, &v.code, day(m1, 12))
+            .await
+            .unwrap();
+        // This month: 80 points, still to spend.
+        buy("b-2", "2000.00", &b.code, now()).await;
+        for rolled_up in [false, true] {
+            if rolled_up {
+                t.loyalty
+                    .roll_up_reports(now() + Duration::hours(1))
+                    .await
+                    .unwrap();
+            }
+            let r = t.loyalty.liability_report(now()).await.unwrap();
+            let rows: Vec<(&str, i64, i64, i64, i64, bool)> = r
+                .cohorts
+                .iter()
+                .map(|c| {
+                    (
+                        c.month.as_str(),
+                        c.issued,
+                        c.redeemed,
+                        c.expired,
+                        c.remaining,
+                        c.closed,
+                    )
+                })
+                .collect();
+            let label = |m: chrono::NaiveDate| m.format("%Y-%m").to_string();
+            assert_eq!(rows.len(), 5, "{rows:?}");
+            assert_eq!(
+                rows[0],
+                (label(m0).as_str(), 150, 40, 110, 0, true),
+                "{}",
+                t.db.backend
+            );
+            assert_eq!(rows[1], (label(m1).as_str(), 40, 40, 0, 0, true));
+            assert_eq!(rows[4], (label(this_month).as_str(), 80, 0, 0, 80, false));
+            // Closed: 110 of 150 never redeemed.
+            assert_eq!(r.cohorts[0].breakage_bp, Some(7_333));
+            assert_eq!((r.spendable_points, r.outstanding_points), (80, 80));
+            assert_eq!(r.point_value.as_deref(), Some("0.25"));
+            assert_eq!(r.value.as_deref(), Some("20.00"));
+            let b = r.breakage_percent.parse::<f64>().unwrap();
+            let cost: f64 = r.expected_cost.as_deref().unwrap().parse().unwrap();
+            assert!(
+                (cost - 20.0 * (1.0 - b / 100.0)).abs() < 0.011,
+                "{cost} at {b} %"
+            );
+            // This month's 80 points expire next month.
+            let expiring: Vec<i64> = r.expiring.iter().map(|e| e.points).collect();
+            assert_eq!(expiring[..2], [0, 80]);
+            assert_eq!(expiring.iter().sum::<i64>(), 80);
+        }
+    }
+}

@@ -37,7 +37,23 @@ pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
             "program",
         )
         .await?;
+    type ReportRow = (Option<i64>, Option<i64>, Option<i64>, i64, i64);
+    let (point_value_e4, breakage_bp, gross_margin_bp, abc_a_bp, abc_b_bp): ReportRow = tx
+        .one(
+            "SELECT point_value_e4, breakage_bp, gross_margin_bp, abc_a_bp, abc_b_bp \
+             FROM program WHERE id = 1",
+            &[],
+            "program",
+        )
+        .await?;
     Ok(Program {
+        reports: crate::domain::liability::ReportSettings {
+            point_value_e4,
+            breakage_bp,
+            gross_margin_bp,
+            abc_a_bp,
+            abc_b_bp,
+        },
         name,
         expiry_months: u32::try_from(expiry_months).unwrap_or(12),
         pending_days: u32::try_from(pending_days).unwrap_or(0),
@@ -85,6 +101,19 @@ pub(crate) async fn set_program(tx: &mut impl Tx, p: &Program) -> Result<()> {
             p.pay_min_points,
             i64::from(p.pay_hold_minutes),
             p.pay_earns,
+        ],
+    )
+    .await?;
+    let r = &p.reports;
+    tx.exec(
+        "UPDATE program SET point_value_e4 = $1, breakage_bp = $2, gross_margin_bp = $3, \
+         abc_a_bp = $4, abc_b_bp = $5 WHERE id = 1",
+        args![
+            r.point_value_e4,
+            r.breakage_bp,
+            r.gross_margin_bp,
+            r.abc_a_bp,
+            r.abc_b_bp
         ],
     )
     .await?;

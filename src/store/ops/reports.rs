@@ -11,7 +11,8 @@ use chrono_tz::Tz;
 
 use crate::domain::earn::Breakdown;
 use crate::domain::ledger::EntryKind;
-use crate::domain::report::{Earned, Flows, Measure, classify, local_day};
+use crate::domain::liability::{LiabilityFacts, RedeemedWorth};
+use crate::domain::report::{Earned, Flows, Grain, Measure, classify, local_day};
 use crate::store::sql::{Tx, Value, args};
 use crate::store::{Result, StoreError};
 
@@ -144,6 +145,101 @@ pub(crate) async fn ledger_days<T: Tx>(
     Ok(days)
 }
 
+fn ymd(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn ym(d: NaiveDate) -> String {
+    d.format("%Y-%m").to_string()
+}
+
+/// Adds `(key 1, key 2, measure, points)` rows to a roll-up table in `tz`
+/// (its columns named by `table`), in statements of many rows each.
+async fn add_to(
+    tx: &mut impl Tx,
+    (table, k1, k2): (&str, &str, &str),
+    tz: Tz,
+    rows: &[(String, String, &str, i64)],
+) -> Result<()> {
+    for batch in rows.chunks(UPSERT_ROWS) {
+        let mut values = Vec::with_capacity(batch.len() * 5);
+        let mut tuples = Vec::with_capacity(batch.len());
+        for (i, (a, b, measure, points)) in batch.iter().enumerate() {
+            let n = i * 5;
+            let places: Vec<String> = (1..=5).map(|j| format!("${}", n + j)).collect();
+            tuples.push(format!("({})", places.join(", ")));
+            values.extend([
+                Value::from(tz.name()),
+                Value::from(a.as_str()),
+                Value::from(b.as_str()),
+                Value::from(*measure),
+                Value::from(*points),
+            ]);
+        }
+        tx.exec(
+            &format!(
+                "INSERT INTO {table} (tz, {k1}, {k2}, measure, points) VALUES {} \
+                 ON CONFLICT (tz, {k1}, {k2}, measure) \
+                 DO UPDATE SET points = {table}.points + excluded.points",
+                tuples.join(", ")
+            ),
+            &values,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Points by (cohort month, month it happened, measure).
+type CohortFlows = BTreeMap<(NaiveDate, NaiveDate, &'static str), i64>;
+
+/// The local month holding `t`.
+fn month_of(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    Grain::Month.start(local_day(t, tz))
+}
+
+/// What the entries with ids in `(after, upto]` did to monthly cohorts: the
+/// points they put into lots (`issued`, in the lot's month) and took from them
+/// (`redeemed`, `expired`, `taken`: clawed back or adjusted down).
+async fn cohorts_of_entries(
+    tx: &mut impl Tx,
+    tz: Tz,
+    (after, upto): (i64, i64),
+    into: &mut CohortFlows,
+) -> Result<()> {
+    let issued: Vec<(DateTime<Utc>, i64)> = tx
+        .all(
+            "SELECT l.earned_at, l.points FROM entries e JOIN lots l ON l.id = e.lot_id \
+             WHERE e.id > $1 AND e.id <= $2",
+            args![after, upto],
+        )
+        .await?;
+    for (earned, points) in issued {
+        let m = month_of(earned, tz);
+        *into.entry((m, m, "issued")).or_default() += points;
+    }
+    let taken: Vec<(DateTime<Utc>, DateTime<Utc>, String, i64)> = tx
+        .all(
+            "SELECT l.earned_at, e.created_at, e.kind, el.points FROM entry_lots el \
+             JOIN entries e ON e.id = el.entry_id JOIN lots l ON l.id = el.lot_id \
+             WHERE el.entry_id > $1 AND el.entry_id <= $2",
+            args![after, upto],
+        )
+        .await?;
+    for (earned, at, kind, points) in taken {
+        let measure = match kind.as_str() {
+            "redeem" => "redeemed",
+            "expire" => "expired",
+            "clawback" | "adjust" => "taken",
+            _ => continue,
+        };
+        *into
+            .entry((month_of(earned, tz), month_of(at, tz), measure))
+            .or_default() += points;
+    }
+    Ok(())
+}
+
 /// Adds the next entries (at most [`CHUNK`], none made at or after `cutoff`, so
 /// none still being committed) to the roll-up in `tz`, starting it again if it
 /// was kept in another time zone. Returns whether more remain.
@@ -151,6 +247,7 @@ pub(crate) async fn roll_up<T: Tx>(tx: &mut T, tz: Tz, cutoff: DateTime<Utc>) ->
     let (mark_tz, mut upto) = mark(tx, true).await?;
     if mark_tz != tz.name() {
         tx.exec("DELETE FROM report_days", &[]).await?;
+        tx.exec("DELETE FROM report_cohorts", &[]).await?;
         upto = 0;
     }
     let target = last_entry(tx, Some(cutoff)).await?;
@@ -167,52 +264,179 @@ pub(crate) async fn roll_up<T: Tx>(tx: &mut T, tz: Tz, cutoff: DateTime<Utc>) ->
     }
     let mut flows = DayFlows::new();
     flows_of_entries(tx, tz, (upto, end), &mut flows).await?;
-    // (day, shop, measure, points), added in statements of many rows each.
-    let mut rows: Vec<(String, &str, &str, i64)> = Vec::new();
+    let mut rows: Vec<(String, String, &str, i64)> = Vec::new();
     for ((day, merchant), f) in &flows {
-        let day = day.format("%Y-%m-%d").to_string();
         for m in Measure::ALL {
             if f.get(m) != 0 {
-                rows.push((day.clone(), merchant, m.as_str(), f.get(m)));
+                rows.push((ymd(*day), merchant.clone(), m.as_str(), f.get(m)));
             }
         }
     }
-    for batch in rows.chunks(UPSERT_ROWS) {
-        let mut values = Vec::with_capacity(batch.len() * 5);
-        let mut tuples = Vec::with_capacity(batch.len());
-        for (i, (day, merchant, measure, points)) in batch.iter().enumerate() {
-            let n = i * 5;
-            tuples.push(format!(
-                "(${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5
-            ));
-            values.extend([
-                Value::from(tz.name()),
-                Value::from(day.as_str()),
-                Value::from(*merchant),
-                Value::from(*measure),
-                Value::from(*points),
-            ]);
-        }
-        tx.exec(
-            &format!(
-                "INSERT INTO report_days (tz, day, merchant_id, measure, points) VALUES {} \
-                 ON CONFLICT (tz, day, merchant_id, measure) \
-                 DO UPDATE SET points = report_days.points + excluded.points",
-                tuples.join(", ")
-            ),
-            &values,
-        )
-        .await?;
-    }
+    add_to(tx, ("report_days", "day", "merchant_id"), tz, &rows).await?;
+    let mut cohorts = CohortFlows::new();
+    cohorts_of_entries(tx, tz, (upto, end), &mut cohorts).await?;
+    let rows: Vec<(String, String, &str, i64)> = cohorts
+        .iter()
+        .map(|((cohort, month, measure), p)| (ym(*cohort), ym(*month), *measure, *p))
+        .collect();
+    add_to(tx, ("report_cohorts", "cohort", "month"), tz, &rows).await?;
     tx.exec(
         "UPDATE report_marks SET tz = $1, upto_id = $2 WHERE name = 'ledger'",
         args![tz.name(), end],
     )
     .await?;
     Ok(end < target)
+}
+
+/// When the local day `day` starts in `tz`, in UTC.
+fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// Sums `remaining` of live lots by the local month `column` falls in, for
+/// `months` (consecutive, oldest first); earlier ones count in the first,
+/// later ones are left out.
+async fn lots_by_month(
+    tx: &mut impl Tx,
+    tz: Tz,
+    column: &str,
+    months: &[NaiveDate],
+    now: Option<DateTime<Utc>>,
+) -> Result<BTreeMap<NaiveDate, i64>> {
+    let Some(last) = months.last() else {
+        return Ok(BTreeMap::new());
+    };
+    let mut bounds: Vec<DateTime<Utc>> = months[1..].iter().map(|m| day_start(*m, tz)).collect();
+    bounds.push(day_start(crate::domain::liability::next_month(*last), tz));
+    let mut case = String::from("CASE");
+    for (i, _) in bounds.iter().enumerate() {
+        case.push_str(&format!(" WHEN {column} < ${} THEN {i}", i + 1));
+    }
+    case.push_str(&format!(" ELSE {} END", bounds.len()));
+    let mut values: Vec<Value> = bounds.iter().map(|b| Value::from(*b)).collect();
+    let mut filter = String::from("remaining > 0");
+    if let Some(now) = now {
+        values.push(Value::from(now));
+        filter.push_str(&format!(" AND expires_at > ${}", values.len()));
+    }
+    let rows: Vec<(i64, i64)> = tx
+        .all(
+            &format!(
+                "SELECT {case} AS bucket, CAST(SUM(remaining) AS BIGINT) FROM lots \
+                 WHERE {filter} GROUP BY 1"
+            ),
+            &values,
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(i, p)| Some((*months.get(usize::try_from(i).ok()?)?, p)))
+        .collect())
+}
+
+/// What the liability report is computed from, in one read: the cohorts (the
+/// roll-up and the entries after its mark), what is left in lots by cohort and
+/// by the month it expires (the next 12), the balances, and what redeemed
+/// points bought.
+pub(crate) async fn liability_facts<T: Tx>(
+    tx: &mut T,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<LiabilityFacts> {
+    let (mark_tz, upto) = mark(tx, false).await?;
+    let upto = if mark_tz == tz.name() { upto } else { 0 };
+    let mut facts = LiabilityFacts::default();
+    let mut tail = CohortFlows::new();
+    let last = last_entry(tx, None).await?;
+    cohorts_of_entries(tx, tz, (upto, last), &mut tail).await?;
+    for ((c, m, measure), p) in tail {
+        *facts
+            .cohorts
+            .entry((c, m, measure.to_string()))
+            .or_default() += p;
+    }
+    if upto > 0 {
+        let rows: Vec<(String, String, String, i64)> = tx
+            .all(
+                "SELECT cohort, month, measure, points FROM report_cohorts WHERE tz = $1",
+                args![tz.name()],
+            )
+            .await?;
+        let month = |s: &str| {
+            format!("{s}-01")
+                .parse::<NaiveDate>()
+                .map_err(|_| StoreError::Corrupt(format!("report month {s:?}")))
+        };
+        for (c, m, measure, p) in rows {
+            *facts
+                .cohorts
+                .entry((month(&c)?, month(&m)?, measure))
+                .or_default() += p;
+        }
+    }
+    let this_month = month_of(now, tz);
+    let (first,): (Option<DateTime<Utc>>,) = tx
+        .one(
+            "SELECT MIN(earned_at) FROM lots WHERE remaining > 0",
+            &[],
+            "lots",
+        )
+        .await?;
+    if let Some(first) = first {
+        let mut months = Vec::new();
+        let mut m = month_of(first, tz).min(this_month);
+        while m <= this_month {
+            months.push(m);
+            m = crate::domain::liability::next_month(m);
+        }
+        facts.remaining = lots_by_month(tx, tz, "earned_at", &months, None).await?;
+    }
+    let mut ahead = vec![this_month];
+    while ahead.len() < 12 {
+        let next = crate::domain::liability::next_month(*ahead.last().expect("one"));
+        ahead.push(next);
+    }
+    facts.expiring = lots_by_month(tx, tz, "expires_at", &ahead, Some(now)).await?;
+    let (outstanding, in_lots): (Option<i64>, Option<i64>) = tx
+        .one(
+            "SELECT (SELECT CAST(SUM(balance) AS BIGINT) FROM members), \
+             (SELECT CAST(SUM(remaining) AS BIGINT) FROM lots WHERE remaining > 0)",
+            &[],
+            "balances",
+        )
+        .await?;
+    facts.outstanding = outstanding.unwrap_or(0);
+    facts.in_lots = in_lots.unwrap_or(0);
+    let (vp, vf): (Option<i64>, Option<i64>) = tx
+        .one(
+            "SELECT CAST(SUM(v.points) AS BIGINT), CAST(SUM(r.face_value_minor) AS BIGINT) \
+             FROM vouchers v JOIN rewards r ON r.id = v.reward_id \
+             WHERE v.status IN ('issued', 'used')",
+            &[],
+            "vouchers",
+        )
+        .await?;
+    let (pp, pm): (Option<i64>, Option<i64>) = tx
+        .one(
+            "SELECT CAST(SUM(points) AS BIGINT), CAST(SUM(amount_minor) AS BIGINT) \
+             FROM point_payments WHERE status = 'captured' AND source = 'points'",
+            &[],
+            "point payments",
+        )
+        .await?;
+    facts.worth = RedeemedWorth {
+        voucher_points: vp.unwrap_or(0),
+        voucher_face_minor: vf.unwrap_or(0),
+        payment_points: pp.unwrap_or(0),
+        payment_minor: pm.unwrap_or(0),
+    };
+    Ok(facts)
 }

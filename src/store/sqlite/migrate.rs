@@ -74,6 +74,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0013_reports.sql",
         sql: include_str!("../../../migrations/sqlite/0013_reports.sql"),
     },
+    Migration {
+        file: "0014_liability.sql",
+        sql: include_str!("../../../migrations/sqlite/0014_liability.sql"),
+    },
 ];
 
 impl Migration {
