@@ -130,19 +130,25 @@ async fn generate(
     when
 }
 
+/// A store whose points expire after a month (so histories of a few months
+/// see expiry), and its merchant.
+async fn expiring_monthly(db: TestDb) -> (TestStore, Merchant) {
+    let t = TestStore::open(db).await;
+    t.loyalty
+        .change_program(ProgramChange {
+            expiry_months: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let merchant = t.merchant().await;
+    (t, merchant)
+}
+
 #[tokio::test]
 async fn the_points_report_reconciles_to_the_ledger_on_generated_histories() {
     for db in databases().await {
-        let t = TestStore::open(db).await;
-        // Points expire after a month, so expiry happens in the history.
-        t.loyalty
-            .change_program(ProgramChange {
-                expiry_months: Some(1),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let merchant = t.merchant().await;
+        let (t, merchant) = expiring_monthly(db).await;
         let start = now() - Duration::days(200);
         let mut end = start;
         for seed in 1..=3 {
@@ -327,15 +333,7 @@ async fn the_liability_report_follows_each_months_points_to_the_end() {
     }
     let m1 = next_month(m0);
     for db in databases().await {
-        let t = TestStore::open(db).await;
-        t.loyalty
-            .change_program(ProgramChange {
-                expiry_months: Some(1),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let merchant = t.merchant().await;
+        let (t, merchant) = expiring_monthly(db).await;
         let (a, b) = (t.member().await, t.member().await);
         // 40 points for a ฿10 discount: a point is worth ฿0.25.
         let reward = t
