@@ -6,7 +6,9 @@ use clap::{Args, Subcommand};
 use super::friendly;
 use crate::domain::time::now;
 use crate::service::Loyalty;
-use crate::service::reports::{LiabilityReport, PointsReport, ReportQuery};
+use crate::service::reports::{
+    LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery,
+};
 
 #[derive(Subcommand)]
 pub(super) enum ReportCmd {
@@ -16,6 +18,12 @@ pub(super) enum ReportCmd {
     /// What the points members hold are worth: a point's value, breakage by
     /// monthly cohort, the expected cost, and what expires in the next 12 months.
     Liability(OutArgs),
+    /// Redemption: the rate, vouchers per reward and kind with their cost,
+    /// payments at the till and cashback credit.
+    Redemption(ReportArgs),
+    /// Members: total, new, active, repeat buyers, average spend and visits,
+    /// the share of sales made by identified members.
+    Members(ReportArgs),
 }
 
 #[derive(Args)]
@@ -68,13 +76,21 @@ pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<
                 .points_report(&args.query(), now())
                 .await
                 .map_err(friendly)?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else if args.csv {
-                print!("{}", r.csv());
-            } else {
-                print!("{}", points_text(&r));
-            }
+            emit(&args, &r, || r.csv(), || points_text(&r))?;
+        }
+        ReportCmd::Redemption(args) => {
+            let r = loyalty
+                .redemption_report(&args.query(), now())
+                .await
+                .map_err(friendly)?;
+            emit(&args, &r, || r.csv(), || redemption_text(&r))?;
+        }
+        ReportCmd::Members(args) => {
+            let r = loyalty
+                .members_report(&args.query(), now())
+                .await
+                .map_err(friendly)?;
+            emit(&args, &r, || r.csv(), || members_text(&r))?;
         }
         ReportCmd::Liability(out) => {
             let r = loyalty.liability_report(now()).await.map_err(friendly)?;
@@ -88,6 +104,89 @@ pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// Prints a report as the flags ask: JSON, CSV or text.
+fn emit<T: serde::Serialize>(
+    args: &ReportArgs,
+    r: &T,
+    csv: impl FnOnce() -> String,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else if args.csv {
+        print!("{}", csv());
+    } else {
+        print!("{}", text());
+    }
+    Ok(())
+}
+
+fn range_text(what: &str, r: &crate::service::reports::Range) -> String {
+    format!("{what} from {} to {} ({})\n", r.from, r.to, r.time_zone)
+}
+
+fn redemption_text(r: &RedemptionReport) -> String {
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = range_text("redemption", &r.range);
+    out.push_str(&format!(
+        "redemption rate {} % ({} of {} points; all time {} %)\n",
+        or_dash(&r.redemption_rate),
+        r.points_redeemed_net,
+        r.points_issued,
+        or_dash(&r.redemption_rate_all_time)
+    ));
+    for k in r.rewards.iter().chain(&r.kinds) {
+        let name = k
+            .name_en
+            .clone()
+            .unwrap_or_else(|| format!("all {}", k.kind));
+        out.push_str(&format!(
+            "  {name}: {} redeemed ({} used, {} valid, {} expired, {} given back), {} points, cost {} {}\n",
+            k.redemptions, k.used, k.valid, k.expired, k.given_back, k.points, k.cost, r.currency
+        ));
+    }
+    let p = &r.payments;
+    out.push_str(&format!(
+        "paid at tills: {} payments with {} points ({} minor), {} with store credit ({} minor); \
+         cashback: {} ({} minor)\n",
+        p.point_payments,
+        p.points_paid,
+        p.points_paid_minor,
+        p.credit_payments,
+        p.credit_paid_minor,
+        p.cashbacks,
+        p.cashback_minor
+    ));
+    out
+}
+
+fn members_text(r: &MembersReport) -> String {
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = range_text("members", &r.range);
+    out.push_str(&format!(
+        "{} members, {} new; active {} (30 days), {} (90 days)\n\
+         {} bought, {} twice or more (repeat rate {} %)\n\
+         average spend {} {}, {} visits; members' sales {} {}, anonymous {} {} \
+         (identified share {} %)\n",
+        r.members,
+        r.new_members,
+        r.active_30_days,
+        r.active_90_days,
+        r.buyers,
+        r.repeat_buyers,
+        or_dash(&r.repeat_purchase_rate),
+        or_dash(&r.average_spend),
+        r.currency,
+        or_dash(&r.average_visits),
+        r.member_sales,
+        r.currency,
+        r.anonymous_sales,
+        r.currency,
+        or_dash(&r.identified_share)
+    ));
+    out
 }
 
 fn liability_text(r: &LiabilityReport) -> String {

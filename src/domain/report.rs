@@ -99,6 +99,20 @@ pub fn local_day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
 
+/// When the local day `day` starts in `tz`, in UTC (the first instant of it,
+/// should a clock change skip midnight).
+pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(midnight + Duration::hours(1)))
+                .earliest()
+        })
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 /// What a movement of points counts as in a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Measure {
@@ -326,6 +340,70 @@ pub fn points_report(
             }
         })
         .collect()
+}
+
+/// Vouchers of one reward in one status (as the store counts them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VoucherStat {
+    pub reward_id: i64,
+    /// `issued` (still valid), `used`, `expired`, `cancelled`.
+    pub status: String,
+    pub count: i64,
+    pub points: i64,
+    /// What they cost the shop (minor units): the discount a used voucher
+    /// gave (else its face value), a valid one's face value, nothing for
+    /// vouchers given back.
+    pub cost_minor: i64,
+}
+
+/// Payments at tills and store credit given, in a range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PaymentStats {
+    /// Payments with points captured, the points and what they paid (minor)
+    pub point_payments: i64,
+    pub points_paid: i64,
+    pub points_paid_minor: i64,
+    /// Payments with store credit captured, and what they paid (minor)
+    pub credit_payments: i64,
+    pub credit_paid_minor: i64,
+    /// Cashback rewards redeemed, and the credit they gave (minor)
+    pub cashbacks: i64,
+    pub cashback_minor: i64,
+}
+
+/// Members and their purchases in a window (as the store counts them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberStats {
+    /// Members who had joined by the window's end, and those who joined in it.
+    pub total: i64,
+    pub new: i64,
+    /// Members who bought in the window, those who bought twice or more, their
+    /// purchases and their sales net of refunds (minor).
+    pub buyers: i64,
+    pub repeat_buyers: i64,
+    pub visits: i64,
+    pub member_sales_minor: i64,
+    /// Sales on receipts no member has claimed (minor).
+    pub anonymous_sales_minor: i64,
+    /// Members who bought in the 30 and 90 days before the window's end.
+    pub active_30: i64,
+    pub active_90: i64,
+}
+
+/// `part ÷ whole` as a percentage with two decimals (`None` when `whole` is 0).
+pub fn share_text(part: i64, whole: i64) -> Option<String> {
+    (whole > 0).then(|| {
+        let bp = i128::from(part) * 10_000 / i128::from(whole);
+        format!("{}.{:02}", bp / 100, (bp % 100).abs())
+    })
+}
+
+/// `total ÷ count` with two decimals (`None` when `count` is 0).
+pub fn average_text(total: i64, count: i64) -> Option<String> {
+    (count > 0).then(|| {
+        let hundredths = i128::from(total) * 100 / i128::from(count);
+        format!("{}.{:02}", hundredths / 100, (hundredths % 100).abs())
+    })
 }
 
 #[cfg(test)]

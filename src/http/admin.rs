@@ -42,6 +42,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(super::reports::points))
         .routes(routes!(super::reports::points_csv))
         .routes(routes!(super::reports::liability))
+        .routes(routes!(super::reports::redemption))
+        .routes(routes!(super::reports::members))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, guard));

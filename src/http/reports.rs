@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, Problem};
 use crate::domain::time::now;
-use crate::service::reports::{LiabilityReport, PointsReport, ReportQuery};
+use crate::service::reports::{
+    LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery,
+};
 
 /// Points over time: issued by rule, redeemed, expired, clawed back, given
 /// back and adjusted per day, ISO week or month in the programme's time zone,
@@ -66,4 +68,46 @@ pub(super) async fn points_csv(
 pub(super) async fn liability(State(state): State<AppState>) -> Result<Response, ApiError> {
     let r = state.loyalty.liability_report(now()).await?;
     Ok(Json(r).into_response())
+}
+
+/// Redemption in a range: the redemption rate (in the range and all time),
+/// vouchers per reward and per kind with their cost (the discount actually
+/// given, else the face value), payments at tills and cashback credit
+#[utoipa::path(
+    get,
+    path = "/reports/redemption",
+    operation_id = "redemptionReport",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = RedemptionReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
+pub(super) async fn redemption(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.loyalty.redemption_report(&q, now()).await?).into_response())
+}
+
+/// Members in a range: total, new, active in the last 30 and 90 days, repeat
+/// buyers, average spend and visits, and the share of sales by identified
+/// members
+#[utoipa::path(
+    get,
+    path = "/reports/members",
+    operation_id = "membersReport",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = MembersReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
+pub(super) async fn members(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.loyalty.members_report(&q, now()).await?).into_response())
 }

@@ -395,6 +395,18 @@ macro_rules! with_operations {
                 read_op fn liability_facts(&self, tz: chrono_tz::Tz, now: DateTime<Utc>)
                     -> Result<crate::domain::liability::LiabilityFacts>
                     => [] |tx| ops::reports::liability_facts(tx, tz, now);
+                /// Vouchers issued in `[from, to)`, by reward and status.
+                read_op fn voucher_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>)
+                    -> Result<Vec<crate::domain::report::VoucherStat>>
+                    => [] |tx| ops::report_stats::voucher_stats(tx, (from, to));
+                /// Payments captured at tills and cashback credit given in `[from, to)`.
+                read_op fn payment_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>)
+                    -> Result<crate::domain::report::PaymentStats>
+                    => [] |tx| ops::report_stats::payment_stats(tx, (from, to));
+                /// Members, and their purchases in `currency`, in `[from, to)`.
+                read_op fn member_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>, currency: &str)
+                    -> Result<crate::domain::report::MemberStats>
+                    => [currency] |tx| ops::report_stats::member_stats(tx, (from, to), &currency);
                 /// Adds the next entries made before `cutoff` to the roll-up by local
                 /// day; whether more remain.
                 write_op fn roll_up_ledger(&self, tz: chrono_tz::Tz, cutoff: DateTime<Utc>) -> Result<bool>

@@ -429,3 +429,123 @@ async fn the_liability_report_follows_each_months_points_to_the_end() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_redemption_and_members_reports_count_what_happened() {
+    use taem::domain::offer::RewardKind;
+    use taem::domain::{Currency, Money};
+    let thb = |minor| Money::from_minor(minor, Currency::THB);
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let merchant = t.merchant().await;
+        t.pay_with_points("4:1").await;
+        let (a, b, _c) = (t.member().await, t.member().await, t.member().await);
+        let at = now() - Duration::minutes(30);
+        t.grant(&a, 100, at).await;
+        t.grant(&b, 200, at).await;
+        for (receipt, amount, code) in [
+            ("r-1", "250.00", Some(&a.code)),
+            ("r-2", "500.00", Some(&a.code)),
+            ("r-3", "1000.00", Some(&b.code)),
+            ("r-4", "300.00", None),
+        ] {
+            let mut p = purchase_at(receipt, amount, "");
+            p.member_code = code.cloned();
+            t.loyalty.record_purchase(&merchant, p, at).await.unwrap();
+        }
+        let off = RewardKind::FixedDiscount {
+            off: thb(1_000),
+            min_basket: None,
+        };
+        let fixed = t.reward_of(40, (None, None), off).await;
+        let cashback = t
+            .reward_of(
+                100,
+                (None, None),
+                RewardKind::Cashback { credit: thb(2_000) },
+            )
+            .await;
+        let v = t.loyalty.redeem(a.id, fixed.id, None, at).await.unwrap();
+        let basket = taem::service::BasketInput {
+            amount: "100.00".into(),
+            items: None,
+        };
+        t.loyalty
+            .use_voucher_on(&merchant, &v.code, Some(&basket), at)
+            .await
+            .unwrap();
+        t.loyalty.redeem(a.id, fixed.id, None, at).await.unwrap();
+        t.loyalty.redeem(b.id, cashback.id, None, at).await.unwrap();
+        let (code, _) = t.loyalty.new_pay_code(b.id, at).await.unwrap();
+        let pay = taem::service::payments::PointPaymentRequest {
+            request_id: "p-1".into(),
+            member_code: b.code.clone(),
+            source: None,
+            points: Some(40),
+            amount: None,
+            pay_code: Some(code),
+        };
+        let p = t
+            .loyalty
+            .reserve_points(&merchant, pay, at)
+            .await
+            .unwrap()
+            .into_inner();
+        t.loyalty
+            .capture_points(&merchant, &p.id, None, at)
+            .await
+            .unwrap();
+
+        let q = ReportQuery {
+            by: Some("day".into()),
+            // The day of `at` (yesterday just after midnight), through today.
+            from: Some(
+                at.with_timezone(&chrono_tz::Asia::Bangkok)
+                    .date_naive()
+                    .to_string(),
+            ),
+            ..Default::default()
+        };
+        let m = t.loyalty.members_report(&q, now()).await.unwrap();
+        assert_eq!(
+            (m.members, m.new_members, m.buyers, m.repeat_buyers),
+            (3, 3, 2, 1)
+        );
+        assert_eq!(m.repeat_purchase_rate.as_deref(), Some("50.00"));
+        assert_eq!(
+            (m.member_sales.as_str(), m.anonymous_sales.as_str()),
+            ("1750.00", "300.00")
+        );
+        assert_eq!(m.identified_share.as_deref(), Some("85.36"));
+        assert_eq!(
+            (m.average_spend.as_deref(), m.average_visits.as_deref()),
+            (Some("875.00"), Some("1.50"))
+        );
+        assert_eq!((m.active_30_days, m.active_90_days), (2, 2));
+
+        let r = t.loyalty.redemption_report(&q, now()).await.unwrap();
+        let row = |id: i64| r.rewards.iter().find(|x| x.reward_id == Some(id)).unwrap();
+        let f = row(fixed.id);
+        assert_eq!(
+            (f.redemptions, f.used, f.valid, f.points, f.cost.as_str()),
+            (2, 1, 1, 80, "20.00"),
+            "{}",
+            t.db.backend
+        );
+        let c = row(cashback.id);
+        assert_eq!(
+            (c.redemptions, c.used, c.points, c.cost.as_str()),
+            (1, 1, 100, "20.00")
+        );
+        assert_eq!(r.kinds.len(), 2);
+        let pay = &r.payments;
+        assert_eq!(
+            (pay.point_payments, pay.points_paid, pay.points_paid_minor),
+            (1, 40, 1_000)
+        );
+        assert_eq!((pay.cashbacks, pay.cashback_minor), (1, 2_000));
+        // 70 points earned and 300 granted; 80 + 100 + 40 redeemed.
+        assert_eq!((r.points_issued, r.points_redeemed_net), (370, 220));
+        assert_eq!(r.redemption_rate.as_deref(), Some("59.45"));
+    }
+}

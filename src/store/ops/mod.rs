@@ -23,6 +23,7 @@ pub(crate) mod members;
 pub(crate) mod outbox;
 pub(crate) mod payments;
 pub(crate) mod purchases;
+pub(crate) mod report_stats;
 pub(crate) mod reports;
 pub(crate) mod rewards;
 pub(crate) mod rules;

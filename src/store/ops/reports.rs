@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use crate::domain::earn::Breakdown;
 use crate::domain::ledger::EntryKind;
 use crate::domain::liability::{LiabilityFacts, RedeemedWorth};
-use crate::domain::report::{Earned, Flows, Grain, Measure, classify, local_day};
+use crate::domain::report::{Earned, Flows, Grain, Measure, classify, day_start, local_day};
 use crate::store::sql::{Tx, Value, args};
 use crate::store::{Result, StoreError};
 
@@ -286,19 +286,6 @@ pub(crate) async fn roll_up<T: Tx>(tx: &mut T, tz: Tz, cutoff: DateTime<Utc>) ->
     )
     .await?;
     Ok(end < target)
-}
-
-/// When the local day `day` starts in `tz`, in UTC.
-fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    tz.from_local_datetime(&midnight)
-        .earliest()
-        .or_else(|| {
-            tz.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
-                .earliest()
-        })
-        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// Sums `remaining` of live lots by the local month `column` falls in, for

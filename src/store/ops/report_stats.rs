@@ -1,0 +1,180 @@
+//! Reads for the redemption and members reports: vouchers, payments at the
+//! till and store credit in a range, and purchases by member. Sums are made
+//! in SQL where the rows are many (purchases); vouchers are few enough to be
+//! read and added up here.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::report::{MemberStats, PaymentStats, VoucherStat};
+use crate::store::Result;
+use crate::store::sql::{Tx, args};
+
+/// What a used voucher took off the bill (minor units), from its stored
+/// takeoff: an amount, or a free item's price; `None` when it says neither.
+fn discount(takeoff: Option<&str>) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_str(takeoff?).ok()?;
+    let money = match v["type"].as_str()? {
+        "amount" | "item" => &v["amount"],
+        "credit" => &v["credit"],
+        _ => return None,
+    };
+    let currency: crate::domain::Currency = money["currency"].as_str()?.parse().ok()?;
+    let m = crate::domain::Money::parse(money["amount"].as_str()?, currency).ok()?;
+    Some(m.minor()).filter(|m| *m > 0)
+}
+
+/// Vouchers issued in `[from, to)`, by reward and status.
+pub(crate) async fn voucher_stats(
+    tx: &mut impl Tx,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<VoucherStat>> {
+    let rows: Vec<(i64, String, i64, i64, Option<String>)> = tx
+        .all(
+            "SELECT v.reward_id, v.status, v.points, r.face_value_minor, v.takeoff \
+             FROM vouchers v JOIN rewards r ON r.id = v.reward_id \
+             WHERE v.issued_at >= $1 AND v.issued_at < $2",
+            args![from, to],
+        )
+        .await?;
+    let mut out: Vec<VoucherStat> = Vec::new();
+    for (reward_id, status, points, face, takeoff) in rows {
+        let cost = match status.as_str() {
+            "used" => discount(takeoff.as_deref()).unwrap_or(face),
+            "issued" => face,
+            _ => 0,
+        };
+        let i = match out
+            .iter()
+            .position(|s| s.reward_id == reward_id && s.status == status)
+        {
+            Some(i) => i,
+            None => {
+                out.push(VoucherStat {
+                    reward_id,
+                    status,
+                    ..Default::default()
+                });
+                out.len() - 1
+            }
+        };
+        let s = &mut out[i];
+        s.count += 1;
+        s.points += points;
+        s.cost_minor += cost;
+    }
+    Ok(out)
+}
+
+/// Payments captured at tills in `[from, to)`, and store credit given by
+/// cashback rewards.
+pub(crate) async fn payment_stats(
+    tx: &mut impl Tx,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<PaymentStats> {
+    let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = tx
+        .all(
+            "SELECT source, COUNT(*), CAST(SUM(points) AS BIGINT), \
+             CAST(SUM(amount_minor) AS BIGINT) FROM point_payments \
+             WHERE status = 'captured' AND closed_at >= $1 AND closed_at < $2 GROUP BY source",
+            args![from, to],
+        )
+        .await?;
+    let mut s = PaymentStats::default();
+    for (source, count, points, minor) in rows {
+        if source == "credit" {
+            s.credit_payments = count;
+            s.credit_paid_minor = minor.unwrap_or(0);
+        } else {
+            s.point_payments = count;
+            s.points_paid = points.unwrap_or(0);
+            s.points_paid_minor = minor.unwrap_or(0);
+        }
+    }
+    let (n, minor): (i64, Option<i64>) = tx
+        .one(
+            "SELECT COUNT(*), CAST(SUM(amount_minor) AS BIGINT) FROM credit_entries \
+             WHERE kind = 'cashback' AND created_at >= $1 AND created_at < $2",
+            args![from, to],
+            "credit",
+        )
+        .await?;
+    s.cashbacks = n;
+    s.cashback_minor = minor.unwrap_or(0);
+    Ok(s)
+}
+
+/// Members and their purchases: how many joined before `to` and in `[from,
+/// to)`; in the window, how many bought once or more, twice or more, their
+/// visits and spend, and the spend on receipts no member claimed; and how many
+/// bought in the 30 and 90 days before `to`. Sales count net of refunds, in
+/// `currency`.
+pub(crate) async fn member_stats(
+    tx: &mut impl Tx,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    currency: &str,
+) -> Result<MemberStats> {
+    let (total, new): (i64, i64) = tx
+        .one(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END), 0) \
+             FROM members WHERE created_at < $2",
+            args![from, to],
+            "members",
+        )
+        .await?;
+    let (buyers, repeat, visits, spend): (i64, Option<i64>, Option<i64>, Option<i64>) = tx
+        .one(
+            "SELECT COUNT(*), CAST(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(n) AS BIGINT), CAST(SUM(spend) AS BIGINT) FROM \
+             (SELECT member_id, COUNT(*) AS n, SUM(amount_minor - refunded_minor) AS spend \
+              FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
+              AND occurred_at < $2 AND currency = $3 GROUP BY member_id) AS b",
+            args![from, to, currency],
+            "purchases",
+        )
+        .await?;
+    let (anonymous,): (Option<i64>,) = tx
+        .one(
+            "SELECT CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM purchases \
+             WHERE member_id IS NULL AND occurred_at >= $1 AND occurred_at < $2 \
+             AND currency = $3",
+            args![from, to, currency],
+            "purchases",
+        )
+        .await?;
+    let active = |days: i64| to - chrono::Duration::days(days);
+    let (active_30, active_90): (Option<i64>, Option<i64>) = tx
+        .one(
+            "SELECT COUNT(DISTINCT CASE WHEN occurred_at >= $1 THEN member_id END), \
+             COUNT(DISTINCT member_id) FROM purchases \
+             WHERE member_id IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3",
+            args![active(30), active(90), to],
+            "purchases",
+        )
+        .await?;
+    Ok(MemberStats {
+        total,
+        new,
+        buyers,
+        repeat_buyers: repeat.unwrap_or(0),
+        visits: visits.unwrap_or(0),
+        member_sales_minor: spend.unwrap_or(0),
+        anonymous_sales_minor: anonymous.unwrap_or(0),
+        active_30: active_30.unwrap_or(0),
+        active_90: active_90.unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::discount;
+
+    #[test]
+    fn a_used_vouchers_takeoff_reads_as_the_discount_given() {
+        let amount = r#"{"type":"amount","amount":{"amount":"27.50","currency":"THB"}}"#;
+        assert_eq!(discount(Some(amount)), Some(2_750));
+        let item = r#"{"type":"item","sku":"LATTE","amount":{"amount":"0.00","currency":"THB"}}"#;
+        assert_eq!(discount(Some(item)), None, "a free item without its price");
+        assert_eq!(discount(Some(r#"{"type":"nothing"}"#)), None);
+        assert_eq!(discount(None), None);
+    }
+}
