@@ -352,9 +352,15 @@ async fn sweep_periodically(
         if let Err(e) = crate::service::reports::roll_up(store.as_ref(), tz, now()).await {
             tracing::warn!(error = %e, "reports roll-up failed");
         }
-        // The tier review runs once a local day (at start, then after midnight).
+        // The tier review and members' classes and segments run once a local
+        // day (at start, then after midnight).
         let today = now().with_timezone(&tz).date_naive();
         if reviewed_on != Some(today) {
+            let loyalty = crate::service::Loyalty::new(store.clone(), tz);
+            match loyalty.refresh_segments(now()).await {
+                Ok(n) => tracing::info!(members = n, "classes and segments worked out"),
+                Err(e) => tracing::warn!(error = %e, "classes and segments failed"),
+            }
             match review_tiers(store.as_ref()).await {
                 Ok(moves) => {
                     reviewed_on = Some(today);

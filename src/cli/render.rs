@@ -97,6 +97,17 @@ pub fn summary(s: &MemberSummary, tz: Tz) -> String {
     if s.credit.minor() > 0 {
         let _ = writeln!(out, "store credit {}", s.credit.to_decimal_string());
     }
+    if let Some(seg) = &s.segment {
+        let _ = writeln!(
+            out,
+            "class {}, segment {} (R{} F{} M{})",
+            seg.class.as_str(),
+            seg.segment.as_str(),
+            seg.rfm.r,
+            seg.rfm.f,
+            seg.rfm.m
+        );
+    }
     let _ = writeln!(
         out,
         "tier {} (12-month spend {}){}",

@@ -24,6 +24,31 @@ pub(super) enum ReportCmd {
     /// Members: total, new, active, repeat buyers, average spend and visits,
     /// the share of sales made by identified members.
     Members(ReportArgs),
+    /// Members by A/B/C class and RFM segment over the last 12 months (worked
+    /// out once a day by serve; --refresh works them out now).
+    Segments(SegmentArgs),
+}
+
+#[derive(Args)]
+pub(super) struct SegmentArgs {
+    /// Work the classes and segments out now first.
+    #[arg(long)]
+    refresh: bool,
+    /// List the members (of --class or --segment) instead of the counts.
+    #[arg(long)]
+    members: bool,
+    /// Only this class: A, B or C (with --members).
+    #[arg(long)]
+    class: Option<String>,
+    /// Only this segment, e.g. champions or at_risk (with --members).
+    #[arg(long)]
+    segment: Option<String>,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    csv: bool,
 }
 
 #[derive(Args)]
@@ -92,6 +117,7 @@ pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<
                 .map_err(friendly)?;
             emit(&args, &r, || r.csv(), || members_text(&r))?;
         }
+        ReportCmd::Segments(args) => segments(loyalty, args).await?,
         ReportCmd::Liability(out) => {
             let r = loyalty.liability_report(now()).await.map_err(friendly)?;
             if out.json {
@@ -299,4 +325,62 @@ fn points_text(r: &PointsReport) -> String {
         t.issued_base, t.issued_tier, t.issued_campaign, t.issued_referral, t.issued_manual
     ));
     out
+}
+
+async fn segments(loyalty: &Loyalty, args: SegmentArgs) -> anyhow::Result<()> {
+    if args.refresh {
+        let n = loyalty.refresh_segments(now()).await.map_err(friendly)?;
+        if !args.json && !args.csv {
+            println!("classes and segments worked out for {n} members");
+        }
+    }
+    if args.members {
+        let rows = loyalty
+            .segment_members(args.class, args.segment)
+            .await
+            .map_err(friendly)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else if args.csv {
+            print!("{}", crate::service::reports::segment_members_csv(&rows));
+        } else {
+            for s in &rows {
+                println!(
+                    "{} {} {} R{}F{}M{} {} purchases, {} sales (minor)",
+                    s.member_code,
+                    s.class.as_str(),
+                    s.segment.as_str(),
+                    s.rfm.r,
+                    s.rfm.f,
+                    s.rfm.m,
+                    s.purchases,
+                    s.sales_minor
+                );
+            }
+        }
+        return Ok(());
+    }
+    let r = loyalty.segments_report().await.map_err(friendly)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else if args.csv {
+        print!("{}", r.csv());
+    } else {
+        let mut out = match r.computed_at {
+            Some(t) => format!("classes and segments as of {t}\n"),
+            None => "classes and segments have not been worked out yet (--refresh)\n".into(),
+        };
+        for t in r.classes.iter().chain(&r.segments) {
+            out.push_str(&format!(
+                "  {:<20} {:>8} members  sales {:>14} {}  average {} {}\n",
+                t.name, t.members, t.sales, r.currency, t.average_spend, r.currency
+            ));
+        }
+        out.push_str(&format!(
+            "  {} members bought nothing in the last 12 months\n",
+            r.without_purchases
+        ));
+        print!("{out}");
+    }
+    Ok(())
 }

@@ -83,6 +83,15 @@ async fn file_page(
             @if f.credit.minor() > 0 {
                 div.balance { (c.t_args(l, "console-member-credit", &[("amount", i18n::money(f.credit))])) }
             }
+            @if let Some(seg) = &f.segment {
+                div.muted #segment {
+                    (c.t_args(l, "console-member-segment", &[
+                        ("class", seg.class.as_str().to_string()),
+                        ("segment", c.t(l, &format!("console-segment-{}", seg.segment.as_str()))),
+                        ("scores", format!("R{} F{} M{}", seg.rfm.r, seg.rfm.f, seg.rfm.m)),
+                    ]))
+                }
+            }
         }
         h2 { (c.t(l, "console-lots")) }
         table #lots {

@@ -23,6 +23,7 @@ pub mod purchase;
 pub mod redeem;
 pub mod refusal;
 pub mod report;
+pub mod segment;
 pub mod staff;
 pub mod tier;
 pub mod time;

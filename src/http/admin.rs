@@ -44,6 +44,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(super::reports::liability))
         .routes(routes!(super::reports::redemption))
         .routes(routes!(super::reports::members))
+        .routes(routes!(super::reports::segments))
+        .routes(routes!(super::reports::segment_members))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, guard));

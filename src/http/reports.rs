@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, AppState, Problem};
 use crate::domain::time::now;
 use crate::service::reports::{
-    LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery,
+    LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery, SegmentsReport,
 };
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// Points over time: issued by rule, redeemed, expired, clawed back, given
 /// back and adjusted per day, ISO week or month in the programme's time zone,
@@ -110,4 +112,48 @@ pub(super) async fn members(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.loyalty.members_report(&q, now()).await?).into_response())
+}
+
+/// Members by A/B/C class (share of members' sales over the last 12 months)
+/// and RFM segment, as worked out once a day
+#[utoipa::path(
+    get,
+    path = "/reports/segments",
+    operation_id = "segmentsReport",
+    responses((status = 200, description = "The report", body = SegmentsReport))
+)]
+pub(super) async fn segments(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(state.loyalty.segments_report().await?).into_response())
+}
+
+/// The members of a class or segment, to export
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SegmentFilter {
+    /// A, B or C
+    class: Option<String>,
+    /// e.g. `champions`, `at_risk`
+    segment: Option<String>,
+}
+
+/// The members of a class or segment as CSV (member code, class, segment,
+/// R, F and M scores, purchases, sales, last purchase)
+#[utoipa::path(
+    get,
+    path = "/reports/segments/members.csv",
+    operation_id = "segmentMembersCsv",
+    params(SegmentFilter),
+    responses(
+        (status = 200, description = "The members as CSV", content_type = "text/csv", body = String),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Unknown class or segment"),
+    )
+)]
+pub(super) async fn segment_members(
+    State(state): State<AppState>,
+    Query(f): Query<SegmentFilter>,
+) -> Result<Response, ApiError> {
+    let rows = state.loyalty.segment_members(f.class, f.segment).await?;
+    let csv = crate::service::reports::segment_members_csv(&rows);
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }

@@ -274,6 +274,8 @@ pub struct MemberFile {
     pub member: Member,
     /// Their store credit.
     pub credit: crate::domain::Money,
+    /// Their A/B/C class and RFM segment, when they bought in the last 12 months.
+    pub segment: Option<crate::domain::segment::MemberSegment>,
     pub lots: Vec<Lot>,
     pub vouchers: Vec<Voucher>,
     pub entries: Vec<Entry>,
@@ -309,6 +311,7 @@ impl Loyalty {
         let member = self.member(&MemberRef::Code(code)).await?;
         let file = MemberFile {
             credit: self.store_credit(&member).await?,
+            segment: self.store.member_segment(member.id).await?,
             lots: self.store.lots(member.id).await?,
             vouchers: self.vouchers(member.id).await?,
             entries: self.entries(member.id, 50).await?,

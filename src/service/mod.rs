@@ -387,7 +387,9 @@ impl Loyalty {
         let program = self.program().await?;
         let credit = Money::from_minor(member.credit_minor, program.currency);
         let pay_value = program.pay.map(|r| r.value(spendable, program.currency));
+        let segment = self.store.member_segment(member.id).await?;
         Ok(MemberSummary {
+            segment,
             tier,
             credit,
             pay_value,
@@ -417,6 +419,9 @@ pub struct MemberSummary {
     /// Store credit on the account (from cashback rewards).
     #[serde(serialize_with = "crate::domain::model::serialize_money")]
     pub credit: Money,
+    /// Their A/B/C class and RFM segment, when they bought in the last 12 months.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::domain::segment::MemberSegment>,
     /// What the spendable points pay at the till, when paying with points is on.
     #[serde(skip)]
     pub pay_value: Option<Money>,

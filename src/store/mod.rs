@@ -407,6 +407,33 @@ macro_rules! with_operations {
                 read_op fn member_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>, currency: &str)
                     -> Result<crate::domain::report::MemberStats>
                     => [currency] |tx| ops::report_stats::member_stats(tx, (from, to), &currency);
+                /// Members who bought in `[from, now)` in `currency`, with what they bought.
+                read_op fn segment_buyers(&self, from: DateTime<Utc>, now: DateTime<Utc>, currency: &str)
+                    -> Result<Vec<(crate::domain::segment::Buyer, DateTime<Utc>)>>
+                    => [currency] |tx| ops::segments::buyers(tx, (from, now), &currency);
+                /// A new run of classes and segments.
+                write_op fn start_segment_run(&self, computed_at: DateTime<Utc>, window_start: DateTime<Utc>)
+                    -> Result<i64>
+                    => [] |tx| ops::segments::start_run(tx, (computed_at, window_start));
+                /// Adds members' classes and segments to a run.
+                write_op fn add_segments(&self, run_id: i64, rows: &[crate::domain::segment::MemberSegment])
+                    -> Result<()>
+                    => [rows] |tx| ops::segments::add_rows(tx, run_id, &rows);
+                /// Marks a run done (it is read from now on) and deletes older ones.
+                write_op fn finish_segment_run(&self, run_id: i64) -> Result<()>
+                    => [] |tx| ops::segments::finish_run(tx, run_id);
+                /// A member's class and segment in the latest run.
+                read_op fn member_segment(&self, member_id: i64)
+                    -> Result<Option<crate::domain::segment::MemberSegment>>
+                    => [] |tx| ops::segments::member_segment(tx, member_id);
+                /// The latest run's members (of one class or segment), by sales.
+                read_op fn segment_members(&self, class: &Option<String>, segment: &Option<String>)
+                    -> Result<Vec<crate::domain::segment::MemberSegment>>
+                    => [class, segment] |tx| ops::segments::segment_members(tx, (class.as_deref(), segment.as_deref()));
+                /// The latest run: when, all members, and per (class, segment)
+                /// members, sales, purchases.
+                read_op fn segment_summary(&self) -> Result<crate::domain::segment::SegmentSummary>
+                    => [] |tx| ops::segments::segment_summary(tx);
                 /// Adds the next entries made before `cutoff` to the roll-up by local
                 /// day; whether more remain.
                 write_op fn roll_up_ledger(&self, tz: chrono_tz::Tz, cutoff: DateTime<Utc>) -> Result<bool>

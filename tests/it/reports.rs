@@ -549,3 +549,92 @@ async fn the_redemption_and_members_reports_count_what_happened() {
         assert_eq!(r.redemption_rate.as_deref(), Some("59.45"));
     }
 }
+
+#[tokio::test]
+async fn members_get_classes_by_sales_and_segments_by_recency_and_frequency() {
+    use taem::domain::segment::{Class, Segment};
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let merchant = t.merchant().await;
+        // (purchases, each amount, days ago of the last one)
+        let plan = [
+            (10, "500.00", 1),
+            (5, "400.00", 10),
+            (1, "100.00", 2),
+            (3, "100.00", 100),
+            (1, "50.00", 300),
+        ];
+        let mut members = Vec::new();
+        for (i, (n, amount, days)) in plan.into_iter().enumerate() {
+            let m = t.member().await;
+            for k in 0..n {
+                let at = now() - Duration::days(days + k * 3);
+                let p = purchase_at(&format!("s{i}-{k}"), amount, &m.code);
+                t.loyalty.record_purchase(&merchant, p, at).await.unwrap();
+            }
+            members.push(m);
+        }
+        t.member().await; // never bought
+        for _ in 0..2 {
+            t.loyalty.refresh_segments(now()).await.unwrap();
+        }
+        let seg = async |i: usize| {
+            t.loyalty
+                .member_segment(members[i].id)
+                .await
+                .unwrap()
+                .expect("a buyer has a segment")
+        };
+        let expected = [
+            (Class::A, Segment::Champions),
+            (Class::A, Segment::Loyal),
+            (Class::C, Segment::Promising),
+            (Class::B, Segment::AtRisk),
+            (Class::C, Segment::Lost),
+        ];
+        for (i, (class, segment)) in expected.into_iter().enumerate() {
+            let s = seg(i).await;
+            assert_eq!(
+                (s.class, s.segment),
+                (class, segment),
+                "member {i} on {}",
+                t.db.backend
+            );
+        }
+        let r = t.loyalty.segments_report().await.unwrap();
+        let classes: Vec<(&str, i64)> = r
+            .classes
+            .iter()
+            .map(|c| (c.name.as_str(), c.members))
+            .collect();
+        assert_eq!(
+            classes,
+            [("A", 2), ("B", 1), ("C", 2)],
+            "a second run replaces the first"
+        );
+        assert_eq!(r.without_purchases, 1);
+        assert_eq!(r.classes[0].sales, "7000.00");
+        let a = t
+            .loyalty
+            .segment_members(Some("A".into()), None)
+            .await
+            .unwrap();
+        let csv = taem::service::reports::segment_members_csv(&a);
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with(&format!("{},A,champions,5,5,5", members[0].code))
+        );
+        assert!(
+            t.loyalty
+                .segment_members(Some("D".into()), None)
+                .await
+                .is_err()
+        );
+        // The member's file and summary say it too.
+        let summary = t.loyalty.summary(members[3].clone(), now()).await.unwrap();
+        assert_eq!(summary.segment.map(|s| s.segment), Some(Segment::AtRisk));
+    }
+}

@@ -27,6 +27,7 @@ pub(crate) mod report_stats;
 pub(crate) mod reports;
 pub(crate) mod rewards;
 pub(crate) mod rules;
+pub(crate) mod segments;
 pub(crate) mod staff;
 
 pub(crate) use rules::Context;

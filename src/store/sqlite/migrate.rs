@@ -78,6 +78,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0014_liability.sql",
         sql: include_str!("../../../migrations/sqlite/0014_liability.sql"),
     },
+    Migration {
+        file: "0015_segments.sql",
+        sql: include_str!("../../../migrations/sqlite/0015_segments.sql"),
+    },
 ];
 
 impl Migration {
