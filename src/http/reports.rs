@@ -14,6 +14,11 @@ use crate::service::reports::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+/// A CSV document as an answer.
+fn csv(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
 /// Points over time: issued by rule, redeemed, expired, clawed back, given
 /// back and adjusted per day, ISO week or month in the programme's time zone,
 /// and the outstanding balance at each period's start and end (for the whole
@@ -54,7 +59,7 @@ pub(super) async fn points_csv(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let r = state.loyalty.points_report(&q, now()).await?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], r.csv()).into_response())
+    Ok(csv(r.csv()))
 }
 
 /// What the points members hold are worth as of now: a point's value (and how
@@ -154,6 +159,5 @@ pub(super) async fn segment_members(
     Query(f): Query<SegmentFilter>,
 ) -> Result<Response, ApiError> {
     let rows = state.loyalty.segment_members(f.class, f.segment).await?;
-    let csv = crate::service::reports::segment_members_csv(&rows);
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+    Ok(csv(crate::service::reports::segment_members_csv(&rows)))
 }
