@@ -23,10 +23,12 @@ use crate::service::{Loyalty, ServiceError};
 
 mod auth;
 mod campaigns;
+mod chart;
 mod counter;
 mod members;
 mod page;
 mod pay;
+mod reports;
 mod rewards;
 mod settings;
 mod staff;
@@ -160,6 +162,8 @@ pub fn router(console: Console) -> Router {
         .route("/console/staff/{id}", post(staff::change))
         .route("/console/staff/{id}/link", post(staff::new_link))
         .route("/console/audit", get(staff::audit))
+        .route("/console/reports", get(reports::page))
+        .route("/console/reports/{file}", get(reports::csv))
         .route("/console/console.css", get(page::stylesheet))
         .route("/console/console.js", get(page::script))
         .route("/console/vendor/jsQR.js", get(page::jsqr))

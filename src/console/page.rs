@@ -80,6 +80,7 @@ pub fn layout(
                                 " · " a href="/console/rewards" { (c.t(locale, "console-nav-rewards")) }
                                 " · " a href="/console/campaigns" { (c.t(locale, "console-nav-campaigns")) }
                                 " · " a href="/console/tiers" { (c.t(locale, "console-nav-tiers")) }
+                                " · " a href="/console/reports" { (c.t(locale, "console-nav-reports")) }
                             }
                             @if s.staff.may(Permission::Staff) {
                                 " · " a href="/console/staff" { (c.t(locale, "console-nav-staff")) }

@@ -893,3 +893,56 @@ impl SegmentsReport {
         )
     }
 }
+
+/// Everything the console's reports page shows, for one range.
+#[derive(Debug, Clone)]
+pub struct ReportsPage {
+    pub points: PointsReport,
+    pub liability: LiabilityReport,
+    pub redemption: RedemptionReport,
+    pub members: MembersReport,
+    pub segments: SegmentsReport,
+}
+
+impl Loyalty {
+    /// The reports for staff who may see them (managers and owners).
+    pub async fn staff_reports(
+        &self,
+        actor: &super::staff::Actor,
+        q: &ReportQuery,
+        now: DateTime<Utc>,
+    ) -> Result<ReportsPage> {
+        actor.require(crate::domain::staff::Permission::BackOffice)?;
+        Ok(ReportsPage {
+            points: self.points_report(q, now).await?,
+            liability: self.liability_report(now).await?,
+            redemption: self.redemption_report(q, now).await?,
+            members: self.members_report(q, now).await?,
+            segments: self.segments_report().await?,
+        })
+    }
+
+    /// A report as CSV for staff who may see it: `points`, `liability`,
+    /// `redemption`, `members`, `segments`, or `segment-members` (of `class`
+    /// or `segment` from the query's extra fields).
+    pub async fn staff_report_csv(
+        &self,
+        actor: &super::staff::Actor,
+        (name, q): (&str, &ReportQuery),
+        (class, segment_name): (Option<String>, Option<String>),
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        actor.require(crate::domain::staff::Permission::BackOffice)?;
+        Ok(match name {
+            "points" => self.points_report(q, now).await?.csv(),
+            "liability" => self.liability_report(now).await?.csv(),
+            "redemption" => self.redemption_report(q, now).await?.csv(),
+            "members" => self.members_report(q, now).await?.csv(),
+            "segments" => self.segments_report().await?.csv(),
+            "segment-members" => {
+                segment_members_csv(&self.segment_members(class, segment_name).await?)
+            }
+            _ => return Err(super::ServiceError::NotFound("report")),
+        })
+    }
+}

@@ -1397,3 +1397,55 @@ async fn a_percentage_voucher_at_the_counter_needs_the_bill_and_says_what_to_tak
     })
     .await;
 }
+
+#[tokio::test]
+async fn managers_read_the_reports_with_charts_and_download_them_and_cashiers_cannot() {
+    each_app(async |app| {
+        let m = app.t.member().await;
+        let (status, _) = app
+            .post_signed("/v1/purchases", &purchase("R-1", "250.00", Some(&m.code)))
+            .await;
+        assert_eq!(status, 201);
+        let mut b = signed_in(
+            app,
+            ("ploy@shop.example", Role::Manager, None),
+            "mango-sticky-rice",
+        )
+        .await;
+        let page = b.get("/console/reports?by=day").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for part in [
+            "Points issued and used per period",
+            "<svg",
+            "Liability today",
+            "Redemption",
+            "Segments",
+        ] {
+            assert!(page.body.contains(part), "{part} in {}", page.body);
+        }
+        assert!(page.body.contains("Outstanding at the end of each period"));
+        let today = now().with_timezone(&chrono_tz::Asia::Bangkok).date_naive();
+        assert!(
+            page.body.contains(&format!("{today} · Issued: 10")),
+            "the day's bar says its points: {}",
+            page.body
+        );
+        let csv = b.get("/console/reports/points.csv?by=day").await;
+        assert_eq!(csv.status, 200);
+        assert!(csv.body.starts_with("period,first_day"), "{}", csv.body);
+        let bad = b
+            .get("/console/reports?from=2026-12-31&to=2026-01-01")
+            .await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("must not be after"), "{}", bad.body);
+        let mut cashier = signed_in(
+            app,
+            ("tum@shop.example", Role::Cashier, Some(&app.merchant.id)),
+            "papaya-salad-spicy",
+        )
+        .await;
+        assert_eq!(cashier.get("/console/reports").await.status, 403);
+        assert_eq!(cashier.get("/console/reports/points.csv").await.status, 403);
+    })
+    .await;
+}
