@@ -606,6 +606,37 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
         }
         Timings(runs).print(label);
     }
+    let start = Instant::now();
+    let n = loyalty.refresh_segments(now()).await?;
+    println!(
+        "  {:<34} {:>8.0} ms (once, {n} members)",
+        "segments: working them out",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut liability = Vec::new();
+    let mut redemption = Vec::new();
+    let mut members = Vec::new();
+    let mut segments = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        loyalty.liability_report(now()).await?;
+        liability.push(start.elapsed());
+        let start = Instant::now();
+        loyalty
+            .redemption_report(&two_years("month"), now())
+            .await?;
+        redemption.push(start.elapsed());
+        let start = Instant::now();
+        loyalty.members_report(&two_years("month"), now()).await?;
+        members.push(start.elapsed());
+        let start = Instant::now();
+        loyalty.segments_report().await?;
+        segments.push(start.elapsed());
+    }
+    Timings(liability).print("report: liability");
+    Timings(redemption).print("report: redemption, 2 years");
+    Timings(members).print("report: members, 2 years");
+    Timings(segments).print("report: segments");
     app.shutdown().await?;
     Ok(())
 }

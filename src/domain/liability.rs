@@ -320,7 +320,8 @@ pub struct LiabilityFacts {
     pub remaining: std::collections::BTreeMap<NaiveDate, i64>,
     /// Points left in lots by the local month they expire in, from this one.
     pub expiring: std::collections::BTreeMap<NaiveDate, i64>,
-    /// Members' balances summed (debts lower it), and the points in lots.
+    /// Members' balances summed (debts lower it), and the points in lots not
+    /// yet expired (what members can spend).
     pub outstanding: i64,
     pub in_lots: i64,
     pub worth: RedeemedWorth,

@@ -288,45 +288,75 @@ pub(crate) async fn roll_up<T: Tx>(tx: &mut T, tz: Tz, cutoff: DateTime<Utc>) ->
     Ok(end < target)
 }
 
-/// Sums `remaining` of live lots by the local month `column` falls in, for
-/// `months` (consecutive, oldest first); earlier ones count in the first,
-/// later ones are left out.
-async fn lots_by_month(
-    tx: &mut impl Tx,
-    tz: Tz,
+/// `CASE` putting `column` in the index of the month among `months`
+/// (consecutive, oldest first) it falls in: earlier ones in the first, later
+/// ones in `months.len()`. Its bounds are bound from `$first` on.
+fn month_case(
     column: &str,
     months: &[NaiveDate],
-    now: Option<DateTime<Utc>>,
-) -> Result<BTreeMap<NaiveDate, i64>> {
-    let Some(last) = months.last() else {
-        return Ok(BTreeMap::new());
-    };
-    let mut bounds: Vec<DateTime<Utc>> = months[1..].iter().map(|m| day_start(*m, tz)).collect();
-    bounds.push(day_start(crate::domain::liability::next_month(*last), tz));
+    tz: Tz,
+    first: usize,
+) -> (String, Vec<DateTime<Utc>>) {
+    let bounds: Vec<DateTime<Utc>> = months
+        .iter()
+        .skip(1)
+        .copied()
+        .chain(
+            months
+                .last()
+                .map(|m| crate::domain::liability::next_month(*m)),
+        )
+        .map(|m| day_start(m, tz))
+        .collect();
     let mut case = String::from("CASE");
-    for (i, _) in bounds.iter().enumerate() {
-        case.push_str(&format!(" WHEN {column} < ${} THEN {i}", i + 1));
+    for i in 0..bounds.len() {
+        case.push_str(&format!(" WHEN {column} < ${} THEN {i}", first + i));
     }
     case.push_str(&format!(" ELSE {} END", bounds.len()));
-    let mut values: Vec<Value> = bounds.iter().map(|b| Value::from(*b)).collect();
-    let mut filter = String::from("remaining > 0");
-    if let Some(now) = now {
-        values.push(Value::from(now));
-        filter.push_str(&format!(" AND expires_at > ${}", values.len()));
+    (case, bounds)
+}
+
+/// The points left in lots, in one pass: by cohort month (`cohorts`, every
+/// lot with points left) and by the month they expire in (`ahead`, only lots
+/// not yet expired; beyond the last month in none), and the spendable total.
+async fn lots_left(
+    tx: &mut impl Tx,
+    tz: Tz,
+    (cohorts, ahead): (&[NaiveDate], &[NaiveDate]),
+    now: DateTime<Utc>,
+    facts: &mut LiabilityFacts,
+) -> Result<()> {
+    if cohorts.is_empty() || ahead.is_empty() {
+        return Ok(());
     }
-    let rows: Vec<(i64, i64)> = tx
+    let (by_cohort, mut values) = month_case("earned_at", cohorts, tz, 2);
+    let (by_expiry, more) = month_case("expires_at", ahead, tz, 2 + values.len());
+    values.extend(more);
+    let mut args: Vec<Value> = vec![Value::from(now)];
+    args.extend(values.into_iter().map(Value::from));
+    let rows: Vec<(i64, i64, i64)> = tx
         .all(
             &format!(
-                "SELECT {case} AS bucket, CAST(SUM(remaining) AS BIGINT) FROM lots \
-                 WHERE {filter} GROUP BY 1"
+                "SELECT {by_cohort}, CASE WHEN expires_at <= $1 THEN -1 ELSE {by_expiry} END, \
+                 CAST(SUM(remaining) AS BIGINT) FROM lots WHERE remaining > 0 GROUP BY 1, 2"
             ),
-            &values,
+            &args,
         )
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(i, p)| Some((*months.get(usize::try_from(i).ok()?)?, p)))
-        .collect())
+    for (c, e, points) in rows {
+        let at =
+            |list: &[NaiveDate], i: i64| usize::try_from(i).ok().and_then(|i| list.get(i).copied());
+        if let Some(m) = at(cohorts, c) {
+            *facts.remaining.entry(m).or_default() += points;
+        }
+        if e >= 0 {
+            facts.in_lots += points;
+        }
+        if let Some(m) = at(ahead, e) {
+            *facts.expiring.entry(m).or_default() += points;
+        }
+    }
+    Ok(())
 }
 
 /// What the liability report is computed from, in one read: the cohorts (the
@@ -370,38 +400,29 @@ pub(crate) async fn liability_facts<T: Tx>(
         }
     }
     let this_month = month_of(now, tz);
-    let (first,): (Option<DateTime<Utc>>,) = tx
-        .one(
-            "SELECT MIN(earned_at) FROM lots WHERE remaining > 0",
-            &[],
-            "lots",
-        )
-        .await?;
-    if let Some(first) = first {
-        let mut months = Vec::new();
-        let mut m = month_of(first, tz).min(this_month);
+    // Every lot was put in by an entry, so the first cohort is the first month.
+    let mut cohorts = Vec::new();
+    if let Some(first) = facts.cohorts.keys().map(|(c, _, _)| *c).min() {
+        let mut m = first.min(this_month);
         while m <= this_month {
-            months.push(m);
+            cohorts.push(m);
             m = crate::domain::liability::next_month(m);
         }
-        facts.remaining = lots_by_month(tx, tz, "earned_at", &months, None).await?;
     }
     let mut ahead = vec![this_month];
     while ahead.len() < 12 {
         let next = crate::domain::liability::next_month(*ahead.last().expect("one"));
         ahead.push(next);
     }
-    facts.expiring = lots_by_month(tx, tz, "expires_at", &ahead, Some(now)).await?;
-    let (outstanding, in_lots): (Option<i64>, Option<i64>) = tx
+    lots_left(tx, tz, (&cohorts, &ahead), now, &mut facts).await?;
+    let (outstanding,): (Option<i64>,) = tx
         .one(
-            "SELECT (SELECT CAST(SUM(balance) AS BIGINT) FROM members), \
-             (SELECT CAST(SUM(remaining) AS BIGINT) FROM lots WHERE remaining > 0)",
+            "SELECT CAST(SUM(balance) AS BIGINT) FROM members",
             &[],
             "balances",
         )
         .await?;
     facts.outstanding = outstanding.unwrap_or(0);
-    facts.in_lots = in_lots.unwrap_or(0);
     let (vp, vf): (Option<i64>, Option<i64>) = tx
         .one(
             "SELECT CAST(SUM(v.points) AS BIGINT), CAST(SUM(r.face_value_minor) AS BIGINT) \
