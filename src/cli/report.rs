@@ -7,14 +7,21 @@ use super::friendly;
 use crate::domain::time::now;
 use crate::service::Loyalty;
 use crate::service::reports::{
-    LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery,
+    CampaignsReport, LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery,
+    SummaryReport,
 };
 
 #[derive(Subcommand)]
 pub(super) enum ReportCmd {
+    /// The programme's P&L for the range: sales, points issued and their
+    /// value, rewards' cost, payments with points, campaigns' points.
+    Summary(ReportArgs),
     /// Points issued (by rule), redeemed, expired, clawed back, given back and
     /// adjusted per period, with the outstanding balance.
     Points(ReportArgs),
+    /// Campaigns in the range: points given and their value, purchases,
+    /// members and sales with their bonus, and lift where measured.
+    Campaigns(ReportArgs),
     /// What the points members hold are worth: a point's value, breakage by
     /// monthly cohort, the expected cost, and what expires in the next 12 months.
     Liability(OutArgs),
@@ -103,6 +110,20 @@ pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<
                 .map_err(friendly)?;
             emit(&args, &r, || r.csv(), || points_text(&r))?;
         }
+        ReportCmd::Summary(args) => {
+            let r = loyalty
+                .summary_report(&args.query(), now())
+                .await
+                .map_err(friendly)?;
+            emit(&args, &r, || r.csv(), || summary_text(&r))?;
+        }
+        ReportCmd::Campaigns(args) => {
+            let r = loyalty
+                .campaigns_report(&args.query(), now())
+                .await
+                .map_err(friendly)?;
+            emit(&args, &r, || r.csv(), || campaigns_text(&r))?;
+        }
         ReportCmd::Redemption(args) => {
             let r = loyalty
                 .redemption_report(&args.query(), now())
@@ -151,6 +172,55 @@ fn emit<T: serde::Serialize>(
 
 fn range_text(what: &str, r: &crate::service::reports::Range) -> String {
     format!("{what} from {} to {} ({})\n", r.from, r.to, r.time_zone)
+}
+
+fn summary_text(r: &SummaryReport) -> String {
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let c = &r.currency;
+    let mut out = range_text("summary", &r.range);
+    out.push_str(&format!(
+        "sales {} {c} (members {} {c}, anonymous {} {c})\n\
+         points issued {} (worth {} {c} at {} {c} a point)\n\
+         rewards cost {} {c}; paid with points {} {c}, with store credit {} {c}\n\
+         campaign points {} (worth {} {c}); incremental sales {}\n",
+        r.sales,
+        r.member_sales,
+        r.anonymous_sales,
+        r.points_issued,
+        or_dash(&r.points_issued_value),
+        or_dash(&r.point_value),
+        r.rewards_cost,
+        r.paid_with_points,
+        r.paid_with_credit,
+        r.campaign_points,
+        or_dash(&r.campaign_points_value),
+        r.incremental_sales
+            .clone()
+            .or_else(|| r.incremental_sales_note.clone())
+            .unwrap_or_default()
+    ));
+    out
+}
+
+fn campaigns_text(r: &CampaignsReport) -> String {
+    let mut out = range_text("campaigns", &r.range);
+    for c in &r.campaigns {
+        out.push_str(&format!(
+            "  #{} {} ({}): {} points (worth {} {}), {} purchases by {} members, sales {} {}; lift {}\n",
+            c.id,
+            c.name_en,
+            c.status,
+            c.points_awarded,
+            c.points_value.clone().unwrap_or_else(|| "-".into()),
+            r.currency,
+            c.purchases,
+            c.members,
+            c.sales,
+            r.currency,
+            c.lift
+        ));
+    }
+    out
 }
 
 fn redemption_text(r: &RedemptionReport) -> String {

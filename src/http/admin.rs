@@ -45,6 +45,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(super::reports::redemption))
         .routes(routes!(super::reports::members))
         .routes(routes!(super::reports::segments))
+        .routes(routes!(super::reports::summary))
+        .routes(routes!(super::reports::campaigns))
         .routes(routes!(super::reports::segment_members))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, AppState, Problem};
 use crate::domain::time::now;
 use crate::service::reports::{
-    LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery, SegmentsReport,
+    CampaignsReport, LiabilityReport, MembersReport, PointsReport, RedemptionReport, ReportQuery,
+    SegmentsReport, SummaryReport,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -160,4 +161,46 @@ pub(super) async fn segment_members(
 ) -> Result<Response, ApiError> {
     let rows = state.loyalty.segment_members(f.class, f.segment).await?;
     Ok(csv(crate::service::reports::segment_members_csv(&rows)))
+}
+
+/// The programme's P&L for a range: sales (members' and anonymous), points
+/// issued and their value, what rewards cost, what points and store credit
+/// paid at tills, campaigns' points and their value, and the incremental
+/// sales holdout groups measured
+#[utoipa::path(
+    get,
+    path = "/reports/summary",
+    operation_id = "summaryReport",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = SummaryReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
+pub(super) async fn summary(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.loyalty.summary_report(&q, now()).await?).into_response())
+}
+
+/// Campaigns in a range: points given and their value, purchases, members and
+/// sales with their bonus, and lift where a holdout measured it
+#[utoipa::path(
+    get,
+    path = "/reports/campaigns",
+    operation_id = "campaignsReport",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = CampaignsReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
+)]
+pub(super) async fn campaigns(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.loyalty.campaigns_report(&q, now()).await?).into_response())
 }

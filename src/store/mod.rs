@@ -434,6 +434,9 @@ macro_rules! with_operations {
                 /// members, sales, purchases.
                 read_op fn segment_summary(&self) -> Result<crate::domain::segment::SegmentSummary>
                     => [] |tx| ops::segments::segment_summary(tx);
+                /// What redeemed points bought (vouchers' face value, payments at tills).
+                read_op fn redeemed_worth(&self) -> Result<crate::domain::liability::RedeemedWorth>
+                    => [] |tx| ops::reports::redeemed_worth(tx);
                 /// Adds the next entries made before `cutoff` to the roll-up by local
                 /// day; whether more remain.
                 write_op fn roll_up_ledger(&self, tz: chrono_tz::Tz, cutoff: DateTime<Utc>) -> Result<bool>

@@ -638,3 +638,66 @@ async fn members_get_classes_by_sales_and_segments_by_recency_and_frequency() {
         assert_eq!(summary.segment.map(|s| s.segment), Some(Segment::AtRisk));
     }
 }
+
+#[tokio::test]
+async fn the_summary_and_campaigns_reports_value_what_the_programme_gave() {
+    for db in databases().await {
+        let app = TestApp::spawn_admin(db).await;
+        let today = now().with_timezone(&chrono_tz::Asia::Bangkok).date_naive();
+        let body = json!({"name_th": "แต้มสองเท่า", "name_en": "Double points", "kind": "multiplier",
+                          "multiplier": "2", "starts_at": today.to_string(),
+                          "ends_at": (today + Duration::days(1)).to_string()});
+        let (status, c) = app.admin("POST", "/admin/v1/campaigns", Some(body)).await;
+        assert_eq!(status, 201, "{c}");
+        let m = app.t.member().await;
+        let (status, r) = app
+            .post_signed("/v1/purchases", &purchase("C-1", "250.00", Some(&m.code)))
+            .await;
+        assert_eq!((status, r["points"].as_i64()), (201, Some(20)), "{r}");
+        app.post_signed("/v1/purchases", &purchase("C-2", "100.00", None))
+            .await;
+        app.t
+            .loyalty
+            .change_program(ProgramChange {
+                point_value: Some("0.25".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (status, r) = app
+            .admin("GET", "/admin/v1/reports/campaigns?by=day", None)
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let row = &r["campaigns"][0];
+        assert_eq!(
+            (
+                &row["points_awarded"],
+                &row["points_value"],
+                &row["purchases"],
+                &row["sales"]
+            ),
+            (&json!(14), &json!("3.50"), &json!(2), &json!("350.00")),
+            "the unclaimed receipt's bonus counts as awarded"
+        );
+        assert!(row["lift"].as_str().unwrap().contains("not measurable"));
+        let (status, s) = app
+            .admin("GET", "/admin/v1/reports/summary?by=day", None)
+            .await;
+        assert_eq!(status, 200, "{s}");
+        assert_eq!(
+            (&s["sales"], &s["member_sales"], &s["anonymous_sales"]),
+            (&json!("350.00"), &json!("250.00"), &json!("100.00"))
+        );
+        assert_eq!(
+            (
+                &s["points_issued"],
+                &s["points_issued_value"],
+                &s["campaign_points"]
+            ),
+            (&json!(20), &json!("5.00"), &json!(10)),
+            "points issued are those members got: the unclaimed receipt's are not yet"
+        );
+        assert!(s["incremental_sales"].is_null());
+        app.shutdown().await;
+    }
+}

@@ -423,6 +423,13 @@ pub(crate) async fn liability_facts<T: Tx>(
         )
         .await?;
     facts.outstanding = outstanding.unwrap_or(0);
+    facts.worth = redeemed_worth(tx).await?;
+    Ok(facts)
+}
+
+/// What redeemed points bought: vouchers issued and not given back (their
+/// face value) and payments with points captured at tills (what they paid).
+pub(crate) async fn redeemed_worth(tx: &mut impl Tx) -> Result<RedeemedWorth> {
     let (vp, vf): (Option<i64>, Option<i64>) = tx
         .one(
             "SELECT CAST(SUM(v.points) AS BIGINT), CAST(SUM(r.face_value_minor) AS BIGINT) \
@@ -440,11 +447,10 @@ pub(crate) async fn liability_facts<T: Tx>(
             "point payments",
         )
         .await?;
-    facts.worth = RedeemedWorth {
+    Ok(RedeemedWorth {
         voucher_points: vp.unwrap_or(0),
         voucher_face_minor: vf.unwrap_or(0),
         payment_points: pp.unwrap_or(0),
         payment_minor: pm.unwrap_or(0),
-    };
-    Ok(facts)
+    })
 }
