@@ -102,45 +102,56 @@ impl ReportArgs {
 }
 
 pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<()> {
+    let t = now();
     match cmd {
-        ReportCmd::Points(args) => {
-            let r = loyalty
-                .points_report(&args.query(), now())
-                .await
-                .map_err(friendly)?;
-            emit(&args, &r, || r.csv(), || points_text(&r))?;
+        ReportCmd::Points(a) => {
+            let q = a.query();
+            show(
+                &a,
+                loyalty.points_report(&q, t),
+                PointsReport::csv,
+                points_text,
+            )
+            .await
         }
-        ReportCmd::Summary(args) => {
-            let r = loyalty
-                .summary_report(&args.query(), now())
-                .await
-                .map_err(friendly)?;
-            emit(&args, &r, || r.csv(), || summary_text(&r))?;
+        ReportCmd::Summary(a) => {
+            let q = a.query();
+            show(
+                &a,
+                loyalty.summary_report(&q, t),
+                SummaryReport::csv,
+                summary_text,
+            )
+            .await
         }
-        ReportCmd::Campaigns(args) => {
-            let r = loyalty
-                .campaigns_report(&args.query(), now())
-                .await
-                .map_err(friendly)?;
-            emit(&args, &r, || r.csv(), || campaigns_text(&r))?;
+        ReportCmd::Campaigns(a) => {
+            let q = a.query();
+            show(
+                &a,
+                loyalty.campaigns_report(&q, t),
+                CampaignsReport::csv,
+                campaigns_text,
+            )
+            .await
         }
-        ReportCmd::Redemption(args) => {
-            let r = loyalty
-                .redemption_report(&args.query(), now())
-                .await
-                .map_err(friendly)?;
-            emit(&args, &r, || r.csv(), || redemption_text(&r))?;
+        ReportCmd::Redemption(a) => {
+            let q = a.query();
+            let r = loyalty.redemption_report(&q, t);
+            show(&a, r, RedemptionReport::csv, redemption_text).await
         }
-        ReportCmd::Members(args) => {
-            let r = loyalty
-                .members_report(&args.query(), now())
-                .await
-                .map_err(friendly)?;
-            emit(&args, &r, || r.csv(), || members_text(&r))?;
+        ReportCmd::Members(a) => {
+            let q = a.query();
+            show(
+                &a,
+                loyalty.members_report(&q, t),
+                MembersReport::csv,
+                members_text,
+            )
+            .await
         }
-        ReportCmd::Segments(args) => segments(loyalty, args).await?,
+        ReportCmd::Segments(args) => segments(loyalty, args).await,
         ReportCmd::Liability(out) => {
-            let r = loyalty.liability_report(now()).await.map_err(friendly)?;
+            let r = loyalty.liability_report(t).await.map_err(friendly)?;
             if out.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else if out.csv {
@@ -148,24 +159,25 @@ pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<
             } else {
                 print!("{}", liability_text(&r));
             }
+            Ok(())
         }
     }
-    Ok(())
 }
 
-/// Prints a report as the flags ask: JSON, CSV or text.
-fn emit<T: serde::Serialize>(
+/// Waits for a report and prints it as the flags ask: JSON, CSV or text.
+async fn show<T: serde::Serialize>(
     args: &ReportArgs,
-    r: &T,
-    csv: impl FnOnce() -> String,
-    text: impl FnOnce() -> String,
+    report: impl std::future::Future<Output = crate::service::Result<T>>,
+    csv: fn(&T) -> String,
+    text: fn(&T) -> String,
 ) -> anyhow::Result<()> {
+    let r = report.await.map_err(friendly)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        println!("{}", serde_json::to_string_pretty(&r)?);
     } else if args.csv {
-        print!("{}", csv());
+        print!("{}", csv(&r));
     } else {
-        print!("{}", text());
+        print!("{}", text(&r));
     }
     Ok(())
 }

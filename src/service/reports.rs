@@ -1032,6 +1032,9 @@ pub struct SummaryReport {
 /// Why a campaign's lift is not given.
 const NO_HOLDOUT: &str = "not measurable: the campaign held no members out";
 
+/// Why the summary gives no incremental sales.
+const NO_HOLDOUTS: &str = "not measurable: no campaign held members out";
+
 impl Loyalty {
     /// One point's value (ten-thousandths) under the programme's settings.
     async fn point_value_e4(&self, program: &crate::domain::model::Program) -> Result<Option<i64>> {
@@ -1123,7 +1126,7 @@ impl Loyalty {
             campaign_points: points.total.issued_campaign,
             campaign_points_value: value(points.total.issued_campaign),
             incremental_sales: None,
-            incremental_sales_note: Some(NO_HOLDOUT.replace("the campaign", "no campaign")),
+            incremental_sales_note: Some(NO_HOLDOUTS.into()),
             range: points.range,
         })
     }
