@@ -584,3 +584,74 @@ async fn in_chromium_the_counter_waits_live_for_the_customer_to_say_yes_to_payin
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn in_chromium_a_manager_reads_the_reports_charts_by_month_and_by_week() {
+    for db in databases().await {
+        let Some(b) = browser().await else { return };
+        let app = TestApp::spawn(db).await;
+        // Six months of purchases by a few members, and a redemption.
+        let members = [
+            app.t.member().await,
+            app.t.member().await,
+            app.t.member().await,
+        ];
+        for k in 0..18i64 {
+            let m = &members[(k % 3) as usize];
+            let at = now() - chrono::Duration::days(k * 10);
+            let p = taem::service::PurchaseRequest {
+                receipt_id: format!("b-{k}"),
+                amount: format!("{}.00", 150 + k * 40),
+                currency: "THB".into(),
+                member_code: Some(m.code.clone()),
+                occurred_at: None,
+                items: None,
+            };
+            app.t
+                .loyalty
+                .record_purchase(&app.merchant, p, at)
+                .await
+                .unwrap();
+        }
+        let reward = app.t.reward(20, None, None).await;
+        app.t
+            .loyalty
+            .redeem(members[0].id, reward.id, None, now())
+            .await
+            .unwrap();
+        app.t.loyalty.refresh_segments(now()).await.unwrap();
+        let token = invite(&app, "manager@shop.example", Role::Manager, None, "en").await;
+        b.accept_invitation(&app.base, &token, "khao-man-gai-sauce")
+            .await;
+        b.go(&format!("{}/console/reports", app.base)).await;
+        b.until_text("Points issued and used per period").await;
+        let bars = b
+            .client
+            .find_all(Locator::Css("#points svg rect"))
+            .await
+            .unwrap();
+        assert_eq!(bars.len(), 24, "two bars for each of twelve months");
+        b.until_text("Expected never redeemed").await;
+        b.until_text("Class A").await;
+        if let Ok(dir) = std::env::var("TAEM_SCREENSHOTS") {
+            let png = b.client.screenshot().await.unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(format!("{dir}/reports.png"), png).unwrap();
+        }
+        b.client
+            .find(Locator::Css("select[name=by]"))
+            .await
+            .unwrap()
+            .select_by_value("week")
+            .await
+            .unwrap();
+        b.press("#range button[type=submit]").await;
+        let week = taem::domain::report::Grain::Week.label(
+            taem::domain::report::Grain::Week
+                .start(now().with_timezone(&chrono_tz::Asia::Bangkok).date_naive()),
+        );
+        b.until_text(&week).await;
+        b.client.clone().close().await.unwrap();
+        app.shutdown().await;
+    }
+}
