@@ -98,6 +98,16 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
     let expiring_labels: Vec<String> = lia.expiring.iter().map(|e| e.month.clone()).collect();
     let body = html! {
         (range_form(&c, &s, &f, &merchants))
+        section.card #summary {
+            h2 { (c.t(l, "console-reports-summary")) " " a href=(format!("/console/reports/summary.csv?{q}")) { "CSV" } }
+            (figure(&c, l, "console-reports-sales", money(&Some(p.summary.sales.clone()))))
+            (figure(&c, l, "console-reports-identified", p.members.identified_share.as_ref().map(|r| format!("{r} %")).unwrap_or_else(|| "-".into())))
+            (figure(&c, l, "console-reports-points-issued-value", money(&p.summary.points_issued_value)))
+            (figure(&c, l, "console-reports-rewards-cost", money(&Some(p.summary.rewards_cost.clone()))))
+            (figure(&c, l, "console-reports-paid-with-points", money(&Some(p.summary.paid_with_points.clone()))))
+            (figure(&c, l, "console-reports-campaign-value", money(&p.summary.campaign_points_value)))
+            p.muted { (c.t(l, "console-reports-no-lift")) }
+        }
         section.card #points {
             h2 { (c.t(l, "console-reports-points")) " " a href=(format!("/console/reports/points.csv?{q}")) { "CSV" } }
             (chart::bars(&c.t(l, "console-reports-points-chart"), &labels, &[
@@ -154,6 +164,25 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
                         tr {
                             td { (match l { crate::domain::Locale::Th => r.name_th.clone(), crate::domain::Locale::En => r.name_en.clone() }.unwrap_or_default()) }
                             td { (r.redemptions) } td { (r.used) } td { (r.cost) " " (p.redemption.currency) }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #campaigns {
+            h2 { (c.t(l, "console-nav-campaigns")) " " a href=(format!("/console/reports/campaigns.csv?{q}")) { "CSV" } }
+            table {
+                thead { tr {
+                    th { (c.t(l, "console-reports-campaign")) } th { (c.t(l, "console-reports-campaign-points")) }
+                    th { (c.t(l, "console-reports-value")) } th { (c.t(l, "console-reports-campaign-purchases")) }
+                    th { (c.t(l, "console-reports-sales")) }
+                } }
+                tbody {
+                    @for row in &p.campaigns.campaigns {
+                        tr {
+                            td { (match l { crate::domain::Locale::Th => &row.name_th, crate::domain::Locale::En => &row.name_en }) }
+                            td { (row.points_awarded) } td { (money(&row.points_value)) }
+                            td { (row.purchases) } td { (row.sales) }
                         }
                     }
                 }

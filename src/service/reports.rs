@@ -897,6 +897,8 @@ impl SegmentsReport {
 /// Everything the console's reports page shows, for one range.
 #[derive(Debug, Clone)]
 pub struct ReportsPage {
+    pub summary: SummaryReport,
+    pub campaigns: CampaignsReport,
     pub points: PointsReport,
     pub liability: LiabilityReport,
     pub redemption: RedemptionReport,
@@ -913,12 +915,19 @@ impl Loyalty {
         now: DateTime<Utc>,
     ) -> Result<ReportsPage> {
         actor.require(crate::domain::staff::Permission::BackOffice)?;
+        let program = self.program().await?;
+        let e4 = self.point_value_e4(&program).await?;
+        let points = self.points_report(q, now).await?;
+        let members = self.members_report(q, now).await?;
+        let redemption = self.redemption_report(q, now).await?;
         Ok(ReportsPage {
-            points: self.points_report(q, now).await?,
+            summary: summarize(&program, e4, (&points, &members, &redemption)),
+            campaigns: self.campaigns_report(q, now).await?,
             liability: self.liability_report(now).await?,
-            redemption: self.redemption_report(q, now).await?,
-            members: self.members_report(q, now).await?,
             segments: self.segments_report().await?,
+            points,
+            redemption,
+            members,
         })
     }
 
@@ -1102,33 +1111,42 @@ impl Loyalty {
         let points = self.points_report(q, now).await?;
         let members = self.members_report(q, now).await?;
         let redemption = self.redemption_report(q, now).await?;
-        let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
-        let value =
-            |p: i64| e4.map(|v| liability::value_of(p, v, program.currency).to_decimal_string());
-        let parse = |s: &str| {
-            Money::parse(s, program.currency)
-                .map(|m| m.minor())
-                .unwrap_or(0)
-        };
-        let rewards_cost: i64 = redemption.rewards.iter().map(|r| parse(&r.cost)).sum();
-        let sales = parse(&members.member_sales) + parse(&members.anonymous_sales);
-        Ok(SummaryReport {
-            currency: program.currency.code().to_string(),
-            sales: money(sales),
-            member_sales: members.member_sales,
-            anonymous_sales: members.anonymous_sales,
-            point_value: e4.map(liability::point_value_text),
-            points_issued: points.total_issued,
-            points_issued_value: value(points.total_issued),
-            rewards_cost: money(rewards_cost),
-            paid_with_points: money(redemption.payments.points_paid_minor),
-            paid_with_credit: money(redemption.payments.credit_paid_minor),
-            campaign_points: points.total.issued_campaign,
-            campaign_points_value: value(points.total.issued_campaign),
-            incremental_sales: None,
-            incremental_sales_note: Some(NO_HOLDOUTS.into()),
-            range: points.range,
-        })
+        Ok(summarize(&program, e4, (&points, &members, &redemption)))
+    }
+}
+
+/// The P&L from the reports it sums up.
+fn summarize(
+    program: &crate::domain::model::Program,
+    e4: Option<i64>,
+    (points, members, redemption): (&PointsReport, &MembersReport, &RedemptionReport),
+) -> SummaryReport {
+    let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
+    let value =
+        |p: i64| e4.map(|v| liability::value_of(p, v, program.currency).to_decimal_string());
+    let parse = |s: &str| {
+        Money::parse(s, program.currency)
+            .map(|m| m.minor())
+            .unwrap_or(0)
+    };
+    let rewards_cost: i64 = redemption.rewards.iter().map(|r| parse(&r.cost)).sum();
+    let sales = parse(&members.member_sales) + parse(&members.anonymous_sales);
+    SummaryReport {
+        currency: program.currency.code().to_string(),
+        sales: money(sales),
+        member_sales: members.member_sales.clone(),
+        anonymous_sales: members.anonymous_sales.clone(),
+        point_value: e4.map(liability::point_value_text),
+        points_issued: points.total_issued,
+        points_issued_value: value(points.total_issued),
+        rewards_cost: money(rewards_cost),
+        paid_with_points: money(redemption.payments.points_paid_minor),
+        paid_with_credit: money(redemption.payments.credit_paid_minor),
+        campaign_points: points.total.issued_campaign,
+        campaign_points_value: value(points.total.issued_campaign),
+        incremental_sales: None,
+        incremental_sales_note: Some(NO_HOLDOUTS.into()),
+        range: points.range.clone(),
     }
 }
 
