@@ -285,6 +285,8 @@ fn bench_campaigns() -> Vec<Campaign> {
         awarded: 0,
         ended_early_at: None,
         created_at: now(),
+        holdout_bp: 0,
+        holdout_salt: 0,
     };
     vec![
         campaign(

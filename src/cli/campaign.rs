@@ -138,6 +138,10 @@ pub(super) struct AddArgs {
     /// Bonus points one member may get from it.
     #[arg(long)]
     member_cap: Option<i64>,
+    /// Hold out this share of members (percent, at most 50) to measure the
+    /// campaign's lift: they get neither its bonus nor its announcement.
+    #[arg(long)]
+    holdout: Option<String>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -199,6 +203,7 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
                 min_spend: a.min_spend,
                 budget: a.budget,
                 member_cap: a.member_cap,
+                holdout: a.holdout,
             };
             let now = now();
             let c = loyalty.add_campaign(&input, now).await.map_err(friendly)?;

@@ -229,7 +229,7 @@ fn campaigns_text(r: &CampaignsReport) -> String {
             c.members,
             c.sales,
             r.currency,
-            c.lift
+            c.lift_text(r.currency.parse().unwrap_or(crate::domain::Currency::THB))
         ));
     }
     out

@@ -258,6 +258,8 @@ pub struct CampaignForm {
     budget: String,
     #[serde(default)]
     member_cap: String,
+    #[serde(default)]
+    holdout: String,
 }
 
 impl CampaignForm {
@@ -288,6 +290,7 @@ impl CampaignForm {
             min_spend: opt(&self.min_spend),
             budget: int("budget", &self.budget)?,
             member_cap: int("member_cap", &self.member_cap)?,
+            holdout: opt(&self.holdout),
         })
     }
 }
@@ -341,6 +344,7 @@ async fn form_page(
             (text("console-campaign-min-spend", "min_spend", &f.min_spend, false))
             (text("console-campaign-budget-field", "budget", &f.budget, false))
             (text("console-campaign-member-cap", "member_cap", &f.member_cap, false))
+            (text("console-campaign-holdout", "holdout", &f.holdout, false))
             button type="submit" { (c.t(l, "console-save")) }
         }
     };

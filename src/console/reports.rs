@@ -106,7 +106,10 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
             (figure(&c, l, "console-reports-rewards-cost", money(&Some(p.summary.rewards_cost.clone()))))
             (figure(&c, l, "console-reports-paid-with-points", money(&Some(p.summary.paid_with_points.clone()))))
             (figure(&c, l, "console-reports-campaign-value", money(&p.summary.campaign_points_value)))
-            p.muted { (c.t(l, "console-reports-no-lift")) }
+            @match &p.summary.incremental_sales {
+                Some(v) => (figure(&c, l, "console-reports-incremental", money(&Some(v.clone())))),
+                None => p.muted { (c.t(l, "console-reports-no-lift")) },
+            }
         }
         section.card #points {
             h2 { (c.t(l, "console-reports-points")) " " a href=(format!("/console/reports/points.csv?{q}")) { "CSV" } }
@@ -175,7 +178,7 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
                 thead { tr {
                     th { (c.t(l, "console-reports-campaign")) } th { (c.t(l, "console-reports-campaign-points")) }
                     th { (c.t(l, "console-reports-value")) } th { (c.t(l, "console-reports-campaign-purchases")) }
-                    th { (c.t(l, "console-reports-sales")) }
+                    th { (c.t(l, "console-reports-sales")) } th { (c.t(l, "console-reports-lift")) }
                 } }
                 tbody {
                     @for row in &p.campaigns.campaigns {
@@ -183,6 +186,7 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
                             td { (match l { crate::domain::Locale::Th => &row.name_th, crate::domain::Locale::En => &row.name_en }) }
                             td { (row.points_awarded) } td { (money(&row.points_value)) }
                             td { (row.purchases) } td { (row.sales) }
+                            td { (row.lift_text(p.summary.currency.parse().unwrap_or(crate::domain::Currency::THB))) }
                         }
                     }
                 }

@@ -180,6 +180,13 @@ pub struct Campaign {
     pub awarded: i64,
     pub ended_early_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The share of members held out to measure its lift, in basis points (0:
+    /// none): they get neither its bonus nor its announcement.
+    pub holdout_bp: i64,
+    /// Fixed at creation: with a member's id, decides whether they are held out.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub holdout_salt: i64,
 }
 
 impl Campaign {
@@ -189,6 +196,12 @@ impl Campaign {
 
     pub fn text(&self, thai: bool) -> &str {
         if thai { &self.text_th } else { &self.text_en }
+    }
+
+    /// Whether the member is in its holdout group (decided by their id and the
+    /// campaign's salt alone, so always the same answer).
+    pub fn holds_out(&self, member_id: i64) -> bool {
+        self.holdout_bp > 0 && holdout_slot(self.holdout_salt, member_id) < self.holdout_bp
     }
 
     /// Whether its points depend on who the member is: such campaigns give
@@ -233,6 +246,7 @@ pub struct PurchaseFacts<'a> {
 /// The member a purchase belongs to, as the rules see them.
 #[derive(Debug, Clone)]
 pub struct MemberFacts {
+    pub member_id: i64,
     pub tier: Tier,
     /// No purchase of theirs was recorded before this one.
     pub first_purchase: bool,
@@ -381,8 +395,21 @@ pub fn evaluate(
 }
 
 /// Whether a campaign's conditions hold for a purchase (not its budget).
+/// A member's place (0 to 9,999) for a campaign's holdout: a SplitMix64 mix
+/// of the salt and their id, evenly spread and fixed.
+pub fn holdout_slot(salt: i64, member_id: i64) -> i64 {
+    let mut z = (salt as u64) ^ (member_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z % 10_000) as i64
+}
+
 fn applies(c: &Campaign, purchase: &PurchaseFacts<'_>, member: Option<&MemberFacts>) -> bool {
     if !c.running(purchase.occurred_at, purchase.tz) {
+        return false;
+    }
+    if member.is_some_and(|m| c.holds_out(m.member_id)) {
         return false;
     }
     if !c.merchants.is_empty() && !c.merchants.iter().any(|m| m == purchase.merchant_id) {
@@ -403,6 +430,90 @@ fn applies(c: &Campaign, purchase: &PurchaseFacts<'_>, member: Option<&MemberFac
         }
     }
     true
+}
+
+/// A campaign's lift, measured against its holdout group over its window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Lift {
+    /// Members in each group (those who had joined by the window's end)
+    pub target_members: i64,
+    pub holdout_members: i64,
+    /// Sales in the window (minor units, net of refunds) and members who bought
+    pub target_sales_minor: i64,
+    pub holdout_sales_minor: i64,
+    pub target_buyers: i64,
+    pub holdout_buyers: i64,
+    /// Spend per member (minor units, rounded down) and purchase rate (basis
+    /// points of members who bought) in each group
+    pub target_spend_per_member: i64,
+    pub holdout_spend_per_member: i64,
+    pub target_purchase_rate_bp: i64,
+    pub holdout_purchase_rate_bp: i64,
+    /// (target's spend per member − holdout's) × target members (minor units)
+    pub incremental_sales_minor: i64,
+    /// (incremental sales × margin − cost) ÷ cost, in basis points, when the
+    /// margin is set and the campaign cost anything
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roi_bp: Option<i64>,
+}
+
+/// A campaign's lift: `members` who had joined by its end, `spend` per member
+/// who bought in its window (member, sales in minor units), `cost` of its
+/// points (minor units) and the gross margin (basis points). `None` without a
+/// holdout group, or when either group is empty.
+pub fn lift(
+    c: &Campaign,
+    members: &[i64],
+    spend: &[(i64, i64)],
+    (cost_minor, margin_bp): (i64, Option<i64>),
+) -> Option<Lift> {
+    if c.holdout_bp == 0 {
+        return None;
+    }
+    let (mut tn, mut hn) = (0i64, 0i64);
+    for m in members {
+        if c.holds_out(*m) {
+            hn += 1;
+        } else {
+            tn += 1;
+        }
+    }
+    if tn == 0 || hn == 0 {
+        return None;
+    }
+    let (mut ts, mut hs, mut tb, mut hb) = (0i64, 0i64, 0i64, 0i64);
+    for (m, sales) in spend {
+        if c.holds_out(*m) {
+            hs += sales;
+            hb += 1;
+        } else {
+            ts += sales;
+            tb += 1;
+        }
+    }
+    let incremental = i128::from(ts) - i128::from(hs) * i128::from(tn) / i128::from(hn);
+    let incremental = i64::try_from(incremental).unwrap_or(0);
+    let roi_bp = match margin_bp {
+        Some(margin) if cost_minor > 0 => {
+            let gain = i128::from(incremental) * i128::from(margin) / 10_000;
+            i64::try_from((gain - i128::from(cost_minor)) * 10_000 / i128::from(cost_minor)).ok()
+        }
+        _ => None,
+    };
+    Some(Lift {
+        target_members: tn,
+        holdout_members: hn,
+        target_sales_minor: ts,
+        holdout_sales_minor: hs,
+        target_buyers: tb,
+        holdout_buyers: hb,
+        target_spend_per_member: ts / tn,
+        holdout_spend_per_member: hs / hn,
+        target_purchase_rate_bp: tb * 10_000 / tn,
+        holdout_purchase_rate_bp: hb * 10_000 / hn,
+        incremental_sales_minor: incremental,
+        roi_bp,
+    })
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub fn price(
     used: &[(i64, i64)],
 ) -> Earning {
     let member = buyer.map(|b| MemberFacts {
+        member_id: b.id,
         tier: cmd.rules.tiers.get(b.tier.as_deref()).clone(),
         first_purchase: !b.has_purchases,
         referral_bonus: b

@@ -81,6 +81,12 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(minimum = 0)]
     pub member_cap: Option<i64>,
+    /// The share of members to hold out, in percent (at most 50): they get
+    /// neither the bonus nor the announcement, and the campaigns report
+    /// measures the lift against them
+    #[serde(default)]
+    #[schema(examples("10"))]
+    pub holdout: Option<String>,
 }
 
 /// The campaign kinds [`CampaignInput::kind`] takes, for the API document.
@@ -304,6 +310,11 @@ impl Loyalty {
             awarded: 0,
             ended_early_at: None,
             created_at: now,
+            holdout_bp: holdout_bp(input.holdout.as_deref())?,
+            holdout_salt: {
+                use rand::RngExt;
+                rand::rng().random::<i64>()
+            },
         })
     }
 
@@ -379,5 +390,21 @@ impl Loyalty {
             .collect();
         v.sort_by_key(|c| (c.window.starts_at, c.id));
         Ok(v)
+    }
+}
+
+/// A holdout share in basis points: none, or a percentage up to 50.
+fn holdout_bp(v: Option<&str>) -> Result<i64> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(0),
+        Some(v) => crate::domain::offer::parse_percent(v)
+            .map(i64::from)
+            .filter(|bp| *bp <= 5_000)
+            .ok_or_else(|| {
+                invalid(
+                    "holdout",
+                    format!("{v:?} is not a share of members between 0 and 50 percent"),
+                )
+            }),
     }
 }

@@ -920,9 +920,10 @@ impl Loyalty {
         let points = self.points_report(q, now).await?;
         let members = self.members_report(q, now).await?;
         let redemption = self.redemption_report(q, now).await?;
+        let campaigns = self.campaigns_report(q, now).await?;
         Ok(ReportsPage {
-            summary: summarize(&program, e4, (&points, &members, &redemption)),
-            campaigns: self.campaigns_report(q, now).await?,
+            summary: summarize(&program, e4, (&points, &members, &redemption), &campaigns),
+            campaigns,
             liability: self.liability_report(now).await?,
             segments: self.segments_report().await?,
             points,
@@ -978,8 +979,39 @@ pub struct CampaignRow {
     pub members: i64,
     #[schema(value_type = crate::domain::money::Amount)]
     pub sales: String,
-    /// What it added: measured only against a holdout group
-    pub lift: String,
+    /// The share of members it held out (percent), when it did
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<String>,
+    /// What it added, measured against its holdout group
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lift: Option<crate::domain::campaign::Lift>,
+    /// Why there is no lift
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lift_note: Option<String>,
+}
+
+impl CampaignRow {
+    /// The lift as people read it: the incremental sales and the ROI, or why
+    /// there is none.
+    pub fn lift_text(&self, currency: crate::domain::Currency) -> String {
+        match &self.lift {
+            Some(l) => format!(
+                "incremental sales {} ({} vs {} per member; purchase rate {} % vs {} %){}",
+                Money::from_minor(l.incremental_sales_minor, currency).to_decimal_string(),
+                Money::from_minor(l.target_spend_per_member, currency).to_decimal_string(),
+                Money::from_minor(l.holdout_spend_per_member, currency).to_decimal_string(),
+                report::share_text(l.target_purchase_rate_bp, 10_000).unwrap_or_default(),
+                report::share_text(l.holdout_purchase_rate_bp, 10_000).unwrap_or_default(),
+                l.roi_bp
+                    .map(|r| format!(
+                        ", ROI {} %",
+                        report::share_text(r, 10_000).unwrap_or_default()
+                    ))
+                    .unwrap_or_default()
+            ),
+            None => self.lift_note.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// Campaigns running in the range, with what they gave and what they cost.
@@ -1069,28 +1101,51 @@ impl Loyalty {
         let e4 = self.point_value_e4(&program).await?;
         let (from, to) = range.bounds();
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
-        let campaigns = self
-            .campaign_reports(now)
-            .await?
-            .into_iter()
-            .filter(|c| c.campaign.window.starts_at < to && c.campaign.window.ends_at > from)
-            .map(|c| CampaignRow {
+        let mut campaigns = Vec::new();
+        for c in self.campaign_reports(now).await? {
+            let w = &c.campaign.window;
+            if !(w.starts_at < to && w.ends_at > from) {
+                continue;
+            }
+            let cost = e4.map(|v| liability::value_of(c.results.points, v, program.currency));
+            let lift = if c.campaign.holdout_bp > 0 {
+                let end = w
+                    .ends_at
+                    .min(c.campaign.ended_early_at.unwrap_or(w.ends_at))
+                    .min(now);
+                let (members, spend) = self
+                    .store
+                    .window_spend(w.starts_at, end, program.currency.code())
+                    .await?;
+                let margin = program.reports.gross_margin_bp;
+                let cost_minor = cost.map_or(0, |m| m.minor());
+                crate::domain::campaign::lift(&c.campaign, &members, &spend, (cost_minor, margin))
+            } else {
+                None
+            };
+            let lift_note = match (&lift, c.campaign.holdout_bp) {
+                (Some(_), _) => None,
+                (None, 0) => Some(NO_HOLDOUT.to_string()),
+                (None, _) => Some("not measurable yet: a group has no members".to_string()),
+            };
+            campaigns.push(CampaignRow {
                 id: c.campaign.id,
                 name_en: c.campaign.name_en.clone(),
                 name_th: c.campaign.name_th.clone(),
                 status: c.status.to_string(),
-                starts_at: c.campaign.window.starts_at,
-                ends_at: c.campaign.window.ends_at,
+                starts_at: w.starts_at,
+                ends_at: w.ends_at,
                 points_awarded: c.results.points,
-                points_value: e4.map(|v| {
-                    liability::value_of(c.results.points, v, program.currency).to_decimal_string()
-                }),
+                points_value: cost.map(|m| m.to_decimal_string()),
                 purchases: c.results.purchases,
                 members: c.results.members,
                 sales: money(c.results.sales_minor),
-                lift: NO_HOLDOUT.into(),
-            })
-            .collect();
+                holdout: (c.campaign.holdout_bp > 0)
+                    .then(|| report::share_text(c.campaign.holdout_bp, 10_000).unwrap_or_default()),
+                lift,
+                lift_note,
+            });
+        }
         Ok(CampaignsReport {
             currency: program.currency.code().to_string(),
             point_value: e4.map(liability::point_value_text),
@@ -1111,7 +1166,13 @@ impl Loyalty {
         let points = self.points_report(q, now).await?;
         let members = self.members_report(q, now).await?;
         let redemption = self.redemption_report(q, now).await?;
-        Ok(summarize(&program, e4, (&points, &members, &redemption)))
+        let campaigns = self.campaigns_report(q, now).await?;
+        Ok(summarize(
+            &program,
+            e4,
+            (&points, &members, &redemption),
+            &campaigns,
+        ))
     }
 }
 
@@ -1120,7 +1181,13 @@ fn summarize(
     program: &crate::domain::model::Program,
     e4: Option<i64>,
     (points, members, redemption): (&PointsReport, &MembersReport, &RedemptionReport),
+    campaigns: &CampaignsReport,
 ) -> SummaryReport {
+    let lifts: Vec<i64> = campaigns
+        .campaigns
+        .iter()
+        .filter_map(|c| c.lift.as_ref().map(|l| l.incremental_sales_minor))
+        .collect();
     let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
     let value =
         |p: i64| e4.map(|v| liability::value_of(p, v, program.currency).to_decimal_string());
@@ -1144,8 +1211,8 @@ fn summarize(
         paid_with_credit: money(redemption.payments.credit_paid_minor),
         campaign_points: points.total.issued_campaign,
         campaign_points_value: value(points.total.issued_campaign),
-        incremental_sales: None,
-        incremental_sales_note: Some(NO_HOLDOUTS.into()),
+        incremental_sales: (!lifts.is_empty()).then(|| money(lifts.iter().sum())),
+        incremental_sales_note: lifts.is_empty().then(|| NO_HOLDOUTS.into()),
         range: points.range.clone(),
     }
 }
@@ -1179,7 +1246,11 @@ impl CampaignsReport {
                     c.purchases.to_string(),
                     c.members.to_string(),
                     c.sales.clone(),
-                    c.lift.clone(),
+                    c.lift_text(
+                        self.currency
+                            .parse()
+                            .unwrap_or(crate::domain::Currency::THB),
+                    ),
                 ]
             }),
         )

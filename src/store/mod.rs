@@ -434,6 +434,10 @@ macro_rules! with_operations {
                 /// members, sales, purchases.
                 read_op fn segment_summary(&self) -> Result<crate::domain::segment::SegmentSummary>
                     => [] |tx| ops::segments::segment_summary(tx);
+                /// Members who had joined by `to`, and each one's sales in `[from, to)`.
+                read_op fn window_spend(&self, from: DateTime<Utc>, to: DateTime<Utc>, currency: &str)
+                    -> Result<(Vec<i64>, Vec<(i64, i64)>)>
+                    => [currency] |tx| ops::report_stats::window_spend(tx, (from, to), &currency);
                 /// What redeemed points bought (vouchers' face value, payments at tills).
                 read_op fn redeemed_worth(&self) -> Result<crate::domain::liability::RedeemedWorth>
                     => [] |tx| ops::reports::redeemed_worth(tx);

@@ -679,7 +679,13 @@ async fn the_summary_and_campaigns_reports_value_what_the_programme_gave() {
             (&json!(14), &json!("3.50"), &json!(2), &json!("350.00")),
             "the unclaimed receipt's bonus counts as awarded"
         );
-        assert!(row["lift"].as_str().unwrap().contains("not measurable"));
+        assert!(row["lift"].is_null());
+        assert!(
+            row["lift_note"]
+                .as_str()
+                .unwrap()
+                .contains("not measurable")
+        );
         let (status, s) = app
             .admin("GET", "/admin/v1/reports/summary?by=day", None)
             .await;
@@ -698,6 +704,117 @@ async fn the_summary_and_campaigns_reports_value_what_the_programme_gave() {
             "points issued are those members got: the unclaimed receipt's are not yet"
         );
         assert!(s["incremental_sales"].is_null());
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_holdout_gets_no_bonus_nor_announcement_and_measures_the_campaigns_lift() {
+    use taem::domain::model::NewMember;
+    for db in databases().await {
+        let app = TestApp::spawn_admin(db).await;
+        app.t
+            .loyalty
+            .change_program(ProgramChange {
+                point_value: Some("0.25".into()),
+                gross_margin: Some("40".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let today = now().with_timezone(&chrono_tz::Asia::Bangkok).date_naive();
+        let body = json!({"name_th": "แต้มสองเท่า", "name_en": "Double points", "kind": "multiplier",
+                          "multiplier": "2", "starts_at": (today - Duration::days(1)).to_string(),
+                          "ends_at": (today + Duration::days(1)).to_string(), "holdout": "50"});
+        let (status, c) = app.admin("POST", "/admin/v1/campaigns", Some(body)).await;
+        assert_eq!(
+            (status, c["holdout_bp"].as_i64()),
+            (201, Some(5_000)),
+            "{c}"
+        );
+        let campaign = app
+            .t
+            .store
+            .campaign(c["id"].as_i64().unwrap())
+            .await
+            .unwrap();
+        // Members on Telegram until each group has two.
+        let (mut target, mut held) = (Vec::new(), Vec::new());
+        let mut tg = 7_700_000_000;
+        while target.len() < 2 || held.len() < 2 {
+            tg += 1;
+            let new = NewMember {
+                telegram_id: Some(tg),
+                ..NewMember::default()
+            };
+            let m = app
+                .t
+                .store
+                .add_member(&new, now() - Duration::days(3))
+                .await
+                .unwrap();
+            if campaign.holds_out(m.id) {
+                held.push(m);
+            } else {
+                target.push(m);
+            }
+        }
+        // The targets buy ฿500 each and get double points; the holdout ฿250, base only.
+        let buys = [
+            (&target[0], "500.00"),
+            (&target[1], "500.00"),
+            (&held[0], "250.00"),
+            (&held[1], "250.00"),
+        ];
+        for (i, (m, amount)) in buys.into_iter().enumerate() {
+            let (status, r) = app
+                .post_signed(
+                    "/v1/purchases",
+                    &purchase(&format!("H-{i}"), amount, Some(&m.code)),
+                )
+                .await;
+            let expected = if campaign.holds_out(m.id) { 10 } else { 40 };
+            assert_eq!((status, r["points"].as_i64()), (201, Some(expected)), "{r}");
+        }
+        let path = format!("/admin/v1/campaigns/{}/broadcast", campaign.id);
+        let (status, b) = app.admin("POST", &path, None).await;
+        assert_eq!(status, 202, "{b}");
+        let kinds = async |id: i64| -> Vec<String> {
+            let notices = app.t.store.notices(id).await.unwrap();
+            notices.into_iter().map(|(kind, _, _)| kind).collect()
+        };
+        for m in &held {
+            assert!(
+                !kinds(m.id).await.contains(&"broadcast".to_string()),
+                "held out: not told"
+            );
+        }
+        assert!(kinds(target[0].id).await.contains(&"broadcast".to_string()));
+        let (status, r) = app
+            .admin("GET", "/admin/v1/reports/campaigns?by=day", None)
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let lift = &r["campaigns"][0]["lift"];
+        // Everyone who had joined is in a group (some never bought).
+        let (tn, hn) = (target.len() as i64, held.len() as i64);
+        assert_eq!(
+            (&lift["target_members"], &lift["holdout_members"]),
+            (&json!(tn), &json!(hn))
+        );
+        // ฿1,000 from the targets against ฿500 from the holdout, scaled to the
+        // targets' number; 40 bonus points at ฿0.25 cost ฿10.
+        let incremental = 100_000 - 50_000 * tn / hn;
+        assert_eq!(lift["incremental_sales_minor"], incremental, "{lift}");
+        assert_eq!(
+            lift["roi_bp"],
+            (incremental * 4_000 / 10_000 - 1_000) * 10_000 / 1_000
+        );
+        assert_eq!(r["campaigns"][0]["holdout"], "50.00");
+        let (_, s) = app
+            .admin("GET", "/admin/v1/reports/summary?by=day", None)
+            .await;
+        let expected = taem::domain::Money::from_minor(incremental, taem::domain::Currency::THB);
+        assert_eq!(s["incremental_sales"], expected.to_decimal_string(), "{s}");
         app.shutdown().await;
     }
 }

@@ -37,6 +37,8 @@ fn campaign(id: i64, rule: Rule) -> Campaign {
         awarded: 0,
         ended_early_at: None,
         created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        holdout_bp: 0,
+        holdout_salt: 0,
     }
 }
 
@@ -52,6 +54,7 @@ fn mult(id: i64, percent: u32) -> Campaign {
 
 fn member(tier: &str) -> MemberFacts {
     MemberFacts {
+        member_id: 1,
         tier: Tiers::standard(Currency::THB).get(Some(tier)).clone(),
         first_purchase: false,
         referral_bonus: None,
@@ -414,4 +417,56 @@ proptest! {
         };
         prop_assert_eq!(run(&campaigns), run(&shuffled));
     }
+}
+
+#[test]
+fn a_holdout_takes_its_share_of_members_always_the_same_ones() {
+    let mut c = mult(1, 200);
+    c.holdout_bp = 1_000;
+    c.holdout_salt = 42;
+    let held = (1..=10_000).filter(|m| c.holds_out(*m)).count();
+    assert!((900..=1_100).contains(&held), "about 10 %: {held}");
+    let again = (1..=10_000).filter(|m| c.holds_out(*m)).count();
+    assert_eq!(held, again);
+    c.holdout_salt = 43;
+    let other: Vec<i64> = (1..=50).filter(|m| c.holds_out(*m)).collect();
+    c.holdout_salt = 42;
+    let first: Vec<i64> = (1..=50).filter(|m| c.holds_out(*m)).collect();
+    assert_ne!(first, other, "another campaign holds out other members");
+    c.holdout_bp = 0;
+    assert!(!(1..=10_000).any(|m| c.holds_out(m)));
+}
+
+#[test]
+fn a_held_out_member_gets_no_bonus_and_lift_is_target_minus_holdout_spend() {
+    let mut c = mult(1, 200);
+    c.holdout_bp = 5_000;
+    c.holdout_salt = 7;
+    let (held, target): (Vec<i64>, Vec<i64>) = (1..=40).partition(|m| c.holds_out(*m));
+    let (h, t) = (held[0], target[0]);
+    let with = |id| MemberFacts {
+        member_id: id,
+        ..member("member")
+    };
+    let earned = |id| lines(&price(&[], Some(&with(id)), std::slice::from_ref(&c)));
+    assert_eq!(
+        earned(t),
+        vec![l("base", 40), l("Campaign 1", 40)],
+        "doubled"
+    );
+    assert_eq!(earned(h), vec![l("base", 40)], "held out: the base only");
+    // Two members in each group; the target spent ฿300 each, the holdout ฿200.
+    let members = [t, target[1], h, held[1]];
+    let spend = [
+        (t, 30_000),
+        (target[1], 30_000),
+        (h, 20_000),
+        (held[1], 20_000),
+    ];
+    let l = lift(&c, &members, &spend, (5_000, Some(4_000))).unwrap();
+    assert_eq!((l.target_members, l.holdout_members), (2, 2));
+    assert_eq!(l.incremental_sales_minor, 20_000, "(300 − 200) × 2");
+    // (฿200 × 40 % − ฿50) ÷ ฿50 = 60 %.
+    assert_eq!(l.roi_bp, Some(6_000));
+    assert_eq!(lift(&mult(2, 200), &members, &spend, (0, None)), None);
 }

@@ -112,7 +112,7 @@ pub(crate) async fn enqueue_broadcast<T: Steps>(
     campaign_id: i64,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    super::rules::campaign(tx, campaign_id).await?;
+    let campaign = super::rules::campaign(tx, campaign_id).await?;
     type RecipientRow = (i64, Option<String>, Option<String>, bool, bool);
     let recipients: Vec<RecipientRow> = tx
         .all(
@@ -127,6 +127,8 @@ pub(crate) async fn enqueue_broadcast<T: Steps>(
     let rows = broadcast_rows(
         recipients
             .into_iter()
+            // Its holdout group hears nothing of it.
+            .filter(|(member_id, ..)| !campaign.holds_out(*member_id))
             .map(|(member_id, chosen, app, telegram, line)| Recipient {
                 member_id,
                 language: Locale::preferred(chosen.as_deref(), app.as_deref()),

@@ -164,6 +164,28 @@ pub(crate) async fn member_stats(
     })
 }
 
+/// For a campaign's lift: the members who had joined by `to`, and each
+/// member's sales in `[from, to)` in `currency` (net of refunds), for those
+/// who bought.
+pub(crate) async fn window_spend(
+    tx: &mut impl Tx,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    currency: &str,
+) -> Result<(Vec<i64>, Vec<(i64, i64)>)> {
+    let members: Vec<(i64,)> = tx
+        .all("SELECT id FROM members WHERE created_at < $1", args![to])
+        .await?;
+    let spend: Vec<(i64, i64)> = tx
+        .all(
+            "SELECT member_id, CAST(SUM(amount_minor - refunded_minor) AS BIGINT) \
+             FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
+             AND occurred_at < $2 AND currency = $3 GROUP BY member_id",
+            args![from, to, currency],
+        )
+        .await?;
+    Ok((members.into_iter().map(|(id,)| id).collect(), spend))
+}
+
 #[cfg(test)]
 mod tests {
     use super::discount;

@@ -475,9 +475,10 @@ pub(crate) async fn add_campaign(
         .insert(
             "INSERT INTO campaigns (name_th, name_en, text_th, text_en, kind, percent, points, \
              stacks, item_sku, item_category, starts_at, ends_at, days, hour_from, hour_to, \
-             merchants, tiers, min_spend_minor, budget, member_cap, created_at) \
+             merchants, tiers, min_spend_minor, budget, member_cap, created_at, holdout_bp, \
+             holdout_salt) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21)",
+             $17, $18, $19, $20, $21, $22, $23)",
             args![
                 &c.name_th,
                 &c.name_en,
@@ -500,6 +501,8 @@ pub(crate) async fn add_campaign(
                 c.budget,
                 c.member_cap,
                 now,
+                c.holdout_bp,
+                c.holdout_salt,
             ],
         )
         .await?;

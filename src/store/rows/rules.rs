@@ -11,7 +11,7 @@ use crate::store::{Result, StoreError};
 pub(in crate::store) const CAMPAIGN_COLUMNS: &str = "SELECT id, name_th, name_en, text_th, text_en, kind, \
     percent, points, stacks, item_sku, item_category, starts_at, ends_at, days, hour_from, \
     hour_to, merchants, tiers, min_spend_minor, budget, member_cap, awarded, ended_early_at, \
-    created_at FROM campaigns";
+    created_at, holdout_bp, holdout_salt FROM campaigns";
 
 row! {
     /// Also read from JSON (`json_agg`) by the PostgreSQL store.
@@ -41,6 +41,8 @@ row! {
         awarded: i64,
         ended_early_at: Option<DateTime<Utc>>,
         created_at: DateTime<Utc>,
+        holdout_bp: i64,
+        holdout_salt: i64,
     }
 }
 
@@ -112,6 +114,8 @@ impl TryFrom<CampaignRow> for Campaign {
             awarded: r.awarded,
             ended_early_at: r.ended_early_at,
             created_at: r.created_at,
+            holdout_bp: r.holdout_bp,
+            holdout_salt: r.holdout_salt,
         })
     }
 }

@@ -82,6 +82,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0015_segments.sql",
         sql: include_str!("../../../migrations/sqlite/0015_segments.sql"),
     },
+    Migration {
+        file: "0016_holdouts.sql",
+        sql: include_str!("../../../migrations/sqlite/0016_holdouts.sql"),
+    },
 ];
 
 impl Migration {
