@@ -131,6 +131,19 @@ impl Loyalty {
         })
     }
 
+    /// The range of a report that covers the whole programme: a shop is
+    /// refused, plainly, rather than ignored.
+    async fn programme_range(&self, q: &ReportQuery, now: DateTime<Utc>) -> Result<Range> {
+        let range = self.report_range(q, now).await?;
+        if range.merchant_id.is_some() {
+            return Err(invalid(
+                "merchant",
+                "this report covers the whole programme; only the points report is per shop",
+            ));
+        }
+        Ok(range)
+    }
+
     /// Points over time: issued (by rule), redeemed, expired, clawed back,
     /// given back and adjusted per period, and the outstanding balance at each
     /// period's start and end (for the whole programme).
@@ -459,7 +472,7 @@ impl Loyalty {
         q: &ReportQuery,
         now: DateTime<Utc>,
     ) -> Result<RedemptionReport> {
-        let range = self.report_range(q, now).await?;
+        let range = self.programme_range(q, now).await?;
         let program = self.program().await?;
         let (from, to) = range.bounds();
         let days = self.store.ledger_days(self.tz, &None).await?;
@@ -561,7 +574,7 @@ impl Loyalty {
         q: &ReportQuery,
         now: DateTime<Utc>,
     ) -> Result<MembersReport> {
-        let range = self.report_range(q, now).await?;
+        let range = self.programme_range(q, now).await?;
         let program = self.program().await?;
         let (from, to) = range.bounds();
         let s = self
@@ -918,9 +931,16 @@ impl Loyalty {
         let program = self.program().await?;
         let e4 = self.point_value_e4(&program).await?;
         let points = self.points_report(q, now).await?;
-        let members = self.members_report(q, now).await?;
-        let redemption = self.redemption_report(q, now).await?;
-        let campaigns = self.campaigns_report(q, now).await?;
+        // Only the points report is per shop: the rest cover the programme.
+        let whole = ReportQuery {
+            merchant: None,
+            ..q.clone()
+        };
+        let (members, redemption) = (
+            self.members_report(&whole, now).await?,
+            self.redemption_report(&whole, now).await?,
+        );
+        let campaigns = self.campaigns_report(&whole, now).await?;
         Ok(ReportsPage {
             summary: summarize(&program, e4, (&points, &members, &redemption), &campaigns),
             campaigns,
@@ -1096,7 +1116,7 @@ impl Loyalty {
         q: &ReportQuery,
         now: DateTime<Utc>,
     ) -> Result<CampaignsReport> {
-        let range = self.report_range(q, now).await?;
+        let range = self.programme_range(q, now).await?;
         let program = self.program().await?;
         let e4 = self.point_value_e4(&program).await?;
         let (from, to) = range.bounds();

@@ -295,6 +295,12 @@ async fn the_admin_api_gives_the_points_report_and_refuses_a_bad_query() {
             )
             .await;
         assert_eq!((status, problem["field"].as_str()), (422, Some("from")));
+        // Only the points report is per shop; the others say so.
+        let path = format!("/admin/v1/reports/members?merchant={}", app.merchant.id);
+        let (status, problem) = app.admin("GET", &path, None).await;
+        assert_eq!((status, problem["field"].as_str()), (422, Some("merchant")));
+        let path = format!("/admin/v1/reports/points?merchant={}", app.merchant.id);
+        assert_eq!(app.admin("GET", &path, None).await.0, 200);
         let res = app
             .http
             .get(format!("{}/admin/v1/reports/points.csv?by=day", app.base))
