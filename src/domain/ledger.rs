@@ -202,6 +202,31 @@ pub fn plan_release(
     out
 }
 
+/// One member's books, for audits and tests: the cached balance, the sum of
+/// their entries and the points left in their lots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerAudit {
+    pub member_id: i64,
+    pub balance: i64,
+    pub entries_sum: i64,
+    pub lots_remaining: i64,
+    /// Store credit (minor units) and the sum of its entries.
+    pub credit: i64,
+    pub credit_entries_sum: i64,
+}
+
+impl LedgerAudit {
+    /// The ledger invariant: entries sum to the balance, and the lots hold the
+    /// balance when it is not negative (nothing when it is); the credit entries
+    /// sum to the store credit, which is never negative.
+    pub fn holds(&self) -> bool {
+        self.entries_sum == self.balance
+            && self.lots_remaining == self.balance.max(0)
+            && self.credit_entries_sum == self.credit
+            && self.credit >= 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

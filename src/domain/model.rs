@@ -1,6 +1,7 @@
 //! The records of the program as the rest of taem sees them. Stores translate
 //! their rows into these; services and front-ends never see a row.
 
+pub use super::ledger::LedgerAudit;
 use super::offer::{RewardKind, Takeoff};
 pub use super::payment::{PointPayment, ReserveCommand};
 use super::staff::NewAudit;
@@ -618,31 +619,6 @@ pub struct ExpirySweep {
     /// Payments with points whose hold ran out (their points are in
     /// `points_released`).
     pub payments_expired: u64,
-}
-
-/// One member's books, for audits and tests: the cached balance, the sum of
-/// their entries and the points left in their lots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LedgerAudit {
-    pub member_id: i64,
-    pub balance: i64,
-    pub entries_sum: i64,
-    pub lots_remaining: i64,
-    /// Store credit (minor units) and the sum of its entries.
-    pub credit: i64,
-    pub credit_entries_sum: i64,
-}
-
-impl LedgerAudit {
-    /// The ledger invariant: entries sum to the balance, and the lots hold the
-    /// balance when it is not negative (nothing when it is); the credit entries
-    /// sum to the store credit, which is never negative.
-    pub fn holds(&self) -> bool {
-        self.entries_sum == self.balance
-            && self.lots_remaining == self.balance.max(0)
-            && self.credit_entries_sum == self.credit
-            && self.credit >= 0
-    }
 }
 
 /// What a campaign has done so far.
