@@ -6,43 +6,8 @@ pub(super) async fn program(loyalty: &Loyalty, cmd: ProgramCmd) -> anyhow::Resul
     let (p, out) = match cmd {
         ProgramCmd::Show(out) => (loyalty.program().await.map_err(friendly)?, out),
         ProgramCmd::Set(set) => {
-            let ProgramSet {
-                name,
-                expiry_months,
-                pending_days,
-                currency,
-                referrer_points,
-                referee_points,
-                referral_min_spend,
-                session_idle_hours,
-                pay_rate,
-                pay_min_points,
-                pay_hold_minutes,
-                pay_earns,
-                point_value,
-                breakage,
-                gross_margin,
-                abc,
-                out,
-            } = *set;
-            let change = crate::service::ProgramChange {
-                name,
-                expiry_months,
-                pending_days,
-                currency,
-                referrer_points,
-                referee_points,
-                referral_min_spend,
-                session_idle_hours,
-                pay_rate,
-                pay_min_points,
-                pay_hold_minutes,
-                pay_earns,
-                point_value,
-                breakage,
-                gross_margin,
-                abc,
-            };
+            let out = set.out;
+            let change = crate::service::ProgramChange::from(*set);
             (loyalty.change_program(change).await.map_err(friendly)?, out)
         }
     };
@@ -297,4 +262,27 @@ pub(super) async fn member(
         }
     }
     Ok(())
+}
+
+impl From<ProgramSet> for crate::service::ProgramChange {
+    fn from(s: ProgramSet) -> Self {
+        crate::service::ProgramChange {
+            name: s.name,
+            expiry_months: s.expiry_months,
+            pending_days: s.pending_days,
+            currency: s.currency,
+            referrer_points: s.referrer_points,
+            referee_points: s.referee_points,
+            referral_min_spend: s.referral_min_spend,
+            session_idle_hours: s.session_idle_hours,
+            pay_rate: s.pay_rate,
+            pay_min_points: s.pay_min_points,
+            pay_hold_minutes: s.pay_hold_minutes,
+            pay_earns: s.pay_earns,
+            point_value: s.point_value,
+            breakage: s.breakage,
+            gross_margin: s.gross_margin,
+            abc: s.abc,
+        }
+    }
 }
