@@ -613,30 +613,41 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
         "segments: working them out",
         start.elapsed().as_secs_f64() * 1000.0
     );
-    let mut liability = Vec::new();
-    let mut redemption = Vec::new();
-    let mut members = Vec::new();
-    let mut segments = Vec::new();
-    for _ in 0..10 {
-        let start = Instant::now();
-        loyalty.liability_report(now()).await?;
-        liability.push(start.elapsed());
-        let start = Instant::now();
-        loyalty
-            .redemption_report(&two_years("month"), now())
-            .await?;
-        redemption.push(start.elapsed());
-        let start = Instant::now();
-        loyalty.members_report(&two_years("month"), now()).await?;
-        members.push(start.elapsed());
-        let start = Instant::now();
-        loyalty.segments_report().await?;
-        segments.push(start.elapsed());
+    // Each report for the whole programme, then for the shop (every
+    // purchase in this data is at it: a shop's report at its largest).
+    let shop = taem::service::reports::ReportQuery {
+        merchant: Some(merchant.clone()),
+        ..Default::default()
+    };
+    for (label, q) in [
+        ("", taem::service::reports::ReportQuery::default()),
+        (", a shop", shop),
+    ] {
+        let mut range = two_years("month");
+        range.merchant = q.merchant.clone();
+        let mut liability = Vec::new();
+        let mut redemption = Vec::new();
+        let mut members = Vec::new();
+        let mut segments = Vec::new();
+        for _ in 0..10 {
+            let start = Instant::now();
+            loyalty.liability_report(&q, now()).await?;
+            liability.push(start.elapsed());
+            let start = Instant::now();
+            loyalty.redemption_report(&range, now()).await?;
+            redemption.push(start.elapsed());
+            let start = Instant::now();
+            loyalty.members_report(&range, now()).await?;
+            members.push(start.elapsed());
+            let start = Instant::now();
+            loyalty.segments_report(&q).await?;
+            segments.push(start.elapsed());
+        }
+        Timings(liability).print(&format!("report: liability{label}"));
+        Timings(redemption).print(&format!("report: redemption, 2 years{label}"));
+        Timings(members).print(&format!("report: members, 2 years{label}"));
+        Timings(segments).print(&format!("report: segments{label}"));
     }
-    Timings(liability).print("report: liability");
-    Timings(redemption).print("report: redemption, 2 years");
-    Timings(members).print("report: members, 2 years");
-    Timings(segments).print("report: segments");
     app.shutdown().await?;
     Ok(())
 }

@@ -24,7 +24,7 @@ pub(super) enum ReportCmd {
     Campaigns(ReportArgs),
     /// What the points members hold are worth: a point's value, breakage by
     /// monthly cohort, the expected cost, and what expires in the next 12 months.
-    Liability(OutArgs),
+    Liability(AsOfArgs),
     /// Redemption: the rate, vouchers per reward and kind with their cost,
     /// payments at the till and cashback credit.
     Redemption(ReportArgs),
@@ -50,6 +50,10 @@ pub(super) struct SegmentArgs {
     /// Only this segment, e.g. champions or at_risk (with --members).
     #[arg(long)]
     segment: Option<String>,
+    /// The customers of this merchant: their classes and segments, and what
+    /// they bought there (the counts only).
+    #[arg(long, conflicts_with = "members")]
+    merchant: Option<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
@@ -59,7 +63,13 @@ pub(super) struct SegmentArgs {
 }
 
 #[derive(Args)]
-pub(super) struct OutArgs {
+pub(super) struct AsOfArgs {
+    /// As of the end of this local day (YYYY-MM-DD; default: now).
+    #[arg(long)]
+    to: Option<String>,
+    /// Only the points in the lots this merchant issued (as of now).
+    #[arg(long)]
+    merchant: Option<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
@@ -151,7 +161,12 @@ pub(super) async fn report(loyalty: &Loyalty, cmd: ReportCmd) -> anyhow::Result<
         }
         ReportCmd::Segments(args) => segments(loyalty, args).await,
         ReportCmd::Liability(out) => {
-            let r = loyalty.liability_report(t).await.map_err(friendly)?;
+            let q = ReportQuery {
+                to: out.to.clone(),
+                merchant: out.merchant.clone(),
+                ..ReportQuery::default()
+            };
+            let r = loyalty.liability_report(&q, t).await.map_err(friendly)?;
             if out.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else if out.csv {
@@ -245,6 +260,17 @@ fn redemption_text(r: &RedemptionReport) -> String {
         r.points_issued,
         or_dash(&r.redemption_rate_all_time)
     ));
+    if r.periods.len() > 1 {
+        for p in &r.periods {
+            out.push_str(&format!(
+                "  {:<10} issued {:>10}  redeemed {:>10}  rate {} %\n",
+                p.period.label,
+                p.points_issued,
+                p.points_redeemed_net,
+                or_dash(&p.redemption_rate)
+            ));
+        }
+    }
     for k in r.rewards.iter().chain(&r.kinds) {
         let name = k
             .name_en
@@ -300,7 +326,7 @@ fn members_text(r: &MembersReport) -> String {
 fn liability_text(r: &LiabilityReport) -> String {
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let mut out = format!(
-        "liability at {} ({})\n\
+        "liability at {} ({}){}\n\
          outstanding {} points, spendable {} points\n\
          point value {} {} ({})\n\
          value {} {}, breakage {} % ({}), expected cost {} {}\n",
@@ -310,8 +336,13 @@ fn liability_text(r: &LiabilityReport) -> String {
                 .unwrap_or(chrono_tz::UTC)
         ),
         r.time_zone,
+        r.merchant_id
+            .as_ref()
+            .map(|m| format!(", merchant {m}"))
+            .unwrap_or_default(),
         r.outstanding_points,
-        r.spendable_points,
+        r.spendable_points
+            .map_or_else(|| "-".to_string(), |p| p.to_string()),
         or_dash(&r.point_value),
         r.currency,
         serde_json::to_value(&r.point_value_source)
@@ -347,11 +378,16 @@ fn liability_text(r: &LiabilityReport) -> String {
                 .unwrap_or_else(|| "-".into())
         ));
     }
-    out.push_str("expiring:");
-    for e in &r.expiring {
-        out.push_str(&format!(" {} {}", e.month, e.points));
+    if !r.expiring.is_empty() {
+        out.push_str("expiring:");
+        for e in &r.expiring {
+            out.push_str(&format!(" {} {}", e.month, e.points));
+        }
+        out.push('\n');
     }
-    out.push('\n');
+    if let Some(note) = &r.note {
+        out.push_str(&format!("note: {note}\n"));
+    }
     out
 }
 
@@ -442,7 +478,11 @@ async fn segments(loyalty: &Loyalty, args: SegmentArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let r = loyalty.segments_report().await.map_err(friendly)?;
+    let q = ReportQuery {
+        merchant: args.merchant.clone(),
+        ..ReportQuery::default()
+    };
+    let r = loyalty.segments_report(&q).await.map_err(friendly)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else if args.csv {

@@ -142,8 +142,8 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
             }
         }
         section.card #liability {
-            h2 { (c.t(l, "console-reports-liability")) " " a href="/console/reports/liability.csv" { "CSV" } }
-            (figure(&c, l, "console-reports-spendable", lia.spendable_points.to_string()))
+            h2 { (c.t(l, "console-reports-liability")) " " a href=(format!("/console/reports/liability.csv?{q}")) { "CSV" } }
+            (figure(&c, l, "console-reports-spendable", lia.spendable_points.map_or_else(|| "-".into(), |p| p.to_string())))
             (figure(&c, l, "console-reports-point-value", money(&lia.point_value)))
             (figure(&c, l, "console-reports-value", money(&lia.value)))
             (figure(&c, l, "console-reports-breakage", format!("{} %", lia.breakage_percent)))
@@ -202,7 +202,7 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
             (figure(&c, l, "console-reports-identified", p.members.identified_share.as_ref().map(|r| format!("{r} %")).unwrap_or_else(|| "-".into())))
         }
         section.card #segments {
-            h2 { (c.t(l, "console-reports-segments")) " " a href="/console/reports/segments.csv" { "CSV" } }
+            h2 { (c.t(l, "console-reports-segments")) " " a href=(format!("/console/reports/segments.csv?{q}")) { "CSV" } }
             table {
                 thead { tr {
                     th { (c.t(l, "console-reports-segment")) } th { (c.t(l, "console-reports-members-total")) }

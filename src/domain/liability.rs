@@ -370,6 +370,34 @@ impl LiabilityFacts {
     }
 }
 
+impl LiabilityFacts {
+    /// The facts as they stood at the end of `month` (lots keep no past): the
+    /// cohorts' flows up to it, and what each cohort had left, worked out from
+    /// them (issued − redeemed − expired − taken, never below nothing).
+    pub fn as_of_month(&self, month: NaiveDate) -> LiabilityFacts {
+        let cohorts: std::collections::BTreeMap<_, _> = self
+            .cohorts
+            .iter()
+            .filter(|((c, at, _), _)| *c <= month && *at <= month)
+            .map(|(k, p)| (k.clone(), *p))
+            .collect();
+        let mut remaining = std::collections::BTreeMap::new();
+        for ((c, _, measure), p) in &cohorts {
+            let sign = if measure == "issued" { 1 } else { -1 };
+            *remaining.entry(*c).or_insert(0) += sign * p;
+        }
+        remaining
+            .values_mut()
+            .for_each(|p: &mut i64| *p = (*p).max(0));
+        LiabilityFacts {
+            cohorts,
+            remaining,
+            worth: self.worth,
+            ..LiabilityFacts::default()
+        }
+    }
+}
+
 /// The first day of the month after `month`'s.
 pub fn next_month(month: NaiveDate) -> NaiveDate {
     month

@@ -63,18 +63,28 @@ pub(super) async fn points_csv(
     Ok(csv(r.csv()))
 }
 
-/// What the points members hold are worth as of now: a point's value (and how
-/// it was found), breakage by monthly cohort (observed, or projected from older
-/// cohorts' development), the expected cost, and what expires in each of the
-/// next 12 months
+/// What the points members hold are worth as of now (or the end of the day
+/// `to`; `from` is refused): a point's value (and how it was found), breakage
+/// by monthly cohort (observed, or projected from older cohorts'
+/// development), the expected cost, and what expires in each of the next 12
+/// months. With `merchant`: the points still in the lots that shop issued, as
+/// of now
 #[utoipa::path(
     get,
     path = "/reports/liability",
     operation_id = "liabilityReport",
-    responses((status = 200, description = "The report", body = LiabilityReport))
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = LiabilityReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
 )]
-pub(super) async fn liability(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let r = state.loyalty.liability_report(now()).await?;
+pub(super) async fn liability(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let r = state.loyalty.liability_report(&q, now()).await?;
     Ok(Json(r).into_response())
 }
 
@@ -121,15 +131,25 @@ pub(super) async fn members(
 }
 
 /// Members by A/B/C class (share of members' sales over the last 12 months)
-/// and RFM segment, as worked out once a day
+/// and RFM segment, as worked out once a day; with `merchant`, that shop's
+/// customers and what they bought there. It takes no range (`from` and `to`
+/// are refused)
 #[utoipa::path(
     get,
     path = "/reports/segments",
     operation_id = "segmentsReport",
-    responses((status = 200, description = "The report", body = SegmentsReport))
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = SegmentsReport),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Invalid field (named in field)"),
+    )
 )]
-pub(super) async fn segments(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(state.loyalty.segments_report().await?).into_response())
+pub(super) async fn segments(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.loyalty.segments_report(&q).await?).into_response())
 }
 
 /// The members of a class or segment, to export

@@ -329,7 +329,7 @@ impl Loyalty {
 
     pub async fn campaign_report(&self, id: i64, now: DateTime<Utc>) -> Result<CampaignReport> {
         let campaign = self.store.campaign(id).await?;
-        let results = self.store.campaign_results(id).await?;
+        let results = self.store.campaign_results(id, &None).await?;
         Ok(CampaignReport {
             status: status(&campaign, now),
             campaign,
@@ -339,9 +339,21 @@ impl Loyalty {
 
     /// Every campaign, newest first, with its status and results.
     pub async fn campaign_reports(&self, now: DateTime<Utc>) -> Result<Vec<CampaignReport>> {
+        self.shop_campaign_reports(now, &None).await
+    }
+
+    /// Every campaign with what it gave on purchases anywhere, or at one shop.
+    pub async fn shop_campaign_reports(
+        &self,
+        now: DateTime<Utc>,
+        merchant_id: &Option<String>,
+    ) -> Result<Vec<CampaignReport>> {
         let mut reports = Vec::new();
         for campaign in self.store.campaigns().await? {
-            let results = self.store.campaign_results(campaign.id).await?;
+            let results = self
+                .store
+                .campaign_results(campaign.id, merchant_id)
+                .await?;
             reports.push(CampaignReport {
                 status: status(&campaign, now),
                 campaign,

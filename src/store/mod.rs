@@ -212,8 +212,8 @@ macro_rules! with_operations {
                 /// points).
                 write_op fn end_campaign(&self, id: i64, now: DateTime<Utc>) -> Result<Campaign>
                     => [] |tx| ops::rules::end_campaign(tx, id, now);
-                read_op fn campaign_results(&self, id: i64) -> Result<CampaignResults>
-                    => [] |tx| ops::rules::campaign_results(tx, id);
+                read_op fn campaign_results(&self, id: i64, merchant_id: &Option<String>) -> Result<CampaignResults>
+                    => [merchant_id] |tx| ops::rules::campaign_results(tx, id, merchant_id.as_deref());
                 /// A member's tier key (`None`: the lowest) and their spend in the
                 /// program currency over the rolling window ending at `now`.
                 read_op fn tier_standing(&self, member_id: i64, currency: &str, now: DateTime<Utc>)
@@ -392,21 +392,26 @@ macro_rules! with_operations {
                     => [merchant_id] |tx| ops::reports::ledger_days(tx, tz, merchant_id.as_deref());
                 /// What the liability report is computed from (cohorts, lots left,
                 /// balances, what redeemed points bought), in one read.
-                read_op fn liability_facts(&self, tz: chrono_tz::Tz, now: DateTime<Utc>)
+                /// Lots are read only with `lots` (the time they are read at), and
+                /// with a shop only its lots.
+                read_op fn liability_facts(&self, tz: chrono_tz::Tz, lots: Option<DateTime<Utc>>, merchant_id: &Option<String>)
                     -> Result<crate::domain::liability::LiabilityFacts>
-                    => [] |tx| ops::reports::liability_facts(tx, tz, now);
-                /// Vouchers issued in `[from, to)`, by reward and status.
-                read_op fn voucher_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>)
+                    => [merchant_id] |tx| ops::reports::liability_facts(tx, tz, lots, merchant_id.as_deref());
+                /// Vouchers issued in `[from, to)` (with a shop: used at it), by
+                /// reward and status.
+                read_op fn voucher_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>, merchant_id: &Option<String>)
                     -> Result<Vec<crate::domain::report::VoucherStat>>
-                    => [] |tx| ops::report_stats::voucher_stats(tx, (from, to));
-                /// Payments captured at tills and cashback credit given in `[from, to)`.
-                read_op fn payment_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>)
+                    => [merchant_id] |tx| ops::report_stats::voucher_stats(tx, (from, to), merchant_id.as_deref());
+                /// Payments captured at tills (all, or one shop's) and cashback
+                /// credit given in `[from, to)`.
+                read_op fn payment_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>, merchant_id: &Option<String>)
                     -> Result<crate::domain::report::PaymentStats>
-                    => [] |tx| ops::report_stats::payment_stats(tx, (from, to));
-                /// Members, and their purchases in `currency`, in `[from, to)`.
-                read_op fn member_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>, currency: &str)
+                    => [merchant_id] |tx| ops::report_stats::payment_stats(tx, (from, to), merchant_id.as_deref());
+                /// Members, and their purchases in `currency` (all, or at one
+                /// shop), in `[from, to)`.
+                read_op fn member_stats(&self, from: DateTime<Utc>, to: DateTime<Utc>, currency: &str, merchant_id: &Option<String>)
                     -> Result<crate::domain::report::MemberStats>
-                    => [currency] |tx| ops::report_stats::member_stats(tx, (from, to), &currency);
+                    => [currency, merchant_id] |tx| ops::report_stats::member_stats(tx, (from, to), &currency, merchant_id.as_deref());
                 /// Members who bought in `[from, now)` in `currency`, with what they bought.
                 read_op fn segment_buyers(&self, from: DateTime<Utc>, now: DateTime<Utc>, currency: &str)
                     -> Result<Vec<(crate::domain::segment::Buyer, DateTime<Utc>)>>
@@ -432,12 +437,14 @@ macro_rules! with_operations {
                     => [class, segment] |tx| ops::segments::segment_members(tx, (class.as_deref(), segment.as_deref()));
                 /// The latest run: when, all members, and per (class, segment)
                 /// members, sales, purchases.
-                read_op fn segment_summary(&self) -> Result<crate::domain::segment::SegmentSummary>
-                    => [] |tx| ops::segments::segment_summary(tx);
-                /// Members who had joined by `to`, and each one's sales in `[from, to)`.
-                read_op fn window_spend(&self, from: DateTime<Utc>, to: DateTime<Utc>, currency: &str)
+                /// With a shop: its customers in the run, their purchases there.
+                read_op fn segment_summary(&self, merchant_id: &Option<String>) -> Result<crate::domain::segment::SegmentSummary>
+                    => [merchant_id] |tx| ops::segments::segment_summary(tx, merchant_id.as_deref());
+                /// Members who had joined by `to`, and each one's sales in `[from,
+                /// to)` (all, or at one shop).
+                read_op fn window_spend(&self, from: DateTime<Utc>, to: DateTime<Utc>, currency: &str, merchant_id: &Option<String>)
                     -> Result<(Vec<i64>, Vec<(i64, i64)>)>
-                    => [currency] |tx| ops::report_stats::window_spend(tx, (from, to), &currency);
+                    => [currency, merchant_id] |tx| ops::report_stats::window_spend(tx, (from, to), &currency, merchant_id.as_deref());
                 /// What redeemed points bought (vouchers' face value, payments at tills).
                 read_op fn redeemed_worth(&self) -> Result<crate::domain::liability::RedeemedWorth>
                     => [] |tx| ops::reports::redeemed_worth(tx);

@@ -602,6 +602,18 @@ async fn reports_are_read_from_the_command_line_with_the_settings_they_use() {
                 &serde_json::json!("30.00")
             )
         );
+        let l = ok_json(
+            d,
+            url,
+            &["report", "liability", "--to", "2026-01-31", "--json"],
+        );
+        assert_eq!(l["outstanding_points"], 0);
+        assert!(l["note"].as_str().unwrap().contains("earlier day"), "{l}");
+        let out = taem(d, url, &["report", "members", "--merchant", "nobody"]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no merchant has the id"),
+            "an unknown shop is named"
+        );
         let r = ok_json(d, url, &["report", "points", "--by", "week", "--json"]);
         assert_eq!(r["by"], "week");
         assert_eq!(r["periods"].as_array().map(Vec::len), Some(12));

@@ -295,12 +295,35 @@ async fn the_admin_api_gives_the_points_report_and_refuses_a_bad_query() {
             )
             .await;
         assert_eq!((status, problem["field"].as_str()), (422, Some("from")));
-        // Only the points report is per shop; the others say so.
-        let path = format!("/admin/v1/reports/members?merchant={}", app.merchant.id);
-        let (status, problem) = app.admin("GET", &path, None).await;
-        assert_eq!((status, problem["field"].as_str()), (422, Some("merchant")));
-        let path = format!("/admin/v1/reports/points?merchant={}", app.merchant.id);
-        assert_eq!(app.admin("GET", &path, None).await.0, 200);
+        // Every report is per shop too; an unknown shop is refused.
+        for report in [
+            "points",
+            "members",
+            "redemption",
+            "campaigns",
+            "summary",
+            "segments",
+        ] {
+            let path = format!("/admin/v1/reports/{report}?merchant={}", app.merchant.id);
+            let (status, r) = app.admin("GET", &path, None).await;
+            assert_eq!(status, 200, "{report}: {r}");
+            assert_eq!(r["merchant_id"], json!(app.merchant.id), "{report}");
+            let path = format!("/admin/v1/reports/{report}?merchant=nobody");
+            let (status, problem) = app.admin("GET", &path, None).await;
+            assert_eq!(
+                (status, problem["field"].as_str()),
+                (422, Some("merchant")),
+                "{report}"
+            );
+        }
+        // The liability is as of a day, and segments are the latest ones.
+        for path in [
+            "/admin/v1/reports/liability?from=2026-01-01",
+            "/admin/v1/reports/segments?from=2026-01-01",
+        ] {
+            let (status, problem) = app.admin("GET", path, None).await;
+            assert_eq!((status, problem["field"].as_str()), (422, Some("from")));
+        }
         let res = app
             .http
             .get(format!("{}/admin/v1/reports/points.csv?by=day", app.base))
@@ -392,7 +415,11 @@ async fn the_liability_report_follows_each_months_points_to_the_end() {
                     .await
                     .unwrap();
             }
-            let r = t.loyalty.liability_report(now()).await.unwrap();
+            let r = t
+                .loyalty
+                .liability_report(&ReportQuery::default(), now())
+                .await
+                .unwrap();
             let rows: Vec<(&str, i64, i64, i64, i64, bool)> = r
                 .cohorts
                 .iter()
@@ -419,7 +446,7 @@ async fn the_liability_report_follows_each_months_points_to_the_end() {
             assert_eq!(rows[4], (label(this_month).as_str(), 80, 0, 0, 80, false));
             // Closed: 110 of 150 never redeemed.
             assert_eq!(r.cohorts[0].breakage_bp, Some(7_333));
-            assert_eq!((r.spendable_points, r.outstanding_points), (80, 80));
+            assert_eq!((r.spendable_points, r.outstanding_points), (Some(80), 80));
             assert_eq!(r.point_value.as_deref(), Some("0.25"));
             assert_eq!(r.value.as_deref(), Some("20.00"));
             let b = r.breakage_percent.parse::<f64>().unwrap();
@@ -432,6 +459,50 @@ async fn the_liability_report_follows_each_months_points_to_the_end() {
             let expiring: Vec<i64> = r.expiring.iter().map(|e| e.points).collect();
             assert_eq!(expiring[..2], [0, 80]);
             assert_eq!(expiring.iter().sum::<i64>(), 80);
+
+            // As of the first month's last day: its 110 points were still to
+            // spend, and nothing after it counts.
+            let last_day = (m1 - Duration::days(1)).to_string();
+            let q = ReportQuery {
+                to: Some(last_day.clone()),
+                ..Default::default()
+            };
+            let r = t.loyalty.liability_report(&q, now()).await.unwrap();
+            assert_eq!(r.as_of, start(m1), "{}", t.db.backend);
+            assert_eq!((r.outstanding_points, r.spendable_points), (110, None));
+            let rows: Vec<(i64, i64, i64, i64, bool)> = r
+                .cohorts
+                .iter()
+                .map(|c| (c.issued, c.redeemed, c.expired, c.remaining, c.closed))
+                .collect();
+            assert_eq!(rows, [(150, 40, 0, 110, false)]);
+            assert_eq!(r.value.as_deref(), Some("27.50"));
+            assert!(r.expiring.is_empty() && r.note.is_some());
+
+            // A shop's: the points left in the lots it issued, as of now.
+            let q = ReportQuery {
+                merchant: Some(merchant.id.clone()),
+                ..Default::default()
+            };
+            let r = t.loyalty.liability_report(&q, now()).await.unwrap();
+            assert_eq!((r.outstanding_points, r.spendable_points), (80, Some(80)));
+            assert_eq!(r.merchant_id.as_deref(), Some(merchant.id.as_str()));
+            let other = t.merchant().await;
+            let q = ReportQuery {
+                merchant: Some(other.id.clone()),
+                ..Default::default()
+            };
+            let r = t.loyalty.liability_report(&q, now()).await.unwrap();
+            assert_eq!(
+                (r.outstanding_points, r.value.as_deref()),
+                (0, Some("0.00"))
+            );
+            let q = ReportQuery {
+                merchant: Some(other.id),
+                to: Some(last_day),
+                ..Default::default()
+            };
+            assert!(t.loyalty.liability_report(&q, now()).await.is_err());
         }
     }
 }
@@ -445,7 +516,7 @@ async fn the_redemption_and_members_reports_count_what_happened() {
         let t = TestStore::open(db).await;
         let merchant = t.merchant().await;
         t.pay_with_points("4:1").await;
-        let (a, b, _c) = (t.member().await, t.member().await, t.member().await);
+        let (a, b, third) = (t.member().await, t.member().await, t.member().await);
         let at = now() - Duration::minutes(30);
         t.grant(&a, 100, at).await;
         t.grant(&b, 200, at).await;
@@ -553,6 +624,69 @@ async fn the_redemption_and_members_reports_count_what_happened() {
         // 70 points earned and 300 granted; 80 + 100 + 40 redeemed.
         assert_eq!((r.points_issued, r.points_redeemed_net), (370, 220));
         assert_eq!(r.redemption_rate.as_deref(), Some("59.45"));
+        let issued: i64 = r.periods.iter().map(|p| p.points_issued).sum();
+        let redeemed: i64 = r.periods.iter().map(|p| p.points_redeemed_net).sum();
+        assert_eq!(
+            (issued, redeemed),
+            (370, 220),
+            "the days add up to the range"
+        );
+
+        // Per shop: a second shop's customers and sales are its own; vouchers
+        // used and payments taken at a shop are that shop's.
+        let other = t.merchant().await;
+        for (receipt, amount) in [("o-1", "400.00"), ("o-2", "100.00")] {
+            let p = purchase_at(receipt, amount, &third.code);
+            t.loyalty.record_purchase(&other, p, at).await.unwrap();
+        }
+        let shop = |m: &Merchant| ReportQuery {
+            merchant: Some(m.id.clone()),
+            ..q.clone()
+        };
+        let m = t
+            .loyalty
+            .members_report(&shop(&other), now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.members, m.new_members, m.buyers, m.repeat_buyers),
+            (1, 1, 1, 1),
+            "{}",
+            t.db.backend
+        );
+        assert_eq!(
+            (m.member_sales.as_str(), m.anonymous_sales.as_str()),
+            ("500.00", "0.00")
+        );
+        let m = t
+            .loyalty
+            .members_report(&shop(&merchant), now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.members, m.buyers, m.member_sales.as_str()),
+            (2, 2, "1750.00")
+        );
+        assert_eq!(m.anonymous_sales, "300.00");
+        let r = t
+            .loyalty
+            .redemption_report(&shop(&merchant), now())
+            .await
+            .unwrap();
+        let f = r
+            .rewards
+            .iter()
+            .find(|x| x.reward_id == Some(fixed.id))
+            .unwrap();
+        assert_eq!((f.redemptions, f.used, f.cost.as_str()), (1, 1, "10.00"));
+        assert_eq!((r.payments.point_payments, r.payments.cashbacks), (1, 0));
+        let r = t
+            .loyalty
+            .redemption_report(&shop(&other), now())
+            .await
+            .unwrap();
+        assert!(r.rewards.is_empty());
+        assert_eq!((r.payments.point_payments, r.points_issued), (0, 20));
     }
 }
 
@@ -607,7 +741,11 @@ async fn members_get_classes_by_sales_and_segments_by_recency_and_frequency() {
                 t.db.backend
             );
         }
-        let r = t.loyalty.segments_report().await.unwrap();
+        let r = t
+            .loyalty
+            .segments_report(&ReportQuery::default())
+            .await
+            .unwrap();
         let classes: Vec<(&str, i64)> = r
             .classes
             .iter()
@@ -642,6 +780,26 @@ async fn members_get_classes_by_sales_and_segments_by_recency_and_frequency() {
         // The member's file and summary say it too.
         let summary = t.loyalty.summary(members[3].clone(), now()).await.unwrap();
         assert_eq!(summary.segment.map(|s| s.segment), Some(Segment::AtRisk));
+        // A shop's customers, with what they bought there.
+        let other = t.merchant().await;
+        let p = purchase_at("o-1", "100.00", &members[0].code);
+        let at = now() - Duration::days(1);
+        t.loyalty.record_purchase(&other, p, at).await.unwrap();
+        let q = ReportQuery {
+            merchant: Some(other.id.clone()),
+            ..Default::default()
+        };
+        let r = t.loyalty.segments_report(&q).await.unwrap();
+        let classes: Vec<(&str, i64, &str)> = r
+            .classes
+            .iter()
+            .map(|c| (c.name.as_str(), c.members, c.sales.as_str()))
+            .collect();
+        assert_eq!(
+            classes,
+            [("A", 1, "100.00"), ("B", 0, "0.00"), ("C", 0, "0.00")]
+        );
+        assert_eq!(r.without_purchases, 0);
     }
 }
 
@@ -710,6 +868,16 @@ async fn the_summary_and_campaigns_reports_value_what_the_programme_gave() {
             "points issued are those members got: the unclaimed receipt's are not yet"
         );
         assert!(s["incremental_sales"].is_null());
+        // At a shop where nobody bought, the campaign gave nothing.
+        let other = app.t.merchant().await;
+        let path = format!("/admin/v1/reports/campaigns?by=day&merchant={}", other.id);
+        let (status, r) = app.admin("GET", &path, None).await;
+        assert_eq!(status, 200, "{r}");
+        let row = &r["campaigns"][0];
+        assert_eq!(
+            (&row["points_awarded"], &row["sales"]),
+            (&json!(0), &json!("0.00"))
+        );
         app.shutdown().await;
     }
 }

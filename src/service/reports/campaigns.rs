@@ -142,13 +142,13 @@ impl Loyalty {
         q: &ReportQuery,
         now: DateTime<Utc>,
     ) -> Result<CampaignsReport> {
-        let range = self.programme_range(q, now).await?;
+        let range = self.report_range(q, now).await?;
         let program = self.program().await?;
         let e4 = self.point_value_e4(&program).await?;
         let (from, to) = range.bounds();
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
         let mut campaigns = Vec::new();
-        for c in self.campaign_reports(now).await? {
+        for c in self.shop_campaign_reports(now, &range.merchant_id).await? {
             let w = &c.campaign.window;
             if !(w.starts_at < to && w.ends_at > from) {
                 continue;
@@ -161,7 +161,12 @@ impl Loyalty {
                     .min(now);
                 let (members, spend) = self
                     .store
-                    .window_spend(w.starts_at, end, program.currency.code())
+                    .window_spend(
+                        w.starts_at,
+                        end,
+                        program.currency.code(),
+                        &range.merchant_id,
+                    )
                     .await?;
                 let margin = program.reports.gross_margin_bp;
                 let cost_minor = cost.map_or(0, |m| m.minor());

@@ -115,41 +115,32 @@ impl Loyalty {
                 format!("at most {MAX_PERIODS} periods: a longer one, or a shorter range"),
             ));
         }
-        let merchant_id = match q
-            .merchant
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-        {
-            None => None,
-            Some(m) => match self.store.merchant(m).await {
-                Ok(found) => Some(found.id),
-                Err(crate::store::StoreError::NotFound(_)) => {
-                    return Err(invalid("merchant", format!("no merchant has the id {m:?}")));
-                }
-                Err(e) => return Err(e.into()),
-            },
-        };
         Ok(Range {
             from,
             to,
             by,
             time_zone: self.tz.name().to_string(),
-            merchant_id,
+            merchant_id: self.report_shop(q).await?,
         })
     }
 
-    /// The range of a report that covers the whole programme: a shop is
-    /// refused, plainly, rather than ignored.
-    async fn programme_range(&self, q: &ReportQuery, now: DateTime<Utc>) -> Result<Range> {
-        let range = self.report_range(q, now).await?;
-        if range.merchant_id.is_some() {
-            return Err(invalid(
-                "merchant",
-                "this report covers the whole programme; only the points report is per shop",
-            ));
+    /// The shop a query names, checked.
+    async fn report_shop(&self, q: &ReportQuery) -> Result<Option<String>> {
+        match q
+            .merchant
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            None => Ok(None),
+            Some(m) => match self.store.merchant(m).await {
+                Ok(found) => Ok(Some(found.id)),
+                Err(crate::store::StoreError::NotFound(_)) => {
+                    Err(invalid("merchant", format!("no merchant has the id {m:?}")))
+                }
+                Err(e) => Err(e.into()),
+            },
         }
-        Ok(range)
     }
 
     /// Points over time: issued (by rule), redeemed, expired, clawed back,
@@ -183,20 +174,30 @@ impl Loyalty {
 /// What the points members hold are worth, and what they are expected to cost.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LiabilityReport {
+    /// The end of the day asked for (`to`), or now
     pub as_of: DateTime<Utc>,
     pub time_zone: String,
+    /// A shop's report: the points still in the lots it issued
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<String>,
+    /// What this report does not hold, and why
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The currency of every amount below
     pub currency: String,
     /// Members' balances summed (a debt left by a refund lowers it)
     pub outstanding_points: i64,
-    /// The points members can still spend (in their lots): what is owed
-    pub spendable_points: i64,
+    /// The points members can still spend (in their lots): what is owed.
+    /// Lots keep no past, so a report as of an earlier day has none
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spendable_points: Option<i64>,
     /// One point's value (`0.2143`), when there is anything to go by
     #[serde(skip_serializing_if = "Option::is_none")]
     pub point_value: Option<String>,
     /// How it was found
     pub point_value_source: PointValueSource,
-    /// The spendable points at that value
+    /// The spendable points (as of an earlier day: the outstanding ones) at
+    /// that value
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::domain::money::Amount>)]
     pub value: Option<String>,
@@ -213,6 +214,7 @@ pub struct LiabilityReport {
     /// Each month's earned points: what became of them, oldest first
     pub cohorts: Vec<CohortRow>,
     /// Spendable points by the month they expire in, this one and the next 11
+    /// (none as of an earlier day)
     pub expiring: Vec<ExpiringRow>,
 }
 
@@ -227,18 +229,65 @@ pub struct ExpiringRow {
     pub value: Option<String>,
 }
 
+/// What a shop's liability report holds.
+const SHOP_LIABILITY: &str = "the points still in the lots this shop issued (members spend \
+     them at any shop); breakage is estimated over the whole programme";
+
+/// What a liability report as of an earlier day holds.
+const PAST_LIABILITY: &str = "as of an earlier day: outstanding points from the ledger; \
+     cohorts and breakage as they stood at that month's end, from the ledger's flows; \
+     lots keep no past, so no spendable points or expiry schedule; a point is valued \
+     as today";
+
 /// Basis points as a percentage: 9047 → `90.47`.
 pub(super) fn percent(bp: i64) -> String {
     format!("{}.{:02}", bp / 100, (bp % 100).abs())
 }
 
 impl Loyalty {
-    /// The liability as of `now`: outstanding and spendable points, a point's
-    /// value, breakage by cohort, the expected cost, and what expires when.
-    pub async fn liability_report(&self, now: DateTime<Utc>) -> Result<LiabilityReport> {
+    /// The liability as of now, or as of the end of the day `to` (the whole
+    /// programme's, or the points in a shop's lots as of now): outstanding and
+    /// spendable points, a point's value, breakage by cohort, the expected
+    /// cost, and what expires when.
+    pub async fn liability_report(
+        &self,
+        q: &ReportQuery,
+        now: DateTime<Utc>,
+    ) -> Result<LiabilityReport> {
+        if q.from.as_deref().is_some_and(|f| !f.trim().is_empty()) {
+            return Err(invalid(
+                "from",
+                "the liability is as of a day: give only to (default: now)",
+            ));
+        }
+        let merchant_id = self.report_shop(q).await?;
+        let today = report::local_day(now, self.tz);
+        let past = date("to", q.to.as_deref())?.filter(|d| *d < today);
+        if past.is_some() && merchant_id.is_some() {
+            return Err(invalid(
+                "to",
+                "a shop's liability is the points left in the lots it issued, known only as of now",
+            ));
+        }
         let program = self.program().await?;
-        let facts = self.store.liability_facts(self.tz, now).await?;
-        let this_month = Grain::Month.start(report::local_day(now, self.tz));
+        let (as_of, facts) = match past {
+            None => {
+                let facts = self
+                    .store
+                    .liability_facts(self.tz, Some(now), &merchant_id)
+                    .await?;
+                (now, facts)
+            }
+            Some(day) => {
+                let days = self.store.ledger_days(self.tz, &None).await?;
+                let facts = self.store.liability_facts(self.tz, None, &None).await?;
+                let mut facts = facts.as_of_month(Grain::Month.start(day));
+                facts.outstanding = days.range(..=day).map(|(_, f)| f.net()).sum();
+                facts.in_lots = facts.outstanding;
+                (report::day_start(day + Duration::days(1), self.tz), facts)
+            }
+        };
+        let this_month = Grain::Month.start(past.unwrap_or(today));
         let b = liability::breakage(&facts.cohort_facts(this_month), &program.reports);
         let (e4, source) = liability::point_value(
             &program.reports,
@@ -257,7 +306,7 @@ impl Loyalty {
         });
         let mut expiring = Vec::new();
         let mut month = this_month;
-        for _ in 0..12 {
+        for _ in 0..(if past.is_some() { 0 } else { 12 }) {
             let points = facts.expiring.get(&month).copied().unwrap_or(0);
             expiring.push(ExpiringRow {
                 month: month.format("%Y-%m").to_string(),
@@ -266,12 +315,19 @@ impl Loyalty {
             });
             month = liability::next_month(month);
         }
+        let note = match (&merchant_id, past) {
+            (Some(_), _) => Some(SHOP_LIABILITY.to_string()),
+            (None, Some(_)) => Some(PAST_LIABILITY.to_string()),
+            (None, None) => None,
+        };
         Ok(LiabilityReport {
-            as_of: now,
+            as_of,
             time_zone: self.tz.name().to_string(),
+            merchant_id,
+            note,
             currency: program.currency.code().to_string(),
             outstanding_points: facts.outstanding,
-            spendable_points: facts.in_lots,
+            spendable_points: past.is_none().then_some(facts.in_lots),
             point_value: e4.map(liability::point_value_text),
             point_value_source: source,
             value: value.map(|v| v.to_decimal_string()),
@@ -416,6 +472,23 @@ pub struct ReportsPage {
     pub segments: SegmentsReport,
 }
 
+/// The liability's part of a page's query: as of its last day (a shop's: as
+/// of now).
+fn as_of(q: &ReportQuery) -> ReportQuery {
+    ReportQuery {
+        to: q.merchant.is_none().then(|| q.to.clone()).flatten(),
+        ..shop_only(q)
+    }
+}
+
+/// A page's query without its range (for the segments).
+fn shop_only(q: &ReportQuery) -> ReportQuery {
+    ReportQuery {
+        merchant: q.merchant.clone(),
+        ..ReportQuery::default()
+    }
+}
+
 impl Loyalty {
     /// The reports for staff who may see them (managers and owners).
     pub async fn staff_reports(
@@ -428,21 +501,16 @@ impl Loyalty {
         let program = self.program().await?;
         let e4 = self.point_value_e4(&program).await?;
         let points = self.points_report(q, now).await?;
-        // Only the points report is per shop: the rest cover the programme.
-        let whole = ReportQuery {
-            merchant: None,
-            ..q.clone()
-        };
         let (members, redemption) = (
-            self.members_report(&whole, now).await?,
-            self.redemption_report(&whole, now).await?,
+            self.members_report(q, now).await?,
+            self.redemption_report(q, now).await?,
         );
-        let campaigns = self.campaigns_report(&whole, now).await?;
+        let campaigns = self.campaigns_report(q, now).await?;
         Ok(ReportsPage {
             summary: summarize(&program, e4, (&points, &members, &redemption), &campaigns),
             campaigns,
-            liability: self.liability_report(now).await?,
-            segments: self.segments_report().await?,
+            liability: self.liability_report(&as_of(q), now).await?,
+            segments: self.segments_report(&shop_only(q)).await?,
             points,
             redemption,
             members,
@@ -462,10 +530,10 @@ impl Loyalty {
         actor.require(crate::domain::staff::Permission::BackOffice)?;
         Ok(match name {
             "points" => self.points_report(q, now).await?.csv(),
-            "liability" => self.liability_report(now).await?.csv(),
+            "liability" => self.liability_report(&as_of(q), now).await?.csv(),
             "redemption" => self.redemption_report(q, now).await?.csv(),
             "members" => self.members_report(q, now).await?.csv(),
-            "segments" => self.segments_report().await?.csv(),
+            "segments" => self.segments_report(&shop_only(q)).await?.csv(),
             "summary" => self.summary_report(q, now).await?.csv(),
             "campaigns" => self.campaigns_report(q, now).await?.csv(),
             "segment-members" => {

@@ -44,10 +44,22 @@ pub struct RedemptionReport {
     pub redemption_rate_all_time: Option<String>,
     pub points_issued: i64,
     pub points_redeemed_net: i64,
+    /// The same per period (day, week or month)
+    pub periods: Vec<RedemptionPeriod>,
     pub rewards: Vec<RewardRedemptions>,
     pub kinds: Vec<RewardRedemptions>,
     /// Payments at tills (points valued at what they paid) and cashback credit
     pub payments: PaymentStats,
+}
+
+/// Points issued and redeemed in one period, and their ratio.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RedemptionPeriod {
+    pub period: report::Period,
+    pub points_issued: i64,
+    pub points_redeemed_net: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redemption_rate: Option<String>,
 }
 
 /// Members and what they bought in a range.
@@ -91,10 +103,10 @@ impl Loyalty {
         q: &ReportQuery,
         now: DateTime<Utc>,
     ) -> Result<RedemptionReport> {
-        let range = self.programme_range(q, now).await?;
+        let range = self.report_range(q, now).await?;
         let program = self.program().await?;
         let (from, to) = range.bounds();
-        let days = self.store.ledger_days(self.tz, &None).await?;
+        let days = self.store.ledger_days(self.tz, &range.merchant_id).await?;
         let (mut period, mut all) = (Flows::default(), Flows::default());
         for (day, f) in &days {
             all.merge(f);
@@ -103,7 +115,25 @@ impl Loyalty {
             }
         }
         let net = |f: &Flows| f.redeemed - f.released;
-        let stats = self.store.voucher_stats(from, to).await?;
+        let periods = report::periods(range.from, range.to, range.by)
+            .into_iter()
+            .map(|p| {
+                let mut f = Flows::default();
+                for (_, day) in days.range(p.first..=p.last) {
+                    f.merge(day);
+                }
+                RedemptionPeriod {
+                    points_issued: f.issued(),
+                    points_redeemed_net: net(&f),
+                    redemption_rate: report::share_text(net(&f), f.issued()),
+                    period: p,
+                }
+            })
+            .collect();
+        let stats = self
+            .store
+            .voucher_stats(from, to, &range.merchant_id)
+            .await?;
         let catalogue = self.store.rewards(true).await?;
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
         let mut rewards: Vec<(RewardRedemptions, i64)> = Vec::new();
@@ -179,9 +209,13 @@ impl Loyalty {
             redemption_rate_all_time: report::share_text(net(&all), all.issued()),
             points_issued: period.issued(),
             points_redeemed_net: net(&period),
+            periods,
             rewards: priced(rewards),
             kinds: priced(kinds),
-            payments: self.store.payment_stats(from, to).await?,
+            payments: self
+                .store
+                .payment_stats(from, to, &range.merchant_id)
+                .await?,
             range,
         })
     }
@@ -193,12 +227,12 @@ impl Loyalty {
         q: &ReportQuery,
         now: DateTime<Utc>,
     ) -> Result<MembersReport> {
-        let range = self.programme_range(q, now).await?;
+        let range = self.report_range(q, now).await?;
         let program = self.program().await?;
         let (from, to) = range.bounds();
         let s = self
             .store
-            .member_stats(from, to, program.currency.code())
+            .member_stats(from, to, program.currency.code(), &range.merchant_id)
             .await?;
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
         let sales = s.member_sales_minor + s.anonymous_sales_minor;

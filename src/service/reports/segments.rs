@@ -29,8 +29,13 @@ pub struct SegmentsReport {
     pub classes: Vec<SegmentTotal>,
     pub segments: Vec<SegmentTotal>,
     pub cells: Vec<SegmentCount>,
-    /// Members with no purchase in the 12 months (no class or segment)
+    /// Members with no purchase in the 12 months (no class or segment; none
+    /// counted for a shop)
     pub without_purchases: i64,
+    /// A shop's report: the classes and segments of the members who bought
+    /// there in the run's 12 months, and their sales and purchases there
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<String>,
 }
 
 /// Members of one class or one segment.
@@ -69,10 +74,22 @@ impl Loyalty {
         Ok(rows.len())
     }
 
-    /// Members by class and segment, from the latest run.
-    pub async fn segments_report(&self) -> Result<SegmentsReport> {
+    /// Members by class and segment, from the latest run (all of them, or a
+    /// shop's customers with what they bought there). It is the latest
+    /// classification: a range is refused, plainly.
+    pub async fn segments_report(&self, q: &ReportQuery) -> Result<SegmentsReport> {
+        for (field, value) in [("from", &q.from), ("to", &q.to)] {
+            if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+                return Err(invalid(
+                    field,
+                    "segments are the latest classification (over the 12 months before it \
+                     was worked out): they take no range",
+                ));
+            }
+        }
+        let merchant_id = self.report_shop(q).await?;
         let program = self.program().await?;
-        let summary = self.store.segment_summary().await?;
+        let summary = self.store.segment_summary(&merchant_id).await?;
         let (computed_at, members, rows) = (summary.computed_at, summary.members, summary.cells);
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
         let average = |sales: i64, n: i64| money(if n > 0 { sales / n } else { 0 });
@@ -114,6 +131,12 @@ impl Loyalty {
             .collect();
         let with: i64 = cells.iter().map(|c| c.2).sum();
         Ok(SegmentsReport {
+            without_purchases: if merchant_id.is_some() {
+                0
+            } else {
+                (members - with).max(0)
+            },
+            merchant_id,
             computed_at,
             currency: program.currency.code().to_string(),
             abc_cuts: [
@@ -133,7 +156,6 @@ impl Loyalty {
                     purchases,
                 })
                 .collect(),
-            without_purchases: (members - with).max(0),
         })
     }
 

@@ -23,17 +23,20 @@ fn discount(takeoff: Option<&str>) -> Option<i64> {
     Some(m.minor()).filter(|m| *m > 0)
 }
 
-/// Vouchers issued in `[from, to)`, by reward and status.
+/// Vouchers issued in `[from, to)` (with a shop: those used at it), by reward
+/// and status.
 pub(crate) async fn voucher_stats(
     tx: &mut impl Tx,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
+    merchant_id: Option<&str>,
 ) -> Result<Vec<VoucherStat>> {
     let rows: Vec<(i64, String, i64, i64, Option<String>)> = tx
         .all(
             "SELECT v.reward_id, v.status, v.points, r.face_value_minor, v.takeoff \
              FROM vouchers v JOIN rewards r ON r.id = v.reward_id \
-             WHERE v.issued_at >= $1 AND v.issued_at < $2",
-            args![from, to],
+             WHERE v.issued_at >= $1 AND v.issued_at < $2 \
+             AND ($3 IS NULL OR (v.status = 'used' AND v.used_by = $3))",
+            args![from, to, merchant_id],
         )
         .await?;
     let mut out: Vec<VoucherStat> = Vec::new();
@@ -65,18 +68,20 @@ pub(crate) async fn voucher_stats(
     Ok(out)
 }
 
-/// Payments captured at tills in `[from, to)`, and store credit given by
-/// cashback rewards.
+/// Payments captured at tills (or one shop's) in `[from, to)`, and store
+/// credit given by cashback rewards (in chat: none for a shop).
 pub(crate) async fn payment_stats(
     tx: &mut impl Tx,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
+    merchant_id: Option<&str>,
 ) -> Result<PaymentStats> {
     let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = tx
         .all(
             "SELECT source, COUNT(*), CAST(SUM(points) AS BIGINT), \
              CAST(SUM(amount_minor) AS BIGINT) FROM point_payments \
-             WHERE status = 'captured' AND closed_at >= $1 AND closed_at < $2 GROUP BY source",
-            args![from, to],
+             WHERE status = 'captured' AND closed_at >= $1 AND closed_at < $2 \
+             AND ($3 IS NULL OR merchant_id = $3) GROUP BY source",
+            args![from, to, merchant_id],
         )
         .await?;
     let mut s = PaymentStats::default();
@@ -89,6 +94,9 @@ pub(crate) async fn payment_stats(
             s.points_paid = points.unwrap_or(0);
             s.points_paid_minor = minor.unwrap_or(0);
         }
+    }
+    if merchant_id.is_some() {
+        return Ok(s);
     }
     let (n, minor): (i64, Option<i64>) = tx
         .one(
@@ -103,32 +111,50 @@ pub(crate) async fn payment_stats(
     Ok(s)
 }
 
-/// Members and their purchases: how many joined before `to` and in `[from,
-/// to)`; in the window, how many bought once or more, twice or more, their
-/// visits and spend, and the spend on receipts no member claimed; and how many
-/// bought in the 30 and 90 days before `to`. Sales count net of refunds, in
-/// `currency`.
+/// Members and their purchases (all, or at one shop): how many joined before
+/// `to` and in `[from, to)` (at a shop: its customers, counted from their
+/// first purchase there); in the window, how many bought once or more, twice
+/// or more, their visits and spend, and the spend on receipts no member
+/// claimed; and how many bought in the 30 and 90 days before `to`. Sales count
+/// net of refunds, in `currency`.
 pub(crate) async fn member_stats(
     tx: &mut impl Tx,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     currency: &str,
+    merchant_id: Option<&str>,
 ) -> Result<MemberStats> {
-    let (total, new): (i64, i64) = tx
-        .one(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END), 0) \
-             FROM members WHERE created_at < $2",
-            args![from, to],
-            "members",
-        )
-        .await?;
+    let (total, new): (i64, Option<i64>) = match merchant_id {
+        None => {
+            tx.one(
+                "SELECT COUNT(*), CAST(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END) \
+                 AS BIGINT) FROM members WHERE created_at < $2",
+                args![from, to],
+                "members",
+            )
+            .await?
+        }
+        Some(m) => {
+            tx.one(
+                "SELECT COUNT(*), CAST(SUM(CASE WHEN first_at >= $1 THEN 1 ELSE 0 END) \
+                 AS BIGINT) FROM (SELECT member_id, MIN(occurred_at) AS first_at \
+                 FROM purchases WHERE member_id IS NOT NULL AND merchant_id = $3 \
+                 AND occurred_at < $2 GROUP BY member_id) AS f",
+                args![from, to, m],
+                "members",
+            )
+            .await?
+        }
+    };
+    let new = new.unwrap_or(0);
     let (buyers, repeat, visits, spend): (i64, Option<i64>, Option<i64>, Option<i64>) = tx
         .one(
             "SELECT COUNT(*), CAST(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(n) AS BIGINT), CAST(SUM(spend) AS BIGINT) FROM \
              (SELECT member_id, COUNT(*) AS n, SUM(amount_minor - refunded_minor) AS spend \
               FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
-              AND occurred_at < $2 AND currency = $3 GROUP BY member_id) AS b",
-            args![from, to, currency],
+              AND occurred_at < $2 AND currency = $3 AND ($4 IS NULL OR merchant_id = $4) \
+              GROUP BY member_id) AS b",
+            args![from, to, currency, merchant_id],
             "purchases",
         )
         .await?;
@@ -136,8 +162,8 @@ pub(crate) async fn member_stats(
         .one(
             "SELECT CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM purchases \
              WHERE member_id IS NULL AND occurred_at >= $1 AND occurred_at < $2 \
-             AND currency = $3",
-            args![from, to, currency],
+             AND currency = $3 AND ($4 IS NULL OR merchant_id = $4)",
+            args![from, to, currency, merchant_id],
             "purchases",
         )
         .await?;
@@ -146,8 +172,9 @@ pub(crate) async fn member_stats(
         .one(
             "SELECT COUNT(DISTINCT CASE WHEN occurred_at >= $1 THEN member_id END), \
              COUNT(DISTINCT member_id) FROM purchases \
-             WHERE member_id IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3",
-            args![active(30), active(90), to],
+             WHERE member_id IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3 \
+             AND ($4 IS NULL OR merchant_id = $4)",
+            args![active(30), active(90), to, merchant_id],
             "purchases",
         )
         .await?;
@@ -165,12 +192,13 @@ pub(crate) async fn member_stats(
 }
 
 /// For a campaign's lift: the members who had joined by `to`, and each
-/// member's sales in `[from, to)` in `currency` (net of refunds), for those
-/// who bought.
+/// member's sales in `[from, to)` in `currency` (net of refunds; all, or at
+/// one shop), for those who bought.
 pub(crate) async fn window_spend(
     tx: &mut impl Tx,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     currency: &str,
+    merchant_id: Option<&str>,
 ) -> Result<(Vec<i64>, Vec<(i64, i64)>)> {
     let members: Vec<(i64,)> = tx
         .all("SELECT id FROM members WHERE created_at < $1", args![to])
@@ -179,8 +207,9 @@ pub(crate) async fn window_spend(
         .all(
             "SELECT member_id, CAST(SUM(amount_minor - refunded_minor) AS BIGINT) \
              FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
-             AND occurred_at < $2 AND currency = $3 GROUP BY member_id",
-            args![from, to, currency],
+             AND occurred_at < $2 AND currency = $3 AND ($4 IS NULL OR merchant_id = $4) \
+             GROUP BY member_id",
+            args![from, to, currency, merchant_id],
         )
         .await?;
     Ok((members.into_iter().map(|(id,)| id).collect(), spend))

@@ -323,7 +323,7 @@ async fn lots_left(
     tx: &mut impl Tx,
     tz: Tz,
     (cohorts, ahead): (&[NaiveDate], &[NaiveDate]),
-    now: DateTime<Utc>,
+    (now, merchant_id): (DateTime<Utc>, Option<&str>),
     facts: &mut LiabilityFacts,
 ) -> Result<()> {
     if cohorts.is_empty() || ahead.is_empty() {
@@ -332,13 +332,16 @@ async fn lots_left(
     let (by_cohort, mut values) = month_case("earned_at", cohorts, tz, 2);
     let (by_expiry, more) = month_case("expires_at", ahead, tz, 2 + values.len());
     values.extend(more);
+    let shop = 2 + values.len();
     let mut args: Vec<Value> = vec![Value::from(now)];
     args.extend(values.into_iter().map(Value::from));
+    args.push(Value::from(merchant_id));
     let rows: Vec<(i64, i64, i64)> = tx
         .all(
             &format!(
                 "SELECT {by_cohort}, CASE WHEN expires_at <= $1 THEN -1 ELSE {by_expiry} END, \
-                 CAST(SUM(remaining) AS BIGINT) FROM lots WHERE remaining > 0 GROUP BY 1, 2"
+                 CAST(SUM(remaining) AS BIGINT) FROM lots WHERE remaining > 0 \
+                 AND (${shop} IS NULL OR merchant_id = ${shop}) GROUP BY 1, 2"
             ),
             &args,
         )
@@ -360,13 +363,16 @@ async fn lots_left(
 }
 
 /// What the liability report is computed from, in one read: the cohorts (the
-/// roll-up and the entries after its mark), what is left in lots by cohort and
-/// by the month it expires (the next 12), the balances, and what redeemed
-/// points bought.
+/// roll-up and the entries after its mark), what redeemed points bought, and
+/// with `lots` (the time to read them at: lots keep no past) what is left in
+/// lots by cohort and by the month it expires (the next 12) and the balances.
+/// With a shop, only the lots it issued are read (and no balances: points are
+/// spent anywhere).
 pub(crate) async fn liability_facts<T: Tx>(
     tx: &mut T,
     tz: Tz,
-    now: DateTime<Utc>,
+    lots: Option<DateTime<Utc>>,
+    merchant_id: Option<&str>,
 ) -> Result<LiabilityFacts> {
     let (mark_tz, upto) = mark(tx, false).await?;
     let upto = if mark_tz == tz.name() { upto } else { 0 };
@@ -399,6 +405,10 @@ pub(crate) async fn liability_facts<T: Tx>(
                 .or_default() += p;
         }
     }
+    facts.worth = redeemed_worth(tx).await?;
+    let Some(now) = lots else {
+        return Ok(facts);
+    };
     let this_month = month_of(now, tz);
     // Every lot was put in by an entry, so the first cohort is the first month.
     let mut cohorts = Vec::new();
@@ -414,16 +424,20 @@ pub(crate) async fn liability_facts<T: Tx>(
         let next = crate::domain::liability::next_month(*ahead.last().expect("one"));
         ahead.push(next);
     }
-    lots_left(tx, tz, (&cohorts, &ahead), now, &mut facts).await?;
-    let (outstanding,): (Option<i64>,) = tx
-        .one(
-            "SELECT CAST(SUM(balance) AS BIGINT) FROM members",
-            &[],
-            "balances",
-        )
-        .await?;
-    facts.outstanding = outstanding.unwrap_or(0);
-    facts.worth = redeemed_worth(tx).await?;
+    lots_left(tx, tz, (&cohorts, &ahead), (now, merchant_id), &mut facts).await?;
+    facts.outstanding = match merchant_id {
+        Some(_) => facts.in_lots,
+        None => {
+            let (outstanding,): (Option<i64>,) = tx
+                .one(
+                    "SELECT CAST(SUM(balance) AS BIGINT) FROM members",
+                    &[],
+                    "balances",
+                )
+                .await?;
+            outstanding.unwrap_or(0)
+        }
+    };
     Ok(facts)
 }
 

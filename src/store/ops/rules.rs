@@ -543,15 +543,20 @@ pub(crate) async fn end_campaign<T: Tx>(
     campaign(tx, id).await
 }
 
-pub(crate) async fn campaign_results(tx: &mut impl Tx, id: i64) -> Result<CampaignResults> {
+/// What a campaign gave, on purchases anywhere or at one shop.
+pub(crate) async fn campaign_results(
+    tx: &mut impl Tx,
+    id: i64,
+    merchant_id: Option<&str>,
+) -> Result<CampaignResults> {
     campaign(tx, id).await?;
     let (points, purchases, members, sales_minor) = tx
         .one(
             "SELECT CAST(COALESCE(SUM(a.points), 0) AS BIGINT), COUNT(*), \
              COUNT(DISTINCT a.member_id), CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) \
              FROM campaign_awards a JOIN purchases p ON p.id = a.purchase_id \
-             WHERE a.campaign_id = $1",
-            args![id],
+             WHERE a.campaign_id = $1 AND ($2 IS NULL OR p.merchant_id = $2)",
+            args![id, merchant_id],
             "campaign",
         )
         .await?;

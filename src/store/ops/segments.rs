@@ -164,8 +164,13 @@ pub(crate) async fn segment_members(
     .await
 }
 
-/// The latest run's summary.
-pub(crate) async fn segment_summary(tx: &mut impl Tx) -> Result<SegmentSummary> {
+/// The latest run's summary: every member's class and segment, or with a
+/// shop, its customers' (those in the run who bought there in the run's
+/// window) and what they bought there.
+pub(crate) async fn segment_summary(
+    tx: &mut impl Tx,
+    merchant_id: Option<&str>,
+) -> Result<SegmentSummary> {
     let (computed_at, members): (Option<DateTime<Utc>>, i64) = tx
         .one(
             &format!(
@@ -176,16 +181,36 @@ pub(crate) async fn segment_summary(tx: &mut impl Tx) -> Result<SegmentSummary> 
             "segment runs",
         )
         .await?;
-    let rows = tx
-        .all(
-            &format!(
-                "SELECT class, segment, COUNT(*), CAST(SUM(sales_minor) AS BIGINT), \
-                 CAST(SUM(purchases) AS BIGINT) FROM member_segments WHERE run_id = {LATEST} \
-                 GROUP BY class, segment"
-            ),
-            args![true],
-        )
-        .await?;
+    let rows = match merchant_id {
+        None => {
+            tx.all(
+                &format!(
+                    "SELECT class, segment, COUNT(*), CAST(SUM(sales_minor) AS BIGINT), \
+                     CAST(SUM(purchases) AS BIGINT) FROM member_segments \
+                     WHERE run_id = {LATEST} GROUP BY class, segment"
+                ),
+                args![true],
+            )
+            .await?
+        }
+        Some(m) => {
+            tx.all(
+                &format!(
+                    "SELECT s.class, s.segment, COUNT(*), CAST(SUM(b.sales) AS BIGINT), \
+                     CAST(SUM(b.n) AS BIGINT) FROM member_segments s JOIN \
+                     (SELECT p.member_id, COUNT(*) AS n, \
+                      SUM(p.amount_minor - p.refunded_minor) AS sales \
+                      FROM purchases p JOIN segment_runs r ON r.id = {LATEST} \
+                      WHERE p.merchant_id = $2 AND p.member_id IS NOT NULL \
+                      AND p.occurred_at >= r.window_start AND p.occurred_at < r.computed_at \
+                      GROUP BY p.member_id) AS b ON b.member_id = s.member_id \
+                     WHERE s.run_id = {LATEST} GROUP BY s.class, s.segment"
+                ),
+                args![true, m],
+            )
+            .await?
+        }
+    };
     Ok(SegmentSummary {
         computed_at,
         members,
