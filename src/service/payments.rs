@@ -57,6 +57,9 @@ pub struct CaptureRequest {
 
 /// Digits in a pay code.
 const PAY_CODE_DIGITS: usize = 6;
+
+/// Codes drawn before giving up (each is free unless a live one has it).
+const PAY_CODE_DRAWS: usize = 10;
 /// Minutes a pay code stays valid.
 pub const PAY_CODE_MINUTES: i64 = 5;
 
@@ -243,17 +246,26 @@ impl Loyalty {
                 return Err(ServiceError::Refused(Refusal::PaymentsOff));
             }
         }
-        let code: String = {
-            let mut rng = rand::rng();
-            (0..PAY_CODE_DIGITS)
-                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-                .collect()
-        };
         let expires = now + Duration::minutes(PAY_CODE_MINUTES);
-        self.store
-            .add_pay_code(member_id, &code_hash(&code), expires, now)
-            .await?;
-        Ok((code, expires))
+        // Codes are short: one may be another member's, live; draw again.
+        for _ in 0..PAY_CODE_DRAWS {
+            let code: String = {
+                let mut rng = rand::rng();
+                (0..PAY_CODE_DIGITS)
+                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                    .collect()
+            };
+            if self
+                .store
+                .add_pay_code(member_id, &code_hash(&code), expires, now)
+                .await?
+            {
+                return Ok((code, expires));
+            }
+        }
+        Err(ServiceError::Store(crate::store::StoreError::Locked(
+            "no free pay code: too many are live at once; try again".into(),
+        )))
     }
 
     /// A member's store credit, in the programme's currency.

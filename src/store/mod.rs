@@ -377,7 +377,7 @@ macro_rules! with_operations {
                     => [id, merchant_id] |tx| ops::payments::point_payment(tx, &id, merchant_id.as_deref());
                 /// Keeps a member's new one-time pay code (its hash).
                 write_op fn add_pay_code(&self, member_id: i64, code_hash: &str, expires_at: DateTime<Utc>,
-                    now: DateTime<Utc>) -> Result<()>
+                    now: DateTime<Utc>) -> Result<bool>
                     => [code_hash] |tx| ops::payments::add_pay_code(tx, (member_id, &code_hash), expires_at, now);
                 /// Appends to the audit log.
                 write_op fn add_audit(&self, entry: &NewAudit, now: DateTime<Utc>) -> Result<()>

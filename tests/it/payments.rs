@@ -440,3 +440,36 @@ async fn cashback_is_store_credit_that_pays_at_the_till_and_comes_back_with_a_re
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_pay_code_live_for_one_member_is_never_given_to_another() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let (a, b) = (t.member().await, t.member().await);
+        let at = now();
+        let expires = at + chrono::Duration::minutes(5);
+        assert!(
+            t.store
+                .add_pay_code(a.id, "h-1", expires, at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !t.store
+                .add_pay_code(b.id, "h-1", expires, at)
+                .await
+                .unwrap(),
+            "still live for {}: another is drawn",
+            t.db.backend
+        );
+        // Once it has run out, the same code may be drawn again.
+        let later = expires + chrono::Duration::seconds(1);
+        let until = later + chrono::Duration::minutes(5);
+        assert!(
+            t.store
+                .add_pay_code(b.id, "h-1", until, later)
+                .await
+                .unwrap()
+        );
+    }
+}

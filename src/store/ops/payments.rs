@@ -408,13 +408,25 @@ pub(crate) async fn expire_payment<T: Steps>(
 }
 
 /// Keeps a new pay code's hash for a member (their earlier unused ones stop
-/// working).
+/// working). A code used or run out before is taken over; one still live
+/// (another member's) is not: `false`, nothing changed, and the caller draws
+/// another.
 pub(crate) async fn add_pay_code(
     tx: &mut impl Tx,
     (member_id, code_hash): (i64, &str),
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<bool> {
+    let live: Option<(i64,)> = tx
+        .opt(
+            "SELECT member_id FROM pay_codes WHERE code_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2",
+            args![code_hash, now],
+        )
+        .await?;
+    if live.is_some() {
+        return Ok(false);
+    }
     tx.exec(
         "UPDATE pay_codes SET used_at = $1 WHERE member_id = $2 AND used_at IS NULL",
         args![now, member_id],
@@ -422,11 +434,13 @@ pub(crate) async fn add_pay_code(
     .await?;
     tx.exec(
         "INSERT INTO pay_codes (code_hash, member_id, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4)",
+         VALUES ($1, $2, $3, $4) ON CONFLICT (code_hash) DO UPDATE SET \
+         member_id = excluded.member_id, expires_at = excluded.expires_at, used_at = NULL, \
+         created_at = excluded.created_at",
         args![code_hash, member_id, expires_at, now],
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// A refund of (part of) a sale gives back, in proportion, the points and store

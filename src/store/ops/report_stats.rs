@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::report::{MemberStats, PaymentStats, VoucherStat};
 use crate::store::Result;
-use crate::store::sql::{Tx, args};
+use crate::store::sql::{Tx, Value, args};
 
 /// What a used voucher took off the bill (minor units), from its stored
 /// takeoff: an amount, or a free item's price; `None` when it says neither.
@@ -123,6 +123,17 @@ pub(crate) async fn member_stats(
     currency: &str,
     merchant_id: Option<&str>,
 ) -> Result<MemberStats> {
+    // A shop's condition is written in only when there is one, so the whole
+    // programme's statements stay as they were (and use their indexes).
+    let shop = |n: usize| match merchant_id {
+        Some(_) => format!(" AND merchant_id = ${n}"),
+        None => String::new(),
+    };
+    let bound = |a: Vec<Value<'static>>| -> Vec<Value<'_>> {
+        let mut a: Vec<Value<'_>> = a;
+        a.extend(merchant_id.map(Value::from));
+        a
+    };
     let (total, new): (i64, Option<i64>) = match merchant_id {
         None => {
             tx.one(
@@ -145,42 +156,55 @@ pub(crate) async fn member_stats(
             .await?
         }
     };
-    let new = new.unwrap_or(0);
+    let window = || bound(vec![Value::from(from), Value::from(to)]);
     let (buyers, repeat, visits, spend): (i64, Option<i64>, Option<i64>, Option<i64>) = tx
         .one(
-            "SELECT COUNT(*), CAST(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS BIGINT), \
-             CAST(SUM(n) AS BIGINT), CAST(SUM(spend) AS BIGINT) FROM \
-             (SELECT member_id, COUNT(*) AS n, SUM(amount_minor - refunded_minor) AS spend \
-              FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
-              AND occurred_at < $2 AND currency = $3 AND ($4 IS NULL OR merchant_id = $4) \
-              GROUP BY member_id) AS b",
-            args![from, to, currency, merchant_id],
+            &format!(
+                "SELECT COUNT(*), CAST(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS BIGINT), \
+                 CAST(SUM(n) AS BIGINT), CAST(SUM(spend) AS BIGINT) FROM \
+                 (SELECT member_id, COUNT(*) AS n, SUM(amount_minor - refunded_minor) AS spend \
+                  FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
+                  AND occurred_at < $2 AND currency = ${} {} GROUP BY member_id) AS b",
+                3 + usize::from(merchant_id.is_some()),
+                shop(3)
+            ),
+            &[window(), vec![Value::from(currency)]].concat(),
             "purchases",
         )
         .await?;
     let (anonymous,): (Option<i64>,) = tx
         .one(
-            "SELECT CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM purchases \
-             WHERE member_id IS NULL AND occurred_at >= $1 AND occurred_at < $2 \
-             AND currency = $3 AND ($4 IS NULL OR merchant_id = $4)",
-            args![from, to, currency, merchant_id],
+            &format!(
+                "SELECT CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM purchases \
+                 WHERE member_id IS NULL AND occurred_at >= $1 AND occurred_at < $2 \
+                 AND currency = ${}{}",
+                3 + usize::from(merchant_id.is_some()),
+                shop(3)
+            ),
+            &[window(), vec![Value::from(currency)]].concat(),
             "purchases",
         )
         .await?;
     let active = |days: i64| to - chrono::Duration::days(days);
     let (active_30, active_90): (Option<i64>, Option<i64>) = tx
         .one(
-            "SELECT COUNT(DISTINCT CASE WHEN occurred_at >= $1 THEN member_id END), \
-             COUNT(DISTINCT member_id) FROM purchases \
-             WHERE member_id IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3 \
-             AND ($4 IS NULL OR merchant_id = $4)",
-            args![active(30), active(90), to, merchant_id],
+            &format!(
+                "SELECT COUNT(DISTINCT CASE WHEN occurred_at >= $1 THEN member_id END), \
+                 COUNT(DISTINCT member_id) FROM purchases \
+                 WHERE member_id IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3{}",
+                shop(4)
+            ),
+            &bound(vec![
+                Value::from(active(30)),
+                Value::from(active(90)),
+                Value::from(to),
+            ]),
             "purchases",
         )
         .await?;
     Ok(MemberStats {
         total,
-        new,
+        new: new.unwrap_or(0),
         buyers,
         repeat_buyers: repeat.unwrap_or(0),
         visits: visits.unwrap_or(0),
@@ -203,13 +227,21 @@ pub(crate) async fn window_spend(
     let members: Vec<(i64,)> = tx
         .all("SELECT id FROM members WHERE created_at < $1", args![to])
         .await?;
+    let mut a = vec![Value::from(from), Value::from(to), Value::from(currency)];
+    a.extend(merchant_id.map(Value::from));
     let spend: Vec<(i64, i64)> = tx
         .all(
-            "SELECT member_id, CAST(SUM(amount_minor - refunded_minor) AS BIGINT) \
-             FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
-             AND occurred_at < $2 AND currency = $3 AND ($4 IS NULL OR merchant_id = $4) \
-             GROUP BY member_id",
-            args![from, to, currency, merchant_id],
+            &format!(
+                "SELECT member_id, CAST(SUM(amount_minor - refunded_minor) AS BIGINT) \
+                 FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
+                 AND occurred_at < $2 AND currency = $3{} GROUP BY member_id",
+                if merchant_id.is_some() {
+                    " AND merchant_id = $4"
+                } else {
+                    ""
+                }
+            ),
+            &a,
         )
         .await?;
     Ok((members.into_iter().map(|(id,)| id).collect(), spend))

@@ -332,16 +332,21 @@ async fn lots_left(
     let (by_cohort, mut values) = month_case("earned_at", cohorts, tz, 2);
     let (by_expiry, more) = month_case("expires_at", ahead, tz, 2 + values.len());
     values.extend(more);
-    let shop = 2 + values.len();
     let mut args: Vec<Value> = vec![Value::from(now)];
+    let shop = match merchant_id {
+        Some(_) => format!(" AND merchant_id = ${}", 2 + values.len()),
+        None => String::new(),
+    };
     args.extend(values.into_iter().map(Value::from));
-    args.push(Value::from(merchant_id));
+    if let Some(m) = merchant_id {
+        args.push(Value::from(m));
+    }
     let rows: Vec<(i64, i64, i64)> = tx
         .all(
             &format!(
                 "SELECT {by_cohort}, CASE WHEN expires_at <= $1 THEN -1 ELSE {by_expiry} END, \
-                 CAST(SUM(remaining) AS BIGINT) FROM lots WHERE remaining > 0 \
-                 AND (${shop} IS NULL OR merchant_id = ${shop}) GROUP BY 1, 2"
+                 CAST(SUM(remaining) AS BIGINT) FROM lots WHERE remaining > 0{shop} \
+                 GROUP BY 1, 2"
             ),
             &args,
         )
