@@ -130,7 +130,12 @@ impl Application {
                 .merge(
                     axum::Router::new()
                         .route("/qr/{file}", axum::routing::get(http::qr::image))
-                        .with_state(qr_urls),
+                        .with_state(qr_urls.clone()),
+                )
+                .merge(
+                    axum::Router::new()
+                        .route("/my-data/{file}", axum::routing::get(http::qr::member_data))
+                        .with_state((qr_urls, loyalty.clone())),
                 );
             tracing::info!("LINE webhook at /line/webhook");
         }
@@ -352,14 +357,22 @@ async fn sweep_periodically(
         if let Err(e) = crate::service::reports::roll_up(store.as_ref(), tz, now()).await {
             tracing::warn!(error = %e, "reports roll-up failed");
         }
-        // The tier review and members' classes and segments run once a local
-        // day (at start, then after midnight).
+        // The tier review, members' classes and segments and the retention
+        // sweep run once a local day (at start, then after midnight).
         let today = now().with_timezone(&tz).date_naive();
         if reviewed_on != Some(today) {
             let loyalty = crate::service::Loyalty::new(store.clone(), tz);
             match loyalty.refresh_segments(now()).await {
                 Ok(n) => tracing::info!(members = n, "classes and segments worked out"),
                 Err(e) => tracing::warn!(error = %e, "classes and segments failed"),
+            }
+            // Members inactive for the retention period are anonymised.
+            match loyalty.privacy_sweep(now()).await {
+                Ok(Some((_, n))) if n > 0 => {
+                    tracing::info!(members = n, "retention: inactive members anonymised");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
             }
             match review_tiers(store.as_ref()).await {
                 Ok(moves) => {

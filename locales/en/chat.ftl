@@ -22,6 +22,7 @@ help = Here is what I can do:
     • My phone number: the cashier can find you by it
     • /link to use the same points in Telegram and LINE
     • /lang to switch language, /stop to stop promotions
+    • /privacy: how we use your data, a copy of it (/mydata), or erase it (/erase)
 unknown = Sorry, I didn't understand that. Tap a button below, or type help.
 error-generic = Sorry, something went wrong on our side. Nothing was changed; please try again in a moment.
 start-unknown-payload = That link is not valid any more, but you are all set.
@@ -174,3 +175,27 @@ payment-confirmed-credit = Done: { $amount } of your store credit will pay your 
 payment-declined-credit = Cancelled: your { $amount } of store credit is back.
 btn-pay-yes = ✅ Yes, pay
 btn-pay-no = ✖️ No
+
+## Privacy (PDPA): consent to marketing, the notice, a copy of your data, erasure
+consent-ask = May { $programme } send you news and offers here? Your points work either way, and you can change your mind at any time.
+btn-consent-yes = ✅ Yes, send offers
+btn-consent-no = No thanks
+consent-yes = Thank you! You will get our news and offers. Type /stop at any time to stop them.
+consent-no = No problem: you will get only messages about your points and vouchers. Type subscribe if you change your mind.
+privacy-default = About your data: { $programme } keeps your member code, your chat app account, the language you use, your purchases at our shops, your points and vouchers, and your phone number if you give it, to run your points account. Offers are sent only if you agree. You can get a copy of your data (/mydata), ask us to erase it (/erase), or stop offers (/stop) at any time.
+privacy-link = Our full privacy notice: { $url }
+privacy-marketing-on = You get our news and offers.
+privacy-marketing-off = You do not get our news and offers.
+privacy-rights = Your data: a copy of it (/mydata), or erase it (/erase).
+btn-privacy = 🔒 Privacy
+btn-optout = Stop offers
+btn-mydata = 📄 My data
+btn-erase = 🗑 Erase my data
+mydata-ready = Here is everything we hold about you, as a JSON file.
+erase-ask-title = Erase your data?
+erase-ask = This deletes your membership here: your name, phone number and chat account are removed, and you lose your { $points } points, { $vouchers } unused vouchers and { $credit } of store credit. It cannot be undone.
+btn-erase-yes = Yes, erase everything
+btn-erase-no = No, keep my account
+erase-kept = Nothing was erased. Your account is as it was.
+erase-done = Your data has been erased. If you write again, you start as a new member. Thank you for having been with us.
+erase-nothing = There is nothing to erase: we hold no account for you.

@@ -1,6 +1,7 @@
 //! The member's own things: the card, invitations, receipt claims, linking
 //! another app, language and marketing consent.
 
+use super::privacy::via;
 use super::{Conversation, Identity, Turn, s};
 use crate::chat::{Intent, Message};
 use crate::domain::Refusal;
@@ -190,13 +191,7 @@ impl Conversation {
     ) -> Result<Message, ServiceError> {
         let loc = turn.loc;
         self.loyalty
-            .update_member(
-                turn.member.id,
-                &MemberUpdate {
-                    marketing_opt_in: Some(opt_in),
-                    ..MemberUpdate::default()
-                },
-            )
+            .set_marketing(turn.member.id, opt_in, via(turn.customer), turn.now)
             .await?;
         Ok(if opt_in {
             Message::new().text(self.t(loc, "optin-done", &[]))

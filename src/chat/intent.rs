@@ -80,6 +80,21 @@ pub enum Intent {
         id: String,
         yes: bool,
     },
+    /// The answer to the question asked once after joining: may we send
+    /// news and offers?
+    Consent {
+        yes: bool,
+    },
+    /// The privacy notice, and what the member can do about their data.
+    Privacy,
+    /// A copy of everything taem holds about the member.
+    MyData,
+    /// Asks to erase the member's data: answered with what they would lose.
+    Erase,
+    /// Confirms the erasure.
+    ConfirmErase,
+    /// "No" to the erasure: nothing changes.
+    KeepData,
     Help,
     /// A message taem does not understand.
     Unknown,
@@ -156,6 +171,18 @@ const KEYWORDS: &[Keyword] = &[
     ("stop", || Intent::OptOut),
     ("รับข่าวสาร", || Intent::OptIn),
     ("subscribe", || Intent::OptIn),
+    ("privacy", || Intent::Privacy),
+    ("ความเป็นส่วนตัว", || {
+        Intent::Privacy
+    }),
+    ("นโยบายความเป็นส่วนตัว", || Intent::Privacy),
+    ("my data", || Intent::MyData),
+    ("ข้อมูลของฉัน", || Intent::MyData),
+    ("delete my data", || Intent::Erase),
+    ("erase my data", || Intent::Erase),
+    ("ลบข้อมูลของฉัน", || {
+        Intent::Erase
+    }),
     ("start", || Intent::Start { payload: None }),
     ("สวัสดี", || Intent::Start { payload: None }),
     ("hello", || Intent::Start { payload: None }),
@@ -202,6 +229,9 @@ impl Intent {
                 "help" | "menu" => Intent::Help,
                 "stop" => Intent::OptOut,
                 "subscribe" | "optin" => Intent::OptIn,
+                "privacy" => Intent::Privacy,
+                "mydata" => Intent::MyData,
+                "erase" | "deletemydata" => Intent::Erase,
                 _ => Intent::Unknown,
             };
         }
@@ -288,6 +318,12 @@ impl Intent {
             Intent::AnswerPayment { id, yes } => {
                 format!("pa:{}:{id}", if *yes { "y" } else { "n" })
             }
+            Intent::Consent { yes } => format!("cs:{}", if *yes { "y" } else { "n" }),
+            Intent::Privacy => "pv".into(),
+            Intent::MyData => "md".into(),
+            Intent::Erase => "er".into(),
+            Intent::ConfirmErase => "er:y".into(),
+            Intent::KeepData => "er:n".into(),
             Intent::Help => "hp".into(),
             Intent::Unknown => "hp".into(),
         }
@@ -323,6 +359,13 @@ impl Intent {
             ("lk", None) => Some(Intent::Link { code: None }),
             ("lg", None) => Some(Intent::Language),
             ("lg", Some(l)) => Locale::parse(l).map(Intent::SetLanguage),
+            ("cs", Some("y")) => Some(Intent::Consent { yes: true }),
+            ("cs", Some("n")) => Some(Intent::Consent { yes: false }),
+            ("pv", None) => Some(Intent::Privacy),
+            ("md", None) => Some(Intent::MyData),
+            ("er", None) => Some(Intent::Erase),
+            ("er", Some("y")) => Some(Intent::ConfirmErase),
+            ("er", Some("n")) => Some(Intent::KeepData),
             ("out", None) => Some(Intent::OptOut),
             ("in", None) => Some(Intent::OptIn),
             ("ph", None) => Some(Intent::Phone),
@@ -398,6 +441,22 @@ mod tests {
     }
 
     #[test]
+    fn privacy_is_asked_for_in_words_and_commands() {
+        for (text, intent) in [
+            ("/privacy", Intent::Privacy),
+            ("ความเป็นส่วนตัว", Intent::Privacy),
+            ("/mydata", Intent::MyData),
+            ("My data", Intent::MyData),
+            ("ข้อมูลของฉัน", Intent::MyData),
+            ("/erase", Intent::Erase),
+            ("ลบข้อมูลของฉัน", Intent::Erase),
+            ("delete my data", Intent::Erase),
+        ] {
+            assert_eq!(Intent::from_text(text), intent, "{text}");
+        }
+    }
+
+    #[test]
     fn every_button_round_trips_within_64_bytes() {
         let all = [
             Intent::Start { payload: None },
@@ -436,6 +495,13 @@ mod tests {
             },
             Intent::KeepPhone,
             Intent::RemovePhone,
+            Intent::Consent { yes: true },
+            Intent::Consent { yes: false },
+            Intent::Privacy,
+            Intent::MyData,
+            Intent::Erase,
+            Intent::ConfirmErase,
+            Intent::KeepData,
             Intent::Help,
         ];
         for intent in all {

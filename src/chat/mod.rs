@@ -19,11 +19,12 @@ use crate::service::{Loyalty, ServiceError};
 mod account;
 pub mod intent;
 mod phone;
+mod privacy;
 pub mod reply;
 mod rewards;
 
 pub use intent::Intent;
-pub use reply::{Button, Card, Message, PhoneKeyboard, Photo, Reply, Span};
+pub use reply::{Button, Card, Document, Message, PhoneKeyboard, Photo, Reply, Span};
 
 /// Rewards shown per page of the catalogue.
 pub const REWARDS_PER_PAGE: usize = 5;
@@ -218,13 +219,34 @@ impl Conversation {
         intent: Intent,
         now: DateTime<Utc>,
     ) -> Result<Reply, ServiceError> {
+        // An erasure is confirmed for a member found, never one made now.
+        if intent == Intent::ConfirmErase {
+            return self.erase_confirmed(who, now).await;
+        }
         let (member, joined) = self.member_for(who, now).await?;
+        if member
+            .last_seen_at
+            .is_none_or(|t| now - t >= chrono::Duration::days(1))
+        {
+            self.loyalty.mark_seen(member.id, now).await?;
+        }
         let turn = self.turn(member, who, now);
         let loc = turn.loc;
         let mut reply = Reply::default();
         if joined {
             reply.push(self.welcome(&turn, "welcome"));
         }
+        // Asked once, unless this turn answers it another way.
+        let asks = turn.member.consent_asked_at.is_none()
+            && !matches!(
+                intent,
+                Intent::Consent { .. }
+                    | Intent::OptIn
+                    | Intent::OptOut
+                    | Intent::Erase
+                    | Intent::KeepData
+                    | Intent::Privacy
+            );
         let answer = match intent {
             Intent::Start { payload } => {
                 let mut out = Vec::new();
@@ -269,9 +291,20 @@ impl Conversation {
             Intent::RemovePhone => vec![self.phone_remove(&turn).await?],
             Intent::PayCode => vec![self.pay_code(&turn).await?],
             Intent::AnswerPayment { id, yes } => vec![self.answer_payment(&turn, &id, yes).await?],
-            Intent::Help => {
-                vec![self.with_menu(loc, Message::new().text(self.t(loc, "help", &[])))]
-            }
+            Intent::Consent { yes } => vec![self.consent_answer(&turn, yes).await?],
+            Intent::Privacy => vec![self.privacy(&turn).await?],
+            Intent::MyData => vec![self.my_data(&turn).await?],
+            Intent::Erase => vec![self.erase_ask(&turn).await?],
+            Intent::KeepData => vec![self.keep_data(&turn)],
+            Intent::ConfirmErase => vec![],
+            Intent::Help => vec![
+                self.with_menu(
+                    loc,
+                    Message::new()
+                        .text(self.t(loc, "help", &[]))
+                        .row(vec![self.button(loc, "btn-privacy", &[], Intent::Privacy)]),
+                ),
+            ],
             Intent::Unknown if joined => vec![],
             Intent::Unknown => vec![
                 Message::new()
@@ -281,6 +314,9 @@ impl Conversation {
         };
         for m in answer {
             reply.push(m);
+        }
+        if asks && let Some(ask) = self.consent_ask(&turn).await? {
+            reply.push(ask);
         }
         Ok(reply)
     }

@@ -32,6 +32,17 @@ pub struct Photo {
     pub bytes: std::sync::Arc<[u8]>,
 }
 
+/// A file for the member (a copy of their data): sent as a document where the
+/// app takes files (Telegram), as a short-lived download link where it does
+/// not (LINE: the link is made from `member_id`, and the file again when it
+/// is opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub file_name: String,
+    pub bytes: std::sync::Arc<[u8]>,
+    pub member_id: i64,
+}
+
 /// One item of a catalogue (a reward): platforms with cards (LINE's Flex
 /// carousel) show these instead of the text lines that list the same items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +81,8 @@ pub struct Message {
     /// The same items as the text, as cards (LINE renders a carousel).
     pub cards: Vec<Card>,
     pub phone_keyboard: PhoneKeyboard,
+    /// A file sent with the text.
+    pub document: Option<Document>,
 }
 
 impl Message {
@@ -109,6 +122,11 @@ impl Message {
 
     pub fn phone_keyboard(mut self, k: PhoneKeyboard) -> Message {
         self.phone_keyboard = k;
+        self
+    }
+
+    pub fn document(mut self, d: Document) -> Message {
+        self.document = Some(d);
         self
     }
 

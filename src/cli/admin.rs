@@ -260,7 +260,69 @@ pub(super) async fn member(
             let summary = loyalty.summary(m, now()).await.map_err(friendly)?;
             print(out, &summary, || render::summary(&summary, tz));
         }
+        MemberCmd::Export { member_code, out } => {
+            let file = loyalty
+                .staff_export(&crate::service::staff::Actor::Cli, &member_code, now())
+                .await
+                .map_err(friendly)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &file)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("written to {}", path.display());
+                }
+                None => println!("{}", String::from_utf8_lossy(&file)),
+            }
+        }
+        MemberCmd::Erase {
+            member_code,
+            reason,
+            out,
+        } => {
+            let e = loyalty
+                .staff_erase(
+                    &crate::service::staff::Actor::Cli,
+                    &member_code,
+                    &reason,
+                    now(),
+                )
+                .await
+                .map_err(friendly)?;
+            print(out, &e, || {
+                format!(
+                    "member erased; the anonymous stub is {}
+                     forfeited: {} points, {} vouchers cancelled, {} store credit (minor units);                      {} payments released, {} pushes dropped
+",
+                    e.stub_code,
+                    e.points_forfeited,
+                    e.vouchers_cancelled,
+                    e.credit_forfeited_minor,
+                    e.payments_released,
+                    e.pushes_dropped
+                )
+            });
+        }
     }
+    Ok(())
+}
+
+pub(super) async fn privacy_sweep(loyalty: &Loyalty, out: JsonFlag) -> anyhow::Result<()> {
+    let run = loyalty.privacy_sweep(now()).await.map_err(friendly)?;
+    let json = match run {
+        Some((cutoff, erased)) => serde_json::json!({"cutoff": cutoff, "erased": erased}),
+        None => serde_json::json!({"off": true}),
+    };
+    print(out, &json, || match run {
+        Some((cutoff, erased)) => {
+            format!(
+                "{erased} members with no activity since {cutoff} anonymised
+"
+            )
+        }
+        None => "retention is off (taem program set --retention-months N)
+"
+        .into(),
+    });
     Ok(())
 }
 
@@ -283,6 +345,10 @@ impl From<ProgramSet> for crate::service::ProgramChange {
             breakage: s.breakage,
             gross_margin: s.gross_margin,
             abc: s.abc,
+            privacy_url: s.privacy_url,
+            privacy_th: s.privacy_th,
+            privacy_en: s.privacy_en,
+            retention_months: s.retention_months,
         }
     }
 }

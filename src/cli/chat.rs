@@ -33,6 +33,9 @@ fn show(reply: &Reply, out: &mut impl Write) -> std::io::Result<Vec<Button>> {
             writeln!(out, "{}", draw_qr(&qr.data))?;
         }
         writeln!(out, "{}", m.plain())?;
+        if let Some(doc) = &m.document {
+            writeln!(out, "[file {}: {} bytes]", doc.file_name, doc.bytes.len())?;
+        }
         for row in &m.buttons {
             let labels: Vec<String> = row
                 .iter()

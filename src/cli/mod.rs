@@ -89,6 +89,9 @@ enum Command {
     /// The programme's figures: points over time (more to come).
     #[command(subcommand)]
     Report(report::ReportCmd),
+    /// Customers' data (PDPA): the retention sweep.
+    #[command(subcommand)]
+    Privacy(PrivacyCmd),
     /// Chat as a customer in the terminal: the same conversation as Telegram and LINE.
     Chat {
         /// Act as this member (default: join as a new member).
@@ -168,6 +171,20 @@ struct ProgramSet {
     /// The A/B/C cut points in percent of members' sales (default 80,95).
     #[arg(long)]
     abc: Option<String>,
+    /// Where the privacy notice is published (https://…); "" for none.
+    #[arg(long)]
+    privacy_url: Option<String>,
+    /// The privacy notice (or its summary) in Thai, shown at joining and by
+    /// /privacy; "" for none.
+    #[arg(long)]
+    privacy_th: Option<String>,
+    /// The same in English.
+    #[arg(long)]
+    privacy_en: Option<String>,
+    /// Months without activity after which a member is anonymised (1 to
+    /// 240), or off (the default).
+    #[arg(long)]
+    retention_months: Option<String>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -318,6 +335,32 @@ enum MemberCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Everything taem holds about a member, as JSON (PDPA s.30-31): to
+    /// stdout, or to --out FILE. Recorded in the audit log.
+    Export {
+        member_code: String,
+        /// Write the file here instead of to stdout.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Erase a member's personal data (PDPA s.33): their points, vouchers and
+    /// store credit are forfeited with ledger entries that say so, and an
+    /// anonymous stub keeps the ledger true. Recorded in the audit log.
+    Erase {
+        member_code: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCmd {
+    /// Anonymise the members with no activity for the programme's retention
+    /// period (taem program set --retention-months N); serve runs it daily.
+    Sweep(JsonFlag),
 }
 
 #[derive(Subcommand)]
@@ -479,6 +522,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Staff(cmd) => staff::staff(&loyalty, &settings, cmd).await?,
         Command::Audit(cmd) => staff::audit(&loyalty, cmd).await?,
         Command::Report(cmd) => report::report(&loyalty, cmd).await?,
+        Command::Privacy(PrivacyCmd::Sweep(out)) => admin::privacy_sweep(&loyalty, out).await?,
         Command::Merchant(cmd) => admin::merchant(&loyalty, cmd).await?,
         Command::Campaign(cmd) => campaign::campaign(&loyalty, cmd, tz).await?,
         Command::Tier(cmd) => campaign::tier(&loyalty, cmd).await?,

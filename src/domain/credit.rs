@@ -16,6 +16,8 @@ pub enum CreditKind {
     Release,
     /// Given back by a refund of the sale it paid.
     Refund,
+    /// Taken when the member's data was erased.
+    Forfeit,
 }
 
 impl CreditKind {
@@ -25,6 +27,7 @@ impl CreditKind {
             CreditKind::Hold => "hold",
             CreditKind::Release => "release",
             CreditKind::Refund => "refund",
+            CreditKind::Forfeit => "forfeit",
         }
     }
 }

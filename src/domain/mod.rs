@@ -19,6 +19,7 @@ pub mod payment;
 pub mod phone;
 pub mod picture;
 pub mod points;
+pub mod privacy;
 pub mod purchase;
 pub mod redeem;
 pub mod refusal;

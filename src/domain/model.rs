@@ -45,6 +45,8 @@ pub struct Program {
     pub pay_earns: bool,
     /// What reports value points at, and how they cut.
     pub reports: crate::domain::liability::ReportSettings,
+    /// The privacy notice and how long inactive members' data is kept.
+    pub privacy: crate::domain::privacy::PrivacySettings,
     /// Moves with every change of these settings (tiers included): a purchase
     /// priced under settings of another version is priced again.
     #[serde(skip)]
@@ -66,6 +68,7 @@ impl Default for Program {
             pay_hold_minutes: 5,
             pay_earns: false,
             reports: Default::default(),
+            privacy: Default::default(),
             version: 0,
         }
     }
@@ -162,6 +165,15 @@ pub struct Member {
     /// as money by `MemberSummary`).
     #[serde(skip)]
     pub credit_minor: i64,
+    /// When they were asked for marketing consent (asked once).
+    #[serde(skip)]
+    pub consent_asked_at: Option<DateTime<Utc>>,
+    /// The last day they wrote in chat (kept once a day, for retention).
+    #[serde(skip)]
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// When their personal data was erased: the row is an anonymous stub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// The ways to find a member.
@@ -176,10 +188,11 @@ pub enum MemberRef {
 }
 
 /// Changes a member makes to their own settings; `None` leaves a field as is.
+/// (Marketing consent is given and withdrawn through its log:
+/// `Loyalty::set_marketing`.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemberUpdate {
     pub locale: Option<String>,
-    pub marketing_opt_in: Option<bool>,
     pub app_locale: Option<String>,
 }
 

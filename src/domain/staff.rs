@@ -30,6 +30,8 @@ pub enum Permission {
     Settings,
     /// Create merchants, rotate their webhook secrets.
     MerchantSecrets,
+    /// Export and erase a member's personal data (the owner only).
+    PersonalData,
 }
 
 impl Role {

@@ -26,6 +26,8 @@ pub trait Urls {
     fn qr(&self, data: &str) -> Option<String>;
     /// What taem publishes at `path`.
     fn public(&self, path: &str) -> Option<String>;
+    /// A short-lived link to download a member's data.
+    fn data(&self, member_id: i64) -> Option<String>;
 }
 
 impl Urls for Option<crate::http::qr::QrUrls> {
@@ -36,6 +38,11 @@ impl Urls for Option<crate::http::qr::QrUrls> {
 
     fn public(&self, path: &str) -> Option<String> {
         self.as_ref().map(|q| q.public(path))
+    }
+
+    fn data(&self, member_id: i64) -> Option<String> {
+        self.as_ref()
+            .map(|q| q.data_url(member_id, crate::domain::time::now()))
     }
 }
 
@@ -53,7 +60,20 @@ pub fn messages(reply: &Reply, urls: &impl Urls) -> Vec<Value> {
         {
             out.push(json!({"type": "image", "originalContentUrl": url, "previewImageUrl": url}));
         }
-        let text: String = m.plain().chars().take(MAX_TEXT).collect();
+        let mut text = m.plain();
+        if let Some(doc) = &m.document {
+            // LINE takes no files from a bot: a link that works for a while.
+            match urls.data(doc.member_id) {
+                Some(url) => text.push_str(&format!("\n{url}")),
+                None => {
+                    tracing::warn!(
+                        "no public URL (TAEM_PUBLIC_URL): a data link cannot go on LINE"
+                    );
+                    continue;
+                }
+            }
+        }
+        let text: String = text.chars().take(MAX_TEXT).collect();
         if !m.cards.is_empty() {
             // A catalogue: a Flex carousel of bubbles, each with its own button;
             // the other buttons (paging) stay quick replies.
@@ -143,6 +163,9 @@ mod tests {
             }
             fn public(&self, p: &str) -> Option<String> {
                 Some(format!("https://x{p}"))
+            }
+            fn data(&self, m: i64) -> Option<String> {
+                Some(format!("https://x/my-data/{m}.json"))
             }
         }
         let out = messages(&reply, &Fixed);

@@ -22,6 +22,7 @@ pub mod campaigns;
 pub mod counter;
 mod members;
 pub mod payments;
+mod privacy;
 mod programme;
 mod purchases;
 pub mod qr;

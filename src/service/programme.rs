@@ -41,6 +41,13 @@ pub struct ProgramChange {
     pub gross_margin: Option<String>,
     /// The A/B/C cut points, in percent of members' sales: `80,95`.
     pub abc: Option<String>,
+    /// Where the privacy notice is published (`https://…`), or empty for none.
+    pub privacy_url: Option<String>,
+    /// The notice (or its summary) in Thai and in English; empty for none.
+    pub privacy_th: Option<String>,
+    pub privacy_en: Option<String>,
+    /// Months without activity after which a member is anonymised, or `off`.
+    pub retention_months: Option<String>,
 }
 
 /// A reward for the catalogue, as staff describe it.
@@ -83,6 +90,7 @@ impl Loyalty {
     pub async fn change_program(&self, change: ProgramChange) -> Result<Program> {
         let mut p = self.store.program().await?;
         apply_report_settings(&mut p.reports, &change)?;
+        apply_privacy(&mut p.privacy, &change)?;
         if let Some(n) = change.name {
             p.name = n;
         }
@@ -476,6 +484,47 @@ fn apply_report_settings(
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The privacy notice and retention, from a change (the notice's version is
+/// moved by the store when its words or link change).
+fn apply_privacy(
+    p: &mut crate::domain::privacy::PrivacySettings,
+    change: &ProgramChange,
+) -> Result<()> {
+    use crate::domain::privacy::{self, MAX_RETENTION_MONTHS};
+    if let Some(url) = &change.privacy_url {
+        p.url = if url.trim().is_empty() {
+            None
+        } else {
+            Some(privacy::parse_notice_url(url).map_err(|e| invalid("privacy_url", e))?)
+        };
+    }
+    if let Some(t) = &change.privacy_th {
+        p.text_th = privacy::parse_notice_text(t).map_err(|e| invalid("privacy_th", e))?;
+    }
+    if let Some(t) = &change.privacy_en {
+        p.text_en = privacy::parse_notice_text(t).map_err(|e| invalid("privacy_en", e))?;
+    }
+    if let Some(m) = &change.retention_months {
+        let m = m.trim();
+        p.retention_months = if m.eq_ignore_ascii_case("off") || m.is_empty() {
+            None
+        } else {
+            match m.parse::<u32>() {
+                Ok(n) if (1..=MAX_RETENTION_MONTHS).contains(&n) => Some(n),
+                _ => {
+                    return Err(invalid(
+                        "retention_months",
+                        format!(
+                            "{m:?}: a number of months from 1 to {MAX_RETENTION_MONTHS}, or off"
+                        ),
+                    ));
+                }
+            }
+        };
     }
     Ok(())
 }

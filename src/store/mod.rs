@@ -118,7 +118,38 @@ macro_rules! with_operations {
                     => [member] |tx| ops::members::add_member(tx, &member, now);
                 read_op fn member(&self, by: &MemberRef) -> Result<Member>
                     => [by] |tx| ops::members::member(tx, &by);
-                /// A member's own settings: language, marketing consent.
+                /// Records a grant or withdrawal of marketing consent and sets it.
+                write_op fn record_consent(&self, member_id: i64, granted: bool, via: &str, now: DateTime<Utc>)
+                    -> Result<Member>
+                    => [via] |tx| ops::privacy::record_consent(tx, (member_id, granted), &via, now);
+                /// Marks the member asked for consent: true only the first time.
+                write_op fn ask_consent(&self, member_id: i64, now: DateTime<Utc>) -> Result<bool>
+                    => [] |tx| ops::privacy::ask_consent(tx, member_id, now);
+                /// The member's consent log, oldest first.
+                read_op fn consents(&self, member_id: i64) -> Result<Vec<crate::domain::privacy::Consent>>
+                    => [] |tx| ops::privacy::consents(tx, member_id);
+                /// Marks the member seen in chat (once a day at most).
+                write_op fn mark_seen(&self, member_id: i64, now: DateTime<Utc>) -> Result<()>
+                    => [] |tx| ops::privacy::seen(tx, member_id, now);
+                /// Everything taem holds about a member, as JSON.
+                read_op fn member_file(&self, member_id: i64) -> Result<serde_json::Value>
+                    => [] |tx| ops::privacy::member_file(tx, member_id);
+                /// Erases a member's personal data, leaving an anonymous stub.
+                write_op fn erase_member(&self, member_id: i64, via: &str, now: DateTime<Utc>)
+                    -> Result<crate::domain::privacy::Erasure>
+                    => [via] |tx| ops::privacy::erase_member(tx, member_id, &via, now);
+                /// Members with no activity since `cutoff` (ids after `after`).
+                read_op fn inactive_members(&self, cutoff: DateTime<Utc>, after: i64, limit: i64) -> Result<Vec<i64>>
+                    => [] |tx| ops::privacy::inactive_members(tx, cutoff, (after, limit));
+                /// Records a run of the retention sweep.
+                write_op fn add_privacy_sweep(&self, ran_at: DateTime<Utc>, cutoff: DateTime<Utc>, erased: i64)
+                    -> Result<()>
+                    => [] |tx| ops::privacy::add_sweep(tx, (ran_at, cutoff, erased));
+                /// The last run of the retention sweep: when, the cut-off, how many.
+                read_op fn last_privacy_sweep(&self)
+                    -> Result<Option<(DateTime<Utc>, DateTime<Utc>, i64)>>
+                    => [] |tx| ops::privacy::last_sweep(tx);
+                /// A member's own settings: their language.
                 write_op fn update_member(&self, member_id: i64, update: &MemberUpdate)
                     -> Result<Member>
                     => [update] |tx| ops::members::update_member(tx, member_id, &update);

@@ -227,6 +227,26 @@ async fn send_message(
     gate: Option<&Gate>,
 ) -> Result<(), RequestError> {
     let markup = keyboard(m);
+    if let Some(doc) = &m.document {
+        // The member's data: a file, with the text as its caption.
+        let mut texts = chunks(&m.spans, MAX_CAPTION);
+        let caption = texts.remove(0);
+        with_retries(gate, || {
+            let file = InputFile::memory(doc.bytes.to_vec()).file_name(doc.file_name.clone());
+            let mut req = bot
+                .send_document(chat, file)
+                .caption(caption.clone())
+                .parse_mode(ParseMode::Html);
+            if texts.is_empty()
+                && let Some(k) = &markup
+            {
+                req = req.reply_markup(k.clone());
+            }
+            async move { req.await }
+        })
+        .await?;
+        return send_texts(bot, chat, &texts, markup, gate).await;
+    }
     let image = match (&m.qr, &m.photo) {
         (Some(code), _) => Some((
             qr::png(&code.data, 512).map_err(|e| {

@@ -11,6 +11,7 @@ mod ledger;
 mod line;
 mod notify;
 mod payments;
+mod privacy;
 mod reports;
 mod rules;
 mod security;

@@ -32,9 +32,11 @@ async fn spawn(db: TestDb, tg: &str, line: &str, extra: &[(&str, &str)]) -> Test
     TestApp::spawn_with(db, &env).await
 }
 
-/// A member who uses Telegram (`tg`), LINE (`line`) or both.
+/// A member who uses Telegram (`tg`), LINE (`line`) or both, and agreed to
+/// marketing.
 async fn member(app: &TestApp, tg: Option<i64>, line: Option<String>, lang: &str) -> Member {
-    app.t
+    let m = app
+        .t
         .store
         .add_member(
             &NewMember {
@@ -46,6 +48,11 @@ async fn member(app: &TestApp, tg: Option<i64>, line: Option<String>, lang: &str
             },
             now(),
         )
+        .await
+        .unwrap();
+    app.t
+        .loyalty
+        .set_marketing(m.id, true, "telegram", now())
         .await
         .unwrap()
 }
@@ -214,11 +221,12 @@ async fn a_broadcast_lands_once_per_member_per_channel() {
             let lang = if i % 3 == 0 { "en" } else { "th" };
             let m = member(&app, t, l.clone(), lang).await;
             if i % 35 == 0 {
-                let update = MemberUpdate {
-                    marketing_opt_in: Some(false),
-                    ..Default::default()
-                };
-                app.t.store.update_member(m.id, &update).await.unwrap();
+                let via = "telegram";
+                app.t
+                    .loyalty
+                    .set_marketing(m.id, false, via, now())
+                    .await
+                    .unwrap();
                 opted_out.push((t, l));
                 continue;
             }
@@ -457,14 +465,8 @@ async fn quiet_hours_hold_marketing_and_an_opt_out_before_delivery_is_honoured()
         assert_eq!(tg.sent_to(40_002).len(), 0);
         // b says stop before the quiet hours end.
         app.t
-            .store
-            .update_member(
-                b.id,
-                &MemberUpdate {
-                    marketing_opt_in: Some(false),
-                    ..Default::default()
-                },
-            )
+            .loyalty
+            .set_marketing(b.id, false, "telegram", now())
             .await
             .unwrap();
         let db = app.stop().await;
@@ -552,7 +554,18 @@ async fn telegram_members_hear_pushes_and_broadcasts_in_their_apps_language_unti
         let mut seen = HashMap::new();
         for (user, app_lang, chosen) in people {
             tg.user_says(user, app_lang, "/start");
-            let mut n = tg.replies(user, 0).await.len();
+            let welcome = tg.replies(user, 0).await;
+            // Asked once for marketing consent after joining: they agree.
+            let ask = welcome.last().unwrap();
+            assert_eq!(
+                ask.button("cs:y").as_deref(),
+                Some("cs:y"),
+                "{}",
+                ask.text()
+            );
+            let mut n = welcome.len();
+            tg.user_presses(user, app_lang, "cs:y");
+            n += tg.replies(user, n).await.len();
             if let Some(l) = chosen {
                 tg.user_says(user, app_lang, &format!("/lang {l}"));
                 n += tg.replies(user, n).await.len();
@@ -658,8 +671,10 @@ fn telegram_worker(
     })
 }
 
+/// A Telegram member who agreed to marketing.
 async fn telegram_member(t: &TestStore, chat: i64) -> Member {
-    t.store
+    let m = t
+        .store
         .add_member(
             &NewMember {
                 locale: Some("en".into()),
@@ -668,6 +683,10 @@ async fn telegram_member(t: &TestStore, chat: i64) -> Member {
             },
             now(),
         )
+        .await
+        .unwrap();
+    t.loyalty
+        .set_marketing(m.id, true, "telegram", now())
         .await
         .unwrap()
 }

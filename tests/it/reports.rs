@@ -927,6 +927,12 @@ async fn a_holdout_gets_no_bonus_nor_announcement_and_measures_the_campaigns_lif
                 .add_member(&new, now() - Duration::days(3))
                 .await
                 .unwrap();
+            let m = app
+                .t
+                .loyalty
+                .set_marketing(m.id, true, "telegram", now())
+                .await
+                .unwrap();
             if campaign.holds_out(m.id) {
                 held.push(m);
             } else {

@@ -46,7 +46,29 @@ pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
             "program",
         )
         .await?;
+    type PrivacyRow = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<i64>,
+    );
+    let (url, text_th, text_en, privacy_version, retention): PrivacyRow = tx
+        .one(
+            "SELECT privacy_url, privacy_th, privacy_en, privacy_version, retention_months \
+             FROM program WHERE id = 1",
+            &[],
+            "program",
+        )
+        .await?;
     Ok(Program {
+        privacy: crate::domain::privacy::PrivacySettings {
+            url,
+            text_th,
+            text_en,
+            version: privacy_version,
+            retention_months: retention.and_then(|m| u32::try_from(m).ok()),
+        },
         reports: crate::domain::liability::ReportSettings {
             point_value_e4,
             breakage_bp,
@@ -114,6 +136,25 @@ pub(crate) async fn set_program(tx: &mut impl Tx, p: &Program) -> Result<()> {
             r.gross_margin_bp,
             r.abc_a_bp,
             r.abc_b_bp
+        ],
+    )
+    .await?;
+    let v = &p.privacy;
+    tx.exec(
+        "UPDATE program SET privacy_version = privacy_version + 1 WHERE id = 1 \
+         AND (privacy_url IS DISTINCT FROM $1 OR privacy_th IS DISTINCT FROM $2 \
+              OR privacy_en IS DISTINCT FROM $3)",
+        args![&v.url, &v.text_th, &v.text_en],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE program SET privacy_url = $1, privacy_th = $2, privacy_en = $3, \
+         retention_months = $4 WHERE id = 1",
+        args![
+            &v.url,
+            &v.text_th,
+            &v.text_en,
+            v.retention_months.map(i64::from)
         ],
     )
     .await?;
@@ -210,7 +251,8 @@ pub(crate) async fn add_member(
             .one::<Member>(
                 &format!(
                     "INSERT INTO members (code, name, locale, app_locale, telegram_id, line_id, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) {MEMBER_RETURNING}"
+                     created_at, marketing_opt_in) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     {MEMBER_RETURNING}"
                 ),
                 args![
                     code.as_str(),
@@ -219,7 +261,9 @@ pub(crate) async fn add_member(
                     &m.app_locale,
                     m.telegram_id,
                     &m.line_id,
-                    now
+                    now,
+                    // Consent to marketing is asked for after joining.
+                    false
                 ],
                 "member",
             )
@@ -253,7 +297,7 @@ pub(crate) async fn member(tx: &mut impl Tx, by: &MemberRef) -> Result<Member> {
     .await
 }
 
-/// A member's own settings: language, marketing consent.
+/// A member's own settings: their language.
 pub(crate) async fn update_member(
     tx: &mut impl Tx,
     member_id: i64,
@@ -262,15 +306,9 @@ pub(crate) async fn update_member(
     tx.one(
         &format!(
             "UPDATE members SET locale = COALESCE($2, locale), \
-                 marketing_opt_in = COALESCE($3, marketing_opt_in), \
-                 app_locale = COALESCE($4, app_locale) WHERE id = $1 {MEMBER_RETURNING}"
+                 app_locale = COALESCE($3, app_locale) WHERE id = $1 {MEMBER_RETURNING}"
         ),
-        args![
-            member_id,
-            &update.locale,
-            update.marketing_opt_in,
-            &update.app_locale
-        ],
+        args![member_id, &update.locale, &update.app_locale],
         "member",
     )
     .await

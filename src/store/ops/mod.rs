@@ -22,6 +22,7 @@ pub(crate) mod ledger;
 pub(crate) mod members;
 pub(crate) mod outbox;
 pub(crate) mod payments;
+pub(crate) mod privacy;
 pub(crate) mod purchases;
 pub(crate) mod report_stats;
 pub(crate) mod reports;

@@ -375,6 +375,19 @@ pub(crate) async fn release_payment<T: Steps>(
     }
 }
 
+/// Gives back a payment still waiting because its member is being erased.
+pub(crate) async fn release_for_erasure<T: Steps>(
+    tx: &mut T,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let p = find(tx, id, true).await?;
+    if let Ok(Step::To(to)) = payment::release(p.payment.status) {
+        give_back_payment(tx, &p, to, now).await?;
+    }
+    Ok(())
+}
+
 /// Payments whose hold ran out by `now` (ids after `after`, in order).
 pub(crate) async fn due_payments(
     tx: &mut impl Tx,

@@ -82,6 +82,9 @@ impl FromRow for Member {
             app_locale: c.next()?,
             phone: c.next()?,
             credit_minor: c.next()?,
+            consent_asked_at: c.next()?,
+            last_seen_at: c.next()?,
+            erased_at: c.next()?,
         })
     }
 }
@@ -267,12 +270,12 @@ pub(in crate::store) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, 
 
 pub(in crate::store) const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \
     marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale, phone, \
-    credit_minor FROM members";
+    credit_minor, consent_asked_at, last_seen_at, erased_at FROM members";
 
 /// The columns of `MEMBER_COLUMNS`, for `RETURNING`.
 pub(in crate::store) const MEMBER_RETURNING: &str = "RETURNING id, code, name, locale, telegram_id, \
     line_id, marketing_opt_in, balance, created_at, telegram_reachable, line_reachable, app_locale, \
-    phone, credit_minor";
+    phone, credit_minor, consent_asked_at, last_seen_at, erased_at";
 
 pub(in crate::store) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, reward_id, points, status, \
     redeem_entry_id, issued_at, expires_at, used_at, used_by FROM vouchers";

@@ -86,6 +86,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0016_holdouts.sql",
         sql: include_str!("../../../migrations/sqlite/0016_holdouts.sql"),
     },
+    Migration {
+        file: "0017_privacy.sql",
+        sql: include_str!("../../../migrations/sqlite/0017_privacy.sql"),
+    },
 ];
 
 impl Migration {
