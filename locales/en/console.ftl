@@ -337,3 +337,21 @@ console-reports-campaign-points = Bonus points
 console-reports-campaign-purchases = Purchases with the bonus
 console-reports-incremental = Sales added by campaigns (measured against holdouts)
 console-reports-lift = Lift
+
+## Privacy (PDPA)
+console-privacy-title = Privacy and personal data
+console-privacy-version = Privacy notice version { $version } (it goes up with every change and is recorded with each consent).
+console-privacy-url = Privacy notice link
+console-privacy-th = Privacy notice in Thai (shown at joining and by /privacy)
+console-privacy-en = Privacy notice in English
+console-privacy-retention = Anonymise members inactive for (months; empty: never)
+console-privacy-sweep = Retention last ran on { $date }: { $erased } members with no activity since { $cutoff } anonymised.
+console-privacy-no-sweep = Retention has not run yet.
+console-member-data-explain = Under the PDPA a member may ask for a copy of their data or for its erasure. Both are recorded in the audit log.
+console-export-button = Download their data (JSON)
+console-erase-reason = Why (kept in the audit log)
+console-erase-confirm = I understand: their points, unused vouchers and store credit are forfeited, and this cannot be undone.
+console-erase-button = Erase this member
+console-erase-unconfirmed = Nothing was erased: give a reason and tick the confirmation.
+console-erased = Erased. What remains is an anonymous record, { $code }, that keeps the ledger and reports true.
+console-member-erased = This member's personal data was erased: this is an anonymous record.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::page::{csrf_field, layout, notice};
 use super::{Console, Posted, Refused, Signed};
 use crate::domain::phone;
+use crate::domain::staff::Permission;
 use crate::domain::time::now;
 use crate::i18n;
 use crate::service::ServiceError;
@@ -120,6 +121,25 @@ async fn file_page(
                 }
             }
         }
+        @if s.staff.may(Permission::PersonalData) && m.erased_at.is_none() {
+            section.card #personal-data {
+                h2 { (c.t(l, "console-privacy-title")) }
+                p.muted { (c.t(l, "console-member-data-explain")) }
+                form method="post" action=(format!("/console/members/{}/export", m.code)) #export {
+                    (csrf_field(s))
+                    button.secondary type="submit" { (c.t(l, "console-export-button")) }
+                }
+                form method="post" action=(format!("/console/members/{}/erase", m.code)) #erase {
+                    (csrf_field(s))
+                    label { (c.t(l, "console-erase-reason")) input type="text" name="reason" required maxlength="200"; }
+                    label.check { input type="checkbox" name="confirm" value="yes" required; " " (c.t(l, "console-erase-confirm")) }
+                    button.danger type="submit" { (c.t(l, "console-erase-button")) }
+                }
+            }
+        }
+        @if m.erased_at.is_some() {
+            (notice(&c.t(l, "console-member-erased"), false))
+        }
         h2 { (c.t(l, "console-adjust-title")) }
         form method="post" action=(format!("/console/members/{}/adjust", m.code)) #adjust {
             (csrf_field(s))
@@ -186,4 +206,85 @@ pub async fn adjust(
         Err(e) => return Refused::from(e).render(&c, l),
     };
     file_page(&c, &s, &code, status, Some(result)).await
+}
+
+/// The owner downloads a member's data (audit-logged).
+pub async fn export(
+    State(c): State<Console>,
+    Path(code): Path<String>,
+    Posted { s, form: _ }: Posted<super::NoFields>,
+) -> Response {
+    let actor = Actor::Staff(s.staff.clone());
+    match c.loyalty.staff_export(&actor, &code, now()).await {
+        Ok(bytes) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "application/json; charset=utf-8".to_string(),
+                ),
+                (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"taem-member-{code}.json\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => Refused::from(e).render(&c, s.locale),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EraseForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The owner erases a member, with a reason and a ticked confirmation.
+pub async fn erase(
+    State(c): State<Console>,
+    Path(code): Path<String>,
+    Posted { s, form: f }: Posted<EraseForm>,
+) -> Response {
+    let l = s.locale;
+    if f.confirm != "yes" {
+        let result = notice(&c.t(l, "console-erase-unconfirmed"), false);
+        return file_page(
+            &c,
+            &s,
+            &code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(result),
+        )
+        .await;
+    }
+    let actor = Actor::Staff(s.staff.clone());
+    match c.loyalty.staff_erase(&actor, &code, &f.reason, now()).await {
+        Ok(e) => {
+            let text = c.t_args(l, "console-erased", &[("code", e.stub_code.clone())]);
+            file_page(
+                &c,
+                &s,
+                &e.stub_code,
+                StatusCode::OK,
+                Some(notice(&text, true)),
+            )
+            .await
+        }
+        Err(ServiceError::Invalid { .. }) => {
+            let result = notice(&c.t(l, "console-erase-unconfirmed"), false);
+            file_page(
+                &c,
+                &s,
+                &code,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(result),
+            )
+            .await
+        }
+        Err(e) => Refused::from(e).render(&c, l),
+    }
 }

@@ -122,6 +122,8 @@ pub fn router(console: Console) -> Router {
         .route("/console/members", get(members::search))
         .route("/console/members/{code}", get(members::file))
         .route("/console/members/{code}/adjust", post(members::adjust))
+        .route("/console/members/{code}/export", post(members::export))
+        .route("/console/members/{code}/erase", post(members::erase))
         .route("/console/rewards", get(rewards::list).post(rewards::create))
         .route("/console/rewards/new", get(rewards::new_page))
         .route(

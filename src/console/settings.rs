@@ -45,6 +45,16 @@ async fn settings_page(
         Err(e) => return Refused::from(e).render(c, l),
     };
     let min_spend = Money::from_minor(p.referral.min_spend_minor, p.currency).to_decimal_string();
+    let sweep = match c.loyalty.last_privacy_sweep().await {
+        Ok(s) => s,
+        Err(e) => return Refused::from(e).render(c, l),
+    };
+    let tz = c.loyalty.timezone();
+    let retention = p
+        .privacy
+        .retention_months
+        .map(|m| m.to_string())
+        .unwrap_or_default();
     let body = html! {
         @if let Some(r) = result { (r) }
         form method="post" action="/console/settings" #settings {
@@ -56,6 +66,22 @@ async fn settings_page(
             label { (c.t(l, "console-settings-referee")) input type="number" name="referee_points" value=(p.referral.referee_points) min="0" required; }
             label { (c.t(l, "console-settings-referral-min")) input type="text" inputmode="decimal" name="referral_min_spend" value=(min_spend) required; }
             label { (c.t(l, "console-settings-session-idle")) input type="number" name="session_idle_hours" value=(p.session_idle_hours) min="1" max="720" required; }
+            h2 { (c.t(l, "console-privacy-title")) }
+            p.muted { (c.t_args(l, "console-privacy-version", &[("version", p.privacy.version.to_string())])) }
+            label { (c.t(l, "console-privacy-url")) input type="url" name="privacy_url" value=[p.privacy.url.as_deref()] maxlength="500" placeholder="https://"; }
+            label { (c.t(l, "console-privacy-th")) textarea name="privacy_th" maxlength="3000" rows="4" { (p.privacy.text_th.as_deref().unwrap_or("")) } }
+            label { (c.t(l, "console-privacy-en")) textarea name="privacy_en" maxlength="3000" rows="4" { (p.privacy.text_en.as_deref().unwrap_or("")) } }
+            label { (c.t(l, "console-privacy-retention")) input type="number" name="retention_months" value=(retention) min="1" max="240"; }
+            p.muted #sweep {
+                @match sweep {
+                    Some((ran, cutoff, erased)) => (c.t_args(l, "console-privacy-sweep", &[
+                        ("date", i18n::local_date(ran, tz, l)),
+                        ("cutoff", i18n::local_date(cutoff, tz, l)),
+                        ("erased", i18n::number(erased)),
+                    ])),
+                    None => (c.t(l, "console-privacy-no-sweep")),
+                }
+            }
             button type="submit" { (c.t(l, "console-save")) }
         }
     };
@@ -83,6 +109,15 @@ pub struct SettingsForm {
     referral_min_spend: String,
     #[serde(default)]
     session_idle_hours: String,
+    #[serde(default)]
+    privacy_url: String,
+    #[serde(default)]
+    privacy_th: String,
+    #[serde(default)]
+    privacy_en: String,
+    /// Empty: off.
+    #[serde(default)]
+    retention_months: String,
 }
 
 fn number<T: std::str::FromStr>(field: &str, v: &str) -> Result<T, ServiceError> {
@@ -120,6 +155,10 @@ pub async fn save_settings(
             referral_min_spend: Some(f.referral_min_spend.trim().to_string()),
             session_idle_hours: Some(number("session_idle_hours", &f.session_idle_hours)?),
             currency: None,
+            privacy_url: Some(f.privacy_url.clone()),
+            privacy_th: Some(f.privacy_th.clone()),
+            privacy_en: Some(f.privacy_en.clone()),
+            retention_months: Some(f.retention_months.clone()),
             ..ProgramChange::default()
         })
     })();

@@ -40,10 +40,11 @@ impl LineError {
     }
 }
 
+/// What taem reads of a LINE profile: only the app's language (the display
+/// name, picture and status message are not read, so never kept).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
-    pub display_name: Option<String>,
     pub language: Option<String>,
 }
 

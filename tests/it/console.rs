@@ -1449,3 +1449,104 @@ async fn managers_read_the_reports_with_charts_and_download_them_and_cashiers_ca
     })
     .await;
 }
+
+#[tokio::test]
+async fn only_the_owner_downloads_or_erases_a_members_data_and_both_are_audited() {
+    each_app(async |app| {
+        let somchai = app
+            .t
+            .store
+            .add_member(
+                &NewMember {
+                    name: Some("Somchai Jaidee".into()),
+                    telegram_id: Some(4_400_001),
+                    ..Default::default()
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        let path = format!("/console/members/{}", somchai.code);
+        let mut manager = signed_in(
+            app,
+            ("manager@shop.example", Role::Manager, None),
+            "som-tam-thai-spicy",
+        )
+        .await;
+        let page = manager.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            !page.body.contains("id=\"erase\""),
+            "a manager has no erase form"
+        );
+        let csrf = page.field("csrf");
+        let export = format!("{path}/export");
+        assert_eq!(manager.post(&export, &[("csrf", &csrf)]).await.status, 403);
+
+        let mut owner = signed_in(
+            app,
+            ("owner@shop.example", Role::Owner, None),
+            "khao-man-gai-hainan",
+        )
+        .await;
+        let page = owner.get(&path).await;
+        assert!(page.body.contains("id=\"erase\""), "{}", page.body);
+        let csrf = page.field("csrf");
+        let file = owner.post(&export, &[("csrf", &csrf)]).await;
+        assert_eq!(file.status, 200);
+        let json: serde_json::Value = serde_json::from_str(&file.body).unwrap();
+        assert_eq!(json["profile"]["name"], "Somchai Jaidee");
+        assert_eq!(
+            owner.post(&export, &[]).await.status,
+            403,
+            "no CSRF token, no file"
+        );
+
+        let erase = format!("{path}/erase");
+        let page = owner
+            .post(&erase, &[("csrf", &csrf), ("reason", "asked by phone")])
+            .await;
+        assert_eq!(page.status, 422, "unconfirmed: {}", page.body);
+        assert!(
+            app.t
+                .store
+                .member(&MemberRef::Telegram(4_400_001))
+                .await
+                .is_ok()
+        );
+        let page = owner
+            .post(
+                &erase,
+                &[
+                    ("csrf", &csrf),
+                    ("reason", "asked by phone"),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("anonymous record"), "{}", page.body);
+        assert!(!page.body.contains("Somchai"), "{}", page.body);
+        assert!(
+            app.t
+                .store
+                .member(&MemberRef::Telegram(4_400_001))
+                .await
+                .is_err()
+        );
+        let actions: Vec<String> = audited(app).await.into_iter().map(|e| e.action).collect();
+        assert!(
+            actions.iter().any(|a| a == "member.export")
+                && actions.iter().any(|a| a == "member.erase"),
+            "{actions:?}"
+        );
+        // The settings keep the notice and the retention.
+        let page = owner.get("/console/settings").await;
+        assert!(
+            page.body.contains("Retention has not run yet"),
+            "{}",
+            page.body
+        );
+    })
+    .await;
+}

@@ -722,3 +722,49 @@ async fn a_line_customer_says_no_to_a_till_and_their_points_come_back() {
         line.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn on_line_a_customers_data_comes_as_a_short_lived_link_that_erasure_ends() {
+    for db in databases().await {
+        let mut line = Line::start(db, "en").await;
+        line.say("hello").await;
+        let sent = texts(&line.say("my data").await);
+        let url = sent
+            .split_whitespace()
+            .find(|w| w.starts_with("https://taem.example/my-data/"))
+            .unwrap_or_else(|| panic!("no link in {sent}"))
+            .to_string();
+        let member = line
+            .app
+            .t
+            .store
+            .member(&MemberRef::Line(USER.into()))
+            .await
+            .unwrap();
+        assert!(!url.contains(&member.code), "{url}");
+        let path = url.strip_prefix("https://taem.example").unwrap();
+        let res = line
+            .app
+            .http
+            .get(format!("{}{path}", line.app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let file: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(file["profile"]["line_id"], USER);
+        // Once erased, the link finds nothing.
+        line.press("er:y").await;
+        let status = line
+            .app
+            .http
+            .get(format!("{}{path}", line.app.base))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404);
+        line.app.shutdown().await;
+    }
+}

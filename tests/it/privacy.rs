@@ -196,6 +196,22 @@ async fn every_row(db: &TestDb) -> Vec<(String, String)> {
     out
 }
 
+/// Runs `sql` on the test database directly; whether it succeeded.
+async fn raw(db: &TestDb, sql: &str) -> bool {
+    if db.backend == "sqlite" {
+        let path = db.url.trim_start_matches("sqlite://").to_string();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute(sql, []).is_ok()
+    } else {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .is_ok()
+    }
+}
+
 #[tokio::test]
 async fn an_erased_member_leaves_no_trace_in_any_table_and_the_ledger_stays_true() {
     for db in databases().await {
@@ -340,6 +356,17 @@ async fn an_erased_member_leaves_no_trace_in_any_table_and_the_ledger_stays_true
                     t.db.backend
                 );
             }
+        }
+        // The ledger and the audit log stay append-only: erasure may blank
+        // staff's free text, nothing else.
+        for sql in [
+            "UPDATE entries SET points = points + 1",
+            "UPDATE entries SET reference = 'changed'",
+            "DELETE FROM entries",
+            "UPDATE audit_log SET action = 'changed'",
+            "DELETE FROM consents",
+        ] {
+            assert!(!raw(&t.db, sql).await, "{}: {sql}", t.db.backend);
         }
         // Erasing again does nothing; their data is gone for every path.
         let again = t.loyalty.erase_member(m.id, "cli", now()).await.unwrap();

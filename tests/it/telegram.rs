@@ -917,3 +917,39 @@ async fn cashback_becomes_store_credit_the_customer_spends_at_the_till_from_the_
         bot.app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_customer_gets_their_data_as_a_file_and_is_asked_for_consent_once() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 91_001, "en").await;
+        let joined = bot.say("/start").await;
+        let ask = joined.last().unwrap();
+        assert!(
+            ask.text().contains("send you news and offers"),
+            "{}",
+            ask.text()
+        );
+        assert_eq!(ask.button("cs:n").as_deref(), Some("cs:n"));
+        let answer = bot.press("cs:n").await;
+        assert!(text(&answer).contains("only messages about your points"));
+        assert!(!bot.member().await.marketing_opt_in);
+        let asked_again = bot.say("/balance").await;
+        assert!(
+            !text(&asked_again).contains("news and offers"),
+            "asked once"
+        );
+
+        let sent = bot.say("/mydata").await;
+        let doc = sent
+            .iter()
+            .find(|c| c.method == "senddocument")
+            .expect("a document");
+        assert!(doc.text().contains("everything we hold about you"));
+        let file: serde_json::Value =
+            serde_json::from_slice(doc.file.as_ref().expect("the file's bytes")).unwrap();
+        assert_eq!(file["profile"]["code"], bot.member_code().await.as_str());
+        assert_eq!(file["profile"]["telegram_id"], 91_001);
+        assert_eq!(file["consents"][0]["granted"], false);
+        bot.app.shutdown().await;
+    }
+}

@@ -90,6 +90,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0017_privacy.sql",
         sql: include_str!("../../../migrations/sqlite/0017_privacy.sql"),
     },
+    Migration {
+        file: "0018_shop_reports.sql",
+        sql: include_str!("../../../migrations/sqlite/0018_shop_reports.sql"),
+    },
 ];
 
 impl Migration {
@@ -267,6 +271,49 @@ mod tests {
             run(&mut conn),
             Err(StoreError::Migrate(MigrateError::VersionMissing(99)))
         ));
+    }
+
+    #[test]
+    fn members_before_the_consent_log_keep_their_choice_recorded_as_migrated() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let privacy = MIGRATIONS
+            .iter()
+            .position(|m| m.file == "0017_privacy.sql")
+            .unwrap();
+        run_list(&mut conn, &MIGRATIONS[..privacy]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO members (code, marketing_opt_in, created_at) VALUES \
+             ('AAAA2222', 1, '2025-01-01T00:00:00.000Z'), ('BBBB3333', 0, '2025-02-01T00:00:00.000Z');",
+        )
+        .unwrap();
+        run(&mut conn).unwrap();
+        let log: Vec<(String, bool, String)> = conn
+            .prepare(
+                "SELECT m.code, c.granted, c.via FROM consents c \
+                 JOIN members m ON m.id = c.member_id ORDER BY m.code",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            log,
+            [
+                ("AAAA2222".to_string(), true, "migrated".to_string()),
+                ("BBBB3333".to_string(), false, "migrated".to_string()),
+            ]
+        );
+        let asked: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM members WHERE consent_asked_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(asked, 2, "members from before are not asked again");
+        // The consent log is append-only.
+        assert!(conn.execute("UPDATE consents SET granted = 0", []).is_err());
     }
 
     #[test]

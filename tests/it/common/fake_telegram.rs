@@ -230,7 +230,10 @@ impl FakeTelegram {
             .calls
             .iter()
             .filter(|c| {
-                (c.method == "sendmessage" || c.method == "sendphoto") && c.chat_id() == chat
+                matches!(
+                    c.method.as_str(),
+                    "sendmessage" | "sendphoto" | "senddocument"
+                ) && c.chat_id() == chat
             })
             .cloned()
             .collect()
@@ -243,7 +246,12 @@ impl FakeTelegram {
             .unwrap()
             .calls
             .iter()
-            .filter(|c| c.method == "sendmessage" || c.method == "sendphoto")
+            .filter(|c| {
+                matches!(
+                    c.method.as_str(),
+                    "sendmessage" | "sendphoto" | "senddocument"
+                )
+            })
             .cloned()
             .collect()
     }
@@ -368,6 +376,14 @@ async fn handle(
             chat,
             json!({
                 "photo": [{"file_id": "f", "file_unique_id": "u", "width": 512, "height": 512}],
+                "caption": body["caption"]
+            }),
+        ),
+        "senddocument" => message_json(
+            id,
+            chat,
+            json!({
+                "document": {"file_id": "d", "file_unique_id": "u", "file_name": "data.json"},
                 "caption": body["caption"]
             }),
         ),
