@@ -85,6 +85,17 @@ impl Line {
         self.send(e).await
     }
 
+    /// GETs what taem serves at a public URL it sent (`https://taem.example/…`).
+    async fn fetch(&self, url: &str) -> reqwest::Response {
+        let path = url.strip_prefix("https://taem.example").unwrap_or(url);
+        self.app
+            .http
+            .get(format!("{}{path}", self.app.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn press(&mut self, data: &str) -> Vec<LineCall> {
         let e = self.event("postback", json!({"postback": {"data": data}}));
         self.send(e).await
@@ -159,14 +170,7 @@ async fn journey(lang: &str, welcome: &str, balance: &str, keyword: &str, histor
             .clone();
         assert!(texts(&r).contains(&voucher));
         // taem serves the image at the signed URL.
-        let path = images[0].strip_prefix("https://taem.example").unwrap();
-        let png = line
-            .app
-            .http
-            .get(format!("{}{path}", line.app.base))
-            .send()
-            .await
-            .unwrap();
+        let png = line.fetch(&images[0]).await;
         assert_eq!(png.status(), 200);
         assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
 
@@ -742,28 +746,14 @@ async fn on_line_a_customers_data_comes_as_a_short_lived_link_that_erasure_ends(
             .await
             .unwrap();
         assert!(!url.contains(&member.code), "{url}");
-        let path = url.strip_prefix("https://taem.example").unwrap();
-        let res = line
-            .app
-            .http
-            .get(format!("{}{path}", line.app.base))
-            .send()
-            .await
-            .unwrap();
+        let res = line.fetch(&url).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["cache-control"], "no-store");
         let file: serde_json::Value = res.json().await.unwrap();
         assert_eq!(file["profile"]["line_id"], USER);
         // Once erased, the link finds nothing.
         line.press("er:y").await;
-        let status = line
-            .app
-            .http
-            .get(format!("{}{path}", line.app.base))
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = line.fetch(&url).await.status();
         assert_eq!(status, 404);
         line.app.shutdown().await;
     }
