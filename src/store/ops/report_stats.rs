@@ -111,94 +111,55 @@ pub(crate) async fn payment_stats(
     Ok(s)
 }
 
-/// Members and their purchases (all, or at one shop): how many joined before
-/// `to` and in `[from, to)` (at a shop: its customers, counted from their
-/// first purchase there); in the window, how many bought once or more, twice
-/// or more, their visits and spend, and the spend on receipts no member
-/// claimed; and how many bought in the 30 and 90 days before `to`. Sales count
-/// net of refunds, in `currency`.
+/// Members and their purchases: how many joined before `to` and in `[from,
+/// to)`; in the window, how many bought once or more, twice or more, their
+/// visits and spend, and the spend on receipts no member claimed; and how many
+/// bought in the 30 and 90 days before `to`. Sales count net of refunds, in
+/// `currency`. With a shop, see [`shop_member_stats`].
 pub(crate) async fn member_stats(
     tx: &mut impl Tx,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     currency: &str,
     merchant_id: Option<&str>,
 ) -> Result<MemberStats> {
-    // A shop's condition is written in only when there is one, so the whole
-    // programme's statements stay as they were (and use their indexes).
-    let shop = |n: usize| match merchant_id {
-        Some(_) => format!(" AND merchant_id = ${n}"),
-        None => String::new(),
-    };
-    let bound = |a: Vec<Value<'static>>| -> Vec<Value<'_>> {
-        let mut a: Vec<Value<'_>> = a;
-        a.extend(merchant_id.map(Value::from));
-        a
-    };
-    let (total, new): (i64, Option<i64>) = match merchant_id {
-        None => {
-            tx.one(
-                "SELECT COUNT(*), CAST(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END) \
-                 AS BIGINT) FROM members WHERE created_at < $2",
-                args![from, to],
-                "members",
-            )
-            .await?
-        }
-        Some(m) => {
-            tx.one(
-                "SELECT COUNT(*), CAST(SUM(CASE WHEN first_at >= $1 THEN 1 ELSE 0 END) \
-                 AS BIGINT) FROM (SELECT member_id, MIN(occurred_at) AS first_at \
-                 FROM purchases WHERE member_id IS NOT NULL AND merchant_id = $3 \
-                 AND occurred_at < $2 GROUP BY member_id) AS f",
-                args![from, to, m],
-                "members",
-            )
-            .await?
-        }
-    };
-    let window = || bound(vec![Value::from(from), Value::from(to)]);
+    if let Some(m) = merchant_id {
+        return shop_member_stats(tx, (from, to), currency, m).await;
+    }
+    let (total, new): (i64, Option<i64>) = tx
+        .one(
+            "SELECT COUNT(*), CAST(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END) \
+             AS BIGINT) FROM members WHERE created_at < $2",
+            args![from, to],
+            "members",
+        )
+        .await?;
     let (buyers, repeat, visits, spend): (i64, Option<i64>, Option<i64>, Option<i64>) = tx
         .one(
-            &format!(
-                "SELECT COUNT(*), CAST(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS BIGINT), \
-                 CAST(SUM(n) AS BIGINT), CAST(SUM(spend) AS BIGINT) FROM \
-                 (SELECT member_id, COUNT(*) AS n, SUM(amount_minor - refunded_minor) AS spend \
-                  FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
-                  AND occurred_at < $2 AND currency = ${} {} GROUP BY member_id) AS b",
-                3 + usize::from(merchant_id.is_some()),
-                shop(3)
-            ),
-            &[window(), vec![Value::from(currency)]].concat(),
+            "SELECT COUNT(*), CAST(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(n) AS BIGINT), CAST(SUM(spend) AS BIGINT) FROM \
+             (SELECT member_id, COUNT(*) AS n, SUM(amount_minor - refunded_minor) AS spend \
+              FROM purchases WHERE member_id IS NOT NULL AND occurred_at >= $1 \
+              AND occurred_at < $2 AND currency = $3 GROUP BY member_id) AS b",
+            args![from, to, currency],
             "purchases",
         )
         .await?;
     let (anonymous,): (Option<i64>,) = tx
         .one(
-            &format!(
-                "SELECT CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM purchases \
-                 WHERE member_id IS NULL AND occurred_at >= $1 AND occurred_at < $2 \
-                 AND currency = ${}{}",
-                3 + usize::from(merchant_id.is_some()),
-                shop(3)
-            ),
-            &[window(), vec![Value::from(currency)]].concat(),
+            "SELECT CAST(SUM(amount_minor - refunded_minor) AS BIGINT) FROM purchases \
+             WHERE member_id IS NULL AND occurred_at >= $1 AND occurred_at < $2 \
+             AND currency = $3",
+            args![from, to, currency],
             "purchases",
         )
         .await?;
     let active = |days: i64| to - chrono::Duration::days(days);
     let (active_30, active_90): (Option<i64>, Option<i64>) = tx
         .one(
-            &format!(
-                "SELECT COUNT(DISTINCT CASE WHEN occurred_at >= $1 THEN member_id END), \
-                 COUNT(DISTINCT member_id) FROM purchases \
-                 WHERE member_id IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3{}",
-                shop(4)
-            ),
-            &bound(vec![
-                Value::from(active(30)),
-                Value::from(active(90)),
-                Value::from(to),
-            ]),
+            "SELECT COUNT(DISTINCT CASE WHEN occurred_at >= $1 THEN member_id END), \
+             COUNT(DISTINCT member_id) FROM purchases \
+             WHERE member_id IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3",
+            args![active(30), active(90), to],
             "purchases",
         )
         .await?;
@@ -212,6 +173,69 @@ pub(crate) async fn member_stats(
         anonymous_sales_minor: anonymous.unwrap_or(0),
         active_30: active_30.unwrap_or(0),
         active_90: active_90.unwrap_or(0),
+    })
+}
+
+/// The same for one shop, in one pass over its purchases before `to` grouped
+/// by member (receipts nobody claimed in one group): its customers are the
+/// members who bought there, counted from their first purchase there; every
+/// other figure counts purchases there only. One pass, so no index of
+/// purchases by shop is needed (one would cost every purchase its upkeep).
+async fn shop_member_stats(
+    tx: &mut impl Tx,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    currency: &str,
+    merchant_id: &str,
+) -> Result<MemberStats> {
+    type ShopRow = (
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let active = |days: i64| to - chrono::Duration::days(days);
+    let row: ShopRow = tx
+        .one(
+            "SELECT \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL AND first_at >= $1 THEN 1 ELSE 0 END) \
+                  AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL AND n >= 1 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL AND n >= 2 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL THEN n ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL THEN spend ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NULL THEN spend ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL AND last_at >= $5 THEN 1 ELSE 0 END) \
+                  AS BIGINT), \
+             CAST(SUM(CASE WHEN member_id IS NOT NULL AND last_at >= $6 THEN 1 ELSE 0 END) \
+                  AS BIGINT) \
+             FROM (SELECT member_id, MIN(occurred_at) AS first_at, MAX(occurred_at) AS last_at, \
+                   SUM(CASE WHEN occurred_at >= $1 AND currency = $3 THEN 1 ELSE 0 END) AS n, \
+                   SUM(CASE WHEN occurred_at >= $1 AND currency = $3 \
+                       THEN amount_minor - refunded_minor ELSE 0 END) AS spend \
+                   FROM purchases WHERE merchant_id = $4 AND occurred_at < $2 \
+                   GROUP BY member_id) AS g",
+            args![from, to, currency, merchant_id, active(30), active(90)],
+            "purchases",
+        )
+        .await?;
+    let (total, new, buyers, repeat, visits, spend, anonymous, active_30, active_90) = row;
+    let n = |v: Option<i64>| v.unwrap_or(0);
+    Ok(MemberStats {
+        total: n(total),
+        new: n(new),
+        buyers: n(buyers),
+        repeat_buyers: n(repeat),
+        visits: n(visits),
+        member_sales_minor: n(spend),
+        anonymous_sales_minor: n(anonymous),
+        active_30: n(active_30),
+        active_90: n(active_90),
     })
 }
 

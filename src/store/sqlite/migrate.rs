@@ -90,10 +90,6 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0017_privacy.sql",
         sql: include_str!("../../../migrations/sqlite/0017_privacy.sql"),
     },
-    Migration {
-        file: "0018_shop_reports.sql",
-        sql: include_str!("../../../migrations/sqlite/0018_shop_reports.sql"),
-    },
 ];
 
 impl Migration {
