@@ -642,3 +642,56 @@ async fn reports_are_read_from_the_command_line_with_the_settings_they_use() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("is not a date"));
     }
 }
+
+#[tokio::test]
+async fn the_owner_exports_and_erases_a_member_and_runs_the_retention_sweep_from_the_shell() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, url) = (dir.path(), db.url.as_str());
+        let m = ok_json(
+            d,
+            url,
+            &["member", "add", "--name", "Malee Srisuk", "--json"],
+        );
+        let code = m["code"].as_str().unwrap().to_string();
+        let file = ok_json(d, url, &["member", "export", &code]);
+        assert_eq!(file["profile"]["name"], "Malee Srisuk");
+        assert_eq!(file["about"]["privacy_notice_version"], 0);
+        let out = taem(d, url, &["member", "erase", &code, "--reason", ""]);
+        assert!(!out.status.success(), "a reason is required");
+        let e = ok_json(
+            d,
+            url,
+            &[
+                "member",
+                "erase",
+                &code,
+                "--reason",
+                "asked by e-mail",
+                "--json",
+            ],
+        );
+        assert_ne!(e["stub_code"].as_str(), Some(code.as_str()));
+        let out = taem(d, url, &["member", "export", &code]);
+        assert!(!out.status.success(), "nobody has that code any more");
+        let log = ok_json(d, url, &["audit", "list", "--json"]);
+        let actions: Vec<&str> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert!(actions.contains(&"member.export") && actions.contains(&"member.erase"));
+        let off = ok_json(d, url, &["privacy", "sweep", "--json"]);
+        assert_eq!(off["off"], true);
+        ok_json(
+            d,
+            url,
+            &["program", "set", "--retention-months", "12", "--json"],
+        );
+        let run = ok_json(d, url, &["privacy", "sweep", "--json"]);
+        assert_eq!(run["erased"], 0, "nobody has been idle for a year");
+        let out = taem(d, url, &["program", "set", "--retention-months", "0"]);
+        assert!(!out.status.success(), "1 to 240 months, or off");
+    }
+}
