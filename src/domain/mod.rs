@@ -20,6 +20,7 @@ pub mod phone;
 pub mod picture;
 pub mod points;
 pub mod privacy;
+pub mod program;
 pub mod purchase;
 pub mod redeem;
 pub mod refusal;
