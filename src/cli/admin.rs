@@ -352,3 +352,47 @@ impl From<ProgramSet> for crate::service::ProgramChange {
         }
     }
 }
+
+pub(super) async fn check(loyalty: &Loyalty, out: JsonFlag) -> anyhow::Result<()> {
+    let c = loyalty.check_ledger().await.map_err(friendly)?;
+    print(out, &c, || {
+        let mut text = format!(
+            "checked {} members, {} purchases, {} vouchers\n",
+            c.members, c.purchases, c.vouchers
+        );
+        for m in &c.broken_members {
+            text.push_str(&format!(
+                "member {}: balance {}, entries sum to {}, lots hold {}; store credit {}, \
+                 its entries sum to {}\n",
+                m.member_id,
+                m.balance,
+                m.entries_sum,
+                m.lots_remaining,
+                m.credit,
+                m.credit_entries_sum
+            ));
+        }
+        for p in &c.broken_purchases {
+            text.push_str(&format!(
+                "purchase {} ({} at {}): gave {} points, its earn entries hold {}\n",
+                p.purchase_id, p.receipt_id, p.merchant_id, p.points, p.earned
+            ));
+        }
+        for v in &c.broken_vouchers {
+            text.push_str(&format!(
+                "voucher {} ({}, {} points): its redemption took {}, releases gave back {}\n",
+                v.code, v.status, v.points, -v.redeemed, v.released
+            ));
+        }
+        text
+    });
+    if !c.holds() {
+        bail!(
+            "the ledger does not add up: {} members, {} purchases, {} vouchers",
+            c.broken_members.len(),
+            c.broken_purchases.len(),
+            c.broken_vouchers.len()
+        );
+    }
+    Ok(())
+}

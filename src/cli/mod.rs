@@ -48,6 +48,13 @@ enum Command {
     Serve,
     /// Apply database migrations and exit (serve also applies them at start).
     Migrate,
+    /// A consistent copy of the SQLite database in FILE (a new file), taken
+    /// while `taem serve` runs. For PostgreSQL use pg_dump.
+    Backup { file: std::path::PathBuf },
+    /// Reads the whole ledger against itself (balances, entries, lots, store
+    /// credit, purchases' points, vouchers); exits non-zero naming what does
+    /// not add up. Safe on a live database.
+    Check(JsonFlag),
     /// Program-wide settings: point expiry and pending period.
     #[command(subcommand)]
     Program(ProgramCmd),
@@ -430,12 +437,23 @@ enum WebhookCmd {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `.env` first: it may set how taem logs, and everything else.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: .env: {e}");
+        return ExitCode::from(2);
+    }
     // The terminal chat shares the terminal with the conversation: warnings only.
-    init_tracing(if matches!(cli.command, Command::Chat { .. }) {
+    let default = if matches!(cli.command, Command::Chat { .. }) {
         "warn"
     } else {
         "info,sqlx=warn"
-    });
+    };
+    if let Err(e) = init_tracing(default) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -452,11 +470,26 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(default: &str) {
+/// Logging as `TAEM_LOG` (else `RUST_LOG`, else `default`) and
+/// `TAEM_LOG_FORMAT` say; a value that is not valid is an error naming it.
+fn init_tracing(default: &str) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
-    let mut filter = EnvFilter::try_from_env("TAEM_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new(default));
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut filter = match (set("TAEM_LOG"), set("RUST_LOG")) {
+        (Some(v), _) => EnvFilter::try_new(&v).map_err(|e| {
+            format!("TAEM_LOG: {v:?} is not a log filter such as info,taem=debug ({e})")
+        })?,
+        (None, Some(v)) => EnvFilter::try_new(&v)
+            .map_err(|e| format!("RUST_LOG: {v:?} is not a log filter ({e})"))?,
+        (None, None) => EnvFilter::new(default),
+    };
+    let json = match set("TAEM_LOG_FORMAT").as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            return Err(format!("TAEM_LOG_FORMAT: {other:?}: use text or json"));
+        }
+    };
     // Whatever the level: teloxide logs an update it cannot parse or does not
     // handle whole (a customer's words and name), so those two are silenced.
     for quiet in [
@@ -469,11 +502,12 @@ fn init_tracing(default: &str) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    if std::env::var("TAEM_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    Ok(())
 }
 
 fn print<T: Serialize>(out: JsonFlag, value: &T, text: impl FnOnce() -> String) {
@@ -518,6 +552,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 redact_url(&settings.database_url)
             );
         }
+        Command::Backup { file } => {
+            let path = file.to_string_lossy().to_string();
+            loyalty.backup(&path).await.map_err(friendly)?;
+            let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            println!("copied to {path} ({bytes} bytes)");
+        }
+        Command::Check(out) => admin::check(&loyalty, out).await?,
         Command::Program(cmd) => admin::program(&loyalty, cmd).await?,
         Command::Staff(cmd) => staff::staff(&loyalty, &settings, cmd).await?,
         Command::Audit(cmd) => staff::audit(&loyalty, cmd).await?,

@@ -204,7 +204,7 @@ pub fn plan_release(
 
 /// One member's books, for audits and tests: the cached balance, the sum of
 /// their entries and the points left in their lots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LedgerAudit {
     pub member_id: i64,
     pub balance: i64,
@@ -224,6 +224,60 @@ impl LedgerAudit {
             && self.lots_remaining == self.balance.max(0)
             && self.credit_entries_sum == self.credit
             && self.credit >= 0
+    }
+}
+
+/// A purchase whose earn entries disagree with the points it gave its member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurchaseCheck {
+    pub purchase_id: i64,
+    pub merchant_id: String,
+    pub receipt_id: String,
+    /// The points the purchase says it gave, and what its earn entries hold
+    pub points: i64,
+    pub earned: i64,
+}
+
+/// A voucher whose ledger entries disagree with it: the redemption must have
+/// taken its points, and only a voucher given back or expired gets them back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoucherCheck {
+    pub voucher_id: i64,
+    pub code: String,
+    pub status: String,
+    pub points: i64,
+    /// What its redeem entry took (negative) and its release entries gave back
+    pub redeemed: i64,
+    pub released: i64,
+}
+
+impl VoucherCheck {
+    /// Whether the entries agree with the voucher.
+    pub fn holds(&self) -> bool {
+        let back = match self.status.as_str() {
+            "cancelled" | "expired" => self.points,
+            _ => 0,
+        };
+        self.redeemed == -self.points && self.released == back
+    }
+}
+
+/// What `taem check` found: how much it read, and what does not add up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LedgerCheck {
+    pub members: i64,
+    pub purchases: i64,
+    pub vouchers: i64,
+    pub broken_members: Vec<LedgerAudit>,
+    pub broken_purchases: Vec<PurchaseCheck>,
+    pub broken_vouchers: Vec<VoucherCheck>,
+}
+
+impl LedgerCheck {
+    pub fn holds(&self) -> bool {
+        self.broken_members.is_empty()
+            && self.broken_purchases.is_empty()
+            && self.broken_vouchers.is_empty()
     }
 }
 

@@ -280,6 +280,16 @@ impl Loyalty {
     }
 
     /// Whether the database answers (readiness).
+    /// The whole ledger read against itself (`taem check`).
+    pub async fn check_ledger(&self) -> Result<crate::domain::ledger::LedgerCheck> {
+        Ok(self.store.check_ledger().await?)
+    }
+
+    /// A consistent copy of a SQLite database in a new file (`taem backup`).
+    pub async fn backup(&self, path: &str) -> Result<()> {
+        Ok(self.store.backup(path).await?)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         Ok(self.store.ping().await?)
     }

@@ -141,6 +141,12 @@ macro_rules! with_operations {
                 /// Members with no activity since `cutoff` (ids after `after`).
                 read_op fn inactive_members(&self, cutoff: DateTime<Utc>, after: i64, limit: i64) -> Result<Vec<i64>>
                     => [] |tx| ops::privacy::inactive_members(tx, cutoff, (after, limit));
+                /// The whole ledger read against itself (`taem check`).
+                read_op fn check_ledger(&self) -> Result<crate::domain::ledger::LedgerCheck>
+                    => [] |tx| ops::check::check_ledger(tx);
+                /// A consistent copy of a SQLite database in a new file (`taem backup`).
+                read_op fn backup(&self, path: &str) -> Result<()>
+                    => [path] |tx| ops::check::backup(tx, &path);
                 /// Records a run of the retention sweep.
                 write_op fn add_privacy_sweep(&self, ran_at: DateTime<Utc>, cutoff: DateTime<Utc>, erased: i64)
                     -> Result<()>

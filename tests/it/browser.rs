@@ -48,6 +48,7 @@ async fn browser() -> Option<Browser> {
 
 /// A browser started with more command-line switches (a fake camera).
 async fn browser_with(extra: &[String]) -> Option<Browser> {
+    crate::common::read_dotenv();
     let Some(path) = chromedriver() else {
         assert!(
             std::env::var("TAEM_BROWSER_TESTS").as_deref() != Ok("required"),

@@ -695,3 +695,93 @@ async fn the_owner_exports_and_erases_a_member_and_runs_the_retention_sweep_from
         assert!(!out.status.success(), "1 to 240 months, or off");
     }
 }
+
+#[tokio::test]
+async fn dotenv_is_read_before_logging_starts_and_a_bad_log_setting_stops_taem() {
+    let db = sqlite_db();
+    let dir = tempfile::tempdir().unwrap();
+    let (d, url) = (dir.path(), db.url.as_str());
+    std::fs::write(d.join(".env"), "TAEM_LOG=info\nTAEM_LOG_FORMAT=json\n").unwrap();
+    let out = taem(d, url, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().expect("migrations are logged");
+    let line: Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    assert_eq!(line["level"], "INFO");
+    for (env, named) in [
+        ("TAEM_LOG=taem=loud\n", "TAEM_LOG"),
+        ("TAEM_LOG_FORMAT=yaml\n", "TAEM_LOG_FORMAT"),
+        ("TAEM_LOG=\"unclosed\n", ".env"),
+    ] {
+        std::fs::write(d.join(".env"), env).unwrap();
+        let out = taem(d, url, &["program", "show"]);
+        assert_eq!(out.status.code(), Some(2), "{env}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{env}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_backup_taken_under_load_checks_clean_and_check_names_what_does_not_add_up() {
+    let app = TestApp::spawn(sqlite_db()).await;
+    let url = app.t.db.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let members: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(app.t.member().await.code);
+        }
+        v
+    };
+    // Purchases keep coming while the copy is taken.
+    let copy = d.join("copy.db");
+    let (started, go) = tokio::sync::oneshot::channel();
+    let load = async {
+        let mut started = Some(started);
+        for i in 0..150 {
+            let body = purchase(&format!("B-{i}"), "125.00", Some(&members[i % 5]));
+            assert_eq!(app.post_signed("/v1/purchases", &body).await.0, 201);
+            if i == 20 {
+                started.take().unwrap().send(()).unwrap();
+            }
+        }
+    };
+    let backup = {
+        let (d, url, copy) = (d.to_path_buf(), url.clone(), copy.clone());
+        tokio::task::spawn_blocking(move || {
+            go.blocking_recv().unwrap();
+            taem(&d, &url, &["backup", copy.to_str().unwrap()])
+        })
+    };
+    let ((), out) = tokio::join!(load, backup);
+    let out = out.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy_url = format!("sqlite://{}", copy.display());
+    let c = ok_json(d, &copy_url, &["check", "--json"]);
+    assert_eq!(c["broken_members"], serde_json::json!([]), "{c}");
+    assert!(c["members"].as_i64().unwrap() >= 5);
+    let live = ok_json(d, &url, &["check", "--json"]);
+    assert_eq!(live["purchases"], 150);
+    let again = taem(d, &url, &["backup", copy.to_str().unwrap()]);
+    assert!(!again.status.success(), "a backup never overwrites a file");
+
+    // A balance changed by hand is named, and the check fails.
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    conn.execute("UPDATE members SET balance = balance + 7 WHERE id = 1", [])
+        .unwrap();
+    drop(conn);
+    let out = taem(d, &copy_url, &["check"]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("member 1: balance"), "{stdout}");
+    app.shutdown().await;
+}
