@@ -150,10 +150,21 @@ pub enum Outcome {
 /// Attempts before a notice is given up as failed.
 pub const MAX_ATTEMPTS: i64 = 8;
 
-/// The wait before attempt `attempts + 1`: 5 s doubling, at most 30 minutes.
+/// The longest wait before attempt `attempts + 1`: 5 s doubling, at most 30
+/// minutes. The wait itself is [`jittered`].
 pub fn backoff(attempts: i64) -> Duration {
     let secs = 5i64.saturating_mul(1 << attempts.clamp(0, 20));
     Duration::seconds(secs.min(1800))
+}
+
+/// A wait between half of `longest` and all of it, placed by `unit` (a random
+/// number in `[0, 1)`): rows that failed together (a broadcast's ten
+/// thousand) come back spread out, not in lock-step ("equal jitter").
+pub fn jittered(longest: Duration, unit: f64) -> Duration {
+    let ms = longest.num_milliseconds();
+    let half = ms / 2;
+    let spread = ((ms - half) as f64 * unit.clamp(0.0, 1.0)) as i64;
+    Duration::milliseconds(half + spread.min(ms - half - 1).max(0))
 }
 
 /// Local hours during which marketing waits, e.g. 21:00-08:00.
@@ -371,6 +382,15 @@ mod tests {
         assert_eq!(QuietHours::parse("8-8"), None);
         assert_eq!(QuietHours::parse("25-8"), None);
         assert_eq!(QuietHours::parse("evening"), None);
+    }
+
+    #[test]
+    fn a_jittered_wait_lies_between_half_and_all_of_the_backoff() {
+        let longest = backoff(2);
+        assert_eq!(jittered(longest, 0.0), Duration::seconds(10));
+        assert!(jittered(longest, 0.999_999) < longest);
+        assert_eq!(jittered(longest, 0.5), Duration::seconds(15));
+        assert_eq!(jittered(longest, 7.0), longest - Duration::milliseconds(1));
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //!   queued, so a retried or taken-over chunk is never delivered twice (LINE
 //!   answers 409, counted as sent). Single notices go by push, with a retry key
 //!   derived from the row.
-//! - Network errors, 429 and 5xx are retried with backoff (5 s doubling, at
-//!   most 8 attempts); a blocked bot (403) marks the member unreachable on that
+//! - Network errors, 429 and 5xx are retried with backoff (between half of
+//!   and all of 5 s doubling, drawn for each row so that rows that failed
+//!   together come back spread out; at most 8 attempts); a blocked bot (403) marks the member unreachable on that
 //!   channel, and rows for unreachable members are closed without sending.
 //! - Marketing waits outside quiet hours (`TAEM_QUIET_HOURS`, default 21-8
 //!   local) and is dropped for members who opted out, checked at delivery.

@@ -4,7 +4,6 @@
 //! axum server, when `TELEGRAM_WEBHOOK_URL` is set.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use teloxide::dispatching::{DefaultKey, Dispatcher, UpdateFilterExt};
 use teloxide::dptree;
@@ -196,7 +195,9 @@ where
             }
             Err(RequestError::Network(e)) if attempt <= 3 => {
                 tracing::warn!(error = %e, attempt, "Telegram network error; retrying");
-                tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+                let longest = chrono::Duration::milliseconds(600 * attempt as i64);
+                let wait = crate::domain::notice::jittered(longest, rand::random::<f64>());
+                tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
             }
             other => return other,
         }

@@ -845,3 +845,74 @@ async fn a_broadcast_goes_out_over_rounds_no_larger_than_a_quarter_of_what_a_lea
         assert_eq!((status.sent, status.queued), (5, 0), "{backend}");
     }
 }
+
+/// When each queued row of the outbox is due next.
+async fn due_times(db: &TestDb) -> Vec<chrono::DateTime<chrono::Utc>> {
+    if db.backend == "sqlite" {
+        let path = db.url.trim_start_matches("sqlite://").to_string();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT due_at FROM outbox WHERE status = 'queued'")
+            .unwrap();
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.iter().map(|t| t.parse().unwrap()).collect()
+    } else {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let rows: Vec<(chrono::DateTime<chrono::Utc>,)> =
+            sqlx::query_as("SELECT due_at FROM outbox WHERE status = 'queued'")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        rows.into_iter().map(|(t,)| t).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_broadcast_that_failed_together_comes_back_spread_out_not_in_lock_step() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        for i in 0..60 {
+            telegram_member(&t, 63_000 + i).await;
+        }
+        let input = CampaignInput {
+            name_th: "แต้มคูณสอง".into(),
+            name_en: "Double points".into(),
+            text_th: "รับแต้ม 2 เท่า".into(),
+            text_en: "Double points".into(),
+            kind: "multiplier".into(),
+            multiplier: Some("2".into()),
+            starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
+            ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
+            ..Default::default()
+        };
+        let id = t.loyalty.add_campaign(&input, now()).await.unwrap().id;
+        t.loyalty.broadcast(id, now()).await.unwrap();
+        let at = now();
+        let lease = at + chrono::Duration::seconds(30);
+        let items = t
+            .store
+            .claim_notices(Channel::Telegram, at, lease, 100, 0, true)
+            .await
+            .unwrap();
+        assert_eq!(items.len(), 60);
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        let outcome = taem::domain::notice::Outcome::Retry("429".into());
+        t.store.finish_notices(&ids, &outcome, at).await.unwrap();
+        let due = due_times(&t.db).await;
+        assert_eq!(due.len(), 60, "{}", t.db.backend);
+        // The first retry waits between 2.5 s and 5 s, each row its own.
+        let waits: std::collections::BTreeSet<i64> =
+            due.iter().map(|d| (*d - at).num_milliseconds()).collect();
+        assert!(
+            waits.iter().all(|w| (2_500..5_000).contains(w)),
+            "{}: {waits:?}",
+            t.db.backend
+        );
+        assert!(waits.len() >= 30, "{}: spread over {waits:?}", t.db.backend);
+    }
+}

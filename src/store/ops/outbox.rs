@@ -10,7 +10,7 @@ use crate::domain::Locale;
 use crate::domain::model::Channel;
 use crate::domain::notice::{
     BroadcastRow, BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, Recipient, backoff,
-    broadcast_rows,
+    broadcast_rows, jittered,
 };
 use crate::store::Result;
 use crate::store::rows::*;
@@ -238,7 +238,10 @@ pub(crate) async fn finish_notices(
                 let (status, due) = if attempts + 1 >= MAX_ATTEMPTS {
                     ("failed", now)
                 } else {
-                    ("queued", now + backoff(attempts))
+                    (
+                        "queued",
+                        now + jittered(backoff(attempts), rand::random::<f64>()),
+                    )
                 };
                 tx.exec(
                     "UPDATE outbox SET status = $1, attempts = attempts + 1, due_at = $2, \

@@ -318,7 +318,8 @@ impl Steps for PgTx<'_> {
         match outcome {
             Outcome::Retry(error) => {
                 // The backoff of each attempt count (see domain::notice::backoff), in
-                // whole milliseconds.
+                // whole milliseconds, each row's wait drawn between half of it and
+                // all of it (domain::notice::jittered).
                 let delays: Vec<i64> = (0..MAX_ATTEMPTS)
                     .map(|a| backoff(a).num_milliseconds())
                     .collect();
@@ -327,7 +328,8 @@ impl Steps for PgTx<'_> {
                      last_error = $3, \
                      status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'queued' END, \
                      due_at = $2 + make_interval(secs => \
-                     ($5::BIGINT[])[LEAST(attempts, $4 - 1) + 1] / 1000.0) \
+                     ($5::BIGINT[])[LEAST(attempts, $4 - 1) + 1] / 1000.0 \
+                     * (0.5 + random() / 2)) \
                      WHERE id = ANY($1)",
                     args![ids, now, error.as_str(), MAX_ATTEMPTS, &delays[..]],
                 )

@@ -226,7 +226,11 @@ impl TestStore {
     /// purchases' points and vouchers.
     pub async fn assert_ledger_holds(&self) {
         let check = self.store.check_ledger().await.expect("check");
-        assert!(check.holds(), "{}: ledger broken: {check:?}", self.db.backend);
+        assert!(
+            check.holds(),
+            "{}: ledger broken: {check:?}",
+            self.db.backend
+        );
     }
 }
 
