@@ -155,6 +155,7 @@ impl Application {
             listener,
             AppState::new(loyalty)
                 .with_admin_token(settings.admin_token.clone())
+                .with_metrics_token(settings.metrics_token.clone())
                 .with_v1_signatures(settings.accept_v1_signatures),
             extra,
             settings.http_limits,
@@ -316,7 +317,9 @@ async fn sweep_periodically(
             _ = stopped.wait_for(|s| *s) => return,
         };
         if !full {
-            match store.expire_payments(now()).await {
+            let swept = store.expire_payments(now()).await;
+            crate::metrics::sweep("payment_holds", swept.is_ok());
+            match swept {
                 Ok((n, points)) if n > 0 => {
                     tracing::info!(payments = n, points, "payment holds ran out");
                 }
@@ -326,7 +329,9 @@ async fn sweep_periodically(
             continue;
         }
         // A failed sweep is retried at the next tick; it never stops the server.
-        match store.expire_due(now()).await {
+        let swept = store.expire_due(now()).await;
+        crate::metrics::sweep("expiry", swept.is_ok());
+        match swept {
             Ok(s) if s.lots_expired + s.vouchers_expired > 0 => tracing::info!(
                 lots = s.lots_expired,
                 points = s.points_expired,
@@ -354,7 +359,9 @@ async fn sweep_periodically(
             Err(e) => tracing::warn!(error = %e, "expiry reminders failed"),
         }
         // The reports' roll-up takes in what the ledger gained since.
-        if let Err(e) = crate::service::reports::roll_up(store.as_ref(), tz, now()).await {
+        let rolled = crate::service::reports::roll_up(store.as_ref(), tz, now()).await;
+        crate::metrics::sweep("reports_roll_up", rolled.is_ok());
+        if let Err(e) = rolled {
             tracing::warn!(error = %e, "reports roll-up failed");
         }
         // The tier review, members' classes and segments and the retention
@@ -367,7 +374,9 @@ async fn sweep_periodically(
                 Err(e) => tracing::warn!(error = %e, "classes and segments failed"),
             }
             // Members inactive for the retention period are anonymised.
-            match loyalty.privacy_sweep(now()).await {
+            let swept = loyalty.privacy_sweep(now()).await;
+            crate::metrics::sweep("retention", swept.is_ok());
+            match swept {
                 Ok(Some((_, n))) if n > 0 => {
                     tracing::info!(members = n, "retention: inactive members anonymised");
                 }

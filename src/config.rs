@@ -27,6 +27,8 @@ pub struct Settings {
     pub public_url: Option<reqwest::Url>,
     /// Bearer token of the admin API (`/admin/v1`); without it the API is off.
     pub admin_token: Option<Secret>,
+    /// `GET /metrics` asks for this bearer token when set (`TAEM_METRICS_TOKEN`).
+    pub metrics_token: Option<Secret>,
     /// Pushes the worker may send to Telegram per second, overall.
     pub telegram_rate: u32,
     /// Requests the worker may send to LINE per second.
@@ -296,6 +298,7 @@ impl Settings {
                 })?,
             },
             admin_token: long_secret(&get, "TAEM_ADMIN_TOKEN", 24)?,
+            metrics_token: long_secret(&get, "TAEM_METRICS_TOKEN", 16)?,
             http_limits: HttpLimits {
                 header_timeout: seconds(&get, "TAEM_HTTP_HEADER_TIMEOUT_SECONDS", 10, 1..=300)?,
                 request_timeout: seconds(&get, "TAEM_HTTP_REQUEST_TIMEOUT_SECONDS", 30, 1..=600)?,
@@ -419,6 +422,7 @@ impl fmt::Debug for Settings {
             .field("line", &self.line)
             .field("public_url", &self.public_url.as_ref().map(|u| u.as_str()))
             .field("admin_token", &self.admin_token)
+            .field("metrics_token", &self.metrics_token)
             .field("telegram_rate", &self.telegram_rate)
             .field("line_rate", &self.line_rate)
             .field("quiet_hours", &self.quiet_hours)

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod i18n;
 pub mod line;
+pub mod metrics;
 pub mod notify;
 pub mod service;
 pub mod store;

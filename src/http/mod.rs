@@ -48,6 +48,8 @@ pub struct AppState {
     pub loyalty: Arc<Loyalty>,
     /// The admin API's bearer token; `None` switches the admin API off.
     admin_token: Option<Arc<Secret>>,
+    /// `GET /metrics`' bearer token; `None`: open (keep it on a private network).
+    metrics_token: Option<Arc<Secret>>,
     /// Whether body-only (v1) signatures are still accepted where the body names
     /// what the request acts on (`TAEM_SIGNATURE_V1`).
     accept_v1: bool,
@@ -61,6 +63,7 @@ impl AppState {
         AppState {
             loyalty,
             admin_token: None,
+            metrics_token: None,
             accept_v1: true,
             merchants: Arc::default(),
             openapi: Bytes::new(),
@@ -74,6 +77,11 @@ impl AppState {
 
     pub fn with_admin_token(mut self, token: Option<Secret>) -> AppState {
         self.admin_token = token.map(Arc::new);
+        self
+    }
+
+    pub fn with_metrics_token(mut self, token: Option<Secret>) -> AppState {
+        self.metrics_token = token.map(Arc::new);
         self
     }
 
@@ -114,11 +122,14 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(payments::release))
         .merge(admin::routes(state.clone()))
         .routes(routes!(healthz))
+        .routes(routes!(metrics))
         .routes(routes!(readyz))
         .routes(routes!(openapi))
 }
 
 pub fn router(state: AppState) -> Router {
+    // The recorder is installed before anything is counted.
+    crate::metrics::handle();
     let (routes, doc) = api(&state).split_for_parts();
     let state = AppState {
         openapi: doc
@@ -437,6 +448,67 @@ async fn use_voucher(
         takeoff: used.takeoff,
     })
     .into_response())
+}
+
+/// Prometheus metrics (text format): requests by route and status with
+/// their durations, purchases, refunds, redemptions, points issued and
+/// redeemed, pushes by app and outcome, sweep runs, the outbox's depth and
+/// oldest row per app, database connections. With `TAEM_METRICS_TOKEN` set it
+/// asks for it as a bearer token.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            description = "TAEM_METRICS_TOKEN is set and the request does not carry it"),
+    )
+)]
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let same: bool =
+            subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.expose().as_bytes()).into();
+        if !same {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "GET /metrics needs the bearer token TAEM_METRICS_TOKEN",
+            )
+            .into_response();
+        }
+    }
+    let now = crate::domain::time::now();
+    match state.loyalty.outbox_depth().await {
+        Ok(rows) => {
+            for app in ["telegram", "line"] {
+                let (queued, oldest) = rows
+                    .iter()
+                    .find(|(a, _, _)| a == app)
+                    .map_or((0, None), |(_, n, at)| (*n, *at));
+                let age = oldest.and_then(|t| (now - t).to_std().ok());
+                crate::metrics::outbox(app, queued, age);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: the outbox could not be read"),
+    }
+    if let Some((busy, idle)) = state.loyalty.connections() {
+        crate::metrics::connections(busy, idle);
+    }
+    let handle = crate::metrics::handle();
+    handle.run_upkeep();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }
 
 /// Liveness

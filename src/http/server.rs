@@ -62,13 +62,38 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
     (header::CACHE_CONTROL, "no-store"),
 ];
 
-/// The request's time limit (`408` when it is up), the security headers, and
-/// problem+json for the router's own errors.
+/// A request id a client may send (`x-request-id`): short, and only
+/// characters that are safe in a log line and a header.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(crate::domain::codes::uuid_v4)
+}
+
+/// The request's time limit (`408` when it is up), the security headers,
+/// problem+json for the router's own errors, the request id (taken or made,
+/// and answered), the access-log line and the request's metrics. The log
+/// names the route's template, never the path: paths carry voucher codes and
+/// tokens.
 async fn guard(
     axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
     req: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(no route)".to_string(), |p| p.as_str().to_string());
     let mut res = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(res) => problem_everywhere(res).await,
         Err(_) => ApiError::new(
@@ -84,6 +109,20 @@ async fn guard(
             headers.insert(name, header::HeaderValue::from_static(value));
         }
     }
+    if let Ok(v) = header::HeaderValue::from_str(&id) {
+        headers.insert("x-request-id", v);
+    }
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    crate::metrics::http_request(method.as_str(), &route, status, took);
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status,
+        ms = took.as_secs_f64() * 1000.0,
+        "request"
+    );
     res
 }
 

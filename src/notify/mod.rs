@@ -295,12 +295,14 @@ impl Worker {
         let Some(line) = &self.line else {
             let outcome = Outcome::Failed("LINE is not configured".into());
             self.store.finish_notices(&ids, &outcome, now()).await?;
+            count("line", &outcome, ids.len());
             return Ok(());
         };
         let Some(reply) = self.render(first, lookups) else {
             self.store
                 .finish_notices(&ids, &Outcome::Skipped, now())
                 .await?;
+            count("line", &Outcome::Skipped, ids.len());
             return Ok(());
         };
         let to: Vec<String> = send.iter().filter_map(|r| r.line_id.clone()).collect();
@@ -318,6 +320,7 @@ impl Worker {
             tracing::warn!(error = %e, recipients = to.len(), "LINE multicast failed");
         }
         self.store.finish_notices(&ids, &outcome, now()).await?;
+        count("line", &outcome, ids.len());
         Ok(())
     }
 
@@ -336,7 +339,27 @@ impl Worker {
             // The lease runs out and the row is tried again.
             tracing::warn!(error = %e, id = item.id, "could not record a push");
         }
+        let app = match item.channel {
+            Channel::Telegram => "telegram",
+            Channel::Line => "line",
+        };
+        count(app, outcome, 1);
     }
+}
+
+/// Counts pushes by app and outcome: `sent`, `429` (rate limited, retried),
+/// `retry` (other failures worth retrying), `blocked` (unreachable),
+/// `failed`, `skipped`.
+fn count(app: &str, outcome: &Outcome, rows: usize) {
+    let label = match outcome {
+        Outcome::Sent => "sent",
+        Outcome::Retry(e) if e.contains("429") || e.contains("Too Many") => "429",
+        Outcome::Retry(_) => "retry",
+        Outcome::Unreachable => "blocked",
+        Outcome::Failed(_) => "failed",
+        Outcome::Skipped => "skipped",
+    };
+    crate::metrics::send(app, label, rows as u64);
 }
 
 /// 429, 5xx and network errors are worth retrying; other 4xx are not.

@@ -39,10 +39,12 @@ impl Loyalty {
         self.guarded("claim", &subjects, now, async {
             let code = ClaimCode::parse(code).ok_or(StoreError::NotFound("claim code"))?;
             let timing = self.lot_timing(now).await?;
-            Ok(self
+            let claimed = self
                 .store
                 .claim_receipt(member_id, &code, timing, now)
-                .await?)
+                .await?;
+            crate::metrics::issued(claimed.points.value());
+            Ok(claimed)
         })
         .await
     }

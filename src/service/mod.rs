@@ -217,7 +217,12 @@ impl Loyalty {
             now,
             audit,
         };
-        Ok(self.store.redeem(&cmd).await?)
+        let voucher = self.store.redeem(&cmd).await?;
+        // A double tap finds the same voucher, made before now.
+        if voucher.issued_at == now {
+            crate::metrics::redemption(voucher.points.value());
+        }
+        Ok(voucher)
     }
 
     pub async fn cancel_voucher(
@@ -280,6 +285,18 @@ impl Loyalty {
     }
 
     /// Whether the database answers (readiness).
+    /// The outbox's queued rows per app: how many, and when the oldest was made.
+    pub async fn outbox_depth(
+        &self,
+    ) -> Result<Vec<(String, i64, Option<chrono::DateTime<chrono::Utc>>)>> {
+        Ok(self.store.outbox_depth().await?)
+    }
+
+    /// Database connections in use and idle (PostgreSQL).
+    pub fn connections(&self) -> Option<(u32, u32)> {
+        self.store.connections()
+    }
+
     /// The whole ledger read against itself (`taem check`).
     pub async fn check_ledger(&self) -> Result<crate::domain::ledger::LedgerCheck> {
         Ok(self.store.check_ledger().await?)

@@ -193,10 +193,14 @@ impl Loyalty {
         {
             return Err(invalid("receipt_id", "must be 1 to 128 characters"));
         }
-        Ok(self
+        let captured = self
             .store
             .capture_payment(id, &merchant.id, &receipt_id, &None, now)
-            .await?)
+            .await?;
+        if let Recorded::New(p) = &captured {
+            crate::metrics::redeemed(p.points.value());
+        }
+        Ok(captured)
     }
 
     /// The till gives a payment's points back.

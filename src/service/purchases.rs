@@ -214,7 +214,19 @@ impl Loyalty {
             cmd.audit = audit.clone();
             match self.store.record_purchase(&cmd).await {
                 Err(StoreError::SettingsChanged) => stale = true,
-                r => return member_known(&cmd, r),
+                r => {
+                    let r = member_known(&cmd, r)?;
+                    let receipt = match &r {
+                        Recorded::New(p) | Recorded::Replay(p) => p,
+                    };
+                    // Points on a receipt nobody claimed are issued when claimed.
+                    let credited = receipt.member_code.is_some();
+                    crate::metrics::purchase(
+                        if credited { receipt.points.value() } else { 0 },
+                        !r.is_new(),
+                    );
+                    return Ok(r);
+                }
             }
         }
         Err(StoreError::SettingsChanged.into())
@@ -340,7 +352,11 @@ impl Loyalty {
             now,
             audit,
         };
-        match self.store.record_refund(&cmd).await {
+        let recorded = self.store.record_refund(&cmd).await;
+        if matches!(recorded, Ok(Recorded::New(_))) {
+            crate::metrics::refund();
+        }
+        match recorded {
             Err(StoreError::NotFound("purchase")) => Err(invalid(
                 "receipt_id",
                 format!(

@@ -141,6 +141,9 @@ macro_rules! with_operations {
                 /// Members with no activity since `cutoff` (ids after `after`).
                 read_op fn inactive_members(&self, cutoff: DateTime<Utc>, after: i64, limit: i64) -> Result<Vec<i64>>
                     => [] |tx| ops::privacy::inactive_members(tx, cutoff, (after, limit));
+                /// The outbox's queued rows per app: how many, and when the oldest was made.
+                read_op fn outbox_depth(&self) -> Result<Vec<(String, i64, Option<DateTime<Utc>>)>>
+                    => [] |tx| ops::check::outbox_depth(tx);
                 /// The whole ledger read against itself (`taem check`).
                 read_op fn check_ledger(&self) -> Result<crate::domain::ledger::LedgerCheck>
                     => [] |tx| ops::check::check_ledger(tx);
@@ -628,6 +631,9 @@ macro_rules! implement_store {
 with_operations!(declare_store! {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
+    /// Database connections in use and idle (PostgreSQL's pool; `None` on
+    /// SQLite, whose one writer and readers are not a pool to watch).
+    fn connections(&self) -> Option<(u32, u32)>;
 });
 
 /// Opens the store a `DATABASE_URL` names, applying migrations.

@@ -107,4 +107,8 @@ with_operations!(implement_store! {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+    fn connections(&self) -> Option<(u32, u32)> {
+        let (size, idle) = (self.pool.size(), self.pool.num_idle() as u32);
+        Some((size.saturating_sub(idle), idle))
+    }
 });

@@ -235,6 +235,9 @@ with_operations!(implement_store! {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+    fn connections(&self) -> Option<(u32, u32)> {
+        None
+    }
 });
 
 impl Steps for SqliteTx<'_> {}

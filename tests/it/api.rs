@@ -584,3 +584,62 @@ async fn a_voucher_used_with_the_basket_says_exactly_what_to_take_off() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_purchases_and_every_answer_carries_a_request_id() {
+    for db in databases().await {
+        let token = "metrics-token-0123456789";
+        let app = TestApp::spawn_with(db, &[("TAEM_METRICS_TOKEN", token.to_string())]).await;
+        let m = app.t.member().await;
+        let (status, _) = app
+            .post_signed("/v1/purchases", &purchase("MX-1", "250.00", Some(&m.code)))
+            .await;
+        assert_eq!(status, 201);
+        let get = |auth: Option<&str>, id: Option<&str>| {
+            let mut req = app.http.get(format!("{}/metrics", app.base));
+            if let Some(a) = auth {
+                req = req.bearer_auth(a);
+            }
+            if let Some(i) = id {
+                req = req.header("x-request-id", i);
+            }
+            req.send()
+        };
+        let refused = get(None, None).await.unwrap();
+        assert_eq!(refused.status(), 401);
+        assert_eq!(get(Some("wrong"), None).await.unwrap().status(), 401);
+        let res = get(Some(token), Some("till-7.req-42")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()["x-request-id"],
+            "till-7.req-42",
+            "a given id is kept"
+        );
+        let text = res.text().await.unwrap();
+        for line in [
+            "taem_http_requests_total{method=\"POST\",route=\"/v1/purchases\",status=\"201\"}",
+            "taem_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/purchases\",status=\"201\",le=\"0.5\"}",
+            "taem_purchases_total{result=\"new\"}",
+            "taem_points_issued_total",
+            "taem_outbox_queued{app=\"telegram\"}",
+            "taem_outbox_oldest_queued_seconds{app=\"line\"}",
+        ] {
+            assert!(
+                text.contains(line),
+                "{}: no {line} in\n{text}",
+                app.backend()
+            );
+        }
+        if app.backend() == "postgres" {
+            assert!(
+                text.contains("taem_db_connections{state=\"idle\"}"),
+                "{text}"
+            );
+        }
+        // An id that is not safe to log is replaced by one of taem's.
+        let res = get(Some(token), Some("not a safe id; <script>")).await.unwrap();
+        let made = res.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(made.len(), 36, "{made}");
+        app.shutdown().await;
+    }
+}

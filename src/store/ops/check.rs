@@ -2,6 +2,8 @@
 //! live database, and a consistent copy of a SQLite one.
 
 use crate::domain::ledger::{LedgerCheck, PurchaseCheck, VoucherCheck};
+use chrono::{DateTime, Utc};
+
 use crate::store::sql::{Backend, Tx, args};
 use crate::store::{Result, StoreError};
 
@@ -100,4 +102,16 @@ pub(crate) async fn backup<T: Tx>(tx: &mut T, path: &str) -> Result<()> {
     }
     tx.exec("VACUUM INTO $1", args![path]).await?;
     Ok(())
+}
+
+/// The outbox's queued rows per app: how many, and when the oldest was made.
+pub(crate) async fn outbox_depth(
+    tx: &mut impl Tx,
+) -> Result<Vec<(String, i64, Option<DateTime<Utc>>)>> {
+    tx.all(
+        "SELECT channel, COUNT(*), MIN(created_at) FROM outbox WHERE status = 'queued' \
+         GROUP BY channel",
+        &[],
+    )
+    .await
 }
