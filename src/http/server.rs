@@ -116,6 +116,7 @@ async fn guard(
     let status = res.status().as_u16();
     crate::metrics::http_request(method.as_str(), &route, status, took);
     tracing::info!(
+        target: "taem::access",
         request_id = %id,
         method = %method,
         route = %route,
