@@ -637,7 +637,9 @@ async fn metrics_count_requests_and_purchases_and_every_answer_carries_a_request
             );
         }
         // An id that is not safe to log is replaced by one of taem's.
-        let res = get(Some(token), Some("not a safe id; <script>")).await.unwrap();
+        let res = get(Some(token), Some("not a safe id; <script>"))
+            .await
+            .unwrap();
         let made = res.headers()["x-request-id"].to_str().unwrap().to_string();
         assert_eq!(made.len(), 36, "{made}");
         app.shutdown().await;
