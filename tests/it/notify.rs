@@ -806,18 +806,7 @@ async fn a_broadcast_goes_out_over_rounds_no_larger_than_a_quarter_of_what_a_lea
             telegram_member(&t, 62_000 + i).await;
             chats.push(62_000 + i);
         }
-        let input = CampaignInput {
-            name_th: "แต้มคูณสองสุดสัปดาห์".into(),
-            name_en: "Double points weekend".into(),
-            text_th: "เสาร์-อาทิตย์นี้ รับแต้ม 2 เท่า".into(),
-            text_en: "Double points all weekend".into(),
-            kind: "multiplier".into(),
-            multiplier: Some("2".into()),
-            starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
-            ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
-            ..Default::default()
-        };
-        let id = t.loyalty.add_campaign(&input, now()).await.unwrap().id;
+        let id = weekend_campaign(&t).await;
         let (queued, _) = t.loyalty.broadcast(id, now()).await.unwrap();
         assert_eq!(queued, 5, "{backend}");
 
@@ -879,18 +868,7 @@ async fn a_broadcast_that_failed_together_comes_back_spread_out_not_in_lock_step
         for i in 0..60 {
             telegram_member(&t, 63_000 + i).await;
         }
-        let input = CampaignInput {
-            name_th: "แต้มคูณสอง".into(),
-            name_en: "Double points".into(),
-            text_th: "รับแต้ม 2 เท่า".into(),
-            text_en: "Double points".into(),
-            kind: "multiplier".into(),
-            multiplier: Some("2".into()),
-            starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
-            ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
-            ..Default::default()
-        };
-        let id = t.loyalty.add_campaign(&input, now()).await.unwrap().id;
+        let id = weekend_campaign(&t).await;
         t.loyalty.broadcast(id, now()).await.unwrap();
         let at = now();
         let lease = at + chrono::Duration::seconds(30);
@@ -915,4 +893,20 @@ async fn a_broadcast_that_failed_together_comes_back_spread_out_not_in_lock_step
         );
         assert!(waits.len() >= 30, "{}: spread over {waits:?}", t.db.backend);
     }
+}
+
+/// A double-points campaign running now, on `t`'s store; its id.
+async fn weekend_campaign(t: &TestStore) -> i64 {
+    let input = CampaignInput {
+        name_th: "แต้มคูณสองสุดสัปดาห์".into(),
+        name_en: "Double points weekend".into(),
+        text_th: "เสาร์-อาทิตย์นี้ รับแต้ม 2 เท่า".into(),
+        text_en: "Double points all weekend".into(),
+        kind: "multiplier".into(),
+        multiplier: Some("2".into()),
+        starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
+        ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
+        ..Default::default()
+    };
+    t.loyalty.add_campaign(&input, now()).await.unwrap().id
 }
