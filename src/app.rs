@@ -32,7 +32,9 @@ pub struct Application {
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
     pusher: Option<JoinHandle<()>>,
-    telegram: Option<(teloxide::dispatching::ShutdownToken, JoinHandle<()>)>,
+    /// The Telegram poller (long polling only).
+    poller: Option<JoinHandle<telegram::poll::Stop>>,
+    inbox: JoinHandle<()>,
     // Held for the life of the server (SQLite only): a second server fails.
     _guard: Option<std::fs::File>,
 }
@@ -47,6 +49,12 @@ impl Application {
             Some(store::sqlite::serve_guard(&settings.database_url)?)
         };
         let store = store::connect(&settings.database_url).await?;
+        if guard.is_some() {
+            // A lone SQLite server: chat events held when it stopped are free.
+            store.inbox_release().await?;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let inbox_wake = Arc::new(tokio::sync::Notify::new());
         let loyalty = Arc::new(
             Loyalty::new(store.clone(), settings.timezone).with_guess_policy(settings.guess_policy),
         );
@@ -64,26 +72,32 @@ impl Application {
         let addr = listener.local_addr()?;
         // One HTTP client (connection pool, TLS) for Telegram and LINE.
         let http_client = reqwest::Client::new();
-        let (mut extra, telegram, telegram_out) = match &settings.telegram {
+        let (mut extra, poller, telegram_in, telegram_out) = match &settings.telegram {
             Some(tg) => {
                 let bot = telegram::bot(tg, http_client.clone());
-                let (router, running) = start_telegram(
-                    bot.clone(),
+                let handler = telegram::Handler {
+                    bot: bot.clone(),
+                    conversation: conversation.clone(),
+                    gate: telegram_gate.clone(),
+                };
+                let (router, poller) = start_telegram(
+                    &handler,
                     tg,
-                    settings,
-                    conversation.clone(),
-                    telegram_gate.clone(),
+                    settings.default_locale,
+                    inbox_wake.clone(),
+                    stopped.clone(),
                 )
                 .await?;
                 let out = notify::TelegramOut {
                     bot,
                     gate: telegram_gate.clone(),
                 };
-                (router, Some(running), Some(out))
+                (router, poller, Some(handler), Some(out))
             }
-            None => (axum::Router::new(), None, None),
+            None => (axum::Router::new(), None, None, None),
         };
         let mut line_out = None;
+        let mut line_in = None;
         if let Some(line) = &settings.line {
             // QR image URLs are sealed with a key of their own, derived from the
             // server's secret (never from a platform's).
@@ -120,13 +134,16 @@ impl Application {
                 gate: Arc::new(Gate::new(settings.line_rate, Duration::ZERO)),
                 qr_urls: qr_urls.clone(),
             });
+            let state = crate::line::LineState {
+                conversation: conversation.clone(),
+                client,
+                channel_secret: line.channel_secret.clone(),
+                qr_urls: qr_urls.clone(),
+                inbox: inbox_wake.clone(),
+            };
+            line_in = Some(state.clone());
             extra = extra
-                .merge(crate::line::router(crate::line::LineState {
-                    conversation: conversation.clone(),
-                    client,
-                    channel_secret: line.channel_secret.clone(),
-                    qr_urls: qr_urls.clone(),
-                }))
+                .merge(crate::line::router(state))
                 .merge(
                     axum::Router::new()
                         .route("/qr/{file}", axum::routing::get(http::qr::image))
@@ -150,7 +167,6 @@ impl Application {
             base,
             settings.default_locale,
         )));
-        let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(http::serve(
             listener,
             AppState::new(loyalty)
@@ -176,6 +192,16 @@ impl Application {
             });
             tokio::spawn(worker.run(stopped.clone()))
         });
+        let inbox = tokio::spawn(
+            Arc::new(crate::inbox::Worker {
+                store: store.clone(),
+                wake: inbox_wake,
+                lease: settings.inbox_lease,
+                line: line_in,
+                telegram: telegram_in,
+            })
+            .run(stopped.clone()),
+        );
         let sweeper = tokio::spawn(sweep_periodically(
             store.clone(),
             settings.timezone,
@@ -189,7 +215,8 @@ impl Application {
             server,
             sweeper,
             pusher,
-            telegram,
+            poller,
+            inbox,
             _guard: guard,
         })
     }
@@ -202,25 +229,22 @@ impl Application {
         if let Some(p) = self.pusher {
             p.abort();
         }
-        if let Some((_, t)) = self.telegram {
-            t.abort();
+        if let Some(p) = self.poller {
+            p.abort();
         }
+        self.inbox.abort();
     }
 
     /// Stops accepting, lets in-flight requests finish, then returns.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        // Ask the bot to stop first (no new updates are handled), then stop the
-        // HTTP server: in webhook mode the bot's update stream ends only when the
-        // server drops its route.
-        if let Some((token, _)) = &self.telegram {
-            // Err means the dispatcher is idle or already stopping.
-            let _ = token.shutdown();
-        }
+        // Everything watches `stop`: the server finishes its requests, the
+        // poller gives its lease up, the inbox worker finishes the events in hand.
         let _ = self.stop.send(true);
         self.server.await??;
-        if let Some((_, task)) = self.telegram {
-            let _ = task.await;
+        if let Some(poller) = self.poller {
+            poller.await?;
         }
+        self.inbox.await?;
         self.sweeper.await?;
         if let Some(pusher) = self.pusher {
             pusher.await?;
@@ -229,76 +253,54 @@ impl Application {
     }
 }
 
-/// Starts the Telegram bot: registers its commands, then long-polls, or (with
-/// `TELEGRAM_WEBHOOK_URL`) sets the webhook and returns the route that receives
-/// updates on taem's own server.
+/// Starts the Telegram bot: registers its commands, then (with
+/// `TELEGRAM_WEBHOOK_URL`) sets the webhook and returns the route that keeps its
+/// updates, or starts the poller.
 async fn start_telegram(
-    bot: teloxide::Bot,
+    h: &telegram::Handler,
     tg: &TelegramSettings,
-    settings: &Settings,
-    conversation: Arc<Conversation>,
-    gate: Arc<Gate>,
-) -> anyhow::Result<(
-    axum::Router,
-    (teloxide::dispatching::ShutdownToken, JoinHandle<()>),
-)> {
+    default_locale: crate::i18n::Locale,
+    wake: Arc<tokio::sync::Notify>,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<(axum::Router, Option<JoinHandle<telegram::poll::Stop>>)> {
     use teloxide::payloads::setters::*;
     use teloxide::prelude::Requester;
-    use teloxide::update_listeners::webhooks;
 
+    let bot = &h.bot;
     // The bot's username makes members' invitation links (t.me/<bot>?start=ref_...).
     match bot.get_me().await {
-        Ok(me) => conversation.set_telegram_bot(me.user.username.clone()),
+        Ok(me) => h.conversation.set_telegram_bot(me.user.username.clone()),
         Err(e) => tracing::warn!(error = %e, "could not read the Telegram bot's username"),
     }
-    if let Err(e) = telegram::set_commands(&bot, &conversation, settings.default_locale).await {
+    if let Err(e) = telegram::set_commands(bot, &h.conversation, default_locale).await {
         tracing::warn!(error = %e, "could not register the Telegram command menu");
     }
-    let mut dispatcher = telegram::dispatcher(bot.clone(), conversation, gate);
-    let token = dispatcher.shutdown_token();
-    let errors =
-        teloxide::error_handlers::LoggingErrorHandler::with_custom_text("Telegram updates");
+    let loyalty = h.conversation.loyalty().clone();
     match (&tg.webhook_url, &tg.webhook_secret) {
         (Some(url), Some(secret)) => {
-            let options = webhooks::Options::new(settings.http_addr, url.clone())
-                .secret_token(secret.expose().to_string());
-            // No set-up calls from teloxide (it would delete the webhook on stop,
-            // breaking rolling restarts); taem sets it once here.
-            let (listener, _stop, router) = webhooks::axum_no_setup(options);
+            // Set at every start (every instance sets the same); never deleted at
+            // a stop, which would break rolling restarts.
             bot.set_webhook(url.clone())
                 .secret_token(secret.expose().to_string())
                 .await?;
-            let task = tokio::spawn(async move {
-                if let Err(e) = dispatcher
-                    .try_dispatch_with_listener(listener, errors)
-                    .await
-                {
-                    tracing::error!(error = %e, "Telegram bot stopped: getMe failed");
-                }
-            });
-            let guarded = telegram::guard_webhook(router, secret.clone());
             tracing::info!(url = %url, "Telegram bot receiving updates by webhook");
-            Ok((guarded, (token, task)))
+            let router = telegram::webhook_router(url.path(), secret.clone(), loyalty, wake);
+            Ok((router, None))
         }
         _ => {
-            let listener = teloxide::update_listeners::polling_default(bot).await;
-            let task = tokio::spawn(async move {
-                if let Err(e) = dispatcher
-                    .try_dispatch_with_listener(listener, errors)
-                    .await
-                {
-                    tracing::error!(error = %e, "Telegram bot stopped: getMe failed");
-                }
-            });
-            tracing::info!("Telegram bot long polling");
-            Ok((axum::Router::new(), (token, task)))
+            let poller = telegram::poll::Poller {
+                bot: bot.clone(),
+                loyalty,
+                wake,
+                holder: telegram::poll::holder(),
+            };
+            Ok((axum::Router::new(), Some(tokio::spawn(poller.run(stopped)))))
         }
     }
 }
 
-/// Inbound event ids (LINE's `webhookEventId`) are kept this long to spot
-/// redeliveries, then pruned.
-pub const INBOUND_EVENT_DAYS: i64 = 7;
+/// Handled chat events' ids are kept this long to spot redeliveries, then pruned.
+pub const INBOUND_EVENT_DAYS: i64 = crate::domain::inbox::KEEP_DAYS;
 
 async fn sweep_periodically(
     store: Arc<dyn Store>,

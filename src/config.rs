@@ -38,6 +38,9 @@ pub struct Settings {
     /// How long a push worker holds the notices it took: after a crash, another
     /// worker (or the restarted one) takes them over once this has passed.
     pub push_lease: std::time::Duration,
+    /// How long a claimed chat event is held before another worker may take it
+    /// (`TAEM_INBOX_LEASE_SECONDS`, default 120).
+    pub inbox_lease: std::time::Duration,
     /// Time limits and caps of the HTTP server.
     pub http_limits: HttpLimits,
     /// Whether body-only (v1) merchant signatures are still accepted where the
@@ -278,18 +281,8 @@ impl Settings {
                 .transpose()?,
             telegram_rate: rate(&get, "TAEM_TELEGRAM_RATE", 25)?,
             line_rate: rate(&get, "TAEM_LINE_RATE", 100)?,
-            push_lease: std::time::Duration::from_secs(match get("TAEM_PUSH_LEASE_SECONDS") {
-                None => 120,
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|s| (5..=3600).contains(s))
-                    .ok_or_else(|| ConfigError {
-                        var: "TAEM_PUSH_LEASE_SECONDS",
-                        message: format!("{v:?} is not a number of seconds (5 to 3600)"),
-                    })?,
-            }),
+            push_lease: seconds(&get, "TAEM_PUSH_LEASE_SECONDS", 120, 5..=3600)?,
+            inbox_lease: seconds(&get, "TAEM_INBOX_LEASE_SECONDS", 120, 1..=3600)?,
             quiet_hours: match get("TAEM_QUIET_HOURS") {
                 None => Some(QuietHours::default()),
                 Some(v) => QuietHours::parse(&v).ok_or_else(|| ConfigError {
@@ -427,6 +420,7 @@ impl fmt::Debug for Settings {
             .field("line_rate", &self.line_rate)
             .field("quiet_hours", &self.quiet_hours)
             .field("push_lease", &self.push_lease)
+            .field("inbox_lease", &self.inbox_lease)
             .field("http_limits", &self.http_limits)
             .field("accept_v1_signatures", &self.accept_v1_signatures)
             .field("secret_key", &self.secret_key)

@@ -10,6 +10,7 @@ pub mod console;
 pub mod domain;
 pub mod http;
 pub mod i18n;
+pub mod inbox;
 pub mod line;
 pub mod metrics;
 pub mod notify;

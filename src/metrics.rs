@@ -107,6 +107,30 @@ pub fn outbox(app: &str, queued: i64, oldest: Option<Duration>) {
         .set(oldest.map_or(0.0, |d| d.as_secs_f64()));
 }
 
+/// Chat events kept in the inbox, and redeliveries recognised.
+pub fn inbox_kept(new: u64, again: u64) {
+    metrics::counter!("taem_inbox_events_total", "result" => "kept").increment(new);
+    metrics::counter!("taem_inbox_events_total", "result" => "redelivered").increment(again);
+}
+
+/// A chat event handled (`handled`) or given up after too many tries (`given_up`).
+pub fn inbox_handled(result: &'static str) {
+    metrics::counter!("taem_inbox_events_total", "result" => result).increment(1);
+}
+
+/// The inbox's waiting events and the age of the oldest (read at scrape time).
+pub fn inbox(waiting: i64, oldest: Option<Duration>) {
+    metrics::gauge!("taem_inbox_waiting").set(waiting as f64);
+    metrics::gauge!("taem_inbox_oldest_waiting_seconds")
+        .set(oldest.map_or(0.0, |d| d.as_secs_f64()));
+}
+
+/// Whether this instance long-polls the Telegram bot (1), stands by (0), or
+/// stopped because another program polls it (-1).
+pub fn telegram_polling(state: i8) {
+    metrics::gauge!("taem_telegram_polling").set(f64::from(state));
+}
+
 /// Database connections in use and idle (PostgreSQL's pool).
 pub fn connections(busy: u32, idle: u32) {
     metrics::gauge!("taem_db_connections", "state" => "busy").set(f64::from(busy));

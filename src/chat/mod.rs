@@ -110,7 +110,7 @@ impl Conversation {
         &self.i18n
     }
 
-    pub fn loyalty(&self) -> &Loyalty {
+    pub fn loyalty(&self) -> &Arc<Loyalty> {
         &self.loyalty
     }
 

@@ -8,6 +8,7 @@ pub mod codes;
 pub mod credit;
 pub mod earn;
 pub mod guess;
+pub mod inbox;
 pub mod ledger;
 pub mod liability;
 pub mod locale;

@@ -496,6 +496,10 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         }
         Err(e) => tracing::warn!(error = %e, "metrics: the outbox could not be read"),
     }
+    match state.loyalty.inbox_depth().await {
+        Ok(d) => crate::metrics::inbox(d.waiting, d.oldest.and_then(|t| (now - t).to_std().ok())),
+        Err(e) => tracing::warn!(error = %e, "metrics: the inbox could not be read"),
+    }
     if let Some((busy, idle)) = state.loyalty.connections() {
         crate::metrics::connections(busy, idle);
     }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::chat::{Conversation, Customer, Identity, Intent};
+use crate::domain::inbox::{NewEvent, Source};
 use crate::domain::model::{MemberRef, Secret};
 use crate::domain::time::now;
 
@@ -52,6 +53,8 @@ pub struct LineState {
     pub channel_secret: Secret,
     /// Makes public URLs for QR images (`None` without `TAEM_PUBLIC_URL`).
     pub qr_urls: Option<crate::http::qr::QrUrls>,
+    /// Wakes the inbox worker when events are kept.
+    pub inbox: Arc<tokio::sync::Notify>,
 }
 
 pub fn router(state: LineState) -> axum::Router {
@@ -93,30 +96,53 @@ async fn webhook(
     let Ok(req) = serde_json::from_slice::<CallbackRequest>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    // Answer at once (LINE expects a quick 200) and handle the events after.
-    tokio::spawn(async move {
-        for event in req.events {
-            handle_event(&state, event).await;
+    // Kept before LINE hears 200 (it does not send an event again after a 200),
+    // then handled from the inbox; a failure to keep them is a 500, which LINE
+    // may redeliver.
+    let events: Vec<NewEvent> = req.events.iter().map(inbox_event).collect();
+    if events.is_empty() {
+        return StatusCode::OK.into_response();
+    }
+    match state
+        .conversation
+        .loyalty()
+        .keep_events(&events, now())
+        .await
+    {
+        Ok(_) => {
+            state.inbox.notify_one();
+            StatusCode::OK.into_response()
         }
-    });
-    StatusCode::OK.into_response()
-}
-
-async fn handle_event(state: &LineState, event: Value) {
-    let loyalty = state.conversation.loyalty();
-    // A redelivered event (same webhookEventId) never acts twice.
-    if let Some(id) = event["webhookEventId"].as_str() {
-        match loyalty.first_delivery("line", id, now()).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::debug!(event = id, "LINE event delivered again; ignored");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not record a LINE event; handling it once anyway");
-            }
+        Err(e) => {
+            tracing::error!(error = %e, "could not keep LINE events");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// A LINE event as the inbox keeps it: by its `webhookEventId` (a redelivery
+/// has the same), in order per user.
+fn inbox_event(event: &Value) -> NewEvent {
+    let source = &event["source"];
+    let chat = ["userId", "groupId", "roomId"]
+        .iter()
+        .find_map(|k| source[k].as_str())
+        .unwrap_or_default();
+    NewEvent {
+        source: Source::Line,
+        event_id: event["webhookEventId"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(crate::domain::codes::uuid_v4),
+        chat: chat.to_string(),
+        payload: event.to_string(),
+    }
+}
+
+/// Handles one kept event: its intent to the conversation, the reply back by
+/// reply token or, once the token has run out, by push.
+pub async fn handle_event(state: &LineState, event: Value) {
+    let loyalty = state.conversation.loyalty();
     let Some(user) = event["source"]["userId"].as_str().map(str::to_string) else {
         return;
     };

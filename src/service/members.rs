@@ -168,15 +168,39 @@ impl Loyalty {
         }
     }
 
-    /// Whether an inbound event (e.g. LINE's `webhookEventId`) is seen for the
-    /// first time; a redelivery must not act twice.
-    pub async fn first_delivery(
+    /// Keeps verified chat events before they are acknowledged; how many were
+    /// new (a redelivery is kept once).
+    pub async fn keep_events(
         &self,
-        source: &str,
-        event_id: &str,
+        events: &[crate::domain::inbox::NewEvent],
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let added = self.store.inbox_put(events, now).await?;
+        crate::metrics::inbox_kept(added, events.len() as u64 - added);
+        Ok(added)
+    }
+
+    /// Chat events waiting to be handled and when the oldest came.
+    pub async fn inbox_depth(&self) -> Result<crate::domain::inbox::Depth> {
+        Ok(self.store.inbox_depth().await?)
+    }
+
+    /// Takes or renews a lease among the instances sharing the database for
+    /// `hold`; true when `holder` has it.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        hold: std::time::Duration,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        Ok(self.store.first_delivery(source, event_id, now).await?)
+        let until = crate::domain::inbox::lease_until(now, hold);
+        Ok(self.store.take_lease(name, holder, now, until).await?)
+    }
+
+    /// Gives a lease up, so another instance can take it at once.
+    pub async fn drop_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> Result<()> {
+        Ok(self.store.drop_lease(name, holder, now).await?)
     }
 
     /// A member changes their language or marketing consent.

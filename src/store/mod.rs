@@ -183,12 +183,36 @@ macro_rules! with_operations {
                 write_op fn set_referrer(&self, member_id: i64, referrer: &MemberCode)
                     -> Result<bool>
                     => [referrer] |tx| ops::members::set_referrer(tx, member_id, &referrer);
-                /// Records an inbound event id (e.g. LINE's `webhookEventId`); `false`
-                /// when it was seen before, so a redelivered event is not acted on twice.
-                write_op fn first_delivery(&self, source: &str, event_id: &str, now: DateTime<Utc>)
+                /// Keeps verified chat events before they are acknowledged; how many
+                /// were new (a redelivered event, same id, is kept once).
+                write_op fn inbox_put(&self, events: &[crate::domain::inbox::NewEvent], now: DateTime<Utc>)
+                    -> Result<u64>
+                    => [events] |tx| ops::inbox::put(tx, &events, now);
+                /// Claims chat events to handle: each chat's oldest waiting one, not
+                /// held by another worker; held until `lease_until`.
+                write_op fn inbox_claim(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64)
+                    -> Result<Vec<crate::domain::inbox::Claimed>>
+                    => [] |tx| ops::inbox::claim(tx, now, lease_until, limit);
+                /// Marks a chat event handled and forgets what it said.
+                write_op fn inbox_done(&self, id: i64, now: DateTime<Utc>) -> Result<()>
+                    => [] |tx| ops::inbox::done(tx, id, now);
+                /// Frees every held chat event (a lone server starting after a crash).
+                write_op fn inbox_release(&self) -> Result<u64>
+                    => [] |tx| ops::inbox::release(tx);
+                /// Chat events waiting and when the oldest came.
+                read_op fn inbox_depth(&self) -> Result<crate::domain::inbox::Depth>
+                    => [] |tx| ops::inbox::depth(tx);
+                /// Takes or renews a lease among the instances sharing the database;
+                /// true when `holder` has it.
+                write_op fn take_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>)
                     -> Result<bool>
-                    => [source, event_id]
-                    |tx| ops::members::first_delivery(tx, &source, &event_id, now);
+                    => [name, holder] |tx| ops::inbox::take_lease(tx, &name, &holder, (now, until));
+                /// Gives a lease up.
+                write_op fn drop_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> Result<()>
+                    => [name, holder] |tx| ops::inbox::drop_lease(tx, &name, &holder, now);
+                /// Who holds a lease and until when.
+                read_op fn lease(&self, name: &str) -> Result<Option<(String, DateTime<Utc>)>>
+                    => [name] |tx| ops::inbox::lease(tx, &name);
                 /// What is remembered of wrong tries of `kind` (`"claim"`, `"link"`) by
                 /// each of `subjects` (a member, a chat identity); subjects without any
                 /// are left out.

@@ -5,24 +5,27 @@
 
 use std::sync::Arc;
 
-use teloxide::dispatching::{DefaultKey, Dispatcher, UpdateFilterExt};
-use teloxide::dptree;
-use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::{
     BotCommand, BotCommandScope, ButtonRequest, ChatMemberKind, InlineKeyboardButton,
     InlineKeyboardMarkup, InputFile, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode,
-    ReplyMarkup,
+    ReplyMarkup, UpdateKind,
 };
 use teloxide::{ApiError, RequestError};
 
 use crate::chat::{Conversation, Customer, Identity, Intent, Message, PhoneKeyboard, Reply, Span};
 use crate::config::TelegramSettings;
+use crate::domain::inbox::{NewEvent, Source};
 use crate::domain::model::MemberRef;
 use crate::domain::time::now;
 use crate::i18n::Locale;
 use crate::notify::gate::Gate;
 use crate::service::qr;
+
+pub mod poll;
+
+/// An update is small; anything this large is not Telegram.
+const MAX_UPDATE: usize = 1024 * 1024;
 
 /// Telegram's limits (characters, not bytes).
 const MAX_TEXT: usize = 4096;
@@ -312,18 +315,32 @@ fn customer(user: &teloxide::types::User) -> Customer {
     }
 }
 
-async fn on_message(
-    bot: Bot,
-    msg: teloxide::types::Message,
-    conv: Arc<Conversation>,
-    gate: Arc<Gate>,
-) -> ResponseResult<()> {
+/// What handling an update needs: the bot, the conversation, and the rate
+/// limit shared with the push worker (replies go before pushes).
+#[derive(Clone)]
+pub struct Handler {
+    pub bot: Bot,
+    pub conversation: Arc<Conversation>,
+    pub gate: Arc<Gate>,
+}
+
+/// Handles one kept update: messages, button presses, block and unblock.
+pub async fn handle_update(h: &Handler, update: Update) {
+    match update.kind {
+        UpdateKind::Message(msg) => on_message(h, msg).await,
+        UpdateKind::CallbackQuery(q) => on_callback(h, q).await,
+        UpdateKind::MyChatMember(upd) => on_my_chat_member(h, upd).await,
+        _ => {}
+    }
+}
+
+async fn on_message(h: &Handler, msg: teloxide::types::Message) {
     // Only private chats: a loyalty card is personal.
     if !msg.chat.is_private() {
-        return Ok(());
+        return;
     }
     let Some(user) = msg.from.as_ref() else {
-        return Ok(());
+        return;
     };
     let intent = match (msg.text(), msg.contact()) {
         (Some(text), _) => Intent::from_text(text),
@@ -335,80 +352,110 @@ async fn on_message(
         (None, None) => Intent::Unknown,
     };
     let who = customer(user);
-    let reply = conv.handle(&who, intent, now()).await;
-    deliver(&bot, msg.chat.id, &conv, &who, &reply, &gate).await;
-    Ok(())
+    let reply = h.conversation.handle(&who, intent, now()).await;
+    deliver(h, msg.chat.id, &who, &reply).await;
 }
 
-async fn on_callback(
-    bot: Bot,
-    q: CallbackQuery,
-    conv: Arc<Conversation>,
-    gate: Arc<Gate>,
-) -> ResponseResult<()> {
+async fn on_callback(h: &Handler, q: CallbackQuery) {
     // Always answer, first: the button stops spinning whatever happens next.
-    if let Err(e) = bot.answer_callback_query(q.id.clone()).await {
+    if let Err(e) = h.bot.answer_callback_query(q.id.clone()).await {
         tracing::debug!(error = %e, "answerCallbackQuery failed");
     }
     let intent = Intent::from_callback(q.data.as_deref().unwrap_or(""));
     let who = customer(&q.from);
-    let reply = conv.handle(&who, intent, now()).await;
+    let reply = h.conversation.handle(&who, intent, now()).await;
     let chat = ChatId(q.from.id.0 as i64);
-    deliver(&bot, chat, &conv, &who, &reply, &gate).await;
-    Ok(())
+    deliver(h, chat, &who, &reply).await;
 }
 
 /// A private chat's member status changed: `kicked` means the user blocked the bot.
-async fn on_my_chat_member(
-    upd: teloxide::types::ChatMemberUpdated,
-    conv: Arc<Conversation>,
-) -> ResponseResult<()> {
+async fn on_my_chat_member(h: &Handler, upd: teloxide::types::ChatMemberUpdated) {
     if !upd.chat.is_private() {
-        return Ok(());
+        return;
     }
     let reachable = !matches!(upd.new_chat_member.kind, ChatMemberKind::Banned(_));
     let who = customer(&upd.from);
-    set_reachable(&conv, &who, reachable).await;
-    Ok(())
+    set_reachable(&h.conversation, &who, reachable).await;
 }
 
 /// Sends an interactive reply: its messages take their place in the rate limit
 /// before any push.
-async fn deliver(
-    bot: &Bot,
-    chat: ChatId,
-    conv: &Conversation,
-    who: &Customer,
-    reply: &Reply,
-    gate: &Gate,
-) {
+async fn deliver(h: &Handler, chat: ChatId, who: &Customer, reply: &Reply) {
     for _ in &reply.messages {
-        gate.interactive();
+        h.gate.interactive();
     }
-    match send_reply(bot, chat, reply, Some(gate)).await {
-        Delivery::Unreachable => set_reachable(conv, who, false).await,
+    match send_reply(&h.bot, chat, reply, Some(&h.gate)).await {
+        Delivery::Unreachable => set_reachable(&h.conversation, who, false).await,
         Delivery::Sent | Delivery::Failed => {}
     }
 }
 
-/// The dispatcher: messages, button presses and block/unblock events. `gate` is
-/// shared with the push worker, so replies go before pushes.
-pub fn dispatcher(
-    bot: Bot,
-    conv: Arc<Conversation>,
-    gate: Arc<Gate>,
-) -> Dispatcher<Bot, RequestError, DefaultKey> {
-    let handler = dptree::entry()
-        .branch(Update::filter_message().endpoint(on_message))
-        .branch(Update::filter_callback_query().endpoint(on_callback))
-        .branch(Update::filter_my_chat_member().endpoint(on_my_chat_member));
-    Dispatcher::builder(bot, handler)
-        .dependencies(dptree::deps![conv, gate])
-        .default_handler(|_| async {})
-        .error_handler(LoggingErrorHandler::with_custom_text(
-            "Telegram handler failed",
-        ))
-        .build()
+/// An update as the inbox keeps it: by its `update_id`, in order per chat.
+pub fn inbox_event(update: &serde_json::Value) -> Option<NewEvent> {
+    let id = update["update_id"].as_i64()?;
+    let chat = [
+        &update["message"]["chat"]["id"],
+        &update["callback_query"]["from"]["id"],
+        &update["my_chat_member"]["chat"]["id"],
+    ]
+    .into_iter()
+    .find_map(|v| v.as_i64())
+    .map_or_else(|| format!("update:{id}"), |c| c.to_string());
+    Some(NewEvent {
+        source: Source::Telegram,
+        event_id: id.to_string(),
+        chat,
+        payload: update.to_string(),
+    })
+}
+
+/// The webhook (`TELEGRAM_WEBHOOK_URL`'s path) on taem's own server: checks
+/// Telegram's secret header in constant time, keeps the update in the inbox,
+/// and only then answers 200 (Telegram does not send an update again after a
+/// 200).
+pub fn webhook_router(
+    path: &str,
+    secret: crate::domain::model::Secret,
+    loyalty: Arc<crate::service::Loyalty>,
+    wake: Arc<tokio::sync::Notify>,
+) -> axum::Router {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use subtle::ConstantTimeEq;
+    let hook = move |headers: HeaderMap, body: axum::body::Bytes| {
+        let (secret, loyalty, wake) = (secret.clone(), loyalty.clone(), wake.clone());
+        async move {
+            let given = headers
+                .get("x-telegram-bot-api-secret-token")
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            let ok: bool = given.ct_eq(secret.expose().as_bytes()).into();
+            if !ok {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            let Some(event) = serde_json::from_slice(&body)
+                .ok()
+                .as_ref()
+                .and_then(inbox_event)
+            else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
+            match loyalty.keep_events(&[event], now()).await {
+                Ok(_) => {
+                    wake.notify_one();
+                    StatusCode::OK.into_response()
+                }
+                Err(e) => {
+                    // Telegram sends it again later.
+                    tracing::error!(error = %e, "could not keep a Telegram update");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
+    };
+    axum::Router::new()
+        .route(path, axum::routing::post(hook))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPDATE))
 }
 
 /// Registers the command menu in both languages (and the default one).
@@ -447,30 +494,6 @@ async fn set_reachable(conv: &Conversation, who: &Customer, reachable: bool) {
     {
         tracing::warn!(error = %e, "could not record Telegram reachability");
     }
-}
-
-/// Wraps teloxide's webhook route with a constant-time check of Telegram's
-/// secret header (teloxide's own check is not constant time).
-pub fn guard_webhook(router: axum::Router, secret: crate::domain::model::Secret) -> axum::Router {
-    use axum::http::StatusCode;
-    use subtle::ConstantTimeEq;
-    router.layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let secret = secret.clone();
-            async move {
-                let given = req
-                    .headers()
-                    .get("x-telegram-bot-api-secret-token")
-                    .map(|v| v.as_bytes())
-                    .unwrap_or_default();
-                let ok: bool = given.ct_eq(secret.expose().as_bytes()).into();
-                if !ok {
-                    return axum::response::IntoResponse::into_response(StatusCode::UNAUTHORIZED);
-                }
-                next.run(req).await
-            }
-        },
-    ))
 }
 
 #[cfg(test)]

@@ -16,19 +16,22 @@ pub(crate) struct Line {
     n: u64,
 }
 
+/// The settings of a taem that talks to the fake LINE at `url`.
+fn line_env(url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("LINE_CHANNEL_SECRET", SECRET.to_string()),
+        ("LINE_CHANNEL_ACCESS_TOKEN", TOKEN.to_string()),
+        ("LINE_API_URL", url.to_string()),
+        ("TAEM_PUBLIC_URL", "https://taem.example".to_string()),
+        // A crashed server's events are taken over after a second.
+        ("TAEM_INBOX_LEASE_SECONDS", "1".to_string()),
+    ]
+}
+
 impl Line {
     pub(crate) async fn start(db: TestDb, language: &str) -> Line {
         let (fake, url) = FakeLine::start(language).await;
-        let app = TestApp::spawn_with(
-            db,
-            &[
-                ("LINE_CHANNEL_SECRET", SECRET.to_string()),
-                ("LINE_CHANNEL_ACCESS_TOKEN", TOKEN.to_string()),
-                ("LINE_API_URL", url),
-                ("TAEM_PUBLIC_URL", "https://taem.example".to_string()),
-            ],
-        )
-        .await;
+        let app = TestApp::spawn_with(db, &line_env(&url)).await;
         Line {
             app,
             fake,
@@ -259,6 +262,58 @@ async fn a_redelivered_event_acts_once_and_a_bad_signature_does_nothing() {
         "the follow, the message and the sticker were answered; nothing else"
     );
     line.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_acknowledged_before_a_crash_is_answered_after_the_restart() {
+    for db in databases().await {
+        let (fake, url) = FakeLine::start("en").await;
+        let app = TestApp::spawn_with(db, &line_env(&url)).await;
+        let mut line = Line {
+            app,
+            fake: fake.clone(),
+            seen: 0,
+            n: 0,
+        };
+        // LINE hangs while taem handles the event: the 200 has gone out, the
+        // answer has not.
+        fake.stall_profiles(true);
+        let follow = line.event("follow", json!({}));
+        assert_eq!(line.post(vec![follow.clone()], None).await, 200);
+        fake.profiles_requested(1).await;
+        let db = line.app.abort();
+        assert!(
+            fake.calls().is_empty(),
+            "nothing was answered before the crash"
+        );
+        // By the restart the reply token has run out.
+        fake.kill_reply_token(follow["replyToken"].as_str().unwrap());
+        fake.stall_profiles(false);
+        line.app = TestApp::spawn_with(db, &line_env(&url)).await;
+        let answer = fake.calls_after(0).await;
+        assert_eq!(answer.len(), 1, "{answer:?}");
+        assert_eq!(
+            answer[0].kind, "push",
+            "the expired token's answer is pushed"
+        );
+        assert_eq!(answer[0].to().as_deref(), Some(USER));
+        assert!(texts(&answer).contains("Welcome"), "{}", texts(&answer));
+        let joined = line.app.t.store.member(&MemberRef::Line(USER.into())).await;
+        assert!(joined.is_ok(), "the follow made a member: {joined:?}");
+        // LINE sending it again changes nothing.
+        line.seen = 1;
+        let probe = line.event(
+            "message",
+            json!({"message": {"type": "text", "id": "1", "text": "points"}}),
+        );
+        assert_eq!(line.post(vec![follow, probe], None).await, 200);
+        let r = fake.calls_after(1).await;
+        assert_eq!(r.len(), 1, "only the new message was answered: {r:?}");
+        assert!(texts(&r).contains("Balance"), "{}", texts(&r));
+        let depth = line.app.t.store.inbox_depth().await.unwrap();
+        assert_eq!(depth.waiting, 0);
+        line.app.shutdown().await;
+    }
 }
 
 #[tokio::test]

@@ -515,13 +515,24 @@ async fn the_serve_loop_prunes_used_and_expired_link_codes_old_event_ids_and_old
             .await
             .unwrap();
         assert_ne!(fresh, old);
-        assert!(
-            store
-                .first_delivery("line", "old-event", t0 - chrono::Duration::days(8))
-                .await
-                .unwrap()
-        );
-        assert!(store.first_delivery("line", "new-event", t0).await.unwrap());
+        // Chat events handled eight days ago and now.
+        let event = |id: &str| {
+            vec![taem::domain::inbox::NewEvent {
+                source: taem::domain::inbox::Source::Line,
+                event_id: id.into(),
+                chat: "U1".into(),
+                payload: "{}".into(),
+            }]
+        };
+        for (id, at) in [
+            ("old-event", t0 - chrono::Duration::days(8)),
+            ("new-event", t0),
+        ] {
+            assert_eq!(store.inbox_put(&event(id), at).await.unwrap(), 1);
+            let claimed = store.inbox_claim(at, at, 10).await.unwrap();
+            assert_eq!(claimed.len(), 1);
+            store.inbox_done(claimed[0].id, at).await.unwrap();
+        }
         let subjects = ["member:1".to_string()];
         store
             .record_failure("claim", &subjects, t0 - chrono::Duration::hours(2), t0)
@@ -542,8 +553,8 @@ async fn the_serve_loop_prunes_used_and_expired_link_codes_old_event_ids_and_old
             t.db.backend
         );
         // The old event id is forgotten; the new one is still known.
-        assert!(store.first_delivery("line", "old-event", t0).await.unwrap());
-        assert!(!store.first_delivery("line", "new-event", t0).await.unwrap());
+        assert_eq!(store.inbox_put(&event("old-event"), t0).await.unwrap(), 1);
+        assert_eq!(store.inbox_put(&event("new-event"), t0).await.unwrap(), 0);
         assert!(store.failures("claim", &subjects).await.unwrap().is_empty());
     }
 }

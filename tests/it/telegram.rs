@@ -3,9 +3,10 @@
 
 use crate::common::fake_telegram::{FakeTelegram, TOKEN};
 use crate::common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use taem::domain::model::MemberRef;
 use taem::domain::time::now;
+use taem::telegram::poll::{LEASE, Poller, Stop};
 
 struct Bot {
     app: TestApp,
@@ -465,6 +466,27 @@ async fn webhook_mode_takes_updates_on_taems_server_and_checks_the_secret() {
     );
     let r = fake.replies(5550009, 0).await;
     assert!(text(&r).contains("ยินดีต้อนรับ"), "{}", text(&r));
+    // Telegram sending the update again (same update_id) changes nothing; the
+    // chat's next update is answered after it (in order), and only that one.
+    let seen = fake.sent_to(5550009).len();
+    let hook = |body: &Value| {
+        app.http
+            .post(format!("{}/telegram/hook", app.base))
+            .header(
+                "X-Telegram-Bot-Api-Secret-Token",
+                "s3cret-token_x-0123456789abcdef0123",
+            )
+            .json(body)
+            .send()
+    };
+    assert_eq!(hook(&update).await.unwrap().status(), 200);
+    let probe = FakeTelegram::text_update(5550009, "th", "แต้ม", 2);
+    assert_eq!(hook(&probe).await.unwrap().status(), 200);
+    let r = fake.replies(5550009, seen).await;
+    assert!(text(&r).contains("ยอดแต้ม"), "{}", text(&r));
+    assert!(!text(&r).contains("ยินดีต้อนรับ"), "{}", text(&r));
+    // Not an update: refused, nothing kept.
+    assert_eq!(hook(&json!({"hello": 1})).await.unwrap().status(), 400);
     app.shutdown().await;
 }
 
@@ -951,5 +973,87 @@ async fn a_customer_gets_their_data_as_a_file_and_is_asked_for_consent_once() {
         assert_eq!(file["profile"]["telegram_id"], 91_001);
         assert_eq!(file["consents"][0]["granted"], false);
         bot.app.shutdown().await;
+    }
+}
+
+/// Pollers of one bot on one database, for the tests of turns and conflicts.
+fn poller(url: &str, store: &std::sync::Arc<dyn taem::store::Store>, holder: &str) -> Poller {
+    let bot = teloxide::Bot::new(TOKEN).set_api_url(url.parse().unwrap());
+    Poller {
+        bot,
+        loyalty: std::sync::Arc::new(taem::service::Loyalty::new(
+            store.clone(),
+            chrono_tz::Asia::Bangkok,
+        )),
+        wake: Default::default(),
+        holder: holder.into(),
+    }
+}
+
+#[tokio::test]
+async fn instances_on_one_database_take_turns_to_poll_and_one_meeting_another_program_stops() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let (fake, url) = FakeTelegram::start().await;
+        // The lease: one holder at a time; a stopped holder's turn passes.
+        let t0 = now();
+        let later = t0 + chrono::Duration::seconds(30);
+        assert!(t.store.take_lease(LEASE, "a", t0, later).await.unwrap());
+        assert!(!t.store.take_lease(LEASE, "b", t0, later).await.unwrap());
+        assert!(t.store.take_lease(LEASE, "a", t0, later).await.unwrap());
+        assert!(t.store.take_lease(LEASE, "b", later, later).await.unwrap());
+        t.store.drop_lease(LEASE, "b", t0).await.unwrap();
+
+        // The first instance polls and keeps what it gets; a second stands by
+        // and takes over when the first stops.
+        let (stop_a, stopped_a) = tokio::sync::watch::channel(false);
+        let a = tokio::spawn(poller(&url, &t.store, "a").run(stopped_a));
+        fake.user_says(5550030, "en", "/start");
+        wait_for(|| async { t.store.inbox_depth().await.unwrap().waiting == 1 }).await;
+        let (stop_b, stopped_b) = tokio::sync::watch::channel(false);
+        let b = tokio::spawn(poller(&url, &t.store, "b").run(stopped_b));
+        assert_eq!(t.store.lease(LEASE).await.unwrap().unwrap().0, "a");
+        stop_a.send(true).unwrap();
+        assert_eq!(a.await.unwrap(), Stop::Shutdown);
+        wait_for(|| async {
+            t.store
+                .lease(LEASE)
+                .await
+                .unwrap()
+                .is_some_and(|(h, _)| h == "b")
+        })
+        .await;
+        // Telegram gave the update again to the new poller: still kept once.
+        assert_eq!(t.store.inbox_depth().await.unwrap().waiting, 1);
+
+        // Another program polls the bot: this one stops and gives its turn up.
+        fake.poll_conflict(FakeTelegram::OTHER_POLLER);
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(30), b)
+            .await
+            .expect("the poller stops at a conflict");
+        assert_eq!(stopped.unwrap(), Stop::OtherPoller);
+        drop(stop_b);
+        let (holder, until) = t.store.lease(LEASE).await.unwrap().unwrap();
+        assert!(holder == "b" && until <= now(), "the lease was given up");
+        // A webhook on the bot: polling stops at once with its own reason.
+        fake.poll_conflict(FakeTelegram::WEBHOOK_SET);
+        let (_stop_c, stopped_c) = tokio::sync::watch::channel(false);
+        assert_eq!(
+            poller(&url, &t.store, "c").run(stopped_c).await,
+            Stop::WebhookSet
+        );
+    }
+}
+
+/// Waits (up to 15 s) until `check` holds.
+async fn wait_for<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "not within 15 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -410,23 +410,6 @@ pub(crate) async fn set_referrer(
     Ok(changed == 1)
 }
 
-/// Records an inbound event id; `false` when it was seen before.
-pub(crate) async fn first_delivery(
-    tx: &mut impl Tx,
-    source: &str,
-    event_id: &str,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let done = tx
-        .exec(
-            "INSERT INTO inbound_events (source, event_id, received_at) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-            args![source, event_id, now],
-        )
-        .await?;
-    Ok(done == 1)
-}
-
 pub(crate) async fn failures(
     tx: &mut impl Tx,
     kind: &str,
@@ -483,7 +466,7 @@ pub(crate) async fn prune(
             .await?,
         inbound_events: tx
             .exec(
-                "DELETE FROM inbound_events WHERE received_at < $1",
+                "DELETE FROM inbox WHERE handled_at < $1",
                 args![events_before],
             )
             .await?,

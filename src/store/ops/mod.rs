@@ -19,6 +19,7 @@ use crate::store::{Result, StoreError};
 
 pub(crate) mod check;
 pub(crate) mod credit;
+pub(crate) mod inbox;
 pub(crate) mod ledger;
 pub(crate) mod members;
 pub(crate) mod outbox;

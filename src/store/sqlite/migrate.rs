@@ -90,6 +90,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0017_privacy.sql",
         sql: include_str!("../../../migrations/sqlite/0017_privacy.sql"),
     },
+    Migration {
+        file: "0018_inbox.sql",
+        sql: include_str!("../../../migrations/sqlite/0018_inbox.sql"),
+    },
 ];
 
 impl Migration {

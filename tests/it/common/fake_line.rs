@@ -109,6 +109,10 @@ struct Inner {
     lose_next_answer: bool,
     /// Requests refused with 409 because their retry key was accepted before.
     conflicts: usize,
+    /// Profile requests so far.
+    profiles: usize,
+    /// Profile requests wait (as if LINE hung) while this is set.
+    stall_profiles: bool,
 }
 
 #[derive(Clone, Default)]
@@ -145,6 +149,26 @@ impl FakeLine {
             .unwrap()
             .dead_tokens
             .insert(token.to_string());
+    }
+
+    /// Makes profile requests hang until called again with `false`.
+    pub fn stall_profiles(&self, stall: bool) {
+        self.inner.lock().unwrap().stall_profiles = stall;
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `n` profile requests were made.
+    pub async fn profiles_requested(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let notified = self.changed.notified();
+            if self.inner.lock().unwrap().profiles >= n {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("no profile request within 15 s");
+            }
+        }
     }
 
     pub fn calls(&self) -> Vec<LineCall> {
@@ -277,6 +301,15 @@ async fn push(
 }
 
 async fn profile(State(fake): State<FakeLine>, Path(user): Path<String>) -> Json<Value> {
+    fake.inner.lock().unwrap().profiles += 1;
+    fake.changed.notify_waiters();
+    loop {
+        let notified = fake.changed.notified();
+        if !fake.inner.lock().unwrap().stall_profiles {
+            break;
+        }
+        notified.await;
+    }
     let language = fake.inner.lock().unwrap().language.clone();
     Json(json!({"displayName": "Somchai", "userId": user, "language": language}))
 }

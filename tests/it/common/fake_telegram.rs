@@ -85,6 +85,8 @@ struct Inner {
     /// Chats whose next send is answered 429 (retry after 1 s).
     rate_limited: HashSet<i64>,
     next_message: i64,
+    /// getUpdates answers 409 Conflict with this description.
+    poll_conflict: Option<&'static str>,
 }
 
 #[derive(Clone, Default)]
@@ -115,6 +117,18 @@ impl FakeTelegram {
         inner.updates.push_back(update);
         drop(inner);
         self.changed.notify_waiters();
+    }
+
+    /// Telegram's answer to getUpdates when another program polls the bot.
+    pub const OTHER_POLLER: &'static str = "Conflict: terminated by other getUpdates request; \
+        make sure that only one bot instance is running";
+    /// Telegram's answer to getUpdates when the bot has a webhook.
+    pub const WEBHOOK_SET: &'static str = "Conflict: can't use getUpdates method while webhook \
+        is active; use deleteWebhook to delete the webhook first";
+
+    /// Makes getUpdates answer 409 Conflict with `description`.
+    pub fn poll_conflict(&self, description: &'static str) {
+        self.inner.lock().unwrap().poll_conflict = Some(description);
     }
 
     /// Makes sends to this chat fail as if the user blocked the bot.
@@ -336,6 +350,9 @@ async fn handle(
         at: std::time::Instant::now(),
     };
     if method == "getupdates" {
+        if let Some(conflict) = fake.inner.lock().unwrap().poll_conflict {
+            return Json(json!({"ok": false, "error_code": 409, "description": conflict}));
+        }
         return Json(get_updates(&fake, &body).await);
     }
     let chat = call.chat_id();
