@@ -513,6 +513,70 @@ mod tests {
         );
     }
 
+    /// A network error as reqwest makes one (a request that cannot be built).
+    fn network_error() -> RequestError {
+        let e = reqwest::Client::new().get("not a url").build().unwrap_err();
+        RequestError::Network(Arc::new(e))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_wait_out_429s_and_spread_network_retries_with_jitter() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::time::Duration;
+        use teloxide::types::Seconds;
+
+        // A 429 waits exactly its retry_after, and pauses pushes for as long.
+        let gate = Gate::new(25, Duration::from_secs(1));
+        let start = tokio::time::Instant::now();
+        let tries = AtomicU32::new(0);
+        let sent = with_retries(Some(&gate), || async {
+            match tries.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(RequestError::RetryAfter(Seconds::from_seconds(7))),
+                _ => Ok("sent"),
+            }
+        })
+        .await;
+        assert_eq!(sent.unwrap(), "sent");
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+
+        // Network errors: tried again after between half and all of 600 ms,
+        // then of 1,200 ms, each loop at its own moment.
+        let finished: Vec<Duration> = futures::future::join_all((0..40).map(|_| async {
+            let tries = AtomicU32::new(0);
+            let start = tokio::time::Instant::now();
+            let r = with_retries(None, || async {
+                match tries.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Err(network_error()),
+                    _ => Ok(()),
+                }
+            })
+            .await;
+            assert!(r.is_ok());
+            start.elapsed()
+        }))
+        .await;
+        for took in &finished {
+            assert!(
+                (Duration::from_millis(900)..=Duration::from_millis(1800)).contains(took),
+                "{took:?}"
+            );
+        }
+        let mut distinct = finished.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() > 20, "retries are spread: {distinct:?}");
+
+        // A fourth failure in a row is given up.
+        let tries = AtomicU32::new(0);
+        let r: Result<(), _> = with_retries(None, || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err(network_error())
+        })
+        .await;
+        assert!(matches!(r, Err(RequestError::Network(_))));
+        assert_eq!(tries.load(Ordering::SeqCst), 4);
+    }
+
     #[test]
     fn long_thai_text_is_split_by_characters_not_bytes() {
         let line = "แต้ม".repeat(500) + "\n"; // 2,001 characters, ~6,000 bytes
