@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod common;
 mod console;
+mod instances;
 mod ledger;
 mod line;
 mod notify;
