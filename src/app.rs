@@ -55,9 +55,12 @@ impl Application {
         }
         let (stop, stopped) = watch::channel(false);
         let inbox_wake = Arc::new(tokio::sync::Notify::new());
-        let loyalty = Arc::new(
-            Loyalty::new(store.clone(), settings.timezone).with_guess_policy(settings.guess_policy),
-        );
+        let mut loyalty =
+            Loyalty::new(store.clone(), settings.timezone).with_guess_policy(settings.guess_policy);
+        if let Some(url) = &settings.replica_url {
+            loyalty = loyalty.with_reader(open_replica(url).await?);
+        }
+        let loyalty = Arc::new(loyalty);
         let i18n = Arc::new(I18n::load().map_err(anyhow::Error::msg)?);
         let conversation = Arc::new(Conversation::new(
             loyalty.clone(),
@@ -251,6 +254,15 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Opens the replica the reports read from (`TAEM_REPLICA_URL`).
+pub async fn open_replica(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let replica = store::connect_replica(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("TAEM_REPLICA_URL {}: {e}", crate::config::redact_url(url)))?;
+    tracing::info!("reports and exports read from the replica");
+    Ok(replica)
 }
 
 /// Starts the Telegram bot: registers its commands, then (with

@@ -16,6 +16,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://taem.db";
 #[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
+    /// A PostgreSQL replica the reports and exports read from
+    /// (`TAEM_REPLICA_URL`), so heavy reading never slows the tills.
+    pub replica_url: Option<String>,
     pub http_addr: SocketAddr,
     pub timezone: Tz,
     pub default_locale: Locale,
@@ -248,6 +251,17 @@ impl Settings {
                 message: "must start with sqlite:, postgres:// or postgresql://".into(),
             });
         }
+        let replica_url = get("TAEM_REPLICA_URL").filter(|v| !v.is_empty());
+        if let Some(r) = &replica_url {
+            let pg = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+            if !pg(r) || !pg(&database_url) {
+                return Err(ConfigError {
+                    var: "TAEM_REPLICA_URL",
+                    message: "a PostgreSQL replica (postgres://…) of a PostgreSQL DATABASE_URL"
+                        .into(),
+                });
+            }
+        }
         let http_addr = match get("TAEM_HTTP_ADDR") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(v) => v.parse().map_err(|_| ConfigError {
@@ -271,6 +285,7 @@ impl Settings {
         };
         Ok(Settings {
             database_url,
+            replica_url,
             http_addr,
             timezone,
             default_locale,
@@ -408,6 +423,7 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
+            .field("replica_url", &self.replica_url.as_deref().map(redact_url))
             .field("http_addr", &self.http_addr)
             .field("timezone", &self.timezone)
             .field("default_locale", &self.default_locale)

@@ -503,7 +503,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = store::connect(&settings.database_url)
         .await
         .with_context(|| format!("opening {}", redact_url(&settings.database_url)))?;
-    let loyalty = Loyalty::new(store.clone(), settings.timezone);
+    let mut loyalty = Loyalty::new(store.clone(), settings.timezone);
+    // Reports read from the replica when there is one.
+    if let (Some(url), Command::Report(_)) = (&settings.replica_url, &cli.command) {
+        loyalty = loyalty.with_reader(crate::app::open_replica(url).await?);
+    }
     let tz = settings.timezone;
     match cli.command {
         Command::Serve | Command::Webhook(_) => unreachable!("handled above"),

@@ -349,9 +349,9 @@ impl Loyalty {
         merchant_id: &Option<String>,
     ) -> Result<Vec<CampaignReport>> {
         let mut reports = Vec::new();
-        for campaign in self.store.campaigns().await? {
+        for campaign in self.reader.campaigns().await? {
             let results = self
-                .store
+                .reader
                 .campaign_results(campaign.id, merchant_id)
                 .await?;
             reports.push(CampaignReport {

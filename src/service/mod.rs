@@ -91,6 +91,9 @@ pub(crate) fn timing(program: &Program, now: DateTime<Utc>, tz: Tz) -> LotTiming
 
 pub struct Loyalty {
     store: Arc<dyn Store>,
+    /// Where reports and exports read (a replica with `TAEM_REPLICA_URL`, else
+    /// the store itself).
+    reader: Arc<dyn Store>,
     tz: Tz,
     /// The settings purchases are priced with. Every purchase checks their
     /// version inside its own transaction, so a change made with `taem program
@@ -103,6 +106,7 @@ pub struct Loyalty {
 impl Loyalty {
     pub fn new(store: Arc<dyn Store>, tz: Tz) -> Loyalty {
         Loyalty {
+            reader: store.clone(),
             store,
             tz,
             program: std::sync::RwLock::new(None),
@@ -112,6 +116,12 @@ impl Loyalty {
 
     pub fn with_guess_policy(mut self, guess: GuessPolicy) -> Loyalty {
         self.guess = guess;
+        self
+    }
+
+    /// Reports and exports read from `reader` (a PostgreSQL replica).
+    pub fn with_reader(mut self, reader: Arc<dyn Store>) -> Loyalty {
+        self.reader = reader;
         self
     }
 

@@ -669,6 +669,12 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     })
 }
 
+/// Opens a PostgreSQL replica for reading (reports and exports): no
+/// migrations, read-only transactions, the schema checked.
+pub async fn connect_replica(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(postgres::PgStore::connect_replica(url).await?))
+}
+
 /// PostgreSQL URLs select the PostgreSQL store; anything else is SQLite.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")

@@ -62,6 +62,41 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Connects to a replica for reading: never migrates, and every transaction
+    /// is read-only. Its schema must be the one this taem knows (a replica
+    /// behind a migration is refused until it catches up).
+    pub async fn connect_replica(url: &str) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET default_transaction_read_only = on")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        let (at,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await?;
+        let latest = MIGRATOR.iter().map(|m| m.version).max();
+        if at != latest {
+            return Err(StoreError::Corrupt(format!(
+                "the replica's schema is at version {}, this taem's at {}: wait until the \
+                 replica has the primary's migrations",
+                at.unwrap_or(0),
+                latest.unwrap_or(0)
+            )));
+        }
+        Ok(PgStore { pool })
+    }
+}
+
 /// Whether `e` is a unique violation of an idempotency key: the operation lost
 /// a race with the same request, and running it again finds the winner's row.
 fn lost_race(e: &StoreError) -> bool {

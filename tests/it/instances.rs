@@ -284,3 +284,69 @@ async fn two_instances_share_one_postgres_and_one_killed_under_load_loses_and_do
     assert_eq!(a.t.store.inbox_depth().await.unwrap().waiting, 0);
     Arc::into_inner(a).unwrap().shutdown().await;
 }
+
+#[tokio::test]
+async fn reports_read_from_the_replica_while_the_tills_write_to_the_primary() {
+    read_dotenv();
+    let Some(pg) = std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: a replica is PostgreSQL (set TEST_POSTGRES_URL)");
+        return;
+    };
+    // A database of its own stands in for the replica (a streaming replica
+    // cannot be made here), so what the reports show tells where they read.
+    let replica = TestStore::open(postgres_db(&pg).await).await;
+    let member = replica.member().await;
+    replica.grant(&member, 70, now()).await;
+    let app = TestApp::spawn_with(
+        postgres_db(&pg).await,
+        &[
+            ("TAEM_ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+            ("TAEM_REPLICA_URL", replica.db.url.clone()),
+        ],
+    )
+    .await;
+    let buyer = app.t.member().await;
+    let (status, sale) = app
+        .post_signed(
+            "/v1/purchases",
+            &purchase("R-1", "1250.50", Some(buyer.code.as_str())),
+        )
+        .await;
+    assert_eq!(status, 201, "{sale}");
+    assert_eq!(
+        app.t.balance(&buyer).await,
+        sale["points"].as_i64().unwrap()
+    );
+    let (status, liability) = app.admin("GET", "/admin/v1/reports/liability", None).await;
+    assert_eq!(status, 200, "{liability}");
+    assert_eq!(liability["outstanding_points"], 70, "read on the replica");
+    // The CLI's reports read there too.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_taem"))
+        .args(["report", "liability", "--json"])
+        .env("DATABASE_URL", &app.t.db.url)
+        .env("TAEM_REPLICA_URL", &replica.db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli["outstanding_points"], 70);
+    // A replica is only read: nothing can be written through it.
+    let reader = taem::store::connect_replica(&replica.db.url).await.unwrap();
+    let refused = reader.add_member(&NewMember::default(), now()).await;
+    assert!(refused.is_err(), "{refused:?}");
+    // A replica of SQLite, or of nothing, is refused before anything starts.
+    let bad = taem::config::Settings::from_lookup(|k| match k {
+        "TAEM_REPLICA_URL" => Some(replica.db.url.clone()),
+        _ => None,
+    });
+    assert_eq!(bad.unwrap_err().var, "TAEM_REPLICA_URL");
+    app.shutdown().await;
+}

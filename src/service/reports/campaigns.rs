@@ -125,7 +125,7 @@ impl Loyalty {
         &self,
         program: &crate::domain::model::Program,
     ) -> Result<Option<i64>> {
-        let worth = self.store.redeemed_worth().await?;
+        let worth = self.reader.redeemed_worth().await?;
         Ok(liability::point_value(
             &program.reports,
             &worth,
@@ -160,7 +160,7 @@ impl Loyalty {
                     .min(c.campaign.ended_early_at.unwrap_or(w.ends_at))
                     .min(now);
                 let (members, spend) = self
-                    .store
+                    .reader
                     .window_spend(
                         w.starts_at,
                         end,

@@ -133,7 +133,7 @@ impl Loyalty {
             .filter(|m| !m.is_empty())
         {
             None => Ok(None),
-            Some(m) => match self.store.merchant(m).await {
+            Some(m) => match self.reader.merchant(m).await {
                 Ok(found) => Ok(Some(found.id)),
                 Err(crate::store::StoreError::NotFound(_)) => {
                     Err(invalid("merchant", format!("no merchant has the id {m:?}")))
@@ -148,7 +148,7 @@ impl Loyalty {
     /// period's start and end (for the whole programme).
     pub async fn points_report(&self, q: &ReportQuery, now: DateTime<Utc>) -> Result<PointsReport> {
         let range = self.report_range(q, now).await?;
-        let days = self.store.ledger_days(self.tz, &range.merchant_id).await?;
+        let days = self.reader.ledger_days(self.tz, &range.merchant_id).await?;
         let periods = report::periods(range.from, range.to, range.by);
         let rows = report::points_report(&days, &periods, range.merchant_id.is_none());
         let mut total = Flows::default();
@@ -273,14 +273,14 @@ impl Loyalty {
         let (as_of, facts) = match past {
             None => {
                 let facts = self
-                    .store
+                    .reader
                     .liability_facts(self.tz, Some(now), &merchant_id)
                     .await?;
                 (now, facts)
             }
             Some(day) => {
-                let days = self.store.ledger_days(self.tz, &None).await?;
-                let facts = self.store.liability_facts(self.tz, None, &None).await?;
+                let days = self.reader.ledger_days(self.tz, &None).await?;
+                let facts = self.reader.liability_facts(self.tz, None, &None).await?;
                 let mut facts = facts.as_of_month(Grain::Month.start(day));
                 facts.outstanding = days.range(..=day).map(|(_, f)| f.net()).sum();
                 facts.in_lots = facts.outstanding;

@@ -106,7 +106,7 @@ impl Loyalty {
         let range = self.report_range(q, now).await?;
         let program = self.program().await?;
         let (from, to) = range.bounds();
-        let days = self.store.ledger_days(self.tz, &range.merchant_id).await?;
+        let days = self.reader.ledger_days(self.tz, &range.merchant_id).await?;
         let (mut period, mut all) = (Flows::default(), Flows::default());
         for (day, f) in &days {
             all.merge(f);
@@ -131,10 +131,10 @@ impl Loyalty {
             })
             .collect();
         let stats = self
-            .store
+            .reader
             .voucher_stats(from, to, &range.merchant_id)
             .await?;
-        let catalogue = self.store.rewards(true).await?;
+        let catalogue = self.reader.rewards(true).await?;
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
         let mut rewards: Vec<(RewardRedemptions, i64)> = Vec::new();
         for s in &stats {
@@ -213,7 +213,7 @@ impl Loyalty {
             rewards: priced(rewards),
             kinds: priced(kinds),
             payments: self
-                .store
+                .reader
                 .payment_stats(from, to, &range.merchant_id)
                 .await?,
             range,
@@ -231,7 +231,7 @@ impl Loyalty {
         let program = self.program().await?;
         let (from, to) = range.bounds();
         let s = self
-            .store
+            .reader
             .member_stats(from, to, program.currency.code(), &range.merchant_id)
             .await?;
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();

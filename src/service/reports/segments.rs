@@ -89,7 +89,7 @@ impl Loyalty {
         }
         let merchant_id = self.report_shop(q).await?;
         let program = self.program().await?;
-        let summary = self.store.segment_summary(&merchant_id).await?;
+        let summary = self.reader.segment_summary(&merchant_id).await?;
         let (computed_at, members, rows) = (summary.computed_at, summary.members, summary.cells);
         let money = |minor: i64| Money::from_minor(minor, program.currency).to_decimal_string();
         let average = |sales: i64, n: i64| money(if n > 0 { sales / n } else { 0 });
@@ -175,12 +175,12 @@ impl Loyalty {
         {
             return Err(invalid("segment", format!("{s:?} is not a segment")));
         }
-        Ok(self.store.segment_members(&class, &segment_name).await?)
+        Ok(self.reader.segment_members(&class, &segment_name).await?)
     }
 
     /// A member's class and segment, when they bought in the last 12 months.
     pub async fn member_segment(&self, member_id: i64) -> Result<Option<MemberSegment>> {
-        Ok(self.store.member_segment(member_id).await?)
+        Ok(self.reader.member_segment(member_id).await?)
     }
 }
 
