@@ -3,6 +3,7 @@
 //! Everything here is deterministic and unit/property tested. Services and stores
 //! call into these types; nothing here calls out.
 
+pub mod audience;
 pub mod campaign;
 pub mod codes;
 pub mod credit;
