@@ -85,6 +85,33 @@ pub struct Facts {
     /// (the store finds it; false when the audience has no such criterion).
     pub bought: bool,
     pub favourite_category: Option<String>,
+    /// Whether marketing reaches them: their consent, and each app that
+    /// reaches them.
+    pub marketing: bool,
+    pub telegram: bool,
+    pub line: bool,
+}
+
+/// How many members an audience holds, and how many marketing can reach on
+/// each app (with their consent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reach {
+    pub members: i64,
+    /// Reachable on at least one app, with marketing consent
+    pub reachable: i64,
+    pub telegram: i64,
+    pub line: i64,
+}
+
+impl Reach {
+    pub fn add(&mut self, f: &Facts) {
+        self.members += 1;
+        if f.marketing && (f.telegram || f.line) {
+            self.reachable += 1;
+            self.telegram += i64::from(f.telegram);
+            self.line += i64::from(f.line);
+        }
+    }
 }
 
 /// Why an audience cannot be used.
@@ -188,6 +215,45 @@ impl Audience {
             parts.join("; ")
         }
     }
+}
+
+/// What a purchase's stored items (`[{"sku", "category", "amount"}, …]`) spent
+/// per category, in minor units; lines without a category or a readable
+/// amount are left out.
+pub fn category_lines(items_json: &str, currency: super::Currency) -> Vec<(String, i64)> {
+    let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(items_json) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| {
+            let category = i["category"].as_str()?;
+            let amount = super::Money::parse(i["amount"].as_str()?, currency).ok()?;
+            Some((category.to_string(), amount.minor()))
+        })
+        .collect()
+}
+
+/// Each member's favourite category: the one with most spend (on a tie, the
+/// first by name). `lines` are (member, category, spend in minor units).
+pub fn favourites(
+    lines: impl IntoIterator<Item = (i64, String, i64)>,
+) -> std::collections::HashMap<i64, String> {
+    let mut spend: std::collections::HashMap<(i64, String), i64> = Default::default();
+    for (member, category, minor) in lines {
+        *spend.entry((member, category)).or_default() += minor;
+    }
+    let mut best: std::collections::HashMap<i64, (i64, String)> = Default::default();
+    for ((member, category), total) in spend {
+        let better = match best.get(&member) {
+            None => true,
+            Some((t, c)) => total > *t || (total == *t && category < *c),
+        };
+        if better && total > 0 {
+            best.insert(member, (total, category));
+        }
+    }
+    best.into_iter().map(|(m, (_, c))| (m, c)).collect()
 }
 
 /// Whether a member is lapsing at `now`.
@@ -381,6 +447,29 @@ mod tests {
         ));
         // Members without a tier or class are outside lists of them.
         assert!(!gold_or_silver.admits(&Facts { tier: None, ..f }, now, tz));
+    }
+
+    #[test]
+    fn the_favourite_category_is_the_one_with_most_spend() {
+        let thb = crate::domain::Currency::THB;
+        let lines = category_lines(
+            r#"[{"sku":"a","category":"bakery","quantity":2,"amount":"120.50"},
+                {"sku":"b","quantity":1,"amount":"10.00"},
+                {"sku":"c","category":"drinks","quantity":1,"amount":"oops"}]"#,
+            thb,
+        );
+        assert_eq!(lines, vec![("bakery".to_string(), 12_050)]);
+        let f = favourites([
+            (1, "bakery".into(), 100),
+            (1, "drinks".into(), 80),
+            (1, "drinks".into(), 30),
+            (2, "zoo".into(), 50),
+            (2, "apples".into(), 50),
+            (3, "refunded".into(), 0),
+        ]);
+        assert_eq!(f[&1], "drinks");
+        assert_eq!(f[&2], "apples", "a tie goes to the first by name");
+        assert!(!f.contains_key(&3));
     }
 
     #[test]

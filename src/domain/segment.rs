@@ -209,6 +209,9 @@ pub struct MemberSegment {
     pub sales_minor: i64,
     pub last_purchase_at: chrono::DateTime<chrono::Utc>,
     pub computed_at: chrono::DateTime<chrono::Utc>,
+    /// The category that took most of their spend in those 12 months
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favourite_category: Option<String>,
 }
 
 /// The latest run's summary: when it ran, all members now, and per (class,
@@ -244,6 +247,7 @@ pub fn assign(
             sales_minor: b.sales,
             last_purchase_at: *last,
             computed_at,
+            favourite_category: None,
         })
         .collect()
 }

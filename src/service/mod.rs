@@ -17,6 +17,7 @@ use crate::domain::time::lot_expiry;
 use crate::domain::{Money, Points, VoucherCode};
 use crate::store::{Store, StoreError};
 
+pub mod audiences;
 mod back_office;
 pub mod campaigns;
 pub mod counter;

@@ -183,6 +183,19 @@ macro_rules! with_operations {
                 write_op fn set_referrer(&self, member_id: i64, referrer: &MemberCode)
                     -> Result<bool>
                     => [referrer] |tx| ops::members::set_referrer(tx, member_id, &referrer);
+                /// Every member's facts for audiences (`bought` read when given).
+                read_op fn audience_facts(
+                    &self, bought: &Option<crate::domain::audience::Bought>, now: DateTime<Utc>
+                ) -> Result<Vec<crate::domain::audience::Facts>>
+                    => [bought] |tx| ops::audience::facts(tx, bought.as_ref(), now);
+                /// Sets a member's birthday (at most one change a year); whether it
+                /// holds now, and when it was last set.
+                write_op fn set_birthday(&self, member_id: i64, day: u32, month: u32, now: DateTime<Utc>)
+                    -> Result<(bool, Option<DateTime<Utc>>)>
+                    => [] |tx| ops::audience::set_birthday(tx, member_id, (day, month), now);
+                /// A member's birthday (day, month), if they gave it.
+                read_op fn birthday(&self, member_id: i64) -> Result<Option<(u32, u32)>>
+                    => [] |tx| ops::audience::birthday(tx, member_id);
                 /// Keeps verified chat events before they are acknowledged; how many
                 /// were new (a redelivered event, same id, is kept once).
                 write_op fn inbox_put(&self, events: &[crate::domain::inbox::NewEvent], now: DateTime<Utc>)
@@ -480,6 +493,10 @@ macro_rules! with_operations {
                 read_op fn segment_buyers(&self, from: DateTime<Utc>, now: DateTime<Utc>, currency: &str)
                     -> Result<Vec<(crate::domain::segment::Buyer, DateTime<Utc>)>>
                     => [currency] |tx| ops::segments::buyers(tx, (from, now), &currency);
+                /// The items of members' purchases in `[from, now)` in `currency`.
+                read_op fn purchase_items(&self, from: DateTime<Utc>, now: DateTime<Utc>, currency: &str)
+                    -> Result<Vec<(i64, String)>>
+                    => [currency] |tx| ops::segments::purchase_items(tx, (from, now), &currency);
                 /// A new run of classes and segments.
                 write_op fn start_segment_run(&self, computed_at: DateTime<Utc>, window_start: DateTime<Utc>)
                     -> Result<i64>

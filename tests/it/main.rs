@@ -3,6 +3,7 @@
 //! when `TEST_POSTGRES_URL` is set.
 
 mod api;
+mod audiences;
 mod browser;
 mod cli;
 mod common;

@@ -1,6 +1,7 @@
 //! Members' A/B/C classes and RFM segments: the daily run and its reads.
 
 use super::*;
+use crate::domain::audience;
 
 /// Members of one class and segment in the latest run.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -65,7 +66,20 @@ impl Loyalty {
             .segment_buyers(from, now, program.currency.code())
             .await?;
         let r = &program.reports;
-        let rows = segment::assign(&buyers, (r.abc_a_bp, r.abc_b_bp), now);
+        let mut rows = segment::assign(&buyers, (r.abc_a_bp, r.abc_b_bp), now);
+        // Each buyer's favourite category, by what their items say.
+        let items = self
+            .store
+            .purchase_items(from, now, program.currency.code())
+            .await?;
+        let mut favourites = audience::favourites(items.iter().flat_map(|(member, items)| {
+            audience::category_lines(items, program.currency)
+                .into_iter()
+                .map(move |(category, minor)| (*member, category, minor))
+        }));
+        for row in &mut rows {
+            row.favourite_category = favourites.remove(&row.member_id);
+        }
         let run = self.store.start_segment_run(now, from).await?;
         for chunk in rows.chunks(5_000) {
             self.store.add_segments(run, chunk).await?;

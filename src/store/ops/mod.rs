@@ -17,6 +17,7 @@ use crate::store::rows::NewEntry;
 use crate::store::sql::Tx;
 use crate::store::{Result, StoreError};
 
+pub(crate) mod audience;
 pub(crate) mod check;
 pub(crate) mod credit;
 pub(crate) mod inbox;

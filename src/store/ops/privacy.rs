@@ -212,6 +212,9 @@ pub(crate) async fn member_file(tx: &mut impl Tx, member_id: i64) -> Result<Json
                 ("name", T),
                 ("phone", T),
                 ("phone_consent_at", Ts),
+                ("birth_day", I),
+                ("birth_month", I),
+                ("birthday_set_at", Ts),
                 ("locale", T),
                 ("app_locale", T),
                 ("telegram_id", I),
@@ -382,6 +385,7 @@ pub(crate) async fn member_file(tx: &mut impl Tx, member_id: i64) -> Result<Json
                 ("s.r", I),
                 ("s.f", I),
                 ("s.m", I),
+                ("s.favourite_category", T),
                 ("r.computed_at", Ts),
             ],
         ),
@@ -573,7 +577,8 @@ pub(crate) async fn erase_member<T: Steps>(
         "UPDATE members SET code = $1, name = NULL, phone = NULL, phone_consent_at = NULL, \
          locale = NULL, app_locale = NULL, telegram_id = NULL, line_id = NULL, \
          marketing_opt_in = FALSE, telegram_reachable = FALSE, line_reachable = FALSE, \
-         last_seen_at = NULL, erased_at = $2 WHERE id = $3",
+         last_seen_at = NULL, birth_day = NULL, birth_month = NULL, birthday_set_at = NULL, \
+         erased_at = $2 WHERE id = $3",
         args![stub.as_str(), now, member_id],
     )
     .await?;

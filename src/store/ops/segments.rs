@@ -40,6 +40,21 @@ pub(crate) async fn buyers(
         .collect())
 }
 
+/// The items of members' purchases in `[from, now)` in `currency` (those
+/// that list them): (member, items as stored).
+pub(crate) async fn purchase_items(
+    tx: &mut impl Tx,
+    (from, now): (DateTime<Utc>, DateTime<Utc>),
+    currency: &str,
+) -> Result<Vec<(i64, String)>> {
+    tx.all(
+        "SELECT member_id, items FROM purchases WHERE member_id IS NOT NULL \
+         AND occurred_at >= $1 AND occurred_at < $2 AND currency = $3 AND items IS NOT NULL",
+        args![from, now, currency],
+    )
+    .await
+}
+
 /// A new run (not read until it is done).
 pub(crate) async fn start_run(
     tx: &mut impl Tx,
@@ -55,10 +70,10 @@ pub(crate) async fn start_run(
 /// Adds members' classes and segments to run `run_id`.
 pub(crate) async fn add_rows(tx: &mut impl Tx, run_id: i64, rows: &[MemberSegment]) -> Result<()> {
     for batch in rows.chunks(ROWS) {
-        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 10);
+        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 11);
         let mut tuples = Vec::with_capacity(batch.len());
         for (i, s) in batch.iter().enumerate() {
-            let places: Vec<String> = (1..=10).map(|j| format!("${}", i * 10 + j)).collect();
+            let places: Vec<String> = (1..=11).map(|j| format!("${}", i * 11 + j)).collect();
             tuples.push(format!("({})", places.join(", ")));
             values.extend([
                 Value::from(run_id),
@@ -71,12 +86,13 @@ pub(crate) async fn add_rows(tx: &mut impl Tx, run_id: i64, rows: &[MemberSegmen
                 Value::from(s.purchases),
                 Value::from(s.sales_minor),
                 Value::from(s.last_purchase_at),
+                Value::from(&s.favourite_category),
             ]);
         }
         tx.exec(
             &format!(
                 "INSERT INTO member_segments (run_id, member_id, class, segment, r, f, m, \
-                 purchases, sales_minor, last_purchase_at) VALUES {}",
+                 purchases, sales_minor, last_purchase_at, favourite_category) VALUES {}",
                 tuples.join(", ")
             ),
             &values,
@@ -106,7 +122,8 @@ pub(crate) async fn finish_run(tx: &mut impl Tx, run_id: i64) -> Result<()> {
 const LATEST: &str = "(SELECT MAX(id) FROM segment_runs WHERE done = $1)";
 
 const SEGMENT_COLUMNS: &str = "SELECT s.member_id, m.code, s.class, s.segment, s.r, s.f, s.m, \
-    s.purchases, s.sales_minor, s.last_purchase_at, r.computed_at FROM member_segments s \
+    s.purchases, s.sales_minor, s.last_purchase_at, r.computed_at, s.favourite_category \
+    FROM member_segments s \
     JOIN members m ON m.id = s.member_id JOIN segment_runs r ON r.id = s.run_id";
 
 impl FromRow for MemberSegment {
@@ -133,6 +150,7 @@ impl FromRow for MemberSegment {
             sales_minor: c.next()?,
             last_purchase_at: c.next()?,
             computed_at: c.next()?,
+            favourite_category: c.next()?,
         })
     }
 }

@@ -94,6 +94,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0018_inbox.sql",
         sql: include_str!("../../../migrations/sqlite/0018_inbox.sql"),
     },
+    Migration {
+        file: "0020_audiences.sql",
+        sql: include_str!("../../../migrations/sqlite/0020_audiences.sql"),
+    },
 ];
 
 impl Migration {

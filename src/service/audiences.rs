@@ -1,0 +1,81 @@
+//! Audiences: who a campaign or broadcast is for, counted before it is sent.
+
+use chrono::{DateTime, Utc};
+
+use super::{Loyalty, Result, invalid};
+use crate::domain::audience::{self, Audience, Facts, Reach};
+
+/// What became of a birthday a member gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BirthdaySet {
+    /// Kept: (day, month).
+    Set(u32, u32),
+    /// Changed less than a year ago: it can change again from `next`.
+    TooSoon { next: DateTime<Utc> },
+}
+
+impl Loyalty {
+    /// A member gives their birthday as day and month (`29/2`); it can change
+    /// at most once a year.
+    pub async fn set_birthday(
+        &self,
+        member_id: i64,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<BirthdaySet> {
+        let (day, month) = audience::parse_birthday(text).ok_or_else(|| {
+            invalid(
+                "birthday",
+                format!("{text:?} is not a day and month such as 29/2"),
+            )
+        })?;
+        let (set, at) = self.store.set_birthday(member_id, day, month, now).await?;
+        Ok(match (set, at) {
+            (false, Some(at)) => BirthdaySet::TooSoon {
+                next: at + chrono::Duration::days(365),
+            },
+            _ => BirthdaySet::Set(day, month),
+        })
+    }
+
+    /// A member's birthday (day, month), if they gave it.
+    pub async fn birthday(&self, member_id: i64) -> Result<Option<(u32, u32)>> {
+        Ok(self.store.birthday(member_id).await?)
+    }
+
+    /// The members in `audience` now (ids, ascending). Read where reports read
+    /// (a replica when there is one).
+    pub async fn audience_members(
+        &self,
+        audience: &Audience,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        Ok(self
+            .audience_facts(audience, now)
+            .await?
+            .into_iter()
+            .map(|f| f.member_id)
+            .collect())
+    }
+
+    /// How many members `audience` holds and how many marketing reaches on
+    /// each app.
+    pub async fn audience_reach(&self, audience: &Audience, now: DateTime<Utc>) -> Result<Reach> {
+        let mut reach = Reach::default();
+        for f in self.audience_facts(audience, now).await? {
+            reach.add(&f);
+        }
+        Ok(reach)
+    }
+
+    async fn audience_facts(&self, audience: &Audience, now: DateTime<Utc>) -> Result<Vec<Facts>> {
+        audience
+            .check()
+            .map_err(|e| invalid("audience", e.to_string()))?;
+        let facts = self.reader.audience_facts(&audience.bought, now).await?;
+        Ok(facts
+            .into_iter()
+            .filter(|f| audience.admits(f, now, self.tz))
+            .collect())
+    }
+}

@@ -1,0 +1,297 @@
+//! Audiences on both stores: each rule on a constructed history whose answer
+//! is known (the lapsing rule at its edges, 29 February birthdays), criteria
+//! combined, and the reach on each app counted before a broadcast.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use taem::domain::audience::{Audience, Bought, Lapsing, Reach};
+use taem::domain::model::{Member, Merchant, NewMember};
+use taem::service::audiences::BirthdaySet;
+use taem::service::{PurchaseItem, PurchaseRequest};
+
+use crate::common::*;
+
+async fn buy(
+    t: &TestStore,
+    shop: &Merchant,
+    m: &Member,
+    amount: &str,
+    items: Option<Vec<PurchaseItem>>,
+    at: DateTime<Utc>,
+) {
+    let req = PurchaseRequest {
+        receipt_id: taem::domain::codes::uuid_v4(),
+        amount: amount.into(),
+        currency: "THB".into(),
+        member_code: Some(m.code.clone()),
+        occurred_at: None,
+        items,
+    };
+    t.loyalty
+        .record_purchase(shop, req, at)
+        .await
+        .expect("purchase");
+}
+
+fn item(sku: &str, category: &str, amount: &str) -> PurchaseItem {
+    PurchaseItem {
+        sku: sku.into(),
+        category: Some(category.into()),
+        quantity: 1,
+        amount: amount.into(),
+    }
+}
+
+#[tokio::test]
+async fn each_audience_rule_finds_exactly_the_members_it_should() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let shop = t.merchant().await;
+        // Noon in Bangkok on 20 February 2027.
+        let t0 = Utc.with_ymd_and_hms(2027, 2, 20, 5, 0, 0).unwrap();
+        let days = |d: i64| t0 - Duration::days(d);
+        let member = |t: &TestStore| {
+            let store = t.store.clone();
+            async move {
+                store
+                    .add_member(&NewMember::default(), days(200))
+                    .await
+                    .unwrap()
+            }
+        };
+        // Regular: bought every ten days, last 80 days ago.
+        let regular = member(&t).await;
+        for d in [100, 90, 80] {
+            buy(&t, &shop, &regular, "100.00", None, days(d)).await;
+        }
+        // Baker: one bakery purchase ten days ago, big enough for silver.
+        let baker = member(&t).await;
+        let bread = vec![
+            item("CROISSANT", "bakery", "5500.00"),
+            item("LATTE", "drinks", "500.00"),
+        ];
+        buy(&t, &shop, &baker, "6000.00", Some(bread), days(10)).await;
+        // Newcomer: joined yesterday, never bought.
+        let newcomer = t
+            .store
+            .add_member(&NewMember::default(), days(1))
+            .await
+            .unwrap();
+        // Leap-day child: born on 29 February.
+        let leap = member(&t).await;
+        assert_eq!(
+            t.loyalty
+                .set_birthday(leap.id, "29/2", days(300))
+                .await
+                .unwrap(),
+            BirthdaySet::Set(29, 2)
+        );
+        let ids = |mut v: Vec<i64>| {
+            v.sort();
+            v
+        };
+        let find = async |a: Audience, at: DateTime<Utc>| {
+            t.loyalty.audience_members(&a, at).await.unwrap()
+        };
+
+        let everyone = find(Audience::default(), t0).await;
+        assert_eq!(
+            everyone,
+            ids(vec![regular.id, baker.id, newcomer.id, leap.id])
+        );
+        // Lapsing: no purchase for N days, from the Nth day on; never-buyers never lapse.
+        let lapsing = |d| Audience {
+            lapsing: Some(Lapsing::Days(d)),
+            ..Audience::default()
+        };
+        assert_eq!(find(lapsing(80), t0).await, vec![regular.id]);
+        assert_eq!(find(lapsing(81), t0).await, Vec::<i64>::new());
+        assert_eq!(find(lapsing(10), t0).await, ids(vec![regular.id, baker.id]));
+        // Beyond 1.5 × their usual gap (ten days): after 15 days, not at 15.
+        let usual = Audience {
+            lapsing: Some(Lapsing::UsualGap),
+            ..Audience::default()
+        };
+        assert_eq!(find(usual.clone(), days(65)).await, Vec::<i64>::new());
+        assert_eq!(
+            find(usual.clone(), days(65) + Duration::seconds(1)).await,
+            vec![regular.id]
+        );
+        // Birthday this month: February, in a year without a 29th.
+        let birthday = Audience {
+            birthday_this_month: true,
+            ..Audience::default()
+        };
+        assert_eq!(find(birthday.clone(), t0).await, vec![leap.id]);
+        assert!(
+            find(birthday, t0 + Duration::days(10)).await.is_empty(),
+            "March"
+        );
+        // Bought a category or a SKU lately.
+        let bought = |sku: Option<&str>, category: Option<&str>, days| Audience {
+            bought: Some(Bought {
+                sku: sku.map(Into::into),
+                category: category.map(Into::into),
+                days,
+            }),
+            ..Audience::default()
+        };
+        assert_eq!(
+            find(bought(None, Some("bakery"), 30), t0).await,
+            vec![baker.id]
+        );
+        assert_eq!(
+            find(bought(Some("CROISSANT"), None, 30), t0).await,
+            vec![baker.id]
+        );
+        assert!(find(bought(None, Some("bakery"), 9), t0).await.is_empty());
+        assert!(
+            find(bought(Some("BAGUETTE"), None, 30), t0)
+                .await
+                .is_empty()
+        );
+        // New members.
+        let new = Audience {
+            joined_within_days: Some(2),
+            ..Audience::default()
+        };
+        assert_eq!(find(new, t0).await, vec![newcomer.id]);
+        // Tiers.
+        let silver = Audience {
+            tiers: vec!["silver".into()],
+            ..Audience::default()
+        };
+        assert_eq!(find(silver, t0).await, vec![baker.id]);
+        // Classes, segments and favourite categories come from the daily run.
+        t.loyalty.refresh_segments(t0).await.unwrap();
+        let class_a = Audience {
+            classes: vec!["A".into()],
+            ..Audience::default()
+        };
+        assert_eq!(find(class_a, t0).await, vec![baker.id]);
+        let fans = Audience {
+            favourite_category: Some("bakery".into()),
+            ..Audience::default()
+        };
+        assert_eq!(find(fans, t0).await, vec![baker.id]);
+        let segment = t
+            .loyalty
+            .member_segment(regular.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .segment;
+        let same = Audience {
+            segments: vec![segment.as_str().into()],
+            ..Audience::default()
+        };
+        assert!(find(same, t0).await.contains(&regular.id));
+        // Combined: every criterion must hold.
+        let both = Audience {
+            lapsing: Some(Lapsing::Days(10)),
+            tiers: vec!["silver".into()],
+            ..Audience::default()
+        };
+        assert_eq!(find(both, t0).await, vec![baker.id]);
+        // Nonsense is refused with its reason.
+        let bad = Audience {
+            classes: vec!["Z".into()],
+            ..Audience::default()
+        };
+        let e = t.loyalty.audience_members(&bad, t0).await.unwrap_err();
+        assert!(e.to_string().contains("A, B or C"), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn the_reach_counts_members_marketing_can_reach_on_each_app() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let at = taem::domain::time::now();
+        let add = |telegram: Option<i64>, line: Option<&str>| NewMember {
+            telegram_id: telegram,
+            line_id: line.map(Into::into),
+            ..NewMember::default()
+        };
+        let both = t
+            .store
+            .add_member(&add(Some(1), Some("U1")), at)
+            .await
+            .unwrap();
+        let telegram = t.store.add_member(&add(Some(2), None), at).await.unwrap();
+        let line = t
+            .store
+            .add_member(&add(None, Some("U3")), at)
+            .await
+            .unwrap();
+        let silent = t.store.add_member(&add(Some(4), None), at).await.unwrap();
+        t.store.add_member(&add(None, None), at).await.unwrap();
+        for m in [&both, &telegram, &line] {
+            t.loyalty
+                .set_marketing(m.id, true, "test", at)
+                .await
+                .unwrap();
+        }
+        t.loyalty
+            .set_marketing(silent.id, false, "test", at)
+            .await
+            .unwrap();
+        let reach = t
+            .loyalty
+            .audience_reach(&Audience::default(), at)
+            .await
+            .unwrap();
+        assert_eq!(
+            reach,
+            Reach {
+                members: 5,
+                reachable: 3,
+                telegram: 2,
+                line: 2
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_birthday_changes_at_most_once_a_year_and_erasure_forgets_it() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let m = t.member().await;
+        let t0 = taem::domain::time::now();
+        assert!(
+            t.loyalty.set_birthday(m.id, "31/4", t0).await.is_err(),
+            "no 31 April"
+        );
+        assert_eq!(
+            t.loyalty.set_birthday(m.id, "5/11", t0).await.unwrap(),
+            BirthdaySet::Set(5, 11)
+        );
+        // The same again changes nothing; another is refused until a year on.
+        assert_eq!(
+            t.loyalty
+                .set_birthday(m.id, "05-11", t0 + Duration::days(3))
+                .await
+                .unwrap(),
+            BirthdaySet::Set(5, 11)
+        );
+        let next = t0 + Duration::days(365);
+        match t
+            .loyalty
+            .set_birthday(m.id, "6/11", t0 + Duration::days(30))
+            .await
+            .unwrap()
+        {
+            BirthdaySet::TooSoon { next: n } => {
+                assert!((n - next).num_seconds().abs() < 2, "{n} {next}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.loyalty.birthday(m.id).await.unwrap(), Some((5, 11)));
+        assert_eq!(
+            t.loyalty.set_birthday(m.id, "6/11", next).await.unwrap(),
+            BirthdaySet::Set(6, 11)
+        );
+        t.store.erase_member(m.id, "test", next).await.unwrap();
+        assert_eq!(t.loyalty.birthday(m.id).await.unwrap(), None);
+    }
+}
