@@ -138,6 +138,20 @@ fn purchase(o: &Options, k: usize) -> (usize, i64, i64, chrono::DateTime<chrono:
     (member, amount, amount / 2_500, at)
 }
 
+/// What every other seeded purchase lists: one line, of one of four categories.
+fn items(k: usize, amount: i64) -> Option<String> {
+    const CATEGORIES: [&str; 4] = ["coffee", "bakery", "tea", "snacks"];
+    (k % 2 == 0).then(|| {
+        format!(
+            "[{{\"sku\":\"SKU-{}\",\"category\":\"{}\",\"quantity\":1,\"amount\":\"{}.{:02}\"}}]",
+            k % 40,
+            CATEGORIES[(k / 7) % 4],
+            amount / 100,
+            amount % 100
+        )
+    })
+}
+
 /// A seeded lot's expiry: a year on, but never due during the run, so the
 /// server's expiry sweep does not write to the ledger while it is measured.
 fn lot_expiry(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
@@ -163,8 +177,8 @@ fn seed_sqlite(path: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
         }
         let mut p = tx.prepare(
             "INSERT INTO purchases (id, merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
-             currency, occurred_at, points, breakdown, balance_after, lot_id, available_at, created_at) \
-             VALUES (?1, ?2, ?3, 'seed', ?4, ?5, 'THB', ?6, ?7, ?8, ?9, ?1, ?6, ?6)",
+             currency, occurred_at, points, breakdown, balance_after, lot_id, available_at, created_at, \
+             items) VALUES (?1, ?2, ?3, 'seed', ?4, ?5, 'THB', ?6, ?7, ?8, ?9, ?1, ?6, ?6, ?10)",
         )?;
         let mut l = tx.prepare(
             "INSERT INTO lots (id, member_id, points, remaining, earned_at, available_at, expires_at, \
@@ -190,7 +204,8 @@ fn seed_sqlite(path: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
                 when,
                 points,
                 breakdown,
-                balances[member]
+                balances[member],
+                items(k, amount)
             ])?;
             l.execute(rusqlite::params![
                 id,
@@ -243,6 +258,7 @@ async fn seed_postgres(url: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
         let end = (k + 20_000).min(o.purchases);
         let (mut ids, mut mids, mut amounts, mut points, mut ats, mut bals) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut lines: Vec<Option<String>> = vec![];
         for n in k..end {
             let (member, amount, p, at) = purchase(o, n);
             balances[member] += p;
@@ -252,15 +268,17 @@ async fn seed_postgres(url: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
             points.push(p);
             ats.push(at);
             bals.push(balances[member]);
+            lines.push(items(n, amount));
         }
         sqlx::query(
             "WITH r AS (SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], \
-                                             $5::timestamptz[], $6::bigint[]) AS r(id, mid, amount, points, at, bal)), \
+                                             $5::timestamptz[], $6::bigint[], $8::text[]) \
+                              AS r(id, mid, amount, points, at, bal, items)), \
              p AS (INSERT INTO purchases (id, merchant_id, receipt_id, fingerprint, member_id, amount_minor, \
-                   currency, occurred_at, points, breakdown, balance_after, lot_id, available_at, created_at) \
-                   OVERRIDING SYSTEM VALUE \
+                   currency, occurred_at, points, breakdown, balance_after, lot_id, available_at, created_at, \
+                   items) OVERRIDING SYSTEM VALUE \
                    SELECT id, $7, 'seed-' || id, 'seed', mid, amount, 'THB', at, points, \
-                          '[{\"rule\":\"base\",\"points\":' || points || '}]', bal, id, at, at FROM r), \
+                          '[{\"rule\":\"base\",\"points\":' || points || '}]', bal, id, at, at, items FROM r), \
              l AS (INSERT INTO lots (id, member_id, points, remaining, earned_at, available_at, expires_at, \
                    merchant_id, purchase_id) OVERRIDING SYSTEM VALUE \
                    SELECT id, mid, points, points, at, at, \
@@ -271,6 +289,7 @@ async fn seed_postgres(url: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
         )
         .bind(&ids).bind(&mids).bind(&amounts).bind(&points).bind(&ats).bind(&bals)
         .bind(&s.merchant.id)
+        .bind(&lines)
         .execute(&mut conn)
         .await?;
         k = end;
@@ -613,6 +632,50 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
         "segments: working them out",
         start.elapsed().as_secs_f64() * 1000.0
     );
+    // Audiences: members' facts read and each one decided (what a broadcast
+    // counts before it is sent and a journey reads every day).
+    {
+        use taem::domain::audience::{Audience, Bought, Lapsing};
+        let audiences = [
+            ("audience: everyone, reach", Audience::default()),
+            (
+                "audience: lapsing (usual gap)",
+                Audience {
+                    lapsing: Some(Lapsing::UsualGap),
+                    ..Audience::default()
+                },
+            ),
+            (
+                "audience: bought bakery, 30 days",
+                Audience {
+                    bought: Some(Bought {
+                        sku: None,
+                        category: Some("bakery".into()),
+                        days: 30,
+                    }),
+                    ..Audience::default()
+                },
+            ),
+            (
+                "audience: favourite tea, class A",
+                Audience {
+                    favourite_category: Some("tea".into()),
+                    classes: vec!["A".into()],
+                    ..Audience::default()
+                },
+            ),
+        ];
+        for (label, audience) in audiences {
+            let mut runs = Vec::new();
+            let mut reach = Default::default();
+            for _ in 0..10 {
+                let start = Instant::now();
+                reach = loyalty.audience_reach(&audience, now()).await?;
+                runs.push(start.elapsed());
+            }
+            Timings(runs).print(&format!("{label} ({} members)", reach.members));
+        }
+    }
     // Each report for the whole programme, then for the shop (every
     // purchase in this data is at it: a shop's report at its largest).
     let shop = taem::service::reports::ReportQuery {

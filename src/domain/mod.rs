@@ -10,6 +10,7 @@ pub mod credit;
 pub mod earn;
 pub mod guess;
 pub mod inbox;
+pub mod journey;
 pub mod ledger;
 pub mod liability;
 pub mod locale;
