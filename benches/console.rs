@@ -141,7 +141,7 @@ fn purchase(o: &Options, k: usize) -> (usize, i64, i64, chrono::DateTime<chrono:
 /// What every other seeded purchase lists: one line, of one of four categories.
 fn items(k: usize, amount: i64) -> Option<String> {
     const CATEGORIES: [&str; 4] = ["coffee", "bakery", "tea", "snacks"];
-    (k % 2 == 0).then(|| {
+    k.is_multiple_of(2).then(|| {
         format!(
             "[{{\"sku\":\"SKU-{}\",\"category\":\"{}\",\"quantity\":1,\"amount\":\"{}.{:02}\"}}]",
             k % 40,
