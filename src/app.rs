@@ -372,6 +372,20 @@ async fn sweep_periodically(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry reminders failed"),
         }
+        // Journeys: welcomes, birthdays, win-backs and nudges due now.
+        let journeys = crate::service::Loyalty::new(store.clone(), tz)
+            .run_journeys(now())
+            .await;
+        crate::metrics::sweep("journeys", journeys.is_ok());
+        match journeys {
+            Ok(run) if run.total() > 0 => {
+                for (kind, given, held_out) in &run.given {
+                    tracing::info!(journey = kind.as_str(), given, held_out, "journey run");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "journeys failed"),
+        }
         // The reports' roll-up takes in what the ledger gained since.
         let rolled = crate::service::reports::roll_up(store.as_ref(), tz, now()).await;
         crate::metrics::sweep("reports_roll_up", rolled.is_ok());

@@ -19,3 +19,11 @@ notice-payment-request = 💳 Use { $points } points ({ $amount }) at { $merchan
 notice-payment-captured = 💳 You paid { $amount } with { $points } points at { $merchant }. Balance: { $balance } points.
 notice-credit-request = 💳 Use { $amount } of your store credit at { $merchant }? Answer before { $time }; until then it is held for this bill.
 notice-credit-captured = 💳 You paid { $amount } with store credit at { $merchant }. Store credit left: { $credit }.
+
+# Journeys: messages taem sends by itself (marketing: consent and quiet hours apply).
+notice-journey-welcome = 👋 Welcome to our members' club! Collect points with every purchase and swap them for rewards.
+notice-journey-birthday = 🎂 Happy birthday! A little gift from us to celebrate your month.
+notice-journey-winback = 💛 We miss you! Come back and see us: here is something to welcome you back.
+notice-journey-near-reward = 🎯 You are only { $needed } points away from { $reward }. One more visit and it's yours!
+notice-journey-points = 🎁 { $points } bonus points are in your account.
+notice-journey-voucher = 🎟 Your voucher for { $reward }: show this code at the counter:{" "}

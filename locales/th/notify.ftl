@@ -19,3 +19,11 @@ notice-payment-request = 💳 ใช้ { $points } แต้ม ({ $amount }) �
 notice-payment-captured = 💳 คุณจ่าย { $amount } ด้วย { $points } แต้มที่ { $merchant } ยอดแต้มคงเหลือ { $balance } แต้ม
 notice-credit-request = 💳 ใช้เครดิตร้านค้า { $amount } ที่ { $merchant } ใช่ไหม? ตอบก่อน { $time } น. ระหว่างนี้เครดิตจะถูกกันไว้สำหรับบิลนี้
 notice-credit-captured = 💳 คุณจ่าย { $amount } ด้วยเครดิตร้านค้าที่ { $merchant } เครดิตคงเหลือ { $credit }
+
+# Journeys: messages taem sends by itself (marketing: consent and quiet hours apply).
+notice-journey-welcome = 👋 ยินดีต้อนรับสู่คลับสมาชิก! สะสมแต้มทุกครั้งที่ซื้อ แล้วนำไปแลกของรางวัลได้เลย
+notice-journey-birthday = 🎂 สุขสันต์วันเกิด! ของขวัญเล็กๆ จากเราเพื่อฉลองเดือนเกิดของคุณ
+notice-journey-winback = 💛 คิดถึงคุณนะคะ! แวะมาหาเราอีกครั้ง เรามีของต้อนรับกลับมาให้
+notice-journey-near-reward = 🎯 อีกแค่ { $needed } แต้มก็แลก { $reward } ได้แล้ว! มาอีกครั้งเดียวก็ได้เลย
+notice-journey-points = 🎁 เราเพิ่ม { $points } แต้มโบนัสเข้าบัญชีของคุณแล้ว
+notice-journey-voucher = 🎟 คูปอง { $reward } ของคุณ แสดงรหัสนี้ที่เคาน์เตอร์:{" "}

@@ -51,6 +51,23 @@ impl Kind {
     }
 }
 
+/// One journey for one member under one key.
+#[derive(Debug, Clone)]
+pub struct Gift {
+    pub kind: Kind,
+    pub member_id: i64,
+    pub key: String,
+    pub held_out: bool,
+    pub bonus_points: i64,
+    pub reward_id: Option<i64>,
+    /// The voucher's code, drawn by the caller.
+    pub code: super::VoucherCode,
+    /// Near a reward: the reward and the points still needed.
+    pub near: Option<(i64, i64)>,
+    pub timing: super::model::LotTiming,
+    pub now: DateTime<Utc>,
+}
+
 /// A journey's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Journey {

@@ -61,6 +61,24 @@ pub enum Notice {
         #[serde(default)]
         credit: bool,
     },
+    /// A journey's message (marketing): a welcome, a birthday gift, a win-back
+    /// offer (with the points or voucher given), or a nudge near a reward.
+    Journey {
+        journey: String,
+        /// Bonus points given with it.
+        #[serde(default)]
+        points: i64,
+        /// The voucher given with it, or the reward it is close to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        voucher: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reward_th: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reward_en: Option<String>,
+        /// Near a reward: the points still needed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        needed: Option<i64>,
+    },
     /// A payment with points went through.
     PaymentCaptured {
         merchant_id: String,
@@ -99,12 +117,13 @@ impl Notice {
             Notice::Broadcast { .. } => "broadcast",
             Notice::PaymentRequest { .. } => "payment_request",
             Notice::PaymentCaptured { .. } => "payment_captured",
+            Notice::Journey { .. } => "journey",
         }
     }
 
     /// Marketing respects opt-out and quiet hours; the rest go any time.
     pub fn marketing(&self) -> bool {
-        matches!(self, Notice::Broadcast { .. })
+        matches!(self, Notice::Broadcast { .. } | Notice::Journey { .. })
     }
 
     pub fn to_json(&self) -> String {

@@ -176,6 +176,8 @@ pub enum Earned<'a> {
     Purchase(&'a Breakdown),
     /// A referrer's bonus for their friend's purchase.
     Referrer,
+    /// A journey's gift (bonus points, or a voucher's points): campaign points.
+    Journey,
     /// Nothing known (no purchase): counted as base.
     Unknown,
 }
@@ -188,6 +190,7 @@ pub fn classify(kind: EntryKind, points: i64, earned: Earned<'_>) -> Vec<(Measur
     match kind {
         EntryKind::Earn => match earned {
             Earned::Referrer => one(Measure::Referral, points),
+            Earned::Journey => one(Measure::Campaign, points),
             Earned::Unknown => one(Measure::Base, points),
             Earned::Purchase(b) => {
                 let mut out: Vec<(Measure, i64)> = Vec::new();

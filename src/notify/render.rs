@@ -140,6 +140,40 @@ pub fn message(
             "notice-referral",
             &[("points", num(*points)), ("balance", num(*balance))],
         )),
+        Notice::Journey {
+            journey,
+            points,
+            voucher,
+            reward_th,
+            reward_en,
+            needed,
+        } => {
+            let reward = pick(
+                reward_th.as_deref().unwrap_or_default(),
+                reward_en.as_deref().unwrap_or_default(),
+            );
+            let id = format!("notice-journey-{}", journey.replace('_', "-"));
+            let mut text = t(
+                &id,
+                &[
+                    ("reward", s(reward.clone())),
+                    ("needed", num(needed.unwrap_or(0))),
+                ],
+            );
+            if *points > 0 {
+                text.push('\n');
+                text.push_str(&t("notice-journey-points", &[("points", num(*points))]));
+            }
+            let mut m = Message::new();
+            if let Some(code) = voucher {
+                text.push('\n');
+                text.push_str(&t("notice-journey-voucher", &[("reward", s(reward))]));
+                m = m.text(text).code(code.clone());
+            } else {
+                m = m.text(text);
+            }
+            m.row(vec![button("btn-rewards", Intent::Rewards { page: 0 })])
+        }
         Notice::NegativeBalance { balance } => {
             Message::new().text(t("notice-negative", &[("balance", num(*balance))]))
         }

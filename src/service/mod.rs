@@ -21,6 +21,7 @@ pub mod audiences;
 mod back_office;
 pub mod campaigns;
 pub mod counter;
+pub mod journeys;
 mod members;
 pub mod payments;
 mod privacy;

@@ -196,6 +196,23 @@ macro_rules! with_operations {
                 /// A member's birthday (day, month), if they gave it.
                 read_op fn birthday(&self, member_id: i64) -> Result<Option<(u32, u32)>>
                     => [] |tx| ops::audience::birthday(tx, member_id);
+                /// The journeys set so far.
+                read_op fn journeys(&self) -> Result<Vec<crate::domain::journey::Journey>>
+                    => [] |tx| ops::journeys::journeys(tx);
+                /// Stores a journey's settings.
+                write_op fn set_journey(&self, journey: &crate::domain::journey::Journey, now: DateTime<Utc>)
+                    -> Result<crate::domain::journey::Journey>
+                    => [journey] |tx| ops::journeys::set_journey(tx, &journey, now);
+                /// What a journey gave since `since`: (member, key, sent at).
+                read_op fn journey_sends(&self, kind: crate::domain::journey::Kind, since: DateTime<Utc>)
+                    -> Result<Vec<(i64, String, DateTime<Utc>)>>
+                    => [] |tx| ops::journeys::sends(tx, kind, since);
+                /// Members who bought since `since`, with their balance now.
+                read_op fn recent_buyers(&self, since: DateTime<Utc>) -> Result<Vec<(i64, i64)>>
+                    => [] |tx| ops::journeys::recent_buyers(tx, since);
+                /// Gives a journey to a member under its key; false when given before.
+                write_op fn give_journey(&self, gift: &crate::domain::journey::Gift) -> Result<bool>
+                    => [gift] |tx| ops::journeys::give(tx, &gift);
                 /// Keeps verified chat events before they are acknowledged; how many
                 /// were new (a redelivered event, same id, is kept once).
                 write_op fn inbox_put(&self, events: &[crate::domain::inbox::NewEvent], now: DateTime<Utc>)

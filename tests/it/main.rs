@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod console;
 mod instances;
+mod journeys;
 mod ledger;
 mod line;
 mod notify;

@@ -21,6 +21,7 @@ pub(crate) mod audience;
 pub(crate) mod check;
 pub(crate) mod credit;
 pub(crate) mod inbox;
+pub(crate) mod journeys;
 pub(crate) mod ledger;
 pub(crate) mod members;
 pub(crate) mod outbox;

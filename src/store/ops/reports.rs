@@ -52,17 +52,18 @@ async fn flows_of_entries(
         i64,
         Option<i64>,
         Option<String>,
+        Option<String>,
     );
     let rows: Vec<EntryRow> = tx
         .all(
             "SELECT e.created_at, e.kind, e.points, e.merchant_id, e.member_id, p.member_id, \
-             p.breakdown FROM entries e \
+             p.breakdown, e.reference FROM entries e \
              LEFT JOIN purchases p ON p.id = e.purchase_id AND e.kind = 'earn' \
              WHERE e.id > $1 AND e.id <= $2",
             args![after, upto],
         )
         .await?;
-    for (at, kind, points, merchant, member, buyer, breakdown) in rows {
+    for (at, kind, points, merchant, member, buyer, breakdown, reference) in rows {
         let kind = EntryKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind:?}")))?;
         let parsed = match &breakdown {
@@ -75,6 +76,13 @@ async fn flows_of_entries(
         let earned = match (&parsed, buyer) {
             (Some(b), _) => Earned::Purchase(b),
             (None, Some(_)) => Earned::Referrer,
+            (None, None)
+                if reference
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("journey:")) =>
+            {
+                Earned::Journey
+            }
             (None, None) => Earned::Unknown,
         };
         let flows = into

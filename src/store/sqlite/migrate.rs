@@ -98,6 +98,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0020_audiences.sql",
         sql: include_str!("../../../migrations/sqlite/0020_audiences.sql"),
     },
+    Migration {
+        file: "0021_journeys.sql",
+        sql: include_str!("../../../migrations/sqlite/0021_journeys.sql"),
+    },
 ];
 
 impl Migration {

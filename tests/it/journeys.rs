@@ -1,0 +1,246 @@
+//! Journeys on both stores: each fires once for whom it is due and not again,
+//! gives what it is set to give (points, a voucher the programme pays for),
+//! queues its message as marketing, and leaves its holdout share without the
+//! gift and without the message.
+
+use chrono::{Duration, TimeZone, Utc};
+use taem::domain::journey::{Journey, Kind};
+use taem::domain::model::{Member, NewMember};
+use taem::service::PurchaseRequest;
+use taem::service::journeys::JourneyInput;
+
+use crate::common::*;
+
+async fn reachable(t: &TestStore, n: i64, at: chrono::DateTime<Utc>) -> Member {
+    let m = NewMember {
+        telegram_id: Some(7_000_000 + n),
+        ..NewMember::default()
+    };
+    let m = t.store.add_member(&m, at).await.unwrap();
+    t.loyalty
+        .set_marketing(m.id, true, "test", at)
+        .await
+        .unwrap();
+    m
+}
+
+fn on(points: i64) -> JourneyInput {
+    JourneyInput {
+        enabled: Some(true),
+        bonus_points: Some(points),
+        ..JourneyInput::default()
+    }
+}
+
+async fn journey_notices(t: &TestStore, m: &Member) -> usize {
+    t.store
+        .notices(m.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(kind, _, _)| kind == "journey")
+        .count()
+}
+
+#[tokio::test]
+async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let shop = t.merchant().await;
+        // 3 February 2027, noon in Bangkok.
+        let t0 = Utc.with_ymd_and_hms(2027, 2, 3, 5, 0, 0).unwrap();
+        let old = reachable(&t, 0, t0 - Duration::days(300)).await;
+
+        // Welcome, with 20 points, to members who join from now on; half held out.
+        let welcome = t
+            .loyalty
+            .set_journey(
+                Kind::Welcome,
+                &JourneyInput {
+                    holdout: Some("50%".into()),
+                    ..on(20)
+                },
+                t0,
+            )
+            .await
+            .unwrap();
+        let mut newcomers = Vec::new();
+        for n in 1..=30 {
+            newcomers.push(reachable(&t, n, t0 + Duration::hours(1)).await);
+        }
+        let run = t
+            .loyalty
+            .run_journeys(t0 + Duration::hours(2))
+            .await
+            .unwrap();
+        let (_, given, held) = run.given[0];
+        assert_eq!(given + held, 30, "every newcomer, and not the old member");
+        assert!(given > 0 && held > 0, "{given} {held}");
+        for m in &newcomers {
+            let (points, notices) = if welcome.holds_out(m.id) {
+                (0, 0)
+            } else {
+                (20, 1)
+            };
+            assert_eq!(t.balance(m).await, points, "member {}", m.id);
+            assert_eq!(journey_notices(&t, m).await, notices, "member {}", m.id);
+        }
+        assert_eq!(t.balance(&old).await, 0);
+        let again = t
+            .loyalty
+            .run_journeys(t0 + Duration::hours(3))
+            .await
+            .unwrap();
+        assert_eq!(again.total(), 0, "once per member");
+        t.loyalty
+            .set_journey(
+                Kind::Welcome,
+                &JourneyInput {
+                    enabled: Some(false),
+                    ..Default::default()
+                },
+                t0,
+            )
+            .await
+            .unwrap();
+
+        // Birthday: a voucher the programme pays for, once a year.
+        let cake = t.reward(100, Some(10), None).await;
+        let input = JourneyInput {
+            reward_id: Some(cake.id),
+            ..on(0)
+        };
+        t.loyalty
+            .set_journey(Kind::Birthday, &input, t0)
+            .await
+            .unwrap();
+        t.loyalty
+            .set_birthday(old.id, "29/2", t0 - Duration::days(400))
+            .await
+            .unwrap();
+        let run = t
+            .loyalty
+            .run_journeys(t0 + Duration::hours(4))
+            .await
+            .unwrap();
+        assert_eq!(run.total(), 1, "{run:?}");
+        let vouchers = t.loyalty.vouchers(old.id).await.unwrap();
+        assert_eq!(vouchers.len(), 1);
+        assert_eq!(vouchers[0].reward_id, cake.id);
+        assert_eq!(
+            t.balance(&old).await,
+            0,
+            "the voucher's points were the programme's"
+        );
+        assert_eq!(
+            t.loyalty
+                .run_journeys(t0 + Duration::days(10))
+                .await
+                .unwrap()
+                .total(),
+            0
+        );
+        t.loyalty
+            .set_journey(
+                Kind::Birthday,
+                &JourneyInput {
+                    enabled: Some(false),
+                    ..Default::default()
+                },
+                t0,
+            )
+            .await
+            .unwrap();
+
+        // Win-back after 60 days without a purchase, at most once per 90 days.
+        let buy = async |m: &Member, amount: &str, at| {
+            let req = PurchaseRequest {
+                receipt_id: taem::domain::codes::uuid_v4(),
+                amount: amount.into(),
+                currency: "THB".into(),
+                member_code: Some(m.code.clone()),
+                occurred_at: None,
+                items: None,
+            };
+            t.loyalty.record_purchase(&shop, req, at).await.unwrap();
+        };
+        let lapsed = reachable(&t, 100, t0 - Duration::days(200)).await;
+        buy(&lapsed, "100.00", t0 - Duration::days(61)).await;
+        let input = JourneyInput {
+            lapsing: Some("60".into()),
+            ..on(15)
+        };
+        t.loyalty
+            .set_journey(Kind::Winback, &input, t0)
+            .await
+            .unwrap();
+        let run = t.loyalty.run_journeys(t0).await.unwrap();
+        assert_eq!(run.given, vec![(Kind::Winback, 1, 0)]);
+        let before = t.balance(&lapsed).await;
+        assert_eq!(
+            t.loyalty
+                .run_journeys(t0 + Duration::days(89))
+                .await
+                .unwrap()
+                .total(),
+            0
+        );
+        assert_eq!(
+            t.loyalty
+                .run_journeys(t0 + Duration::days(90))
+                .await
+                .unwrap()
+                .total(),
+            1
+        );
+        assert_eq!(t.balance(&lapsed).await, before + 15);
+        t.loyalty
+            .set_journey(
+                Kind::Winback,
+                &JourneyInput {
+                    enabled: Some(false),
+                    ..Default::default()
+                },
+                t0,
+            )
+            .await
+            .unwrap();
+
+        // Near a reward: after a purchase leaving the member 10 points short of
+        // 100 (within 20 %), one message naming it, once this month.
+        t.loyalty
+            .set_journey(Kind::NearReward, &on(0), t0)
+            .await
+            .unwrap();
+        let near = reachable(&t, 200, t0 - Duration::days(5)).await;
+        buy(&near, "2250.00", t0 - Duration::hours(1)).await; // 90 points at 1:25
+        assert_eq!(t.balance(&near).await, 90);
+        let run = t.loyalty.run_journeys(t0).await.unwrap();
+        assert_eq!(run.given, vec![(Kind::NearReward, 1, 0)]);
+        assert_eq!(journey_notices(&t, &near).await, 1);
+        assert_eq!(
+            t.loyalty
+                .run_journeys(t0 + Duration::hours(1))
+                .await
+                .unwrap()
+                .total(),
+            0
+        );
+        t.assert_ledger_holds().await;
+
+        // What the journeys are set to.
+        let all: Vec<Journey> = t.loyalty.journeys().await.unwrap();
+        assert_eq!(all.len(), 4);
+        assert!(all.iter().any(|j| j.kind == Kind::NearReward && j.enabled));
+        let bad = JourneyInput {
+            bonus_points: Some(5),
+            ..JourneyInput::default()
+        };
+        assert!(
+            t.loyalty
+                .set_journey(Kind::NearReward, &bad, t0)
+                .await
+                .is_err()
+        );
+    }
+}
