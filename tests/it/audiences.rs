@@ -4,33 +4,11 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use taem::domain::audience::{Audience, Bought, Lapsing, Reach};
-use taem::domain::model::{Member, Merchant, NewMember};
+use taem::domain::model::NewMember;
+use taem::service::PurchaseItem;
 use taem::service::audiences::BirthdaySet;
-use taem::service::{PurchaseItem, PurchaseRequest};
 
 use crate::common::*;
-
-async fn buy(
-    t: &TestStore,
-    shop: &Merchant,
-    m: &Member,
-    amount: &str,
-    items: Option<Vec<PurchaseItem>>,
-    at: DateTime<Utc>,
-) {
-    let req = PurchaseRequest {
-        receipt_id: taem::domain::codes::uuid_v4(),
-        amount: amount.into(),
-        currency: "THB".into(),
-        member_code: Some(m.code.clone()),
-        occurred_at: None,
-        items,
-    };
-    t.loyalty
-        .record_purchase(shop, req, at)
-        .await
-        .expect("purchase");
-}
 
 fn item(sku: &str, category: &str, amount: &str) -> PurchaseItem {
     PurchaseItem {
@@ -61,7 +39,7 @@ async fn each_audience_rule_finds_exactly_the_members_it_should() {
         // Regular: bought every ten days, last 80 days ago.
         let regular = member(&t).await;
         for d in [100, 90, 80] {
-            buy(&t, &shop, &regular, "100.00", None, days(d)).await;
+            t.buy(&shop, &regular, "100.00", None, days(d)).await;
         }
         // Baker: one bakery purchase ten days ago, big enough for silver.
         let baker = member(&t).await;
@@ -69,7 +47,7 @@ async fn each_audience_rule_finds_exactly_the_members_it_should() {
             item("CROISSANT", "bakery", "5500.00"),
             item("LATTE", "drinks", "500.00"),
         ];
-        buy(&t, &shop, &baker, "6000.00", Some(bread), days(10)).await;
+        t.buy(&shop, &baker, "6000.00", Some(bread), days(10)).await;
         // Newcomer: joined yesterday, never bought.
         let newcomer = t
             .store

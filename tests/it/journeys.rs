@@ -6,7 +6,6 @@
 use chrono::{Duration, TimeZone, Utc};
 use taem::domain::journey::{Journey, Kind};
 use taem::domain::model::{Member, NewMember};
-use taem::service::PurchaseRequest;
 use taem::service::journeys::JourneyInput;
 
 use crate::common::*;
@@ -30,6 +29,18 @@ fn on(points: i64) -> JourneyInput {
         bonus_points: Some(points),
         ..JourneyInput::default()
     }
+}
+
+/// Switches a journey off.
+async fn off(t: &TestStore, kind: Kind) {
+    let input = JourneyInput {
+        enabled: Some(false),
+        ..JourneyInput::default()
+    };
+    t.loyalty
+        .set_journey(kind, &input, taem::domain::time::now())
+        .await
+        .unwrap();
 }
 
 async fn journey_notices(t: &TestStore, m: &Member) -> usize {
@@ -92,17 +103,7 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
             .await
             .unwrap();
         assert_eq!(again.total(), 0, "once per member");
-        t.loyalty
-            .set_journey(
-                Kind::Welcome,
-                &JourneyInput {
-                    enabled: Some(false),
-                    ..Default::default()
-                },
-                t0,
-            )
-            .await
-            .unwrap();
+        off(&t, Kind::Welcome).await;
 
         // Birthday: a voucher the programme pays for, once a year.
         let cake = t.reward(100, Some(10), None).await;
@@ -140,32 +141,12 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
                 .total(),
             0
         );
-        t.loyalty
-            .set_journey(
-                Kind::Birthday,
-                &JourneyInput {
-                    enabled: Some(false),
-                    ..Default::default()
-                },
-                t0,
-            )
-            .await
-            .unwrap();
+        off(&t, Kind::Birthday).await;
 
         // Win-back after 60 days without a purchase, at most once per 90 days.
-        let buy = async |m: &Member, amount: &str, at| {
-            let req = PurchaseRequest {
-                receipt_id: taem::domain::codes::uuid_v4(),
-                amount: amount.into(),
-                currency: "THB".into(),
-                member_code: Some(m.code.clone()),
-                occurred_at: None,
-                items: None,
-            };
-            t.loyalty.record_purchase(&shop, req, at).await.unwrap();
-        };
         let lapsed = reachable(&t, 100, t0 - Duration::days(200)).await;
-        buy(&lapsed, "100.00", t0 - Duration::days(61)).await;
+        t.buy(&shop, &lapsed, "100.00", None, t0 - Duration::days(61))
+            .await;
         let input = JourneyInput {
             lapsing: Some("60".into()),
             ..on(15)
@@ -194,17 +175,7 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
             1
         );
         assert_eq!(t.balance(&lapsed).await, before + 15);
-        t.loyalty
-            .set_journey(
-                Kind::Winback,
-                &JourneyInput {
-                    enabled: Some(false),
-                    ..Default::default()
-                },
-                t0,
-            )
-            .await
-            .unwrap();
+        off(&t, Kind::Winback).await;
 
         // Near a reward: after a purchase leaving the member 10 points short of
         // 100 (within 20 %), one message naming it, once this month.
@@ -213,7 +184,8 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
             .await
             .unwrap();
         let near = reachable(&t, 200, t0 - Duration::days(5)).await;
-        buy(&near, "2250.00", t0 - Duration::hours(1)).await; // 90 points at 1:25
+        t.buy(&shop, &near, "2250.00", None, t0 - Duration::hours(1))
+            .await; // 90 points at 1:25
         assert_eq!(t.balance(&near).await, 90);
         let run = t.loyalty.run_journeys(t0).await.unwrap();
         assert_eq!(run.given, vec![(Kind::NearReward, 1, 0)]);

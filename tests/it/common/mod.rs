@@ -224,6 +224,29 @@ impl TestStore {
     /// Fails the test unless every member's books balance.
     /// What `taem check` reads holds: balances, entries, lots, credit,
     /// purchases' points and vouchers.
+    /// A purchase by `m` at `shop` at `at` (items optional).
+    pub async fn buy(
+        &self,
+        shop: &Merchant,
+        m: &Member,
+        amount: &str,
+        items: Option<Vec<taem::service::PurchaseItem>>,
+        at: DateTime<Utc>,
+    ) {
+        let req = taem::service::PurchaseRequest {
+            receipt_id: codes::uuid_v4(),
+            amount: amount.into(),
+            currency: "THB".into(),
+            member_code: Some(m.code.clone()),
+            occurred_at: None,
+            items,
+        };
+        self.loyalty
+            .record_purchase(shop, req, at)
+            .await
+            .expect("purchase");
+    }
+
     pub async fn assert_ledger_holds(&self) {
         let check = self.store.check_ledger().await.expect("check");
         assert!(
