@@ -22,6 +22,7 @@ use crate::store;
 mod admin;
 mod campaign;
 mod chat;
+mod journey;
 mod logging;
 mod render;
 mod report;
@@ -62,6 +63,12 @@ enum Command {
     /// Campaigns: double points days, product bonuses, first-purchase gifts.
     #[command(subcommand)]
     Campaign(campaign::CampaignCmd),
+    /// Journeys taem serve runs by itself: welcome, birthday, win-back, near a reward.
+    #[command(subcommand)]
+    Journey(journey::JourneyCmd),
+    /// Audiences: who an offer would reach, counted.
+    #[command(subcommand)]
+    Audience(journey::AudienceCmd),
     /// Tiers (Member, Silver, Gold, VIP): thresholds and earn multipliers.
     #[command(subcommand)]
     Tier(campaign::TierCmd),
@@ -532,6 +539,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merchant(cmd) => admin::merchant(&loyalty, cmd).await?,
         Command::Campaign(cmd) => campaign::campaign(&loyalty, cmd, tz).await?,
         Command::Tier(cmd) => campaign::tier(&loyalty, cmd).await?,
+        Command::Journey(cmd) => journey::journey(&loyalty, cmd).await?,
+        Command::Audience(cmd) => journey::audience(&loyalty, cmd).await?,
         Command::Reward(cmd) => admin::reward(&loyalty, cmd, tz).await?,
         Command::Member(cmd) => admin::member(&loyalty, cmd, tz).await?,
         Command::Points(PointsCmd::Adjust {

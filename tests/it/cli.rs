@@ -785,3 +785,54 @@ async fn a_backup_taken_under_load_checks_clean_and_check_names_what_does_not_ad
     assert!(stdout.contains("member 1: balance"), "{stdout}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn journeys_are_set_and_run_and_audiences_counted_from_the_command_line() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, url) = (dir.path(), db.url.as_str());
+        let j = ok_json(
+            d,
+            url,
+            &[
+                "journey",
+                "set",
+                "welcome",
+                "--on",
+                "--points",
+                "20",
+                "--holdout",
+                "10%",
+                "--json",
+            ],
+        );
+        assert_eq!(j["enabled"], true);
+        assert_eq!(j["bonus_points"], 20);
+        assert_eq!(j["holdout_bp"], 1000);
+        let all = ok_json(d, url, &["journey", "list", "--json"]);
+        assert_eq!(all.as_array().unwrap().len(), 4);
+        let text = taem(d, url, &["journey", "list"]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            text.contains("welcome      on   20 points, 10% held out"),
+            "{text}"
+        );
+        let wrong = taem(d, url, &["journey", "set", "near-reward", "--points", "5"]);
+        assert!(!wrong.status.success());
+        assert!(String::from_utf8_lossy(&wrong.stderr).contains("gives nothing"));
+        let wrong = taem(d, url, &["journey", "set", "anniversary", "--on"]);
+        assert!(String::from_utf8_lossy(&wrong.stderr).contains("not a journey"));
+        ok_json(d, url, &["member", "add", "--name", "Somchai", "--json"]);
+        let run = ok_json(d, url, &["journey", "run", "--json"]);
+        assert!(run["given"].is_array(), "{run}");
+        let reach = ok_json(
+            d,
+            url,
+            &["audience", "count", "--joined-within", "30", "--json"],
+        );
+        assert_eq!(reach["members"], 1);
+        assert_eq!(reach["reachable"], 0, "no app, no consent");
+        let bad = taem(d, url, &["audience", "count", "--class", "Z"]);
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("A, B or C"));
+    }
+}
