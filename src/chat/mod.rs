@@ -522,7 +522,11 @@ impl Conversation {
     async fn promotions(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
         let loc = turn.loc;
         let thai = loc == Locale::Th;
-        let campaigns = self.loyalty.current_campaigns(turn.now, 7).await?;
+        // Only the promotions this member is in (their tier, not held out).
+        let campaigns = self
+            .loyalty
+            .campaigns_for(&turn.member, turn.now, 7)
+            .await?;
         let rewards = self.button(loc, "btn-rewards", &[], Intent::Rewards { page: 0 });
         if campaigns.is_empty() {
             return Ok(Message::new()

@@ -70,13 +70,8 @@ impl Conversation {
         page: u32,
     ) -> Result<Message, ServiceError> {
         let loc = turn.loc;
-        let all: Vec<Reward> = self
-            .loyalty
-            .rewards(false)
-            .await?
-            .into_iter()
-            .filter(|r| r.offered(turn.now))
-            .collect();
+        // For this member: what they can afford or are close to first.
+        let all: Vec<Reward> = self.loyalty.rewards_for(&turn.member, turn.now).await?;
         if all.is_empty() {
             return Ok(Message::new().text(self.t(loc, "rewards-empty", &[])));
         }

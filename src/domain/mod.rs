@@ -5,6 +5,7 @@
 
 pub mod audience;
 pub mod campaign;
+pub mod catalogue;
 pub mod codes;
 pub mod credit;
 pub mod earn;

@@ -4,6 +4,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Loyalty, Result, invalid};
 use crate::domain::audience::{self, Audience, Facts, Reach};
+use crate::domain::campaign::Campaign;
+use crate::domain::catalogue;
+use crate::domain::model::{Member, Reward};
 
 /// What became of a birthday a member gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,46 @@ impl Loyalty {
             reach.add(&f);
         }
         Ok(reach)
+    }
+
+    /// The rewards on offer in the order that suits the member ("for you"):
+    /// those they can afford or are close to first, then those for the
+    /// category they buy most.
+    pub async fn rewards_for(&self, member: &Member, now: DateTime<Utc>) -> Result<Vec<Reward>> {
+        let offered: Vec<Reward> = self
+            .rewards(false)
+            .await?
+            .into_iter()
+            .filter(|r| r.offered(now))
+            .collect();
+        let favourite: Vec<String> = self
+            .store
+            .member_segment(member.id)
+            .await?
+            .and_then(|s| s.favourite_category)
+            .into_iter()
+            .collect();
+        Ok(catalogue::for_member(
+            offered,
+            member.balance.value(),
+            &favourite,
+        ))
+    }
+
+    /// The campaigns running or starting within `days` that the member is in.
+    pub async fn campaigns_for(
+        &self,
+        member: &Member,
+        now: DateTime<Utc>,
+        days: i64,
+    ) -> Result<Vec<Campaign>> {
+        let tier = self.tier_status(member.id, now).await?.tier.key;
+        Ok(self
+            .current_campaigns(now, days)
+            .await?
+            .into_iter()
+            .filter(|c| catalogue::member_in(c, member.id, &tier))
+            .collect())
     }
 
     async fn audience_facts(&self, audience: &Audience, now: DateTime<Utc>) -> Result<Vec<Facts>> {

@@ -216,3 +216,46 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_promotions_list_shows_only_campaigns_the_member_is_in() {
+    use taem::service::campaigns::CampaignInput;
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let at = taem::domain::time::now();
+        let campaign = async |name: &str, tiers: Vec<String>, holdout: Option<&str>| {
+            let input = CampaignInput {
+                name_th: name.into(),
+                name_en: name.into(),
+                kind: "multiplier".into(),
+                multiplier: Some("2".into()),
+                starts_at: (at - Duration::hours(1)).to_rfc3339(),
+                ends_at: (at + Duration::days(3)).to_rfc3339(),
+                tiers,
+                holdout: holdout.map(Into::into),
+                ..Default::default()
+            };
+            t.loyalty.add_campaign(&input, at).await.unwrap()
+        };
+        let everyone = campaign("everyone", vec![], None).await;
+        let gold = campaign("gold only", vec!["gold".into()], None).await;
+        let measured = campaign("measured", vec![], Some("50%")).await;
+        let mut seen_held = false;
+        for n in 0..20 {
+            let m = reachable(&t, 300 + n, at).await;
+            let names: Vec<i64> = t
+                .loyalty
+                .campaigns_for(&m, at, 7)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.id)
+                .collect();
+            assert!(names.contains(&everyone.id));
+            assert!(!names.contains(&gold.id), "a member is not gold");
+            assert_eq!(names.contains(&measured.id), !measured.holds_out(m.id));
+            seen_held |= measured.holds_out(m.id);
+        }
+        assert!(seen_held, "someone of twenty was held out");
+    }
+}
