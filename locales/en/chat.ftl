@@ -199,3 +199,9 @@ btn-erase-no = No, keep my account
 erase-kept = Nothing was erased. Your account is as it was.
 erase-done = Your data has been erased. If you write again, you start as a new member. Thank you for having been with us.
 erase-nothing = There is nothing to erase: we hold no account for you.
+
+birthday-ask = 🎂 Tell us your birthday and get a gift in your birthday month! Send the day and month, such as: birthday 29/2 (we keep only the day and month).
+birthday-known = 🎂 Your birthday is { $date }. To change it (once a year), send: birthday DD/MM
+birthday-saved = 🎂 Thank you! We'll celebrate with you on { $date }.
+birthday-too-soon = Your birthday was set less than a year ago; you can change it again from { $date }.
+birthday-invalid = That is not a day and month. Send it like this: birthday 29/2

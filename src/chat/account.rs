@@ -204,6 +204,53 @@ impl Conversation {
 }
 
 impl Conversation {
+    /// The member's birthday: what it is and how to give it, or given now
+    /// (day and month; it changes at most once a year).
+    pub(super) async fn birthday(
+        &self,
+        turn: &Turn<'_>,
+        text: Option<&str>,
+    ) -> Result<Message, ServiceError> {
+        use crate::service::audiences::BirthdaySet;
+        let loc = turn.loc;
+        let day_month = |d: u32, m: u32| {
+            let date = chrono::NaiveDate::from_ymd_opt(2000, m, d).expect("a valid birthday");
+            // The date without its year.
+            let full = i18n::date(date, loc);
+            full.rsplit_once(' ')
+                .map_or(full.clone(), |(dm, _)| dm.to_string())
+        };
+        let Some(text) = text else {
+            return Ok(
+                Message::new().text(match self.loyalty.birthday(turn.member.id).await? {
+                    Some((d, m)) => self.t(loc, "birthday-known", &[("date", s(day_month(d, m)))]),
+                    None => self.t(loc, "birthday-ask", &[]),
+                }),
+            );
+        };
+        Ok(Message::new().text(
+            match self
+                .loyalty
+                .set_birthday(turn.member.id, text, turn.now)
+                .await
+            {
+                Ok(BirthdaySet::Set(d, m)) => {
+                    self.t(loc, "birthday-saved", &[("date", s(day_month(d, m)))])
+                }
+                Ok(BirthdaySet::TooSoon { next }) => self.t(
+                    loc,
+                    "birthday-too-soon",
+                    &[(
+                        "date",
+                        s(i18n::local_date(next, self.loyalty.timezone(), loc)),
+                    )],
+                ),
+                Err(ServiceError::Invalid { .. }) => self.t(loc, "birthday-invalid", &[]),
+                Err(e) => return Err(e),
+            },
+        ))
+    }
+
     /// A one-time code to show at the till instead of confirming in the chat.
     pub(super) async fn pay_code(&self, turn: &Turn<'_>) -> Result<Message, ServiceError> {
         let loc = turn.loc;

@@ -53,6 +53,11 @@ pub enum Intent {
     OptIn,
     /// The member's phone number: why we ask, the one we have, how to give one.
     Phone,
+    /// The member's birthday: asked (`None`) or given as day and month
+    /// (`/birthday 29/2`, `วันเกิด 29/2`).
+    Birthday {
+        text: Option<String>,
+    },
     /// Something typed as a phone number (`/phone 081…`, `เบอร์ 081…`, or a
     /// number on its own): answered with a confirmation step, or with what is
     /// wrong with it.
@@ -148,6 +153,9 @@ const KEYWORDS: &[Keyword] = &[
     ("english", || Intent::SetLanguage(Locale::En)),
     ("ไทย", || Intent::SetLanguage(Locale::Th)),
     ("ภาษาไทย", || Intent::SetLanguage(Locale::Th)),
+    ("วันเกิด", || Intent::Birthday { text: None }),
+    ("birthday", || Intent::Birthday { text: None }),
+    ("my birthday", || Intent::Birthday { text: None }),
     ("เบอร์โทร", || Intent::Phone),
     ("เบอร์โทรของฉัน", || {
         Intent::Phone
@@ -226,6 +234,9 @@ impl Intent {
                     None => Intent::Phone,
                 },
                 "pay" => Intent::PayCode,
+                "birthday" => Intent::Birthday {
+                    text: arg.map(str::to_string),
+                },
                 "help" | "menu" => Intent::Help,
                 "stop" => Intent::OptOut,
                 "subscribe" | "optin" => Intent::OptIn,
@@ -250,6 +261,13 @@ impl Intent {
             if let Some(rest) = lower.strip_prefix(prefix) {
                 return Intent::Link {
                     code: Some(rest.trim().to_string()),
+                };
+            }
+        }
+        for prefix in ["birthday ", "วันเกิด "] {
+            if let Some(rest) = lower.strip_prefix(prefix) {
+                return Intent::Birthday {
+                    text: Some(rest.trim().to_string()),
                 };
             }
         }
@@ -315,6 +333,7 @@ impl Intent {
             Intent::KeepPhone => "pk".into(),
             Intent::RemovePhone => "px".into(),
             Intent::PayCode => "pay".into(),
+            Intent::Birthday { .. } => "bd".into(),
             Intent::AnswerPayment { id, yes } => {
                 format!("pa:{}:{id}", if *yes { "y" } else { "n" })
             }
@@ -362,6 +381,7 @@ impl Intent {
             ("cs", Some("y")) => Some(Intent::Consent { yes: true }),
             ("cs", Some("n")) => Some(Intent::Consent { yes: false }),
             ("pv", None) => Some(Intent::Privacy),
+            ("bd", None) => Some(Intent::Birthday { text: None }),
             ("md", None) => Some(Intent::MyData),
             ("er", None) => Some(Intent::Erase),
             ("er", Some("y")) => Some(Intent::ConfirmErase),

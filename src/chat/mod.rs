@@ -290,6 +290,7 @@ impl Conversation {
             Intent::KeepPhone => vec![self.phone_keep(&turn)],
             Intent::RemovePhone => vec![self.phone_remove(&turn).await?],
             Intent::PayCode => vec![self.pay_code(&turn).await?],
+            Intent::Birthday { text } => vec![self.birthday(&turn, text.as_deref()).await?],
             Intent::AnswerPayment { id, yes } => vec![self.answer_payment(&turn, &id, yes).await?],
             Intent::Consent { yes } => vec![self.consent_answer(&turn, yes).await?],
             Intent::Privacy => vec![self.privacy(&turn).await?],

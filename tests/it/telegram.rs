@@ -1057,3 +1057,22 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_member_gives_their_birthday_once_a_year_in_the_chat() {
+    for db in databases().await {
+        let mut bot = Bot::start(db, 5550040, "en").await;
+        bot.say("/start").await;
+        let r = bot.say("birthday").await;
+        assert!(text(&r).contains("birthday 29/2"), "{}", text(&r));
+        let r = bot.say("birthday 31/4").await;
+        assert!(text(&r).contains("not a day and month"), "{}", text(&r));
+        let r = bot.say("/birthday 29/2").await;
+        assert!(text(&r).contains("celebrate with you on 29 Feb"), "{}", text(&r));
+        let r = bot.say("วันเกิด 1/3").await;
+        assert!(text(&r).contains("less than a year ago"), "{}", text(&r));
+        let r = bot.say("my birthday").await;
+        assert!(text(&r).contains("Your birthday is 29 Feb"), "{}", text(&r));
+        bot.app.shutdown().await;
+    }
+}
