@@ -9,6 +9,7 @@ mod common;
 mod console;
 mod ledger;
 mod line;
+mod line_quota;
 mod notify;
 mod payments;
 mod privacy;

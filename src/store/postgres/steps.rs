@@ -323,6 +323,14 @@ impl Steps for PgTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         match outcome {
+            Outcome::Deferred { until, reason } => {
+                self.exec(
+                    "UPDATE outbox SET status = 'queued', due_at = $2, lease_until = NULL, \
+                     last_error = $3 WHERE id = ANY($1)",
+                    args![ids, *until, reason.as_str()],
+                )
+                .await?;
+            }
             Outcome::Retry(error) => {
                 // The backoff of each attempt count (see domain::notice::backoff), in
                 // whole milliseconds, each row's wait drawn between half of it and

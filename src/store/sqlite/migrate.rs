@@ -90,6 +90,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0017_privacy.sql",
         sql: include_str!("../../../migrations/sqlite/0017_privacy.sql"),
     },
+    Migration {
+        file: "0019_line_quota.sql",
+        sql: include_str!("../../../migrations/sqlite/0019_line_quota.sql"),
+    },
 ];
 
 impl Migration {
