@@ -142,7 +142,7 @@ async fn run(o: &Options, backend: &str, url: &str) -> anyhow::Result<String> {
     let app = Application::start(&settings).await?;
     let loyalty = Loyalty::new(app.store.clone(), chrono_tz::Asia::Bangkok);
     let started = Instant::now();
-    let (queued, _) = loyalty.broadcast(campaign, now()).await?;
+    let (queued, _) = loyalty.broadcast(campaign, false, now()).await?;
     eprintln!(
         "[{backend}] broadcast: {queued} messages queued; limit {} Telegram messages/s",
         o.rate

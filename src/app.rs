@@ -55,8 +55,21 @@ impl Application {
         }
         let (stop, stopped) = watch::channel(false);
         let inbox_wake = Arc::new(tokio::sync::Notify::new());
+        // One HTTP client (connection pool, TLS) for Telegram and LINE.
+        let http_client = reqwest::Client::new();
+        let line_client = settings.line.as_ref().map(|line| {
+            crate::line::LineClient::new(
+                http_client.clone(),
+                line.access_token.clone(),
+                line.api_url.clone(),
+            )
+        });
         let mut loyalty =
             Loyalty::new(store.clone(), settings.timezone).with_guess_policy(settings.guess_policy);
+        if let Some(client) = &line_client {
+            // Broadcasts are checked against LINE's monthly quota first.
+            loyalty = loyalty.with_line_quota(Arc::new(client.clone()));
+        }
         if let Some(url) = &settings.replica_url {
             loyalty = loyalty.with_reader(open_replica(url).await?);
         }
@@ -73,8 +86,6 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("TAEM_HTTP_ADDR {}: {e}", settings.http_addr))?;
         let addr = listener.local_addr()?;
-        // One HTTP client (connection pool, TLS) for Telegram and LINE.
-        let http_client = reqwest::Client::new();
         let (mut extra, poller, telegram_in, telegram_out) = match &settings.telegram {
             Some(tg) => {
                 let bot = telegram::bot(tg, http_client.clone());
@@ -101,7 +112,7 @@ impl Application {
         };
         let mut line_out = None;
         let mut line_in = None;
-        if let Some(line) = &settings.line {
+        if let (Some(line), Some(client)) = (&settings.line, line_client) {
             // QR image URLs are sealed with a key of their own, derived from the
             // server's secret (never from a platform's).
             let server_secret = match &settings.secret_key {
@@ -121,11 +132,6 @@ impl Application {
                     "TAEM_PUBLIC_URL is not set: LINE members get codes without QR images"
                 );
             }
-            let client = crate::line::LineClient::new(
-                http_client.clone(),
-                line.access_token.clone(),
-                line.api_url.clone(),
-            );
             // The account's basic ID makes members' invitation links.
             match client.basic_id().await {
                 Ok(id) if !id.is_empty() => conversation.set_line_basic_id(Some(id)),

@@ -122,18 +122,8 @@ pub fn args<'a>(pairs: &[(&'a str, FluentValue<'a>)]) -> Args<'a> {
 
 /// `1250` → `1,250`; `-40` → `-40`.
 pub fn number(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let digits = crate::domain::money::thousands(n.unsigned_abs());
+    if n < 0 { format!("-{digits}") } else { digits }
 }
 
 /// `฿1,250.50` for THB; other currencies as `1,250.50 USD`.

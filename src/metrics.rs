@@ -9,8 +9,9 @@
 //! `taem_points_issued_total`, `taem_points_redeemed_total`,
 //! `taem_sends_total` (by app and outcome), `taem_sweep_runs_total` (by sweep
 //! and result), and at scrape time `taem_outbox_queued` and
-//! `taem_outbox_oldest_queued_seconds` (by app) and `taem_db_connections` (by
-//! state, PostgreSQL).
+//! `taem_outbox_oldest_queued_seconds` (by app), `taem_line_paused` (1 while
+//! LINE's monthly quota is used up) and `taem_db_connections` (by state,
+//! PostgreSQL).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -86,8 +87,9 @@ pub fn redeemed(points: i64) {
     }
 }
 
-/// A push's outcome on an app: `sent`, `retry` (429, 5xx, network),
-/// `unreachable` (blocked, unfollowed), `failed`, `skipped`.
+/// A push's outcome on an app: `sent`, `429`, `retry` (5xx, network),
+/// `blocked` (unfollowed), `failed`, `skipped`, `quota` (LINE's monthly quota
+/// used up: held for the next month).
 pub fn send(app: &str, outcome: &str, rows: u64) {
     metrics::counter!("taem_sends_total", "app" => app.to_string(), "outcome" => outcome.to_string())
         .increment(rows);
@@ -129,6 +131,11 @@ pub fn inbox(waiting: i64, oldest: Option<Duration>) {
 /// stopped because another program polls it (-1).
 pub fn telegram_polling(state: i8) {
     metrics::gauge!("taem_telegram_polling").set(f64::from(state));
+}
+
+/// Whether LINE marketing is paused because the month's quota is used up.
+pub fn line_paused(paused: bool) {
+    metrics::gauge!("taem_line_paused").set(if paused { 1.0 } else { 0.0 });
 }
 
 /// Database connections in use and idle (PostgreSQL's pool).

@@ -16,7 +16,7 @@ use crate::domain::notice::BroadcastStatus;
 use crate::domain::tier::Tiers;
 use crate::domain::time::now;
 use crate::service::campaigns::{CampaignInput, CampaignReport, parse_time};
-use crate::service::{Loyalty, PurchaseItem, PurchaseRequest};
+use crate::service::{Loyalty, PurchaseItem, PurchaseRequest, ServiceError};
 
 #[derive(Subcommand)]
 pub(super) enum CampaignCmd {
@@ -39,8 +39,16 @@ pub(super) enum CampaignCmd {
     /// Send a campaign's announcement to every opted-in member, on each chat app
     /// they use. `taem serve` delivers it at the platforms' limits, outside
     /// quiet hours; running it again reaches only members not reached yet.
+    ///
+    /// With LINE configured, the LINE messages it would send are first checked
+    /// against what is left of this month's quota: over it (or when LINE's
+    /// quota cannot be read) nothing is queued, unless --force.
     Broadcast {
         id: i64,
+        /// Queue it even past LINE's monthly quota: members beyond it get it
+        /// when LINE allows again (next month, or after `taem line resume`).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -226,8 +234,17 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
                 format!("campaign {id} ended\n{}", show(&report, tz, currency))
             });
         }
-        CampaignCmd::Broadcast { id, out } => {
-            let (queued, status) = loyalty.broadcast(id, now()).await.map_err(friendly)?;
+        CampaignCmd::Broadcast { id, force, out } => {
+            let (queued, status) = loyalty.broadcast(id, force, now()).await.map_err(
+                |e| match e {
+                    ServiceError::LineQuota(r) => anyhow::anyhow!(
+                        "{r}. Nothing was queued. Use --force to send it anyway: members beyond \
+                         the quota get it when LINE allows again (next month, or after \
+                         taem line resume)"
+                    ),
+                    e => friendly(e),
+                },
+            )?;
             #[derive(serde::Serialize)]
             struct Queued {
                 queued_now: u64,
@@ -324,8 +341,13 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
 }
 
 fn counts(s: &BroadcastStatus) -> String {
+    let held = if s.held > 0 {
+        format!(" ({} held for LINE's monthly limit)", s.held)
+    } else {
+        String::new()
+    };
     format!(
-        "queued {}, sent {}, failed {}, unreachable {}, skipped {}",
+        "queued {}{held}, sent {}, failed {}, unreachable {}, skipped {}",
         s.queued, s.sent, s.failed, s.unreachable, s.skipped
     )
 }

@@ -23,6 +23,7 @@ mod admin;
 mod campaign;
 mod chat;
 mod journey;
+mod line;
 mod logging;
 mod render;
 mod report;
@@ -92,9 +93,9 @@ enum Command {
     Webhook(WebhookCmd),
     /// Expire points and vouchers past their expiry now (serve runs this every 10 minutes).
     Expire(JsonFlag),
-    /// LINE Official Account set-up.
+    /// LINE Official Account: the rich menu, the monthly message quota.
     #[command(subcommand)]
-    Line(LineCmd),
+    Line(line::LineCmd),
     /// The people who use the console: owners, managers, cashiers.
     #[command(subcommand)]
     Staff(staff::StaffCmd),
@@ -411,13 +412,6 @@ enum VoucherCmd {
 }
 
 #[derive(Subcommand)]
-enum LineCmd {
-    /// Create the default rich menu (My points, Rewards, Member card, History,
-    /// Promotions, Help) with an image drawn by taem, and set it for every user.
-    Richmenu(JsonFlag),
-}
-
-#[derive(Subcommand)]
 enum WebhookCmd {
     /// Print the headers that sign FILE (or - for stdin) for a merchant, ready for curl.
     ///
@@ -511,6 +505,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening {}", redact_url(&settings.database_url)))?;
     let mut loyalty = Loyalty::new(store.clone(), settings.timezone);
+    // Broadcasts are checked against LINE's quota, as in `taem serve`.
+    if let Some(l) = &settings.line {
+        loyalty = loyalty.with_line_quota(std::sync::Arc::new(line::client(l)));
+    }
     // Reports read from the replica when there is one.
     if let (Some(url), Command::Report(_)) = (&settings.replica_url, &cli.command) {
         loyalty = loyalty.with_reader(crate::app::open_replica(url).await?);
@@ -583,26 +581,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             write_qr(&v.code, &out)?;
             println!("wrote {}", out.display());
         }
-        Command::Line(LineCmd::Richmenu(out)) => {
-            let line = settings.line.as_ref().context(
-                "LINE is not configured: set LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN",
-            )?;
-            let client = crate::line::LineClient::new(
-                reqwest::Client::new(),
-                line.access_token.clone(),
-                line.api_url.clone(),
-            );
-            let id = client
-                .create_rich_menu(&crate::line::richmenu::definition())
-                .await?;
-            client
-                .upload_rich_menu_image(&id, crate::line::richmenu::image_png())
-                .await?;
-            client.set_default_rich_menu(&id).await?;
-            print(out, &serde_json::json!({"rich_menu_id": id}), || {
-                format!("rich menu {id} created and set as the default for every user\n")
-            });
-        }
+        Command::Line(cmd) => line::line(&loyalty, &settings, cmd).await?,
         Command::Chat { member, lang } => {
             let lang = lang
                 .as_deref()

@@ -14,6 +14,7 @@ use super::page::{breakdown, csrf_field, layout, notice};
 use super::{Console, NoFields, Posted, Refused, Signed, invalid_notice, opt};
 use crate::domain::Locale;
 use crate::domain::campaign::Campaign;
+use crate::domain::quota::QuotaRefusal;
 use crate::domain::time::now;
 use crate::i18n;
 use crate::service::campaigns::{CampaignInput, CampaignReport, parse_time};
@@ -110,6 +111,10 @@ async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>)
         Ok(p) => p,
         Err(e) => return Refused::from(e).render(c, l),
     };
+    let line_pause = match c.loyalty.line_pause(now()).await {
+        Ok(p) => p,
+        Err(e) => return Refused::from(e).render(c, l),
+    };
     let tz = c.loyalty.timezone();
     let camp = &report.campaign;
     let r = &report.results;
@@ -130,6 +135,12 @@ async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>)
             tr { td { (c.t(l, "console-campaign-members")) } td.num { (i18n::number(r.members)) } }
         }
         h2 { (c.t(l, "console-broadcast-title")) }
+        @if let Some(p) = &line_pause {
+            (notice(&c.t_args(l, "console-line-paused", &[
+                ("until", i18n::local_date(p.until, tz, l)),
+                ("held", i18n::number(progress.held)),
+            ]), false))
+        }
         div #progress data-progress-url=(format!("/console/campaigns/{id}/progress")) {
             progress max=(progress.total().max(1)) value=(progress.total() - progress.queued) {}
             div.muted {
@@ -195,14 +206,23 @@ pub async fn end(
     }
 }
 
+/// The announcement's button: `force` (the "send anyway" button after a
+/// refusal) queues it past LINE's quota.
+#[derive(Deserialize)]
+pub struct BroadcastForm {
+    #[serde(default)]
+    force: Option<String>,
+}
+
 pub async fn broadcast(
     State(c): State<Console>,
     Path(id): Path<i64>,
-    Posted { s, .. }: Posted<NoFields>,
+    Posted { s, form }: Posted<BroadcastForm>,
 ) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
-    match c.loyalty.staff_broadcast(&actor, id, now()).await {
+    let force = form.force.is_some_and(|f| !f.is_empty());
+    match c.loyalty.staff_broadcast(&actor, id, force, now()).await {
         Ok((queued, _)) => {
             let text = c.t_args(
                 l,
@@ -215,7 +235,50 @@ pub async fn broadcast(
         Err(ServiceError::Invalid { message, .. }) => {
             campaign_page(&c, &s, id, Some(notice(&message, false))).await
         }
+        Err(ServiceError::LineQuota(r)) => {
+            let refusal = over_quota(&c, &s, id, &r);
+            campaign_page(&c, &s, id, Some(refusal)).await
+        }
         Err(e) => Refused::from(e).render(&c, l),
+    }
+}
+
+/// A broadcast refused for LINE's quota: the numbers, and a button that
+/// sends it anyway.
+fn over_quota(c: &Console, s: &Signed, id: i64, r: &QuotaRefusal) -> Markup {
+    let l = s.locale;
+    let n = |v: u64| i18n::number(i64::try_from(v).unwrap_or(i64::MAX));
+    let text = match r {
+        QuotaRefusal::Short {
+            limit,
+            used,
+            queued,
+            left,
+            needed,
+        } => c.t_args(
+            l,
+            "console-broadcast-over-quota",
+            &[
+                ("limit", n(*limit)),
+                ("used", n(*used)),
+                ("queued", n(*queued)),
+                ("left", n(*left)),
+                ("needed", n(*needed)),
+            ],
+        ),
+        QuotaRefusal::Unknown(e) => c.t_args(
+            l,
+            "console-broadcast-quota-unknown",
+            &[("error", e.clone())],
+        ),
+    };
+    html! {
+        (notice(&text, false))
+        form method="post" action=(format!("/console/campaigns/{id}/broadcast")) #broadcast-anyway {
+            (csrf_field(s))
+            input type="hidden" name="force" value="1";
+            button.secondary type="submit" { (c.t(l, "console-broadcast-anyway")) }
+        }
     }
 }
 

@@ -26,6 +26,7 @@ pub mod points;
 pub mod privacy;
 pub mod program;
 pub mod purchase;
+pub mod quota;
 pub mod redeem;
 pub mod refusal;
 pub mod report;

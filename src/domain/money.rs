@@ -39,6 +39,19 @@ const CURRENCIES: &[(&str, u8)] = &[
     ("OMR", 3),
 ];
 
+/// `1234567` → `1,234,567`: digits grouped by thousands, as people write them.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("unknown currency {0:?}: use an ISO 4217 code such as THB")]

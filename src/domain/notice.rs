@@ -164,6 +164,12 @@ pub enum Outcome {
     Retry(String),
     /// A failure a retry will not fix.
     Failed(String),
+    /// Not sent, and no use trying before `until` (LINE's monthly quota is
+    /// used up): queued again for then, `reason` recorded, no attempt counted.
+    Deferred {
+        until: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 /// Attempts before a notice is given up as failed.
@@ -239,6 +245,9 @@ impl QuietHours {
 pub struct BroadcastStatus {
     /// Still to be sent (quiet hours and rate limits hold them back)
     pub queued: i64,
+    /// Of those queued: held until next month, LINE's monthly message quota
+    /// being used up (`taem line resume` sends them sooner)
+    pub held: i64,
     pub sent: i64,
     /// Given up: a failure a retry will not fix, or every attempt used
     pub failed: i64,

@@ -237,21 +237,31 @@ struct Broadcast {
     post,
     path = "/campaigns/{id}/broadcast",
     operation_id = "broadcastCampaign",
-    description = "One message per member and chat app that reaches them, in the member's language; `taem serve` delivers them outside quiet hours, within the apps' rate limits. Calling it again queues only members not queued before.",
-    params(("id" = i64, Path)),
+    description = "One message per member and chat app that reaches them, in the member's language; `taem serve` delivers them outside quiet hours, within the apps' rate limits. Calling it again queues only members not queued before. With LINE configured, the LINE messages it would send are checked first against what is left of LINE's monthly quota (less what is already queued for LINE): over it, or when the quota cannot be read, nothing is queued unless `force=true`.",
+    params(
+        ("id" = i64, Path),
+        ("force" = Option<bool>, Query,
+            description = "Queue it even past LINE's monthly quota (members beyond it get it when LINE allows again)"),
+    ),
     responses(
         (status = 202, description = "Queued; what this request queued, and the broadcast's progress", body = Broadcast),
         (status = 404, body = Problem, content_type = "application/problem+json",
             description = "No such campaign"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "Its LINE messages would go over what is left of LINE's monthly quota (the detail names the numbers); nothing was queued"),
         (status = 422, body = Problem, content_type = "application/problem+json",
             description = "The campaign has ended"),
+        (status = 503, body = Problem, content_type = "application/problem+json",
+            description = "LINE's quota could not be read; nothing was queued"),
     )
 )]
 async fn broadcast(
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (queued_now, status) = state.loyalty.broadcast(id, now()).await?;
+    let force = q.get("force").is_some_and(|v| v == "true");
+    let (queued_now, status) = state.loyalty.broadcast(id, force, now()).await?;
     Ok((StatusCode::ACCEPTED, Json(Broadcast { queued_now, status })).into_response())
 }
 

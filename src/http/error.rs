@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::signature::SignatureError;
 use crate::domain::Refusal;
+use crate::domain::quota::QuotaRefusal;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
@@ -184,6 +185,22 @@ impl From<ServiceError> for ApiError {
                 "forbidden",
                 "your role may not do this",
             ),
+            ServiceError::LineQuota(r) => {
+                let (status, slug) = match &r {
+                    QuotaRefusal::Short { .. } => (StatusCode::CONFLICT, "line-quota-exceeded"),
+                    QuotaRefusal::Unknown(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "line-quota-unknown")
+                    }
+                };
+                ApiError::new(
+                    status,
+                    slug,
+                    format!(
+                        "{r}. Nothing was queued; with ?force=true it is queued anyway, and \
+                         members beyond the quota get it when LINE allows again"
+                    ),
+                )
+            }
             ServiceError::Store(e) => e.into(),
         }
     }

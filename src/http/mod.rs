@@ -500,6 +500,10 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         Ok(d) => crate::metrics::inbox(d.waiting, d.oldest.and_then(|t| (now - t).to_std().ok())),
         Err(e) => tracing::warn!(error = %e, "metrics: the inbox could not be read"),
     }
+    match state.loyalty.line_pause(now).await {
+        Ok(pause) => crate::metrics::line_paused(pause.is_some()),
+        Err(e) => tracing::warn!(error = %e, "metrics: the LINE pause could not be read"),
+    }
     if let Some((busy, idle)) = state.loyalty.connections() {
         crate::metrics::connections(busy, idle);
     }

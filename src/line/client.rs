@@ -38,6 +38,14 @@ impl LineError {
             LineError::Network(_) => None,
         }
     }
+
+    /// A 429 saying this month's message quota is used up (not the rate limit,
+    /// which is worth retrying soon).
+    pub fn monthly_limit(&self) -> bool {
+        matches!(self, LineError::Api { status, body, .. }
+            if *status == StatusCode::TOO_MANY_REQUESTS
+                && crate::domain::quota::is_monthly_limit(body))
+    }
 }
 
 /// What taem reads of a LINE profile: only the app's language (the display
@@ -235,5 +243,12 @@ impl LineClient {
         )))
         .await?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::service::quota::QuotaSource for LineClient {
+    async fn read_quota(&self) -> Result<(Option<u64>, u64), String> {
+        self.quota().await.map_err(|e| e.to_string())
     }
 }

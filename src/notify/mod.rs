@@ -21,6 +21,10 @@
 //!   and all of 5 s doubling, drawn for each row so that rows that failed
 //!   together come back spread out; at most 8 attempts); a blocked bot (403) marks the member unreachable on that
 //!   channel, and rows for unreachable members are closed without sending.
+//! - A LINE 429 that says the month's message quota is used up is not retried:
+//!   the rows wait for the next month (`domain::quota`), and marketing to LINE
+//!   is paused in the database (so every instance stops) until then or until
+//!   `taem line resume`; transactional pushes are still tried.
 //! - Marketing waits outside quiet hours (`TAEM_QUIET_HOURS`, default 21-8
 //!   local) and is dropped for members who opted out, checked at delivery.
 
@@ -42,6 +46,7 @@ use crate::chat::Reply;
 use crate::domain::campaign::Campaign;
 use crate::domain::model::Channel;
 use crate::domain::notice::{Notice, OutboxItem, Outcome, QuietHours};
+use crate::domain::quota::{LINE_MONTHLY_LIMIT, next_month};
 use crate::domain::time::now;
 use crate::http::qr::QrUrls;
 use crate::i18n::{I18n, Locale};
@@ -130,7 +135,10 @@ impl Worker {
     /// handled.
     pub async fn round(self: &Arc<Self>, channel: Channel) -> anyhow::Result<usize> {
         let at = now();
-        let marketing = self.quiet.is_none_or(|q| !q.contains(at, self.tz));
+        // LINE's monthly quota used up: its marketing waits (see quota_reached).
+        let paused =
+            channel == Channel::Line && self.store.send_pause(Channel::Line, at).await?.is_some();
+        let marketing = !paused && self.quiet.is_none_or(|q| !q.contains(at, self.tz));
         let lease = at + chrono::Duration::from_std(self.lease).expect("small");
         // A round must end well within its lease, or another worker would take
         // rows still being sent.
@@ -156,8 +164,18 @@ impl Worker {
                 None => singles.push(item),
             }
         }
+        let mut quota_gone = false;
         for (key, rows) in chunks {
-            self.multicast(&key, rows, &lookups).await?;
+            if quota_gone {
+                // LINE has just said the month's quota is used up: the rest of
+                // this round's chunks wait with the one it refused.
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let outcome = self.quota_outcome();
+                self.store.finish_notices(&ids, &outcome, now()).await?;
+                count("line", &outcome, ids.len());
+                continue;
+            }
+            quota_gone = self.multicast(&key, rows, &lookups).await?;
         }
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let mut tasks = tokio::task::JoinSet::new();
@@ -263,7 +281,7 @@ impl Worker {
                     .await
                 {
                     Ok(()) => Outcome::Sent,
-                    Err(e) => line_outcome(&e),
+                    Err(e) => self.line_outcome(&e),
                 }
             }
         }
@@ -274,13 +292,14 @@ impl Worker {
         crate::line::render::messages(reply, &qr)
     }
 
-    /// One LINE chunk: every recipient still wanted, one multicast, one retry key.
+    /// One LINE chunk: every recipient still wanted, one multicast, one retry
+    /// key. Whether LINE said the month's quota is used up.
     async fn multicast(
         &self,
         key: &str,
         rows: Vec<OutboxItem>,
         lookups: &Lookups,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let mut send = Vec::new();
         for row in rows {
             match Self::still_wanted(&row) {
@@ -289,21 +308,21 @@ impl Worker {
             }
         }
         let Some(first) = send.first() else {
-            return Ok(());
+            return Ok(false);
         };
         let ids: Vec<i64> = send.iter().map(|r| r.id).collect();
         let Some(line) = &self.line else {
             let outcome = Outcome::Failed("LINE is not configured".into());
             self.store.finish_notices(&ids, &outcome, now()).await?;
             count("line", &outcome, ids.len());
-            return Ok(());
+            return Ok(false);
         };
         let Some(reply) = self.render(first, lookups) else {
             self.store
                 .finish_notices(&ids, &Outcome::Skipped, now())
                 .await?;
             count("line", &Outcome::Skipped, ids.len());
-            return Ok(());
+            return Ok(false);
         };
         let to: Vec<String> = send.iter().filter_map(|r| r.line_id.clone()).collect();
         line.gate.push(key).await;
@@ -314,14 +333,57 @@ impl Worker {
             .await
         {
             Ok(()) => Outcome::Sent,
-            Err(e) => line_outcome(&e),
+            Err(e) => self.line_outcome(&e),
         };
         if let Outcome::Retry(e) | Outcome::Failed(e) = &outcome {
             tracing::warn!(error = %e, recipients = to.len(), "LINE multicast failed");
         }
         self.store.finish_notices(&ids, &outcome, now()).await?;
         count("line", &outcome, ids.len());
-        Ok(())
+        if let Outcome::Deferred { until, .. } = outcome {
+            self.quota_reached(until).await;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// 429, 5xx and network errors are worth retrying, other 4xx are not; a
+    /// 429 that says the month's quota is used up waits for the next month.
+    fn line_outcome(&self, e: &crate::line::client::LineError) -> Outcome {
+        if e.monthly_limit() {
+            return self.quota_outcome();
+        }
+        match e.status() {
+            Some(s) if s.as_u16() == 429 || s.is_server_error() => Outcome::Retry(e.to_string()),
+            None => Outcome::Retry(e.to_string()),
+            Some(_) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    /// LINE rows held until the month's quota starts again.
+    fn quota_outcome(&self) -> Outcome {
+        Outcome::Deferred {
+            until: next_month(now(), self.tz),
+            reason: LINE_MONTHLY_LIMIT.into(),
+        }
+    }
+
+    /// LINE said the month's quota is used up: marketing to LINE stops, on every
+    /// instance, until `until` or `taem line resume`. Logged once per pause.
+    async fn quota_reached(&self, until: DateTime<Utc>) {
+        match self
+            .store
+            .pause_sends(Channel::Line, LINE_MONTHLY_LIMIT, until, now())
+            .await
+        {
+            Ok(true) => tracing::error!(
+                until = %until.with_timezone(&self.tz),
+                "LINE's monthly message limit is reached: LINE marketing is paused until the \
+                 month ends or `taem line resume` (after upgrading the plan); the messages wait"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not record the pause on LINE marketing"),
+        }
     }
 
     /// Records an outcome (and marks a member who blocked the bot unreachable).
@@ -339,6 +401,9 @@ impl Worker {
             // The lease runs out and the row is tried again.
             tracing::warn!(error = %e, id = item.id, "could not record a push");
         }
+        if let Outcome::Deferred { until, .. } = outcome {
+            self.quota_reached(*until).await;
+        }
         let app = match item.channel {
             Channel::Telegram => "telegram",
             Channel::Line => "line",
@@ -349,7 +414,8 @@ impl Worker {
 
 /// Counts pushes by app and outcome: `sent`, `429` (rate limited, retried),
 /// `retry` (other failures worth retrying), `blocked` (unreachable),
-/// `failed`, `skipped`.
+/// `failed`, `skipped`, `quota` (held for next month: LINE's monthly quota is
+/// used up).
 fn count(app: &str, outcome: &Outcome, rows: usize) {
     let label = match outcome {
         Outcome::Sent => "sent",
@@ -358,17 +424,9 @@ fn count(app: &str, outcome: &Outcome, rows: usize) {
         Outcome::Unreachable => "blocked",
         Outcome::Failed(_) => "failed",
         Outcome::Skipped => "skipped",
+        Outcome::Deferred { .. } => "quota",
     };
     crate::metrics::send(app, label, rows as u64);
-}
-
-/// 429, 5xx and network errors are worth retrying; other 4xx are not.
-fn line_outcome(e: &crate::line::client::LineError) -> Outcome {
-    match e.status() {
-        Some(s) if s.as_u16() == 429 || s.is_server_error() => Outcome::Retry(e.to_string()),
-        None => Outcome::Retry(e.to_string()),
-        Some(_) => Outcome::Failed(e.to_string()),
-    }
 }
 
 /// A retry key (a UUID) that is the same every time this row is sent.

@@ -211,17 +211,23 @@ impl Loyalty {
         Ok(after)
     }
 
-    /// Queues a campaign's announcement; audited with the rows queued.
+    /// Queues a campaign's announcement (`force`: past LINE's quota); audited
+    /// with the rows queued.
     pub async fn staff_broadcast(
         &self,
         actor: &Actor,
         id: i64,
+        force: bool,
         now: DateTime<Utc>,
     ) -> Result<(u64, BroadcastStatus)> {
         actor.require(Permission::BackOffice)?;
-        let (queued, status) = self.broadcast(id, now).await?;
+        let (queued, status) = self.broadcast(id, force, now).await?;
         let subject = id.to_string();
-        let after = json!({ "queued": queued });
+        let after = if force {
+            json!({ "queued": queued, "forced": true })
+        } else {
+            json!({ "queued": queued })
+        };
         self.audit(
             actor,
             "campaign.broadcast",

@@ -371,13 +371,23 @@ impl Loyalty {
     /// Queues a campaign's announcement for every opted-in member on each chat
     /// app that reaches them (a member already queued is not queued again);
     /// `taem serve` delivers it. Returns the rows queued now and the progress.
-    pub async fn broadcast(&self, id: i64, now: DateTime<Utc>) -> Result<(u64, BroadcastStatus)> {
+    /// Unless `force`d, refused (nothing queued) when its LINE messages would go
+    /// over what is left of LINE's monthly quota, or the quota cannot be read.
+    pub async fn broadcast(
+        &self,
+        id: i64,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, BroadcastStatus)> {
         let c = self.store.campaign(id).await?;
         if status(&c, now) == "ended" {
             return Err(invalid(
                 "id",
                 format!("campaign {id} has ended: there is nothing to announce"),
             ));
+        }
+        if !force {
+            self.check_line_quota(id).await?;
         }
         let queued = self.store.enqueue_broadcast(id, now).await?;
         Ok((queued, self.store.broadcast_status(id).await?))

@@ -28,6 +28,7 @@ mod privacy;
 mod programme;
 mod purchases;
 pub mod qr;
+pub mod quota;
 pub mod reports;
 pub mod staff;
 
@@ -58,6 +59,10 @@ pub enum ServiceError {
     /// The staff member's role may not do this; nothing changed.
     #[error("your role may not do this")]
     Forbidden,
+    /// A broadcast would go over what is left of LINE's monthly message quota,
+    /// or the quota could not be read; nothing was queued (forcing it queues it).
+    #[error(transparent)]
+    LineQuota(#[from] crate::domain::quota::QuotaRefusal),
     /// Anything else (the database failed, a row is corrupt, ...).
     #[error(transparent)]
     Store(StoreError),
@@ -103,6 +108,8 @@ pub struct Loyalty {
     program: std::sync::RwLock<Option<Program>>,
     /// How wrong claim and link codes are slowed down and refused.
     guess: GuessPolicy,
+    /// Where LINE's message quota is read, when LINE is configured.
+    line_quota: Option<Arc<dyn quota::QuotaSource>>,
 }
 
 impl Loyalty {
@@ -113,6 +120,7 @@ impl Loyalty {
             tz,
             program: std::sync::RwLock::new(None),
             guess: GuessPolicy::default(),
+            line_quota: None,
         }
     }
 

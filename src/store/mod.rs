@@ -385,6 +385,28 @@ macro_rules! with_operations {
                 write_op fn finish_notices(&self, ids: &[i64], outcome: &Outcome, now: DateTime<Utc>)
                     -> Result<()>
                     => [ids, outcome] |tx| ops::Steps::finish_notices(tx, &ids, &outcome, now);
+                /// The LINE messages a campaign's broadcast would queue now: one per
+                /// LINE recipient not queued before (what LINE's quota counts).
+                read_op fn broadcast_line_size(&self, campaign_id: i64) -> Result<u64>
+                    => [] |tx| ops::outbox::broadcast_line_size(tx, campaign_id);
+                /// Pauses marketing sends to `channel` until `until`, for `reason`; true
+                /// when they were not paused already (one worker of many says so).
+                write_op fn pause_sends(
+                    &self, channel: Channel, reason: &str, until: DateTime<Utc>, now: DateTime<Utc>
+                ) -> Result<bool>
+                    => [reason] |tx| ops::outbox::pause_sends(tx, channel, &reason, until, now);
+                /// The pause on marketing sends to `channel` at `now`, if any.
+                read_op fn send_pause(&self, channel: Channel, now: DateTime<Utc>)
+                    -> Result<Option<crate::domain::quota::SendPause>>
+                    => [] |tx| ops::outbox::send_pause(tx, channel, now);
+                /// Lifts the pause on `channel` and makes its rows held for `reason` due
+                /// at `now`; how many there were.
+                write_op fn resume_sends(&self, channel: Channel, reason: &str, now: DateTime<Utc>)
+                    -> Result<u64>
+                    => [reason] |tx| ops::outbox::resume_sends(tx, channel, &reason, now);
+                /// Rows queued to `channel` held for `reason`.
+                read_op fn held_notices(&self, channel: Channel, reason: &str) -> Result<i64>
+                    => [reason] |tx| ops::outbox::held_notices(tx, channel, &reason);
                 /// A member's notices, newest first: (kind, channel, status).
                 read_op fn notices(&self, member_id: i64) -> Result<Vec<(String, String, String)>>
                     => [] |tx| ops::outbox::notices(tx, member_id);

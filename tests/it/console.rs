@@ -1550,3 +1550,92 @@ async fn only_the_owner_downloads_or_erases_a_members_data_and_both_are_audited(
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_announcement_over_lines_quota_is_refused_with_the_numbers_and_sent_anyway_on_request() {
+    use crate::common::fake_line::{self, FakeLine};
+    for db in databases().await {
+        let (line, url) = FakeLine::start("en").await;
+        let app = TestApp::spawn_with(
+            db,
+            &[
+                ("LINE_CHANNEL_SECRET", fake_line::SECRET.to_string()),
+                ("LINE_CHANNEL_ACCESS_TOKEN", fake_line::TOKEN.to_string()),
+                ("LINE_API_URL", url),
+            ],
+        )
+        .await;
+        let mut b = signed_in(
+            &app,
+            ("manager@shop.example", Role::Manager, None),
+            "khao-man-gai-hainan",
+        )
+        .await;
+        for i in 0..2 {
+            app.t
+                .opted_in(NewMember {
+                    line_id: Some(format!("U{i:032x}")),
+                    ..NewMember::default()
+                })
+                .await;
+        }
+        let input = taem::service::campaigns::CampaignInput {
+            name_th: "สงกรานต์".into(),
+            name_en: "Songkran".into(),
+            kind: "bonus".into(),
+            points: Some(20),
+            starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
+            ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
+            ..Default::default()
+        };
+        let id = app.t.loyalty.add_campaign(&input, now()).await.unwrap().id;
+        line.set_quota(Some(300), 299);
+
+        let at = format!("/console/campaigns/{id}");
+        let csrf = b.get(&at).await.field("csrf");
+        let page = b.post(&format!("{at}/broadcast"), &[("csrf", &csrf)]).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains(
+                "LINE allows 300 messages this month: 299 used, 0 waiting in taem, 1 left. \
+                 This announcement would send 2 on LINE, so nothing was queued."
+            ),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("Send anyway"), "{}", page.body);
+        let status = app.t.loyalty.broadcast_status(id).await.unwrap();
+        assert_eq!(status.total(), 0, "{}", app.backend());
+
+        let page = b
+            .post(
+                &format!("{at}/broadcast"),
+                &[("csrf", &csrf), ("force", "1")],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("2 messages queued"), "{}", page.body);
+
+        // While LINE's monthly limit holds LINE marketing, the page says so.
+        let until = taem::domain::quota::next_month(now(), chrono_tz::Asia::Bangkok);
+        app.t
+            .store
+            .pause_sends(
+                Channel::Line,
+                taem::domain::quota::LINE_MONTHLY_LIMIT,
+                until,
+                now(),
+            )
+            .await
+            .unwrap();
+        let page = b.get(&at).await;
+        assert!(
+            page.body
+                .contains("LINE's monthly message limit is reached"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("taem line resume"), "{}", page.body);
+        app.shutdown().await;
+    }
+}

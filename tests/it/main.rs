@@ -12,6 +12,7 @@ mod instances;
 mod journeys;
 mod ledger;
 mod line;
+mod line_quota;
 mod notify;
 mod payments;
 mod privacy;

@@ -35,26 +35,14 @@ async fn spawn(db: TestDb, tg: &str, line: &str, extra: &[(&str, &str)]) -> Test
 /// A member who uses Telegram (`tg`), LINE (`line`) or both, and agreed to
 /// marketing.
 async fn member(app: &TestApp, tg: Option<i64>, line: Option<String>, lang: &str) -> Member {
-    let m = app
-        .t
-        .store
-        .add_member(
-            &NewMember {
-                name: None,
-                locale: Some(lang.into()),
-                telegram_id: tg,
-                line_id: line,
-                ..NewMember::default()
-            },
-            now(),
-        )
-        .await
-        .unwrap();
     app.t
-        .loyalty
-        .set_marketing(m.id, true, "telegram", now())
+        .opted_in(NewMember {
+            locale: Some(lang.into()),
+            telegram_id: tg,
+            line_id: line,
+            ..NewMember::default()
+        })
         .await
-        .unwrap()
 }
 
 fn line_id(i: usize) -> String {
@@ -242,13 +230,14 @@ async fn a_broadcast_lands_once_per_member_per_channel() {
             tg.block(*b);
         }
         let id = campaign(&app).await;
-        let (queued, _) = app.t.loyalty.broadcast(id, now()).await.unwrap();
+        let (queued, _) = app.t.loyalty.broadcast(id, false, now()).await.unwrap();
         assert_eq!(queued as usize, tg_members.len() + line_members.len());
         let status = drained(&app, id, 120).await;
         assert_eq!(
             status,
             BroadcastStatus {
                 queued: 0,
+                held: 0,
                 sent: (tg_members.len() - blocked.len() + line_members.len()) as i64,
                 failed: 0,
                 unreachable: blocked.len() as i64,
@@ -307,14 +296,14 @@ async fn a_broadcast_lands_once_per_member_per_channel() {
             .await
             .unwrap();
         assert!(!m.telegram_reachable);
-        let (again, _) = app.t.loyalty.broadcast(id, now()).await.unwrap();
+        let (again, _) = app.t.loyalty.broadcast(id, false, now()).await.unwrap();
         assert_eq!(again, 0);
         // One of them unblocks the bot and writes to it: the next broadcast reaches them.
         tg.unblock(blocked[0]);
         tg.user_says(blocked[0], "th", "แต้ม");
         tg.replies(blocked[0], 0).await;
         let second = campaign(&app).await;
-        app.t.loyalty.broadcast(second, now()).await.unwrap();
+        app.t.loyalty.broadcast(second, false, now()).await.unwrap();
         drained(&app, second, 120).await;
         let texts: Vec<String> = tg.sent_to(blocked[0]).iter().map(|c| c.text()).collect();
         assert!(
@@ -345,7 +334,7 @@ async fn a_429_pauses_the_whole_telegram_queue_for_its_retry_after() {
     // The fifth member's chat answers 429 (retry after 1 s) once.
     tg.rate_limit_once(20_004);
     let id = campaign(&app).await;
-    app.t.loyalty.broadcast(id, now()).await.unwrap();
+    app.t.loyalty.broadcast(id, false, now()).await.unwrap();
     let status = drained(&app, id, 60).await;
     assert_eq!(status.sent, 40);
     let calls = tg.all_calls();
@@ -392,7 +381,7 @@ async fn a_worker_killed_mid_broadcast_finishes_after_a_restart_without_duplicat
         // again with the same retry key, and LINE refuses it as a repeat.
         line.lose_next_answer();
         let id = campaign(&app).await;
-        app.t.loyalty.broadcast(id, now()).await.unwrap();
+        app.t.loyalty.broadcast(id, false, now()).await.unwrap();
         // Kill it once some Telegram messages are out.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while tg.delivered().len() < 40 {
@@ -443,7 +432,7 @@ async fn quiet_hours_hold_marketing_and_an_opt_out_before_delivery_is_honoured()
         let a = member(&app, Some(40_001), None, "en").await;
         let b = member(&app, Some(40_002), None, "en").await;
         let id = campaign(&app).await;
-        app.t.loyalty.broadcast(id, now()).await.unwrap();
+        app.t.loyalty.broadcast(id, false, now()).await.unwrap();
         // A purchase's notice goes at once, so the worker is running...
         let (s, _) = app
             .post_signed(
@@ -614,7 +603,7 @@ async fn telegram_members_hear_pushes_and_broadcasts_in_their_apps_language_unti
         assert!(chose_th.contains("คุณได้รับ 53 แต้ม"), "{chose_th}");
 
         let id = campaign(&app).await;
-        app.t.loyalty.broadcast(id, now()).await.unwrap();
+        app.t.loyalty.broadcast(id, false, now()).await.unwrap();
         drained(&app, id, 30).await;
         let en = pushed(8101, &mut seen).await;
         assert!(en.contains("Double points all weekend"), "{en}");
@@ -673,22 +662,12 @@ fn telegram_worker(
 
 /// A Telegram member who agreed to marketing.
 async fn telegram_member(t: &TestStore, chat: i64) -> Member {
-    let m = t
-        .store
-        .add_member(
-            &NewMember {
-                locale: Some("en".into()),
-                telegram_id: Some(chat),
-                ..NewMember::default()
-            },
-            now(),
-        )
-        .await
-        .unwrap();
-    t.loyalty
-        .set_marketing(m.id, true, "telegram", now())
-        .await
-        .unwrap()
+    t.opted_in(NewMember {
+        locale: Some("en".into()),
+        telegram_id: Some(chat),
+        ..NewMember::default()
+    })
+    .await
 }
 
 async fn buys(t: &TestStore, merchant: &Merchant, member: &Member, receipt: &str, amount: &str) {
@@ -807,7 +786,7 @@ async fn a_broadcast_goes_out_over_rounds_no_larger_than_a_quarter_of_what_a_lea
             chats.push(62_000 + i);
         }
         let id = weekend_campaign(&t).await;
-        let (queued, _) = t.loyalty.broadcast(id, now()).await.unwrap();
+        let (queued, _) = t.loyalty.broadcast(id, false, now()).await.unwrap();
         assert_eq!(queued, 5, "{backend}");
 
         let mut handled = Vec::new();
@@ -869,7 +848,7 @@ async fn a_broadcast_that_failed_together_comes_back_spread_out_not_in_lock_step
             telegram_member(&t, 63_000 + i).await;
         }
         let id = weekend_campaign(&t).await;
-        t.loyalty.broadcast(id, now()).await.unwrap();
+        t.loyalty.broadcast(id, false, now()).await.unwrap();
         let at = now();
         let lease = at + chrono::Duration::seconds(30);
         let items = t
@@ -895,8 +874,45 @@ async fn a_broadcast_that_failed_together_comes_back_spread_out_not_in_lock_step
     }
 }
 
+#[tokio::test]
+async fn a_line_chunk_retried_comes_back_whole_when_its_first_row_is_due() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let backend = t.db.backend;
+        for i in 0..5 {
+            t.opted_in(NewMember {
+                locale: Some("en".into()),
+                line_id: Some(line_id(i)),
+                ..NewMember::default()
+            })
+            .await;
+        }
+        let id = weekend_campaign(&t).await;
+        t.loyalty.broadcast(id, false, now()).await.unwrap();
+        let at = now();
+        let claim = async |at: chrono::DateTime<chrono::Utc>| {
+            let lease = at + chrono::Duration::seconds(30);
+            let items = t
+                .store
+                .claim_notices(Channel::Line, at, lease, 100, 4, true)
+                .await
+                .unwrap();
+            items.iter().map(|i| i.id).collect::<Vec<_>>()
+        };
+        let chunk = claim(at).await;
+        assert_eq!(chunk.len(), 5, "{backend}: one chunk");
+        let outcome = taem::domain::notice::Outcome::Retry("429".into());
+        t.store.finish_notices(&chunk, &outcome, at).await.unwrap();
+        // Each row has its own wait; when the first is due, the whole chunk
+        // goes again (under its one retry key), never a piece of it.
+        let first_due = due_times(&t.db).await.into_iter().min().unwrap();
+        assert_eq!(claim(first_due).await, chunk, "{backend}");
+        assert!(claim(first_due).await.is_empty(), "{backend}: leased");
+    }
+}
+
 /// A double-points campaign running now, on `t`'s store; its id.
-async fn weekend_campaign(t: &TestStore) -> i64 {
+pub(crate) async fn weekend_campaign(t: &TestStore) -> i64 {
     let input = CampaignInput {
         name_th: "แต้มคูณสองสุดสัปดาห์".into(),
         name_en: "Double points weekend".into(),

@@ -1068,7 +1068,11 @@ async fn a_member_gives_their_birthday_once_a_year_in_the_chat() {
         let r = bot.say("birthday 31/4").await;
         assert!(text(&r).contains("not a day and month"), "{}", text(&r));
         let r = bot.say("/birthday 29/2").await;
-        assert!(text(&r).contains("celebrate with you on 29 Feb"), "{}", text(&r));
+        assert!(
+            text(&r).contains("celebrate with you on 29 Feb"),
+            "{}",
+            text(&r)
+        );
         let r = bot.say("วันเกิด 1/3").await;
         assert!(text(&r).contains("less than a year ago"), "{}", text(&r));
         let r = bot.say("my birthday").await;

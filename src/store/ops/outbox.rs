@@ -12,6 +12,7 @@ use crate::domain::notice::{
     BroadcastRow, BroadcastStatus, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, Recipient, backoff,
     broadcast_rows, jittered,
 };
+use crate::domain::quota::{LINE_MONTHLY_LIMIT, SendPause};
 use crate::store::Result;
 use crate::store::rows::*;
 use crate::store::sql::{Tx, args};
@@ -112,6 +113,30 @@ pub(crate) async fn enqueue_broadcast<T: Steps>(
     campaign_id: i64,
     now: DateTime<Utc>,
 ) -> Result<u64> {
+    let rows = broadcast_plan(tx, campaign_id).await?;
+    tx.queue_broadcast(campaign_id, &rows, now).await
+}
+
+/// The LINE messages a broadcast would queue now: one per LINE recipient not
+/// queued before (a multicast counts once per recipient against the quota).
+pub(crate) async fn broadcast_line_size(tx: &mut impl Tx, campaign_id: i64) -> Result<u64> {
+    let rows = broadcast_plan(tx, campaign_id).await?;
+    let queued: Vec<(String,)> = tx
+        .all(
+            "SELECT dedupe_key FROM outbox WHERE campaign_id = $1 AND channel = 'line' \
+             AND dedupe_key IS NOT NULL",
+            args![campaign_id],
+        )
+        .await?;
+    let queued: std::collections::HashSet<String> = queued.into_iter().map(|(k,)| k).collect();
+    Ok(rows
+        .iter()
+        .filter(|r| r.channel == Channel::Line && !queued.contains(&broadcast_key(campaign_id, r)))
+        .count() as u64)
+}
+
+/// The rows of a campaign's broadcast: its audience, less its holdout group.
+async fn broadcast_plan(tx: &mut impl Tx, campaign_id: i64) -> Result<Vec<BroadcastRow>> {
     let campaign = super::rules::campaign(tx, campaign_id).await?;
     type RecipientRow = (i64, Option<String>, Option<String>, bool, bool);
     let recipients: Vec<RecipientRow> = tx
@@ -124,7 +149,7 @@ pub(crate) async fn enqueue_broadcast<T: Steps>(
             &[],
         )
         .await?;
-    let rows = broadcast_rows(
+    Ok(broadcast_rows(
         recipients
             .into_iter()
             // Its holdout group hears nothing of it.
@@ -136,8 +161,7 @@ pub(crate) async fn enqueue_broadcast<T: Steps>(
                 line,
             })
             .collect(),
-    );
-    tx.queue_broadcast(campaign_id, &rows, now).await
+    ))
 }
 
 pub(crate) async fn broadcast_status(
@@ -151,7 +175,16 @@ pub(crate) async fn broadcast_status(
             args![campaign_id],
         )
         .await?;
-    Ok(status_from_counts(&counts))
+    let mut status = status_from_counts(&counts);
+    (status.held,) = tx
+        .one(
+            "SELECT COUNT(*) FROM outbox WHERE campaign_id = $1 AND status = 'queued' \
+             AND last_error = $2",
+            args![campaign_id, LINE_MONTHLY_LIMIT],
+            "broadcast",
+        )
+        .await?;
+    Ok(status)
 }
 
 /// What a worker asks for (see `Store::claim_notices`).
@@ -225,6 +258,12 @@ pub(crate) async fn finish_notices(
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if let Outcome::Deferred { until, reason } = outcome {
+        for &id in ids {
+            defer(tx, id, *until, reason).await?;
+        }
+        return Ok(());
+    }
     for &id in ids {
         match outcome {
             Outcome::Retry(error) => {
@@ -262,6 +301,90 @@ pub(crate) async fn finish_notices(
         }
     }
     Ok(())
+}
+
+/// Queues a row again for `until` with `reason`, counting no attempt.
+async fn defer(tx: &mut impl Tx, id: i64, until: DateTime<Utc>, reason: &str) -> Result<()> {
+    tx.exec(
+        "UPDATE outbox SET status = 'queued', due_at = $2, lease_until = NULL, last_error = $3 \
+         WHERE id = $1",
+        args![id, until, reason],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Pauses marketing to `channel` until `until`; true when it was not paused
+/// already (so one worker, of however many, says so).
+pub(crate) async fn pause_sends(
+    tx: &mut impl Tx,
+    channel: Channel,
+    reason: &str,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let changed = tx
+        .exec(
+            "INSERT INTO send_pauses (channel, reason, paused_at, paused_until) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (channel) DO UPDATE \
+             SET reason = excluded.reason, paused_at = excluded.paused_at, \
+             paused_until = excluded.paused_until WHERE send_pauses.paused_until <= $3",
+            args![channel_name(channel), reason, now, until],
+        )
+        .await?;
+    Ok(changed > 0)
+}
+
+/// The pause on marketing to `channel` at `now`, if there is one.
+pub(crate) async fn send_pause(
+    tx: &mut impl Tx,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> Result<Option<SendPause>> {
+    let row: Option<(String, DateTime<Utc>, DateTime<Utc>)> = tx
+        .opt(
+            "SELECT reason, paused_at, paused_until FROM send_pauses \
+             WHERE channel = $1 AND paused_until > $2",
+            args![channel_name(channel), now],
+        )
+        .await?;
+    Ok(row.map(|(reason, since, until)| SendPause {
+        reason,
+        since,
+        until,
+    }))
+}
+
+/// Lifts the pause on `channel` and makes its rows held for `reason` due now;
+/// how many were held.
+pub(crate) async fn resume_sends(
+    tx: &mut impl Tx,
+    channel: Channel,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let channel = channel_name(channel);
+    tx.exec("DELETE FROM send_pauses WHERE channel = $1", args![channel])
+        .await?;
+    tx.exec(
+        "UPDATE outbox SET due_at = $3 WHERE status = 'queued' AND channel = $1 \
+         AND last_error = $2 AND due_at > $3",
+        args![channel, reason, now],
+    )
+    .await
+}
+
+/// Rows queued to `channel` held for `reason`.
+pub(crate) async fn held_notices(tx: &mut impl Tx, channel: Channel, reason: &str) -> Result<i64> {
+    let (n,): (i64,) = tx
+        .one(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND channel = $1 \
+             AND last_error = $2",
+            args![channel_name(channel), reason],
+            "outbox",
+        )
+        .await?;
+    Ok(n)
 }
 
 /// A member's notices, newest first: (kind, channel, status).

@@ -284,14 +284,21 @@ impl Steps for PgTx<'_> {
             )
             .await?;
         if c.batches > 0 {
-            // Whole chunks: every queued row of each chunk whose first row is free.
+            // Whole chunks: every queued row of each chunk with a row due and
+            // free. The chunks are picked once, before any row is leased: as a
+            // sub-select of the UPDATE, PostgreSQL may run the pick again for
+            // each row, and then no longer sees the rows this statement has
+            // just leased, so a chunk whose rows are due at different times
+            // (retries are jittered row by row) went out piece by piece, and
+            // LINE took the later pieces, sent under the chunk's retry key
+            // again, for repeats (409) and delivered nothing.
             ids.extend(
                 self.all::<(i64,)>(
                     &format!(
-                        "UPDATE outbox SET lease_until = $5 WHERE status = 'queued' \
-                         AND batch_key IN (SELECT batch_key FROM outbox WHERE {DUE} \
-                         AND batch_key IS NOT NULL ORDER BY id LIMIT $4 \
-                         FOR UPDATE SKIP LOCKED) RETURNING id"
+                        "WITH picked AS MATERIALIZED (SELECT batch_key FROM outbox WHERE {DUE} \
+                         AND batch_key IS NOT NULL ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                         UPDATE outbox SET lease_until = $5 WHERE status = 'queued' \
+                         AND batch_key IN (SELECT batch_key FROM picked) RETURNING id"
                     ),
                     args![c.now, c.marketing, channel, c.batches, c.lease_until],
                 )
@@ -316,6 +323,14 @@ impl Steps for PgTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         match outcome {
+            Outcome::Deferred { until, reason } => {
+                self.exec(
+                    "UPDATE outbox SET status = 'queued', due_at = $2, lease_until = NULL, \
+                     last_error = $3 WHERE id = ANY($1)",
+                    args![ids, *until, reason.as_str()],
+                )
+                .await?;
+            }
             Outcome::Retry(error) => {
                 // The backoff of each attempt count (see domain::notice::backoff), in
                 // whole milliseconds, each row's wait drawn between half of it and

@@ -93,12 +93,15 @@ pub(in crate::store) fn status_from_counts(counts: &[(String, i64)]) -> Broadcas
     s
 }
 
-/// The final status (and error) an outcome other than a retry records.
+/// The final status (and error) an outcome other than a retry or a deferral
+/// records.
 pub(in crate::store) fn finished(outcome: &Outcome) -> (&'static str, Option<&str>) {
     match outcome {
         Outcome::Sent => ("sent", None),
         Outcome::Unreachable => ("unreachable", None),
         Outcome::Skipped => ("skipped", None),
         Outcome::Failed(e) | Outcome::Retry(e) => ("failed", Some(e)),
+        // Written by their own statement; were one to come here, it is kept.
+        Outcome::Deferred { reason, .. } => ("queued", Some(reason)),
     }
 }

@@ -95,6 +95,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/0018_inbox.sql"),
     },
     Migration {
+        file: "0019_line_quota.sql",
+        sql: include_str!("../../../migrations/sqlite/0019_line_quota.sql"),
+    },
+    Migration {
         file: "0020_audiences.sql",
         sql: include_str!("../../../migrations/sqlite/0020_audiences.sql"),
     },

@@ -99,9 +99,22 @@ impl LineCall {
     }
 }
 
-#[derive(Default)]
+/// LINE's answer when the month's message quota is used up.
+pub const MONTHLY_LIMIT: &str = "You have reached your monthly limit.";
+/// LINE's answer to too many requests at once.
+pub const RATE_LIMIT: &str = "The API rate limit has been exceeded. Try again later.";
+
 struct Inner {
     calls: Vec<LineCall>,
+    /// Pushes and multicasts answered 429 (nothing delivered).
+    refused: Vec<LineCall>,
+    /// What `/v2/bot/message/quota` and `/quota/consumption` answer: the
+    /// limit (`None`: no limit) and the use; `None`: they answer 500.
+    quota: Option<(Option<u64>, u64)>,
+    /// Pushes and multicasts answer 429 "monthly limit" while set.
+    monthly_limit: bool,
+    /// The next pushes or multicasts answered 429 "rate limit".
+    rate_limited: usize,
     /// Reply tokens LINE refuses (spent or expired).
     dead_tokens: HashSet<String>,
     language: String,
@@ -113,6 +126,24 @@ struct Inner {
     profiles: usize,
     /// Profile requests wait (as if LINE hung) while this is set.
     stall_profiles: bool,
+}
+
+impl Default for Inner {
+    fn default() -> Inner {
+        Inner {
+            calls: Vec::new(),
+            refused: Vec::new(),
+            quota: Some((Some(15_000), 1_234)),
+            monthly_limit: false,
+            rate_limited: 0,
+            dead_tokens: HashSet::new(),
+            language: String::new(),
+            lose_next_answer: false,
+            conflicts: 0,
+            profiles: 0,
+            stall_profiles: false,
+        }
+    }
 }
 
 #[derive(Clone, Default)]
@@ -227,6 +258,53 @@ impl FakeLine {
         self.inner.lock().unwrap().conflicts
     }
 
+    /// This month's quota as LINE will report it: the plan's limit (`None`:
+    /// no limit) and the messages used.
+    pub fn set_quota(&self, limit: Option<u64>, used: u64) {
+        self.inner.lock().unwrap().quota = Some((limit, used));
+    }
+
+    /// The quota endpoints answer 500 from now on.
+    pub fn break_quota(&self) {
+        self.inner.lock().unwrap().quota = None;
+    }
+
+    /// While `on`, pushes and multicasts answer 429 with LINE's "monthly limit".
+    pub fn monthly_limit(&self, on: bool) {
+        self.inner.lock().unwrap().monthly_limit = on;
+    }
+
+    /// The next `n` pushes or multicasts answer 429 with LINE's "rate limit".
+    pub fn rate_limit(&self, n: usize) {
+        self.inner.lock().unwrap().rate_limited = n;
+    }
+
+    /// Pushes and multicasts answered 429 (nothing delivered).
+    pub fn refused(&self) -> Vec<LineCall> {
+        self.inner.lock().unwrap().refused.clone()
+    }
+
+    /// A 429 for this push or multicast, if one is due (recorded as refused).
+    fn too_many(&self, call: &LineCall) -> Option<Response> {
+        let mut inner = self.inner.lock().unwrap();
+        let message = if inner.monthly_limit {
+            MONTHLY_LIMIT
+        } else if inner.rate_limited > 0 {
+            inner.rate_limited -= 1;
+            RATE_LIMIT
+        } else {
+            return None;
+        };
+        inner.refused.push(call.clone());
+        Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({ "message": message })),
+            )
+                .into_response(),
+        )
+    }
+
     /// LINE's answer to a retry key it accepted before (409), if it did.
     fn repeated(&self, kind: &str, key: &Option<String>) -> Option<Response> {
         let seen = key.is_some()
@@ -292,11 +370,15 @@ async fn push(
     if let Some(conflict) = fake.repeated("push", &retry_key) {
         return conflict;
     }
-    fake.record(LineCall {
+    let call = LineCall {
         kind: "push".into(),
         body,
         retry_key,
-    });
+    };
+    if let Some(refusal) = fake.too_many(&call) {
+        return refusal;
+    }
+    fake.record(call);
     Json(json!({"sentMessages": []})).into_response()
 }
 
@@ -388,11 +470,15 @@ async fn multicast(
     if let Some(conflict) = fake.repeated("multicast", &key) {
         return conflict;
     }
-    fake.record(LineCall {
+    let call = LineCall {
         kind: "multicast".into(),
         body,
         retry_key: key,
-    });
+    };
+    if let Some(refusal) = fake.too_many(&call) {
+        return refusal;
+    }
+    fake.record(call);
     if std::mem::take(&mut fake.inner.lock().unwrap().lose_next_answer) {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -403,10 +489,19 @@ async fn multicast(
     Json(json!({})).into_response()
 }
 
-async fn quota() -> Json<Value> {
-    Json(json!({"type": "limited", "value": 15000}))
+async fn quota(State(fake): State<FakeLine>, headers: HeaderMap) -> Response {
+    assert!(authorized(&headers));
+    match fake.inner.lock().unwrap().quota {
+        Some((Some(limit), _)) => Json(json!({"type": "limited", "value": limit})).into_response(),
+        Some((None, _)) => Json(json!({"type": "none"})).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
-async fn consumption() -> Json<Value> {
-    Json(json!({"totalUsage": 1234}))
+async fn consumption(State(fake): State<FakeLine>, headers: HeaderMap) -> Response {
+    assert!(authorized(&headers));
+    match fake.inner.lock().unwrap().quota {
+        Some((_, used)) => Json(json!({"totalUsage": used})).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }

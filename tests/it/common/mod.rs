@@ -148,6 +148,24 @@ impl TestStore {
             .expect("add member")
     }
 
+    /// A member made from `new` who agreed to marketing in their chat app.
+    pub async fn opted_in(&self, new: NewMember) -> Member {
+        let via = if new.telegram_id.is_some() {
+            "telegram"
+        } else {
+            "line"
+        };
+        let m = self
+            .store
+            .add_member(&new, now())
+            .await
+            .expect("add member");
+        self.loyalty
+            .set_marketing(m.id, true, via, now())
+            .await
+            .expect("consent")
+    }
+
     pub async fn reward(&self, cost: i64, stock: Option<i64>, limit: Option<i64>) -> Reward {
         self.reward_of(
             cost,
