@@ -168,8 +168,9 @@ fn seed_sqlite(path: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut m = tx.prepare(
-            "INSERT INTO members (id, code, name, phone, phone_consent_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            "INSERT INTO members (id, code, name, phone, phone_consent_at, created_at, telegram_id, \
+             marketing_opt_in, birth_day, birth_month) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?1 + 1000000, 1, 1 + ?1 % 28, 1 + ?1 % 12)",
         )?;
         let when = ts(now() - chrono::Duration::days(365));
         for (i, (code, name, phone)) in s.members.iter().enumerate() {
@@ -245,8 +246,10 @@ async fn seed_postgres(url: &str, o: &Options, s: &Seed) -> anyhow::Result<()> {
         let names: Vec<String> = chunk.iter().map(|m| m.1.clone()).collect();
         let phones: Vec<String> = chunk.iter().map(|m| m.2.clone()).collect();
         sqlx::query(
-            "INSERT INTO members (id, code, name, phone, phone_consent_at, created_at) OVERRIDING SYSTEM VALUE \
-             SELECT *, $5, $5 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])",
+            "INSERT INTO members (id, code, name, phone, phone_consent_at, created_at, telegram_id, \
+             marketing_opt_in, birth_day, birth_month) OVERRIDING SYSTEM VALUE \
+             SELECT u.*, $5, $5, u.id + 1000000, TRUE, 1 + u.id % 28, 1 + u.id % 12 \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(id, code, name, phone)",
         )
         .bind(&ids).bind(&codes).bind(&names).bind(&phones).bind(when)
         .execute(&mut conn)
@@ -674,6 +677,51 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
                 runs.push(start.elapsed());
             }
             Timings(runs).print(&format!("{label} ({} members)", reach.members));
+        }
+    }
+    // Journeys: every one switched on (every member has Telegram, consent and
+    // a birthday), then a day's run: the first gives, the second finds
+    // nothing more due.
+    {
+        use taem::domain::journey::Kind;
+        use taem::service::journeys::JourneyInput;
+        let on = |points: i64| JourneyInput {
+            enabled: Some(true),
+            bonus_points: Some(points),
+            holdout: Some("10%".into()),
+            ..JourneyInput::default()
+        };
+        loyalty.set_journey(Kind::Welcome, &on(10), now()).await?;
+        loyalty.set_journey(Kind::Birthday, &on(50), now()).await?;
+        let winback = JourneyInput {
+            lapsing: Some("usual".into()),
+            ..on(20)
+        };
+        loyalty.set_journey(Kind::Winback, &winback, now()).await?;
+        loyalty
+            .set_journey(
+                Kind::NearReward,
+                &JourneyInput {
+                    enabled: Some(true),
+                    ..Default::default()
+                },
+                now(),
+            )
+            .await?;
+        for label in ["journeys: a day's run", "journeys: the run after"] {
+            let start = Instant::now();
+            let run = loyalty.run_journeys(now()).await?;
+            let given: Vec<String> = run
+                .given
+                .iter()
+                .map(|(k, g, h)| format!("{} {g}+{h}", k.as_str()))
+                .collect();
+            println!(
+                "  {:<34} {:>8.0} ms ({})",
+                label,
+                start.elapsed().as_secs_f64() * 1000.0,
+                given.join(", ")
+            );
         }
     }
     // Each report for the whole programme, then for the shop (every
