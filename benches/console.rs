@@ -712,9 +712,9 @@ async fn run(label: &str, url: &str, o: &Options, seed: &Seed) -> anyhow::Result
             let start = Instant::now();
             let run = loyalty.run_journeys(now()).await?;
             let given: Vec<String> = run
-                .given
+                .journeys
                 .iter()
-                .map(|(k, g, h)| format!("{} {g}+{h}", k.as_str()))
+                .map(|j| format!("{} {}+{}", j.journey.as_str(), j.given, j.held_out))
                 .collect();
             println!(
                 "  {:<34} {:>8.0} ms ({})",

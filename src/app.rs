@@ -385,8 +385,9 @@ async fn sweep_periodically(
         crate::metrics::sweep("journeys", journeys.is_ok());
         match journeys {
             Ok(run) if run.total() > 0 => {
-                for (kind, given, held_out) in &run.given {
-                    tracing::info!(journey = kind.as_str(), given, held_out, "journey run");
+                for j in &run.journeys {
+                    let (given, held_out) = (j.given, j.held_out);
+                    tracing::info!(journey = j.journey.as_str(), given, held_out, "journey run");
                 }
             }
             Ok(_) => {}

@@ -201,10 +201,16 @@ pub(super) async fn journey(loyalty: &Loyalty, cmd: JourneyCmd) -> anyhow::Resul
             let run = loyalty.run_journeys(now()).await.map_err(friendly)?;
             print(out, &run, || {
                 let mut s = String::new();
-                for (kind, given, held) in &run.given {
-                    let _ = writeln!(s, "{:<12} given {given}, held out {held}", kind.as_str());
+                for j in &run.journeys {
+                    let _ = writeln!(
+                        s,
+                        "{:<12} given {}, held out {}",
+                        j.journey.as_str(),
+                        j.given,
+                        j.held_out
+                    );
                 }
-                if run.given.is_empty() {
+                if run.journeys.is_empty() {
                     s.push_str("no journey is on\n");
                 }
                 s

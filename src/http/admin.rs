@@ -48,6 +48,10 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(super::reports::summary))
         .routes(routes!(super::reports::campaigns))
         .routes(routes!(super::reports::segment_members))
+        .routes(routes!(super::journeys::journeys))
+        .routes(routes!(super::journeys::set_journey))
+        .routes(routes!(super::journeys::run))
+        .routes(routes!(super::journeys::count))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, guard));

@@ -30,6 +30,7 @@ use crate::service::{Loyalty, PurchaseRequest, RefundRequest};
 
 pub mod admin;
 pub mod error;
+mod journeys;
 mod payments;
 pub mod qr;
 mod reports;

@@ -39,15 +39,26 @@ pub struct JourneyInput {
     pub near: Option<String>,
 }
 
-/// What one run of the journeys did, per journey: given, held out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// What one run of the journeys did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct JourneyRun {
-    pub given: Vec<(Kind, u64, u64)>,
+    /// Per journey switched on
+    pub journeys: Vec<JourneyRan>,
+}
+
+/// What one journey gave in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct JourneyRan {
+    pub journey: Kind,
+    /// Members who got it
+    pub given: u64,
+    /// Members held out (recorded, given nothing)
+    pub held_out: u64,
 }
 
 impl JourneyRun {
     pub fn total(&self) -> u64 {
-        self.given.iter().map(|(_, g, h)| g + h).sum()
+        self.journeys.iter().map(|j| j.given + j.held_out).sum()
     }
 }
 
@@ -227,7 +238,11 @@ impl Loyalty {
                     count(&g, self.store.give_journey(&g).await?);
                 }
             }
-            run.given.push((j.kind, given, held));
+            run.journeys.push(JourneyRan {
+                journey: j.kind,
+                given,
+                held_out: held,
+            });
         }
         Ok(run)
     }

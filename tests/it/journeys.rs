@@ -84,7 +84,7 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
             .run_journeys(t0 + Duration::hours(2))
             .await
             .unwrap();
-        let (_, given, held) = run.given[0];
+        let (given, held) = (run.journeys[0].given, run.journeys[0].held_out);
         assert_eq!(given + held, 30, "every newcomer, and not the old member");
         assert!(given > 0 && held > 0, "{given} {held}");
         for m in &newcomers {
@@ -156,7 +156,14 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
             .await
             .unwrap();
         let run = t.loyalty.run_journeys(t0).await.unwrap();
-        assert_eq!(run.given, vec![(Kind::Winback, 1, 0)]);
+        assert_eq!(
+            (
+                run.journeys[0].journey,
+                run.journeys[0].given,
+                run.journeys[0].held_out
+            ),
+            (Kind::Winback, 1, 0)
+        );
         let before = t.balance(&lapsed).await;
         assert_eq!(
             t.loyalty
@@ -188,7 +195,14 @@ async fn each_journey_fires_once_for_whom_it_is_due_and_holdouts_get_nothing() {
             .await; // 90 points at 1:25
         assert_eq!(t.balance(&near).await, 90);
         let run = t.loyalty.run_journeys(t0).await.unwrap();
-        assert_eq!(run.given, vec![(Kind::NearReward, 1, 0)]);
+        assert_eq!(
+            (
+                run.journeys[0].journey,
+                run.journeys[0].given,
+                run.journeys[0].held_out
+            ),
+            (Kind::NearReward, 1, 0)
+        );
         assert_eq!(journey_notices(&t, &near).await, 1);
         assert_eq!(
             t.loyalty
@@ -257,5 +271,73 @@ async fn the_promotions_list_shows_only_campaigns_the_member_is_in() {
             seen_held |= measured.holds_out(m.id);
         }
         assert!(seen_held, "someone of twenty was held out");
+    }
+}
+
+#[tokio::test]
+async fn the_admin_api_sets_and_runs_journeys_and_counts_audiences() {
+    use serde_json::json;
+    for db in databases().await {
+        let app = TestApp::spawn_admin(db).await;
+        let (status, j) = app
+            .admin(
+                "PUT",
+                "/admin/v1/journeys/welcome",
+                Some(json!({"enabled": true, "bonus_points": 20, "holdout": "10%"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{j}");
+        assert_eq!(
+            (
+                j["enabled"].clone(),
+                j["bonus_points"].clone(),
+                j["holdout_bp"].clone()
+            ),
+            (json!(true), json!(20), json!(1000))
+        );
+        let (status, p) = app
+            .admin("PUT", "/admin/v1/journeys/anniversary", Some(json!({})))
+            .await;
+        assert_eq!(status, 404, "{p}");
+        let (status, p) = app
+            .admin(
+                "PUT",
+                "/admin/v1/journeys/near_reward",
+                Some(json!({"bonus_points": 5})),
+            )
+            .await;
+        assert_eq!(status, 422, "{p}");
+        let (status, list) = app.admin("GET", "/admin/v1/journeys", None).await;
+        assert_eq!((status, list.as_array().unwrap().len()), (200, 4));
+        let m = reachable(&app.t, 1, taem::domain::time::now()).await;
+        let (status, run) = app.admin("POST", "/admin/v1/journeys/run", None).await;
+        assert_eq!(status, 200, "{run}");
+        assert_eq!(run["journeys"][0]["journey"], "welcome", "{run}");
+        // Welcomed once (by this run, or by serve's own sweep if it came first).
+        let welcome = app.t.store.journeys().await.unwrap().remove(0);
+        let points = if welcome.holds_out(m.id) { 0 } else { 20 };
+        assert_eq!(app.t.balance(&m).await, points);
+        let (status, reach) = app
+            .admin(
+                "POST",
+                "/admin/v1/audiences/count",
+                Some(json!({"joined_within_days": 1})),
+            )
+            .await;
+        assert_eq!(status, 200, "{reach}");
+        assert_eq!(
+            (reach["members"].clone(), reach["telegram"].clone()),
+            (json!(1), json!(1))
+        );
+        let (status, p) = app
+            .admin(
+                "POST",
+                "/admin/v1/audiences/count",
+                Some(json!({"classes": ["Z"]})),
+            )
+            .await;
+        assert_eq!(status, 422, "{p}");
+        assert_eq!(p["field"], "audience");
+        app.shutdown().await;
     }
 }

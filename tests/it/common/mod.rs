@@ -383,7 +383,9 @@ impl TestApp {
         let url = format!("{}{path}", self.base);
         let req = match method {
             "GET" => self.http.get(url),
-            _ => self.http.post(url),
+            "PUT" => self.http.put(url),
+            "POST" => self.http.post(url),
+            other => panic!("no {other} in the admin API's tests"),
         }
         .bearer_auth(ADMIN_TOKEN);
         let req = match body {
