@@ -287,6 +287,7 @@ fn bench_campaigns() -> Vec<Campaign> {
         created_at: now(),
         holdout_bp: 0,
         holdout_salt: 0,
+        audience: Default::default(),
     };
     vec![
         campaign(

@@ -150,6 +150,10 @@ pub(super) struct AddArgs {
     /// campaign's lift: they get neither its bonus nor its announcement.
     #[arg(long)]
     holdout: Option<String>,
+    /// Who it is for, as JSON (see the README, "Offers for each customer"):
+    /// '{"classes":["A"],"lapsing":{"days":60}}'. Absent: everyone.
+    #[arg(long)]
+    audience: Option<String>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -212,6 +216,14 @@ pub(super) async fn campaign(loyalty: &Loyalty, cmd: CampaignCmd, tz: Tz) -> any
                 budget: a.budget,
                 member_cap: a.member_cap,
                 holdout: a.holdout,
+                audience: a
+                    .audience
+                    .map(|json| {
+                        serde_json::from_str(&json).map_err(|e| {
+                            anyhow::anyhow!("--audience is not an audience ({e}): see the README")
+                        })
+                    })
+                    .transpose()?,
             };
             let now = now();
             let c = loyalty.add_campaign(&input, now).await.map_err(friendly)?;

@@ -354,6 +354,7 @@ impl CampaignForm {
             budget: int("budget", &self.budget)?,
             member_cap: int("member_cap", &self.member_cap)?,
             holdout: opt(&self.holdout),
+            audience: None,
         })
     }
 }

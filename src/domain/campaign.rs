@@ -187,6 +187,13 @@ pub struct Campaign {
     #[serde(skip)]
     #[schema(ignore)]
     pub holdout_salt: i64,
+    /// Who it is for (absent: everyone): its bonus applies only to their
+    /// purchases, its announcement reaches only them.
+    #[serde(
+        default,
+        skip_serializing_if = "super::audience::Audience::is_everyone"
+    )]
+    pub audience: super::audience::Audience,
 }
 
 impl Campaign {

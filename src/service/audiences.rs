@@ -95,7 +95,8 @@ impl Loyalty {
         ))
     }
 
-    /// The campaigns running or starting within `days` that the member is in.
+    /// The campaigns running or starting within `days` that the member is in
+    /// (their tier and audience, not held out).
     pub async fn campaigns_for(
         &self,
         member: &Member,
@@ -103,12 +104,23 @@ impl Loyalty {
         days: i64,
     ) -> Result<Vec<Campaign>> {
         let tier = self.tier_status(member.id, now).await?.tier.key;
-        Ok(self
-            .current_campaigns(now, days)
-            .await?
-            .into_iter()
-            .filter(|c| catalogue::member_in(c, member.id, &tier))
-            .collect())
+        let mut theirs = Vec::new();
+        for c in self.current_campaigns(now, days).await? {
+            if !catalogue::member_in(&c, member.id, &tier) {
+                continue;
+            }
+            if !c.audience.is_everyone() {
+                let facts = self
+                    .store
+                    .member_facts(member.id, &c.audience.bought, now)
+                    .await?;
+                if !facts.is_some_and(|f| c.audience.admits(&f, now, self.tz)) {
+                    continue;
+                }
+            }
+            theirs.push(c);
+        }
+        Ok(theirs)
     }
 
     async fn audience_facts(&self, audience: &Audience, now: DateTime<Utc>) -> Result<Vec<Facts>> {

@@ -87,6 +87,10 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(examples("10"))]
     pub holdout: Option<String>,
+    /// Who it is for (absent: everyone): its bonus applies only to purchases
+    /// by members in the audience, and its announcement reaches only them
+    #[serde(default)]
+    pub audience: Option<crate::domain::audience::Audience>,
 }
 
 /// The campaign kinds [`CampaignInput::kind`] takes, for the API document.
@@ -315,6 +319,13 @@ impl Loyalty {
                 use rand::RngExt;
                 rand::rng().random::<i64>()
             },
+            audience: match &input.audience {
+                None => Default::default(),
+                Some(a) => {
+                    a.check().map_err(|e| invalid("audience", e.to_string()))?;
+                    a.clone()
+                }
+            },
         })
     }
 
@@ -386,10 +397,15 @@ impl Loyalty {
                 format!("campaign {id} has ended: there is nothing to announce"),
             ));
         }
+        // A campaign for an audience is announced to its members only.
+        let only = match c.audience.is_everyone() {
+            true => None,
+            false => Some(self.audience_members(&c.audience, now).await?),
+        };
         if !force {
-            self.check_line_quota(id).await?;
+            self.check_line_quota(id, &only).await?;
         }
-        let queued = self.store.enqueue_broadcast(id, now).await?;
+        let queued = self.store.enqueue_broadcast(id, &only, now).await?;
         Ok((queued, self.store.broadcast_status(id).await?))
     }
 

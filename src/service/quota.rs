@@ -65,11 +65,15 @@ impl Loyalty {
     /// this month's quota, or when the quota cannot be read (an operator who
     /// means it forces the broadcast). No check without LINE or without LINE
     /// recipients.
-    pub(crate) async fn check_line_quota(&self, campaign_id: i64) -> Result<()> {
+    pub(crate) async fn check_line_quota(
+        &self,
+        campaign_id: i64,
+        only: &Option<Vec<i64>>,
+    ) -> Result<()> {
         if self.line_quota.is_none() {
             return Ok(());
         }
-        let needed = self.store.broadcast_line_size(campaign_id).await?;
+        let needed = self.store.broadcast_line_size(campaign_id, only).await?;
         if needed == 0 {
             return Ok(());
         }

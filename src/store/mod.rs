@@ -188,6 +188,12 @@ macro_rules! with_operations {
                     &self, bought: &Option<crate::domain::audience::Bought>, now: DateTime<Utc>
                 ) -> Result<Vec<crate::domain::audience::Facts>>
                     => [bought] |tx| ops::audience::facts(tx, bought.as_ref(), now);
+                /// One member's facts for audiences (`bought` read for `bought` when given).
+                read_op fn member_facts(
+                    &self, member_id: i64, bought: &Option<crate::domain::audience::Bought>,
+                    now: DateTime<Utc>
+                ) -> Result<Option<crate::domain::audience::Facts>>
+                    => [bought] |tx| ops::audience::member_facts_with(tx, member_id, bought.as_ref(), now);
                 /// Sets a member's birthday (at most one change a year); whether it
                 /// holds now, and when it was last set.
                 write_op fn set_birthday(&self, member_id: i64, day: u32, month: u32, now: DateTime<Utc>)
@@ -365,8 +371,10 @@ macro_rules! with_operations {
                 /// Queues a campaign's announcement for every opted-in member on each
                 /// channel that reaches them; a member already queued is not queued
                 /// again. Returns the rows queued.
-                write_op fn enqueue_broadcast(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<u64>
-                    => [] |tx| ops::outbox::enqueue_broadcast(tx, campaign_id, now);
+                write_op fn enqueue_broadcast(
+                    &self, campaign_id: i64, only: &Option<Vec<i64>>, now: DateTime<Utc>
+                ) -> Result<u64>
+                    => [only] |tx| ops::outbox::enqueue_broadcast(tx, campaign_id, only.as_deref(), now);
                 read_op fn broadcast_status(&self, campaign_id: i64) -> Result<BroadcastStatus>
                     => [] |tx| ops::outbox::broadcast_status(tx, campaign_id);
                 /// Takes due notices to `channel` for delivery until `lease_until`
@@ -387,8 +395,8 @@ macro_rules! with_operations {
                     => [ids, outcome] |tx| ops::Steps::finish_notices(tx, &ids, &outcome, now);
                 /// The LINE messages a campaign's broadcast would queue now: one per
                 /// LINE recipient not queued before (what LINE's quota counts).
-                read_op fn broadcast_line_size(&self, campaign_id: i64) -> Result<u64>
-                    => [] |tx| ops::outbox::broadcast_line_size(tx, campaign_id);
+                read_op fn broadcast_line_size(&self, campaign_id: i64, only: &Option<Vec<i64>>) -> Result<u64>
+                    => [only] |tx| ops::outbox::broadcast_line_size(tx, campaign_id, only.as_deref());
                 /// Pauses marketing sends to `channel` until `until`, for `reason`; true
                 /// when they were not paused already (one worker of many says so).
                 write_op fn pause_sends(

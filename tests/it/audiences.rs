@@ -273,3 +273,115 @@ async fn a_birthday_changes_at_most_once_a_year_and_erasure_forgets_it() {
         assert_eq!(t.loyalty.birthday(m.id).await.unwrap(), None);
     }
 }
+
+#[tokio::test]
+async fn a_campaign_for_an_audience_gives_and_announces_only_to_its_members() {
+    use taem::service::campaigns::CampaignInput;
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let shop = t.merchant().await;
+        let t0 = taem::domain::time::now();
+        let member = async |n: i64| {
+            let m = NewMember {
+                telegram_id: Some(8_000_000 + n),
+                ..NewMember::default()
+            };
+            let m = t
+                .store
+                .add_member(&m, t0 - Duration::days(200))
+                .await
+                .unwrap();
+            t.loyalty
+                .set_marketing(m.id, true, "test", t0 - Duration::days(200))
+                .await
+                .unwrap();
+            m
+        };
+        let lapsed = member(1).await;
+        let regular = member(2).await;
+        t.buy(&shop, &lapsed, "100.00", None, t0 - Duration::days(45))
+            .await;
+        t.buy(&shop, &regular, "100.00", None, t0 - Duration::days(3))
+            .await;
+        // A win-back campaign: 100 bonus points for members without a purchase for 30 days.
+        let input = CampaignInput {
+            name_th: "คิดถึงคุณ".into(),
+            name_en: "We miss you".into(),
+            text_en: "Come back for 100 bonus points".into(),
+            kind: "bonus".into(),
+            points: Some(100),
+            starts_at: (t0 - Duration::hours(1)).to_rfc3339(),
+            ends_at: (t0 + Duration::days(7)).to_rfc3339(),
+            audience: Some(Audience {
+                lapsing: Some(Lapsing::Days(30)),
+                ..Audience::default()
+            }),
+            ..Default::default()
+        };
+        let c = t.loyalty.add_campaign(&input, t0).await.unwrap();
+        assert_eq!(c.audience.lapsing, Some(Lapsing::Days(30)));
+        // Announced to the lapsed member only.
+        let (queued, _) = t.loyalty.broadcast(c.id, false, t0).await.unwrap();
+        assert_eq!(queued, 1);
+        let heard = |m: &taem::domain::model::Member| {
+            let store = t.store.clone();
+            let id = m.id;
+            async move {
+                store
+                    .notices(id)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|(k, _, _)| k == "broadcast")
+                    .count()
+            }
+        };
+        assert_eq!((heard(&lapsed).await, heard(&regular).await), (1, 0));
+        // Listed in their promotions only.
+        assert_eq!(
+            t.loyalty.campaigns_for(&lapsed, t0, 7).await.unwrap().len(),
+            1
+        );
+        assert!(
+            t.loyalty
+                .campaigns_for(&regular, t0, 7)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The bonus goes to the lapsed member's purchase (they lapsed before
+        // it), not to the regular's, nor to a purchase without a member.
+        let before = (t.balance(&lapsed).await, t.balance(&regular).await);
+        t.buy(&shop, &lapsed, "100.00", None, t0).await;
+        t.buy(&shop, &regular, "100.00", None, t0).await;
+        let base = 4; // 100 baht at 1:25
+        assert_eq!(t.balance(&lapsed).await, before.0 + base + 100);
+        assert_eq!(t.balance(&regular).await, before.1 + base);
+        let anonymous = taem::service::PurchaseRequest {
+            receipt_id: "R-anon".into(),
+            amount: "100.00".into(),
+            currency: "THB".into(),
+            member_code: None,
+            occurred_at: None,
+            items: None,
+        };
+        let r = t
+            .loyalty
+            .record_purchase(&shop, anonymous, t0)
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.points.value(), base, "{r:?}");
+        // Bad audiences are refused, naming the field.
+        let bad = CampaignInput {
+            audience: Some(Audience {
+                classes: vec!["Z".into()],
+                ..Audience::default()
+            }),
+            ..input
+        };
+        let e = t.loyalty.add_campaign(&bad, t0).await.unwrap_err();
+        assert!(e.to_string().contains("A, B or C"), "{e}");
+        t.assert_ledger_holds().await;
+    }
+}

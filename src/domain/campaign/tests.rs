@@ -39,6 +39,7 @@ fn campaign(id: i64, rule: Rule) -> Campaign {
         created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         holdout_bp: 0,
         holdout_salt: 0,
+        audience: Default::default(),
     }
 }
 

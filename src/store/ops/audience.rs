@@ -63,7 +63,7 @@ pub(crate) async fn facts(
         )
         .await?;
     if let Some(b) = bought {
-        let buyers = bought_lately(tx, b, now).await?;
+        let buyers = bought_lately(tx, b, now, None).await?;
         for f in &mut facts {
             f.bought = buyers.binary_search(&f.member_id).is_ok();
         }
@@ -71,8 +71,58 @@ pub(crate) async fn facts(
     Ok(facts)
 }
 
+/// One member's facts (what a purchase's campaigns with an audience are
+/// decided on), read by the member's indexes; `bought` left false.
+pub(crate) async fn member_facts(tx: &mut impl Tx, member_id: i64) -> Result<Option<Facts>> {
+    tx.opt(
+        "SELECT m.id, m.tier, s.class, s.segment, s.favourite_category, m.created_at, \
+         m.birth_day, m.birth_month, \
+         (SELECT COUNT(*) FROM purchases WHERE member_id = m.id), \
+         (SELECT MIN(occurred_at) FROM purchases WHERE member_id = m.id), \
+         (SELECT MAX(occurred_at) FROM purchases WHERE member_id = m.id), m.marketing_opt_in, \
+         m.telegram_id IS NOT NULL AND m.telegram_reachable, \
+         m.line_id IS NOT NULL AND m.line_reachable FROM members m \
+         LEFT JOIN member_segments s ON s.member_id = m.id \
+             AND s.run_id = (SELECT MAX(id) FROM segment_runs WHERE done = $2) \
+         WHERE m.id = $1 AND m.erased_at IS NULL",
+        args![member_id, true],
+    )
+    .await
+}
+
+/// One member's facts with `bought` read for `b`.
+pub(crate) async fn member_facts_with(
+    tx: &mut impl Tx,
+    member_id: i64,
+    b: Option<&Bought>,
+    now: DateTime<Utc>,
+) -> Result<Option<Facts>> {
+    let mut facts = member_facts(tx, member_id).await?;
+    if let (Some(f), Some(b)) = (&mut facts, b) {
+        f.bought = member_bought(tx, member_id, b, now).await?;
+    }
+    Ok(facts)
+}
+
+/// Whether one member bought the SKU or category in `b` in its window.
+pub(crate) async fn member_bought(
+    tx: &mut impl Tx,
+    member_id: i64,
+    b: &Bought,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(bought_lately(tx, b, now, Some(member_id))
+        .await?
+        .contains(&member_id))
+}
+
 /// Members who bought the SKU or category in `b`'s window, sorted.
-async fn bought_lately(tx: &mut impl Tx, b: &Bought, now: DateTime<Utc>) -> Result<Vec<i64>> {
+async fn bought_lately(
+    tx: &mut impl Tx,
+    b: &Bought,
+    now: DateTime<Utc>,
+    member: Option<i64>,
+) -> Result<Vec<i64>> {
     let since = now - chrono::Duration::days(i64::from(b.days));
     let (field, value) = match (&b.sku, &b.category) {
         (Some(sku), _) => ("sku", sku),
@@ -85,8 +135,9 @@ async fn bought_lately(tx: &mut impl Tx, b: &Bought, now: DateTime<Utc>) -> Resu
     let rows: Vec<(i64, String)> = tx
         .all(
             "SELECT member_id, items FROM purchases WHERE member_id IS NOT NULL \
+             AND ($4 IS NULL OR member_id = $4) \
              AND occurred_at >= $1 AND occurred_at <= $2 AND items LIKE $3",
-            args![since, now, needle.as_str()],
+            args![since, now, needle.as_str(), member],
         )
         .await?;
     let mut members: Vec<i64> = rows

@@ -111,16 +111,21 @@ pub(crate) async fn queue_broadcast(
 pub(crate) async fn enqueue_broadcast<T: Steps>(
     tx: &mut T,
     campaign_id: i64,
+    only: Option<&[i64]>,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let rows = broadcast_plan(tx, campaign_id).await?;
+    let rows = broadcast_plan(tx, campaign_id, only).await?;
     tx.queue_broadcast(campaign_id, &rows, now).await
 }
 
 /// The LINE messages a broadcast would queue now: one per LINE recipient not
 /// queued before (a multicast counts once per recipient against the quota).
-pub(crate) async fn broadcast_line_size(tx: &mut impl Tx, campaign_id: i64) -> Result<u64> {
-    let rows = broadcast_plan(tx, campaign_id).await?;
+pub(crate) async fn broadcast_line_size(
+    tx: &mut impl Tx,
+    campaign_id: i64,
+    only: Option<&[i64]>,
+) -> Result<u64> {
+    let rows = broadcast_plan(tx, campaign_id, only).await?;
     let queued: Vec<(String,)> = tx
         .all(
             "SELECT dedupe_key FROM outbox WHERE campaign_id = $1 AND channel = 'line' \
@@ -135,8 +140,14 @@ pub(crate) async fn broadcast_line_size(tx: &mut impl Tx, campaign_id: i64) -> R
         .count() as u64)
 }
 
-/// The rows of a campaign's broadcast: its audience, less its holdout group.
-async fn broadcast_plan(tx: &mut impl Tx, campaign_id: i64) -> Result<Vec<BroadcastRow>> {
+/// The rows of a campaign's broadcast: members marketing reaches (of `only`,
+/// its audience's members in ascending order, when given), less its holdout
+/// group.
+async fn broadcast_plan(
+    tx: &mut impl Tx,
+    campaign_id: i64,
+    only: Option<&[i64]>,
+) -> Result<Vec<BroadcastRow>> {
     let campaign = super::rules::campaign(tx, campaign_id).await?;
     type RecipientRow = (i64, Option<String>, Option<String>, bool, bool);
     let recipients: Vec<RecipientRow> = tx
@@ -152,6 +163,7 @@ async fn broadcast_plan(tx: &mut impl Tx, campaign_id: i64) -> Result<Vec<Broadc
     Ok(broadcast_rows(
         recipients
             .into_iter()
+            .filter(|(member_id, ..)| only.is_none_or(|m| m.binary_search(member_id).is_ok()))
             // Its holdout group hears nothing of it.
             .filter(|(member_id, ..)| !campaign.holds_out(*member_id))
             .map(|(member_id, chosen, app, telegram, line)| Recipient {

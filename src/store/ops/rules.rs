@@ -104,6 +104,11 @@ pub(crate) async fn context<T: Steps>(
     let mut campaigns = (history.campaigns.into_iter())
         .map(Campaign::try_from)
         .collect::<Result<Vec<_>>>()?;
+    // Campaigns for an audience apply only to purchases by members in it.
+    if campaigns.iter().any(|c| !c.audience.is_everyone()) {
+        let member = buyer.as_ref().map(|(b, _)| b.id);
+        campaigns = for_buyer(tx, campaigns, member, cmd).await?;
+    }
     if lock {
         tx.lock_budgets(&mut campaigns).await?;
     }
@@ -118,6 +123,30 @@ pub(crate) async fn context<T: Steps>(
         used,
         paid_with_points: history.paid_with_points,
     })
+}
+
+/// The campaigns whose audience holds the buyer (decided on the buyer's facts
+/// before this purchase); a purchase without a member gets none of them.
+async fn for_buyer(
+    tx: &mut impl Tx,
+    campaigns: Vec<Campaign>,
+    member: Option<i64>,
+    cmd: &PurchaseCommand,
+) -> Result<Vec<Campaign>> {
+    let mut kept = Vec::with_capacity(campaigns.len());
+    for c in campaigns {
+        if c.audience.is_everyone() {
+            kept.push(c);
+            continue;
+        }
+        let Some(id) = member else { continue };
+        let f =
+            super::audience::member_facts_with(tx, id, c.audience.bought.as_ref(), cmd.now).await?;
+        if f.is_some_and(|f| c.audience.admits(&f, cmd.now, cmd.rules.tz)) {
+            kept.push(c);
+        }
+    }
+    Ok(kept)
 }
 
 /// The plain way: the buyer's history, then the campaigns.
@@ -471,14 +500,16 @@ pub(crate) async fn add_campaign(
     now: DateTime<Utc>,
 ) -> Result<Campaign> {
     let cols = CampaignColumns::of(c);
+    let audience = (!c.audience.is_everyone())
+        .then(|| serde_json::to_string(&c.audience).expect("serializable"));
     let id = tx
         .insert(
             "INSERT INTO campaigns (name_th, name_en, text_th, text_en, kind, percent, points, \
              stacks, item_sku, item_category, starts_at, ends_at, days, hour_from, hour_to, \
              merchants, tiers, min_spend_minor, budget, member_cap, created_at, holdout_bp, \
-             holdout_salt) \
+             holdout_salt, audience) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23)",
+             $17, $18, $19, $20, $21, $22, $23, $24)",
             args![
                 &c.name_th,
                 &c.name_en,
@@ -503,6 +534,7 @@ pub(crate) async fn add_campaign(
                 now,
                 c.holdout_bp,
                 c.holdout_salt,
+                &audience,
             ],
         )
         .await?;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{FromRow, Row};
+use crate::domain::audience::Audience;
 use crate::domain::campaign::{Campaign, ItemMatch, Rule, Window, days_from_bits, days_to_bits};
 use crate::domain::model::TierChange;
 use crate::domain::tier::{Tier, Tiers};
@@ -11,7 +12,7 @@ use crate::store::{Result, StoreError};
 pub(in crate::store) const CAMPAIGN_COLUMNS: &str = "SELECT id, name_th, name_en, text_th, text_en, kind, \
     percent, points, stacks, item_sku, item_category, starts_at, ends_at, days, hour_from, \
     hour_to, merchants, tiers, min_spend_minor, budget, member_cap, awarded, ended_early_at, \
-    created_at, holdout_bp, holdout_salt FROM campaigns";
+    created_at, holdout_bp, holdout_salt, audience FROM campaigns";
 
 row! {
     /// Also read from JSON (`json_agg`) by the PostgreSQL store.
@@ -43,6 +44,7 @@ row! {
         created_at: DateTime<Utc>,
         holdout_bp: i64,
         holdout_salt: i64,
+        audience: Option<String>,
     }
 }
 
@@ -116,6 +118,11 @@ impl TryFrom<CampaignRow> for Campaign {
             created_at: r.created_at,
             holdout_bp: r.holdout_bp,
             holdout_salt: r.holdout_salt,
+            audience: match &r.audience {
+                None => Audience::default(),
+                Some(json) => serde_json::from_str(json)
+                    .map_err(|e| StoreError::Corrupt(format!("campaign {} audience: {e}", r.id)))?,
+            },
         })
     }
 }

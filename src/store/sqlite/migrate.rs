@@ -106,6 +106,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0021_journeys.sql",
         sql: include_str!("../../../migrations/sqlite/0021_journeys.sql"),
     },
+    Migration {
+        file: "0022_campaign_audiences.sql",
+        sql: include_str!("../../../migrations/sqlite/0022_campaign_audiences.sql"),
+    },
 ];
 
 impl Migration {
