@@ -247,6 +247,29 @@ fn campaigns_text(r: &CampaignsReport) -> String {
             c.lift_text(r.currency.parse().unwrap_or(crate::domain::Currency::THB))
         ));
     }
+    let currency = r.currency.parse().unwrap_or(crate::domain::Currency::THB);
+    let money = |minor: i64| crate::domain::Money::from_minor(minor, currency).to_decimal_string();
+    for j in &r.journeys {
+        let lift = match (j.lift_bp, j.holdout_spend_per_send_minor) {
+            (Some(bp), _) => format!("{:+.1} %", bp as f64 / 100.0),
+            (None, None) => "no holdout".into(),
+            (None, Some(_)) => "not measurable yet".into(),
+        };
+        out.push_str(&format!(
+            "  journey {}: reached {} (held out {}), {} points and {} vouchers given ({} used), \
+             spend in 30 days per send {} {} against {} {}; lift {lift}\n",
+            j.journey.as_str(),
+            j.reached,
+            j.held_out,
+            j.points_given,
+            j.vouchers_given,
+            j.vouchers_used,
+            money(j.spend_per_send_minor),
+            r.currency,
+            j.holdout_spend_per_send_minor.map_or("-".into(), money),
+            r.currency,
+        ));
+    }
     out
 }
 

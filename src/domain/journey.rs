@@ -191,6 +191,87 @@ pub fn near_key(reward_id: i64, now: DateTime<Utc>, tz: Tz) -> String {
     format!("reward:{reward_id}:{}-{:02}", local.year(), local.month())
 }
 
+/// Days after a send within which a member's spend counts as its result.
+pub const RESULT_DAYS: i64 = 30;
+
+/// One send as its results are read: (member, held out, sent at, points given,
+/// a voucher given, that voucher used).
+pub type SendFacts = (i64, bool, DateTime<Utc>, i64, bool, bool);
+
+/// What a journey did, against its holdout group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Outcome {
+    pub journey: Kind,
+    /// Sends that gave and said something
+    pub reached: i64,
+    /// Sends held out (nothing given, nothing said)
+    pub held_out: i64,
+    pub points_given: i64,
+    pub vouchers_given: i64,
+    pub vouchers_used: i64,
+    /// Spend in the 30 days after each send, per send, minor units: reached
+    /// members, then held-out ones
+    pub spend_per_send_minor: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout_spend_per_send_minor: Option<i64>,
+    /// (reached − held out) ÷ held out, basis points, when both are measured
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lift_bp: Option<i64>,
+}
+
+/// A journey's outcome: each send's member's spend in the `RESULT_DAYS` after
+/// it (`purchases`: member, when, net minor units, ordered by member), the
+/// reached against the held out.
+pub fn outcome(
+    kind: Kind,
+    sends: &[SendFacts],
+    purchases: &[(i64, DateTime<Utc>, i64)],
+) -> Outcome {
+    let spend_after = |member: i64, at: DateTime<Utc>| -> i64 {
+        let end = at + Duration::days(RESULT_DAYS);
+        let first = purchases.partition_point(|(m, _, _)| *m < member);
+        purchases[first..]
+            .iter()
+            .take_while(|(m, _, _)| *m == member)
+            .filter(|(_, t, _)| *t >= at && *t < end)
+            .map(|(_, _, minor)| minor)
+            .sum()
+    };
+    let (mut reached, mut held, mut spend, mut held_spend) = (0i64, 0i64, 0i64, 0i64);
+    let (mut points, mut vouchers, mut used) = (0, 0, 0);
+    for &(member, held_out, at, p, voucher, voucher_used) in sends {
+        let s = spend_after(member, at);
+        if held_out {
+            held += 1;
+            held_spend += s;
+        } else {
+            reached += 1;
+            spend += s;
+            points += p;
+            vouchers += i64::from(voucher);
+            used += i64::from(voucher_used);
+        }
+    }
+    let per = |total: i64, n: i64| if n > 0 { total / n } else { 0 };
+    let (treated, control) = (
+        per(spend, reached),
+        (held > 0).then(|| per(held_spend, held)),
+    );
+    Outcome {
+        journey: kind,
+        reached,
+        held_out: held,
+        points_given: points,
+        vouchers_given: vouchers,
+        vouchers_used: used,
+        spend_per_send_minor: treated,
+        holdout_spend_per_send_minor: control,
+        lift_bp: control
+            .filter(|c| *c > 0 && reached > 0)
+            .map(|c| (treated - c) * 10_000 / c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +373,45 @@ mod tests {
         assert_eq!(near_reward(0, &[], 2_000), None);
         let tz = chrono_tz::Asia::Bangkok;
         assert_eq!(near_key(1, at(2027, 2, 3), tz), "reward:1:2027-02");
+    }
+
+    #[test]
+    fn the_outcome_compares_spend_after_sends_with_the_holdout() {
+        let t = at(2027, 1, 1);
+        let sends = [
+            (1, false, t, 20, false, false),
+            (2, false, t, 20, true, true),
+            (3, true, t, 0, false, false),
+            (4, true, t, 0, false, false),
+        ];
+        let day = |d| t + Duration::days(d);
+        let purchases = [
+            (1, day(5), 30_000),
+            (1, day(31), 99_999), // after the 30 days
+            (2, day(29), 10_000),
+            (3, day(1), 10_000),
+            (3, day(-1), 50_000), // before the send
+            (4, day(2), 10_000),
+        ];
+        let o = outcome(Kind::Winback, &sends, &purchases);
+        assert_eq!(
+            (
+                o.reached,
+                o.held_out,
+                o.points_given,
+                o.vouchers_given,
+                o.vouchers_used
+            ),
+            (2, 2, 40, 1, 1)
+        );
+        assert_eq!(o.spend_per_send_minor, 20_000);
+        assert_eq!(o.holdout_spend_per_send_minor, Some(10_000));
+        assert_eq!(o.lift_bp, Some(10_000), "twice as much: +100 %");
+        let none = outcome(Kind::Welcome, &sends[..2], &purchases);
+        assert_eq!(
+            (none.holdout_spend_per_send_minor, none.lift_bp),
+            (None, None)
+        );
     }
 
     #[test]

@@ -148,6 +148,19 @@ impl Loyalty {
         Ok(self.store.set_journey(&j, now).await?)
     }
 
+    /// What each journey did, against its holdout group: spend in the 30 days
+    /// after each send (journeys that sent nothing are left out).
+    pub async fn journey_outcomes(&self) -> Result<Vec<crate::domain::journey::Outcome>> {
+        let mut out = Vec::new();
+        for kind in Kind::ALL {
+            let (sends, purchases) = self.reader.journey_results(kind).await?;
+            if !sends.is_empty() {
+                out.push(crate::domain::journey::outcome(kind, &sends, &purchases));
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs every journey switched on: each member it is due for (with
     /// marketing consent and an app that reaches them) gets it once per key;
     /// its holdout share is recorded and gets nothing.

@@ -213,6 +213,10 @@ macro_rules! with_operations {
                 read_op fn journey_sends(&self, kind: crate::domain::journey::Kind, since: DateTime<Utc>)
                     -> Result<Vec<(i64, String, DateTime<Utc>)>>
                     => [] |tx| ops::journeys::sends(tx, kind, since);
+                /// A journey's sends and its members' purchases since, for its outcome.
+                read_op fn journey_results(&self, kind: crate::domain::journey::Kind)
+                    -> Result<(Vec<crate::domain::journey::SendFacts>, Vec<(i64, DateTime<Utc>, i64)>)>
+                    => [] |tx| ops::journeys::results(tx, kind);
                 /// Members who bought since `since`, with their balance now.
                 read_op fn recent_buyers(&self, since: DateTime<Utc>) -> Result<Vec<(i64, i64)>>
                     => [] |tx| ops::journeys::recent_buyers(tx, since);

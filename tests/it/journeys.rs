@@ -341,3 +341,55 @@ async fn the_admin_api_sets_and_runs_journeys_and_counts_audiences() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_journeys_lift_is_measured_against_its_holdout_on_a_known_history() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let shop = t.merchant().await;
+        let t0 = Utc.with_ymd_and_hms(2027, 3, 3, 5, 0, 0).unwrap();
+        let input = JourneyInput {
+            holdout: Some("50%".into()),
+            ..on(10)
+        };
+        let welcome = t
+            .loyalty
+            .set_journey(Kind::Welcome, &input, t0)
+            .await
+            .unwrap();
+        let mut members = Vec::new();
+        for n in 0..24 {
+            members.push(reachable(&t, 400 + n, t0 + Duration::hours(1)).await);
+        }
+        t.loyalty
+            .run_journeys(t0 + Duration::hours(2))
+            .await
+            .unwrap();
+        // Reached members spend 200 baht in the next 30 days, held-out ones
+        // 100; what anyone spends after the 30 days does not count.
+        for m in &members {
+            let amount = if welcome.holds_out(m.id) {
+                "100.00"
+            } else {
+                "200.00"
+            };
+            t.buy(&shop, m, amount, None, t0 + Duration::days(10)).await;
+            t.buy(&shop, m, "999.00", None, t0 + Duration::days(40))
+                .await;
+        }
+        let held = members.iter().filter(|m| welcome.holds_out(m.id)).count() as i64;
+        let q = taem::service::reports::ReportQuery::default();
+        let report = t
+            .loyalty
+            .campaigns_report(&q, t0 + Duration::days(41))
+            .await
+            .unwrap();
+        let j = &report.journeys[0];
+        assert_eq!(j.journey, Kind::Welcome);
+        assert_eq!((j.reached, j.held_out), (24 - held, held));
+        assert_eq!(j.points_given, 10 * (24 - held));
+        assert_eq!(j.spend_per_send_minor, 20_000);
+        assert_eq!(j.holdout_spend_per_send_minor, Some(10_000));
+        assert_eq!(j.lift_bp, Some(10_000), "+100 %");
+    }
+}

@@ -67,6 +67,10 @@ pub struct CampaignsReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub point_value: Option<String>,
     pub campaigns: Vec<CampaignRow>,
+    /// The journeys' outcomes against their holdout groups (all time; spend in
+    /// the 30 days after each send, minor units)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub journeys: Vec<crate::domain::journey::Outcome>,
 }
 
 /// The programme's profit and loss for a range, as far as taem can see it.
@@ -201,6 +205,11 @@ impl Loyalty {
             currency: program.currency.code().to_string(),
             point_value: e4.map(liability::point_value_text),
             campaigns,
+            journeys: match range.merchant_id {
+                None => self.journey_outcomes().await?,
+                // A journey belongs to the programme, not to a shop.
+                Some(_) => Vec::new(),
+            },
             range,
         })
     }

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::audience::Lapsing;
-use crate::domain::journey::{Gift, Journey, Kind};
+use crate::domain::journey::{Gift, Journey, Kind, SendFacts};
 use crate::domain::ledger::EntryKind;
 use crate::domain::model::RedeemCommand;
 use crate::domain::notice::Notice;
@@ -235,4 +235,33 @@ pub(crate) async fn recent_buyers(
         args![since],
     )
     .await
+}
+
+/// A journey's sends as its outcome is read, and the purchases of its members
+/// since its first send (member, when, net minor units; by member and time).
+pub(crate) async fn results(
+    tx: &mut impl Tx,
+    kind: Kind,
+) -> Result<(Vec<SendFacts>, Vec<(i64, DateTime<Utc>, i64)>)> {
+    let sends: Vec<SendFacts> = tx
+        .all(
+            "SELECT s.member_id, s.held_out, s.sent_at, s.points, s.voucher_id IS NOT NULL, \
+             COALESCE(v.status = 'used', FALSE) FROM journey_sends s \
+             LEFT JOIN vouchers v ON v.id = s.voucher_id WHERE s.kind = $1",
+            args![kind.as_str()],
+        )
+        .await?;
+    if sends.is_empty() {
+        return Ok((sends, Vec::new()));
+    }
+    let purchases = tx
+        .all(
+            "SELECT p.member_id, p.occurred_at, p.amount_minor - p.refunded_minor FROM purchases p \
+             WHERE p.member_id IN (SELECT member_id FROM journey_sends WHERE kind = $1) \
+             AND p.occurred_at >= (SELECT MIN(sent_at) FROM journey_sends WHERE kind = $1) \
+             ORDER BY p.member_id, p.occurred_at",
+            args![kind.as_str()],
+        )
+        .await?;
+    Ok((sends, purchases))
 }
