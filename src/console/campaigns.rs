@@ -117,6 +117,14 @@ async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>)
     };
     let tz = c.loyalty.timezone();
     let camp = &report.campaign;
+    // Who the announcement would reach, counted before it is sent.
+    let reach = match report.status {
+        "ended" => None,
+        _ => match c.loyalty.audience_reach(&camp.audience, now()).await {
+            Ok(r) => Some(r),
+            Err(e) => return Refused::from(e).render(c, l),
+        },
+    };
     let r = &report.results;
     let when = |t| i18n::local_date(t, tz, l);
     let body = html! {
@@ -148,6 +156,16 @@ async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>)
                 span data-field="queued" { (progress.queued) } " " (c.t(l, "console-broadcast-queued")) " · "
                 span data-field="failed" { (progress.failed + progress.unreachable) } " " (c.t(l, "console-broadcast-failed")) " · "
                 span data-field="skipped" { (progress.skipped) } " " (c.t(l, "console-broadcast-skipped"))
+            }
+        }
+        @if let Some(r) = reach {
+            p #reach {
+                (c.t_args(l, if camp.audience.is_everyone() { "console-broadcast-reach" } else { "console-broadcast-reach-audience" }, &[
+                    ("members", i18n::number(r.members)),
+                    ("reachable", i18n::number(r.reachable)),
+                    ("telegram", i18n::number(r.telegram)),
+                    ("line", i18n::number(r.line)),
+                ]))
             }
         }
         @if report.status != "ended" {

@@ -1060,6 +1060,20 @@ async fn a_manager_adds_a_campaign_tries_a_purchase_announces_and_ends_it() {
 
         let page = b.get(&at).await;
         assert!(page.body.contains("Running"), "{}", page.body);
+        // Before announcing, the page says whom it would reach.
+        let everyone = taem::domain::audience::Audience::default();
+        let reach = app
+            .t
+            .loyalty
+            .audience_reach(&everyone, taem::domain::time::now())
+            .await;
+        let members = reach.unwrap().members;
+        assert!(
+            page.body
+                .contains(&format!("It goes to all {members} members: 0 agreed")),
+            "{}",
+            page.body
+        );
         let page = b.post(&format!("{at}/broadcast"), &[("csrf", &csrf)]).await;
         assert_eq!(page.status, 200, "{}", page.body);
         assert!(page.body.contains("messages queued"), "{}", page.body);
