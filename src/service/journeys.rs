@@ -66,6 +66,10 @@ impl JourneyRun {
 /// reward (runs are minutes apart; a nudge is keyed once per reward a month).
 const NEAR_LOOKBACK_HOURS: i64 = 24;
 
+/// Gifts given at once in a run (SQLite's writer commits them together; on
+/// PostgreSQL each takes a pooled connection).
+const GIFTS_AT_ONCE: usize = 16;
+
 fn percent_bp(field: &str, v: &str, max: i64) -> Result<i64> {
     crate::domain::offer::parse_percent(v)
         .map(i64::from)
@@ -148,6 +152,34 @@ impl Loyalty {
         Ok(self.store.set_journey(&j, now).await?)
     }
 
+    /// Gives journeys, several at once (each its own transaction, for a
+    /// different member): (given, held out).
+    async fn give_all(&self, gifts: Vec<Gift>) -> Result<(u64, u64)> {
+        let mut running = tokio::task::JoinSet::new();
+        let mut gifts = gifts.into_iter();
+        let (mut given, mut held) = (0, 0);
+        loop {
+            while running.len() < GIFTS_AT_ONCE {
+                let Some(g) = gifts.next() else { break };
+                let store = self.store.clone();
+                running.spawn(async move { (g.held_out, store.give_journey(&g).await) });
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            let (held_out, done) =
+                done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            if done? {
+                if held_out {
+                    held += 1;
+                } else {
+                    given += 1;
+                }
+            }
+        }
+        Ok((given, held))
+    }
+
     /// What each journey did, against its holdout group: spend in the 30 days
     /// after each send (journeys that sent nothing are left out).
     pub async fn journey_outcomes(&self) -> Result<Vec<crate::domain::journey::Outcome>> {
@@ -198,12 +230,7 @@ impl Loyalty {
             Vec::new()
         };
         for j in &journeys {
-            let (mut given, mut held) = (0, 0);
-            let mut count = |g: &Gift, done: bool| {
-                if done {
-                    if g.held_out { held += 1 } else { given += 1 }
-                }
-            };
+            let mut gifts = Vec::new();
             let since = match j.kind {
                 Kind::Winback => now - Duration::days(i64::from(j.every_days)),
                 _ => now - Duration::days(400),
@@ -234,7 +261,7 @@ impl Loyalty {
                         continue;
                     }
                     let g = gift(j, member_id, key, Some((reward, needed)));
-                    count(&g, self.store.give_journey(&g).await?);
+                    gifts.push(g);
                 }
             } else {
                 for f in facts
@@ -248,9 +275,10 @@ impl Loyalty {
                         continue;
                     }
                     let g = gift(j, f.member_id, key, None);
-                    count(&g, self.store.give_journey(&g).await?);
+                    gifts.push(g);
                 }
             }
+            let (given, held) = self.give_all(gifts).await?;
             run.journeys.push(JourneyRan {
                 journey: j.kind,
                 given,
