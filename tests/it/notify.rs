@@ -926,3 +926,39 @@ pub(crate) async fn weekend_campaign(t: &TestStore) -> i64 {
     };
     t.loyalty.add_campaign(&input, now()).await.unwrap().id
 }
+
+#[tokio::test]
+async fn a_journeys_gift_and_message_reach_the_member_in_their_language() {
+    use taem::domain::journey::Kind;
+    use taem::service::journeys::JourneyInput;
+    for db in databases().await {
+        let (tg, tg_url) = FakeTelegram::start().await;
+        let (_line, line_url) = FakeLine::start("en").await;
+        let app = spawn(db, &tg_url, &line_url, &[("TAEM_QUIET_HOURS", "off")]).await;
+        let cake = app.t.reward(100, None, None).await;
+        let input = JourneyInput {
+            enabled: Some(true),
+            bonus_points: Some(20),
+            reward_id: Some(cake.id),
+            ..JourneyInput::default()
+        };
+        app.t
+            .loyalty
+            .set_journey(Kind::Welcome, &input, now())
+            .await
+            .unwrap();
+        let thai = member(&app, Some(7101), None, "th").await;
+        app.t.loyalty.run_journeys(now()).await.unwrap();
+        let r = tg.replies(7101, 0).await;
+        let text: String = r.iter().map(|c| c.text()).collect::<Vec<_>>().join("\n");
+        assert!(text.contains("ยินดีต้อนรับสู่คลับสมาชิก"), "{text}");
+        assert!(text.contains("20 แต้มโบนัส"), "{text}");
+        let voucher = app.t.loyalty.vouchers(thai.id).await.unwrap().remove(0);
+        assert!(
+            text.contains(voucher.code.as_str()),
+            "the voucher's code: {text}"
+        );
+        assert_eq!(app.t.balance(&thai).await, 20);
+        app.shutdown().await;
+    }
+}
