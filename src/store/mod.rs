@@ -2,8 +2,6 @@
 //! transaction; the SQLite and PostgreSQL implementations keep their own SQL and
 //! migrations (`migrations/sqlite`, `migrations/postgres`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -16,62 +14,16 @@ use crate::domain::staff::{
     AuditEntry, AuditFilter, LinkPurpose, NewAudit, NewStaff, Staff, StaffChange,
 };
 use crate::domain::tier::Tiers;
-use crate::domain::{ClaimCode, LinkCode, MemberCode, Refusal, VoucherCode};
+use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 
 mod ops;
 mod rows;
 pub(crate) mod sql;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The thing named does not exist.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The same idempotency key was used before with a different request.
-    #[error("{0} was already used for a different request")]
-    IdempotencyConflict(&'static str),
-    /// A business rule turned the request down; nothing changed.
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    /// The program settings changed after the caller read them (`taem program
-    /// set` in another process); nothing was written: read them again and retry.
-    #[error("the program settings changed")]
-    SettingsChanged,
-    /// Another `taem serve` holds the database.
-    #[error("{0}")]
-    Locked(String),
-    /// SQLite (or rusqlite) failed: its message and extended result code.
-    #[error("SQLite error: {0}")]
-    Sqlite(#[from] sqlite::SqliteError),
-    /// PostgreSQL (or its driver, sqlx) failed.
-    #[error("PostgreSQL error: {0}")]
-    Postgres(#[from] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A row that breaks taem's own rules (a bug or a hand-edited database).
-    #[error("corrupt data: {0}")]
-    Corrupt(String),
-}
-
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-impl StoreError {
-    /// Whether a UNIQUE constraint refused a row; with `key`, only that one, named
-    /// as SQLite names it (`table.column`) and as PostgreSQL does (the constraint).
-    pub(crate) fn is_unique_violation(&self, key: Option<(&str, &str)>) -> bool {
-        match self {
-            StoreError::Sqlite(e) => match key {
-                None => e.is_unique_violation(),
-                Some((column, _)) => e.is_unique_violation_on(column),
-            },
-            StoreError::Postgres(sqlx::Error::Database(d)) => {
-                d.is_unique_violation()
-                    && key.is_none_or(|(_, constraint)| d.constraint() == Some(constraint))
-            }
-            _ => false,
-        }
-    }
-}
+mod error;
+mod open;
+pub use error::{Result, StoreError};
+pub use open::{connect, connect_replica, is_postgres_url};
 
 /// Every store operation, listed once: its documentation, its signature and
 /// the `ops` function that does it. `with_operations!(m! { … })` hands the list
@@ -727,26 +679,6 @@ with_operations!(declare_store! {
     /// SQLite, whose one writer and readers are not a pool to watch).
     fn connections(&self) -> Option<(u32, u32)>;
 });
-
-/// Opens the store a `DATABASE_URL` names, applying migrations.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
-    Ok(if is_postgres_url(url) {
-        Arc::new(postgres::PgStore::connect(url).await?)
-    } else {
-        Arc::new(sqlite::SqliteStore::connect(url).await?)
-    })
-}
-
-/// Opens a PostgreSQL replica for reading (reports and exports): no
-/// migrations, read-only transactions, the schema checked.
-pub async fn connect_replica(url: &str) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(postgres::PgStore::connect_replica(url).await?))
-}
-
-/// PostgreSQL URLs select the PostgreSQL store; anything else is SQLite.
-pub fn is_postgres_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
 
 // The backends come after the macros above, which they use.
 pub mod postgres;

@@ -50,18 +50,7 @@ fn line_id(i: usize) -> String {
 }
 
 async fn campaign(app: &TestApp) -> i64 {
-    let input = CampaignInput {
-        name_th: "แต้มคูณสองสุดสัปดาห์".into(),
-        name_en: "Double points weekend".into(),
-        text_th: "เสาร์-อาทิตย์นี้ รับแต้ม 2 เท่า".into(),
-        text_en: "Double points all weekend".into(),
-        kind: "multiplier".into(),
-        multiplier: Some("2".into()),
-        starts_at: (now() - chrono::Duration::hours(1)).to_rfc3339(),
-        ends_at: (now() + chrono::Duration::days(3)).to_rfc3339(),
-        ..Default::default()
-    };
-    app.t.loyalty.add_campaign(&input, now()).await.unwrap().id
+    weekend_campaign(&app.t).await
 }
 
 /// Waits until nothing of the broadcast is queued (at most `secs`).
