@@ -54,7 +54,7 @@ pub(super) async fn set_journey(
     body: axum::body::Bytes,
 ) -> Result<Json<Journey>, ApiError> {
     let kind = kind(&k)?;
-    let input: JourneyInput = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+    let input: JourneyInput = super::admin::json(&body)?;
     Ok(Json(state.loyalty.set_journey(kind, &input, now()).await?))
 }
 
@@ -85,6 +85,6 @@ pub(super) async fn count(
     State(state): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Json<Reach>, ApiError> {
-    let audience: Audience = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+    let audience: Audience = super::admin::json(&body)?;
     Ok(Json(state.loyalty.audience_reach(&audience, now()).await?))
 }
