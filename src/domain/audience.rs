@@ -15,9 +15,6 @@ use utoipa::ToSchema;
 /// count as lapsing: 1.5 times, in tenths.
 pub const USUAL_GAP_TENTHS: i64 = 15;
 
-/// The window of the favourite category: the last 12 months' spend.
-pub const FAVOURITE_DAYS: i64 = 365;
-
 /// A member lapses when they have bought before and then not for a while.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

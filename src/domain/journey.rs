@@ -44,11 +44,6 @@ impl Kind {
             .into_iter()
             .find(|k| k.as_str() == s || k.as_str().replace('_', "-") == s)
     }
-
-    /// Whether it gives something (points or a voucher) besides its message.
-    pub fn gives(self) -> bool {
-        self != Kind::NearReward
-    }
 }
 
 /// One journey for one member under one key.
