@@ -11,6 +11,7 @@ use crate::domain::journey::{Journey, Kind};
 use crate::domain::time::now;
 use crate::service::Loyalty;
 use crate::service::journeys::JourneyInput;
+use crate::service::staff::Actor;
 
 #[derive(Subcommand)]
 pub(super) enum JourneyCmd {
@@ -192,7 +193,7 @@ pub(super) async fn journey(loyalty: &Loyalty, cmd: JourneyCmd) -> anyhow::Resul
                 near,
             };
             let j = loyalty
-                .set_journey(parse_kind(&kind)?, &input, now())
+                .staff_set_journey(&Actor::Cli, parse_kind(&kind)?, &input, now())
                 .await
                 .map_err(friendly)?;
             print(out, &j, || journeys_text(std::slice::from_ref(&j)));

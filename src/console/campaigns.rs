@@ -10,11 +10,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::audience::{self, AudienceForm};
 use super::page::{breakdown, csrf_field, layout, notice};
 use super::{Console, NoFields, Posted, Refused, Signed, invalid_notice, opt};
 use crate::domain::Locale;
 use crate::domain::campaign::Campaign;
 use crate::domain::quota::QuotaRefusal;
+use crate::domain::staff::Permission;
 use crate::domain::time::now;
 use crate::i18n;
 use crate::service::campaigns::{CampaignInput, CampaignReport, parse_time};
@@ -115,6 +117,10 @@ async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>)
         Ok(p) => p,
         Err(e) => return Refused::from(e).render(c, l),
     };
+    let tiers = match c.loyalty.program().await {
+        Ok(p) => p.tiers,
+        Err(e) => return Refused::from(e).render(c, l),
+    };
     let tz = c.loyalty.timezone();
     let camp = &report.campaign;
     // Who the announcement would reach, counted before it is sent.
@@ -133,6 +139,7 @@ async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>)
             div.muted { (c.t(l, &format!("console-campaign-{}", report.status))) }
             div { (when(camp.window.starts_at)) " – " (when(camp.window.ends_at - chrono::Duration::seconds(1))) }
             div.muted { (match l { Locale::Th => &camp.text_th, Locale::En => &camp.text_en }) }
+            div #audience { (c.t(l, "console-audience-for")) " " (audience::describe(c, l, &tiers, &camp.audience)) }
         }
         table #results {
             tr { td { (c.t(l, "console-campaign-points")) } td.num { (i18n::number(r.points)) } }
@@ -159,14 +166,7 @@ async fn campaign_page(c: &Console, s: &Signed, id: i64, result: Option<Markup>)
             }
         }
         @if let Some(r) = reach {
-            p #reach {
-                (c.t_args(l, if camp.audience.is_everyone() { "console-broadcast-reach" } else { "console-broadcast-reach-audience" }, &[
-                    ("members", i18n::number(r.members)),
-                    ("reachable", i18n::number(r.reachable)),
-                    ("telegram", i18n::number(r.telegram)),
-                    ("line", i18n::number(r.line)),
-                ]))
-            }
+            p #reach { (audience::reach(c, l, camp.audience.is_everyone(), &r)) }
         }
         @if report.status != "ended" {
             form method="post" action=(format!("/console/campaigns/{id}/broadcast")) #broadcast {
@@ -341,6 +341,11 @@ pub struct CampaignForm {
     member_cap: String,
     #[serde(default)]
     holdout: String,
+    /// The "count members" button: shows the audience's reach, saves nothing.
+    #[serde(default)]
+    count: Option<String>,
+    #[serde(flatten)]
+    audience: AudienceForm,
 }
 
 impl CampaignForm {
@@ -372,7 +377,7 @@ impl CampaignForm {
             budget: int("budget", &self.budget)?,
             member_cap: int("member_cap", &self.member_cap)?,
             holdout: opt(&self.holdout),
-            audience: None,
+            audience: self.audience.audience()?,
         })
     }
 }
@@ -386,9 +391,12 @@ async fn form_page(
 ) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
-    let merchants = match c.loyalty.back_office_merchants(&actor).await {
-        Ok(m) => m,
-        Err(e) => return Refused::from(e).render(c, l),
+    let (merchants, program) = match (
+        c.loyalty.back_office_merchants(&actor).await,
+        c.loyalty.program().await,
+    ) {
+        (Ok(m), Ok(p)) => (m, p),
+        (Err(e), _) | (_, Err(e)) => return Refused::from(e).render(c, l),
     };
     let text = |label: &str, name: &str, value: &str, required: bool| {
         html! { label { (c.t(l, label)) input type="text" name=(name) value=(value) required[required] autocomplete="off"; } }
@@ -427,6 +435,7 @@ async fn form_page(
             (text("console-campaign-budget-field", "budget", &f.budget, false))
             (text("console-campaign-member-cap", "member_cap", &f.member_cap, false))
             (text("console-campaign-holdout", "holdout", &f.holdout, false))
+            (audience::fields(c, l, &program.tiers, &f.audience))
             button type="submit" { (c.t(l, "console-save")) }
         }
     };
@@ -454,6 +463,9 @@ pub async fn create(
 ) -> Response {
     let l = s.locale;
     let actor = Actor::Staff(s.staff.clone());
+    if f.count.is_some() {
+        return count(&c, &s, &f).await;
+    }
     let added = match f.input() {
         Ok(input) => c.loyalty.staff_add_campaign(&actor, &input, now()).await,
         Err(e) => Err(e),
@@ -463,6 +475,37 @@ pub async fn create(
         Err(e) => match invalid_notice(&c, &s, &e) {
             Some(n) => form_page(&c, &s, &f, StatusCode::UNPROCESSABLE_ENTITY, Some(n)).await,
             None => Refused::from(e).render(&c, l),
+        },
+    }
+}
+
+/// The form again, with how many members its audience holds and reaches.
+async fn count(c: &Console, s: &Signed, f: &CampaignForm) -> Response {
+    let l = s.locale;
+    let actor = Actor::Staff(s.staff.clone());
+    let counted = match (actor.require(Permission::BackOffice), f.audience.audience()) {
+        (Err(e), _) => return Refused::from(e).render(c, l),
+        (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(a)) => {
+            let a = a.unwrap_or_default();
+            match a.check() {
+                Err(e) => Err(crate::service::invalid("audience", e.to_string())),
+                Ok(()) => c
+                    .loyalty
+                    .audience_reach(&a, now())
+                    .await
+                    .map(|r| audience::reach(c, l, a.is_everyone(), &r)),
+            }
+        }
+    };
+    match counted {
+        Ok(text) => {
+            let n = html! { p #reach .notice { (text) } };
+            form_page(c, s, f, StatusCode::OK, Some(n)).await
+        }
+        Err(e) => match invalid_notice(c, s, &e) {
+            Some(n) => form_page(c, s, f, StatusCode::UNPROCESSABLE_ENTITY, Some(n)).await,
+            None => Refused::from(e).render(c, l),
         },
     }
 }

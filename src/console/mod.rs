@@ -21,10 +21,12 @@ use crate::domain::time::now;
 use crate::i18n::I18n;
 use crate::service::{Loyalty, ServiceError};
 
+mod audience;
 mod auth;
 mod campaigns;
 mod chart;
 mod counter;
+mod journeys;
 mod members;
 mod page;
 mod pay;
@@ -142,6 +144,8 @@ pub fn router(console: Console) -> Router {
         .route("/console/campaigns/{id}", get(campaigns::show))
         .route("/console/campaigns/{id}/progress", get(campaigns::progress))
         .route("/console/campaigns/{id}/end", post(campaigns::end))
+        .route("/console/journeys", get(journeys::page))
+        .route("/console/journeys/{kind}", post(journeys::set))
         .route(
             "/console/campaigns/{id}/broadcast",
             post(campaigns::broadcast),

@@ -79,6 +79,7 @@ pub fn layout(
                                 " · " a href="/console/members" { (c.t(locale, "console-nav-members")) }
                                 " · " a href="/console/rewards" { (c.t(locale, "console-nav-rewards")) }
                                 " · " a href="/console/campaigns" { (c.t(locale, "console-nav-campaigns")) }
+                                " · " a href="/console/journeys" { (c.t(locale, "console-nav-journeys")) }
                                 " · " a href="/console/tiers" { (c.t(locale, "console-nav-tiers")) }
                                 " · " a href="/console/reports" { (c.t(locale, "console-nav-reports")) }
                             }

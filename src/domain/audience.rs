@@ -9,6 +9,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+
+use super::tier::Tiers;
 use utoipa::ToSchema;
 
 /// How long a member's own usual gap between purchases may stretch before they
@@ -152,12 +154,13 @@ impl Audience {
     }
 
     /// Whether the member is in the audience at `now` (`tz` makes "this
-    /// month").
-    pub fn admits(&self, f: &Facts, now: DateTime<Utc>, tz: Tz) -> bool {
+    /// month"; a member with no tier, or a tier since removed, is in the
+    /// lowest of `tiers`).
+    pub fn admits(&self, f: &Facts, tiers: &Tiers, now: DateTime<Utc>, tz: Tz) -> bool {
         let any = |list: &[String], v: &Option<String>| {
             list.is_empty() || v.as_ref().is_some_and(|v| list.contains(v))
         };
-        any(&self.tiers, &f.tier)
+        (self.tiers.is_empty() || self.tiers.contains(&tiers.get(f.tier.as_deref()).key))
             && any(&self.classes, &f.class)
             && any(&self.segments, &f.segment)
             && self.lapsing.is_none_or(|l| lapsing(l, f, now))
@@ -302,6 +305,10 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    fn tiers() -> Tiers {
+        Tiers::standard(crate::domain::Currency::THB)
+    }
+
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 5, 0, 0).unwrap()
     }
@@ -391,39 +398,39 @@ mod tests {
             favourite_category: Some("bakery".into()),
             ..buyer(3, at(2026, 11, 20), at(2026, 11, 25))
         };
-        assert!(Audience::default().admits(&f, now, tz));
+        assert!(Audience::default().admits(&f, &tiers(), now, tz));
         let gold_or_silver = Audience {
             tiers: vec!["silver".into(), "gold".into()],
             ..Audience::default()
         };
-        assert!(gold_or_silver.admits(&f, now, tz));
+        assert!(gold_or_silver.admits(&f, &tiers(), now, tz));
         let a = Audience {
             birthday_this_month: true,
             favourite_category: Some("bakery".into()),
             joined_within_days: Some(10),
             ..gold_or_silver.clone()
         };
-        assert!(a.admits(&f, now, tz));
+        assert!(a.admits(&f, &tiers(), now, tz));
         assert!(
             !Audience {
                 joined_within_days: Some(9),
                 ..a.clone()
             }
-            .admits(&f, now, tz)
+            .admits(&f, &tiers(), now, tz)
         );
         assert!(
             !Audience {
                 classes: vec!["B".into()],
                 ..a.clone()
             }
-            .admits(&f, now, tz)
+            .admits(&f, &tiers(), now, tz)
         );
         assert!(
             !Audience {
                 lapsing: Some(Lapsing::Days(30)),
                 ..a.clone()
             }
-            .admits(&f, now, tz)
+            .admits(&f, &tiers(), now, tz)
         );
         let bought = Audience {
             bought: Some(Bought {
@@ -433,17 +440,38 @@ mod tests {
             }),
             ..Audience::default()
         };
-        assert!(!bought.admits(&f, now, tz));
+        assert!(!bought.admits(&f, &tiers(), now, tz));
         assert!(bought.admits(
             &Facts {
                 bought: true,
                 ..f.clone()
             },
+            &tiers(),
             now,
             tz
         ));
-        // Members without a tier or class are outside lists of them.
-        assert!(!gold_or_silver.admits(&Facts { tier: None, ..f }, now, tz));
+        // A member without a tier is in the lowest one; without a class,
+        // outside lists of them.
+        let base = Facts { tier: None, ..f };
+        assert!(!gold_or_silver.admits(&base, &tiers(), now, tz));
+        let members = Audience {
+            tiers: vec!["member".into()],
+            ..Audience::default()
+        };
+        assert!(members.admits(&base, &tiers(), now, tz));
+        let a_class = Audience {
+            classes: vec!["A".into()],
+            ..Audience::default()
+        };
+        assert!(!a_class.admits(
+            &Facts {
+                class: None,
+                ..base
+            },
+            &tiers(),
+            now,
+            tz
+        ));
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Loyalty {
         days: i64,
     ) -> Result<Vec<Campaign>> {
         let tier = self.tier_status(member.id, now).await?.tier.key;
+        let tiers = self.program().await?.tiers;
         let mut theirs = Vec::new();
         for c in self.current_campaigns(now, days).await? {
             if !catalogue::member_in(&c, member.id, &tier) {
@@ -114,7 +115,7 @@ impl Loyalty {
                     .store
                     .member_facts(member.id, &c.audience.bought, now)
                     .await?;
-                if !facts.is_some_and(|f| c.audience.admits(&f, now, self.tz)) {
+                if !facts.is_some_and(|f| c.audience.admits(&f, &tiers, now, self.tz)) {
                     continue;
                 }
             }
@@ -127,10 +128,11 @@ impl Loyalty {
         audience
             .check()
             .map_err(|e| invalid("audience", e.to_string()))?;
+        let tiers = self.program().await?.tiers;
         let facts = self.reader.audience_facts(&audience.bought, now).await?;
         Ok(facts
             .into_iter()
-            .filter(|f| audience.admits(f, now, self.tz))
+            .filter(|f| audience.admits(f, &tiers, now, self.tz))
             .collect())
     }
 }

@@ -240,6 +240,29 @@ impl Loyalty {
         Ok((queued, status))
     }
 
+    /// Switches a journey on or off and sets what it gives; audited.
+    pub async fn staff_set_journey(
+        &self,
+        actor: &Actor,
+        kind: crate::domain::journey::Kind,
+        input: &crate::service::journeys::JourneyInput,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::journey::Journey> {
+        actor.require(Permission::BackOffice)?;
+        let before = self.journeys().await?.into_iter().find(|j| j.kind == kind);
+        let after = self.set_journey(kind, input, now).await?;
+        self.audit(
+            actor,
+            "journey.set",
+            Some(kind.as_str()),
+            before.as_ref(),
+            Some(&after),
+            now,
+        )
+        .await?;
+        Ok(after)
+    }
+
     /// How far a campaign's announcement has gone.
     pub async fn staff_broadcast_status(&self, actor: &Actor, id: i64) -> Result<BroadcastStatus> {
         actor.require(Permission::BackOffice)?;

@@ -71,6 +71,11 @@ const NEAR_LOOKBACK_HOURS: i64 = 24;
 const GIFTS_AT_ONCE: usize = 16;
 
 fn percent_bp(field: &str, v: &str, max: i64) -> Result<i64> {
+    // No share at all ("0", "0%", "0.0") is none; parse_percent wants one.
+    let bare = v.trim().trim_end_matches('%').trim();
+    if !bare.is_empty() && bare.bytes().all(|b| b == b'0' || b == b'.') && bare.contains('0') {
+        return Ok(0);
+    }
     crate::domain::offer::parse_percent(v)
         .map(i64::from)
         .filter(|bp| *bp <= max)

@@ -12,21 +12,21 @@ use taem::service::staff::Actor;
 use crate::common::*;
 
 /// A browser without JavaScript: keeps cookies, follows no redirect.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     http: reqwest::Client,
     cookies: HashMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
 }
 
 impl Page {
     /// The value of the hidden field `name` in the page's (first) form.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
@@ -89,12 +89,12 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.http.post(format!("{}{path}", self.base)).form(form);
         self.send(req).await
     }
@@ -796,7 +796,7 @@ async fn a_manager_finds_a_member_by_name_reads_their_file_and_adjusts_with_a_re
 
 /// A staff member who accepted their invitation, signed in in a browser of
 /// their own.
-async fn signed_in(
+pub(crate) async fn signed_in(
     app: &TestApp,
     (email, role, merchant): (&str, Role, Option<&str>),
     password: &str,
@@ -978,7 +978,7 @@ async fn a_manager_adds_a_reward_with_a_picture_edits_and_disables_it() {
 }
 
 /// The actions in the audit log, newest first.
-async fn audited(app: &TestApp) -> Vec<taem::domain::staff::AuditEntry> {
+pub(crate) async fn audited(app: &TestApp) -> Vec<taem::domain::staff::AuditEntry> {
     app.t
         .loyalty
         .audit_log(

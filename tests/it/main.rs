@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod common;
 mod console;
+mod console_offers;
 mod instances;
 mod journeys;
 mod ledger;

@@ -240,7 +240,7 @@ pub(crate) async fn member_file(tx: &mut impl Tx, member_id: i64) -> Result<Json
     };
     let mut file = Map::new();
     file.insert("profile".into(), profile);
-    let sections: [Section; 13] = [
+    let sections: [Section; 14] = [
         (
             "consents",
             "FROM consents WHERE member_id = $1 ORDER BY id",
@@ -373,6 +373,18 @@ pub(crate) async fn member_file(tx: &mut impl Tx, member_id: i64) -> Result<Json
                 ("a.points", I),
                 ("a.purchase_id", I),
                 ("a.created_at", Ts),
+            ],
+        ),
+        (
+            "journeys",
+            "FROM journey_sends WHERE member_id = $1 ORDER BY sent_at",
+            &[
+                ("kind", T),
+                ("key", T),
+                ("held_out", B),
+                ("points", I),
+                ("voucher_id", I),
+                ("sent_at", Ts),
             ],
         ),
         (

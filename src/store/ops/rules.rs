@@ -142,7 +142,10 @@ async fn for_buyer(
         let Some(id) = member else { continue };
         let f =
             super::audience::member_facts_with(tx, id, c.audience.bought.as_ref(), cmd.now).await?;
-        if f.is_some_and(|f| c.audience.admits(&f, cmd.now, cmd.rules.tz)) {
+        if f.is_some_and(|f| {
+            c.audience
+                .admits(&f, &cmd.rules.tiers, cmd.now, cmd.rules.tz)
+        }) {
             kept.push(c);
         }
     }
