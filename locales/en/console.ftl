@@ -413,3 +413,7 @@ console-journey-vouchers = Vouchers used / given
 console-journey-spend = Spend in the 30 days after, per member reached
 console-journey-holdout-spend = … per member held out
 console-journey-not-found = There is no such journey.
+console-voucher-other-partner = This voucher is for another partner's reward: only that partner can take it.
+console-partner-budget-spent = This shop's prepaid points are used up ({ $left } left): the owner must top up its partner budget before it gives more.
+console-reward-partner = Whose reward
+console-reward-partner-none = The programme's (any shop takes it)

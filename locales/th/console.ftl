@@ -413,3 +413,7 @@ console-journey-vouchers = คูปองที่ใช้แล้ว / ท�
 console-journey-spend = ยอดซื้อใน 30 วันหลังส่ง ต่อสมาชิกที่ได้รับ
 console-journey-holdout-spend = … ต่อสมาชิกในกลุ่มเปรียบเทียบ
 console-journey-not-found = ไม่มีข้อเสนออัตโนมัตินี้
+console-voucher-other-partner = คูปองนี้เป็นของรางวัลของพาร์ทเนอร์รายอื่น ใช้ได้เฉพาะที่ร้านพาร์ทเนอร์นั้น
+console-partner-budget-spent = แต้มที่ร้านนี้ซื้อล่วงหน้าไว้หมดแล้ว (เหลือ { $left } แต้ม): เจ้าของต้องเติมงบพาร์ทเนอร์ก่อนจึงจะให้แต้มได้อีก
+console-reward-partner = ของรางวัลของ
+console-reward-partner-none = ของโปรแกรม (ใช้ได้ทุกร้าน)

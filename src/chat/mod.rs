@@ -621,6 +621,8 @@ impl Conversation {
             | Refusal::VoucherNeedsBasket
             | Refusal::PaymentBelowMinimum { .. }
             | Refusal::PayCodeInvalid
+            | Refusal::PartnerBudgetSpent { .. }
+            | Refusal::VoucherOtherPartner
             | Refusal::InsufficientCredit { .. } => self.t(loc, "error-generic", &[]),
             Refusal::PaymentRefused(_) => self.t(loc, "payment-closed", &[]),
             Refusal::PaymentsOff => self.t(loc, "payments-off", &[]),

@@ -162,6 +162,7 @@ pub(super) async fn reward(
                 percent: a.percent,
                 cap: a.cap,
                 categories: a.categories,
+                partner: a.partner,
             };
             let r = loyalty.add_reward(input, now()).await.map_err(friendly)?;
             print(a.out, &r, || {

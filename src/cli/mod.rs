@@ -25,6 +25,7 @@ mod chat;
 mod journey;
 mod line;
 mod logging;
+mod partner;
 mod render;
 mod report;
 mod staff;
@@ -70,6 +71,12 @@ enum Command {
     /// Audiences: who an offer would reach, counted.
     #[command(subcommand)]
     Audience(journey::AudienceCmd),
+    /// Partners: shops sharing the programme, and what one of their points is worth.
+    #[command(subcommand)]
+    Partner(partner::PartnerCmd),
+    /// Settlement between partners: a month's statement, shown and closed.
+    #[command(subcommand)]
+    Settlement(partner::SettlementCmd),
     /// Tiers (Member, Silver, Gold, VIP): thresholds and earn multipliers.
     #[command(subcommand)]
     Tier(campaign::TierCmd),
@@ -324,6 +331,10 @@ struct RewardArgs {
     /// Categories a percent discount is limited to, comma-separated.
     #[arg(long, value_delimiter = ',')]
     categories: Vec<String>,
+    /// The partner (a merchant id) whose reward it is: only its staff and
+    /// signed API take its vouchers.
+    #[arg(long)]
+    partner: Option<String>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -539,6 +550,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tier(cmd) => campaign::tier(&loyalty, cmd).await?,
         Command::Journey(cmd) => journey::journey(&loyalty, cmd).await?,
         Command::Audience(cmd) => journey::audience(&loyalty, cmd).await?,
+        Command::Partner(cmd) => partner::partner(&loyalty, cmd).await?,
+        Command::Settlement(cmd) => partner::settlement(&loyalty, cmd).await?,
         Command::Reward(cmd) => admin::reward(&loyalty, cmd, tz).await?,
         Command::Member(cmd) => admin::member(&loyalty, cmd, tz).await?,
         Command::Points(PointsCmd::Adjust {

@@ -198,6 +198,12 @@ fn refusal_text(c: &Console, l: crate::domain::Locale, r: &crate::domain::Refusa
         }
         Refusal::VoucherCancelled => c.t(l, "console-voucher-cancelled"),
         Refusal::VoucherNeedsBasket => c.t(l, "console-voucher-needs-basket"),
+        Refusal::VoucherOtherPartner => c.t(l, "console-voucher-other-partner"),
+        Refusal::PartnerBudgetSpent { left } => c.t_args(
+            l,
+            "console-partner-budget-spent",
+            &[("left", i18n::number(left.value()))],
+        ),
         Refusal::VoucherNotApplicable(why) => c.t_args(
             l,
             "console-voucher-not-applicable",

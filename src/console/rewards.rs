@@ -125,6 +125,8 @@ pub struct RewardForm {
     cap: String,
     #[serde(default)]
     categories: String,
+    #[serde(default)]
+    partner: String,
 }
 
 impl RewardForm {
@@ -150,6 +152,7 @@ impl RewardForm {
                 .unwrap_or_default(),
             face_value: r.face_value.to_decimal_string(),
             voucher_days: r.voucher_days.to_string(),
+            partner: r.partner_id.clone().unwrap_or_default(),
             ..RewardForm::kind_fields(&r.kind)
         }
     }
@@ -227,11 +230,19 @@ impl RewardForm {
             percent: super::opt(&self.percent),
             cap: super::opt(&self.cap),
             categories: vec![self.categories.clone()],
+            partner: super::opt(&self.partner),
         })
     }
 }
 
-fn reward_form(c: &Console, s: &Signed, action: &str, f: &RewardForm) -> Markup {
+/// The reward form; `partners` (id, name) to choose whose reward it is.
+fn reward_form(
+    c: &Console,
+    s: &Signed,
+    action: &str,
+    f: &RewardForm,
+    partners: &[(String, String)],
+) -> Markup {
     let l = s.locale;
     let field = |label: &str, name: &str, value: &str, kind: &str, required: bool| {
         html! {
@@ -269,6 +280,16 @@ fn reward_form(c: &Console, s: &Signed, action: &str, f: &RewardForm) -> Markup 
             (field("console-reward-cap", "cap", &f.cap, "text", false))
             (field("console-reward-categories", "categories", &f.categories, "text", false))
             (field("console-reward-voucher-days", "voucher_days", &f.voucher_days, "text", true))
+            @if !partners.is_empty() {
+                label { (c.t(l, "console-reward-partner"))
+                    select name="partner" {
+                        option value="" { (c.t(l, "console-reward-partner-none")) }
+                        @for (id, name) in partners {
+                            option value=(id) selected[&f.partner == id] { (name) }
+                        }
+                    }
+                }
+            }
             button type="submit" { (c.t(l, "console-save")) }
         }
     }
@@ -300,9 +321,16 @@ async fn form_page(
     let action = reward.map_or("/console/rewards".to_string(), |r| {
         format!("/console/rewards/{}", r.id)
     });
+    let partners: Vec<(String, String)> = match c.loyalty.partners().await {
+        Ok(p) => p
+            .into_iter()
+            .map(|p| (p.partner.merchant_id, p.name))
+            .collect(),
+        Err(e) => return Refused::from(e).render(c, l),
+    };
     let body = html! {
         @if let Some(r) = result { (r) }
-        (reward_form(c, s, &action, f))
+        (reward_form(c, s, &action, f, &partners))
         @if let Some(r) = reward {
             h2 { (c.t(l, "console-reward-picture")) }
             @if let Some(p) = &r.picture {

@@ -79,6 +79,7 @@ mod tests {
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
             picture: None,
             kind,
+            partner_id: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod model;
 pub mod money;
 pub mod notice;
 pub mod offer;
+pub mod partner;
 pub mod payment;
 pub mod phone;
 pub mod picture;

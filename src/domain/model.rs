@@ -170,6 +170,10 @@ pub struct Reward {
     #[serde(serialize_with = "serialize_kind")]
     #[schema(value_type = Object)]
     pub kind: RewardKind,
+    /// The partner whose reward it is: only its staff and signed API take
+    /// its vouchers (`None`: the programme's, taken by any shop)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
 }
 
 /// A reward's kind as JSON answers write it: `{"type": "percent_discount",
@@ -225,6 +229,7 @@ pub struct NewReward {
     pub face_value: Money,
     pub voucher_days: u32,
     pub kind: RewardKind,
+    pub partner_id: Option<String>,
 }
 
 /// Money as JSON answers write it: `{"amount": "60.00", "currency": "THB"}`.

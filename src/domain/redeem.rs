@@ -74,6 +74,7 @@ mod tests {
             created_at: now(),
             picture: None,
             kind: crate::domain::offer::RewardKind::Product { sku: None },
+            partner_id: None,
         }
     }
 

@@ -60,6 +60,12 @@ pub enum Refusal {
     PayCodeInvalid,
     #[error("paying with points is not switched on for this programme")]
     PaymentsOff,
+    #[error(
+        "this shop's prepaid points are used up ({left} left): its partner budget must be topped up before it gives more"
+    )]
+    PartnerBudgetSpent { left: Points },
+    #[error("this voucher is for another partner's reward: only that partner can take it")]
+    VoucherOtherPartner,
     #[error("not enough store credit: {available} on the account, {needed} needed")]
     InsufficientCredit {
         available: super::Money,

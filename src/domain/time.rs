@@ -30,6 +30,16 @@ pub fn lot_expiry(earned_at: DateTime<Utc>, months: u32, tz: Tz) -> DateTime<Utc
         .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
 }
 
+/// The first instant of a local calendar day (the earliest, where a clock
+/// change repeats midnight).
+pub fn local_midnight(day: chrono::NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let midnight = day.and_time(NaiveTime::MIN);
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
+}
+
 /// The local calendar day of an instant, for display ("expires 22 Nov 2027" means
 /// usable until the end of 22 Nov local time).
 pub fn last_local_day(expires_at: DateTime<Utc>, tz: Tz) -> chrono::NaiveDate {

@@ -52,6 +52,10 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(super::journeys::set_journey))
         .routes(routes!(super::journeys::run))
         .routes(routes!(super::journeys::count))
+        .routes(routes!(super::partners::partners))
+        .routes(routes!(super::partners::set_partner))
+        .routes(routes!(super::partners::settlement))
+        .routes(routes!(super::partners::close))
         .fallback(super::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, guard));
@@ -437,6 +441,10 @@ struct RewardBody {
     /// Categories a percent discount is limited to
     #[serde(default)]
     categories: Vec<String>,
+    /// The partner (a merchant id) whose reward it is: only its staff and
+    /// signed API take its vouchers
+    #[serde(default)]
+    partner: Option<String>,
 }
 
 /// The reward catalogue (with `?all=true`, rewards not offered too)
@@ -498,6 +506,7 @@ async fn add_reward(
         percent: b.percent,
         cap: b.cap,
         categories: b.categories,
+        partner: b.partner,
     };
     let r = state.loyalty.add_reward(input, now()).await?;
     Ok((StatusCode::CREATED, Json(r)).into_response())

@@ -107,6 +107,10 @@ impl From<Refusal> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "payment-below-minimum")
             }
             Refusal::PayCodeInvalid => (StatusCode::UNPROCESSABLE_ENTITY, "pay-code-invalid"),
+            Refusal::PartnerBudgetSpent { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "partner-budget-spent")
+            }
+            Refusal::VoucherOtherPartner => (StatusCode::FORBIDDEN, "voucher-other-partner"),
             Refusal::PaymentsOff => (StatusCode::UNPROCESSABLE_ENTITY, "payments-off"),
             Refusal::InsufficientCredit { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "insufficient-credit")

@@ -31,6 +31,7 @@ use crate::service::{Loyalty, PurchaseRequest, RefundRequest};
 pub mod admin;
 pub mod error;
 mod journeys;
+mod partners;
 mod payments;
 pub mod qr;
 mod reports;

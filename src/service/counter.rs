@@ -107,7 +107,7 @@ impl Loyalty {
         let all = self.store.merchants().await?;
         Ok(match actor {
             Actor::Staff(s) => all.into_iter().filter(|m| s.acts_for(&m.id)).collect(),
-            Actor::Cli => all,
+            Actor::Cli | Actor::AdminApi => all,
         })
     }
 

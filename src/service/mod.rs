@@ -23,6 +23,7 @@ pub mod campaigns;
 pub mod counter;
 pub mod journeys;
 mod members;
+pub mod partners;
 pub mod payments;
 mod privacy;
 mod programme;

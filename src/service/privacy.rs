@@ -135,10 +135,7 @@ impl Loyalty {
             ));
         }
         let member = self.member_by_code(code).await?;
-        let via = match actor {
-            Actor::Staff(s) => format!("staff:{}", s.id),
-            Actor::Cli => "cli".to_string(),
-        };
+        let via = actor.name();
         let done = self.erase_member(member.id, &via, now).await?;
         if !done.already {
             let after = json!({"reason": reason, "erasure": done});

@@ -79,6 +79,8 @@ pub struct RewardInput {
     pub cap: Option<String>,
     /// The categories a percent discount is limited to (none: the whole bill).
     pub categories: Vec<String>,
+    /// The partner (a merchant id) whose reward it is; none: the programme's.
+    pub partner: Option<String>,
 }
 
 /// The most referral points a setting may give.
@@ -219,13 +221,30 @@ impl Loyalty {
 
     /// Adds a reward to the catalogue, every field checked.
     pub async fn add_reward(&self, r: RewardInput, now: DateTime<Utc>) -> Result<Reward> {
-        Ok(self.store.add_reward(&checked_reward(r)?, now).await?)
+        let r = self.partner_checked(checked_reward(r)?).await?;
+        Ok(self.store.add_reward(&r, now).await?)
+    }
+
+    /// A reward whose partner is one.
+    async fn partner_checked(&self, r: NewReward) -> Result<NewReward> {
+        if let Some(p) = &r.partner_id
+            && !self
+                .store
+                .partners()
+                .await?
+                .iter()
+                .any(|x| &x.merchant_id == p)
+        {
+            return Err(invalid("partner", format!("{p:?} is not a partner")));
+        }
+        Ok(r)
     }
 
     /// Changes a reward, every field checked as when it was added; vouchers
     /// already issued keep what they were issued with.
     pub async fn update_reward(&self, id: i64, r: RewardInput) -> Result<Reward> {
-        Ok(self.store.update_reward(id, &checked_reward(r)?).await?)
+        let r = self.partner_checked(checked_reward(r)?).await?;
+        Ok(self.store.update_reward(id, &r).await?)
     }
 
     /// Adds a tier or changes one: a new tier needs its threshold (a decimal
@@ -343,6 +362,10 @@ fn checked_reward(r: RewardInput) -> Result<NewReward> {
         face_value,
         voucher_days: r.voucher_days,
         kind,
+        partner_id: r
+            .partner
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty()),
     };
     Ok(new)
 }

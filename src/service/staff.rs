@@ -18,25 +18,28 @@ use crate::store::StoreError;
 /// Invitation and password-reset links stay valid this long.
 pub const LINK_HOURS: i64 = 24;
 
-/// Who makes a change: a person signed in to the console, or the server's shell.
+/// Who makes a change: a person signed in to the console, the server's
+/// shell, or the admin API (its token).
 #[derive(Debug, Clone)]
 pub enum Actor {
     Staff(Staff),
     Cli,
+    AdminApi,
 }
 
 impl Actor {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Actor::Staff(s) => format!("staff:{}", s.id),
             Actor::Cli => "cli".into(),
+            Actor::AdminApi => "admin-api".into(),
         }
     }
 
     fn staff_id(&self) -> Option<i64> {
         match self {
             Actor::Staff(s) => Some(s.id),
-            Actor::Cli => None,
+            Actor::Cli | Actor::AdminApi => None,
         }
     }
 

@@ -154,6 +154,28 @@ macro_rules! with_operations {
                 /// A member's birthday (day, month), if they gave it.
                 read_op fn birthday(&self, member_id: i64) -> Result<Option<(u32, u32)>>
                     => [] |tx| ops::audience::birthday(tx, member_id);
+                /// Every partner and its agreement.
+                read_op fn partners(&self) -> Result<Vec<crate::domain::partner::Partner>>
+                    => [] |tx| ops::partners::partners(tx);
+                /// Makes a merchant a partner, or changes its agreement.
+                write_op fn set_partner(
+                    &self, merchant_id: &str, value_minor: i64,
+                    funding: crate::domain::partner::Funding, budget: Option<i64>, now: DateTime<Utc>
+                ) -> Result<crate::domain::partner::Partner>
+                    => [merchant_id] |tx| ops::partners::set_partner(
+                        tx, (&merchant_id, value_minor), (funding, budget), now);
+                /// A period's settlement statement: as closed, or as it stands.
+                read_op fn settlement(&self, q: &crate::domain::partner::StatementQuery)
+                    -> Result<crate::domain::partner::Statement>
+                    => [q] |tx| ops::partners::statement(tx, &q);
+                /// Closes a period and keeps its statement (again: the same).
+                write_op fn close_settlement(&self, q: &crate::domain::partner::StatementQuery, now: DateTime<Utc>)
+                    -> Result<crate::domain::partner::Statement>
+                    => [q] |tx| ops::partners::close_period(tx, &q, now);
+                /// The settlement periods closed so far.
+                read_op fn closed_periods(&self)
+                    -> Result<std::collections::BTreeSet<crate::domain::partner::Period>>
+                    => [] |tx| ops::partners::closed_periods(tx);
                 /// The journeys set so far.
                 read_op fn journeys(&self) -> Result<Vec<crate::domain::journey::Journey>>
                     => [] |tx| ops::journeys::journeys(tx);

@@ -15,6 +15,7 @@ mod ledger;
 mod line;
 mod line_quota;
 mod notify;
+mod partners;
 mod payments;
 mod privacy;
 mod reports;

@@ -448,7 +448,7 @@ impl Range {
 }
 
 /// A CSV document from a header and rows.
-pub(super) fn csv_of<const N: usize>(
+pub(crate) fn csv_of<const N: usize>(
     header: [&str; N],
     rows: impl IntoIterator<Item = [String; N]>,
 ) -> String {

@@ -65,6 +65,33 @@ pub(crate) async fn credit<T: Steps>(
     tx.append(&e, before).await
 }
 
+/// [`credit`], but the new lot counts as issued by `issuer` (points a refund
+/// returns to the shops that issued them), whatever the entry's merchant.
+pub(crate) async fn credit_issued_by<T: Steps>(
+    tx: &mut T,
+    e: NewEntry<'_>,
+    before: i64,
+    timing: LotTiming,
+    issuer: Option<&str>,
+) -> Result<(i64, i64)> {
+    let lot = NewEntry {
+        merchant_id: issuer,
+        ..e
+    };
+    let lot_id = tx
+        .insert(
+            "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
+             expires_at, merchant_id, purchase_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &lot_values(&lot, before, timing),
+        )
+        .await?;
+    let e = NewEntry {
+        lot_id: Some(lot_id),
+        ..e
+    };
+    tx.append(&e, before).await
+}
+
 /// `$1`–`$8` of a credit's new lot: member, points, what the lot holds (what
 /// is left after any debt of a member whose balance is `before` is repaid),
 /// earned, available and expiry times, merchant, purchase.
@@ -184,13 +211,14 @@ pub(crate) async fn release_voucher<T: Steps>(
     status: VoucherStatus,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    let (_, balance) = give_back(
+    let (entry_id, balance) = give_back(
         tx,
         (v.member_id, v.redeem_entry_id, v.points),
         (Some(v.id), &v.code),
         now,
     )
     .await?;
+    super::partners::unbook_voucher(tx, v.id, entry_id, now).await?;
     tx.exec(
         "UPDATE vouchers SET status = $1, closed_at = $2 WHERE id = $3",
         args![status.as_str(), now, v.id],

@@ -25,6 +25,7 @@ pub(crate) mod journeys;
 pub(crate) mod ledger;
 pub(crate) mod members;
 pub(crate) mod outbox;
+pub(crate) mod partners;
 pub(crate) mod payments;
 pub(crate) mod privacy;
 pub(crate) mod purchases;

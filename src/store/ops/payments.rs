@@ -330,6 +330,12 @@ pub(crate) async fn capture_payment<T: Steps>(
                 args![now, receipt_id, id],
             )
             .await?;
+            // The till's shop honoured the points: booked to it from the
+            // lots of other partners they came from.
+            if let Some(hold) = p.hold_entry_id {
+                let of = (None, Some(id));
+                super::partners::book(tx, hold, merchant_id, of, now).await?;
+            }
             let (balance, credit_minor): (i64, i64) = tx
                 .one(
                     "SELECT balance, credit_minor FROM members WHERE id = $1",
@@ -518,22 +524,42 @@ pub(crate) async fn return_for_refund<T: Steps>(
                 "lots",
             )
             .await?;
-        let entry = NewEntry {
-            member_id,
-            kind: EntryKind::Release,
-            points: due,
-            merchant_id: Some(merchant_id),
-            purchase_id: Some(purchase_id),
-            voucher_id: None,
-            lot_id: None,
-            reference: Some(refund_id),
-            now,
-        };
         let timing = LotTiming {
             available_at: now,
             expires_at: latest.unwrap_or(now).max(now + chrono::Duration::days(1)),
         };
-        tx.credit(entry, before, timing).await?;
+        let Some(hold) = hold else {
+            return Err(StoreError::Corrupt(format!("payment {id} has no hold")));
+        };
+        // The points go back as the shops that issued them issued them (one
+        // lot per shop), and what was booked for them is booked back.
+        let split =
+            super::partners::refund_split(tx, hold, points, (refunded, refunded + due)).await?;
+        let by_issuer = crate::domain::partner::by_issuer(split);
+        let mut before = before;
+        for crate::domain::partner::Returned {
+            issuer,
+            points: back,
+            lots,
+        } in by_issuer
+        {
+            let entry = NewEntry {
+                member_id,
+                kind: EntryKind::Release,
+                points: back,
+                merchant_id: Some(merchant_id),
+                purchase_id: Some(purchase_id),
+                voucher_id: None,
+                lot_id: None,
+                reference: Some(refund_id),
+                now,
+            };
+            let (entry_id, after) =
+                super::ledger::credit_issued_by(tx, entry, before, timing, issuer.as_deref())
+                    .await?;
+            super::partners::unbook_payment(tx, &id, &lots, entry_id, now).await?;
+            before = after;
+        }
         tx.exec(
             "UPDATE point_payments SET refunded_points = refunded_points + $1 WHERE id = $2",
             args![due, &id],

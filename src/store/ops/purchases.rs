@@ -155,6 +155,8 @@ pub(crate) async fn record_purchase<T: Steps>(
             Err(StoreError::IdempotencyConflict("receipt_id"))
         };
     };
+    // A prepaid partner's budget must cover what it gives.
+    super::partners::issue(tx, &cmd.merchant_id, points).await?;
     let member_id = new.member_id;
     tx.record_awards(purchase_id, member_id, &earning.awards, cmd.now)
         .await?;
@@ -344,6 +346,8 @@ pub(crate) async fn record_refund<T: Steps>(
         cmd.amount,
     )?;
     let claw = plan.clawback.value();
+    // Points taken back go back into a prepaid partner's budget.
+    super::partners::issue(tx, &cmd.merchant_id, -claw).await?;
     let mut balance = None;
     if let Some(member_id) = p.member_id {
         let after = claw_back(tx, member_id, &p, claw, cmd).await?;

@@ -16,7 +16,7 @@ use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
 
 /// A reward's values as adding and changing it bind them: `$1`–`$12` and
-/// `$14`–`$19`; `$13` is the caller's (when it was added, or its id).
+/// `$14`–`$20`; `$13` is the caller's (when it was added, or its id).
 fn reward_args<'a>(r: &'a NewReward, k: &'a KindColumns, thirteenth: Value<'a>) -> Vec<Value<'a>> {
     vec![
         Value::from(&r.name_th),
@@ -38,6 +38,7 @@ fn reward_args<'a>(r: &'a NewReward, k: &'a KindColumns, thirteenth: Value<'a>) 
         Value::from(k.percent),
         Value::from(k.cap),
         Value::from(&k.categories),
+        Value::from(&r.partner_id),
     ]
 }
 
@@ -52,9 +53,9 @@ pub(crate) async fn add_reward(
             "INSERT INTO rewards (name_th, name_en, description_th, description_en, cost, \
              stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
              voucher_days, created_at, kind, sku, min_basket_minor, percent_bp, cap_minor, \
-             categories) \
+             categories, partner_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19)",
+             $18, $19, $20)",
             &reward_args(r, &k, Value::from(now)),
         )
         .await?;
@@ -94,7 +95,8 @@ pub(crate) async fn update_reward(tx: &mut impl Tx, id: i64, r: &NewReward) -> R
              description_en = $4, cost = $5, stock = $6, per_member_limit = $7, \
              valid_from = $8, valid_until = $9, face_value_minor = $10, currency = $11, \
              voucher_days = $12, kind = $14, sku = $15, min_basket_minor = $16, \
-             percent_bp = $17, cap_minor = $18, categories = $19 WHERE id = $13",
+             percent_bp = $17, cap_minor = $18, categories = $19, partner_id = $20 \
+             WHERE id = $13",
             &reward_args(r, &k, Value::from(id)),
         )
         .await?;
@@ -270,6 +272,11 @@ pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<
             "voucher",
         )
         .await?;
+    // A partner's reward is honoured by that partner: the points it took
+    // from other partners' lots are booked to it now.
+    if let Some(p) = &reward.partner_id {
+        super::partners::book(tx, entry_id, p, (Some(v.id), None), cmd.now).await?;
+    }
     if let Some(credit) = cashback {
         let add = super::credit::NewCredit {
             member_id: cmd.member_id,
@@ -309,6 +316,15 @@ pub(crate) async fn use_voucher(
         return Err(refusal.into());
     }
     let reward = reward_row(tx, v.reward_id, false).await?;
+    match &reward.partner_id {
+        Some(p) if p != merchant_id => return Err(Refusal::VoucherOtherPartner.into()),
+        Some(_) => {}
+        // The programme's reward is honoured by the shop that takes it.
+        None => {
+            let of = (Some(v.id), None);
+            super::partners::book(tx, v.redeem_entry_id, merchant_id, of, now).await?;
+        }
+    }
     let takeoff = match basket {
         Some(b) => reward
             .kind

@@ -116,6 +116,7 @@ impl FromRow for Reward {
             created_at: c.next()?,
             picture: c.next()?,
             kind: reward_kind(&mut c, face_value)?,
+            partner_id: c.next()?,
         })
     }
 }
@@ -283,9 +284,10 @@ pub(in crate::store) const VOUCHER_COLUMNS: &str = "SELECT id, code, member_id, 
 pub(in crate::store) const REWARD_COLUMNS: &str = "SELECT id, name_th, name_en, description_th, description_en, \
     cost, stock, per_member_limit, valid_from, valid_until, face_value_minor, currency, \
     voucher_days, active, created_at, picture, kind, sku, min_basket_minor, percent_bp, cap_minor, \
-    categories FROM rewards";
+    categories, partner_id FROM rewards";
 
 /// A movement of points to append.
+#[derive(Clone, Copy)]
 pub(in crate::store) struct NewEntry<'a> {
     pub(in crate::store) member_id: i64,
     pub(in crate::store) kind: EntryKind,

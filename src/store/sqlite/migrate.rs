@@ -110,6 +110,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0022_campaign_audiences.sql",
         sql: include_str!("../../../migrations/sqlite/0022_campaign_audiences.sql"),
     },
+    Migration {
+        file: "0023_partners.sql",
+        sql: include_str!("../../../migrations/sqlite/0023_partners.sql"),
+    },
 ];
 
 impl Migration {

@@ -128,9 +128,13 @@ impl TestStore {
     }
 
     pub async fn merchant(&self) -> Merchant {
+        self.merchant_named("Baan Kafe").await
+    }
+
+    pub async fn merchant_named(&self, name: &str) -> Merchant {
         let m = Merchant {
             id: codes::merchant_id(),
-            name: "Baan Kafe".into(),
+            name: name.into(),
             currency: Currency::THB,
             earn: EarnRate::default_for(Currency::THB),
             webhook_secret: Secret::new(codes::webhook_secret()),
@@ -204,6 +208,7 @@ impl TestStore {
                     face_value,
                     voucher_days: 30,
                     kind,
+                    partner_id: None,
                 },
                 now(),
             )
