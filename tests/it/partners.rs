@@ -7,7 +7,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use taem::domain::Refusal;
 use taem::domain::model::{Member, Merchant, Reward};
-use taem::domain::partner::Statement;
+use taem::domain::partner::{Period, Statement};
 use taem::service::partners::PartnerInput;
 use taem::service::staff::Actor;
 use taem::service::{PurchaseRequest, RefundRequest, ServiceError};
@@ -308,5 +308,253 @@ async fn points_honoured_by_another_partner_are_booked_reversed_and_settled_by_m
             .unwrap();
         assert_eq!(wash_breakage.breakage_minor, big * 30);
         t.assert_ledger_holds().await;
+    }
+}
+
+/// Rows of (issuer, redeemer, points) read straight from the test database.
+async fn rows(db: &TestDb, sql: &str) -> Vec<(Option<String>, Option<String>, i64)> {
+    if db.backend == "sqlite" {
+        let path = db.url.trim_start_matches("sqlite://").to_string();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    } else {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
+/// What settlement should hold, read from the ledger rather than from the
+/// bookings: the lots each standing redemption took (vouchers of partners'
+/// rewards not given back, the programme's vouchers taken by a shop,
+/// payments at a till not refunded), per pair of issuer and redeemer.
+const STANDING: &str = "\
+    SELECT l.merchant_id, COALESCE(r.partner_id, v.used_by), CAST(SUM(el.points) AS BIGINT) \
+    FROM vouchers v JOIN rewards r ON r.id = v.reward_id \
+    JOIN entry_lots el ON el.entry_id = v.redeem_entry_id JOIN lots l ON l.id = el.lot_id \
+    WHERE (r.partner_id IS NOT NULL AND v.status IN ('issued', 'used')) \
+       OR (r.partner_id IS NULL AND v.status = 'used' AND v.used_by IS NOT NULL) \
+    GROUP BY l.merchant_id, COALESCE(r.partner_id, v.used_by) \
+    UNION ALL \
+    SELECT l.merchant_id, p.merchant_id, CAST(SUM(el.points) AS BIGINT) \
+    FROM point_payments p JOIN entry_lots el ON el.entry_id = p.hold_entry_id \
+    JOIN lots l ON l.id = el.lot_id \
+    WHERE p.status = 'captured' AND p.refunded_points = 0 \
+    GROUP BY l.merchant_id, p.merchant_id";
+
+/// Refused for a reason a shop or a member would meet (not enough points, a
+/// spent budget, another partner's voucher): the history goes on.
+fn refused<T: std::fmt::Debug>(r: Result<T, ServiceError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(ServiceError::Refused(_)) => None,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn settlement_reconciles_with_the_ledger_on_generated_histories() {
+    use rand::{RngExt, SeedableRng};
+    use std::collections::BTreeMap;
+    for seed in [3_u64, 11] {
+        for db in databases().await {
+            let t = TestStore::open(db).await;
+            let shops = [
+                t.merchant_named("Baan Kafe").await,
+                t.merchant_named("Khanom Bakery").await,
+                t.merchant_named("Sai Car Wash").await,
+                t.merchant_named("Outside Shop").await,
+            ];
+            let values = [25, 20, 30];
+            partner(&t, &shops[0], "0.25", None).await;
+            partner(&t, &shops[1], "0.20", None).await;
+            partner(&t, &shops[2], "0.30", Some(40_000)).await;
+            t.loyalty
+                .change_program(taem::service::ProgramChange {
+                    expiry_months: Some(1),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            t.pay_with_points("4:1").await;
+            let mut rewards = Vec::new();
+            for (i, shop) in shops[..3].iter().enumerate() {
+                rewards.push(partner_reward(&t, 20 + 20 * i as i64, shop).await);
+            }
+            rewards.push(t.reward(40, None, None).await);
+            let mut members = Vec::new();
+            for _ in 0..5 {
+                members.push(t.member().await);
+            }
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut at = bkk(2026, 8, 1, 9);
+            let mut closed: Vec<Statement> = Vec::new();
+            let mut month = Period::of(at, chrono_tz::Asia::Bangkok);
+            let mut n = 0;
+            while at < bkk(2026, 11, 1, 0) {
+                n += 1;
+                at += chrono::Duration::minutes(rng.random_range(60..1_500));
+                if Period::of(at, chrono_tz::Asia::Bangkok) != month {
+                    // A month ends: vouchers and points due expire, the month
+                    // closes, and a late correction dated in it goes to the next.
+                    t.loyalty.expire_due(at).await.unwrap();
+                    let s = t
+                        .loyalty
+                        .close_settlement(&month.to_string(), at)
+                        .await
+                        .unwrap();
+                    closed.push(s);
+                    let (_, end) = month.bounds(chrono_tz::Asia::Bangkok);
+                    let m = &members[rng.random_range(0..members.len())];
+                    let r = &rewards[rng.random_range(0..3)];
+                    refused(
+                        t.loyalty
+                            .redeem(m.id, r.id, None, end - chrono::Duration::hours(1))
+                            .await,
+                    );
+                    month = Period::of(at, chrono_tz::Asia::Bangkok);
+                }
+                let m = &members[rng.random_range(0..members.len())];
+                let shop = &shops[rng.random_range(0..shops.len())];
+                match rng.random_range(0..10) {
+                    0..=3 => {
+                        let amount = rng.random_range(100..3_000).to_string();
+                        refused(sale(&t, shop, m, (&format!("S-{n}"), &amount), at).await);
+                    }
+                    4..=6 => {
+                        let r = &rewards[rng.random_range(0..rewards.len())];
+                        let Some(v) = refused(t.loyalty.redeem(m.id, r.id, None, at).await) else {
+                            continue;
+                        };
+                        match rng.random_range(0..4) {
+                            0 => {
+                                t.loyalty.cancel_voucher(m.id, &v.code, at).await.unwrap();
+                            }
+                            1 => {}
+                            _ => {
+                                refused(t.loyalty.use_voucher(shop, &v.code, at).await);
+                            }
+                        }
+                    }
+                    7 | 8 => {
+                        let points = rng.random_range(4..200);
+                        let req = taem::service::payments::PointPaymentRequest {
+                            request_id: format!("P-{n}"),
+                            member_code: m.code.clone(),
+                            source: None,
+                            points: Some(points),
+                            amount: None,
+                            pay_code: None,
+                        };
+                        let Some(pay) = refused(t.loyalty.reserve_points(shop, req, at).await)
+                        else {
+                            continue;
+                        };
+                        let pay = pay.into_inner();
+                        t.loyalty
+                            .answer_payment(m.id, &pay.id, true, at)
+                            .await
+                            .unwrap();
+                        let receipt = format!("P-{n}");
+                        t.loyalty
+                            .capture_points(shop, &pay.id, Some(receipt.clone()), at)
+                            .await
+                            .unwrap();
+                        let bill = (points / 4 + 50).to_string();
+                        refused(sale(&t, shop, m, (&receipt, &bill), at).await);
+                        if rng.random_range(0..3) == 0 {
+                            let refund = RefundRequest {
+                                refund_id: format!("{receipt}-r"),
+                                receipt_id: receipt,
+                                amount: bill,
+                                currency: None,
+                            };
+                            match t.loyalty.record_refund(shop, refund, at).await {
+                                Ok(_) | Err(ServiceError::Invalid { .. }) => {}
+                                Err(e) => panic!("{e:?}"),
+                            }
+                        }
+                    }
+                    _ => {
+                        // A part of an earlier sale refunded: its points clawed back.
+                        let k = rng.random_range(1..=n);
+                        let refund = RefundRequest {
+                            refund_id: format!("R-{n}"),
+                            receipt_id: format!("S-{k}"),
+                            amount: "50".into(),
+                            currency: None,
+                        };
+                        match t.loyalty.record_refund(shop, refund, at).await {
+                            Ok(_)
+                            | Err(
+                                ServiceError::Refused(_)
+                                | ServiceError::NotFound(_)
+                                | ServiceError::Invalid { .. },
+                            ) => {}
+                            Err(e) => panic!("{e:?}"),
+                        }
+                    }
+                }
+            }
+            // Every month's statement nets to zero; the closed ones are as
+            // they were closed; together they hold every standing redemption.
+            let mut total: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+            let mut p = Period::parse("2026-08").unwrap();
+            let mut booked = 0;
+            while p <= Period::parse("2026-12").unwrap() {
+                let s = t.loyalty.settlement(&p.to_string()).await.unwrap();
+                assert_eq!(
+                    s.partners.iter().map(|x| x.net_minor).sum::<i64>(),
+                    0,
+                    "{s:?}"
+                );
+                assert_eq!(
+                    s.pairs.iter().map(|l| l.amount_minor).sum::<i64>(),
+                    s.amount_minor
+                );
+                if let Some(c) = closed.iter().find(|c| c.period == s.period) {
+                    assert_eq!(&s, c, "a closed month never changes");
+                }
+                for l in &s.pairs {
+                    let e = total
+                        .entry((l.issuer.clone(), l.redeemer.clone()))
+                        .or_default();
+                    e.0 += l.points;
+                    e.1 += l.amount_minor;
+                }
+                booked += s.pairs.len();
+                p = p.next();
+            }
+            assert!(booked > 5, "the history settled something: {total:?}");
+            let partner_ids: Vec<&str> = shops[..3].iter().map(|s| s.id.as_str()).collect();
+            let mut expected: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+            for (issuer, redeemer, points) in rows(&t.db, STANDING).await {
+                let (Some(i), Some(r)) = (issuer, redeemer) else {
+                    continue;
+                };
+                let (Some(iv), true) = (
+                    partner_ids.iter().position(|p| *p == i),
+                    partner_ids.contains(&r.as_str()),
+                ) else {
+                    continue;
+                };
+                if i == r {
+                    continue;
+                }
+                let e = expected.entry((i, r)).or_default();
+                e.0 += points;
+                e.1 += points * values[iv];
+            }
+            total.retain(|_, v| *v != (0, 0));
+            assert_eq!(total, expected, "seed {seed} on {}", t.db.backend);
+            t.assert_ledger_holds().await;
+        }
     }
 }

@@ -301,12 +301,17 @@ async fn compute(
         first = prev;
     }
     let (from, _) = first.bounds(q.tz);
-    let (start, end) = q.period.bounds(q.tz);
+    let (_, end) = q.period.bounds(q.tz);
+    // A row written after its month closed (its id past the month's mark)
+    // belongs to the first month after it not closed before it was written.
     let belongs = |id: i64, at: DateTime<Utc>, mark: fn((i64, i64)) -> i64| {
-        at >= start
-            || marks
-                .get(&Period::of(at, q.tz))
-                .is_some_and(|m| id > mark(*m))
+        let mut p = Period::of(at, q.tz);
+        while let Some(m) = marks.get(&p)
+            && id > mark(*m)
+        {
+            p = p.next();
+        }
+        p == q.period
     };
     let rows: Vec<(i64, DateTime<Utc>, String, String, i64, i64)> = tx
         .all(
