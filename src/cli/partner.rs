@@ -149,10 +149,17 @@ pub(super) async fn settlement(loyalty: &Loyalty, cmd: SettlementCmd) -> anyhow:
     Ok(())
 }
 
-/// A statement for people.
+/// A statement for people: shops by name, pairs and partners in the order of
+/// their names.
 pub(super) fn statement_text(s: &Statement) -> String {
     let currency = s.currency.parse().unwrap_or(crate::domain::Currency::THB);
     let money = |m: i64| crate::i18n::money(Money::from_minor(m, currency));
+    let name = |id: &str| {
+        s.partners
+            .iter()
+            .find(|p| p.merchant_id == id)
+            .map_or_else(|| id.to_string(), |p| p.name.clone())
+    };
     let mut out = String::new();
     let state = match s.closed_at {
         Some(at) => format!(
@@ -163,29 +170,36 @@ pub(super) fn statement_text(s: &Statement) -> String {
     };
     let _ = writeln!(out, "settlement {} ({state})", s.period);
     if s.pairs.is_empty() {
-        out.push_str("no points were honoured by another partner\n");
+        out.push_str("  no points were honoured by another partner\n");
     }
-    for l in &s.pairs {
+    let mut pairs: Vec<(String, String, i64, i64)> = s
+        .pairs
+        .iter()
+        .map(|l| (name(&l.issuer), name(&l.redeemer), l.points, l.amount_minor))
+        .collect();
+    pairs.sort();
+    for (issuer, redeemer, points, amount) in pairs {
         let _ = writeln!(
             out,
-            "  {} → {}: {} points, {}",
-            l.issuer,
-            l.redeemer,
-            l.points,
-            money(l.amount_minor)
+            "  {issuer} → {redeemer}: {points} points, {}",
+            money(amount)
         );
     }
-    for p in &s.partners {
+    let mut partners: Vec<_> = s.partners.iter().collect();
+    partners.sort_by(|a, b| a.name.cmp(&b.name));
+    for p in partners {
+        let net = match p.net_minor {
+            n if n < 0 => format!("pays {}", money(-n)),
+            n => format!("receives {}", money(n)),
+        };
         let _ = writeln!(
             out,
-            "{} ({}): owes {}, is owed {}, net {}; expired {} points ({})",
-            p.merchant_id,
+            "{}: owes {}, is owed {}: {net}; {} of its points expired ({})",
             p.name,
             money(p.owes_minor),
             money(p.owed_minor),
-            money(p.net_minor),
             p.breakage_points,
-            money(p.breakage_minor)
+            money(p.breakage_minor),
         );
     }
     out

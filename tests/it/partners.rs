@@ -558,3 +558,128 @@ async fn settlement_reconciles_with_the_ledger_on_generated_histories() {
         }
     }
 }
+
+/// `taem` itself, on the test's database.
+fn taem(db: &TestDb, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_taem"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env_remove("TAEM_HTTP_ADDR")
+        .output()
+        .expect("run taem");
+    assert!(
+        out.status.success(),
+        "taem {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_readmes_worked_example_is_what_settlement_shows() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("$ taem settlement show --period 2026-11\n")
+        .expect("the README's example");
+    let block = &readme[start..];
+    let block = &block[block.find('\n').unwrap() + 1..block.find("```").unwrap()];
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let (kafe, bakery, wash) = (
+            t.merchant_named("Baan Kafe").await,
+            t.merchant_named("Khanom Bakery").await,
+            t.merchant_named("Sai Car Wash").await,
+        );
+        partner(&t, &kafe, "0.25", None).await;
+        partner(&t, &bakery, "0.20", None).await;
+        partner(&t, &wash, "0.30", Some(10_000)).await;
+        t.pay_with_points("4:1").await;
+        let croissant = partner_reward(&t, 120, &bakery).await;
+        let nok = t.member().await;
+        let nov = |d| bkk(2026, 11, d, 10);
+        assert_eq!(
+            sale(&t, &kafe, &nok, ("K-1", "2500"), nov(3))
+                .await
+                .unwrap(),
+            100
+        );
+        assert_eq!(
+            sale(&t, &wash, &nok, ("W-1", "1000"), nov(4))
+                .await
+                .unwrap(),
+            40
+        );
+        t.loyalty
+            .redeem(nok.id, croissant.id, None, nov(10))
+            .await
+            .unwrap();
+        let req = taem::service::payments::PointPaymentRequest {
+            request_id: "till-1".into(),
+            member_code: nok.code.clone(),
+            source: None,
+            points: Some(20),
+            amount: None,
+            pay_code: None,
+        };
+        let pay = t.loyalty.reserve_points(&kafe, req, nov(15)).await.unwrap();
+        let pay = pay.into_inner();
+        t.loyalty
+            .answer_payment(nok.id, &pay.id, true, nov(15))
+            .await
+            .unwrap();
+        t.loyalty
+            .capture_points(&kafe, &pay.id, None, nov(15))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            taem(&t.db, &["settlement", "show", "--period", "2026-11"]),
+            block
+        );
+        let csv = taem(
+            &t.db,
+            &["settlement", "show", "--period", "2026-11", "--csv"],
+        );
+        assert_eq!(csv.lines().count(), 1 + 3 + 3, "{csv}");
+        assert!(
+            csv.contains(&format!(
+                "2026-11,pair,{},{},100,25.00,,",
+                kafe.id, bakery.id
+            )),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(&format!("2026-11,net,{},,-80,-19.00,0,0.00", kafe.id)),
+            "{csv}"
+        );
+        let list: serde_json::Value =
+            serde_json::from_str(&taem(&t.db, &["partner", "list", "--json"])).unwrap();
+        let w = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["merchant_id"] == wash.id.as_str());
+        assert_eq!(w.unwrap()["left"], 9_960);
+        let closed = taem(
+            &t.db,
+            &["settlement", "close", "--period", "2026-11", "--json"],
+        );
+        let closed: serde_json::Value = serde_json::from_str(&closed).unwrap();
+        assert!(closed["closed_at"].is_string(), "{closed}");
+        let shown = taem(&t.db, &["settlement", "show", "--period", "2026-11"]);
+        assert!(shown.starts_with("settlement 2026-11 (closed "), "{shown}");
+        assert_eq!(
+            shown.lines().skip(1).collect::<Vec<_>>(),
+            block.lines().skip(1).collect::<Vec<_>>()
+        );
+        let filter = taem::domain::staff::AuditFilter {
+            limit: 50,
+            ..Default::default()
+        };
+        let audit = t.loyalty.audit_log(&Actor::Cli, &filter).await.unwrap();
+        assert!(
+            audit.iter().any(|e| e.action == "settlement.close"),
+            "{audit:?}"
+        );
+    }
+}
