@@ -29,6 +29,7 @@ mod counter;
 mod journeys;
 mod members;
 mod page;
+mod partners;
 mod pay;
 mod reports;
 mod rewards;
@@ -145,6 +146,9 @@ pub fn router(console: Console) -> Router {
         .route("/console/campaigns/{id}/progress", get(campaigns::progress))
         .route("/console/campaigns/{id}/end", post(campaigns::end))
         .route("/console/journeys", get(journeys::page))
+        .route("/console/partners", get(partners::page).post(partners::set))
+        .route("/console/partners/close", post(partners::close))
+        .route("/console/partners/settlement.csv", get(partners::csv))
         .route("/console/journeys/{kind}", post(journeys::set))
         .route(
             "/console/campaigns/{id}/broadcast",

@@ -90,6 +90,7 @@ pub fn layout(
                             @if s.staff.may(Permission::Settings) {
                                 " · " a href="/console/settings" { (c.t(locale, "console-nav-settings")) }
                                 " · " a href="/console/merchants" { (c.t(locale, "console-nav-merchants")) }
+                                " · " a href="/console/partners" { (c.t(locale, "console-nav-partners")) }
                             }
                         }
                         span.who { (c.t_args(locale, "console-signed-in-as", &[("email", s.staff.email.clone())])) }

@@ -78,7 +78,8 @@ pub async fn page(State(c): State<Console>, s: Signed, Query(f): Query<ReportFor
         }
         Err(e) => return Refused::from(e).render(&c, l),
     };
-    let merchants = c.loyalty.merchants().await.unwrap_or_default();
+    let mut merchants = c.loyalty.merchants().await.unwrap_or_default();
+    merchants.retain(|m| s.staff.acts_for(&m.id));
     let q = range_query(&p);
     let labels: Vec<String> = p
         .points

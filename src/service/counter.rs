@@ -309,7 +309,7 @@ impl Loyalty {
         actor.require(Permission::BackOffice)?;
         let code = MemberCode::parse(code).ok_or(ServiceError::NotFound("member"))?;
         let member = self.member(&MemberRef::Code(code)).await?;
-        let file = MemberFile {
+        let mut file = MemberFile {
             credit: self.store_credit(&member).await?,
             segment: self.store.member_segment(member.id).await?,
             lots: self.store.lots(member.id).await?,
@@ -317,6 +317,27 @@ impl Loyalty {
             entries: self.entries(member.id, 50).await?,
             member,
         };
+        // A partner's staff see the member and their balance (shared by the
+        // coalition), and of their history only what happened at their shop:
+        // its receipts, the points it issued, its vouchers and the programme's
+        // vouchers it may take.
+        if let Some(m) = actor.merchant() {
+            let rewards = self.store.rewards(true).await?;
+            let partner_of = |id: i64| {
+                rewards
+                    .iter()
+                    .find(|r| r.id == id)
+                    .and_then(|r| r.partner_id.clone())
+            };
+            file.entries.retain(|e| e.merchant_id.as_deref() == Some(m));
+            file.lots.retain(|l| l.merchant_id.as_deref() == Some(m));
+            file.vouchers
+                .retain(|v| match (partner_of(v.reward_id), v.used_by.as_deref()) {
+                    (Some(p), _) => p == m,
+                    (None, Some(u)) => u == m,
+                    (None, None) => true,
+                });
+        }
         self.audit::<()>(
             actor,
             "member.view",

@@ -56,6 +56,14 @@ impl Actor {
         }
     }
 
+    /// The one shop a staff member works for (a partner's staff), if so.
+    pub fn merchant(&self) -> Option<&str> {
+        match self {
+            Actor::Staff(s) => s.merchant_id.as_deref(),
+            Actor::Cli | Actor::AdminApi => None,
+        }
+    }
+
     /// Refuses unless the actor may do `what` (the shell may do everything).
     pub fn require(&self, what: Permission) -> Result<()> {
         match self {

@@ -16,6 +16,7 @@ mod line;
 mod line_quota;
 mod notify;
 mod partners;
+mod partners_access;
 mod payments;
 mod privacy;
 mod reports;

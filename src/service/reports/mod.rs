@@ -460,6 +460,19 @@ pub(crate) fn csv_of<const N: usize>(
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
+/// A query as staff may ask it: a partner's staff (who work for one shop)
+/// see that shop's figures only.
+fn scoped(actor: &super::staff::Actor, q: &ReportQuery) -> Result<ReportQuery> {
+    match (actor.merchant(), &q.merchant) {
+        (Some(m), Some(asked)) if asked != m => Err(super::ServiceError::Forbidden),
+        (Some(m), _) => Ok(ReportQuery {
+            merchant: Some(m.to_string()),
+            ..q.clone()
+        }),
+        (None, _) => Ok(q.clone()),
+    }
+}
+
 /// Everything the console's reports page shows, for one range.
 #[derive(Debug, Clone)]
 pub struct ReportsPage {
@@ -498,6 +511,7 @@ impl Loyalty {
         now: DateTime<Utc>,
     ) -> Result<ReportsPage> {
         actor.require(crate::domain::staff::Permission::BackOffice)?;
+        let q = &scoped(actor, q)?;
         let program = self.program().await?;
         let e4 = self.point_value_e4(&program).await?;
         let points = self.points_report(q, now).await?;
@@ -528,6 +542,11 @@ impl Loyalty {
         now: DateTime<Utc>,
     ) -> Result<String> {
         actor.require(crate::domain::staff::Permission::BackOffice)?;
+        let q = &scoped(actor, q)?;
+        if name == "segment-members" && actor.merchant().is_some() {
+            // Lists of the programme's members, not of one partner's sales.
+            return Err(super::ServiceError::Forbidden);
+        }
         Ok(match name {
             "points" => self.points_report(q, now).await?.csv(),
             "liability" => self.liability_report(&as_of(q), now).await?.csv(),
