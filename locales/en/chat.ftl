@@ -163,6 +163,7 @@ reward-gives-draw = An entry in the lucky draw
 reward-gives-cap = up to { $amount }
 reward-gives-only = on { $categories } only
 reward-gives-min = for a bill of { $amount } or more
+reward-at-partner = at { $partner } only
 
 pay-code = Show this code at the till to pay with points. It works once, for { $minutes } minutes:
 payment-confirmed = Done: { $points } points ({ $amount }) will pay your bill when the cashier finishes.

@@ -163,6 +163,7 @@ reward-gives-draw = สิทธิ์ลุ้นรางวัล
 reward-gives-cap = ลดสูงสุด { $amount }
 reward-gives-only = เฉพาะ { $categories }
 reward-gives-min = เมื่อยอดบิลตั้งแต่ { $amount }
+reward-at-partner = ใช้ได้ที่ { $partner } เท่านั้น
 
 pay-code = แสดงรหัสนี้ที่แคชเชียร์เพื่อจ่ายด้วยแต้ม ใช้ได้ครั้งเดียว ภายใน { $minutes } นาที:
 payment-confirmed = เรียบร้อย: { $points } แต้ม ({ $amount }) จะใช้จ่ายบิลของคุณเมื่อแคชเชียร์ทำรายการเสร็จ

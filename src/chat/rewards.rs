@@ -75,6 +75,11 @@ impl Conversation {
         if all.is_empty() {
             return Ok(Message::new().text(self.t(loc, "rewards-empty", &[])));
         }
+        // A partner's reward says where it is taken.
+        let merchants = match all.iter().any(|r| r.partner_id.is_some()) {
+            true => self.loyalty.merchants().await?,
+            false => Vec::new(),
+        };
         let pages = all.len().div_ceil(REWARDS_PER_PAGE);
         let page = (page as usize).min(pages - 1);
         let balance = turn.member.balance.value();
@@ -111,7 +116,17 @@ impl Conversation {
                     ("missing", s(i18n::number(r.cost.value() - balance))),
                 ],
             ));
-            let gives = self.gives(loc, r);
+            let at = r.partner_id.as_ref().map(|p| {
+                let name = merchants
+                    .iter()
+                    .find(|m| &m.id == p)
+                    .map_or(p.as_str(), |m| &m.name);
+                self.t(loc, "reward-at-partner", &[("partner", s(name))])
+            });
+            let gives = match (self.gives(loc, r), at) {
+                (Some(g), Some(a)) => Some(format!("{g} · {a}")),
+                (g, a) => g.or(a),
+            };
             if let Some(g) = &gives {
                 m = m.line().text(format!("  {g}"));
             }

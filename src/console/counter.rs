@@ -371,6 +371,11 @@ pub async fn sale(State(c): State<Console>, Posted { s, form: f }: Posted<SaleFo
                 false,
             ),
         ),
+        // A prepaid partner's budget is spent: said plainly, nothing recorded.
+        Err(ServiceError::Refused(r)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            notice(&refusal_text(&c, l, &r), false),
+        ),
         Err(e) => return Refused::from(e).render(&c, l),
     };
     answer(&c, &s, &f.member, (status, result)).await

@@ -385,3 +385,35 @@ async fn a_campaign_for_an_audience_gives_and_announces_only_to_its_members() {
         t.assert_ledger_holds().await;
     }
 }
+
+#[tokio::test]
+async fn two_segment_runs_at_once_both_finish_and_the_newer_is_read() {
+    use taem::domain::segment::{Class, MemberSegment, Rfm, Segment};
+    use taem::domain::time::now;
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let m = t.member().await;
+        let row = |class| MemberSegment {
+            member_id: m.id,
+            member_code: m.code.clone(),
+            class,
+            segment: Segment::Champions,
+            rfm: Rfm { r: 5, f: 5, m: 5 },
+            purchases: 3,
+            sales_minor: 90_000,
+            last_purchase_at: now(),
+            computed_at: now(),
+            favourite_category: None,
+        };
+        // The sweeper's run and another instance's interleave: the newer one
+        // finishes while the older is still being written.
+        let older = t.store.start_segment_run(now(), now()).await.unwrap();
+        let newer = t.store.start_segment_run(now(), now()).await.unwrap();
+        t.store.add_segments(newer, &[row(Class::A)]).await.unwrap();
+        t.store.finish_segment_run(newer).await.unwrap();
+        t.store.add_segments(older, &[row(Class::B)]).await.unwrap();
+        t.store.finish_segment_run(older).await.unwrap();
+        let s = t.store.member_segment(m.id).await.unwrap().unwrap();
+        assert_eq!(s.class, Class::A, "the newer run is read");
+    }
+}

@@ -318,3 +318,53 @@ async fn a_partners_staff_and_signed_api_see_and_take_only_what_is_theirs() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_chat_catalogue_names_the_partner_whose_reward_it_is() {
+    for db in databases().await {
+        let mut bot = crate::telegram::Bot::start(db, 7_500_600_700, "th").await;
+        bot.say("/start").await;
+        let bakery = bot.app.t.merchant_named("ขนมปังบ้านสวน").await;
+        partner(&bot.app.t, &bakery, "0.20", None).await;
+        partner_reward(&bot.app.t, 40, &bakery).await;
+        let r = bot.say("/rewards").await;
+        let text = r[0].text();
+        assert!(text.contains("ใช้ได้ที่ ขนมปังบ้านสวน เท่านั้น"), "{text}");
+        bot.app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_counter_sale_past_a_prepaid_budget_is_refused_plainly_and_records_nothing() {
+    each_app(async |app| {
+        partner(&app.t, &app.merchant, "0.25", Some(50)).await;
+        let nok = app.t.member().await;
+        let mut b = signed_in(
+            app,
+            ("nok@kafe.example", Role::Cashier, Some(&app.merchant.id)),
+            "kafe-boran-khon-kaen",
+        )
+        .await;
+        let page = b.get(&format!("/console?q={}", nok.code)).await;
+        let (csrf, nonce) = (page.field("csrf"), page.field("nonce"));
+        let sale = [
+            ("csrf", csrf.as_str()),
+            ("member", nok.code.as_str()),
+            ("merchant", app.merchant.id.as_str()),
+            ("amount", "2500.00"),
+            ("receipt", ""),
+            ("nonce", nonce.as_str()),
+        ];
+        let page = b.post("/console/counter/sale", &sale).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(
+            page.body.contains("prepaid points are used up (50 left)"),
+            "{}",
+            page.body
+        );
+        assert_eq!(app.t.balance(&nok).await, 0);
+        let partners = app.t.loyalty.partners().await.unwrap();
+        assert_eq!(partners[0].partner.issued, 0);
+    })
+    .await;
+}

@@ -8,8 +8,8 @@ use taem::domain::model::MemberRef;
 use taem::domain::time::now;
 use taem::telegram::poll::{LEASE, Poller, Stop};
 
-struct Bot {
-    app: TestApp,
+pub(crate) struct Bot {
+    pub(crate) app: TestApp,
     fake: FakeTelegram,
     user: i64,
     lang: &'static str,
@@ -17,7 +17,7 @@ struct Bot {
 }
 
 impl Bot {
-    async fn start(db: TestDb, user: i64, lang: &'static str) -> Bot {
+    pub(crate) async fn start(db: TestDb, user: i64, lang: &'static str) -> Bot {
         let (fake, url) = FakeTelegram::start().await;
         let app = TestApp::spawn_with(
             db,
@@ -36,7 +36,7 @@ impl Bot {
         }
     }
 
-    async fn say(&mut self, text: &str) -> Vec<crate::common::fake_telegram::Call> {
+    pub(crate) async fn say(&mut self, text: &str) -> Vec<crate::common::fake_telegram::Call> {
         self.fake.user_says(self.user, self.lang, text);
         self.collect().await
     }

@@ -55,11 +55,24 @@ pub(crate) async fn purchase_items(
     .await
 }
 
-/// A new run (not read until it is done).
+/// A new run (not read until it is done). Runs left unfinished for a day (a
+/// crash) are cleared away first.
 pub(crate) async fn start_run(
     tx: &mut impl Tx,
     (computed_at, window_start): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<i64> {
+    let stale = computed_at - chrono::Duration::days(1);
+    tx.exec(
+        "DELETE FROM member_segments WHERE run_id IN \
+         (SELECT id FROM segment_runs WHERE done = $1 AND computed_at < $2)",
+        args![false, stale],
+    )
+    .await?;
+    tx.exec(
+        "DELETE FROM segment_runs WHERE done = $1 AND computed_at < $2",
+        args![false, stale],
+    )
+    .await?;
     tx.insert(
         "INSERT INTO segment_runs (computed_at, window_start) VALUES ($1, $2)",
         args![computed_at, window_start],
@@ -102,7 +115,8 @@ pub(crate) async fn add_rows(tx: &mut impl Tx, run_id: i64, rows: &[MemberSegmen
     Ok(())
 }
 
-/// Marks run `run_id` done, and deletes the runs before it.
+/// Marks run `run_id` done, and deletes the finished runs before it (a run
+/// still being written, by another instance or the sweeper, is left to finish).
 pub(crate) async fn finish_run(tx: &mut impl Tx, run_id: i64) -> Result<()> {
     tx.exec(
         "UPDATE segment_runs SET done = $1 WHERE id = $2",
@@ -110,12 +124,16 @@ pub(crate) async fn finish_run(tx: &mut impl Tx, run_id: i64) -> Result<()> {
     )
     .await?;
     tx.exec(
-        "DELETE FROM member_segments WHERE run_id < $1",
-        args![run_id],
+        "DELETE FROM member_segments WHERE run_id IN \
+         (SELECT id FROM segment_runs WHERE id < $1 AND done = $2)",
+        args![run_id, true],
     )
     .await?;
-    tx.exec("DELETE FROM segment_runs WHERE id < $1", args![run_id])
-        .await?;
+    tx.exec(
+        "DELETE FROM segment_runs WHERE id < $1 AND done = $2",
+        args![run_id, true],
+    )
+    .await?;
     Ok(())
 }
 
