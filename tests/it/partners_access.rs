@@ -59,6 +59,16 @@ async fn the_owner_sets_agreements_and_closes_a_month_in_the_console() {
         }
         let page = b.get("/console/partners").await;
         assert!(page.body.contains("฿0.25"), "{}", page.body);
+        // The reward form offers the partners to choose whose reward it is.
+        let form = b.get("/console/rewards/new").await;
+        assert!(
+            form.body.contains(&format!(
+                "<option value=\"{}\">Khanom Bakery</option>",
+                bakery.id
+            )),
+            "{}",
+            form.body
+        );
         assert!(
             page.body.contains("prepaid: 5,000 of 5,000 points left"),
             "{}",
