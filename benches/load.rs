@@ -13,7 +13,9 @@
 //! (`BENCH_CONNECTIONS`, 64), `--duration SECS` (`BENCH_DURATION`, 10),
 //! `--warmup SECS` (`BENCH_WARMUP`, 1), `--members N` (`BENCH_MEMBERS`, 1000).
 //! With `BENCH_POSTGRES_URL` set, PostgreSQL runs after SQLite, each phase on a
-//! fresh `taem_bench_<random>` database that is dropped afterwards.
+//! fresh `taem_bench_<random>` database that is dropped afterwards; then, when
+//! `pgbench` is on the PATH, its TPC-B run on the same server with as many
+//! clients (`BENCH_PGBENCH_SCALE`, 32), printed beside taem's figures.
 
 use std::future::Future;
 use std::path::Path;
@@ -788,6 +790,72 @@ async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<Strin
     Ok(summary)
 }
 
+/// What `pgbench` (TPC-B, prepared statements) does on the same server with as
+/// many clients, on a fresh database of `BENCH_PGBENCH_SCALE` (32): the figure
+/// taem's PostgreSQL path is measured against. `None` without `pgbench` on the
+/// PATH.
+async fn pgbench_phase(opts: &Options) -> anyhow::Result<Option<String>> {
+    if Command::new("pgbench").arg("--version").output().is_err() {
+        println!("[pgbench] not on the PATH: skipped");
+        return Ok(None);
+    }
+    let scale: u32 = env_or("BENCH_PGBENCH_SCALE", 32)?;
+    let db = BenchDb::create(Backend::Postgres, opts).await?;
+    let url = db.url.clone();
+    println!(
+        "[pgbench] TPC-B, prepared, {} clients, {:.1} s, scale {scale}",
+        opts.connections,
+        opts.duration.as_secs_f64()
+    );
+    let run = async {
+        let init = Command::new("pgbench")
+            .args(["-i", "-q", "-s", &scale.to_string(), &url])
+            .output()
+            .context("pgbench -i")?;
+        if !init.status.success() {
+            bail!("pgbench -i: {}", String::from_utf8_lossy(&init.stderr));
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let out = Command::new("pgbench")
+            .args([
+                "-M",
+                "prepared",
+                "-c",
+                &opts.connections.to_string(),
+                "-j",
+                &threads.min(opts.connections).to_string(),
+                "-T",
+                &opts.duration.as_secs().max(1).to_string(),
+                &url,
+            ])
+            .output()
+            .context("pgbench")?;
+        if !out.status.success() {
+            bail!("pgbench: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let field = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(prefix))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        let tps = field("tps = ").context("pgbench printed no tps")?;
+        let latency = field("latency average = ");
+        Ok(format!(
+            "pgbench  TPC-B: {} transactions/s  latency avg {} (prepared, {} clients, scale {scale})",
+            thousands(tps),
+            latency.map_or_else(|| "-".into(), |l| format!("{l:.1} ms")),
+            opts.connections
+        ))
+    }
+    .await;
+    db.remove().await;
+    let line = run?;
+    println!("{line}\n");
+    Ok(Some(line))
+}
+
 fn main() -> ExitCode {
     let opts = match parse_options() {
         Ok(o) => o,
@@ -812,6 +880,17 @@ fn main() -> ExitCode {
                 Ok(s) => summaries.push(s),
                 Err(e) => {
                     eprintln!("error: {e:#}");
+                    failed = true;
+                }
+            }
+        }
+        // The same server's own figure for a transaction of a purchase's size.
+        if opts.postgres.is_some() {
+            match pgbench_phase(&opts).await {
+                Ok(Some(s)) => summaries.push(s),
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: pgbench: {e:#}");
                     failed = true;
                 }
             }

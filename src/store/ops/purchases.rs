@@ -105,6 +105,7 @@ pub(crate) async fn record_purchase<T: Steps>(
         campaigns,
         used,
         paid_with_points,
+        prepaid,
     } = rules::context(tx, cmd, true).await?;
     // The part of the bill paid with points earns nothing (unless the programme
     // says so): the rules price the rest.
@@ -156,7 +157,9 @@ pub(crate) async fn record_purchase<T: Steps>(
         };
     };
     // A prepaid partner's budget must cover what it gives.
-    super::partners::issue(tx, &cmd.merchant_id, points).await?;
+    if prepaid {
+        super::partners::issue(tx, &cmd.merchant_id, points).await?;
+    }
     let member_id = new.member_id;
     tx.record_awards(purchase_id, member_id, &earning.awards, cmd.now)
         .await?;

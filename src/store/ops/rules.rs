@@ -31,6 +31,9 @@ pub(crate) struct Context {
     pub(crate) used: Vec<(i64, i64)>,
     /// What captured payments with points or store credit paid of the receipt.
     pub(crate) paid_with_points: i64,
+    /// Whether the merchant is a partner funding its points from a prepaid
+    /// budget (the purchase's points are counted against it).
+    pub(crate) prepaid: bool,
 }
 
 type BuyerRow = (i64, String, i64, Option<String>, Option<i64>, bool, bool);
@@ -66,6 +69,8 @@ pub(crate) struct History {
     /// What captured payments with points or store credit paid of this
     /// receipt (minor units).
     pub(crate) paid_with_points: i64,
+    /// Whether the merchant funds its points from a prepaid budget.
+    pub(crate) prepaid: bool,
 }
 
 /// Reads what a purchase is priced with, in the fixed lock order when `lock`
@@ -122,6 +127,7 @@ pub(crate) async fn context<T: Steps>(
         campaigns,
         used,
         paid_with_points: history.paid_with_points,
+        prepaid: history.prepaid,
     })
 }
 
@@ -158,14 +164,15 @@ pub(crate) async fn history(
     member_id: Option<i64>,
     cmd: &PurchaseCommand,
 ) -> Result<History> {
-    let (has_purchases, spend, settings_version, paid_with_points) = tx
+    let (has_purchases, spend, settings_version, paid_with_points, prepaid) = tx
         .one(
             &format!(
                 "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
                  (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
                   FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
-                 (SELECT settings_version FROM program WHERE id = 1), {}",
-                paid_with_points(4)
+                 (SELECT settings_version FROM program WHERE id = 1), {}, {}",
+                paid_with_points(4),
+                prepaid(4)
             ),
             args![
                 member_id,
@@ -189,7 +196,14 @@ pub(crate) async fn history(
         settings_version,
         campaigns,
         paid_with_points,
+        prepaid,
     })
+}
+
+/// Whether the merchant (`$n`) is a prepaid partner, as a column of the
+/// history's query.
+pub(crate) fn prepaid(n: usize) -> String {
+    format!("EXISTS (SELECT 1 FROM partners WHERE merchant_id = ${n} AND funding = 'prepaid')")
 }
 
 /// What captured payments paid of the purchase's receipt, as a column of the

@@ -90,17 +90,18 @@ impl Steps for PgTx<'_> {
 
     /// The buyer's history and the running campaigns (as JSON) in one round trip.
     async fn history(&mut self, member_id: Option<i64>, cmd: &PurchaseCommand) -> Result<History> {
-        type Row = (bool, i64, String, i64, i64);
-        let (has_purchases, spend, campaigns, settings_version, paid_with_points): Row = self
-            .one(
+        type Row = (bool, i64, String, i64, i64, bool);
+        let (has_purchases, spend, campaigns, settings_version, paid_with_points, prepaid): Row =
+            self.one(
                 &format!(
                     "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
                      (SELECT COALESCE(SUM(amount_minor - refunded_minor), 0)::BIGINT \
                       FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
                      (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT FROM campaigns c \
                       WHERE c.ends_at > $4 AND c.starts_at <= $4), \
-                     (SELECT settings_version FROM program WHERE id = 1), {}",
-                    crate::store::ops::rules::paid_with_points(5)
+                     (SELECT settings_version FROM program WHERE id = 1), {}, {}",
+                    crate::store::ops::rules::paid_with_points(5),
+                    crate::store::ops::rules::prepaid(5),
                 ),
                 args![
                     member_id,
@@ -117,6 +118,7 @@ impl Steps for PgTx<'_> {
             has_purchases,
             spend,
             paid_with_points,
+            prepaid,
             settings_version,
             campaigns: serde_json::from_str(&campaigns)
                 .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?,
