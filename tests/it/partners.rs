@@ -78,6 +78,30 @@ pub(crate) async fn sale(
     Ok(r.into_inner().points.value())
 }
 
+/// Points paid at a shop's till: reserved, confirmed by the member in their
+/// chat, captured (for `receipt`). A refusal (not enough points) is returned.
+pub(crate) async fn pay_at_till(
+    t: &TestStore,
+    (shop, m): (&Merchant, &Member),
+    (request_id, points): (&str, i64),
+    receipt: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let req = taem::service::payments::PointPaymentRequest {
+        request_id: request_id.into(),
+        member_code: m.code.clone(),
+        source: None,
+        points: Some(points),
+        amount: None,
+        pay_code: None,
+    };
+    let pay = t.loyalty.reserve_points(shop, req, at).await?.into_inner();
+    t.loyalty.answer_payment(m.id, &pay.id, true, at).await?;
+    let receipt = receipt.map(str::to_string);
+    t.loyalty.capture_points(shop, &pay.id, receipt, at).await?;
+    Ok(())
+}
+
 fn pair(s: &Statement, issuer: &Merchant, redeemer: &Merchant) -> (i64, i64) {
     s.pairs
         .iter()
@@ -182,26 +206,7 @@ async fn points_honoured_by_another_partner_are_booked_reversed_and_settled_by_m
 
         // Paying 40 points at the bakery's till (the cafe's last 20 and the
         // outsider's 20), then half the bill refunded.
-        let req = taem::service::payments::PointPaymentRequest {
-            request_id: "pay-1".into(),
-            member_code: m.code.clone(),
-            source: None,
-            points: Some(40),
-            amount: None,
-            pay_code: None,
-        };
-        let pay = t
-            .loyalty
-            .reserve_points(&bakery, req, oct(20, 10))
-            .await
-            .unwrap();
-        let pay = pay.into_inner();
-        t.loyalty
-            .answer_payment(m.id, &pay.id, true, oct(20, 10))
-            .await
-            .unwrap();
-        t.loyalty
-            .capture_points(&bakery, &pay.id, Some("B-1".into()), oct(20, 10))
+        pay_at_till(&t, (&bakery, &m), ("pay-1", 40), Some("B-1"), oct(20, 10))
             .await
             .unwrap();
         assert_eq!(
@@ -445,28 +450,12 @@ async fn settlement_reconciles_with_the_ledger_on_generated_histories() {
                     }
                     7 | 8 => {
                         let points = rng.random_range(4..200);
-                        let req = taem::service::payments::PointPaymentRequest {
-                            request_id: format!("P-{n}"),
-                            member_code: m.code.clone(),
-                            source: None,
-                            points: Some(points),
-                            amount: None,
-                            pay_code: None,
-                        };
-                        let Some(pay) = refused(t.loyalty.reserve_points(shop, req, at).await)
-                        else {
-                            continue;
-                        };
-                        let pay = pay.into_inner();
-                        t.loyalty
-                            .answer_payment(m.id, &pay.id, true, at)
-                            .await
-                            .unwrap();
                         let receipt = format!("P-{n}");
-                        t.loyalty
-                            .capture_points(shop, &pay.id, Some(receipt.clone()), at)
-                            .await
-                            .unwrap();
+                        let paid =
+                            pay_at_till(&t, (shop, m), (&receipt, points), Some(&receipt), at);
+                        if refused(paid.await).is_none() {
+                            continue;
+                        }
                         let bill = (points / 4 + 50).to_string();
                         refused(sale(&t, shop, m, (&receipt, &bill), at).await);
                         if rng.random_range(0..3) == 0 {
@@ -613,22 +602,7 @@ async fn the_readmes_worked_example_is_what_settlement_shows() {
             .redeem(nok.id, croissant.id, None, nov(10))
             .await
             .unwrap();
-        let req = taem::service::payments::PointPaymentRequest {
-            request_id: "till-1".into(),
-            member_code: nok.code.clone(),
-            source: None,
-            points: Some(20),
-            amount: None,
-            pay_code: None,
-        };
-        let pay = t.loyalty.reserve_points(&kafe, req, nov(15)).await.unwrap();
-        let pay = pay.into_inner();
-        t.loyalty
-            .answer_payment(nok.id, &pay.id, true, nov(15))
-            .await
-            .unwrap();
-        t.loyalty
-            .capture_points(&kafe, &pay.id, None, nov(15))
+        pay_at_till(&t, (&kafe, &nok), ("till-1", 20), None, nov(15))
             .await
             .unwrap();
 
