@@ -35,9 +35,9 @@ use taem::service::{Loyalty, PurchaseRequest};
 use taem::store;
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--connections N] [--duration SECS] \
-                     [--warmup SECS] [--members N] [--campaigns]\n\
+                     [--warmup SECS] [--members N] [--campaigns] [--only sqlite|postgres]\n\
                      env: BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP, BENCH_MEMBERS, \
-                     BENCH_CAMPAIGNS=1, BENCH_POSTGRES_URL (also run PostgreSQL)";
+                     BENCH_CAMPAIGNS=1, BENCH_ONLY, BENCH_POSTGRES_URL (also run PostgreSQL)";
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -48,6 +48,8 @@ struct Options {
     /// Run with a budgeted double-points campaign and a SKU bonus running.
     campaigns: bool,
     postgres: Option<String>,
+    /// Run only this backend (`sqlite` or `postgres`); both when `None`.
+    only: Option<Backend>,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
@@ -66,6 +68,7 @@ fn parse_options() -> anyhow::Result<Options> {
     let mut warmup: f64 = env_or("BENCH_WARMUP", 1.0)?;
     let mut members: usize = env_or("BENCH_MEMBERS", 1000)?;
     let mut campaigns = std::env::var("BENCH_CAMPAIGNS").is_ok_and(|v| v == "1");
+    let mut only = std::env::var("BENCH_ONLY").ok();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -99,6 +102,7 @@ fn parse_options() -> anyhow::Result<Options> {
                 members = v.parse().map_err(|_| bad(&key, &v))?;
             }
             "--campaigns" => campaigns = true,
+            "--only" => only = Some(value(&key)?),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -118,6 +122,13 @@ fn parse_options() -> anyhow::Result<Options> {
     let postgres = std::env::var("BENCH_POSTGRES_URL")
         .ok()
         .filter(|v| !v.trim().is_empty());
+    let only = match only.as_deref() {
+        None | Some("") => None,
+        Some("sqlite") => Some(Backend::Sqlite),
+        Some("postgres") if postgres.is_some() => Some(Backend::Postgres),
+        Some("postgres") => bail!("--only postgres needs BENCH_POSTGRES_URL\n{USAGE}"),
+        Some(other) => bail!("--only {other:?}: sqlite or postgres\n{USAGE}"),
+    };
     Ok(Options {
         connections,
         duration: Duration::from_secs_f64(duration),
@@ -125,6 +136,7 @@ fn parse_options() -> anyhow::Result<Options> {
         members,
         campaigns,
         postgres,
+        only,
     })
 }
 
@@ -873,6 +885,7 @@ fn main() -> ExitCode {
         if opts.postgres.is_some() {
             backends.push(Backend::Postgres);
         }
+        backends.retain(|b| opts.only.is_none_or(|o| o == *b));
         let mut summaries = Vec::new();
         let mut failed = false;
         for backend in backends {
@@ -885,7 +898,7 @@ fn main() -> ExitCode {
             }
         }
         // The same server's own figure for a transaction of a purchase's size.
-        if opts.postgres.is_some() {
+        if opts.postgres.is_some() && opts.only != Some(Backend::Sqlite) {
             match pgbench_phase(&opts).await {
                 Ok(Some(s)) => summaries.push(s),
                 Ok(None) => {}

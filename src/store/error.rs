@@ -18,6 +18,11 @@ pub enum StoreError {
     /// set` in another process); nothing was written: read them again and retry.
     #[error("the program settings changed")]
     SettingsChanged,
+    /// Another transaction recorded a receipt of a batch of purchases while
+    /// the batch ran: the batch is undone, and its purchases run again one by
+    /// one (never an answer to a caller).
+    #[error("a receipt of the batch was recorded meanwhile")]
+    Raced,
     /// Another `taem serve` holds the database.
     #[error("{0}")]
     Locked(String),

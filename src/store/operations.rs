@@ -7,7 +7,8 @@
 /// `implement_store!` its implementation, where `read_op!` and `write_op!` say how
 /// that backend runs a read (a reader connection; a pooled one) and a write (the
 /// writer thread's transaction; a transaction of its own, run again when it lost
-/// an idempotency race). `[a, b]` names the arguments a backend may need to own
+/// an idempotency race), and `grouped_op!` a write it may group with others of
+/// its kind in one transaction (PostgreSQL's purchases). `[a, b]` names the arguments a backend may need to own
 /// (SQLite moves them to its writer thread).
 macro_rules! with_operations {
     ($callback:ident! { $($pre:tt)* }) => {
@@ -237,7 +238,7 @@ macro_rules! with_operations {
                     => [code, by] |tx| ops::members::use_link(tx, &code, &by, now);
                 /// Records a purchase and credits its points, or replays the stored
                 /// answer for a receipt seen before with the same fingerprint.
-                write_op fn record_purchase(&self, cmd: &PurchaseCommand)
+                grouped_op fn record_purchase(&self, cmd: &PurchaseCommand)
                     -> Result<Recorded<PurchaseReceipt>>
                     => [cmd] |tx| ops::purchases::record_purchase(tx, &cmd);
                 /// Records a refund and claws back points in proportion to the refunded

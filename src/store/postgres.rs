@@ -30,6 +30,7 @@ use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use tx::PgTx;
 
+mod group;
 mod steps;
 mod tx;
 
@@ -46,6 +47,7 @@ const ATTEMPTS: usize = 3;
 
 pub struct PgStore {
     pool: PgPool,
+    purchases: group::Purchases,
 }
 
 impl PgStore {
@@ -58,7 +60,7 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore::on(pool))
     }
 }
 
@@ -93,7 +95,14 @@ impl PgStore {
                 latest.unwrap_or(0)
             )));
         }
-        Ok(PgStore { pool })
+        Ok(PgStore::on(pool))
+    }
+
+    fn on(pool: PgPool) -> PgStore {
+        PgStore {
+            purchases: group::Purchases::start(&pool),
+            pool,
+        }
     }
 }
 
@@ -126,6 +135,12 @@ macro_rules! write_op {
             }
         }
     }};
+}
+
+/// Runs a purchase: with those waiting beside it, in one transaction (see
+/// [`group`]); the one argument named is the command.
+macro_rules! grouped_op {
+    ($self:ident, [$own:ident], |$tx:ident| $op:expr) => {{ $self.purchases.record($own.clone()).await }};
 }
 
 /// Runs a read of `ops` on a pooled connection.

@@ -220,6 +220,11 @@ macro_rules! write_op {
     }};
 }
 
+/// A write the writer thread groups with others anyway.
+macro_rules! grouped_op {
+    ($($t:tt)*) => { write_op!($($t)*) };
+}
+
 /// Runs a read of `ops` on a reader connection.
 macro_rules! read_op {
     ($self:ident, [$($own:ident),*], |$tx:ident| $op:expr) => {{

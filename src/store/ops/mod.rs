@@ -9,7 +9,6 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Points;
 use crate::domain::campaign::Campaign;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastRow, OutboxItem, Outcome};
@@ -51,6 +50,15 @@ pub(crate) struct NewPurchase<'a> {
     pub(crate) credit: Option<(i64, i64, i64)>,
 }
 
+/// What a campaign gave a purchase, booked against its budget.
+pub(crate) struct Award {
+    pub(crate) purchase_id: i64,
+    pub(crate) member_id: Option<i64>,
+    pub(crate) campaign_id: i64,
+    pub(crate) points: i64,
+    pub(crate) at: DateTime<Utc>,
+}
+
 /// The steps a backend may do its own way; the defaults are plain statements
 /// (what SQLite runs).
 pub(crate) trait Steps: Tx + Sized {
@@ -73,14 +81,24 @@ pub(crate) trait Steps: Tx + Sized {
         ledger::credit(self, e, before, timing)
     }
 
-    /// The buyer's purchase history, the settings version and the campaigns
-    /// running when the purchase happened (see [`rules::context`]).
-    fn history(
+    /// The buyers of a batch's purchases that exist, by member code, their
+    /// rows locked (in id order) when `lock`.
+    fn buyers(
         &mut self,
-        member_id: Option<i64>,
-        cmd: &PurchaseCommand,
-    ) -> impl Future<Output = Result<rules::History>> {
-        rules::history(self, member_id, cmd)
+        codes: &[&str],
+        lock: bool,
+    ) -> impl Future<Output = Result<Vec<crate::domain::purchase::Buyer>>> {
+        rules::buyers(self, codes, lock)
+    }
+
+    /// Each purchase's buyer history, the settings version and the campaigns
+    /// running when it happened (see [`rules::contexts`]).
+    fn histories(
+        &mut self,
+        member_ids: &[Option<i64>],
+        cmds: &[&PurchaseCommand],
+    ) -> impl Future<Output = Result<Vec<rules::History>>> {
+        rules::histories(self, member_ids, cmds)
     }
 
     /// Locks the rows of budgeted campaigns and reads how much they gave, so
@@ -99,13 +117,14 @@ pub(crate) trait Steps: Tx + Sized {
         rules::member_use(self, member_id, ids)
     }
 
-    /// Inserts a purchase and its member's credit; the new id, or `None` when
-    /// the receipt was seen before (nothing written).
-    fn insert_purchase(
+    /// Inserts purchases and their members' credits (the members distinct);
+    /// each one's new id, or `None` when its receipt was recorded before
+    /// (nothing written for it).
+    fn insert_purchases(
         &mut self,
-        p: &NewPurchase<'_>,
-    ) -> impl Future<Output = Result<Option<i64>>> {
-        purchases::insert_purchase(self, p)
+        ps: &[NewPurchase<'_>],
+    ) -> impl Future<Output = Result<Vec<Option<i64>>>> {
+        purchases::insert_purchases(self, ps)
     }
 
     /// Moves a member to another tier and records the move.
@@ -113,15 +132,17 @@ pub(crate) trait Steps: Tx + Sized {
         rules::record_tier_move(self, change)
     }
 
-    /// Books what campaigns gave a purchase against their budgets.
-    fn record_awards(
+    /// Books what campaigns gave purchases against their budgets.
+    fn record_awards(&mut self, awards: &[Award]) -> impl Future<Output = Result<()>> {
+        rules::record_awards(self, awards)
+    }
+
+    /// Queues notices to members a chat app reaches: `(member, notice, at)`.
+    fn notify_all(
         &mut self,
-        purchase_id: i64,
-        member_id: Option<i64>,
-        awards: &[(i64, Points)],
-        now: DateTime<Utc>,
+        notices: &[(i64, crate::domain::notice::Notice, DateTime<Utc>)],
     ) -> impl Future<Output = Result<()>> {
-        rules::record_awards(self, purchase_id, member_id, awards, now)
+        outbox::notify_all(self, notices)
     }
 
     /// Marks lots expiring in `(now, until]` reminded; per member, the points

@@ -37,6 +37,17 @@ pub(crate) async fn notify(
     Ok(())
 }
 
+/// The plain way: one notice after the other.
+pub(crate) async fn notify_all(
+    tx: &mut impl Tx,
+    notices: &[(i64, Notice, DateTime<Utc>)],
+) -> Result<()> {
+    for (member_id, notice, at) in notices {
+        notify(tx, *member_id, notice, *at).await?;
+    }
+    Ok(())
+}
+
 /// The plain way: read the lots due, then mark them.
 pub(crate) async fn mark_expiring(
     tx: &mut impl Tx,

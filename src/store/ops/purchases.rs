@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 
 use super::ledger::{expire_member_lots, live_lots, lock_member, take_from_lots};
-use super::{Context, NewPurchase, Steps, members, rules};
+use super::{Award, Context, NewPurchase, Steps, members, rules};
+use crate::domain::campaign::Earning;
 use crate::domain::earn::{Breakdown, decide_refund};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
@@ -24,7 +25,20 @@ pub(crate) const INSERT_PURCHASE: &str = "INSERT INTO purchases (merchant_id, re
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
     ON CONFLICT (merchant_id, receipt_id) DO NOTHING";
 
-/// The plain way: the purchase (nothing when the receipt exists), then the credit.
+/// The plain way: each purchase (nothing when the receipt exists), then its
+/// credit.
+pub(crate) async fn insert_purchases<T: Steps>(
+    tx: &mut T,
+    ps: &[NewPurchase<'_>],
+) -> Result<Vec<Option<i64>>> {
+    let mut ids = Vec::with_capacity(ps.len());
+    for p in ps {
+        ids.push(insert_purchase(tx, p).await?);
+    }
+    Ok(ids)
+}
+
+/// One purchase, then its credit.
 pub(crate) async fn insert_purchase<T: Steps>(
     tx: &mut T,
     p: &NewPurchase<'_>,
@@ -95,100 +109,227 @@ pub(crate) async fn purchase_by_receipt(
     .await
 }
 
+/// One purchase: [`record_purchases`] with a batch of one.
 pub(crate) async fn record_purchase<T: Steps>(
     tx: &mut T,
     cmd: &PurchaseCommand,
 ) -> Result<Recorded<PurchaseReceipt>> {
-    let Context {
-        buyer,
-        referrer_balance,
-        campaigns,
-        used,
-        paid_with_points,
-        prepaid,
-    } = rules::context(tx, cmd, true).await?;
-    // The part of the bill paid with points earns nothing (unless the programme
-    // says so): the rules price the rest.
+    let answer = record_purchases(tx, &[cmd]).await?.pop().flatten();
+    answer.unwrap_or_else(|| Err(StoreError::Corrupt("a lone purchase left unanswered".into())))
+}
+
+/// The answer to each purchase of a batch; `None` for one left for after it.
+pub(crate) type Answers = Vec<Option<Result<Recorded<PurchaseReceipt>>>>;
+
+/// A purchase of a batch, priced.
+struct Priced<'a> {
+    /// Its place in the batch.
+    slot: usize,
+    cmd: &'a PurchaseCommand,
+    ctx: Context,
+    earning: Earning,
+    breakdown: String,
+}
+
+impl Priced<'_> {
+    fn buyer(&self) -> Option<&Buyer> {
+        self.ctx.buyer.as_ref().map(|(b, _)| b)
+    }
+
+    fn points(&self) -> i64 {
+        self.earning.breakdown.total().value()
+    }
+
+    /// A purchase without a member waits for a claim (if it earned anything).
+    fn claim(&self) -> Option<(&str, DateTime<Utc>)> {
+        (self.buyer().is_none() && self.points() > 0)
+            .then_some((self.cmd.claim_code.as_str(), self.cmd.claim_expires_at))
+    }
+
+    fn balance_after(&self) -> Option<i64> {
+        self.buyer().map(|b| b.balance + self.points())
+    }
+
+    fn row(&self) -> NewPurchase<'_> {
+        let points = self.points();
+        NewPurchase {
+            cmd: self.cmd,
+            member_id: self.buyer().map(|b| b.id),
+            points,
+            breakdown: &self.breakdown,
+            balance_after: self.balance_after(),
+            claim: self.claim(),
+            referral_points: self.earning.referral.value(),
+            credit: (self.buyer())
+                .filter(|_| points > 0)
+                .map(|b| (b.id, points, b.balance)),
+        }
+    }
+}
+
+/// Records a batch of purchases in one transaction, as if one after the
+/// other in the batch's order, reading and writing for all of them at once:
+/// the buyers locked together (in id order), one read of their histories,
+/// one write of the purchases and their credits, one of the campaigns'
+/// awards, one of the notices; campaign budgets are taken in the batch's
+/// order. What is rare runs purchase by purchase: replays, prepaid partners'
+/// budgets, tier moves, audits.
+///
+/// A purchase is left for after the batch (answered `None`: run it again
+/// alone) when it shares its member or receipt with an earlier one, or pays a
+/// referral (whose referrer would be locked outside the batch's order). A
+/// batch of one always gets its answer. An error is the whole batch's: the
+/// caller rolls back, and may run each purchase alone.
+pub(crate) async fn record_purchases<T: Steps>(
+    tx: &mut T,
+    cmds: &[&PurchaseCommand],
+) -> Result<Answers> {
+    let alone = cmds.len() == 1;
+    let mut answers: Answers = cmds.iter().map(|_| None).collect();
+    let batch: Vec<usize> = (0..cmds.len())
+        .filter(|&i| !cmds[..i].iter().any(|e| shares(e, cmds[i])))
+        .collect();
+    let picked: Vec<&PurchaseCommand> = batch.iter().map(|&i| cmds[i]).collect();
+    let contexts = rules::contexts(tx, &picked, true).await?;
+    // What each budgeted campaign gave earlier purchases of the batch.
+    let mut given: Vec<(i64, i64)> = Vec::new();
+    let mut priced = Vec::with_capacity(batch.len());
+    for (&slot, ctx) in batch.iter().zip(contexts) {
+        let cmd = cmds[slot];
+        let mut ctx = match ctx {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                answers[slot] = Some(Err(e));
+                continue;
+            }
+        };
+        if ctx.seen {
+            answers[slot] = Some(replay(tx, cmd).await?);
+            continue;
+        }
+        if !alone && ctx.buyer.as_ref().is_some_and(|(b, _)| b.referral_due(cmd)) {
+            continue;
+        }
+        for c in &mut ctx.campaigns {
+            c.awarded += given.iter().find(|g| g.0 == c.id).map_or(0, |g| g.1);
+        }
+        let earning = earn(cmd, &ctx);
+        for (id, points) in &earning.awards {
+            match given.iter_mut().find(|g| g.0 == *id) {
+                Some(g) => g.1 += points.value(),
+                None => given.push((*id, points.value())),
+            }
+        }
+        let breakdown = serde_json::to_string(&earning.breakdown)
+            .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
+        priced.push(Priced {
+            slot,
+            cmd,
+            ctx,
+            earning,
+            breakdown,
+        });
+    }
+    let rows: Vec<NewPurchase> = priced.iter().map(Priced::row).collect();
+    let ids = tx.insert_purchases(&rows).await?;
+    drop(rows);
+    let mut written = Vec::with_capacity(priced.len());
+    let (mut awards, mut notices) = (Vec::new(), Vec::new());
+    for (p, id) in priced.into_iter().zip(ids) {
+        let Some(purchase_id) = id else {
+            // Recorded by another transaction since the history was read
+            // (perhaps one this batch waited for): alone, that is a replay; in
+            // a batch, the budgets given after it would be wrong.
+            if !alone {
+                return Err(StoreError::Raced);
+            }
+            answers[p.slot] = Some(replay(tx, p.cmd).await?);
+            continue;
+        };
+        let (cmd, points) = (p.cmd, p.points());
+        // A prepaid partner's budget must cover what it gives.
+        if p.ctx.prepaid {
+            super::partners::issue(tx, &cmd.merchant_id, points).await?;
+        }
+        awards.extend(p.earning.awards.iter().map(|(campaign_id, points)| Award {
+            purchase_id,
+            member_id: p.buyer().map(|b| b.id),
+            campaign_id: *campaign_id,
+            points: points.value(),
+            at: cmd.now,
+        }));
+        if let Some(b) = p.buyer().filter(|b| points > 0 && b.has_channel) {
+            let notice = earned_notice(cmd, &p.earning, &p.ctx.campaigns, b.balance + points);
+            notices.push((b.id, notice, cmd.now));
+        }
+        written.push((p, purchase_id));
+    }
+    tx.record_awards(&awards).await?;
+    tx.notify_all(&notices).await?;
+    for (p, purchase_id) in written {
+        let cmd = p.cmd;
+        if let Some((b, spend_before)) = &p.ctx.buyer {
+            if b.referral_due(cmd) {
+                let referrer_balance = rules::lock_referrer(tx, b, cmd).await?;
+                let pay = ReferralPayment::of(cmd);
+                let who = (b.id, b.referred_by);
+                rules::pay_referral(tx, who, referrer_balance, purchase_id, &pay).await?;
+            }
+            let standing = (b.tier.clone(), spend_before + counted_spend(cmd));
+            rules::upgrade(tx, b.id, standing, &cmd.rules.tiers, "purchase", cmd.now).await?;
+        }
+        let receipt = PurchaseReceipt {
+            purchase_id,
+            receipt_id: cmd.receipt_id.clone(),
+            points: Points::new(p.points()),
+            member_code: p.buyer().map(|b| b.code.clone()),
+            balance: p.balance_after().map(Points::new),
+            available_at: cmd.timing.available_at,
+            claim_code: p.claim().map(|c| c.0.to_string()),
+            claim_expires_at: p.claim().map(|c| c.1),
+            breakdown: p.earning.breakdown,
+        };
+        super::staff::audit_change(tx, cmd.audit.as_ref(), &receipt, cmd.now).await?;
+        answers[p.slot] = Some(Ok(Recorded::New(receipt)));
+    }
+    Ok(answers)
+}
+
+/// Whether two purchases of a batch touch the same member or receipt.
+fn shares(a: &PurchaseCommand, b: &PurchaseCommand) -> bool {
+    (a.member_code.is_some() && a.member_code == b.member_code)
+        || (a.merchant_id == b.merchant_id && a.receipt_id == b.receipt_id)
+}
+
+/// The answer for a receipt recorded before: its stored answer, or a conflict
+/// when it came with another request.
+async fn replay(tx: &mut impl Tx, cmd: &PurchaseCommand) -> Result<Result<Recorded<PurchaseReceipt>>> {
+    let p = purchase_by_receipt(tx, &cmd.merchant_id, &cmd.receipt_id).await?;
+    Ok(if p.fingerprint == cmd.fingerprint {
+        Ok(Recorded::Replay(p.receipt()?))
+    } else {
+        Err(StoreError::IdempotencyConflict("receipt_id"))
+    })
+}
+
+/// What a purchase earns. The part of the bill paid with points earns
+/// nothing (unless the programme says so): the rules price the rest.
+fn earn(cmd: &PurchaseCommand, ctx: &Context) -> Earning {
+    let buyer = ctx.buyer.as_ref().map(|b| &b.0);
     let paid = if cmd.points_paid_earn_nothing {
-        paid_with_points
+        ctx.paid_with_points
     } else {
         0
     };
-    let earning = if paid > 0 {
-        let rest = crate::domain::Money::from_minor(
-            (cmd.amount.minor() - paid).max(0),
-            cmd.amount.currency(),
-        );
-        let priced = PurchaseCommand {
-            amount: rest,
-            ..cmd.clone()
-        };
-        price(&priced, buyer.as_ref().map(|b| &b.0), &campaigns, &used)
-    } else {
-        price(cmd, buyer.as_ref().map(|b| &b.0), &campaigns, &used)
-    };
-    let points = earning.breakdown.total().value();
-    let breakdown = serde_json::to_string(&earning.breakdown)
-        .map_err(|e| StoreError::Corrupt(format!("purchase breakdown: {e}")))?;
-    // A purchase without a member waits for a claim (if it earned anything).
-    let claim =
-        (buyer.is_none() && points > 0).then_some((cmd.claim_code.as_str(), cmd.claim_expires_at));
-    let balance_after = buyer.as_ref().map(|(b, _)| b.balance + points);
-    let new = NewPurchase {
-        cmd,
-        member_id: buyer.as_ref().map(|(b, _)| b.id),
-        points,
-        breakdown: &breakdown,
-        balance_after,
-        claim,
-        referral_points: earning.referral.value(),
-        credit: buyer
-            .as_ref()
-            .filter(|_| points > 0)
-            .map(|(b, _)| (b.id, points, b.balance)),
-    };
-    let Some(purchase_id) = tx.insert_purchase(&new).await? else {
-        // Seen before (perhaps a moment ago, by a request this one waited for).
-        let p = purchase_by_receipt(tx, &cmd.merchant_id, &cmd.receipt_id).await?;
-        return if p.fingerprint == cmd.fingerprint {
-            Ok(Recorded::Replay(p.receipt()?))
-        } else {
-            Err(StoreError::IdempotencyConflict("receipt_id"))
-        };
-    };
-    // A prepaid partner's budget must cover what it gives.
-    if prepaid {
-        super::partners::issue(tx, &cmd.merchant_id, points).await?;
+    if paid == 0 {
+        return price(cmd, buyer, &ctx.campaigns, &ctx.used);
     }
-    let member_id = new.member_id;
-    tx.record_awards(purchase_id, member_id, &earning.awards, cmd.now)
-        .await?;
-    if let Some((b, spend_before)) = &buyer {
-        if points > 0 && b.has_channel {
-            let notice = earned_notice(cmd, &earning, &campaigns, b.balance + points);
-            super::outbox::notify(tx, b.id, &notice, cmd.now).await?;
-        }
-        if b.referral_due(cmd) {
-            let pay = ReferralPayment::of(cmd);
-            let who = (b.id, b.referred_by);
-            rules::pay_referral(tx, who, referrer_balance, purchase_id, &pay).await?;
-        }
-        let standing = (b.tier.clone(), spend_before + counted_spend(cmd));
-        rules::upgrade(tx, b.id, standing, &cmd.rules.tiers, "purchase", cmd.now).await?;
-    }
-    let receipt = PurchaseReceipt {
-        purchase_id,
-        receipt_id: cmd.receipt_id.clone(),
-        points: Points::new(points),
-        breakdown: earning.breakdown,
-        member_code: buyer.map(|(b, _)| b.code),
-        balance: balance_after.map(Points::new),
-        available_at: cmd.timing.available_at,
-        claim_code: claim.map(|c| c.0.to_string()),
-        claim_expires_at: claim.map(|c| c.1),
+    let rest = Money::from_minor((cmd.amount.minor() - paid).max(0), cmd.amount.currency());
+    let priced = PurchaseCommand {
+        amount: rest,
+        ..cmd.clone()
     };
-    super::staff::audit_change(tx, cmd.audit.as_ref(), &receipt, cmd.now).await?;
-    Ok(Recorded::New(receipt))
+    price(&priced, buyer, &ctx.campaigns, &ctx.used)
 }
 
 /// Prices a purchase as recording it would, without locks or writes.
@@ -196,8 +337,9 @@ pub(crate) async fn price_purchase<T: Steps>(
     tx: &mut T,
     cmd: &PurchaseCommand,
 ) -> Result<Breakdown> {
-    let c = rules::context(tx, cmd, false).await?;
-    Ok(price(cmd, c.buyer.as_ref().map(|b| &b.0), &c.campaigns, &c.used).breakdown)
+    let ctx = rules::contexts(tx, &[cmd], false).await?.pop();
+    let ctx = ctx.unwrap_or_else(|| Err(StoreError::Corrupt("a purchase without context".into())))?;
+    Ok(earn(cmd, &ctx).breakdown)
 }
 
 /// Takes `points` of a refunded purchase back from a member (the buyer, or the

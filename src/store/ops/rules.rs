@@ -8,9 +8,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Steps;
+use super::{Award, Steps};
 use super::ledger::lock_member;
-use crate::domain::Points;
 use crate::domain::campaign::Campaign;
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
@@ -24,8 +23,6 @@ use crate::store::{Result, StoreError};
 pub(crate) struct Context {
     /// The buyer and their rolling spend before this purchase.
     pub(crate) buyer: Option<(Buyer, i64)>,
-    /// The balance of the referrer this purchase pays, if it pays one.
-    pub(crate) referrer_balance: Option<i64>,
     pub(crate) campaigns: Vec<Campaign>,
     /// What each capped campaign has given the buyer so far.
     pub(crate) used: Vec<(i64, i64)>,
@@ -34,9 +31,11 @@ pub(crate) struct Context {
     /// Whether the merchant is a partner funding its points from a prepaid
     /// budget (the purchase's points are counted against it).
     pub(crate) prepaid: bool,
+    /// Whether the receipt is recorded already (a replay, or a conflict).
+    pub(crate) seen: bool,
 }
 
-type BuyerRow = (i64, String, i64, Option<String>, Option<i64>, bool, bool);
+pub(crate) type BuyerRow = (i64, String, i64, Option<String>, Option<i64>, bool, bool);
 
 pub(crate) fn buyer(
     (id, code, balance, tier, referred_by, referral_paid, has_channel): BuyerRow,
@@ -53,10 +52,26 @@ pub(crate) fn buyer(
     }
 }
 
-/// A purchase's buyer, by member code.
-const BUYER: &str = "SELECT id, code, balance, tier, referred_by, \
+/// A purchase's buyer (`WHERE …` follows).
+pub(crate) const BUYER: &str = "SELECT id, code, balance, tier, referred_by, \
     referral_purchase_id IS NOT NULL, (telegram_id IS NOT NULL AND telegram_reachable) \
-    OR (line_id IS NOT NULL AND line_reachable) FROM members WHERE code = $1";
+    OR (line_id IS NOT NULL AND line_reachable) FROM members";
+
+/// The plain way: each buyer by code, one after the other (SQLite's one
+/// writer needs no locks; `FOR UPDATE` where there are).
+pub(crate) async fn buyers<T: Tx>(tx: &mut T, codes: &[&str], lock: bool) -> Result<Vec<Buyer>> {
+    let sql = format!(
+        "{BUYER} WHERE code = $1{}",
+        if lock { T::FOR_UPDATE } else { "" }
+    );
+    let mut found = Vec::with_capacity(codes.len());
+    for code in codes {
+        if let Some(row) = tx.opt(&sql, args![*code]).await? {
+            found.push(buyer(row));
+        }
+    }
+    Ok(found)
+}
 
 /// What a purchase learns of the buyer's history and the programme.
 pub(crate) struct History {
@@ -71,41 +86,87 @@ pub(crate) struct History {
     pub(crate) paid_with_points: i64,
     /// Whether the merchant funds its points from a prepaid budget.
     pub(crate) prepaid: bool,
+    /// Whether the receipt is recorded already.
+    pub(crate) seen: bool,
 }
 
-/// Reads what a purchase is priced with, in the fixed lock order when `lock`
-/// (PostgreSQL; false for a simulation): the buyer's row, the referrer this
-/// purchase pays, then the buyer's history and the running campaigns, then the
-/// rows of budgeted campaigns. Refuses a purchase priced under settings older
-/// than the database's.
-pub(crate) async fn context<T: Steps>(
+/// Reads what each purchase of a batch is priced with, in order, taking locks
+/// in the fixed order when `lock` (PostgreSQL; false for a simulation): the
+/// buyers' rows (in id order), then their histories and the running
+/// campaigns, then the rows of budgeted campaigns (whose `awarded` the batch
+/// starts from). The buyers are distinct. A purchase whose member does not
+/// exist, or priced under settings older than the database's, gets its error
+/// (nothing was written for it); an error of the database is the batch's.
+pub(crate) async fn contexts<T: Steps>(
+    tx: &mut T,
+    cmds: &[&PurchaseCommand],
+    lock: bool,
+) -> Result<Vec<Result<Context>>> {
+    let codes: Vec<&str> = (cmds.iter())
+        .filter_map(|c| c.member_code.as_ref().map(|m| m.as_str()))
+        .collect();
+    let mut found = if codes.is_empty() {
+        Vec::new()
+    } else {
+        tx.buyers(&codes, lock).await?
+    };
+    let buyers: Vec<Result<Option<Buyer>>> = (cmds.iter())
+        .map(|c| match &c.member_code {
+            None => Ok(None),
+            Some(code) => match found.iter().position(|b| b.code == code.as_str()) {
+                Some(i) => Ok(Some(found.swap_remove(i))),
+                None => Err(StoreError::NotFound("member")),
+            },
+        })
+        .collect();
+    let ids: Vec<Option<i64>> = (buyers.iter())
+        .map(|b| b.as_ref().ok().and_then(|b| b.as_ref().map(|b| b.id)))
+        .collect();
+    // Read after the locks, so purchases that held them are counted.
+    let histories = tx.histories(&ids, cmds).await?;
+    let mut out = Vec::with_capacity(cmds.len());
+    for ((cmd, buyer), history) in cmds.iter().zip(buyers).zip(histories) {
+        out.push(match buyer {
+            Err(e) => Err(e),
+            Ok(buyer) => context(tx, cmd, buyer, history).await?,
+        });
+    }
+    if lock {
+        // Every budgeted campaign of the batch, once, in id order.
+        let mut budgeted: Vec<Campaign> = Vec::new();
+        for c in out.iter().flatten().flat_map(|c| &c.campaigns) {
+            if c.budget.is_some() && !budgeted.iter().any(|b| b.id == c.id) {
+                budgeted.push(c.clone());
+            }
+        }
+        if !budgeted.is_empty() {
+            budgeted.sort_by_key(|c| c.id);
+            tx.lock_budgets(&mut budgeted).await?;
+            for c in out.iter_mut().flatten().flat_map(|c| &mut c.campaigns) {
+                if let Some(b) = budgeted.iter().find(|b| b.id == c.id) {
+                    c.awarded = b.awarded;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One purchase's context from its buyer and history: its error when the
+/// settings it was priced under are stale.
+async fn context<T: Steps>(
     tx: &mut T,
     cmd: &PurchaseCommand,
-    lock: bool,
-) -> Result<Context> {
-    let mut buyer = match &cmd.member_code {
-        None => None,
-        Some(code) => {
-            let sql = format!("{BUYER}{}", if lock { T::FOR_UPDATE } else { "" });
-            Some((
-                self::buyer(tx.one(&sql, args![code.as_str()], "member").await?),
-                0,
-            ))
-        }
-    };
-    let referrer_balance = match &buyer {
-        Some((b, _)) if lock => lock_referrer(tx, b, cmd).await?,
-        _ => None,
-    };
-    // Read after the locks, so purchases that held them are counted.
-    let history = tx.history(buyer.as_ref().map(|(b, _)| b.id), cmd).await?;
+    buyer: Option<Buyer>,
+    history: History,
+) -> Result<Result<Context>> {
     if history.settings_version != cmd.rules.version {
-        return Err(StoreError::SettingsChanged);
+        return Ok(Err(StoreError::SettingsChanged));
     }
-    if let Some((b, s)) = &mut buyer {
+    let buyer = buyer.map(|mut b| {
         b.has_purchases = history.has_purchases;
-        *s = history.spend;
-    }
+        (b, history.spend)
+    });
     let mut campaigns = (history.campaigns.into_iter())
         .map(Campaign::try_from)
         .collect::<Result<Vec<_>>>()?;
@@ -114,21 +175,18 @@ pub(crate) async fn context<T: Steps>(
         let member = buyer.as_ref().map(|(b, _)| b.id);
         campaigns = for_buyer(tx, campaigns, member, cmd).await?;
     }
-    if lock {
-        tx.lock_budgets(&mut campaigns).await?;
-    }
     let used = match &buyer {
         Some((b, _)) => tx.member_use(b.id, &capped(&campaigns)).await?,
         None => Vec::new(),
     };
-    Ok(Context {
+    Ok(Ok(Context {
         buyer,
-        referrer_balance,
         campaigns,
         used,
         paid_with_points: history.paid_with_points,
         prepaid: history.prepaid,
-    })
+        seen: history.seen,
+    }))
 }
 
 /// The campaigns whose audience holds the buyer (decided on the buyer's facts
@@ -158,21 +216,32 @@ async fn for_buyer(
     Ok(kept)
 }
 
-/// The plain way: the buyer's history, then the campaigns.
-pub(crate) async fn history(
+/// The plain way: each purchase's history, then its campaigns.
+pub(crate) async fn histories(
+    tx: &mut impl Tx,
+    member_ids: &[Option<i64>],
+    cmds: &[&PurchaseCommand],
+) -> Result<Vec<History>> {
+    let mut out = Vec::with_capacity(cmds.len());
+    for (member_id, cmd) in member_ids.iter().zip(cmds) {
+        out.push(history(tx, *member_id, cmd).await?);
+    }
+    Ok(out)
+}
+
+async fn history(
     tx: &mut impl Tx,
     member_id: Option<i64>,
     cmd: &PurchaseCommand,
 ) -> Result<History> {
-    let (has_purchases, spend, settings_version, paid_with_points, prepaid) = tx
+    let (has_purchases, spend, settings_version, paid_with_points, prepaid, seen) = tx
         .one(
             &format!(
                 "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
                  (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
                   FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
-                 (SELECT settings_version FROM program WHERE id = 1), {}, {}",
-                paid_with_points(4),
-                prepaid(4)
+                 (SELECT settings_version FROM program WHERE id = 1), {}",
+                receipt_facts("$4", "$5")
             ),
             args![
                 member_id,
@@ -197,22 +266,23 @@ pub(crate) async fn history(
         campaigns,
         paid_with_points,
         prepaid,
+        seen,
     })
 }
 
-/// Whether the merchant (`$n`) is a prepaid partner, as a column of the
-/// history's query.
-pub(crate) fn prepaid(n: usize) -> String {
-    format!("EXISTS (SELECT 1 FROM partners WHERE merchant_id = ${n} AND funding = 'prepaid')")
-}
-
-/// What captured payments paid of the purchase's receipt, as a column of the
-/// history's query: `$n` is the merchant, `$n+1` the receipt id.
-pub(crate) fn paid_with_points(n: usize) -> String {
+/// Three columns of the history's query on a receipt, given as SQL for its
+/// merchant and receipt id: what captured payments with points paid of it,
+/// whether the merchant is a prepaid partner, whether it is recorded already.
+/// (`(… LIMIT 1) IS NOT NULL` rather than `EXISTS`: over a batch's rows,
+/// PostgreSQL may turn an `EXISTS` into one scan of the whole table.)
+pub(crate) fn receipt_facts(merchant: &str, receipt: &str) -> String {
     format!(
         "(SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM point_payments \
-         WHERE merchant_id = ${n} AND receipt_id = ${} AND status = 'captured')",
-        n + 1
+         WHERE merchant_id = {merchant} AND receipt_id = {receipt} AND status = 'captured'), \
+         (SELECT 1 FROM partners WHERE merchant_id = {merchant} AND funding = 'prepaid' \
+          LIMIT 1) IS NOT NULL, \
+         (SELECT 1 FROM purchases WHERE merchant_id = {merchant} AND receipt_id = {receipt} \
+          LIMIT 1) IS NOT NULL"
     )
 }
 
@@ -249,24 +319,18 @@ pub(crate) async fn member_use(
     Ok(used)
 }
 
-/// Books what campaigns gave a purchase against their budgets, one by one.
-pub(crate) async fn record_awards(
-    tx: &mut impl Tx,
-    purchase_id: i64,
-    member_id: Option<i64>,
-    awards: &[(i64, Points)],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    for (campaign_id, points) in awards {
+/// Books what campaigns gave purchases against their budgets, one by one.
+pub(crate) async fn record_awards(tx: &mut impl Tx, awards: &[Award]) -> Result<()> {
+    for a in awards {
         tx.exec(
             "UPDATE campaigns SET awarded = awarded + $1 WHERE id = $2",
-            args![points.value(), *campaign_id],
+            args![a.points, a.campaign_id],
         )
         .await?;
         tx.exec(
             "INSERT INTO campaign_awards (campaign_id, purchase_id, member_id, points, \
              created_at) VALUES ($1, $2, $3, $4, $5)",
-            args![*campaign_id, purchase_id, member_id, points.value(), now],
+            args![a.campaign_id, a.purchase_id, a.member_id, a.points, a.at],
         )
         .await?;
     }

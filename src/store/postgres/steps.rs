@@ -15,8 +15,12 @@ use crate::domain::tier::window_start;
 use crate::store::ops::ledger::lot_values;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
-use crate::store::ops::rules::{History, TIER_MOVE, tier_move_values};
-use crate::store::ops::{NewPurchase, Steps};
+use crate::domain::purchase::Buyer;
+use crate::store::ops::outbox::notify;
+use crate::store::ops::rules::{
+    BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
+};
+use crate::store::ops::{Award, NewPurchase, Steps};
 use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
 use crate::store::{Result, StoreError};
@@ -37,6 +41,89 @@ const PURCHASE_AND_CREDIT: &str = "WITH p AS (INSERT INTO purchases (merchant_id
     lot_id, reference, created_at) SELECT $4, 'earn', $9, m.balance, $1, p.id, lot.id, $2, $16 \
     FROM p, lot, m) \
     SELECT id FROM p";
+
+/// [`PURCHASE_AND_CREDIT`] (or the plain insert when nothing is credited).
+async fn insert_one(tx: &mut PgTx<'_>, p: &NewPurchase<'_>) -> Result<Option<i64>> {
+    let mut values = purchase_args(p);
+    let Some((_, points, before)) = p.credit else {
+        return tx.try_insert(INSERT_PURCHASE, &values).await;
+    };
+    let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(points));
+    values.push(Value::from(into_lot.value()));
+    values.push(Value::from(p.cmd.timing.expires_at));
+    Ok(tx
+        .opt::<(i64,)>(PURCHASE_AND_CREDIT, &values)
+        .await?
+        .map(|(id,)| id))
+}
+
+/// Purchases (of distinct members and receipts) and their credits, as
+/// [`PURCHASE_AND_CREDIT`] does for one, in one statement of arrays.
+const PURCHASES_AND_CREDITS: &str = "WITH i AS (SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], \
+    $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[], $7::TIMESTAMPTZ[], $8::TEXT[], \
+    $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::TIMESTAMPTZ[], $13::TEXT[], \
+    $14::TIMESTAMPTZ[], $15::BIGINT[], $16::TIMESTAMPTZ[], $17::BIGINT[], $18::TIMESTAMPTZ[]) \
+    AS i (merchant_id, receipt_id, fingerprint, member_id, amount_minor, currency, \
+    occurred_at, items, points, breakdown, balance_after, available_at, claim_code, \
+    claim_expires_at, referral_points, created_at, into_lot, expires_at)), \
+    p AS (INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, \
+    amount_minor, currency, occurred_at, items, points, breakdown, balance_after, \
+    available_at, claim_code, claim_expires_at, referral_points, created_at) \
+    SELECT merchant_id, receipt_id, fingerprint, member_id, amount_minor, currency, \
+    occurred_at, items, points, breakdown, balance_after, available_at, claim_code, \
+    claim_expires_at, referral_points, created_at FROM i \
+    ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id, merchant_id, receipt_id), \
+    c AS (SELECT p.id, i.* FROM p JOIN i USING (merchant_id, receipt_id) \
+    WHERE i.into_lot IS NOT NULL), \
+    lot AS (INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
+    expires_at, merchant_id, purchase_id) SELECT member_id, points, into_lot, created_at, \
+    available_at, expires_at, merchant_id, id FROM c RETURNING id, purchase_id), \
+    m AS (UPDATE members SET balance = members.balance + c.points FROM c \
+    WHERE members.id = c.member_id RETURNING members.id, members.balance), \
+    e AS (INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
+    purchase_id, lot_id, reference, created_at) SELECT c.member_id, 'earn', c.points, \
+    m.balance, c.merchant_id, c.id, lot.id, c.receipt_id, c.created_at \
+    FROM c JOIN m ON m.id = c.member_id JOIN lot ON lot.purchase_id = c.id) \
+    SELECT merchant_id, receipt_id, id FROM p";
+
+async fn insert_many(tx: &mut PgTx<'_>, ps: &[NewPurchase<'_>]) -> Result<Vec<Option<i64>>> {
+    let into_lot: Vec<Option<i64>> = (ps.iter())
+        .map(|p| {
+            p.credit.map(|(_, points, before)| {
+                ledger::credit_to_lots(Points::new(before), Points::new(points)).value()
+            })
+        })
+        .collect();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(PURCHASES_AND_CREDITS)
+        .bind(ps.iter().map(|p| p.cmd.merchant_id.as_str()).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.receipt_id.as_str()).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.fingerprint.as_str()).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.member_id).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.amount.minor()).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.amount.currency_code()).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.occurred_at).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.items_json.as_deref()).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.points).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.breakdown).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.balance_after).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.timing.available_at).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.claim.map(|c| c.0)).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.claim.map(|c| c.1)).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.referral_points).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.cmd.now).collect::<Vec<_>>())
+        .bind(into_lot)
+        .bind(ps.iter().map(|p| p.cmd.timing.expires_at).collect::<Vec<_>>())
+        .fetch_all(&mut *tx.0)
+        .await?;
+    Ok(ps
+        .iter()
+        .map(|p| {
+            (rows.iter())
+                .find(|r| r.0 == p.cmd.merchant_id && r.1 == p.cmd.receipt_id)
+                .map(|r| r.2)
+        })
+        .collect())
+}
 
 impl Steps for PgTx<'_> {
     /// One statement; the balance comes from the row (locked by the caller).
@@ -88,41 +175,78 @@ impl Steps for PgTx<'_> {
         .await
     }
 
-    /// The buyer's history and the running campaigns (as JSON) in one round trip.
-    async fn history(&mut self, member_id: Option<i64>, cmd: &PurchaseCommand) -> Result<History> {
-        type Row = (bool, i64, String, i64, i64, bool);
-        let (has_purchases, spend, campaigns, settings_version, paid_with_points, prepaid): Row =
-            self.one(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
-                     (SELECT COALESCE(SUM(amount_minor - refunded_minor), 0)::BIGINT \
-                      FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
-                     (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT FROM campaigns c \
-                      WHERE c.ends_at > $4 AND c.starts_at <= $4), \
-                     (SELECT settings_version FROM program WHERE id = 1), {}, {}",
-                    crate::store::ops::rules::paid_with_points(5),
-                    crate::store::ops::rules::prepaid(5),
-                ),
-                args![
-                    member_id,
-                    window_start(cmd.now),
-                    cmd.rules.currency.code(),
-                    cmd.occurred_at,
-                    &cmd.merchant_id,
-                    &cmd.receipt_id
-                ],
-                "program",
-            )
+    /// Every buyer in one statement, locked in id order.
+    async fn buyers(&mut self, codes: &[&str], lock: bool) -> Result<Vec<Buyer>> {
+        let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+        let sql = format!(
+            "{BUYER} WHERE code = ANY($1) ORDER BY id{}",
+            if lock { Self::FOR_UPDATE } else { "" }
+        );
+        let rows: Vec<BuyerRow> = self.all(&sql, args![&codes[..]]).await?;
+        Ok(rows.into_iter().map(buyer).collect())
+    }
+
+    /// Every purchase's history and the running campaigns (as JSON, once) in
+    /// one round trip.
+    async fn histories(
+        &mut self,
+        member_ids: &[Option<i64>],
+        cmds: &[&PurchaseCommand],
+    ) -> Result<Vec<History>> {
+        type Row = (bool, i64, i64, i64, bool, bool, Option<String>);
+        let sql = format!(
+            "SELECT (SELECT 1 FROM purchases WHERE member_id = i.m LIMIT 1) IS NOT NULL, \
+             (SELECT COALESCE(SUM(amount_minor - refunded_minor), 0)::BIGINT \
+              FROM purchases WHERE member_id = i.m AND occurred_at > i.since \
+              AND currency = i.currency), \
+             (SELECT settings_version FROM program WHERE id = 1), {}, \
+             CASE WHEN i.n = 1 THEN (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT \
+              FROM campaigns c WHERE c.ends_at > $6 AND c.starts_at <= $7) END \
+             FROM UNNEST($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) \
+             WITH ORDINALITY AS i (m, since, currency, merchant, receipt, n) ORDER BY i.n",
+            receipt_facts("i.merchant", "i.receipt")
+        );
+        let since: Vec<DateTime<Utc>> = cmds.iter().map(|c| window_start(c.now)).collect();
+        let currency: Vec<&str> = cmds.iter().map(|c| c.rules.currency.code()).collect();
+        let merchant: Vec<&str> = cmds.iter().map(|c| c.merchant_id.as_str()).collect();
+        let receipt: Vec<&str> = cmds.iter().map(|c| c.receipt_id.as_str()).collect();
+        let first = cmds.iter().map(|c| c.occurred_at).min();
+        let last = cmds.iter().map(|c| c.occurred_at).max();
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(member_ids)
+            .bind(since)
+            .bind(currency)
+            .bind(merchant)
+            .bind(receipt)
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *self.0)
             .await?;
-        Ok(History {
-            has_purchases,
-            spend,
-            paid_with_points,
-            prepaid,
-            settings_version,
-            campaigns: serde_json::from_str(&campaigns)
+        let campaigns: Vec<CampaignRow> = match rows.first().and_then(|r| r.6.as_deref()) {
+            Some(json) => serde_json::from_str(json)
                 .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?,
-        })
+            None => Vec::new(),
+        };
+        Ok(rows
+            .into_iter()
+            .zip(cmds)
+            .map(|(row, cmd)| {
+                let (has_purchases, spend, settings_version, paid_with_points, prepaid, seen, _) =
+                    row;
+                History {
+                    has_purchases,
+                    spend,
+                    settings_version,
+                    paid_with_points,
+                    prepaid,
+                    seen,
+                    campaigns: (campaigns.iter())
+                        .filter(|c| c.ends_at > cmd.occurred_at && c.starts_at <= cmd.occurred_at)
+                        .cloned()
+                        .collect(),
+                }
+            })
+            .collect())
     }
 
     /// Locks the budgeted campaigns' rows in id order (after the members').
@@ -162,19 +286,14 @@ impl Steps for PgTx<'_> {
         .await
     }
 
-    /// The purchase and its credit in one statement.
-    async fn insert_purchase(&mut self, p: &NewPurchase<'_>) -> Result<Option<i64>> {
-        let mut values = purchase_args(p);
-        let Some((_, points, before)) = p.credit else {
-            return self.try_insert(INSERT_PURCHASE, &values).await;
-        };
-        let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(points));
-        values.push(Value::from(into_lot.value()));
-        values.push(Value::from(p.cmd.timing.expires_at));
-        Ok(self
-            .opt::<(i64,)>(PURCHASE_AND_CREDIT, &values)
-            .await?
-            .map(|(id,)| id))
+    /// A purchase and its credit in one statement; several in one statement
+    /// of arrays.
+    async fn insert_purchases(&mut self, ps: &[NewPurchase<'_>]) -> Result<Vec<Option<i64>>> {
+        match ps {
+            [] => Ok(Vec::new()),
+            [p] => Ok(vec![insert_one(self, p).await?]),
+            _ => insert_many(self, ps).await,
+        }
     }
 
     /// The member's tier and the move's record in one statement.
@@ -186,29 +305,67 @@ impl Steps for PgTx<'_> {
         Ok(())
     }
 
-    /// All awards in one statement.
-    async fn record_awards(
-        &mut self,
-        purchase_id: i64,
-        member_id: Option<i64>,
-        awards: &[(i64, Points)],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    /// The campaigns' rows locked in id order (the budgeted ones are locked
+    /// already, first), then all awards in one statement.
+    async fn record_awards(&mut self, awards: &[Award]) -> Result<()> {
         if awards.is_empty() {
             return Ok(());
         }
-        let ids: Vec<i64> = awards.iter().map(|a| a.0).collect();
-        let points: Vec<i64> = awards.iter().map(|a| a.1.value()).collect();
-        self.exec(
-            "WITH a AS (SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS a (id, points)), \
-             u AS (UPDATE campaigns c SET awarded = c.awarded + a.points FROM a \
-             WHERE c.id = a.id) \
-             INSERT INTO campaign_awards (campaign_id, purchase_id, member_id, points, \
-             created_at) SELECT a.id, $3, $4, a.points, $5 FROM a",
-            args![&ids[..], &points[..], purchase_id, member_id, now],
+        let mut campaigns: Vec<i64> = awards.iter().map(|a| a.campaign_id).collect();
+        campaigns.sort_unstable();
+        campaigns.dedup();
+        if awards.len() > 1 {
+            self.exec(
+                "SELECT 1 FROM campaigns WHERE id = ANY($1) AND budget IS NULL ORDER BY id \
+                 FOR UPDATE",
+                args![&campaigns[..]],
+            )
+            .await?;
+        }
+        sqlx::query(
+            "WITH a AS (SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], \
+             $4::BIGINT[], $5::TIMESTAMPTZ[]) AS a (campaign_id, purchase_id, member_id, points, at)), \
+             u AS (UPDATE campaigns c SET awarded = c.awarded + s.points \
+             FROM (SELECT campaign_id, SUM(points)::BIGINT AS points FROM a GROUP BY campaign_id) s \
+             WHERE c.id = s.campaign_id) \
+             INSERT INTO campaign_awards (campaign_id, purchase_id, member_id, points, created_at) \
+             SELECT campaign_id, purchase_id, member_id, points, at FROM a",
         )
+        .bind(awards.iter().map(|a| a.campaign_id).collect::<Vec<_>>())
+        .bind(awards.iter().map(|a| a.purchase_id).collect::<Vec<_>>())
+        .bind(awards.iter().map(|a| a.member_id).collect::<Vec<_>>())
+        .bind(awards.iter().map(|a| a.points).collect::<Vec<_>>())
+        .bind(awards.iter().map(|a| a.at).collect::<Vec<_>>())
+        .execute(&mut *self.0)
         .await?;
         Ok(())
+    }
+
+    /// All notices in one statement.
+    async fn notify_all(&mut self, notices: &[(i64, Notice, DateTime<Utc>)]) -> Result<()> {
+        match notices {
+            [] => Ok(()),
+            [(member_id, notice, at)] => notify(self, *member_id, notice, *at).await,
+            _ => {
+                sqlx::query(
+                    "INSERT INTO outbox (member_id, channel, kind, payload, due_at, created_at) \
+                     SELECT m.id, CASE WHEN m.telegram_id IS NOT NULL AND m.telegram_reachable \
+                     THEN 'telegram' ELSE 'line' END, n.kind, n.payload, n.at, n.at \
+                     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[]) \
+                     WITH ORDINALITY AS n (member_id, kind, payload, at, k) \
+                     JOIN members m ON m.id = n.member_id \
+                     WHERE (m.telegram_id IS NOT NULL AND m.telegram_reachable) \
+                     OR (m.line_id IS NOT NULL AND m.line_reachable) ORDER BY n.k",
+                )
+                .bind(notices.iter().map(|n| n.0).collect::<Vec<_>>())
+                .bind(notices.iter().map(|n| n.1.kind()).collect::<Vec<_>>())
+                .bind(notices.iter().map(|n| n.1.to_json()).collect::<Vec<_>>())
+                .bind(notices.iter().map(|n| n.2).collect::<Vec<_>>())
+                .execute(&mut *self.0)
+                .await?;
+                Ok(())
+            }
+        }
     }
 
     /// The lots are marked first, under their row locks: two instances running

@@ -16,7 +16,7 @@ pub(in crate::store) const CAMPAIGN_COLUMNS: &str = "SELECT id, name_th, name_en
 
 row! {
     /// Also read from JSON (`json_agg`) by the PostgreSQL store.
-    #[derive(serde::Deserialize)]
+    #[derive(serde::Deserialize, Clone)]
     CampaignRow {
         id: i64,
         name_th: String,
