@@ -4,6 +4,7 @@
 
 mod api;
 mod audiences;
+mod batches;
 mod browser;
 mod cli;
 mod common;

@@ -15,10 +15,11 @@
 //! transaction, a refusal after its writes), it is rolled back and each of its
 //! purchases runs alone, so one purchase's failure is only its own.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::tx::PgTx;
@@ -45,11 +46,24 @@ pub(super) struct Purchases {
     queue: mpsc::UnboundedSender<Job>,
 }
 
+/// What the workers share: the queue's far end, with the purchases held back
+/// because a running batch has their member (a second batch would only wait
+/// for its lock), and those members.
+struct Waiting {
+    queue: Mutex<(mpsc::UnboundedReceiver<Job>, VecDeque<Job>)>,
+    busy: std::sync::Mutex<HashSet<String>>,
+    freed: Notify,
+}
+
 impl Purchases {
     /// Starts the workers; they stop when this is dropped.
     pub(super) fn start(pool: &PgPool) -> Purchases {
-        let (queue, waiting) = mpsc::unbounded_channel();
-        let waiting = Arc::new(Mutex::new(waiting));
+        let (queue, far) = mpsc::unbounded_channel();
+        let waiting = Arc::new(Waiting {
+            queue: Mutex::new((far, VecDeque::new())),
+            busy: Default::default(),
+            freed: Notify::new(),
+        });
         for _ in 0..WORKERS {
             tokio::spawn(work(pool.clone(), waiting.clone()));
         }
@@ -65,30 +79,96 @@ impl Purchases {
     }
 }
 
-async fn work(pool: PgPool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
-    loop {
-        let jobs = {
-            let mut waiting = waiting.lock().await;
-            let Some(first) = waiting.recv().await else {
-                return;
-            };
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match waiting.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
+fn member(job: &Job) -> Option<&str> {
+    job.cmd.member_code.as_ref().map(|c| c.as_str())
+}
+
+impl Waiting {
+    /// The next batch: every purchase waiting (held ones first) whose member
+    /// no running batch has, up to [`MAX_BATCH`]; its members marked busy.
+    /// Waits while there is none; `None` once the queue is closed and empty.
+    async fn next(&self) -> Option<Vec<Job>> {
+        let mut guard = self.queue.lock().await;
+        let (far, held) = &mut *guard;
+        let mut closed = false;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            let mut jobs = Vec::new();
+            {
+                let mut busy = self.busy.lock().expect("busy members");
+                for _ in 0..held.len() {
+                    let job = held.pop_front().expect("a held purchase");
+                    take(job, (&mut jobs, &mut busy), held);
+                }
+                while jobs.len() < MAX_BATCH {
+                    match far.try_recv() {
+                        Ok(job) => take(job, (&mut jobs, &mut busy), held),
+                        Err(_) => break,
+                    }
                 }
             }
-            jobs
-        };
-        run(&pool, jobs).await;
+            if !jobs.is_empty() {
+                return Some(jobs);
+            }
+            if closed && held.is_empty() {
+                return None;
+            }
+            tokio::select! {
+                job = far.recv(), if !closed => match job {
+                    Some(job) => held.push_front(job),
+                    None => closed = true,
+                },
+                () = &mut freed => {}
+            }
+        }
+    }
+
+    /// The batch's members are free again.
+    fn done(&self, members: &[String]) {
+        let mut busy = self.busy.lock().expect("busy members");
+        for code in members {
+            busy.remove(code);
+        }
+        drop(busy);
+        self.freed.notify_waiters();
     }
 }
 
-/// Records a batch; what it could not answer runs alone afterwards.
-async fn run(pool: &PgPool, jobs: Vec<Job>) {
+/// Puts a purchase in the batch, or back in `held` when a running batch has
+/// its member or the batch is full.
+fn take(job: Job, (jobs, busy): (&mut Vec<Job>, &mut HashSet<String>), held: &mut VecDeque<Job>) {
+    if jobs.len() >= MAX_BATCH {
+        return held.push_back(job);
+    }
+    match member(&job) {
+        Some(code) if busy.contains(code) => held.push_back(job),
+        Some(code) => {
+            busy.insert(code.to_string());
+            jobs.push(job);
+        }
+        None => jobs.push(job),
+    }
+}
+
+async fn work(pool: PgPool, waiting: Arc<Waiting>) {
+    while let Some(jobs) = waiting.next().await {
+        let members: Vec<String> = jobs.iter().filter_map(member).map(String::from).collect();
+        let later = run(&pool, jobs).await;
+        waiting.done(&members);
+        // Purchases the batch left for after, each alone.
+        let mut each = JoinSet::new();
+        for job in later {
+            each.spawn(alone(pool.clone(), job));
+        }
+        each.join_all().await;
+    }
+}
+
+/// Records a batch; returns the purchases it could not answer.
+async fn run(pool: &PgPool, jobs: Vec<Job>) -> Vec<Job> {
     if jobs.len() == 1 {
-        return alone(pool.clone(), jobs.into_iter().next().expect("one job")).await;
+        return jobs;
     }
     let batch = async {
         let cmds: Vec<&PurchaseCommand> = jobs.iter().map(|j| &j.cmd).collect();
@@ -97,7 +177,7 @@ async fn run(pool: &PgPool, jobs: Vec<Job>) {
         conn.commit().await?;
         Ok::<_, StoreError>(answers)
     };
-    let later: Vec<Job> = match batch.await {
+    match batch.await {
         Ok(answers) => (jobs.into_iter().zip(answers))
             .filter_map(|(job, answer)| match answer {
                 Some(answer) => {
@@ -112,12 +192,7 @@ async fn run(pool: &PgPool, jobs: Vec<Job>) {
             tracing::debug!(error = %e, purchases = jobs.len(), "a batch of purchases runs again one by one");
             jobs
         }
-    };
-    let mut each = JoinSet::new();
-    for job in later {
-        each.spawn(alone(pool.clone(), job));
     }
-    each.join_all().await;
 }
 
 /// One purchase in a transaction of its own, run again when it lost an
