@@ -68,11 +68,19 @@ async fn purchases_that_arrive_together_are_answered_as_if_one_after_the_other()
 
         let n = members.len() * 3;
         for (i, a) in answers[..n].iter().enumerate() {
-            let a = a.as_ref().unwrap_or_else(|e| panic!("{backend}: sale {i}: {e}"));
-            assert!(matches!(a, Recorded::New(p) if p.points.value() == 4), "{backend}: {a:?}");
+            let a = a
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{backend}: sale {i}: {e}"));
+            assert!(
+                matches!(a, Recorded::New(p) if p.points.value() == 4),
+                "{backend}: {a:?}"
+            );
         }
         // The receipt sent twice: recorded once, the other answer its replay.
-        let twice: Vec<_> = answers[n..n + 2].iter().map(|a| a.as_ref().unwrap()).collect();
+        let twice: Vec<_> = answers[n..n + 2]
+            .iter()
+            .map(|a| a.as_ref().unwrap())
+            .collect();
         assert_eq!(
             twice.iter().filter(|a| a.is_new()).count(),
             1,

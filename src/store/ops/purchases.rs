@@ -115,7 +115,11 @@ pub(crate) async fn record_purchase<T: Steps>(
     cmd: &PurchaseCommand,
 ) -> Result<Recorded<PurchaseReceipt>> {
     let answer = record_purchases(tx, &[cmd]).await?.pop().flatten();
-    answer.unwrap_or_else(|| Err(StoreError::Corrupt("a lone purchase left unanswered".into())))
+    answer.unwrap_or_else(|| {
+        Err(StoreError::Corrupt(
+            "a lone purchase left unanswered".into(),
+        ))
+    })
 }
 
 /// The answer to each purchase of a batch; `None` for one left for after it.
@@ -303,7 +307,10 @@ fn shares(a: &PurchaseCommand, b: &PurchaseCommand) -> bool {
 
 /// The answer for a receipt recorded before: its stored answer, or a conflict
 /// when it came with another request.
-async fn replay(tx: &mut impl Tx, cmd: &PurchaseCommand) -> Result<Result<Recorded<PurchaseReceipt>>> {
+async fn replay(
+    tx: &mut impl Tx,
+    cmd: &PurchaseCommand,
+) -> Result<Result<Recorded<PurchaseReceipt>>> {
     let p = purchase_by_receipt(tx, &cmd.merchant_id, &cmd.receipt_id).await?;
     Ok(if p.fingerprint == cmd.fingerprint {
         Ok(Recorded::Replay(p.receipt()?))
@@ -338,7 +345,8 @@ pub(crate) async fn price_purchase<T: Steps>(
     cmd: &PurchaseCommand,
 ) -> Result<Breakdown> {
     let ctx = rules::contexts(tx, &[cmd], false).await?.pop();
-    let ctx = ctx.unwrap_or_else(|| Err(StoreError::Corrupt("a purchase without context".into())))?;
+    let ctx =
+        ctx.unwrap_or_else(|| Err(StoreError::Corrupt("a purchase without context".into())))?;
     Ok(earn(cmd, &ctx).breakdown)
 }
 

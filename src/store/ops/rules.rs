@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Award, Steps};
 use super::ledger::lock_member;
+use super::{Award, Steps};
 use crate::domain::campaign::Campaign;
 use crate::domain::model::*;
 use crate::domain::notice::Notice;

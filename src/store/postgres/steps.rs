@@ -11,12 +11,12 @@ use crate::domain::campaign::Campaign;
 use crate::domain::ledger;
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastRow, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
+use crate::domain::purchase::Buyer;
 use crate::domain::tier::window_start;
 use crate::store::ops::ledger::lot_values;
+use crate::store::ops::outbox::notify;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
-use crate::domain::purchase::Buyer;
-use crate::store::ops::outbox::notify;
 use crate::store::ops::rules::{
     BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
 };
@@ -95,24 +95,52 @@ async fn insert_many(tx: &mut PgTx<'_>, ps: &[NewPurchase<'_>]) -> Result<Vec<Op
         })
         .collect();
     let rows: Vec<(String, String, i64)> = sqlx::query_as(PURCHASES_AND_CREDITS)
-        .bind(ps.iter().map(|p| p.cmd.merchant_id.as_str()).collect::<Vec<_>>())
-        .bind(ps.iter().map(|p| p.cmd.receipt_id.as_str()).collect::<Vec<_>>())
-        .bind(ps.iter().map(|p| p.cmd.fingerprint.as_str()).collect::<Vec<_>>())
+        .bind(
+            ps.iter()
+                .map(|p| p.cmd.merchant_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ps.iter()
+                .map(|p| p.cmd.receipt_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ps.iter()
+                .map(|p| p.cmd.fingerprint.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(ps.iter().map(|p| p.member_id).collect::<Vec<_>>())
         .bind(ps.iter().map(|p| p.cmd.amount.minor()).collect::<Vec<_>>())
-        .bind(ps.iter().map(|p| p.cmd.amount.currency_code()).collect::<Vec<_>>())
+        .bind(
+            ps.iter()
+                .map(|p| p.cmd.amount.currency_code())
+                .collect::<Vec<_>>(),
+        )
         .bind(ps.iter().map(|p| p.cmd.occurred_at).collect::<Vec<_>>())
-        .bind(ps.iter().map(|p| p.cmd.items_json.as_deref()).collect::<Vec<_>>())
+        .bind(
+            ps.iter()
+                .map(|p| p.cmd.items_json.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .bind(ps.iter().map(|p| p.points).collect::<Vec<_>>())
         .bind(ps.iter().map(|p| p.breakdown).collect::<Vec<_>>())
         .bind(ps.iter().map(|p| p.balance_after).collect::<Vec<_>>())
-        .bind(ps.iter().map(|p| p.cmd.timing.available_at).collect::<Vec<_>>())
+        .bind(
+            ps.iter()
+                .map(|p| p.cmd.timing.available_at)
+                .collect::<Vec<_>>(),
+        )
         .bind(ps.iter().map(|p| p.claim.map(|c| c.0)).collect::<Vec<_>>())
         .bind(ps.iter().map(|p| p.claim.map(|c| c.1)).collect::<Vec<_>>())
         .bind(ps.iter().map(|p| p.referral_points).collect::<Vec<_>>())
         .bind(ps.iter().map(|p| p.cmd.now).collect::<Vec<_>>())
         .bind(into_lot)
-        .bind(ps.iter().map(|p| p.cmd.timing.expires_at).collect::<Vec<_>>())
+        .bind(
+            ps.iter()
+                .map(|p| p.cmd.timing.expires_at)
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *tx.0)
         .await?;
     Ok(ps

@@ -114,6 +114,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0023_partners.sql",
         sql: include_str!("../../../migrations/sqlite/0023_partners.sql"),
     },
+    Migration {
+        file: "0024_write_paths.sql",
+        sql: include_str!("../../../migrations/sqlite/0024_write_paths.sql"),
+    },
 ];
 
 impl Migration {
