@@ -35,9 +35,9 @@ use taem::service::{Loyalty, PurchaseRequest};
 use taem::store;
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--connections N] [--duration SECS] \
-                     [--warmup SECS] [--members N] [--campaigns] [--only sqlite|postgres]\n\
+                     [--warmup SECS] [--members N] [--campaigns] [--operations] [--only sqlite|postgres]\n\
                      env: BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP, BENCH_MEMBERS, \
-                     BENCH_CAMPAIGNS=1, BENCH_ONLY, BENCH_POSTGRES_URL (also run PostgreSQL)";
+                     BENCH_CAMPAIGNS=1, BENCH_OPERATIONS=1, BENCH_ONLY, BENCH_POSTGRES_URL (also run PostgreSQL)";
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -48,6 +48,8 @@ struct Options {
     /// Run with a budgeted double-points campaign and a SKU bonus running.
     campaigns: bool,
     postgres: Option<String>,
+    /// Also measure redemptions, refunds and claims (store only).
+    operations: bool,
     /// Run only this backend (`sqlite` or `postgres`); both when `None`.
     only: Option<Backend>,
 }
@@ -69,6 +71,7 @@ fn parse_options() -> anyhow::Result<Options> {
     let mut members: usize = env_or("BENCH_MEMBERS", 1000)?;
     let mut campaigns = std::env::var("BENCH_CAMPAIGNS").is_ok_and(|v| v == "1");
     let mut only = std::env::var("BENCH_ONLY").ok();
+    let mut operations = std::env::var("BENCH_OPERATIONS").is_ok_and(|v| v == "1");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -103,6 +106,7 @@ fn parse_options() -> anyhow::Result<Options> {
             }
             "--campaigns" => campaigns = true,
             "--only" => only = Some(value(&key)?),
+            "--operations" => operations = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -136,6 +140,7 @@ fn parse_options() -> anyhow::Result<Options> {
         members,
         campaigns,
         postgres,
+        operations,
         only,
     })
 }
@@ -231,6 +236,7 @@ impl BenchDb {
 struct Fixture {
     merchant: Merchant,
     member_codes: Vec<String>,
+    member_ids: Vec<i64>,
 }
 
 /// Migrates the database, adds a merchant and `members` members through the
@@ -258,18 +264,20 @@ async fn set_up(url: &str, members: usize, campaigns: bool) -> anyhow::Result<Fi
         .add_merchant(&merchant)
         .await
         .context("add merchant")?;
-    let mut member_codes = Vec::with_capacity(members);
+    let (mut member_codes, mut member_ids) = (Vec::new(), Vec::new());
     for _ in 0..members {
         let m = store
             .add_member(&NewMember::default(), now())
             .await
             .context("add member")?;
         member_codes.push(m.code);
+        member_ids.push(m.id);
     }
     drop(store);
     Ok(Fixture {
         merchant,
         member_codes,
+        member_ids,
     })
 }
 
@@ -708,6 +716,129 @@ async fn store_phase(backend: Backend, opts: &Options) -> anyhow::Result<StoreRu
     Ok(StoreRun { load, cores })
 }
 
+/// Redemptions, refunds and claims straight through the service, each for
+/// the run's duration on one fresh database. Set-up (not measured): each
+/// member buys for ฿1,000,000 (40,000 points, a receipt that takes many small
+/// refunds), a reward costs 1 point (no stock limit), and enough purchases
+/// without a member wait to be claimed. A redemption is a random member's, a
+/// refund takes ฿25 (1 point) back from a random member's big receipt, a claim
+/// is a random member's of the next waiting receipt.
+async fn operations_phase(backend: Backend, opts: &Options) -> anyhow::Result<Vec<String>> {
+    let db = BenchDb::create(backend, opts).await?;
+    let fixture = set_up(&db.url, opts.members, false).await?;
+    let store = store::connect(&db.url).await.context("open store")?;
+    let loyalty = Arc::new(Loyalty::new(store, chrono_tz::Asia::Bangkok));
+    let merchant = Arc::new(fixture.merchant);
+    let ids = Arc::new(fixture.member_ids);
+    let request = |receipt: String, amount: &str, member: Option<&String>| PurchaseRequest {
+        receipt_id: receipt,
+        amount: amount.into(),
+        currency: "THB".into(),
+        member_code: member.cloned(),
+        occurred_at: None,
+        items: None,
+    };
+    let mut reqs: Vec<PurchaseRequest> = (fixture.member_codes.iter().enumerate())
+        .map(|(i, code)| request(format!("big-{i}"), "1000000.00", Some(code)))
+        .collect();
+    let waiting = (4000.0 * (opts.duration + opts.warmup).as_secs_f64()) as usize;
+    reqs.extend((0..waiting).map(|i| request(format!("walk-in-{i}"), "100.00", None)));
+    let mut claims = Vec::with_capacity(waiting);
+    for chunk in reqs.chunks(64) {
+        let done = futures::future::join_all(
+            chunk
+                .iter()
+                .map(|r| loyalty.record_purchase(&merchant, r.clone(), now())),
+        )
+        .await;
+        for answer in done {
+            let receipt = answer.context("set-up purchase")?.into_inner();
+            claims.extend(receipt.claim_code);
+        }
+    }
+    let claims = Arc::new(Mutex::new(claims));
+    let reward = loyalty
+        .add_reward(
+            taem::service::RewardInput {
+                name_th: "กาแฟ".into(),
+                name_en: "Coffee".into(),
+                cost: 1,
+                face_value: "0".into(),
+                currency: "THB".into(),
+                voucher_days: 30,
+                ..Default::default()
+            },
+            now(),
+        )
+        .await
+        .context("add reward")?;
+    let pick = |ids: &[i64]| rand::random_range(0..ids.len());
+    let mut lines = Vec::new();
+    for op in ["redeem", "refund", "claim"] {
+        let (loyalty, merchant, ids, claims) = (
+            loyalty.clone(),
+            merchant.clone(),
+            ids.clone(),
+            claims.clone(),
+        );
+        let load = run_load(
+            opts.connections,
+            opts.warmup,
+            opts.duration,
+            move |worker, n| {
+                let (loyalty, merchant, ids, claims) = (
+                    loyalty.clone(),
+                    merchant.clone(),
+                    ids.clone(),
+                    claims.clone(),
+                );
+                let reward = reward.id;
+                async move {
+                    let i = pick(&ids);
+                    let done = match op {
+                        "redeem" => loyalty
+                            .redeem(ids[i], reward, Some(format!("k-{worker}-{n}")), now())
+                            .await
+                            .map(drop),
+                        "refund" => {
+                            let req = taem::service::RefundRequest {
+                                refund_id: format!("f-{worker}-{n}"),
+                                receipt_id: format!("big-{i}"),
+                                amount: "25.00".into(),
+                                currency: None,
+                            };
+                            loyalty.record_refund(&merchant, req, now()).await.map(drop)
+                        }
+                        _ => {
+                            let Some(code) = claims.lock().expect("not poisoned").pop() else {
+                                return Outcome::Error("no receipt left to claim".into());
+                            };
+                            loyalty.claim(ids[i], None, &code, now()).await.map(drop)
+                        }
+                    };
+                    match done {
+                        Ok(()) => Outcome::Accepted,
+                        Err(e) => Outcome::Error(e.to_string()),
+                    }
+                }
+            },
+        )
+        .await;
+        print_load(op, &load);
+        lines.push(format!(
+            "{:<8} {op:<7} {}/s  p50 {}  p99 {}  errors {}",
+            backend.name(),
+            thousands(load.rate()),
+            ms(load.percentile(0.50)),
+            ms(load.percentile(0.99)),
+            load.errors
+        ));
+    }
+    drop(loyalty);
+    db.remove().await;
+    Ok(lines)
+}
+
 // ---------------------------------------------------------------------------
 // Reporting
 
@@ -894,6 +1025,16 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     failed = true;
+                }
+            }
+            if opts.operations {
+                println!("[{}] redemptions, refunds, claims (store)", backend.name());
+                match operations_phase(backend, &opts).await {
+                    Ok(lines) => summaries.extend(lines),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        failed = true;
+                    }
                 }
             }
         }

@@ -1,8 +1,10 @@
 //! Purchases, refunds and claims: the operations that earn and take back points.
 //!
 //! Locks (PostgreSQL) are taken in one order everywhere: the purchase's row,
-//! then members (buyer, then referrer), then vouchers, then rewards and
-//! campaigns; so two operations never wait on each other.
+//! then members (a batch's buyers together in id order, then a referrer),
+//! then vouchers, then rewards, budgeted campaigns (in id order), prepaid
+//! partners (in merchant order) and the other campaigns that gave points (in
+//! id order); so two operations never wait on each other in a cycle.
 
 use chrono::{DateTime, Utc};
 
@@ -238,7 +240,7 @@ pub(crate) async fn record_purchases<T: Steps>(
     let ids = tx.insert_purchases(&rows).await?;
     drop(rows);
     let mut written = Vec::with_capacity(priced.len());
-    let (mut awards, mut notices) = (Vec::new(), Vec::new());
+    let (mut awards, mut notices, mut prepaid) = (Vec::new(), Vec::new(), Vec::new());
     for (p, id) in priced.into_iter().zip(ids) {
         let Some(purchase_id) = id else {
             // Recorded by another transaction since the history was read
@@ -251,9 +253,8 @@ pub(crate) async fn record_purchases<T: Steps>(
             continue;
         };
         let (cmd, points) = (p.cmd, p.points());
-        // A prepaid partner's budget must cover what it gives.
         if p.ctx.prepaid {
-            super::partners::issue(tx, &cmd.merchant_id, points).await?;
+            prepaid.push((cmd.merchant_id.as_str(), points));
         }
         awards.extend(p.earning.awards.iter().map(|(campaign_id, points)| Award {
             purchase_id,
@@ -267,6 +268,12 @@ pub(crate) async fn record_purchases<T: Steps>(
             notices.push((b.id, notice, cmd.now));
         }
         written.push((p, purchase_id));
+    }
+    // A prepaid partner's budget must cover what it gives. Their rows are
+    // locked in merchant order, so two batches never wait on each other.
+    prepaid.sort_by_key(|p| p.0);
+    for (merchant_id, points) in prepaid {
+        super::partners::issue(tx, merchant_id, points).await?;
     }
     tx.record_awards(&awards).await?;
     tx.notify_all(&notices).await?;

@@ -200,7 +200,12 @@ pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<
             return v.try_into();
         }
     }
-    let reward = reward_row(tx, cmd.reward_id, true).await?;
+    // The reward's row is locked only when it has a stock to count down, so
+    // the redemptions of a popular reward without one do not queue on it.
+    let mut reward = reward_row(tx, cmd.reward_id, false).await?;
+    if reward.stock.is_some() && !T::FOR_UPDATE.is_empty() {
+        reward = reward_row(tx, cmd.reward_id, true).await?;
+    }
     let held = match reward.per_member_limit {
         None => 0,
         Some(_) => {

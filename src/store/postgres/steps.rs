@@ -228,6 +228,8 @@ impl Steps for PgTx<'_> {
               FROM purchases WHERE member_id = i.m AND occurred_at > i.since \
               AND currency = i.currency), \
              (SELECT settings_version FROM program WHERE id = 1), {}, \
+             (SELECT 1 FROM purchases WHERE merchant_id = i.merchant \
+              AND receipt_id = i.receipt LIMIT 1) IS NOT NULL, \
              CASE WHEN i.n = 1 THEN (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT \
               FROM campaigns c WHERE c.ends_at > $6 AND c.starts_at <= $7) END \
              FROM UNNEST($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) \
