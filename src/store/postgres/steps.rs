@@ -344,7 +344,8 @@ impl Steps for PgTx<'_> {
         let mut campaigns: Vec<i64> = awards.iter().map(|a| a.campaign_id).collect();
         campaigns.sort_unstable();
         campaigns.dedup();
-        if awards.len() > 1 {
+        // One campaign's row needs no order; several are locked in id order.
+        if campaigns.len() > 1 {
             self.exec(
                 "SELECT 1 FROM campaigns WHERE id = ANY($1) AND budget IS NULL ORDER BY id \
                  FOR UPDATE",
