@@ -385,14 +385,22 @@ pub(super) async fn check(loyalty: &Loyalty, out: JsonFlag) -> anyhow::Result<()
                 v.code, v.status, v.points, -v.redeemed, v.released
             ));
         }
+        for s in &c.broken_spends {
+            text.push_str(&format!(
+                "member {}: keeps a rolling spend of {} {} (minor units), its purchases add up \
+                 to {}\n",
+                s.member_id, s.kept, s.currency, s.counted
+            ));
+        }
         text
     });
     if !c.holds() {
         bail!(
-            "the ledger does not add up: {} members, {} purchases, {} vouchers",
+            "the ledger does not add up: {} members, {} purchases, {} vouchers, {} kept spends",
             c.broken_members.len(),
             c.broken_purchases.len(),
-            c.broken_vouchers.len()
+            c.broken_vouchers.len(),
+            c.broken_spends.len()
         );
     }
     Ok(())

@@ -262,6 +262,17 @@ impl VoucherCheck {
     }
 }
 
+/// A member whose kept rolling spend differs from their purchases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpendCheck {
+    pub member_id: i64,
+    pub currency: String,
+    /// What the member's row keeps (minor units).
+    pub kept: i64,
+    /// What their purchases since then add up to.
+    pub counted: i64,
+}
+
 /// What `taem check` found: how much it read, and what does not add up.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LedgerCheck {
@@ -271,6 +282,7 @@ pub struct LedgerCheck {
     pub broken_members: Vec<LedgerAudit>,
     pub broken_purchases: Vec<PurchaseCheck>,
     pub broken_vouchers: Vec<VoucherCheck>,
+    pub broken_spends: Vec<SpendCheck>,
 }
 
 impl LedgerCheck {
@@ -278,6 +290,7 @@ impl LedgerCheck {
         self.broken_members.is_empty()
             && self.broken_purchases.is_empty()
             && self.broken_vouchers.is_empty()
+            && self.broken_spends.is_empty()
     }
 }
 

@@ -599,3 +599,72 @@ async fn rewards_of_every_kind_are_added_and_listed_through_the_admin_api() {
         app.shutdown().await;
     }
 }
+
+/// The rolling spend a tier follows is kept on the member's row: it slides
+/// with time (a purchase stops counting a year after it), refunds and claims
+/// move it, and `taem check` finds it equal to the purchases every time.
+#[tokio::test]
+async fn a_purchase_stops_counting_towards_a_tier_a_year_after_it() {
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let shop = t.merchant().await;
+        let m = t.member().await;
+        let start = now() - Duration::days(800);
+        let at = |months| start.checked_add_months(Months::new(months)).unwrap();
+        let buy = async |receipt: &str, amount: &str, member: Option<&str>, when| {
+            let req = taem::service::PurchaseRequest {
+                receipt_id: receipt.into(),
+                amount: amount.into(),
+                currency: "THB".into(),
+                member_code: member.map(str::to_string),
+                occurred_at: None,
+                items: None,
+            };
+            let r = t.loyalty.record_purchase(&shop, req, when).await;
+            r.expect("purchase").into_inner()
+        };
+        let refund = async |refund_id: &str, receipt: &str, amount: &str, when| {
+            let req = taem::service::RefundRequest {
+                refund_id: refund_id.into(),
+                receipt_id: receipt.into(),
+                amount: amount.into(),
+                currency: None,
+            };
+            t.loyalty
+                .record_refund(&shop, req, when)
+                .await
+                .expect("refund");
+        };
+        let standing = async |when| {
+            let s = t.loyalty.tier_status(m.id, when).await.unwrap();
+            (s.tier.key, s.spend.to_decimal_string())
+        };
+        let code = Some(m.code.as_str());
+        buy("r0", "4000", code, at(0)).await;
+        buy("r1", "500", code, at(6)).await;
+        assert_eq!(standing(at(6)).await, ("member".into(), "4500.00".into()));
+        t.assert_ledger_holds().await;
+
+        // Thirteen months on, the first purchase has left the year: 2,000 more
+        // makes 2,500, not Silver's 5,000, and earns as a Member.
+        let r2 = buy("r2", "2000", code, at(13)).await;
+        assert_eq!(r2.breakdown.total().value(), 80, "{}", t.db.backend);
+        assert_eq!(standing(at(13)).await, ("member".into(), "2500.00".into()));
+
+        // A refund of what left the year changes nothing; a claimed receipt
+        // counts (Silver); a refund within the year takes off.
+        refund("f0", "r0", "1000", at(13)).await;
+        let walk_in = buy("r3", "3000", None, at(13)).await;
+        let claim = walk_in.claim_code.expect("a claim code");
+        t.loyalty.claim(m.id, None, &claim, at(13)).await.unwrap();
+        assert_eq!(standing(at(13)).await, ("silver".into(), "5500.00".into()));
+        refund("f1", "r1", "500", at(13)).await;
+        assert_eq!(standing(at(13)).await, ("silver".into(), "5000.00".into()));
+        t.assert_ledger_holds().await;
+
+        // Two years on, nothing is left in the window.
+        buy("r4", "100", code, at(26)).await;
+        assert_eq!(standing(at(26)).await, ("silver".into(), "100.00".into()));
+        t.assert_ledger_holds().await;
+    }
+}

@@ -1,7 +1,7 @@
 //! `taem check` and `taem backup`: the whole ledger read against itself on a
 //! live database, and a consistent copy of a SQLite one.
 
-use crate::domain::ledger::{LedgerCheck, PurchaseCheck, VoucherCheck};
+use crate::domain::ledger::{LedgerCheck, PurchaseCheck, SpendCheck, VoucherCheck};
 use chrono::{DateTime, Utc};
 
 use crate::store::sql::{Backend, Tx, args};
@@ -11,7 +11,8 @@ use crate::store::{Result, StoreError};
 /// purchase's points against its earn entries (a purchase made with a member
 /// code earned exactly its points, one claimed later at most them, one never
 /// claimed none; referral bonuses aside); every voucher against its redeem
-/// and release entries.
+/// and release entries; every member's kept rolling spend against their
+/// purchases.
 pub(crate) async fn check_ledger(tx: &mut impl Tx) -> Result<LedgerCheck> {
     let members = super::members::audit(tx).await?;
     let mut check = LedgerCheck {
@@ -80,6 +81,27 @@ pub(crate) async fn check_ledger(tx: &mut impl Tx) -> Result<LedgerCheck> {
         )
         .filter(|v| !v.holds())
         .take(1000)
+        .collect();
+    // Each member's kept rolling spend against their purchases since it starts.
+    type SpendRow = (i64, String, i64, i64);
+    let rows: Vec<SpendRow> = tx
+        .all(
+            "SELECT id, spend_currency, spend_minor, counted FROM (SELECT m.id, m.spend_currency, \
+             m.spend_minor, CAST(COALESCE((SELECT SUM(p.amount_minor - p.refunded_minor) \
+             FROM purchases p WHERE p.member_id = m.id AND p.currency = m.spend_currency \
+             AND p.occurred_at > m.spend_since), 0) AS BIGINT) AS counted FROM members m \
+             WHERE m.spend_currency IS NOT NULL) s WHERE spend_minor <> counted \
+             ORDER BY id LIMIT 1000",
+            &[],
+        )
+        .await?;
+    check.broken_spends = (rows.into_iter())
+        .map(|(member_id, currency, kept, counted)| SpendCheck {
+            member_id,
+            currency,
+            kept,
+            counted,
+        })
         .collect();
     Ok(check)
 }

@@ -48,6 +48,8 @@ pub(crate) struct NewPurchase<'a> {
     pub(crate) claim: Option<(&'a str, DateTime<Utc>)>,
     pub(crate) referral_points: i64,
     pub(crate) credit: Option<(i64, i64, i64)>,
+    /// The buyer's kept spend with this purchase.
+    pub(crate) spend: Option<rules::Spend<'a>>,
 }
 
 /// What a campaign gave a purchase, booked against its budget.

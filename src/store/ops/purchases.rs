@@ -53,6 +53,9 @@ pub(crate) async fn insert_purchase<T: Steps>(
         let entry = earn_entry(member_id, points, cmd, purchase_id);
         tx.credit(entry, before, cmd.timing).await?;
     }
+    if let (Some(member_id), Some(spend)) = (p.member_id, &p.spend) {
+        rules::keep_spend(tx, member_id, spend).await?;
+    }
     Ok(Some(purchase_id))
 }
 
@@ -169,6 +172,8 @@ impl Priced<'_> {
             credit: (self.buyer())
                 .filter(|_| points > 0)
                 .map(|b| (b.id, points, b.balance)),
+            spend: (self.ctx.buyer.as_ref())
+                .map(|(_, before)| rules::spend_after(self.cmd, *before)),
         }
     }
 }
@@ -279,14 +284,16 @@ pub(crate) async fn record_purchases<T: Steps>(
     tx.notify_all(&notices).await?;
     for (p, purchase_id) in written {
         let cmd = p.cmd;
-        if let Some((b, spend_before)) = &p.ctx.buyer {
+        if let Some((b, spend)) =
+            (p.ctx.buyer.as_ref()).map(|(b, s)| (b, rules::spend_after(cmd, *s)))
+        {
             if b.referral_due(cmd) {
                 let referrer_balance = rules::lock_referrer(tx, b, cmd).await?;
                 let pay = ReferralPayment::of(cmd);
                 let who = (b.id, b.referred_by);
                 rules::pay_referral(tx, who, referrer_balance, purchase_id, &pay).await?;
             }
-            let standing = (b.tier.clone(), spend_before + counted_spend(cmd));
+            let standing = (b.tier.clone(), spend.minor);
             rules::upgrade(tx, b.id, standing, &cmd.rules.tiers, "purchase", cmd.now).await?;
         }
         let receipt = PurchaseReceipt {
@@ -511,6 +518,8 @@ pub(crate) async fn record_refund<T: Steps>(
     let mut balance = None;
     if let Some(member_id) = p.member_id {
         let after = claw_back(tx, member_id, &p, claw, cmd).await?;
+        let bought = (p.currency.as_str(), p.occurred_at);
+        rules::move_kept_spend(tx, member_id, bought, -cmd.amount.minor()).await?;
         if after < 0 && claw > 0 {
             let notice = Notice::NegativeBalance { balance: after };
             super::outbox::notify(tx, member_id, &notice, cmd.now).await?;
@@ -637,6 +646,8 @@ pub(crate) async fn claim_receipt<T: Steps>(
         args![member_id, now, p.id],
     )
     .await?;
+    let bought = (p.currency.as_str(), p.occurred_at);
+    rules::move_kept_spend(tx, member_id, bought, p.amount_minor - p.refunded_minor).await?;
     // Read in this transaction (PostgreSQL: not through a second connection).
     let program = members::program(tx).await?;
     let pay = ReferralPayment {

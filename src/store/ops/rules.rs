@@ -237,10 +237,9 @@ async fn history(
     let (has_purchases, spend, settings_version, paid_with_points, prepaid) = tx
         .one(
             &format!(
-                "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), \
-                 (SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
-                  FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3), \
+                "SELECT EXISTS (SELECT 1 FROM purchases WHERE member_id = $1), {}, \
                  (SELECT settings_version FROM program WHERE id = 1), {}",
+                rolling_spend("$1", "$2", "$3"),
                 receipt_facts("$4", "$5")
             ),
             args![
@@ -423,13 +422,81 @@ pub(crate) async fn spend(
 ) -> Result<i64> {
     let (spend,): (i64,) = tx
         .one(
-            "SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) \
-             FROM purchases WHERE member_id = $1 AND occurred_at > $2 AND currency = $3",
+            &format!("SELECT {}", rolling_spend("$1", "$2", "$3")),
             args![member_id, window_start(now), currency],
             "member",
         )
         .await?;
     Ok(spend)
+}
+
+/// SQL for a member's spend in `currency` over purchases after `since` (refunds
+/// taken off; 0 without a member), given as SQL for the three. It starts from
+/// the spend kept on the member's row (`spend_minor`: their spend after
+/// `spend_since`) and takes off the purchases that have left the window since,
+/// usually none; it sums every purchase in the window only when nothing is kept
+/// in that currency, or what is kept starts later than `since`.
+pub(crate) fn rolling_spend(member: &str, since: &str, currency: &str) -> String {
+    const NET: &str = "CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT)";
+    format!(
+        "COALESCE((SELECT CASE WHEN s.spend_currency = {currency} AND s.spend_since <= {since} \
+         THEN s.spend_minor - (SELECT {NET} FROM purchases WHERE member_id = s.id \
+          AND occurred_at > s.spend_since AND occurred_at <= {since} AND currency = {currency}) \
+         ELSE (SELECT {NET} FROM purchases WHERE member_id = s.id AND occurred_at > {since} \
+          AND currency = {currency}) END \
+         FROM members s WHERE s.id = {member}), 0)"
+    )
+}
+
+/// What a member's kept spend becomes with a purchase: their spend in the
+/// window before it (read under their lock) and what the purchase adds.
+pub(crate) fn spend_after(cmd: &PurchaseCommand, before: i64) -> Spend<'_> {
+    Spend {
+        minor: before + counted_spend(cmd),
+        since: window_start(cmd.now),
+        currency: cmd.rules.currency.code(),
+    }
+}
+
+/// A member's kept spend: `minor` in `currency` over purchases after `since`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spend<'a> {
+    pub(crate) minor: i64,
+    pub(crate) since: DateTime<Utc>,
+    pub(crate) currency: &'a str,
+}
+
+/// Keeps a member's spend on their row (the plain way; PostgreSQL folds it into
+/// the purchase's balance update).
+pub(crate) async fn keep_spend(tx: &mut impl Tx, member_id: i64, s: &Spend<'_>) -> Result<()> {
+    tx.exec(
+        "UPDATE members SET spend_minor = $1, spend_since = $2, spend_currency = $3 \
+         WHERE id = $4",
+        args![s.minor, s.since, s.currency, member_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves a member's kept spend by `delta` for a purchase of `currency` that
+/// happened at `occurred_at` (refunded, or claimed by them), when what is kept
+/// counts it.
+pub(crate) async fn move_kept_spend(
+    tx: &mut impl Tx,
+    member_id: i64,
+    (currency, occurred_at): (&str, DateTime<Utc>),
+    delta: i64,
+) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    tx.exec(
+        "UPDATE members SET spend_minor = spend_minor + $1 WHERE id = $2 \
+         AND spend_currency = $3 AND spend_since < $4",
+        args![delta, member_id, currency, occurred_at],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The plain way: the member's tier, then the move's record.

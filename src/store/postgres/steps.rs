@@ -18,7 +18,8 @@ use crate::store::ops::outbox::notify;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
 use crate::store::ops::rules::{
-    BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
+    BUYER, BuyerRow, History, TIER_MOVE, buyer, keep_spend, receipt_facts, rolling_spend,
+    tier_move_values,
 };
 use crate::store::ops::{Award, NewPurchase, Steps};
 use crate::store::rows::*;
@@ -27,7 +28,8 @@ use crate::store::{Result, StoreError};
 
 /// [`INSERT_PURCHASE`](crate::store::ops::purchases) and, when it inserted, the
 /// member's credit: a lot of $17 points (what is left after any debt) expiring at
-/// $18, the balance and the entry.
+/// $18, the balance and the entry; the member's kept spend becomes $19 in $21
+/// after $20.
 const PURCHASE_AND_CREDIT: &str = "WITH p AS (INSERT INTO purchases (merchant_id, receipt_id, \
     fingerprint, member_id, amount_minor, currency, occurred_at, items, points, breakdown, \
     balance_after, available_at, claim_code, claim_expires_at, referral_points, created_at) \
@@ -35,8 +37,8 @@ const PURCHASE_AND_CREDIT: &str = "WITH p AS (INSERT INTO purchases (merchant_id
     ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id), \
     lot AS (INSERT INTO lots (member_id, points, remaining, earned_at, available_at, expires_at, \
     merchant_id, purchase_id) SELECT $4, $9, $17, $16, $12, $18, $1, p.id FROM p RETURNING id), \
-    m AS (UPDATE members SET balance = balance + $9 WHERE id = $4 AND EXISTS (SELECT 1 FROM p) \
-    RETURNING balance), \
+    m AS (UPDATE members SET balance = balance + $9, spend_minor = $19, spend_since = $20, \
+    spend_currency = $21 WHERE id = $4 AND EXISTS (SELECT 1 FROM p) RETURNING balance), \
     e AS (INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, purchase_id, \
     lot_id, reference, created_at) SELECT $4, 'earn', $9, m.balance, $1, p.id, lot.id, $2, $16 \
     FROM p, lot, m) \
@@ -46,11 +48,19 @@ const PURCHASE_AND_CREDIT: &str = "WITH p AS (INSERT INTO purchases (merchant_id
 async fn insert_one(tx: &mut PgTx<'_>, p: &NewPurchase<'_>) -> Result<Option<i64>> {
     let mut values = purchase_args(p);
     let Some((_, points, before)) = p.credit else {
-        return tx.try_insert(INSERT_PURCHASE, &values).await;
+        let id = tx.try_insert(INSERT_PURCHASE, &values).await?;
+        if let (Some(_), Some(member_id), Some(spend)) = (id, p.member_id, &p.spend) {
+            keep_spend(tx, member_id, spend).await?;
+        }
+        return Ok(id);
     };
+    let spend = (p.spend).ok_or_else(|| StoreError::Corrupt("a credit without a buyer".into()))?;
     let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(points));
     values.push(Value::from(into_lot.value()));
     values.push(Value::from(p.cmd.timing.expires_at));
+    values.push(Value::from(spend.minor));
+    values.push(Value::from(spend.since));
+    values.push(Value::from(spend.currency));
     Ok(tx
         .opt::<(i64,)>(PURCHASE_AND_CREDIT, &values)
         .await?
@@ -62,10 +72,12 @@ async fn insert_one(tx: &mut PgTx<'_>, p: &NewPurchase<'_>) -> Result<Option<i64
 const PURCHASES_AND_CREDITS: &str = "WITH i AS (SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], \
     $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[], $7::TIMESTAMPTZ[], $8::TEXT[], \
     $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::TIMESTAMPTZ[], $13::TEXT[], \
-    $14::TIMESTAMPTZ[], $15::BIGINT[], $16::TIMESTAMPTZ[], $17::BIGINT[], $18::TIMESTAMPTZ[]) \
+    $14::TIMESTAMPTZ[], $15::BIGINT[], $16::TIMESTAMPTZ[], $17::BIGINT[], $18::TIMESTAMPTZ[], \
+    $19::BIGINT[], $20::TIMESTAMPTZ[], $21::TEXT[]) \
     AS i (merchant_id, receipt_id, fingerprint, member_id, amount_minor, currency, \
     occurred_at, items, points, breakdown, balance_after, available_at, claim_code, \
-    claim_expires_at, referral_points, created_at, into_lot, expires_at)), \
+    claim_expires_at, referral_points, created_at, into_lot, expires_at, spend_minor, \
+    spend_since, spend_currency)), \
     p AS (INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, \
     amount_minor, currency, occurred_at, items, points, breakdown, balance_after, \
     available_at, claim_code, claim_expires_at, referral_points, created_at) \
@@ -73,13 +85,16 @@ const PURCHASES_AND_CREDITS: &str = "WITH i AS (SELECT * FROM UNNEST($1::TEXT[],
     occurred_at, items, points, breakdown, balance_after, available_at, claim_code, \
     claim_expires_at, referral_points, created_at FROM i \
     ON CONFLICT (merchant_id, receipt_id) DO NOTHING RETURNING id, merchant_id, receipt_id), \
-    c AS (SELECT p.id, i.* FROM p JOIN i USING (merchant_id, receipt_id) \
-    WHERE i.into_lot IS NOT NULL), \
+    b AS (SELECT p.id, i.* FROM p JOIN i USING (merchant_id, receipt_id) \
+    WHERE i.member_id IS NOT NULL), \
+    c AS (SELECT * FROM b WHERE into_lot IS NOT NULL), \
     lot AS (INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
     expires_at, merchant_id, purchase_id) SELECT member_id, points, into_lot, created_at, \
     available_at, expires_at, merchant_id, id FROM c RETURNING id, purchase_id), \
-    m AS (UPDATE members SET balance = members.balance + c.points FROM c \
-    WHERE members.id = c.member_id RETURNING members.id, members.balance), \
+    m AS (UPDATE members SET balance = members.balance \
+    + CASE WHEN b.into_lot IS NULL THEN 0 ELSE b.points END, spend_minor = b.spend_minor, \
+    spend_since = b.spend_since, spend_currency = b.spend_currency FROM b \
+    WHERE members.id = b.member_id RETURNING members.id, members.balance), \
     e AS (INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
     purchase_id, lot_id, reference, created_at) SELECT c.member_id, 'earn', c.points, \
     m.balance, c.merchant_id, c.id, lot.id, c.receipt_id, c.created_at \
@@ -139,6 +154,21 @@ async fn insert_many(tx: &mut PgTx<'_>, ps: &[NewPurchase<'_>]) -> Result<Vec<Op
         .bind(
             ps.iter()
                 .map(|p| p.cmd.timing.expires_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ps.iter()
+                .map(|p| p.spend.map(|s| s.minor))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ps.iter()
+                .map(|p| p.spend.map(|s| s.since))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ps.iter()
+                .map(|p| p.spend.map(|s| s.currency))
                 .collect::<Vec<_>>(),
         )
         .fetch_all(&mut *tx.0)
@@ -203,11 +233,16 @@ impl Steps for PgTx<'_> {
         .await
     }
 
-    /// Every buyer in one statement, locked in id order.
+    /// Every buyer in one statement, locked in id order. Each code is looked
+    /// up on its own (`LATERAL … LIMIT 1`), then each id locked in turn: with
+    /// `code = ANY($1)` the planner chose to read the whole table when it is
+    /// small, and every version of every row in it.
     async fn buyers(&mut self, codes: &[&str], lock: bool) -> Result<Vec<Buyer>> {
         let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
         let sql = format!(
-            "{BUYER} WHERE code = ANY($1) ORDER BY id{}",
+            "WITH f AS MATERIALIZED (SELECT f.id FROM UNNEST($1::TEXT[]) AS c (code), \
+             LATERAL (SELECT id FROM members WHERE code = c.code LIMIT 1) AS f ORDER BY f.id) \
+             SELECT b.* FROM f, LATERAL ({BUYER} WHERE id = f.id LIMIT 1{}) AS b",
             if lock { Self::FOR_UPDATE } else { "" }
         );
         let rows: Vec<BuyerRow> = self.all(&sql, args![&codes[..]]).await?;
@@ -223,10 +258,7 @@ impl Steps for PgTx<'_> {
     ) -> Result<Vec<History>> {
         type Row = (bool, i64, i64, i64, bool, bool, Option<String>);
         let sql = format!(
-            "SELECT (SELECT 1 FROM purchases WHERE member_id = i.m LIMIT 1) IS NOT NULL, \
-             (SELECT COALESCE(SUM(amount_minor - refunded_minor), 0)::BIGINT \
-              FROM purchases WHERE member_id = i.m AND occurred_at > i.since \
-              AND currency = i.currency), \
+            "SELECT (SELECT 1 FROM purchases WHERE member_id = i.m LIMIT 1) IS NOT NULL, {}, \
              (SELECT settings_version FROM program WHERE id = 1), {}, \
              (SELECT 1 FROM purchases WHERE merchant_id = i.merchant \
               AND receipt_id = i.receipt LIMIT 1) IS NOT NULL, \
@@ -234,6 +266,7 @@ impl Steps for PgTx<'_> {
               FROM campaigns c WHERE c.ends_at > $6 AND c.starts_at <= $7) END \
              FROM UNNEST($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) \
              WITH ORDINALITY AS i (m, since, currency, merchant, receipt, n) ORDER BY i.n",
+            rolling_spend("i.m", "i.since", "i.currency"),
             receipt_facts("i.merchant", "i.receipt")
         );
         let since: Vec<DateTime<Utc>> = cmds.iter().map(|c| window_start(c.now)).collect();

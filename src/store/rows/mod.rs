@@ -222,6 +222,7 @@ row! {
         clawed_back: i64,
         referral_points: i64,
         referrer_points: i64,
+        occurred_at: DateTime<Utc>,
     }
 }
 
@@ -266,7 +267,7 @@ pub(in crate::store) const VOUCHER_RETURNING: &str = "RETURNING id, code, member
 pub(in crate::store) const PURCHASE_COLUMNS: &str = "SELECT p.id, p.receipt_id, p.fingerprint, p.member_id, \
     m.code AS member_code, p.amount_minor, p.currency, p.points, p.breakdown, p.balance_after, \
     p.available_at, p.claim_code, p.claim_expires_at, p.claimed_at, p.merchant_id, \
-    p.refunded_minor, p.clawed_back, p.referral_points, p.referrer_points \
+    p.refunded_minor, p.clawed_back, p.referral_points, p.referrer_points, p.occurred_at \
     FROM purchases p LEFT JOIN members m ON m.id = p.member_id";
 
 pub(in crate::store) const MEMBER_COLUMNS: &str = "SELECT id, code, name, locale, telegram_id, line_id, \

@@ -118,6 +118,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0024_write_paths.sql",
         sql: include_str!("../../../migrations/sqlite/0024_write_paths.sql"),
     },
+    Migration {
+        file: "0025_member_spend.sql",
+        sql: include_str!("../../../migrations/sqlite/0025_member_spend.sql"),
+    },
 ];
 
 impl Migration {
