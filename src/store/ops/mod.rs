@@ -129,6 +129,17 @@ pub(crate) trait Steps: Tx + Sized {
         purchases::insert_purchases(self, ps)
     }
 
+    /// Runs `sql`, an update of a purchase's row (refunded, claimed), and
+    /// moves a member's kept spend with it.
+    fn update_purchase(
+        &mut self,
+        sql: &str,
+        args: &[crate::store::sql::Value<'_>],
+        spend: Option<&rules::SpendMove<'_>>,
+    ) -> impl Future<Output = Result<()>> {
+        rules::update_purchase(self, sql, args, spend)
+    }
+
     /// Moves a member to another tier and records the move.
     fn move_tier(&mut self, change: &TierChange) -> impl Future<Output = Result<()>> {
         rules::record_tier_move(self, change)

@@ -518,8 +518,6 @@ pub(crate) async fn record_refund<T: Steps>(
     let mut balance = None;
     if let Some(member_id) = p.member_id {
         let after = claw_back(tx, member_id, &p, claw, cmd).await?;
-        let bought = (p.currency.as_str(), p.occurred_at);
-        rules::move_kept_spend(tx, member_id, bought, -cmd.amount.minor()).await?;
         if after < 0 && claw > 0 {
             let notice = Notice::NegativeBalance { balance: after };
             super::outbox::notify(tx, member_id, &notice, cmd.now).await?;
@@ -560,10 +558,18 @@ pub(crate) async fn record_refund<T: Steps>(
             .await?;
         balance = Some(after);
     }
-    tx.exec(
+    // What it refunded no longer counts towards the buyer's tier.
+    let spend = p.member_id.map(|member_id| rules::SpendMove {
+        member_id,
+        currency: &p.currency,
+        occurred_at: p.occurred_at,
+        delta: -cmd.amount.minor(),
+    });
+    tx.update_purchase(
         "UPDATE purchases SET refunded_minor = refunded_minor + $1, \
          clawed_back = clawed_back + $2 WHERE id = $3",
         args![cmd.amount.minor(), claw, p.id],
+        spend.as_ref(),
     )
     .await?;
     tx.exec(
@@ -641,13 +647,19 @@ pub(crate) async fn claim_receipt<T: Steps>(
     } else {
         before
     };
-    tx.exec(
+    // The claimed purchase counts towards the claimer's tier.
+    let spend = rules::SpendMove {
+        member_id,
+        currency: &p.currency,
+        occurred_at: p.occurred_at,
+        delta: p.amount_minor - p.refunded_minor,
+    };
+    tx.update_purchase(
         "UPDATE purchases SET member_id = $1, claimed_at = $2 WHERE id = $3",
         args![member_id, now, p.id],
+        Some(&spend),
     )
     .await?;
-    let bought = (p.currency.as_str(), p.occurred_at);
-    rules::move_kept_spend(tx, member_id, bought, p.amount_minor - p.refunded_minor).await?;
     // Read in this transaction (PostgreSQL: not through a second connection).
     let program = members::program(tx).await?;
     let pay = ReferralPayment {

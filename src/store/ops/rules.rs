@@ -478,24 +478,44 @@ pub(crate) async fn keep_spend(tx: &mut impl Tx, member_id: i64, s: &Spend<'_>) 
     Ok(())
 }
 
-/// Moves a member's kept spend by `delta` for a purchase of `currency` that
-/// happened at `occurred_at` (refunded, or claimed by them), when what is kept
-/// counts it.
-pub(crate) async fn move_kept_spend(
-    tx: &mut impl Tx,
-    member_id: i64,
-    (currency, occurred_at): (&str, DateTime<Utc>),
-    delta: i64,
-) -> Result<()> {
-    if delta == 0 {
-        return Ok(());
-    }
-    tx.exec(
-        "UPDATE members SET spend_minor = spend_minor + $1 WHERE id = $2 \
-         AND spend_currency = $3 AND spend_since < $4",
-        args![delta, member_id, currency, occurred_at],
+/// A member's kept spend moved by `delta` for a purchase of `currency` that
+/// happened at `occurred_at` (refunded, or claimed by them); only when what is
+/// kept counts that purchase.
+pub(crate) struct SpendMove<'a> {
+    pub(crate) member_id: i64,
+    pub(crate) currency: &'a str,
+    pub(crate) occurred_at: DateTime<Utc>,
+    pub(crate) delta: i64,
+}
+
+/// The update of [`SpendMove`], its values from `$n` on.
+pub(crate) fn spend_move_sql(n: usize) -> String {
+    format!(
+        "UPDATE members SET spend_minor = spend_minor + ${n} WHERE id = ${} \
+         AND spend_currency = ${} AND spend_since < ${}",
+        n + 1,
+        n + 2,
+        n + 3
     )
-    .await?;
+}
+
+impl SpendMove<'_> {
+    pub(crate) fn values(&self) -> Vec<Value<'_>> {
+        args![self.delta, self.member_id, self.currency, self.occurred_at].to_vec()
+    }
+}
+
+/// The plain way: the purchase's update, then the member's kept spend.
+pub(crate) async fn update_purchase(
+    tx: &mut impl Tx,
+    sql: &str,
+    values: &[Value<'_>],
+    spend: Option<&SpendMove<'_>>,
+) -> Result<()> {
+    tx.exec(sql, values).await?;
+    if let Some(m) = spend.filter(|m| m.delta != 0) {
+        tx.exec(&spend_move_sql(1), &m.values()).await?;
+    }
     Ok(())
 }
 

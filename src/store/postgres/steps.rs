@@ -18,8 +18,8 @@ use crate::store::ops::outbox::notify;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
 use crate::store::ops::rules::{
-    BUYER, BuyerRow, History, TIER_MOVE, buyer, keep_spend, receipt_facts, rolling_spend,
-    tier_move_values,
+    BUYER, BuyerRow, History, SpendMove, TIER_MOVE, buyer, keep_spend, receipt_facts,
+    rolling_spend, spend_move_sql, tier_move_values,
 };
 use crate::store::ops::{Award, NewPurchase, Steps};
 use crate::store::rows::*;
@@ -357,6 +357,24 @@ impl Steps for PgTx<'_> {
             [p] => Ok(vec![insert_one(self, p).await?]),
             _ => insert_many(self, ps).await,
         }
+    }
+
+    /// The purchase's update and the member's kept spend in one statement.
+    async fn update_purchase(
+        &mut self,
+        sql: &str,
+        values: &[Value<'_>],
+        spend: Option<&SpendMove<'_>>,
+    ) -> Result<()> {
+        let Some(m) = spend.filter(|m| m.delta != 0) else {
+            self.exec(sql, values).await?;
+            return Ok(());
+        };
+        let fused = format!("WITH u AS ({sql}) {}", spend_move_sql(values.len() + 1));
+        let mut all = values.to_vec();
+        all.extend(m.values());
+        self.exec(&fused, &all).await?;
+        Ok(())
     }
 
     /// The member's tier and the move's record in one statement.
