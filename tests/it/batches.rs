@@ -36,7 +36,7 @@ async fn purchases_that_arrive_together_are_answered_as_if_one_after_the_other()
         for _ in 0..6 {
             members.push(t.member().await);
         }
-        let (alice, bob) = (t.member().await, t.member().await);
+        let (alice, bob, carol) = (t.member().await, t.member().await, t.member().await);
         assert!(
             t.loyalty
                 .record_referral(bob.id, &alice.code, now())
@@ -47,7 +47,7 @@ async fn purchases_that_arrive_together_are_answered_as_if_one_after_the_other()
         // One wave: each member buys three times, one receipt is sent twice,
         // one receipt comes twice with two amounts, Bob's first purchase pays
         // his referral, the stall's sale is past its budget, and one sale has
-        // no member.
+        // no member, and Carol's ฿10 earns nothing but counts towards her tier.
         let mut wave: Vec<(&Merchant, PurchaseRequest)> = Vec::new();
         for round in 0..3 {
             for (i, m) in members.iter().enumerate() {
@@ -61,6 +61,7 @@ async fn purchases_that_arrive_together_are_answered_as_if_one_after_the_other()
         wave.push((&shop, sale("bob-1", "1000", Some(&bob))));
         wave.push((&stall, sale("stall-1", "1000", Some(&members[2]))));
         wave.push((&shop, sale("walk-in", "500", None)));
+        wave.push((&shop, sale("carol-1", "10", Some(&carol))));
         let answers = join_all(
             (wave.iter()).map(|(shop, req)| t.loyalty.record_purchase(shop, req.clone(), now())),
         )
@@ -114,6 +115,10 @@ async fn purchases_that_arrive_together_are_answered_as_if_one_after_the_other()
         let walk_in = answers[n + 6].as_ref().unwrap().clone().into_inner();
         assert_eq!(walk_in.points.value(), 20);
         assert!(walk_in.claim_code.is_some() && walk_in.member_code.is_none());
+        let carol_1 = answers[n + 7].as_ref().unwrap().clone().into_inner();
+        assert_eq!(carol_1.points.value(), 0, "{backend}: {carol_1:?}");
+        let standing = t.loyalty.tier_status(carol.id, now()).await.unwrap();
+        assert_eq!(standing.spend.to_decimal_string(), "10.00", "{backend}");
 
         assert_eq!(t.balance(&members[0]).await, 12 + 10, "{backend}");
         assert_eq!(t.balance(&members[1]).await, 12 + clash_points);
