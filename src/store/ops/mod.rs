@@ -33,6 +33,7 @@ pub(crate) mod reports;
 pub(crate) mod rewards;
 pub(crate) mod rules;
 pub(crate) mod segments;
+pub(crate) mod spend;
 pub(crate) mod staff;
 
 pub(crate) use rules::Context;
@@ -49,7 +50,7 @@ pub(crate) struct NewPurchase<'a> {
     pub(crate) referral_points: i64,
     pub(crate) credit: Option<(i64, i64, i64)>,
     /// The buyer's kept spend with this purchase.
-    pub(crate) spend: Option<rules::Spend<'a>>,
+    pub(crate) spend: Option<spend::Spend<'a>>,
 }
 
 /// What a campaign gave a purchase, booked against its budget.
@@ -135,9 +136,9 @@ pub(crate) trait Steps: Tx + Sized {
         &mut self,
         sql: &str,
         args: &[crate::store::sql::Value<'_>],
-        spend: Option<&rules::SpendMove<'_>>,
+        spend: Option<&spend::SpendMove<'_>>,
     ) -> impl Future<Output = Result<()>> {
-        rules::update_purchase(self, sql, args, spend)
+        spend::update_purchase(self, sql, args, spend)
     }
 
     /// Moves a member to another tier and records the move.

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ledger::{expire_member_lots, live_lots, lock_member, take_from_lots};
-use super::{Award, Context, NewPurchase, Steps, members, rules};
+use super::{Award, Context, NewPurchase, Steps, members, rules, spend};
 use crate::domain::campaign::Earning;
 use crate::domain::earn::{Breakdown, decide_refund};
 use crate::domain::ledger::{self, EntryKind};
@@ -54,7 +54,7 @@ pub(crate) async fn insert_purchase<T: Steps>(
         tx.credit(entry, before, cmd.timing).await?;
     }
     if let (Some(member_id), Some(spend)) = (p.member_id, &p.spend) {
-        rules::keep_spend(tx, member_id, spend).await?;
+        spend::keep_spend(tx, member_id, spend).await?;
     }
     Ok(Some(purchase_id))
 }
@@ -173,7 +173,7 @@ impl Priced<'_> {
                 .filter(|_| points > 0)
                 .map(|b| (b.id, points, b.balance)),
             spend: (self.ctx.buyer.as_ref())
-                .map(|(_, before)| rules::spend_after(self.cmd, *before)),
+                .map(|(_, before)| spend::spend_after(self.cmd, *before)),
         }
     }
 }
@@ -285,7 +285,7 @@ pub(crate) async fn record_purchases<T: Steps>(
     for (p, purchase_id) in written {
         let cmd = p.cmd;
         if let Some((b, spend)) =
-            (p.ctx.buyer.as_ref()).map(|(b, s)| (b, rules::spend_after(cmd, *s)))
+            (p.ctx.buyer.as_ref()).map(|(b, s)| (b, spend::spend_after(cmd, *s)))
         {
             if b.referral_due(cmd) {
                 let referrer_balance = rules::lock_referrer(tx, b, cmd).await?;
@@ -559,7 +559,7 @@ pub(crate) async fn record_refund<T: Steps>(
         balance = Some(after);
     }
     // What it refunded no longer counts towards the buyer's tier.
-    let spend = p.member_id.map(|member_id| rules::SpendMove {
+    let spend = p.member_id.map(|member_id| spend::SpendMove {
         member_id,
         currency: &p.currency,
         occurred_at: p.occurred_at,
@@ -648,7 +648,7 @@ pub(crate) async fn claim_receipt<T: Steps>(
         before
     };
     // The claimed purchase counts towards the claimer's tier.
-    let spend = rules::SpendMove {
+    let spend = spend::SpendMove {
         member_id,
         currency: &p.currency,
         occurred_at: p.occurred_at,

@@ -18,9 +18,9 @@ use crate::store::ops::outbox::notify;
 use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
 use crate::store::ops::rules::{
-    BUYER, BuyerRow, History, SpendMove, TIER_MOVE, buyer, keep_spend, receipt_facts,
-    rolling_spend, spend_move_sql, tier_move_values,
+    BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
 };
+use crate::store::ops::spend::{SpendMove, keep_spend, rolling_spend, spend_move_sql};
 use crate::store::ops::{Award, NewPurchase, Steps};
 use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
