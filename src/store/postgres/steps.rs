@@ -16,11 +16,11 @@ use crate::domain::tier::window_start;
 use crate::store::ops::ledger::lot_values;
 use crate::store::ops::outbox::notify;
 use crate::store::ops::outbox::{Claim, DUE};
-use crate::store::ops::purchases::{INSERT_PURCHASE, purchase_args};
+use crate::store::ops::purchases::{insert_purchase, purchase_args};
 use crate::store::ops::rules::{
     BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
 };
-use crate::store::ops::spend::{SpendMove, keep_spend, rolling_spend, spend_move_sql};
+use crate::store::ops::spend::{SpendMove, rolling_spend, spend_move_sql};
 use crate::store::ops::{Award, NewPurchase, Steps};
 use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
@@ -48,11 +48,8 @@ const PURCHASE_AND_CREDIT: &str = "WITH p AS (INSERT INTO purchases (merchant_id
 async fn insert_one(tx: &mut PgTx<'_>, p: &NewPurchase<'_>) -> Result<Option<i64>> {
     let mut values = purchase_args(p);
     let Some((_, points, before)) = p.credit else {
-        let id = tx.try_insert(INSERT_PURCHASE, &values).await?;
-        if let (Some(_), Some(member_id), Some(spend)) = (id, p.member_id, &p.spend) {
-            keep_spend(tx, member_id, spend).await?;
-        }
-        return Ok(id);
+        // Nothing credited: the plain insert (and the buyer's kept spend).
+        return insert_purchase(tx, p).await;
     };
     let spend = (p.spend).ok_or_else(|| StoreError::Corrupt("a credit without a buyer".into()))?;
     let into_lot = ledger::credit_to_lots(Points::new(before), Points::new(points));
