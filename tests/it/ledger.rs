@@ -133,6 +133,49 @@ async fn points_are_spent_soonest_expiring_first_and_expire_at_their_date() {
 }
 
 #[tokio::test]
+async fn a_refund_expires_the_buyers_lapsed_points_before_it_claws_back() {
+    each_store(async |t| {
+        let merchant = t.merchant().await;
+        let m = t.member().await;
+        let start = now() - Duration::days(400);
+        // 40 points from a purchase 400 days ago (past their 12 months, not
+        // yet swept), 10 points granted now.
+        let req = taem::service::PurchaseRequest {
+            receipt_id: "OLD-1".into(),
+            amount: "1000".into(),
+            currency: "THB".into(),
+            member_code: Some(m.code.clone()),
+            occurred_at: None,
+            items: None,
+        };
+        let bought = t.loyalty.record_purchase(&merchant, req, start).await;
+        assert_eq!(bought.unwrap().into_inner().points.value(), 40);
+        t.grant(&m, 10, now()).await;
+        let refund = taem::service::RefundRequest {
+            refund_id: "F-OLD-1".into(),
+            receipt_id: "OLD-1".into(),
+            amount: "1000".into(),
+            currency: None,
+        };
+        let r = t.loyalty.record_refund(&merchant, refund, now()).await;
+        let r = r.unwrap().into_inner();
+        // The lapsed 40 expire; the 40 taken back come from the live 10 and
+        // leave 30 of debt.
+        assert_eq!(r.points_clawed_back.value(), 40);
+        assert_eq!(r.balance.map(|b| b.value()), Some(-30));
+        assert_eq!(t.balance(&m).await, -30);
+        let entries = t.store.entries(m.id, 3).await.unwrap();
+        let kinds: Vec<_> = entries.iter().map(|e| (e.kind, e.points.value())).collect();
+        use taem::domain::ledger::EntryKind::*;
+        assert_eq!(kinds, vec![(Clawback, -40), (Expire, -40), (Adjust, 10)]);
+        // Nothing is left for the sweep to expire.
+        let sweep = t.store.expire_due(now()).await.unwrap();
+        assert_eq!(sweep, ExpirySweep::default());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_unused_voucher_gives_its_points_and_stock_back_when_it_expires() {
     each_store(async |t| {
         let m = t.member().await;

@@ -250,6 +250,44 @@ pub(crate) async fn expire_member_lots<T: Steps>(
         return Ok((0, 0, None));
     }
     let before = lock_member(tx, member_id).await?;
+    let after = expire_lots(tx, member_id, before, &due, now).await?;
+    let total = due.iter().map(|(_, r)| r).sum();
+    Ok((due.len() as u64, total, Some(after)))
+}
+
+/// The member's lots with points left, as (past their expiry, live) at `now`:
+/// one read for both. Their row must be locked, so that no one else expires
+/// or spends the same lots meanwhile.
+pub(crate) async fn member_lots(
+    tx: &mut impl Tx,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(Vec<(i64, i64)>, Vec<LotView>)> {
+    let rows: Vec<LotRow> = tx
+        .all(
+            &format!("{LOT_COLUMNS} WHERE member_id = $1 AND remaining > 0"),
+            args![member_id],
+        )
+        .await?;
+    let (due, live): (Vec<LotView>, Vec<LotView>) = rows
+        .iter()
+        .map(LotRow::view)
+        .partition(|l| l.expires_at <= now);
+    Ok((due.iter().map(|l| (l.id, l.remaining)).collect(), live))
+}
+
+/// Expires the given lots (id, points left) of a member whose row is locked,
+/// with one entry; returns the balance after.
+pub(crate) async fn expire_lots<T: Steps>(
+    tx: &mut T,
+    member_id: i64,
+    before: i64,
+    due: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    if due.is_empty() {
+        return Ok(before);
+    }
     let total: i64 = due.iter().map(|(_, r)| r).sum();
     let entry = NewEntry {
         member_id,
@@ -262,11 +300,9 @@ pub(crate) async fn expire_member_lots<T: Steps>(
         reference: None,
         now,
     };
-    let (entry_id, after) = tx.append(&entry, before).await?;
     let plan: Vec<Allocation> = due
         .iter()
         .map(|&(lot_id, points)| Allocation { lot_id, points })
         .collect();
-    take_from_lots(tx, entry_id, &plan).await?;
-    Ok((due.len() as u64, total, Some(after)))
+    Ok(tx.debit(&entry, before, &plan).await?.1)
 }

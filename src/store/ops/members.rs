@@ -9,7 +9,7 @@ use crate::domain::guess::Failures;
 use crate::domain::model::*;
 use crate::domain::{LinkCode, MemberCode, Points, Refusal};
 use crate::store::rows::*;
-use crate::store::sql::{Tx, Value, args};
+use crate::store::sql::{Row, Tx, Value, args};
 use crate::store::{Result, StoreError};
 
 pub(crate) async fn ping(tx: &mut impl Tx) -> Result<()> {
@@ -18,49 +18,31 @@ pub(crate) async fn ping(tx: &mut impl Tx) -> Result<()> {
 }
 
 pub(crate) async fn program(tx: &mut impl Tx) -> Result<Program> {
-    type ProgramRow = (String, i64, i64, String, i64, i64, i64, i64, i64);
-    let (name, expiry_months, pending_days, cur, referrer, referee, min_spend, version, idle): ProgramRow =
-        tx.one(
+    // One statement for the whole row (more columns than a tuple decodes).
+    let row: Row = tx
+        .one(
             "SELECT name, expiry_months, pending_days, currency, referrer_points, \
-             referee_points, referral_min_spend_minor, settings_version, session_idle_hours \
+             referee_points, referral_min_spend_minor, settings_version, session_idle_hours, \
+             pay_points, pay_minor, pay_min_points, pay_hold_minutes, pay_earns, \
+             point_value_e4, breakage_bp, gross_margin_bp, abc_a_bp, abc_b_bp, \
+             privacy_url, privacy_th, privacy_en, privacy_version, retention_months \
              FROM program WHERE id = 1",
             &[],
             "program",
         )
         .await?;
-    type PayRow = (Option<i64>, Option<i64>, i64, i64, bool);
-    let (pay_points, pay_minor, pay_min_points, pay_hold, pay_earns): PayRow = tx
-        .one(
-            "SELECT pay_points, pay_minor, pay_min_points, pay_hold_minutes, pay_earns \
-             FROM program WHERE id = 1",
-            &[],
-            "program",
-        )
-        .await?;
-    type ReportRow = (Option<i64>, Option<i64>, Option<i64>, i64, i64);
-    let (point_value_e4, breakage_bp, gross_margin_bp, abc_a_bp, abc_b_bp): ReportRow = tx
-        .one(
-            "SELECT point_value_e4, breakage_bp, gross_margin_bp, abc_a_bp, abc_b_bp \
-             FROM program WHERE id = 1",
-            &[],
-            "program",
-        )
-        .await?;
-    type PrivacyRow = (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        i64,
-        Option<i64>,
-    );
-    let (url, text_th, text_en, privacy_version, retention): PrivacyRow = tx
-        .one(
-            "SELECT privacy_url, privacy_th, privacy_en, privacy_version, retention_months \
-             FROM program WHERE id = 1",
-            &[],
-            "program",
-        )
-        .await?;
+    let mut c = row.cols();
+    let (name, expiry_months, pending_days): (String, i64, i64) = (c.next()?, c.next()?, c.next()?);
+    let (cur, referrer, referee): (String, i64, i64) = (c.next()?, c.next()?, c.next()?);
+    let (min_spend, version, idle): (i64, i64, i64) = (c.next()?, c.next()?, c.next()?);
+    let (pay_points, pay_minor): (Option<i64>, Option<i64>) = (c.next()?, c.next()?);
+    let (pay_min_points, pay_hold, pay_earns): (i64, i64, bool) = (c.next()?, c.next()?, c.next()?);
+    let (point_value_e4, breakage_bp, gross_margin_bp): (Option<i64>, Option<i64>, Option<i64>) =
+        (c.next()?, c.next()?, c.next()?);
+    let (abc_a_bp, abc_b_bp): (i64, i64) = (c.next()?, c.next()?);
+    let (url, text_th, text_en): (Option<String>, Option<String>, Option<String>) =
+        (c.next()?, c.next()?, c.next()?);
+    let (privacy_version, retention): (i64, Option<i64>) = (c.next()?, c.next()?);
     Ok(Program {
         privacy: crate::domain::privacy::PrivacySettings {
             url,

@@ -74,6 +74,22 @@ pub(crate) trait Steps: Tx + Sized {
         ledger::append(self, e, before)
     }
 
+    /// Appends a debit entry, moves the balance and takes the planned points
+    /// out of their lots, recording where they came from; (entry id, balance
+    /// after).
+    fn debit(
+        &mut self,
+        e: &NewEntry<'_>,
+        before: i64,
+        plan: &[crate::domain::ledger::Allocation],
+    ) -> impl Future<Output = Result<(i64, i64)>> {
+        async move {
+            let (entry_id, after) = self.append(e, before).await?;
+            ledger::take_from_lots(self, entry_id, plan).await?;
+            Ok((entry_id, after))
+        }
+    }
+
     /// Credits spendable points: a lot, the entry, the balance.
     fn credit(
         &mut self,

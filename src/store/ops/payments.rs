@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::credit::{self, NewCredit};
-use super::ledger::{give_back, live_lots, lock_member, take_from_lots};
+use super::ledger::{give_back, live_lots, lock_member};
 use super::{Steps, outbox};
 use crate::domain::credit::CreditKind;
 use crate::domain::ledger::{self, EntryKind};
@@ -177,8 +177,7 @@ pub(crate) async fn reserve<T: Steps>(
                 reference: Some(&cmd.id),
                 now: cmd.now,
             };
-            let (entry_id, _) = tx.append(&entry, balance).await?;
-            take_from_lots(tx, entry_id, &plan).await?;
+            let (entry_id, _) = tx.debit(&entry, balance, &plan).await?;
             (Some(entry_id), None)
         }
         PaySource::Credit => {

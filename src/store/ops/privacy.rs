@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::Steps;
 use super::credit::NewCredit;
-use super::ledger::{lock_member, take_from_lots};
+use super::ledger::lock_member;
 use crate::domain::credit::CreditKind;
 use crate::domain::ledger::{Allocation, EntryKind};
 use crate::domain::model::{Member, VoucherStatus};
@@ -508,7 +508,6 @@ pub(crate) async fn erase_member<T: Steps>(
             reference: Some(ERASURE),
             now,
         };
-        let (id, _) = tx.append(&entry, before).await?;
         let plan: Vec<Allocation> = lots
             .iter()
             .map(|(lot_id, points)| Allocation {
@@ -516,7 +515,7 @@ pub(crate) async fn erase_member<T: Steps>(
                 points: *points,
             })
             .collect();
-        take_from_lots(tx, id, &plan).await?;
+        tx.debit(&entry, before, &plan).await?;
         done.points_forfeited = points;
     }
     let credit = super::credit::balance(tx, member_id).await?;

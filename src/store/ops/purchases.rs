@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ledger::{expire_member_lots, live_lots, lock_member, take_from_lots};
+use super::ledger::{expire_lots, lock_member, member_lots};
 use super::{Award, Context, NewPurchase, Steps, members, rules, spend};
 use crate::domain::campaign::Earning;
 use crate::domain::earn::{Breakdown, decide_refund};
@@ -374,17 +374,15 @@ async fn claw_back<T: Steps>(
     points: i64,
     cmd: &RefundCommand,
 ) -> Result<i64> {
-    // Points past their expiry cannot pay a clawback: expire them first, so any
-    // shortfall becomes debt and the lots keep matching the balance.
-    let (_, _, expired) = expire_member_lots(tx, member_id, cmd.now).await?;
-    let before = match expired {
-        Some(after) => after,
-        None => lock_member(tx, member_id).await?,
-    };
+    // Points past their expiry cannot pay a clawback: expire them first (the
+    // row locked, so no one else expires them too), so any shortfall becomes
+    // debt and the lots keep matching the balance.
+    let before = lock_member(tx, member_id).await?;
+    let (due, lots) = member_lots(tx, member_id, cmd.now).await?;
+    let before = expire_lots(tx, member_id, before, &due, cmd.now).await?;
     if points == 0 {
         return Ok(before);
     }
-    let lots = live_lots(tx, member_id, cmd.now).await?;
     let own: Option<(i64,)> = tx
         .opt(
             "SELECT id FROM lots WHERE purchase_id = $1 AND member_id = $2",
@@ -404,8 +402,7 @@ async fn claw_back<T: Steps>(
         reference: Some(&cmd.refund_id),
         now: cmd.now,
     };
-    let (entry_id, after) = tx.append(&entry, before).await?;
-    take_from_lots(tx, entry_id, &plan).await?;
+    let (_, after) = tx.debit(&entry, before, &plan).await?;
     Ok(after)
 }
 
@@ -465,15 +462,22 @@ fn credit_text(minor: i64, currency: crate::domain::Currency) -> Option<String> 
     (minor > 0).then(|| Money::from_minor(minor, currency).to_decimal_string())
 }
 
-/// Locks a purchase's row until the transaction ends (PostgreSQL; SQLite's one
-/// writer needs no locks), then reads it with its member's code. (Locking in the
-/// joined query itself could return a stale member code after waiting on a
-/// concurrent claim.)
-async fn lock_purchase<T: Tx>(tx: &mut T, id: i64) -> Result<PurchaseRow> {
-    if !T::FOR_UPDATE.is_empty() {
-        let sql = format!("SELECT id FROM purchases WHERE id = $1{}", T::FOR_UPDATE);
-        tx.exec(&sql, args![id]).await?;
-    }
+/// Finds a purchase by `cond` and locks its row until the transaction ends
+/// (PostgreSQL; SQLite's one writer needs no locks): its id.
+async fn lock_purchase<T: Tx>(
+    tx: &mut T,
+    cond: &str,
+    args: &[Value<'_>],
+    what: &'static str,
+) -> Result<i64> {
+    let sql = format!("SELECT id FROM purchases WHERE {cond}{}", T::FOR_UPDATE);
+    Ok(tx.one::<(i64,)>(&sql, args, what).await?.0)
+}
+
+/// A purchase with its member's code, read after its row was locked (locking
+/// in the joined query itself could return a stale member code after waiting
+/// on a concurrent claim).
+async fn read_purchase(tx: &mut impl Tx, id: i64) -> Result<PurchaseRow> {
     tx.one(
         &format!("{PURCHASE_COLUMNS} WHERE p.id = $1"),
         args![id],
@@ -486,25 +490,20 @@ pub(crate) async fn record_refund<T: Steps>(
     tx: &mut T,
     cmd: &RefundCommand,
 ) -> Result<Recorded<RefundReceipt>> {
+    // The purchase's row stays locked until commit, so concurrent refunds of
+    // one purchase (and a claim racing a refund) run one after the other; the
+    // same refund recorded while this one waited for the lock is a replay.
+    let id = lock_purchase(
+        tx,
+        "merchant_id = $1 AND receipt_id = $2",
+        args![&cmd.merchant_id, &cmd.receipt_id],
+        "purchase",
+    )
+    .await?;
     if let Some(replay) = refund_replay(tx, cmd).await? {
         return Ok(replay);
     }
-    // The purchase's row stays locked until commit, so concurrent refunds of
-    // one purchase (and a claim racing a refund) run one after the other.
-    let (id,): (i64,) = tx
-        .one(
-            "SELECT id FROM purchases WHERE merchant_id = $1 AND receipt_id = $2",
-            args![&cmd.merchant_id, &cmd.receipt_id],
-            "purchase",
-        )
-        .await?;
-    let p = lock_purchase(tx, id).await?;
-    // The same refund may have been recorded while this one waited for the lock.
-    if !T::FOR_UPDATE.is_empty()
-        && let Some(replay) = refund_replay(tx, cmd).await?
-    {
-        return Ok(replay);
-    }
+    let p = read_purchase(tx, id).await?;
     let plan = decide_refund(
         Points::new(p.points),
         Points::new(p.referral_points),
@@ -616,14 +615,8 @@ pub(crate) async fn claim_receipt<T: Steps>(
 ) -> Result<ClaimReceipt> {
     // Locked first (then the member), as a refund does: a claim and a refund of
     // the same purchase run one after the other, and two claims cannot both win.
-    let (id,): (i64,) = tx
-        .one(
-            "SELECT id FROM purchases WHERE claim_code = $1",
-            args![code.as_str()],
-            "claim code",
-        )
-        .await?;
-    let p = lock_purchase(tx, id).await?;
+    let id = lock_purchase(tx, "claim_code = $1", args![code.as_str()], "claim code").await?;
+    let p = read_purchase(tx, id).await?;
     decide_claim(
         p.claimed_at.is_some() || p.member_id.is_some(),
         p.claim_expires_at,

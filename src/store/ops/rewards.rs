@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ledger::{expire_member_lots, live_lots, lock_member, release_voucher, take_from_lots};
+use super::ledger::{expire_member_lots, live_lots, lock_member, release_voucher};
 use super::{Steps, outbox};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
@@ -238,8 +238,7 @@ pub(crate) async fn redeem<T: Steps>(tx: &mut T, cmd: &RedeemCommand) -> Result<
         reference: Some(cmd.code.as_str()),
         now: cmd.now,
     };
-    let (entry_id, _) = tx.append(&entry, balance).await?;
-    take_from_lots(tx, entry_id, &plan).await?;
+    let (entry_id, _) = tx.debit(&entry, balance, &plan).await?;
     tx.exec(
         "UPDATE rewards SET stock = stock - 1 WHERE id = $1 AND stock IS NOT NULL",
         args![cmd.reward_id],
@@ -419,8 +418,7 @@ pub(crate) async fn adjust_points<T: Steps>(tx: &mut T, cmd: &AdjustCommand) -> 
             let balance = Points::new(balance);
             return Err(Refusal::AdjustBelowZero { balance }.into());
         }
-        let (id, after) = tx.append(&entry, balance).await?;
-        take_from_lots(tx, id, &plan).await?;
+        let (id, after) = tx.debit(&entry, balance, &plan).await?;
         (id, after)
     };
     let entry = Entry {

@@ -473,14 +473,16 @@ pub(crate) async fn tier_standing(
     currency: &str,
     now: DateTime<Utc>,
 ) -> Result<(Option<String>, i64)> {
-    let (tier,): (Option<String>,) = tx
-        .one(
-            "SELECT tier FROM members WHERE id = $1",
-            args![member_id],
-            "member",
-        )
-        .await?;
-    Ok((tier, spend(tx, member_id, currency, now).await?))
+    let sql = format!(
+        "SELECT tier, {} FROM members WHERE id = $1",
+        rolling_spend("$1", "$2", "$3")
+    );
+    tx.one(
+        &sql,
+        args![member_id, window_start(now), currency],
+        "member",
+    )
+    .await
 }
 
 /// Members above the lowest tier, whom a review may move down.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::tx::PgTx;
 use crate::domain::Points;
 use crate::domain::campaign::Campaign;
-use crate::domain::ledger;
+use crate::domain::ledger::{self, Allocation};
 use crate::domain::model::*;
 use crate::domain::notice::{BroadcastRow, MAX_ATTEMPTS, Notice, OutboxItem, Outcome, backoff};
 use crate::domain::purchase::Buyer;
@@ -180,30 +180,63 @@ async fn insert_many(tx: &mut PgTx<'_>, ps: &[NewPurchase<'_>]) -> Result<Vec<Op
         .collect())
 }
 
+/// An entry appended and the member's balance moved ($1 … $9, see
+/// [`entry_values`]), as the common table expression `e` (its id and the
+/// balance after).
+const APPEND: &str = "WITH m AS (UPDATE members SET balance = balance + $3 WHERE id = $1 \
+    RETURNING balance), \
+    e AS (INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
+    purchase_id, voucher_id, lot_id, reference, created_at) \
+    SELECT $1, $2, $3, m.balance, $4, $5, $6, $7, $8, $9 FROM m \
+    RETURNING id, balance_after)";
+
+fn entry_values<'a>(e: &NewEntry<'a>) -> Vec<Value<'a>> {
+    vec![
+        Value::from(e.member_id),
+        Value::from(e.kind.as_str()),
+        Value::from(e.points),
+        Value::from(e.merchant_id),
+        Value::from(e.purchase_id),
+        Value::from(e.voucher_id),
+        Value::from(e.lot_id),
+        Value::from(e.reference),
+        Value::from(e.now),
+    ]
+}
+
 impl Steps for PgTx<'_> {
     /// One statement; the balance comes from the row (locked by the caller).
     async fn append(&mut self, e: &NewEntry<'_>, _before: i64) -> Result<(i64, i64)> {
-        self.one(
-            "WITH m AS (UPDATE members SET balance = balance + $3 WHERE id = $1 \
-             RETURNING balance) \
-             INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
-             purchase_id, voucher_id, lot_id, reference, created_at) \
-             SELECT $1, $2, $3, m.balance, $4, $5, $6, $7, $8, $9 FROM m \
-             RETURNING id, balance_after",
-            args![
-                e.member_id,
-                e.kind.as_str(),
-                e.points,
-                e.merchant_id,
-                e.purchase_id,
-                e.voucher_id,
-                e.lot_id,
-                e.reference,
-                e.now
-            ],
-            "member",
-        )
-        .await
+        let sql = format!("{APPEND} SELECT id, balance_after FROM e");
+        self.one(&sql, &entry_values(e), "member").await
+    }
+
+    /// The entry, the balance, the lots taken from and the record of it in
+    /// one statement.
+    async fn debit(
+        &mut self,
+        e: &NewEntry<'_>,
+        before: i64,
+        plan: &[Allocation],
+    ) -> Result<(i64, i64)> {
+        if plan.is_empty() {
+            return self.append(e, before).await;
+        }
+        let lots: Vec<i64> = plan.iter().map(|a| a.lot_id).collect();
+        let points: Vec<i64> = plan.iter().map(|a| a.points).collect();
+        let mut values = entry_values(e);
+        values.extend([Value::from(&lots[..]), Value::from(&points[..])]);
+        let sql = format!(
+            "{APPEND}, \
+             t AS (SELECT lot_id, SUM(points) AS points \
+             FROM UNNEST($10::BIGINT[], $11::BIGINT[]) AS t (lot_id, points) GROUP BY lot_id), \
+             u AS (UPDATE lots SET remaining = remaining - t.points FROM t \
+             WHERE lots.id = t.lot_id), \
+             el AS (INSERT INTO entry_lots (entry_id, lot_id, points) \
+             SELECT e.id, t.lot_id, t.points FROM e, t) \
+             SELECT id, balance_after FROM e"
+        );
+        self.one(&sql, &values, "member").await
     }
 
     /// The lot, the entry and the balance in one statement.
