@@ -211,29 +211,28 @@ impl Steps for PgTx<'_> {
         self.one(&sql, &entry_values(e), "member").await
     }
 
-    /// The entry, the balance, the lots taken from and the record of it in
-    /// one statement.
+    /// A debit from one lot (the usual case): the entry, the balance, the lot
+    /// and the record of it in one statement. From several, the plain steps:
+    /// with arrays the planner expects a hundred lots, finds a generic plan
+    /// dearer than one made for the values, and plans the statement anew on
+    /// every call (about 0.3 ms, more than the round trips it saves).
     async fn debit(
         &mut self,
         e: &NewEntry<'_>,
         before: i64,
         plan: &[Allocation],
     ) -> Result<(i64, i64)> {
-        if plan.is_empty() {
-            return self.append(e, before).await;
-        }
-        let lots: Vec<i64> = plan.iter().map(|a| a.lot_id).collect();
-        let points: Vec<i64> = plan.iter().map(|a| a.points).collect();
+        let [one] = plan else {
+            let (entry_id, after) = self.append(e, before).await?;
+            crate::store::ops::ledger::take_from_lots(self, entry_id, plan).await?;
+            return Ok((entry_id, after));
+        };
         let mut values = entry_values(e);
-        values.extend([Value::from(&lots[..]), Value::from(&points[..])]);
+        values.extend([Value::from(one.lot_id), Value::from(one.points)]);
         let sql = format!(
             "{APPEND}, \
-             t AS (SELECT lot_id, SUM(points) AS points \
-             FROM UNNEST($10::BIGINT[], $11::BIGINT[]) AS t (lot_id, points) GROUP BY lot_id), \
-             u AS (UPDATE lots SET remaining = remaining - t.points FROM t \
-             WHERE lots.id = t.lot_id), \
-             el AS (INSERT INTO entry_lots (entry_id, lot_id, points) \
-             SELECT e.id, t.lot_id, t.points FROM e, t) \
+             u AS (UPDATE lots SET remaining = remaining - $11 WHERE id = $10), \
+             el AS (INSERT INTO entry_lots (entry_id, lot_id, points) SELECT e.id, $10, $11 FROM e) \
              SELECT id, balance_after FROM e"
         );
         self.one(&sql, &values, "member").await
