@@ -608,7 +608,7 @@ macro_rules! with_operations {
                         after = last;
                         for member_id in due {
                             let (lots, points) =
-                                write_op!(self, [], |tx| ops::rewards::expire_member(tx, member_id, now))?;
+                                write_op!(self, [], |tx| ops::ledger::expire_member_lots(tx, member_id, now))?;
                             sweep.lots_expired += lots;
                             sweep.points_expired += points;
                         }

@@ -132,6 +132,19 @@ pub(crate) async fn live_lots(
     Ok(rows.iter().map(LotRow::view).collect())
 }
 
+/// Appends a debit entry and takes the planned points out of their lots (see
+/// [`Steps::debit`]); (entry id, balance after).
+pub(crate) async fn debit<T: Steps>(
+    tx: &mut T,
+    e: &NewEntry<'_>,
+    before: i64,
+    plan: &[Allocation],
+) -> Result<(i64, i64)> {
+    let (entry_id, after) = tx.append(e, before).await?;
+    take_from_lots(tx, entry_id, plan).await?;
+    Ok((entry_id, after))
+}
+
 /// Takes the planned points out of their lots and records where they came from.
 pub(crate) async fn take_from_lots(
     tx: &mut impl Tx,
@@ -232,13 +245,14 @@ pub(crate) async fn release_voucher<T: Steps>(
     Ok(balance)
 }
 
-/// Expires a member's lots that are past their expiry: one entry for all of
-/// them. Returns (lots expired, points expired, balance after if any expired).
+/// Expires a member's lots that are past their expiry, under their row's
+/// lock: one entry for all of them. Returns (lots expired, points expired).
 pub(crate) async fn expire_member_lots<T: Steps>(
     tx: &mut T,
     member_id: i64,
     now: DateTime<Utc>,
-) -> Result<(u64, i64, Option<i64>)> {
+) -> Result<(u64, i64)> {
+    let before = lock_member(tx, member_id).await?;
     let due: Vec<(i64, i64)> = tx
         .all(
             "SELECT id, remaining FROM lots WHERE member_id = $1 AND remaining > 0 \
@@ -246,13 +260,8 @@ pub(crate) async fn expire_member_lots<T: Steps>(
             args![member_id, now],
         )
         .await?;
-    if due.is_empty() {
-        return Ok((0, 0, None));
-    }
-    let before = lock_member(tx, member_id).await?;
-    let after = expire_lots(tx, member_id, before, &due, now).await?;
-    let total = due.iter().map(|(_, r)| r).sum();
-    Ok((due.len() as u64, total, Some(after)))
+    expire_lots(tx, member_id, before, &due, now).await?;
+    Ok((due.len() as u64, due.iter().map(|(_, r)| r).sum()))
 }
 
 /// The member's lots with points left, as (past their expiry, live) at `now`:

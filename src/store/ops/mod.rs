@@ -83,11 +83,7 @@ pub(crate) trait Steps: Tx + Sized {
         before: i64,
         plan: &[crate::domain::ledger::Allocation],
     ) -> impl Future<Output = Result<(i64, i64)>> {
-        async move {
-            let (entry_id, after) = self.append(e, before).await?;
-            ledger::take_from_lots(self, entry_id, plan).await?;
-            Ok((entry_id, after))
-        }
+        ledger::debit(self, e, before, plan)
     }
 
     /// Credits spendable points: a lot, the entry, the balance.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ledger::{expire_member_lots, live_lots, lock_member, release_voucher};
+use super::ledger::{live_lots, lock_member, release_voucher};
 use super::{Steps, outbox};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
@@ -418,8 +418,7 @@ pub(crate) async fn adjust_points<T: Steps>(tx: &mut T, cmd: &AdjustCommand) -> 
             let balance = Points::new(balance);
             return Err(Refusal::AdjustBelowZero { balance }.into());
         }
-        let (id, after) = tx.debit(&entry, balance, &plan).await?;
-        (id, after)
+        tx.debit(&entry, balance, &plan).await?
     };
     let entry = Entry {
         id,
@@ -486,15 +485,4 @@ pub(crate) async fn due_members(
         )
         .await?;
     Ok(ids.into_iter().map(|(id,)| id).collect())
-}
-
-/// Expires a member's lots past their expiry, under their lock: (lots, points).
-pub(crate) async fn expire_member<T: Steps>(
-    tx: &mut T,
-    member_id: i64,
-    now: DateTime<Utc>,
-) -> Result<(u64, i64)> {
-    lock_member(tx, member_id).await?;
-    let (lots, points, _) = expire_member_lots(tx, member_id, now).await?;
-    Ok((lots, points))
 }

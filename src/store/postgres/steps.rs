@@ -223,9 +223,7 @@ impl Steps for PgTx<'_> {
         plan: &[Allocation],
     ) -> Result<(i64, i64)> {
         let [one] = plan else {
-            let (entry_id, after) = self.append(e, before).await?;
-            crate::store::ops::ledger::take_from_lots(self, entry_id, plan).await?;
-            return Ok((entry_id, after));
+            return crate::store::ops::ledger::debit(self, e, before, plan).await;
         };
         let mut values = entry_values(e);
         values.extend([Value::from(one.lot_id), Value::from(one.points)]);
