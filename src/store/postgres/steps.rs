@@ -182,13 +182,20 @@ async fn insert_many(tx: &mut PgTx<'_>, ps: &[NewPurchase<'_>]) -> Result<Vec<Op
 
 /// An entry appended and the member's balance moved ($1 … $9, see
 /// [`entry_values`]), as the common table expression `e` (its id and the
-/// balance after).
-const APPEND: &str = "WITH m AS (UPDATE members SET balance = balance + $3 WHERE id = $1 \
-    RETURNING balance), \
-    e AS (INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
-    purchase_id, voucher_id, lot_id, reference, created_at) \
-    SELECT $1, $2, $3, m.balance, $4, $5, $6, $7, $8, $9 FROM m \
-    RETURNING id, balance_after)";
+/// balance after), followed by `$rest`: one string, built at compile time.
+macro_rules! append_then {
+    ($rest:literal) => {
+        concat!(
+            "WITH m AS (UPDATE members SET balance = balance + $3 WHERE id = $1 \
+             RETURNING balance), \
+             e AS (INSERT INTO entries (member_id, kind, points, balance_after, merchant_id, \
+             purchase_id, voucher_id, lot_id, reference, created_at) \
+             SELECT $1, $2, $3, m.balance, $4, $5, $6, $7, $8, $9 FROM m \
+             RETURNING id, balance_after)",
+            $rest
+        )
+    };
+}
 
 fn entry_values<'a>(e: &NewEntry<'a>) -> Vec<Value<'a>> {
     vec![
@@ -207,8 +214,8 @@ fn entry_values<'a>(e: &NewEntry<'a>) -> Vec<Value<'a>> {
 impl Steps for PgTx<'_> {
     /// One statement; the balance comes from the row (locked by the caller).
     async fn append(&mut self, e: &NewEntry<'_>, _before: i64) -> Result<(i64, i64)> {
-        let sql = format!("{APPEND} SELECT id, balance_after FROM e");
-        self.one(&sql, &entry_values(e), "member").await
+        let sql = append_then!(" SELECT id, balance_after FROM e");
+        self.one(sql, &entry_values(e), "member").await
     }
 
     /// A debit from one lot (the usual case): the entry, the balance, the lot
@@ -227,13 +234,13 @@ impl Steps for PgTx<'_> {
         };
         let mut values = entry_values(e);
         values.extend([Value::from(one.lot_id), Value::from(one.points)]);
-        let sql = format!(
-            "{APPEND}, \
+        let sql = append_then!(
+            ", \
              u AS (UPDATE lots SET remaining = remaining - $11 WHERE id = $10), \
              el AS (INSERT INTO entry_lots (entry_id, lot_id, points) SELECT e.id, $10, $11 FROM e) \
              SELECT id, balance_after FROM e"
         );
-        self.one(&sql, &values, "member").await
+        self.one(sql, &values, "member").await
     }
 
     /// The lot, the entry and the balance in one statement.
