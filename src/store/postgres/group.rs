@@ -7,7 +7,8 @@
 //! with [`ops::purchases::record_purchases`]: the buyers locked together in id
 //! order (so batches of several instances wait on each other but never
 //! deadlock), one read and one write for them all, one commit. Answers are
-//! sent once the commit has succeeded.
+//! sent once the commit has succeeded. Each worker keeps to connections of the
+//! batches' own, not the store's shared pool.
 //!
 //! A purchase the batch leaves for after (it shares a member or receipt with
 //! another, or pays a referral) runs alone after the commit. When the batch
@@ -19,6 +20,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -30,8 +32,8 @@ use crate::store::{Result, StoreError, ops};
 /// The most purchases one transaction takes.
 const MAX_BATCH: usize = 64;
 
-/// How many batches one instance runs at once (each holds a connection
-/// while it runs).
+/// How many batches one instance runs at once, each on a connection of its
+/// own (see [`own_connections`]).
 const WORKERS: usize = 2;
 
 type Answer = Result<Recorded<PurchaseReceipt>>;
@@ -64,8 +66,9 @@ impl Purchases {
             busy: Default::default(),
             freed: Notify::new(),
         });
+        let own = own_connections(pool, WORKERS);
         for _ in 0..WORKERS {
-            tokio::spawn(work(pool.clone(), waiting.clone()));
+            tokio::spawn(work(own.clone(), pool.clone(), waiting.clone()));
         }
         Purchases { queue }
     }
@@ -151,10 +154,29 @@ fn take(job: Job, (jobs, busy): (&mut Vec<Job>, &mut HashSet<String>), held: &mu
     }
 }
 
-async fn work(pool: PgPool, waiting: Arc<Waiting>) {
+/// The batches' own connections, one per worker, on the store's server.
+///
+/// The store's pool hands its idle connections out in turn, so batches would
+/// run on every one of its 32 server processes, each with its plans and
+/// caches cold. These stay with the batches. Their statements are the
+/// batch's own (point lookups by key, arrays of the batch's length), so they
+/// keep one plan each (`plan_cache_mode`): PostgreSQL would otherwise weigh a
+/// plan for each batch's values against the generic one, and on most calls
+/// plan anew.
+fn own_connections(pool: &PgPool, workers: usize) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    PgPoolOptions::new()
+        .max_connections(workers as u32)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(options)
+}
+
+async fn work(own: PgPool, pool: PgPool, waiting: Arc<Waiting>) {
     while let Some(jobs) = waiting.next().await {
         let members: Vec<String> = jobs.iter().filter_map(member).map(String::from).collect();
-        let later = run(&pool, jobs).await;
+        let later = run(&own, jobs).await;
         waiting.done(&members);
         // Purchases the batch left for after, each alone.
         let mut each = JoinSet::new();
