@@ -11,6 +11,8 @@
 //! - Spend is purchase amounts less refunds, in the program's currency, over the
 //!   [`WINDOW_MONTHS`] before now (by when the purchase happened).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Months, Utc};
 use serde::Serialize;
 
@@ -63,10 +65,16 @@ pub enum TierError {
     BadMultiplier(String),
 }
 
-/// The program's tiers, lowest first, thresholds strictly rising.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Tiers(Vec<Tier>);
+/// The program's tiers, lowest first, thresholds strictly rising. Shared, not
+/// copied: every purchase carries the tiers it was priced under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tiers(Arc<[Tier]>);
+
+impl Serialize for Tiers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
 
 impl Tiers {
     pub fn new(mut tiers: Vec<Tier>) -> Result<Tiers, TierError> {
@@ -94,7 +102,7 @@ impl Tiers {
                 return Err(TierError::BadMultiplier(t.key.clone()));
             }
         }
-        Ok(Tiers(tiers))
+        Ok(Tiers(tiers.into()))
     }
 
     /// Member (×1), Silver from 5,000 (×1.25), Gold from 20,000 (×1.5) and VIP
@@ -108,12 +116,15 @@ impl Tiers {
             threshold_minor: threshold * major,
             multiplier_percent: pct,
         };
-        Tiers(vec![
-            tier("member", "สมาชิก", "Member", 0, 100),
-            tier("silver", "ซิลเวอร์", "Silver", 5_000, 125),
-            tier("gold", "โกลด์", "Gold", 20_000, 150),
-            tier("vip", "วีไอพี", "VIP", 50_000, 200),
-        ])
+        Tiers(
+            vec![
+                tier("member", "สมาชิก", "Member", 0, 100),
+                tier("silver", "ซิลเวอร์", "Silver", 5_000, 125),
+                tier("gold", "โกลด์", "Gold", 20_000, 150),
+                tier("vip", "วีไอพี", "VIP", 50_000, 200),
+            ]
+            .into(),
+        )
     }
 
     pub fn all(&self) -> &[Tier] {

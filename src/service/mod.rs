@@ -106,7 +106,7 @@ pub struct Loyalty {
     /// The settings purchases are priced with. Every purchase checks their
     /// version inside its own transaction, so a change made with `taem program
     /// set` (perhaps in another process) applies from the next purchase on.
-    program: std::sync::RwLock<Option<Program>>,
+    program: std::sync::RwLock<Option<Arc<Program>>>,
     /// How wrong claim and link codes are slowed down and refused.
     guess: GuessPolicy,
     /// Where LINE's message quota is read, when LINE is configured.
@@ -143,11 +143,11 @@ impl Loyalty {
 
     /// The settings purchases are priced with: kept until a purchase finds
     /// they changed ([`StoreError::SettingsChanged`]), then read again.
-    async fn purchase_settings(&self, stale: bool) -> Result<Program> {
+    async fn purchase_settings(&self, stale: bool) -> Result<Arc<Program>> {
         if !stale && let Some(p) = &*self.program.read().expect("not poisoned") {
             return Ok(p.clone());
         }
-        let p = self.store.program().await?;
+        let p = Arc::new(self.store.program().await?);
         *self.program.write().expect("not poisoned") = Some(p.clone());
         Ok(p)
     }

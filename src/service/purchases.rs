@@ -303,7 +303,7 @@ impl Loyalty {
                 version: program.version,
                 tz: self.tz,
                 currency: program.currency,
-                tiers: program.tiers,
+                tiers: program.tiers.clone(),
                 referral: program.referral,
             },
             claim_code: ClaimCode::generate(),
