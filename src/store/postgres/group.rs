@@ -176,7 +176,14 @@ fn own_connections(pool: &PgPool, workers: usize) -> PgPool {
 async fn work(own: PgPool, pool: PgPool, waiting: Arc<Waiting>) {
     while let Some(jobs) = waiting.next().await {
         let members: Vec<String> = jobs.iter().filter_map(member).map(String::from).collect();
-        let later = run(&own, jobs).await;
+        let later = match <[Job; 1]>::try_from(jobs) {
+            // A batch of one: on the batches' connections all the same.
+            Ok([job]) => {
+                alone(own.clone(), job).await;
+                Vec::new()
+            }
+            Err(jobs) => run(&own, jobs).await,
+        };
         waiting.done(&members);
         // Purchases the batch left for after, each alone.
         let mut each = JoinSet::new();
@@ -189,9 +196,6 @@ async fn work(own: PgPool, pool: PgPool, waiting: Arc<Waiting>) {
 
 /// Records a batch; returns the purchases it could not answer.
 async fn run(pool: &PgPool, jobs: Vec<Job>) -> Vec<Job> {
-    if jobs.len() == 1 {
-        return jobs;
-    }
     let batch = async {
         let cmds: Vec<&PurchaseCommand> = jobs.iter().map(|j| &j.cmd).collect();
         let mut conn = pool.begin().await?;
