@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::campaign::Campaign;
 use crate::domain::model::*;
-use crate::domain::notice::{BroadcastRow, OutboxItem, Outcome};
+use crate::domain::notice::{BroadcastRow, Notice, OutboxItem, Outcome};
 use crate::store::rows::NewEntry;
 use crate::store::sql::Tx;
 use crate::store::{Result, StoreError};
@@ -153,9 +153,13 @@ pub(crate) trait Steps: Tx + Sized {
         spend::update_purchase(self, sql, args, spend)
     }
 
-    /// Moves a member to another tier and records the move.
-    fn move_tier(&mut self, change: &TierChange) -> impl Future<Output = Result<()>> {
-        rules::record_tier_move(self, change)
+    /// Moves a member to another tier, records the move and tells them.
+    fn move_tier(
+        &mut self,
+        change: &TierChange,
+        notice: &Notice,
+    ) -> impl Future<Output = Result<()>> {
+        rules::record_tier_move(self, change, notice)
     }
 
     /// Books what campaigns gave purchases against their budgets.
@@ -166,7 +170,7 @@ pub(crate) trait Steps: Tx + Sized {
     /// Queues notices to members a chat app reaches: `(member, notice, at)`.
     fn notify_all(
         &mut self,
-        notices: &[(i64, crate::domain::notice::Notice, DateTime<Utc>)],
+        notices: &[(i64, Notice, DateTime<Utc>)],
     ) -> impl Future<Output = Result<()>> {
         outbox::notify_all(self, notices)
     }

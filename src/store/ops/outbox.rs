@@ -26,15 +26,23 @@ pub(crate) async fn notify(
     now: DateTime<Utc>,
 ) -> Result<()> {
     tx.exec(
-        "INSERT INTO outbox (member_id, channel, kind, payload, due_at, created_at) \
-         SELECT id, CASE WHEN telegram_id IS NOT NULL AND telegram_reachable \
-         THEN 'telegram' ELSE 'line' END, $2, $3, $4, $4 FROM members \
-         WHERE id = $1 AND ((telegram_id IS NOT NULL AND telegram_reachable) \
-         OR (line_id IS NOT NULL AND line_reachable))",
+        &notice_sql(["$1", "$2", "$3", "$4"]),
         args![member_id, notice.kind(), notice.to_json().as_str(), now],
     )
     .await?;
     Ok(())
+}
+
+/// A notice to a member on the channel they can be reached on (none when they
+/// cannot be), from the placeholders of its member, kind, payload and time.
+pub(crate) fn notice_sql([member, kind, payload, at]: [&str; 4]) -> String {
+    format!(
+        "INSERT INTO outbox (member_id, channel, kind, payload, due_at, created_at) \
+         SELECT id, CASE WHEN telegram_id IS NOT NULL AND telegram_reachable \
+         THEN 'telegram' ELSE 'line' END, {kind}, {payload}, {at}, {at} FROM members \
+         WHERE id = {member} AND ((telegram_id IS NOT NULL AND telegram_reachable) \
+         OR (line_id IS NOT NULL AND line_reachable))"
+    )
 }
 
 /// The plain way: one notice after the other.

@@ -414,15 +414,19 @@ pub(crate) async fn referral_on_claim<T: Steps>(
     Ok((bonus, after))
 }
 
-/// The plain way: the member's tier, then the move's record.
-pub(crate) async fn record_tier_move(tx: &mut impl Tx, change: &TierChange) -> Result<()> {
+/// The plain way: the member's tier, the move's record, then its notice.
+pub(crate) async fn record_tier_move(
+    tx: &mut impl Tx,
+    change: &TierChange,
+    notice: &Notice,
+) -> Result<()> {
     tx.exec(
         "UPDATE members SET tier = $1, tier_since = $2 WHERE id = $3",
         args![change.to.as_str(), change.at, change.member_id],
     )
     .await?;
     tx.exec(TIER_MOVE, &tier_move_values(change)).await?;
-    Ok(())
+    super::outbox::notify(tx, change.member_id, notice, change.at).await
 }
 
 /// Records a move between tiers ($1 member, $2 from, $3 to, $4 spend, $5
@@ -442,13 +446,12 @@ pub(crate) fn tier_move_values(change: &TierChange) -> Vec<Value<'_>> {
 }
 
 async fn move_tier<T: Steps>(tx: &mut T, change: &TierChange) -> Result<()> {
-    tx.move_tier(change).await?;
     let notice = Notice::TierChanged {
         from: change.from.clone(),
         to: change.to.clone(),
         up: change.reason != "review",
     };
-    super::outbox::notify(tx, change.member_id, &notice, change.at).await
+    tx.move_tier(change, &notice).await
 }
 
 /// Moves a member up if `spend` reaches a higher tier than `current`.

@@ -14,8 +14,8 @@ use crate::domain::notice::{BroadcastRow, MAX_ATTEMPTS, Notice, OutboxItem, Outc
 use crate::domain::purchase::Buyer;
 use crate::domain::tier::window_start;
 use crate::store::ops::ledger::lot_values;
-use crate::store::ops::outbox::notify;
 use crate::store::ops::outbox::{Claim, DUE};
+use crate::store::ops::outbox::{notice_sql, notify};
 use crate::store::ops::purchases::{insert_purchase, purchase_args};
 use crate::store::ops::rules::{
     BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
@@ -411,12 +411,18 @@ impl Steps for PgTx<'_> {
         Ok(())
     }
 
-    /// The member's tier and the move's record in one statement.
-    async fn move_tier(&mut self, change: &TierChange) -> Result<()> {
+    /// The member's tier, the move's record and its notice in one statement.
+    async fn move_tier(&mut self, change: &TierChange, notice: &Notice) -> Result<()> {
         let sql = format!(
-            "WITH m AS (UPDATE members SET tier = $3, tier_since = $6 WHERE id = $1) {TIER_MOVE}"
+            "WITH m AS (UPDATE members SET tier = $3, tier_since = $6 WHERE id = $1), \
+             t AS ({TIER_MOVE}) {}",
+            notice_sql(["$1", "$7", "$8", "$6"])
         );
-        self.exec(&sql, &tier_move_values(change)).await?;
+        let payload = notice.to_json();
+        let mut values = tier_move_values(change);
+        values.push(Value::from(notice.kind()));
+        values.push(Value::from(payload.as_str()));
+        self.exec(&sql, &values).await?;
         Ok(())
     }
 
