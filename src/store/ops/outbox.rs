@@ -17,6 +17,31 @@ use crate::store::Result;
 use crate::store::rows::*;
 use crate::store::sql::{Tx, args};
 
+/// A notice to a member on the channel they can be reached on (none when they
+/// cannot be), from the placeholders of its member, kind, payload and time:
+/// one string, built at compile time.
+macro_rules! notice_sql {
+    ($member:literal, $kind:literal, $payload:literal, $at:literal) => {
+        concat!(
+            "INSERT INTO outbox (member_id, channel, kind, payload, due_at, created_at) \
+             SELECT id, CASE WHEN telegram_id IS NOT NULL AND telegram_reachable \
+             THEN 'telegram' ELSE 'line' END, ",
+            $kind,
+            ", ",
+            $payload,
+            ", ",
+            $at,
+            ", ",
+            $at,
+            " FROM members WHERE id = ",
+            $member,
+            " AND ((telegram_id IS NOT NULL AND telegram_reachable) \
+             OR (line_id IS NOT NULL AND line_reachable))"
+        )
+    };
+}
+pub(crate) use notice_sql;
+
 /// Queues a transactional notice to the member's best channel (nothing when no
 /// chat app reaches them), inside the caller's transaction.
 pub(crate) async fn notify(
@@ -26,23 +51,11 @@ pub(crate) async fn notify(
     now: DateTime<Utc>,
 ) -> Result<()> {
     tx.exec(
-        &notice_sql(["$1", "$2", "$3", "$4"]),
+        notice_sql!("$1", "$2", "$3", "$4"),
         args![member_id, notice.kind(), notice.to_json().as_str(), now],
     )
     .await?;
     Ok(())
-}
-
-/// A notice to a member on the channel they can be reached on (none when they
-/// cannot be), from the placeholders of its member, kind, payload and time.
-pub(crate) fn notice_sql([member, kind, payload, at]: [&str; 4]) -> String {
-    format!(
-        "INSERT INTO outbox (member_id, channel, kind, payload, due_at, created_at) \
-         SELECT id, CASE WHEN telegram_id IS NOT NULL AND telegram_reachable \
-         THEN 'telegram' ELSE 'line' END, {kind}, {payload}, {at}, {at} FROM members \
-         WHERE id = {member} AND ((telegram_id IS NOT NULL AND telegram_reachable) \
-         OR (line_id IS NOT NULL AND line_reachable))"
-    )
 }
 
 /// The plain way: one notice after the other.

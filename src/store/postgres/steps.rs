@@ -416,7 +416,7 @@ impl Steps for PgTx<'_> {
         let sql = format!(
             "WITH m AS (UPDATE members SET tier = $3, tier_since = $6 WHERE id = $1), \
              t AS ({TIER_MOVE}) {}",
-            notice_sql(["$1", "$7", "$8", "$6"])
+            notice_sql!("$1", "$7", "$8", "$6")
         );
         let payload = notice.to_json();
         let mut values = tier_move_values(change);
