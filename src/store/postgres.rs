@@ -54,11 +54,7 @@ impl PgStore {
     /// Connects and applies migrations (sqlx serialises concurrent migrators with
     /// an advisory lock, so several processes may start at once).
     pub async fn connect(url: &str) -> Result<PgStore> {
-        let pool = PgPoolOptions::new()
-            .max_connections(32)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
+        let pool = pool_options(32).connect(url).await?;
         MIGRATOR.run(&pool).await?;
         Ok(PgStore::on(pool))
     }
@@ -69,9 +65,7 @@ impl PgStore {
     /// is read-only. Its schema must be the one this taem knows (a replica
     /// behind a migration is refused until it catches up).
     pub async fn connect_replica(url: &str) -> Result<PgStore> {
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+        let pool = pool_options(8)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::query("SET default_transaction_read_only = on")
@@ -104,6 +98,29 @@ impl PgStore {
             pool,
         }
     }
+}
+
+/// A connection that sat idle this long is pinged before it is used again.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Options of every pool of the store. sqlx pings a connection each time it
+/// is taken from the pool, a round trip before every operation; these ping
+/// only one that sat idle ([`PING_AFTER_IDLE`]), as after a quiet spell, when
+/// the server may have gone away. One that fails is dropped and another
+/// taken, as with sqlx's own test.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Whether `e` is a unique violation of an idempotency key: the operation lost

@@ -20,7 +20,6 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -167,10 +166,7 @@ fn own_connections(pool: &PgPool, workers: usize) -> PgPool {
     let options = (*pool.connect_options())
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
-    PgPoolOptions::new()
-        .max_connections(workers as u32)
-        .acquire_timeout(pool.options().get_acquire_timeout())
-        .connect_lazy_with(options)
+    super::pool_options(workers as u32).connect_lazy_with(options)
 }
 
 async fn work(own: PgPool, pool: PgPool, waiting: Arc<Waiting>) {
