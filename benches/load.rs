@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use sqlx::Connection;
 use taem::domain::campaign::{Campaign, ItemMatch, Rule, Window};
 use taem::domain::model::{Merchant, NewMember, Recorded, Secret};
@@ -455,12 +457,59 @@ where
     result
 }
 
+/// The load's HTTP/1.1 client: one kept-alive connection per worker, with
+/// nothing between the request and hyper (no pool, retries or URL parsing),
+/// so that the generator, which shares the cores with the server and the
+/// database, takes as little of them as a load generator should.
+struct Conn(hyper::client::conn::http1::SendRequest<Full<Bytes>>);
+
+impl Conn {
+    /// Sends on the worker's connection (opened if there is none, dropped on
+    /// an error); the answer's status and body.
+    async fn send(
+        slot: &mut Option<Conn>,
+        addr: &str,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> anyhow::Result<(hyper::StatusCode, Bytes)> {
+        let conn = match slot {
+            Some(conn) => conn,
+            None => slot.insert(Conn::open(addr).await?),
+        };
+        let sent = tokio::time::timeout(Duration::from_secs(30), async {
+            conn.0.ready().await?;
+            let res = conn.0.send_request(req).await?;
+            let status = res.status();
+            let body = res.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((status, body))
+        })
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|sent| Ok(sent?));
+        if sent.is_err() {
+            *slot = None;
+        }
+        sent
+    }
+
+    async fn open(addr: &str) -> anyhow::Result<Conn> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .context("connect")?;
+        stream.set_nodelay(true)?;
+        let (send, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(Conn(send))
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The server child process and /proc
 
 /// `taem serve` as a child process; killed if dropped while still running.
 struct Server {
     child: Child,
+    addr: String,
     base: String,
 }
 
@@ -482,6 +531,7 @@ impl Server {
         let mut server = Server {
             child,
             base: format!("http://{addr}"),
+            addr,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -575,13 +625,7 @@ struct HttpRun {
 async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun> {
     let db = BenchDb::create(backend, opts).await?;
     let fixture = set_up(&db.url, opts.members, opts.campaigns).await?;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(opts.connections)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("HTTP client")?;
-    let server = Server::start(&db.url, &client).await?;
+    let server = Server::start(&db.url, &reqwest::Client::new()).await?;
     let pid = server.pid().to_string();
     let rss_idle_kb = proc_status_kb(&pid, "VmRSS");
 
@@ -602,15 +646,16 @@ async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun>
     };
 
     struct Ctx {
-        client: reqwest::Client,
-        url: String,
+        /// One HTTP/1.1 connection per load worker, opened on first use.
+        conns: Vec<tokio::sync::Mutex<Option<Conn>>>,
+        addr: String,
         merchant_id: String,
         secret: String,
         codes: Vec<String>,
     }
     let ctx = Arc::new(Ctx {
-        client,
-        url: format!("{}/v1/purchases", server.base),
+        conns: (0..opts.connections).map(|_| Default::default()).collect(),
+        addr: server.addr.clone(),
         merchant_id: fixture.merchant.id.clone(),
         secret: fixture.merchant.webhook_secret.expose().to_string(),
         codes: fixture.member_codes,
@@ -633,28 +678,20 @@ async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun>
                     body: &body,
                 };
                 let sig = signature::sign(&ctx.secret, unix, &signed);
-                let res = ctx
-                    .client
-                    .post(&ctx.url)
+                let req = hyper::Request::post("/v1/purchases")
+                    .header("host", &ctx.addr)
                     .header("content-type", "application/json")
                     .header("x-taem-merchant", &ctx.merchant_id)
                     .header("x-taem-signature", sig)
-                    .body(body)
-                    .send()
-                    .await;
-                match res {
-                    Ok(res) if res.status() == reqwest::StatusCode::CREATED => {
-                        match res.bytes().await {
-                            Ok(_) => Outcome::Accepted,
-                            Err(e) => Outcome::Error(format!("reading the answer: {e}")),
-                        }
+                    .body(Full::new(Bytes::from(body)))
+                    .expect("a valid request");
+                let mut conn = ctx.conns[worker].lock().await;
+                match Conn::send(&mut conn, &ctx.addr, req).await {
+                    Ok((hyper::StatusCode::CREATED, _)) => Outcome::Accepted,
+                    Ok((status, body)) => {
+                        Outcome::Error(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)))
                     }
-                    Ok(res) => {
-                        let status = res.status();
-                        let text = res.text().await.unwrap_or_default();
-                        Outcome::Error(format!("HTTP {status}: {text}"))
-                    }
-                    Err(e) => Outcome::Error(format!("request failed: {e}")),
+                    Err(e) => Outcome::Error(format!("request failed: {e:#}")),
                 }
             }
         }
