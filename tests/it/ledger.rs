@@ -443,3 +443,89 @@ proptest! {
         });
     }
 }
+
+/// PostgreSQL checks the ledger's references once per statement, not with a
+/// foreign key per row: a purchase, lot or entry pointing at no member (or a
+/// purchase at no merchant) is refused, as is deleting a member or merchant
+/// the ledger points at or changing a merchant's id, each with the foreign key's error
+/// code; the purchases and claims taem writes pass.
+#[tokio::test]
+async fn postgres_refuses_ledger_rows_that_point_at_no_one() {
+    use sqlx::Connection;
+    for db in databases().await {
+        if db.backend != "postgres" {
+            continue;
+        }
+        let t = TestStore::open(db).await;
+        let shop = t.merchant().await;
+        let m = t.member().await;
+        t.buy(&shop, &m, "250.00", None, now()).await;
+        // An anonymous purchase claimed later: the claim gives it its member.
+        let anonymous = taem::service::PurchaseRequest {
+            receipt_id: "anon-1".into(),
+            amount: "120.00".into(),
+            currency: "THB".into(),
+            member_code: None,
+            occurred_at: None,
+            items: None,
+        };
+        let receipt = t
+            .loyalty
+            .record_purchase(&shop, anonymous, now())
+            .await
+            .expect("anonymous purchase")
+            .into_inner();
+        let code = receipt.claim_code.expect("a claim code");
+        t.loyalty
+            .claim(m.id, None, &code, now())
+            .await
+            .expect("the claim");
+        let before = t.balance(&m).await;
+        assert!(before > 0, "both purchases earned");
+
+        let mut pg = sqlx::PgConnection::connect(&t.db.url).await.unwrap();
+        let nobody = m.id + 1_000_000;
+        let refused = [
+            format!(
+                "INSERT INTO entries (member_id, kind, points, balance_after, created_at) \
+                 VALUES ({nobody}, 'adjust', 5, 5, now())"
+            ),
+            format!(
+                "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
+                 expires_at) VALUES ({nobody}, 5, 5, now(), now(), now() + interval '1 year')"
+            ),
+            format!(
+                "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, member_id, \
+                 amount_minor, currency, occurred_at, points, breakdown, available_at, \
+                 created_at) VALUES ('{}', 'r-nobody', 'f', {nobody}, 100, 'THB', now(), 0, \
+                 '{{}}', now(), now())",
+                shop.id
+            ),
+            "INSERT INTO purchases (merchant_id, receipt_id, fingerprint, amount_minor, \
+             currency, occurred_at, points, breakdown, available_at, created_at) VALUES \
+             ('m_nowhere', 'r-nowhere', 'f', 100, 'THB', now(), 0, '{}', now(), now())"
+                .to_string(),
+            format!("UPDATE purchases SET member_id = {nobody} WHERE receipt_id = 'anon-1'"),
+            format!(
+                "UPDATE lots SET member_id = {nobody} WHERE member_id = {}",
+                m.id
+            ),
+            format!("DELETE FROM members WHERE id = {}", m.id),
+            format!("DELETE FROM merchants WHERE id = '{}'", shop.id),
+            format!(
+                "UPDATE merchants SET id = 'm_moved' WHERE id = '{}'",
+                shop.id
+            ),
+        ];
+        for sql in refused {
+            let e = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut pg)
+                .await
+                .expect_err(&sql);
+            let code = e.as_database_error().and_then(|d| d.code());
+            assert_eq!(code.as_deref(), Some("23503"), "{sql}: {e}");
+        }
+        assert_eq!(t.balance(&m).await, before, "nothing changed");
+        t.assert_ledger_holds().await;
+    }
+}

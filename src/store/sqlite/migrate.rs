@@ -122,6 +122,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0025_member_spend.sql",
         sql: include_str!("../../../migrations/sqlite/0025_member_spend.sql"),
     },
+    Migration {
+        file: "0026_ledger_references.sql",
+        sql: include_str!("../../../migrations/sqlite/0026_ledger_references.sql"),
+    },
 ];
 
 impl Migration {

@@ -244,9 +244,6 @@ impl TestStore {
             .value()
     }
 
-    /// Fails the test unless every member's books balance.
-    /// What `taem check` reads holds: balances, entries, lots, credit,
-    /// purchases' points and vouchers.
     /// A purchase by `m` at `shop` at `at` (items optional).
     pub async fn buy(
         &self,
@@ -270,6 +267,9 @@ impl TestStore {
             .expect("purchase");
     }
 
+    /// Fails the test unless every member's books balance.
+    /// What `taem check` reads holds: balances, entries, lots, credit,
+    /// purchases' points and vouchers.
     pub async fn assert_ledger_holds(&self) {
         let check = self.store.check_ledger().await.expect("check");
         assert!(
