@@ -18,12 +18,16 @@
 -- empty one, when a chat account is linked to another member), holds that
 -- member's row lock first. Merchants are never deleted.
 
--- INSERT: every row of the statement at once (`written`).
+-- INSERT: every row of the statement at once (`written`). Each row is looked
+-- up by the key's index (a subquery with LIMIT is never turned into a hash
+-- join): PL/pgSQL keeps the first plan of a query without parameters, and a
+-- plan made for a statement of many rows must not scan every member for a
+-- batch of ten.
 CREATE FUNCTION ledger_rows_have_members() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM written w
                WHERE w.member_id IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM members m WHERE m.id = w.member_id)) THEN
+                 AND (SELECT m.id FROM members m WHERE m.id = w.member_id LIMIT 1) IS NULL) THEN
         RAISE EXCEPTION 'a row of % points at no member', TG_TABLE_NAME
             USING ERRCODE = 'foreign_key_violation';
     END IF;
@@ -34,7 +38,7 @@ $$;
 CREATE FUNCTION purchases_have_merchants() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM written w
-               WHERE NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = w.merchant_id)) THEN
+               WHERE (SELECT m.id FROM merchants m WHERE m.id = w.merchant_id LIMIT 1) IS NULL) THEN
         RAISE EXCEPTION 'a purchase points at no merchant'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
@@ -97,9 +101,9 @@ CREATE TRIGGER lots_member_moved AFTER UPDATE OF member_id ON lots
 CREATE FUNCTION members_not_in_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM gone g
-               WHERE EXISTS (SELECT 1 FROM entries e WHERE e.member_id = g.id)
-                  OR EXISTS (SELECT 1 FROM purchases p WHERE p.member_id = g.id)
-                  OR EXISTS (SELECT 1 FROM lots l WHERE l.member_id = g.id)) THEN
+               WHERE (SELECT 1 FROM entries e WHERE e.member_id = g.id LIMIT 1) IS NOT NULL
+                  OR (SELECT 1 FROM purchases p WHERE p.member_id = g.id LIMIT 1) IS NOT NULL
+                  OR (SELECT 1 FROM lots l WHERE l.member_id = g.id LIMIT 1) IS NOT NULL) THEN
         RAISE EXCEPTION 'a member with purchases, lots or entries stays'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
@@ -110,7 +114,7 @@ $$;
 CREATE FUNCTION merchants_not_in_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM gone g
-               WHERE EXISTS (SELECT 1 FROM purchases p WHERE p.merchant_id = g.id)) THEN
+               WHERE (SELECT 1 FROM purchases p WHERE p.merchant_id = g.id LIMIT 1) IS NOT NULL) THEN
         RAISE EXCEPTION 'a merchant with purchases stays'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
