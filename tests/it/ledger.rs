@@ -444,11 +444,12 @@ proptest! {
     }
 }
 
-/// PostgreSQL checks the ledger's references once per statement, not with a
-/// foreign key per row: a purchase, lot or entry pointing at no member (or a
-/// purchase at no merchant) is refused, as is deleting a member or merchant
-/// the ledger points at or changing a merchant's id, each with the foreign key's error
-/// code; the purchases and claims taem writes pass.
+/// PostgreSQL checks a purchase's references once per statement, not with a
+/// foreign key per row (lots and entries keep theirs): a purchase, lot or
+/// entry pointing at no member (or a purchase at no merchant) is refused, as
+/// is deleting a member or merchant the ledger points at or changing a
+/// merchant's id, each with the foreign key's error code; the purchases and
+/// claims taem writes pass.
 #[tokio::test]
 async fn postgres_refuses_ledger_rows_that_point_at_no_one() {
     use sqlx::Connection;
