@@ -510,7 +510,6 @@ impl Conn {
 struct Server {
     child: Child,
     addr: String,
-    base: String,
 }
 
 impl Server {
@@ -528,17 +527,16 @@ impl Server {
             .stdin(Stdio::null())
             .spawn()
             .context("spawn taem serve")?;
-        let mut server = Server {
-            child,
-            base: format!("http://{addr}"),
-            addr,
-        };
+        let mut server = Server { child, addr };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = server.child.try_wait()? {
                 bail!("taem serve exited during start-up: {status}");
             }
-            if let Ok(res) = http.get(format!("{}/healthz", server.base)).send().await
+            if let Ok(res) = http
+                .get(format!("http://{}/healthz", server.addr))
+                .send()
+                .await
                 && res.status() == reqwest::StatusCode::OK
             {
                 return Ok(server);
