@@ -34,6 +34,8 @@ mod group;
 mod steps;
 mod tx;
 
+pub use group::BATCHES;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Names of the UNIQUE constraints that carry idempotency keys (see the migration).
