@@ -129,3 +129,44 @@ async fn purchases_that_arrive_together_are_answered_as_if_one_after_the_other()
         t.assert_ledger_holds().await;
     }
 }
+
+/// Two instances on one PostgreSQL write the same members' purchases at once.
+/// Each batch locks its buyers before it reads their spend, so the spend kept
+/// on each member's row is what their purchases add up to, and the ledger
+/// check finds nothing wrong.
+#[tokio::test]
+async fn two_instances_writing_the_same_members_at_once_keep_their_spend() {
+    for db in databases().await {
+        if db.backend != "postgres" {
+            continue;
+        }
+        let t = TestStore::open(db).await;
+        let other = taem::store::connect(&t.db.url)
+            .await
+            .expect("a second store");
+        let other = taem::service::Loyalty::new(other, chrono_tz::Asia::Bangkok);
+        let shop = t.merchant().await;
+        let mut members = Vec::new();
+        for _ in 0..4 {
+            members.push(t.member().await);
+        }
+        let mut sales = Vec::new();
+        for round in 0..10 {
+            for (i, m) in members.iter().enumerate() {
+                for (side, loyalty) in [&t.loyalty, &other].into_iter().enumerate() {
+                    let req = sale(&format!("r{round}-m{i}-{side}"), "100", Some(m));
+                    sales.push(loyalty.record_purchase(&shop, req, now()));
+                }
+            }
+        }
+        for a in join_all(sales).await {
+            let a = a.expect("a sale");
+            assert!(matches!(a, Recorded::New(p) if p.points.value() == 4));
+        }
+        for m in &members {
+            assert_eq!(t.balance(m).await, 80, "{}", m.code);
+        }
+        let check = t.store.check_ledger().await.unwrap();
+        assert!(check.holds(), "{check:?}");
+    }
+}
