@@ -56,7 +56,7 @@ impl PgStore {
     /// Connects and applies migrations (sqlx serialises concurrent migrators with
     /// an advisory lock, so several processes may start at once).
     pub async fn connect(url: &str) -> Result<PgStore> {
-        let pool = with_functions(pool_options(32)).connect(url).await?;
+        let pool = pool_options(32).connect(url).await?;
         MIGRATOR.run(&pool).await?;
         Ok(PgStore::on(pool))
     }
@@ -123,19 +123,6 @@ fn pool_options(max_connections: u32) -> PgPoolOptions {
                 Ok(true)
             })
         })
-}
-
-/// Makes the store's functions on each new connection of a primary's pool
-/// (see [`steps::contexts_function`]).
-fn with_functions(options: PgPoolOptions) -> PgPoolOptions {
-    options.after_connect(|conn, _| {
-        Box::pin(async move {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(steps::contexts_function()))
-                .execute(conn)
-                .await?;
-            Ok(())
-        })
-    })
 }
 
 /// Whether `e` is a unique violation of an idempotency key: the operation lost

@@ -116,21 +116,6 @@ pub(crate) trait Steps: Tx + Sized {
         rules::histories(self, member_ids, cmds)
     }
 
-    /// Each purchase's buyer and history (see [`rules::buyers_and_histories`]).
-    #[allow(clippy::type_complexity)]
-    fn buyers_and_histories(
-        &mut self,
-        cmds: &[&PurchaseCommand],
-        lock: bool,
-    ) -> impl Future<
-        Output = Result<(
-            Vec<Result<Option<crate::domain::purchase::Buyer>>>,
-            Vec<rules::History>,
-        )>,
-    > {
-        rules::buyers_and_histories(self, cmds, lock)
-    }
-
     /// Locks the rows of budgeted campaigns and reads how much they gave, so
     /// concurrent purchases take from a budget one after the other (nothing to
     /// do where one writer runs everything).

@@ -103,7 +103,28 @@ pub(crate) async fn contexts<T: Steps>(
     cmds: &[&PurchaseCommand],
     lock: bool,
 ) -> Result<Vec<Result<Context>>> {
-    let (buyers, histories) = tx.buyers_and_histories(cmds, lock).await?;
+    let codes: Vec<&str> = (cmds.iter())
+        .filter_map(|c| c.member_code.as_ref().map(|m| m.as_str()))
+        .collect();
+    let mut found = if codes.is_empty() {
+        Vec::new()
+    } else {
+        tx.buyers(&codes, lock).await?
+    };
+    let buyers: Vec<Result<Option<Buyer>>> = (cmds.iter())
+        .map(|c| match &c.member_code {
+            None => Ok(None),
+            Some(code) => match found.iter().position(|b| b.code == code.as_str()) {
+                Some(i) => Ok(Some(found.swap_remove(i))),
+                None => Err(StoreError::NotFound("member")),
+            },
+        })
+        .collect();
+    let ids: Vec<Option<i64>> = (buyers.iter())
+        .map(|b| b.as_ref().ok().and_then(|b| b.as_ref().map(|b| b.id)))
+        .collect();
+    // Read after the locks, so purchases that held them are counted.
+    let histories = tx.histories(&ids, cmds).await?;
     let mut out = Vec::with_capacity(cmds.len());
     for ((cmd, buyer), history) in cmds.iter().zip(buyers).zip(histories) {
         out.push(match buyer {
@@ -130,46 +151,6 @@ pub(crate) async fn contexts<T: Steps>(
         }
     }
     Ok(out)
-}
-
-/// Each purchase's buyer (its error when the member does not exist) and
-/// history: the buyers first, locked in id order when `lock`, then the
-/// histories, read after the locks so purchases that held them are counted.
-pub(crate) async fn buyers_and_histories<T: Steps>(
-    tx: &mut T,
-    cmds: &[&PurchaseCommand],
-    lock: bool,
-) -> Result<(Vec<Result<Option<Buyer>>>, Vec<History>)> {
-    let codes: Vec<&str> = (cmds.iter())
-        .filter_map(|c| c.member_code.as_ref().map(|m| m.as_str()))
-        .collect();
-    let found = if codes.is_empty() {
-        Vec::new()
-    } else {
-        tx.buyers(&codes, lock).await?
-    };
-    let buyers = each_buyer(cmds, found);
-    let ids: Vec<Option<i64>> = (buyers.iter())
-        .map(|b| b.as_ref().ok().and_then(|b| b.as_ref().map(|b| b.id)))
-        .collect();
-    let histories = tx.histories(&ids, cmds).await?;
-    Ok((buyers, histories))
-}
-
-/// Each purchase's buyer among those `found` (distinct), by member code.
-pub(crate) fn each_buyer(
-    cmds: &[&PurchaseCommand],
-    mut found: Vec<Buyer>,
-) -> Vec<Result<Option<Buyer>>> {
-    (cmds.iter())
-        .map(|c| match &c.member_code {
-            None => Ok(None),
-            Some(code) => match found.iter().position(|b| b.code == code.as_str()) {
-                Some(i) => Ok(Some(found.swap_remove(i))),
-                None => Err(StoreError::NotFound("member")),
-            },
-        })
-        .collect()
 }
 
 /// One purchase's context from its buyer and history: its error when the

@@ -192,7 +192,7 @@ fn own_connections(pool: &PgPool, workers: usize) -> PgPool {
         .clone()
         .application_name(BATCHES)
         .options([("plan_cache_mode", "force_generic_plan")]);
-    super::with_functions(super::pool_options(workers as u32)).connect_lazy_with(options)
+    super::pool_options(workers as u32).connect_lazy_with(options)
 }
 
 /// The batches' connections' `application_name`.

@@ -18,7 +18,7 @@ use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::outbox::{notice_sql, notify};
 use crate::store::ops::purchases::{insert_purchase, purchase_args};
 use crate::store::ops::rules::{
-    self, BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
+    BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
 };
 use crate::store::ops::spend::{SpendMove, rolling_spend, spend_move_sql};
 use crate::store::ops::{Award, NewPurchase, Steps};
@@ -211,126 +211,6 @@ fn entry_values<'a>(e: &NewEntry<'a>) -> Vec<Value<'a>> {
     ]
 }
 
-/// The buyers by code ($1), their rows locked in id order when `lock`.
-fn buyers_sql(lock: bool) -> String {
-    format!(
-        "WITH f AS MATERIALIZED (SELECT f.id FROM UNNEST($1::TEXT[]) AS c (code), \
-         LATERAL (SELECT id FROM members WHERE code = c.code LIMIT 1) AS f ORDER BY f.id) \
-         SELECT b.* FROM f, LATERAL ({BUYER} WHERE id = f.id LIMIT 1{}) AS b",
-        if lock { PgTx::FOR_UPDATE } else { "" }
-    )
-}
-
-/// A purchase's history: whether its buyer (`member`) bought before, their
-/// rolling spend, the settings version, what points paid of the receipt,
-/// whether the merchant is prepaid, whether the receipt is recorded, and (on
-/// the first row) the campaigns running between $6 and $7, as JSON. Of the
-/// row `i` (since, currency, merchant, receipt, n).
-fn history_columns(member: &str) -> String {
-    format!(
-        "(SELECT 1 FROM purchases WHERE member_id = {member} LIMIT 1) IS NOT NULL, {}, \
-         (SELECT settings_version FROM program WHERE id = 1), {}, \
-         (SELECT 1 FROM purchases WHERE merchant_id = i.merchant \
-          AND receipt_id = i.receipt LIMIT 1) IS NOT NULL, \
-         CASE WHEN i.n = 1 THEN (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT \
-          FROM campaigns c WHERE c.ends_at > $6 AND c.starts_at <= $7) END",
-        rolling_spend(member, "i.since", "i.currency"),
-        receipt_facts("i.merchant", "i.receipt")
-    )
-}
-
-type HistoryRow = (bool, i64, i64, i64, bool, bool, Option<String>);
-
-/// A row of `taem_contexts`: the buyer's columns (none without one) and the
-/// history's.
-type ContextRow = (
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    Option<bool>,
-    Option<bool>,
-    bool,
-    i64,
-    i64,
-    i64,
-    bool,
-    bool,
-    Option<String>,
-);
-
-/// Each purchase's history from its row (the campaigns, on the first, for
-/// them all).
-fn histories_of(rows: Vec<HistoryRow>, cmds: &[&PurchaseCommand]) -> Result<Vec<History>> {
-    let campaigns: Vec<CampaignRow> = match rows.first().and_then(|r| r.6.as_deref()) {
-        Some(json) => serde_json::from_str(json)
-            .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?,
-        None => Vec::new(),
-    };
-    Ok(rows
-        .into_iter()
-        .zip(cmds)
-        .map(|(row, cmd)| {
-            let (has_purchases, spend, settings_version, paid_with_points, prepaid, seen, _) = row;
-            History {
-                has_purchases,
-                spend,
-                settings_version,
-                paid_with_points,
-                prepaid,
-                seen,
-                campaigns: (campaigns.iter())
-                    .filter(|c| c.ends_at > cmd.occurred_at && c.starts_at <= cmd.occurred_at)
-                    .cloned()
-                    .collect(),
-            }
-        })
-        .collect())
-}
-
-/// The function behind a batch's buyers and histories in one round trip,
-/// made on each of the store's connections (in `pg_temp`, so it is the
-/// connection's own, as its prepared statements are, and always this taem's).
-/// It locks the buyers in id order, then reads each purchase's buyer and
-/// history: in PL/pgSQL each statement takes a snapshot of its own, so the
-/// read sees what committed while the lock waited, as two statements would.
-/// $1 the member codes (NULL without one), $2 … $7 as [`history_columns`].
-pub(super) fn contexts_function() -> String {
-    format!(
-        "CREATE FUNCTION pg_temp.taem_contexts(TEXT[], TIMESTAMPTZ[], TEXT[], TEXT[], TEXT[], \
-         TIMESTAMPTZ, TIMESTAMPTZ) RETURNS TABLE (b_id BIGINT, b_code TEXT, b_balance BIGINT, \
-         b_tier TEXT, b_referred_by BIGINT, b_referral_paid BOOLEAN, b_has_channel BOOLEAN, \
-         h_bought BOOLEAN, h_spend BIGINT, h_version BIGINT, h_paid BIGINT, h_prepaid BOOLEAN, \
-         h_seen BOOLEAN, h_campaigns TEXT) LANGUAGE plpgsql VOLATILE AS $f$ BEGIN \
-         PERFORM 1 FROM ({lock}) AS l; \
-         RETURN QUERY SELECT b.*, {history} FROM UNNEST($1, $2, $3, $4, $5) WITH ORDINALITY \
-         AS i (code, since, currency, merchant, receipt, n) LEFT JOIN LATERAL ({BUYER} \
-         WHERE code = i.code LIMIT 1) AS b ON TRUE ORDER BY i.n; END $f$",
-        lock = buyers_sql(true),
-        history = history_columns("b.id"),
-    )
-}
-
-/// $2 … $7 of [`history_columns`]' statements.
-fn history_args<'q, O>(
-    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
-    cmds: &'q [&'q PurchaseCommand],
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
-    let since: Vec<DateTime<Utc>> = cmds.iter().map(|c| window_start(c.now)).collect();
-    let currency: Vec<&str> = cmds.iter().map(|c| c.rules.currency.code()).collect();
-    let merchant: Vec<&str> = cmds.iter().map(|c| c.merchant_id.as_str()).collect();
-    let receipt: Vec<&str> = cmds.iter().map(|c| c.receipt_id.as_str()).collect();
-    let first = cmds.iter().map(|c| c.occurred_at).min();
-    let last = cmds.iter().map(|c| c.occurred_at).max();
-    q.bind(since)
-        .bind(currency)
-        .bind(merchant)
-        .bind(receipt)
-        .bind(first)
-        .bind(last)
-}
-
 impl Steps for PgTx<'_> {
     /// One statement; the balance comes from the row (locked by the caller).
     async fn append(&mut self, e: &NewEntry<'_>, _before: i64) -> Result<(i64, i64)> {
@@ -393,7 +273,13 @@ impl Steps for PgTx<'_> {
     /// small, and every version of every row in it.
     async fn buyers(&mut self, codes: &[&str], lock: bool) -> Result<Vec<Buyer>> {
         let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
-        let rows: Vec<BuyerRow> = self.all(&buyers_sql(lock), args![&codes[..]]).await?;
+        let sql = format!(
+            "WITH f AS MATERIALIZED (SELECT f.id FROM UNNEST($1::TEXT[]) AS c (code), \
+             LATERAL (SELECT id FROM members WHERE code = c.code LIMIT 1) AS f ORDER BY f.id) \
+             SELECT b.* FROM f, LATERAL ({BUYER} WHERE id = f.id LIMIT 1{}) AS b",
+            if lock { Self::FOR_UPDATE } else { "" }
+        );
+        let rows: Vec<BuyerRow> = self.all(&sql, args![&codes[..]]).await?;
         Ok(rows.into_iter().map(buyer).collect())
     }
 
@@ -404,49 +290,60 @@ impl Steps for PgTx<'_> {
         member_ids: &[Option<i64>],
         cmds: &[&PurchaseCommand],
     ) -> Result<Vec<History>> {
+        type Row = (bool, i64, i64, i64, bool, bool, Option<String>);
         let sql = format!(
-            "SELECT {} FROM UNNEST($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[], $4::TEXT[], \
-             $5::TEXT[]) WITH ORDINALITY AS i (m, since, currency, merchant, receipt, n) \
-             ORDER BY i.n",
-            history_columns("i.m")
+            "SELECT (SELECT 1 FROM purchases WHERE member_id = i.m LIMIT 1) IS NOT NULL, {}, \
+             (SELECT settings_version FROM program WHERE id = 1), {}, \
+             (SELECT 1 FROM purchases WHERE merchant_id = i.merchant \
+              AND receipt_id = i.receipt LIMIT 1) IS NOT NULL, \
+             CASE WHEN i.n = 1 THEN (SELECT COALESCE(json_agg(c ORDER BY c.id), '[]')::TEXT \
+              FROM campaigns c WHERE c.ends_at > $6 AND c.starts_at <= $7) END \
+             FROM UNNEST($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) \
+             WITH ORDINALITY AS i (m, since, currency, merchant, receipt, n) ORDER BY i.n",
+            rolling_spend("i.m", "i.since", "i.currency"),
+            receipt_facts("i.merchant", "i.receipt")
         );
-        let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(member_ids);
-        let rows: Vec<HistoryRow> = history_args(query, cmds).fetch_all(&mut *self.0).await?;
-        histories_of(rows, cmds)
-    }
-
-    /// Locked, the buyers and the histories in one round trip: a function of
-    /// the connection's ([`CONTEXTS`]) runs the lock, then the read, each
-    /// with a snapshot of its own, as two statements would.
-    async fn buyers_and_histories(
-        &mut self,
-        cmds: &[&PurchaseCommand],
-        lock: bool,
-    ) -> Result<(Vec<Result<Option<Buyer>>>, Vec<History>)> {
-        if !lock {
-            return rules::buyers_and_histories(self, cmds, lock).await;
-        }
-        let codes: Vec<Option<&str>> = (cmds.iter())
-            .map(|c| c.member_code.as_ref().map(|m| m.as_str()))
-            .collect();
-        let query =
-            sqlx::query_as("SELECT * FROM pg_temp.taem_contexts($1, $2, $3, $4, $5, $6, $7)")
-                .bind(codes);
-        let rows: Vec<ContextRow> = history_args(query, cmds).fetch_all(&mut *self.0).await?;
-        let mut found = Vec::new();
-        let mut history = Vec::with_capacity(rows.len());
-        for (id, code, balance, tier, referred_by, paid, channel, h0, h1, h2, h3, h4, h5, h6) in
-            rows
-        {
-            if let (Some(id), Some(code), Some(balance), Some(paid), Some(channel)) =
-                (id, code, balance, paid, channel)
-            {
-                found.push(buyer((id, code, balance, tier, referred_by, paid, channel)));
-            }
-            history.push((h0, h1, h2, h3, h4, h5, h6));
-        }
-        let histories = histories_of(history, cmds)?;
-        Ok((rules::each_buyer(cmds, found), histories))
+        let since: Vec<DateTime<Utc>> = cmds.iter().map(|c| window_start(c.now)).collect();
+        let currency: Vec<&str> = cmds.iter().map(|c| c.rules.currency.code()).collect();
+        let merchant: Vec<&str> = cmds.iter().map(|c| c.merchant_id.as_str()).collect();
+        let receipt: Vec<&str> = cmds.iter().map(|c| c.receipt_id.as_str()).collect();
+        let first = cmds.iter().map(|c| c.occurred_at).min();
+        let last = cmds.iter().map(|c| c.occurred_at).max();
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(member_ids)
+            .bind(since)
+            .bind(currency)
+            .bind(merchant)
+            .bind(receipt)
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *self.0)
+            .await?;
+        let campaigns: Vec<CampaignRow> = match rows.first().and_then(|r| r.6.as_deref()) {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| StoreError::Corrupt(format!("campaigns as JSON: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(rows
+            .into_iter()
+            .zip(cmds)
+            .map(|(row, cmd)| {
+                let (has_purchases, spend, settings_version, paid_with_points, prepaid, seen, _) =
+                    row;
+                History {
+                    has_purchases,
+                    spend,
+                    settings_version,
+                    paid_with_points,
+                    prepaid,
+                    seen,
+                    campaigns: (campaigns.iter())
+                        .filter(|c| c.ends_at > cmd.occurred_at && c.starts_at <= cmd.occurred_at)
+                        .cloned()
+                        .collect(),
+                }
+            })
+            .collect())
     }
 
     /// Locks the budgeted campaigns' rows in id order (after the members').
