@@ -30,11 +30,23 @@ use crate::domain::tier::Tiers;
 use crate::domain::{ClaimCode, LinkCode, MemberCode, VoucherCode};
 use tx::PgTx;
 
+/// Runs `$once` (a future of a whole operation) until it does not lose an
+/// idempotency race (see [`lost_race`]), at most [`ATTEMPTS`] times.
+macro_rules! until_won {
+    ($once:expr) => {{
+        let mut attempt = 1;
+        loop {
+            match $once.await {
+                Err(e) if attempt < ATTEMPTS && lost_race(&e) => attempt += 1,
+                other => break other,
+            }
+        }
+    }};
+}
+
 mod group;
 mod steps;
 mod tx;
-
-pub use group::BATCHES;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -137,22 +149,15 @@ fn lost_race(e: &StoreError) -> bool {
 /// it again if it lost an idempotency race (see [`lost_race`]).
 macro_rules! write_op {
     ($self:ident, [$($own:ident),*], |$tx:ident| $op:expr) => {{
-        let mut attempt = 1;
-        loop {
-            let run = async {
-                let mut conn = $self.pool.begin().await?;
-                let out = {
-                    let $tx = &mut PgTx(&mut *conn);
-                    $op.await?
-                };
-                conn.commit().await?;
-                Ok::<_, StoreError>(out)
+        until_won!(async {
+            let mut conn = $self.pool.begin().await?;
+            let out = {
+                let $tx = &mut PgTx(&mut *conn);
+                $op.await?
             };
-            match run.await {
-                Err(e) if attempt < ATTEMPTS && lost_race(&e) => attempt += 1,
-                other => break other,
-            }
-        }
+            conn.commit().await?;
+            Ok::<_, StoreError>(out)
+        })
     }};
 }
 

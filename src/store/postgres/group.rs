@@ -196,7 +196,7 @@ fn own_connections(pool: &PgPool, workers: usize) -> PgPool {
 }
 
 /// The batches' connections' `application_name`.
-pub const BATCHES: &str = "taem purchases";
+const BATCHES: &str = "taem purchases";
 
 /// A worker's connection to the server, with the transaction of its next
 /// batch begun ahead while purchases keep coming.
@@ -244,8 +244,9 @@ impl Drop for Open {
 }
 
 impl Line {
-    /// A transaction: the one begun ahead, or a new one. With `checked`, the connection taken from the pool answers a ping
-    /// first (one that does not is closed, and the next taken).
+    /// A transaction: the one begun ahead, or a new one. With `checked`, the
+    /// connection taken from the pool answers a ping first (one that does not
+    /// is closed, and the next taken).
     async fn begin(&mut self, checked: bool) -> Result<Open> {
         if let Some(open) = self.ahead.take() {
             return Ok(open);
@@ -366,7 +367,6 @@ async fn run(line: &mut Line, waiting: &Waiting, jobs: Vec<Job>) -> Vec<Job> {
     let batch = on_line!(line, waiting, |tx| ops::purchases::record_purchases(
         tx, &cmds
     ));
-    drop(cmds);
     match batch {
         Ok(answers) => (jobs.into_iter().zip(answers))
             .filter_map(|(job, answer)| match answer {
@@ -388,35 +388,23 @@ async fn run(line: &mut Line, waiting: &Waiting, jobs: Vec<Job>) -> Vec<Job> {
 /// One purchase in a transaction of its own on the worker's connection, run
 /// again when it lost an idempotency race (as every other write).
 async fn alone(line: &mut Line, waiting: &Waiting, job: Job) {
-    let mut attempt = 1;
-    let answer = loop {
-        let once = on_line!(line, waiting, |tx| ops::purchases::record_purchase(
+    let answer = until_won!(async {
+        on_line!(line, waiting, |tx| ops::purchases::record_purchase(
             tx, &job.cmd
-        ));
-        match once {
-            Err(e) if attempt < ATTEMPTS && lost_race(&e) => attempt += 1,
-            other => break other,
-        }
-    };
+        ))
+    });
     let _ = job.reply.send(answer);
 }
 
 /// One purchase in a transaction of its own on the store's pool, run again
 /// when it lost an idempotency race (as every other write).
 async fn alone_on(pool: PgPool, job: Job) {
-    let mut attempt = 1;
-    let answer = loop {
-        let once = async {
-            let mut conn = pool.begin().await?;
-            let answer = ops::purchases::record_purchase(&mut PgTx(&mut conn), &job.cmd).await?;
-            conn.commit().await?;
-            Ok(answer)
-        };
-        match once.await {
-            Err(e) if attempt < ATTEMPTS && lost_race(&e) => attempt += 1,
-            other => break other,
-        }
-    };
+    let answer = until_won!(async {
+        let mut conn = pool.begin().await?;
+        let answer = ops::purchases::record_purchase(&mut PgTx(&mut conn), &job.cmd).await?;
+        conn.commit().await?;
+        Ok(answer)
+    });
     let _ = job.reply.send(answer);
 }
 
