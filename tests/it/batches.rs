@@ -170,3 +170,58 @@ async fn two_instances_writing_the_same_members_at_once_keep_their_spend() {
         assert!(check.holds(), "{check:?}");
     }
 }
+
+/// Members who reach Silver with purchases that arrive together (one batch
+/// on PostgreSQL) each move once: their tier, one recorded move, and in their
+/// chat the points first, then the news of the tier.
+#[tokio::test]
+async fn members_climbing_together_each_move_once_and_hear_of_it_after_their_points() {
+    use taem::domain::model::{Channel, NewMember};
+    use taem::domain::notice::Notice;
+    for db in databases().await {
+        let t = TestStore::open(db).await;
+        let backend = t.db.backend;
+        let shop = t.merchant().await;
+        let mut members = Vec::new();
+        for i in 0..8 {
+            let new = NewMember {
+                telegram_id: Some(71_000 + i),
+                ..Default::default()
+            };
+            members.push(t.store.add_member(&new, now()).await.unwrap());
+        }
+        // Silver from ฿5,000 a year: each member's one sale crosses it.
+        let answers = join_all(members.iter().enumerate().map(|(i, m)| {
+            t.loyalty
+                .record_purchase(&shop, sale(&format!("s-{i}"), "5000", Some(m)), now())
+        }))
+        .await;
+        assert!(answers.iter().all(|a| a.is_ok()), "{backend}: {answers:?}");
+
+        let at = now();
+        let lease = at + chrono::Duration::seconds(30);
+        let items = (t.store)
+            .claim_notices(Channel::Telegram, at, lease, 100, 0, true)
+            .await
+            .unwrap();
+        for m in &members {
+            let standing = t.loyalty.tier_status(m.id, now()).await.unwrap();
+            assert_eq!(standing.tier.key, "silver", "{backend}");
+            let changes = t.store.tier_changes(m.id).await.unwrap();
+            let moves: Vec<_> = (changes.iter())
+                .map(|c| (c.from.as_deref(), c.to.as_str(), c.spend_minor))
+                .collect();
+            assert_eq!(moves, [(None, "silver", 500_000)], "{backend}");
+            let mut theirs: Vec<_> = items.iter().filter(|n| n.member_id == m.id).collect();
+            theirs.sort_by_key(|n| n.id);
+            let kinds: Vec<_> = theirs.iter().map(|n| n.notice.kind()).collect();
+            assert_eq!(kinds, ["earned", "tier_changed"], "{backend}");
+            assert!(
+                matches!(&theirs[1].notice, Notice::TierChanged { to, up: true, .. } if to == "silver"),
+                "{backend}: {:?}",
+                theirs[1].notice
+            );
+        }
+        t.assert_ledger_holds().await;
+    }
+}
