@@ -295,8 +295,15 @@ pub(crate) async fn record_purchases<T: Steps>(
                 let who = (b.id, b.referred_by);
                 rules::pay_referral(tx, who, referrer_balance, purchase_id, &pay).await?;
             }
-            let tiers = &cmd.rules.tiers;
-            moves.extend(move_up(tiers, b.id, b.tier.clone(), spend.minor, "purchase", cmd.now));
+            let (tiers, now) = (&cmd.rules.tiers, cmd.now);
+            moves.extend(move_up(
+                tiers,
+                b.id,
+                b.tier.clone(),
+                spend.minor,
+                "purchase",
+                now,
+            ));
         }
         let receipt = PurchaseReceipt {
             purchase_id,

@@ -105,6 +105,8 @@ async fn move_many(tx: &mut PgTx<'_>, changes: &[TierChange]) -> Result<()> {
         return Ok(());
     }
     let notices: Vec<Notice> = changes.iter().map(tier_notice).collect();
+    let from: Vec<Option<&str>> = changes.iter().map(|c| c.from.as_deref()).collect();
+    let reasons: Vec<&str> = changes.iter().map(|c| c.reason.as_str()).collect();
     sqlx::query(
         "WITH c AS (SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
          $5::TEXT[], $6::TIMESTAMPTZ[], $7::TEXT[], $8::TEXT[]) WITH ORDINALITY \
@@ -122,10 +124,10 @@ async fn move_many(tx: &mut PgTx<'_>, changes: &[TierChange]) -> Result<()> {
          OR (m.line_id IS NOT NULL AND m.line_reachable) ORDER BY c.k",
     )
     .bind(changes.iter().map(|c| c.member_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.from.as_deref()).collect::<Vec<_>>())
+    .bind(from)
     .bind(changes.iter().map(|c| c.to.as_str()).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.spend_minor).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.reason.as_str()).collect::<Vec<_>>())
+    .bind(reasons)
     .bind(changes.iter().map(|c| c.at).collect::<Vec<_>>())
     .bind(notices.iter().map(Notice::kind).collect::<Vec<_>>())
     .bind(notices.iter().map(Notice::to_json).collect::<Vec<_>>())
