@@ -153,10 +153,13 @@ pub(crate) trait Steps: Tx + Sized {
         spend::update_purchase(self, sql, args, spend)
     }
 
-    /// Moves members (each one once) to other tiers, records the moves and
-    /// tells them, in the order given.
-    fn move_tiers(&mut self, changes: &[TierChange]) -> impl Future<Output = Result<()>> {
-        rules::record_tier_moves(self, changes)
+    /// Moves a member to another tier, records the move and tells them.
+    fn move_tier(
+        &mut self,
+        change: &TierChange,
+        notice: &Notice,
+    ) -> impl Future<Output = Result<()>> {
+        rules::record_tier_move(self, change, notice)
     }
 
     /// Books what campaigns gave purchases against their budgets.

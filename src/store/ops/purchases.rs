@@ -16,7 +16,6 @@ use crate::domain::ledger::{self, EntryKind};
 use crate::domain::model::*;
 use crate::domain::notice::Notice;
 use crate::domain::purchase::*;
-use crate::domain::tier::move_up;
 use crate::domain::{ClaimCode, Money, Points};
 use crate::store::rows::*;
 use crate::store::sql::{Tx, Value, args};
@@ -283,7 +282,6 @@ pub(crate) async fn record_purchases<T: Steps>(
     }
     tx.record_awards(&awards).await?;
     tx.notify_all(&notices).await?;
-    let mut moves = Vec::new();
     for (p, purchase_id) in written {
         let cmd = p.cmd;
         if let Some((b, spend)) =
@@ -295,15 +293,8 @@ pub(crate) async fn record_purchases<T: Steps>(
                 let who = (b.id, b.referred_by);
                 rules::pay_referral(tx, who, referrer_balance, purchase_id, &pay).await?;
             }
-            let (tiers, now) = (&cmd.rules.tiers, cmd.now);
-            moves.extend(move_up(
-                tiers,
-                b.id,
-                b.tier.clone(),
-                spend.minor,
-                "purchase",
-                now,
-            ));
+            let standing = (b.tier.clone(), spend.minor);
+            rules::upgrade(tx, b.id, standing, &cmd.rules.tiers, "purchase", cmd.now).await?;
         }
         let receipt = PurchaseReceipt {
             purchase_id,
@@ -319,7 +310,6 @@ pub(crate) async fn record_purchases<T: Steps>(
         super::staff::audit_change(tx, cmd.audit.as_ref(), &receipt, cmd.now).await?;
         answers[p.slot] = Some(Ok(Recorded::New(receipt)));
     }
-    tx.move_tiers(&moves).await?;
     Ok(answers)
 }
 

@@ -415,17 +415,18 @@ pub(crate) async fn referral_on_claim<T: Steps>(
 }
 
 /// The plain way: the member's tier, the move's record, then its notice.
-pub(crate) async fn record_tier_moves(tx: &mut impl Tx, changes: &[TierChange]) -> Result<()> {
-    for change in changes {
-        tx.exec(
-            "UPDATE members SET tier = $1, tier_since = $2 WHERE id = $3",
-            args![change.to.as_str(), change.at, change.member_id],
-        )
-        .await?;
-        tx.exec(TIER_MOVE, &tier_move_values(change)).await?;
-        super::outbox::notify(tx, change.member_id, &tier_notice(change), change.at).await?;
-    }
-    Ok(())
+pub(crate) async fn record_tier_move(
+    tx: &mut impl Tx,
+    change: &TierChange,
+    notice: &Notice,
+) -> Result<()> {
+    tx.exec(
+        "UPDATE members SET tier = $1, tier_since = $2 WHERE id = $3",
+        args![change.to.as_str(), change.at, change.member_id],
+    )
+    .await?;
+    tx.exec(TIER_MOVE, &tier_move_values(change)).await?;
+    super::outbox::notify(tx, change.member_id, notice, change.at).await
 }
 
 /// Records a move between tiers ($1 member, $2 from, $3 to, $4 spend, $5
@@ -444,13 +445,13 @@ pub(crate) fn tier_move_values(change: &TierChange) -> Vec<Value<'_>> {
     ]
 }
 
-/// What a member is told of their move.
-pub(crate) fn tier_notice(change: &TierChange) -> Notice {
-    Notice::TierChanged {
+async fn move_tier<T: Steps>(tx: &mut T, change: &TierChange) -> Result<()> {
+    let notice = Notice::TierChanged {
         from: change.from.clone(),
         to: change.to.clone(),
         up: change.reason != "review",
-    }
+    };
+    tx.move_tier(change, &notice).await
 }
 
 /// Moves a member up if `spend` reaches a higher tier than `current`.
@@ -463,7 +464,7 @@ pub(crate) async fn upgrade<T: Steps>(
     now: DateTime<Utc>,
 ) -> Result<()> {
     if let Some(change) = move_up(tiers, member_id, current, spend, reason, now) {
-        tx.move_tiers(std::slice::from_ref(&change)).await?;
+        move_tier(tx, &change).await?;
     }
     Ok(())
 }
@@ -522,7 +523,7 @@ pub(crate) async fn review_member<T: Steps>(
     let spend = spend(tx, member_id, currency, now).await?;
     let change = move_down(tiers, member_id, key, since, spend, now);
     if let Some(change) = &change {
-        tx.move_tiers(std::slice::from_ref(change)).await?;
+        move_tier(tx, change).await?;
     }
     Ok(change)
 }

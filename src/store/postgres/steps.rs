@@ -18,7 +18,7 @@ use crate::store::ops::outbox::{Claim, DUE};
 use crate::store::ops::outbox::{notice_sql, notify};
 use crate::store::ops::purchases::{insert_purchase, purchase_args};
 use crate::store::ops::rules::{
-    BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values, tier_notice,
+    BUYER, BuyerRow, History, TIER_MOVE, buyer, receipt_facts, tier_move_values,
 };
 use crate::store::ops::spend::{SpendMove, rolling_spend, spend_move_sql};
 use crate::store::ops::{Award, NewPurchase, Steps};
@@ -97,44 +97,6 @@ const PURCHASES_AND_CREDITS: &str = "WITH i AS (SELECT * FROM UNNEST($1::TEXT[],
     m.balance, c.merchant_id, c.id, lot.id, c.receipt_id, c.created_at \
     FROM c JOIN m ON m.id = c.member_id JOIN lot ON lot.purchase_id = c.id) \
     SELECT merchant_id, receipt_id, id FROM p";
-
-/// Several members' tier moves, as [`Steps::move_tiers`] does for one, in one
-/// statement of arrays; the notices queued in the moves' order.
-async fn move_many(tx: &mut PgTx<'_>, changes: &[TierChange]) -> Result<()> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let notices: Vec<Notice> = changes.iter().map(tier_notice).collect();
-    let from: Vec<Option<&str>> = changes.iter().map(|c| c.from.as_deref()).collect();
-    let reasons: Vec<&str> = changes.iter().map(|c| c.reason.as_str()).collect();
-    sqlx::query(
-        "WITH c AS (SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
-         $5::TEXT[], $6::TIMESTAMPTZ[], $7::TEXT[], $8::TEXT[]) WITH ORDINALITY \
-         AS c (member_id, from_tier, to_tier, spend_minor, reason, at, kind, payload, k)), \
-         m AS (UPDATE members SET tier = c.to_tier, tier_since = c.at FROM c \
-         WHERE members.id = c.member_id), \
-         t AS (INSERT INTO tier_changes (member_id, from_tier, to_tier, spend_minor, reason, \
-         created_at) SELECT member_id, from_tier, to_tier, spend_minor, reason, at FROM c \
-         ORDER BY k) \
-         INSERT INTO outbox (member_id, channel, kind, payload, due_at, created_at) \
-         SELECT m.id, CASE WHEN m.telegram_id IS NOT NULL AND m.telegram_reachable \
-         THEN 'telegram' ELSE 'line' END, c.kind, c.payload, c.at, c.at \
-         FROM c JOIN members m ON m.id = c.member_id \
-         WHERE (m.telegram_id IS NOT NULL AND m.telegram_reachable) \
-         OR (m.line_id IS NOT NULL AND m.line_reachable) ORDER BY c.k",
-    )
-    .bind(changes.iter().map(|c| c.member_id).collect::<Vec<_>>())
-    .bind(from)
-    .bind(changes.iter().map(|c| c.to.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.spend_minor).collect::<Vec<_>>())
-    .bind(reasons)
-    .bind(changes.iter().map(|c| c.at).collect::<Vec<_>>())
-    .bind(notices.iter().map(Notice::kind).collect::<Vec<_>>())
-    .bind(notices.iter().map(Notice::to_json).collect::<Vec<_>>())
-    .execute(&mut *tx.0)
-    .await?;
-    Ok(())
-}
 
 async fn insert_many(tx: &mut PgTx<'_>, ps: &[NewPurchase<'_>]) -> Result<Vec<Option<i64>>> {
     let into_lot: Vec<Option<i64>> = (ps.iter())
@@ -449,18 +411,13 @@ impl Steps for PgTx<'_> {
         Ok(())
     }
 
-    /// The members' tiers, the moves' records and their notices in one
-    /// statement.
-    async fn move_tiers(&mut self, changes: &[TierChange]) -> Result<()> {
-        let [change] = changes else {
-            return move_many(self, changes).await;
-        };
+    /// The member's tier, the move's record and its notice in one statement.
+    async fn move_tier(&mut self, change: &TierChange, notice: &Notice) -> Result<()> {
         let sql = format!(
             "WITH m AS (UPDATE members SET tier = $3, tier_since = $6 WHERE id = $1), \
              t AS ({TIER_MOVE}) {}",
             notice_sql!("$1", "$7", "$8", "$6")
         );
-        let notice = tier_notice(change);
         let payload = notice.to_json();
         let mut values = tier_move_values(change);
         values.push(Value::from(notice.kind()));
