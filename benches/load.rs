@@ -13,9 +13,11 @@
 //! (`BENCH_CONNECTIONS`, 64), `--duration SECS` (`BENCH_DURATION`, 10),
 //! `--warmup SECS` (`BENCH_WARMUP`, 1), `--members N` (`BENCH_MEMBERS`, 1000).
 //! With `BENCH_POSTGRES_URL` set, PostgreSQL runs after SQLite, each phase on a
-//! fresh `taem_bench_<random>` database that is dropped afterwards; then, when
-//! `pgbench` is on the PATH, its TPC-B run on the same server with as many
-//! clients (`BENCH_PGBENCH_SCALE`, 32), printed beside taem's figures.
+//! fresh `taem_bench_<random>` database that is dropped afterwards. When
+//! `pgbench` is on the PATH, its TPC-B on the same server with as many clients
+//! (`BENCH_PGBENCH_SCALE`, 32; 0 skips it) runs just before taem's PostgreSQL
+//! phases and again just after them, and taem's rate over HTTP is printed
+//! against each.
 
 use std::future::Future;
 use std::path::Path;
@@ -922,7 +924,8 @@ fn print_load(label: &str, load: &LoadResult) {
     }
 }
 
-async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<String> {
+/// Both phases of one backend: the summary line, and the rate over HTTP.
+async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<(String, f64)> {
     let name = backend.name();
     println!(
         "[{name}] http: {} connections, {:.1} s (+{:.1} s warm-up), {} members",
@@ -965,34 +968,57 @@ async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<Strin
         ms(bare.load.percentile(0.99)),
     );
     println!("{summary}\n");
-    Ok(summary)
+    Ok((summary, http.load.rate()))
 }
 
 /// What `pgbench` (TPC-B, prepared statements) does on the same server with as
 /// many clients, on a fresh database of `BENCH_PGBENCH_SCALE` (32): the figure
-/// taem's PostgreSQL path is measured against. `None` without `pgbench` on the
-/// PATH.
-async fn pgbench_phase(opts: &Options) -> anyhow::Result<Option<String>> {
-    if Command::new("pgbench").arg("--version").output().is_err() {
-        println!("[pgbench] not on the PATH: skipped");
-        return Ok(None);
-    }
-    let scale: u32 = env_or("BENCH_PGBENCH_SCALE", 32)?;
-    let db = BenchDb::create(Backend::Postgres, opts).await?;
-    let url = db.url.clone();
-    println!(
-        "[pgbench] TPC-B, prepared, {} clients, {:.1} s, scale {scale}",
-        opts.connections,
-        opts.duration.as_secs_f64()
-    );
-    let run = async {
-        let init = Command::new("pgbench")
-            .args(["-i", "-q", "-s", &scale.to_string(), &url])
-            .output()
-            .context("pgbench -i")?;
-        if !init.status.success() {
-            bail!("pgbench -i: {}", String::from_utf8_lossy(&init.stderr));
+/// taem's PostgreSQL path is measured against. It runs just before taem's
+/// PostgreSQL phases and again just after them, since this server's rate
+/// drifts between runs; taem's rate over HTTP is compared with both.
+struct Pgbench {
+    db: BenchDb,
+    scale: u32,
+}
+
+impl Pgbench {
+    /// The database, initialised; `None` without `pgbench` on the PATH.
+    async fn start(opts: &Options) -> anyhow::Result<Option<Pgbench>> {
+        if Command::new("pgbench").arg("--version").output().is_err() {
+            println!("[pgbench] not on the PATH: skipped");
+            return Ok(None);
         }
+        let scale: u32 = env_or("BENCH_PGBENCH_SCALE", 32)?;
+        if scale == 0 {
+            println!("[pgbench] BENCH_PGBENCH_SCALE=0: skipped");
+            return Ok(None);
+        }
+        let db = BenchDb::create(Backend::Postgres, opts).await?;
+        let init = Command::new("pgbench")
+            .args(["-i", "-q", "-s", &scale.to_string(), &db.url])
+            .output()
+            .context("pgbench -i");
+        match init {
+            Ok(out) if out.status.success() => Ok(Some(Pgbench { db, scale })),
+            Ok(out) => {
+                db.remove().await;
+                bail!("pgbench -i: {}", String::from_utf8_lossy(&out.stderr))
+            }
+            Err(e) => {
+                db.remove().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// One run of `opts.duration`: its transactions a second, and its line.
+    fn run(&self, opts: &Options, when: &str) -> anyhow::Result<(f64, String)> {
+        println!(
+            "[pgbench] TPC-B {when} taem, prepared, {} clients, {:.1} s, scale {}",
+            opts.connections,
+            opts.duration.as_secs_f64(),
+            self.scale
+        );
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let out = Command::new("pgbench")
             .args([
@@ -1004,7 +1030,7 @@ async fn pgbench_phase(opts: &Options) -> anyhow::Result<Option<String>> {
                 &threads.min(opts.connections).to_string(),
                 "-T",
                 &opts.duration.as_secs().max(1).to_string(),
-                &url,
+                &self.db.url,
             ])
             .output()
             .context("pgbench")?;
@@ -1020,18 +1046,69 @@ async fn pgbench_phase(opts: &Options) -> anyhow::Result<Option<String>> {
         };
         let tps = field("tps = ").context("pgbench printed no tps")?;
         let latency = field("latency average = ");
-        Ok(format!(
-            "pgbench  TPC-B: {} transactions/s  latency avg {} (prepared, {} clients, scale {scale})",
+        let line = format!(
+            "pgbench  TPC-B {when:<6} taem: {} transactions/s  latency avg {} (prepared, {} clients, scale {})",
             thousands(tps),
             latency.map_or_else(|| "-".into(), |l| format!("{l:.1} ms")),
-            opts.connections
-        ))
+            opts.connections,
+            self.scale
+        );
+        println!("{line}\n");
+        Ok((tps, line))
     }
-    .await;
-    db.remove().await;
-    let line = run?;
-    println!("{line}\n");
-    Ok(Some(line))
+
+    async fn remove(self) {
+        self.db.remove().await;
+    }
+}
+
+/// taem's PostgreSQL phases between two pgbench runs: the summary's lines,
+/// and whether all of it ran.
+async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
+    let (mut lines, mut ok) = (Vec::new(), true);
+    let mut failed = |e: anyhow::Error, what: &str| {
+        eprintln!("error: {what}: {e:#}");
+        ok = false;
+    };
+    let pgbench = Pgbench::start(opts).await.unwrap_or_else(|e| {
+        failed(e, "pgbench");
+        None
+    });
+    let mut runs = Vec::new();
+    if let Some(pg) = &pgbench {
+        match pg.run(opts, "before") {
+            Ok(r) => runs.push(r),
+            Err(e) => failed(e, "pgbench"),
+        }
+    }
+    let rate = match bench_backend(Backend::Postgres, opts).await {
+        Ok((summary, rate)) => {
+            lines.push(summary);
+            Some(rate)
+        }
+        Err(e) => {
+            failed(e, "postgres");
+            None
+        }
+    };
+    if let Some(pg) = pgbench {
+        match pg.run(opts, "after") {
+            Ok(r) => runs.push(r),
+            Err(e) => failed(e, "pgbench"),
+        }
+        pg.remove().await;
+    }
+    lines.extend(runs.iter().map(|r| r.1.clone()));
+    if let (Some(rate), false) = (rate, runs.is_empty()) {
+        let against: Vec<String> = (runs.iter())
+            .map(|(tps, _)| format!("{:.0} %", 100.0 * rate / tps.max(1e-9)))
+            .collect();
+        lines.push(format!(
+            "postgres http against pgbench (before, after): {}",
+            against.join(", ")
+        ));
+    }
+    (lines, ok)
 }
 
 fn main() -> ExitCode {
@@ -1055,11 +1132,17 @@ fn main() -> ExitCode {
         let mut summaries = Vec::new();
         let mut failed = false;
         for backend in backends {
-            match bench_backend(backend, &opts).await {
-                Ok(s) => summaries.push(s),
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    failed = true;
+            if backend == Backend::Postgres {
+                let (lines, ok) = postgres_beside_pgbench(&opts).await;
+                summaries.extend(lines);
+                failed |= !ok;
+            } else {
+                match bench_backend(backend, &opts).await {
+                    Ok((s, _)) => summaries.push(s),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        failed = true;
+                    }
                 }
             }
             if opts.operations {
@@ -1070,17 +1153,6 @@ fn main() -> ExitCode {
                         eprintln!("error: {e:#}");
                         failed = true;
                     }
-                }
-            }
-        }
-        // The same server's own figure for a transaction of a purchase's size.
-        if opts.postgres.is_some() && opts.only != Some(Backend::Sqlite) {
-            match pgbench_phase(&opts).await {
-                Ok(Some(s)) => summaries.push(s),
-                Ok(None) => {}
-                Err(e) => {
-                    eprintln!("error: pgbench: {e:#}");
-                    failed = true;
                 }
             }
         }
