@@ -15,8 +15,8 @@
 //! With `BENCH_POSTGRES_URL` set, PostgreSQL runs after SQLite, each phase on a
 //! fresh `taem_bench_<random>` database that is dropped afterwards. When
 //! `pgbench` is on the PATH, its TPC-B on the same server with as many clients
-//! (`BENCH_PGBENCH_SCALE`, 32; 0 skips it) runs just before taem's PostgreSQL
-//! phases and again just after them, and taem's rate over HTTP is printed
+//! (`BENCH_PGBENCH_SCALE`, 32; 0 skips it) runs just before taem's HTTP phase
+//! on PostgreSQL and again just after it, and taem's rate over HTTP is printed
 //! against each.
 
 use std::future::Future;
@@ -924,8 +924,13 @@ fn print_load(label: &str, load: &LoadResult) {
     }
 }
 
-/// Both phases of one backend: the summary line, and the rate over HTTP.
-async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<(String, f64)> {
+/// Both phases of one backend, `between` them run right after the HTTP phase:
+/// the summary line, and the rate over HTTP.
+async fn bench_backend(
+    backend: Backend,
+    opts: &Options,
+    between: impl FnOnce(),
+) -> anyhow::Result<(String, f64)> {
     let name = backend.name();
     println!(
         "[{name}] http: {} connections, {:.1} s (+{:.1} s warm-up), {} members",
@@ -948,6 +953,7 @@ async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<(Stri
         cores(http.generator_cores),
         http.exit
     );
+    between();
     println!("[{name}] store: the same writes through the service, no HTTP");
     let bare = store_phase(backend, opts)
         .await
@@ -973,9 +979,9 @@ async fn bench_backend(backend: Backend, opts: &Options) -> anyhow::Result<(Stri
 
 /// What `pgbench` (TPC-B, prepared statements) does on the same server with as
 /// many clients, on a fresh database of `BENCH_PGBENCH_SCALE` (32): the figure
-/// taem's PostgreSQL path is measured against. It runs just before taem's
-/// PostgreSQL phases and again just after them, since this server's rate
-/// drifts between runs; taem's rate over HTTP is compared with both.
+/// taem's PostgreSQL path is measured against. It runs just before taem's HTTP
+/// phase and again just after it, since this server's rate drifts between
+/// runs; taem's rate over HTTP is compared with both.
 struct Pgbench {
     db: BenchDb,
     scale: u32,
@@ -1062,8 +1068,8 @@ impl Pgbench {
     }
 }
 
-/// taem's PostgreSQL phases between two pgbench runs: the summary's lines,
-/// and whether all of it ran.
+/// taem's PostgreSQL phases, the HTTP phase between two pgbench runs: the
+/// summary's lines, and whether all of it ran.
 async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
     let (mut lines, mut ok) = (Vec::new(), true);
     let mut failed = |e: anyhow::Error, what: &str| {
@@ -1075,13 +1081,17 @@ async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
         None
     });
     let mut runs = Vec::new();
-    if let Some(pg) = &pgbench {
-        match pg.run(opts, "before") {
-            Ok(r) => runs.push(r),
-            Err(e) => failed(e, "pgbench"),
+    let mut errors = Vec::new();
+    let mut pgbench_run = |when: &str| {
+        if let Some(pg) = &pgbench {
+            match pg.run(opts, when) {
+                Ok((tps, line)) => runs.push((when.to_string(), tps, line)),
+                Err(e) => errors.push(e),
+            }
         }
-    }
-    let rate = match bench_backend(Backend::Postgres, opts).await {
+    };
+    pgbench_run("before");
+    let rate = match bench_backend(Backend::Postgres, opts, || pgbench_run("after")).await {
         Ok((summary, rate)) => {
             lines.push(summary);
             Some(rate)
@@ -1091,20 +1101,19 @@ async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
             None
         }
     };
+    for e in errors {
+        failed(e, "pgbench");
+    }
     if let Some(pg) = pgbench {
-        match pg.run(opts, "after") {
-            Ok(r) => runs.push(r),
-            Err(e) => failed(e, "pgbench"),
-        }
         pg.remove().await;
     }
-    lines.extend(runs.iter().map(|r| r.1.clone()));
+    lines.extend(runs.iter().map(|r| r.2.clone()));
     if let (Some(rate), false) = (rate, runs.is_empty()) {
         let against: Vec<String> = (runs.iter())
-            .map(|(tps, _)| format!("{:.0} %", 100.0 * rate / tps.max(1e-9)))
+            .map(|(when, tps, _)| format!("{when} {:.0} %", 100.0 * rate / tps.max(1e-9)))
             .collect();
         lines.push(format!(
-            "postgres http against pgbench (before, after): {}",
+            "postgres http against pgbench: {}",
             against.join(", ")
         ));
     }
@@ -1137,7 +1146,7 @@ fn main() -> ExitCode {
                 summaries.extend(lines);
                 failed |= !ok;
             } else {
-                match bench_backend(backend, &opts).await {
+                match bench_backend(backend, &opts, || {}).await {
                     Ok((s, _)) => summaries.push(s),
                     Err(e) => {
                         eprintln!("error: {e:#}");
