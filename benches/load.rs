@@ -1005,7 +1005,18 @@ impl Pgbench {
             .output()
             .context("pgbench -i");
         match init {
-            Ok(out) if out.status.success() => Ok(Some(Pgbench { db, scale })),
+            Ok(out) if out.status.success() => {
+                // The initialisation writes hundreds of megabytes: flushed
+                // now, not by a checkpoint during taem's phase.
+                let flushed = async {
+                    let mut conn = sqlx::PgConnection::connect(&db.url).await?;
+                    sqlx::raw_sql("CHECKPOINT").execute(&mut conn).await
+                };
+                if let Err(e) = flushed.await {
+                    println!("[pgbench] no CHECKPOINT after its initialisation: {e}");
+                }
+                Ok(Some(Pgbench { db, scale }))
+            }
             Ok(out) => {
                 db.remove().await;
                 bail!("pgbench -i: {}", String::from_utf8_lossy(&out.stderr))
