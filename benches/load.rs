@@ -924,12 +924,12 @@ fn print_load(label: &str, load: &LoadResult) {
     }
 }
 
-/// Both phases of one backend, `between` them run right after the HTTP phase:
-/// the summary line, and the rate over HTTP.
+/// Both phases of one backend, `between` them awaited right after the HTTP
+/// phase: the summary line, and the rate over HTTP.
 async fn bench_backend(
     backend: Backend,
     opts: &Options,
-    between: impl FnOnce(),
+    between: impl Future<Output = ()>,
 ) -> anyhow::Result<(String, f64)> {
     let name = backend.name();
     println!(
@@ -953,7 +953,7 @@ async fn bench_backend(
         cores(http.generator_cores),
         http.exit
     );
-    between();
+    between.await;
     println!("[{name}] store: the same writes through the service, no HTTP");
     let bare = store_phase(backend, opts)
         .await
@@ -1007,14 +1007,8 @@ impl Pgbench {
         match init {
             Ok(out) if out.status.success() => {
                 // The initialisation writes hundreds of megabytes: flushed
-                // now, not by a checkpoint during taem's phase.
-                let flushed = async {
-                    let mut conn = sqlx::PgConnection::connect(&db.url).await?;
-                    sqlx::raw_sql("CHECKPOINT").execute(&mut conn).await
-                };
-                if let Err(e) = flushed.await {
-                    println!("[pgbench] no CHECKPOINT after its initialisation: {e}");
-                }
+                // now, not by a checkpoint during the next phase.
+                checkpoint(&db.url).await;
                 Ok(Some(Pgbench { db, scale }))
             }
             Ok(out) => {
@@ -1029,7 +1023,16 @@ impl Pgbench {
     }
 
     /// One run of `opts.duration`: its transactions a second, and its line.
-    fn run(&self, opts: &Options, when: &str) -> anyhow::Result<(f64, String)> {
+    /// A checkpoint before and after it, so that neither it nor the phase
+    /// after it flushes what the one before wrote.
+    async fn run(&self, opts: &Options, when: &str) -> anyhow::Result<(f64, String)> {
+        checkpoint(&self.db.url).await;
+        let run = self.run_once(opts, when);
+        checkpoint(&self.db.url).await;
+        run
+    }
+
+    fn run_once(&self, opts: &Options, when: &str) -> anyhow::Result<(f64, String)> {
         println!(
             "[pgbench] TPC-B {when} taem, prepared, {} clients, {:.1} s, scale {}",
             opts.connections,
@@ -1079,6 +1082,18 @@ impl Pgbench {
     }
 }
 
+/// Flushes the server's dirty buffers (the bench's user may lack the right:
+/// then it says so and goes on).
+async fn checkpoint(url: &str) {
+    let flushed = async {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::raw_sql("CHECKPOINT").execute(&mut conn).await
+    };
+    if let Err(e) = flushed.await {
+        println!("[pgbench] no CHECKPOINT: {e}");
+    }
+}
+
 /// taem's PostgreSQL phases, the HTTP phase between two pgbench runs: the
 /// summary's lines, and whether all of it ran.
 async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
@@ -1091,18 +1106,17 @@ async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
         failed(e, "pgbench");
         None
     });
-    let mut runs = Vec::new();
-    let mut errors = Vec::new();
-    let mut pgbench_run = |when: &str| {
+    let mut before = None;
+    if let Some(pg) = &pgbench {
+        before = Some(pg.run(opts, "before").await);
+    }
+    let mut after = None;
+    let between = async {
         if let Some(pg) = &pgbench {
-            match pg.run(opts, when) {
-                Ok((tps, line)) => runs.push((when.to_string(), tps, line)),
-                Err(e) => errors.push(e),
-            }
+            after = Some(pg.run(opts, "after").await);
         }
     };
-    pgbench_run("before");
-    let rate = match bench_backend(Backend::Postgres, opts, || pgbench_run("after")).await {
+    let rate = match bench_backend(Backend::Postgres, opts, between).await {
         Ok((summary, rate)) => {
             lines.push(summary);
             Some(rate)
@@ -1112,8 +1126,13 @@ async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
             None
         }
     };
-    for e in errors {
-        failed(e, "pgbench");
+    let mut runs = Vec::new();
+    for (when, run) in [("before", before), ("after", after)] {
+        match run {
+            Some(Ok((tps, line))) => runs.push((when, tps, line)),
+            Some(Err(e)) => failed(e, "pgbench"),
+            None => {}
+        }
     }
     if let Some(pg) = pgbench {
         pg.remove().await;
@@ -1157,7 +1176,7 @@ fn main() -> ExitCode {
                 summaries.extend(lines);
                 failed |= !ok;
             } else {
-                match bench_backend(backend, &opts, || {}).await {
+                match bench_backend(backend, &opts, async {}).await {
                     Ok((s, _)) => summaries.push(s),
                     Err(e) => {
                         eprintln!("error: {e:#}");
