@@ -1003,23 +1003,20 @@ impl Pgbench {
         let init = Command::new("pgbench")
             .args(["-i", "-q", "-s", &scale.to_string(), &db.url])
             .output()
-            .context("pgbench -i");
-        match init {
-            Ok(out) if out.status.success() => {
-                // The initialisation writes hundreds of megabytes: flushed
-                // now, not by a checkpoint during the next phase.
-                checkpoint(&db.url).await;
-                Ok(Some(Pgbench { db, scale }))
-            }
-            Ok(out) => {
-                db.remove().await;
+            .context("pgbench -i")
+            .and_then(|out| {
+                if out.status.success() {
+                    return Ok(());
+                }
                 bail!("pgbench -i: {}", String::from_utf8_lossy(&out.stderr))
-            }
-            Err(e) => {
-                db.remove().await;
-                Err(e)
-            }
+            });
+        if let Err(e) = init {
+            db.remove().await;
+            return Err(e);
         }
+        // Each run checkpoints first: the initialisation's hundreds of
+        // megabytes are not flushed during the phase after it.
+        Ok(Some(Pgbench { db, scale }))
     }
 
     /// One run of `opts.duration`: its transactions a second, and its line.
