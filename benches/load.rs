@@ -11,13 +11,16 @@
 //!
 //! Options (arguments override the environment): `--connections N`
 //! (`BENCH_CONNECTIONS`, 64), `--duration SECS` (`BENCH_DURATION`, 10),
-//! `--warmup SECS` (`BENCH_WARMUP`, 1), `--members N` (`BENCH_MEMBERS`, 1000).
-//! With `BENCH_POSTGRES_URL` set, PostgreSQL runs after SQLite, each phase on a
-//! fresh `taem_bench_<random>` database that is dropped afterwards. When
-//! `pgbench` is on the PATH, its TPC-B on the same server with as many clients
-//! (`BENCH_PGBENCH_SCALE`, 32; 0 skips it) runs just before taem's HTTP phase
-//! on PostgreSQL and again just after it, and taem's rate over HTTP is printed
-//! against each.
+//! `--warmup SECS` (`BENCH_WARMUP`, 1), `--members N` (`BENCH_MEMBERS`, 1000),
+//! `--rounds N` (`BENCH_ROUNDS`: the HTTP phase's measured windows, each with
+//! its warm-up, on one running server; 3 on PostgreSQL beside pgbench, 1
+//! otherwise). With `BENCH_POSTGRES_URL` set, PostgreSQL runs after SQLite,
+//! each phase on a fresh `taem_bench_<random>` database that is dropped
+//! afterwards. When `pgbench` is on the PATH, its TPC-B on the same server
+//! with as many clients (`BENCH_PGBENCH_SCALE`, 32; 0 skips it) runs before
+//! each of taem's windows on PostgreSQL and after the last, and taem's median
+//! rate over HTTP is printed against pgbench's median, each window against
+//! the runs on either side of it.
 
 use std::future::Future;
 use std::path::Path;
@@ -39,9 +42,10 @@ use taem::service::{Loyalty, PurchaseRequest};
 use taem::store;
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--connections N] [--duration SECS] \
-                     [--warmup SECS] [--members N] [--campaigns] [--operations] [--only sqlite|postgres]\n\
-                     env: BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP, BENCH_MEMBERS, \
-                     BENCH_CAMPAIGNS=1, BENCH_OPERATIONS=1, BENCH_ONLY, BENCH_POSTGRES_URL (also run PostgreSQL)";
+                     [--warmup SECS] [--members N] [--rounds N] [--campaigns] [--operations] [--only sqlite|postgres]\n\
+                     env: BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP, BENCH_MEMBERS, BENCH_ROUNDS, \
+                     BENCH_CAMPAIGNS=1, BENCH_OPERATIONS=1, BENCH_ONLY, BENCH_POSTGRES_URL (also run PostgreSQL), \
+                     BENCH_PGBENCH_SCALE (32; 0 skips pgbench)";
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -56,6 +60,9 @@ struct Options {
     operations: bool,
     /// Run only this backend (`sqlite` or `postgres`); both when `None`.
     only: Option<Backend>,
+    /// Measured windows of the HTTP phase, on one running server; `None`:
+    /// three on PostgreSQL beside pgbench, one otherwise.
+    rounds: Option<usize>,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
@@ -76,6 +83,10 @@ fn parse_options() -> anyhow::Result<Options> {
     let mut campaigns = std::env::var("BENCH_CAMPAIGNS").is_ok_and(|v| v == "1");
     let mut only = std::env::var("BENCH_ONLY").ok();
     let mut operations = std::env::var("BENCH_OPERATIONS").is_ok_and(|v| v == "1");
+    let mut rounds: Option<usize> = match env_or("BENCH_ROUNDS", 0)? {
+        0 => None,
+        n => Some(n),
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -107,6 +118,10 @@ fn parse_options() -> anyhow::Result<Options> {
             "--members" | "-m" => {
                 let v = value(&key)?;
                 members = v.parse().map_err(|_| bad(&key, &v))?;
+            }
+            "--rounds" | "-r" => {
+                let v = value(&key)?;
+                rounds = Some(v.parse().map_err(|_| bad(&key, &v))?).filter(|&n| n > 0);
             }
             "--campaigns" => campaigns = true,
             "--only" => only = Some(value(&key)?),
@@ -146,6 +161,7 @@ fn parse_options() -> anyhow::Result<Options> {
         postgres,
         operations,
         only,
+        rounds,
     })
 }
 
@@ -613,7 +629,12 @@ fn cpu_cores(before: Option<Duration>, after: Option<Duration>, wall: Duration) 
 // The phases
 
 struct HttpRun {
+    /// Each measured window, in order.
+    rounds: Vec<LoadResult>,
+    /// All the windows together (their requests, for latencies and errors).
     load: LoadResult,
+    /// pgbench's runs, before each window and after the last.
+    pgbench: Vec<anyhow::Result<(f64, String)>>,
     rss_idle_kb: Option<u64>,
     rss_peak_kb: Option<u64>,
     hwm_kb: Option<u64>,
@@ -622,7 +643,47 @@ struct HttpRun {
     exit: String,
 }
 
-async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun> {
+impl HttpRun {
+    /// The median window's rate (the mean of the middle two for an even
+    /// number).
+    fn rate(&self) -> f64 {
+        median(self.rounds.iter().map(LoadResult::rate).collect())
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    (xs[(n - 1) / 2] + xs[n / 2]) / 2.0
+}
+
+/// The windows as one load: every request, the measured time summed.
+fn all_of(rounds: &[LoadResult]) -> LoadResult {
+    let mut latencies: Vec<Duration> = rounds.iter().flat_map(|r| r.latencies.clone()).collect();
+    latencies.sort_unstable();
+    LoadResult {
+        accepted: rounds.iter().map(|r| r.accepted).sum(),
+        errors: rounds.iter().map(|r| r.errors).sum(),
+        elapsed: rounds.iter().map(|r| r.elapsed).sum(),
+        latencies,
+        first_error: rounds.iter().find_map(|r| r.first_error.clone()),
+        wall: rounds.iter().map(|r| r.wall).sum(),
+    }
+}
+
+/// The HTTP phase: one `taem serve` on a fresh database, loaded for `rounds`
+/// windows (each with its warm-up); with `pgbench`, a pgbench run before each
+/// window and after the last, so that each window has a run of pgbench on
+/// either side of it.
+async fn http_phase(
+    backend: Backend,
+    opts: &Options,
+    rounds: usize,
+    pgbench: Option<&Pgbench>,
+) -> anyhow::Result<HttpRun> {
     let db = BenchDb::create(backend, opts).await?;
     let fixture = set_up(&db.url, opts.members, opts.campaigns).await?;
     let server = Server::start(&db.url, &reqwest::Client::new()).await?;
@@ -660,11 +721,9 @@ async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun>
         secret: fixture.merchant.webhook_secret.expose().to_string(),
         codes: fixture.member_codes,
     });
-    let server_cpu0 = proc_cpu(&pid);
-    let self_cpu0 = proc_cpu("self");
-    let load = run_load(opts.connections, opts.warmup, opts.duration, {
+    let op = {
         let ctx = ctx.clone();
-        move |worker, n| {
+        move |worker: usize, n: u64| {
             let ctx = ctx.clone();
             async move {
                 let req = purchase(format!("b-{worker}-{n}"), &ctx.codes);
@@ -695,13 +754,49 @@ async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun>
                 }
             }
         }
-    })
-    .await;
-    let server_cores = cpu_cores(server_cpu0, proc_cpu(&pid), load.wall);
-    let generator_cores = cpu_cores(self_cpu0, proc_cpu("self"), load.wall);
+    };
+    let mut windows = Vec::with_capacity(rounds);
+    let mut runs = Vec::new();
+    let (mut server_cpu, mut generator_cpu) = (Some(Duration::ZERO), Some(Duration::ZERO));
+    for round in 1..=rounds {
+        if let Some(pg) = pgbench {
+            runs.push(
+                pg.run(opts, &format!("run {round} of {}", rounds + 1))
+                    .await,
+            );
+        }
+        let (server0, self0) = (proc_cpu(&pid), proc_cpu("self"));
+        // Each worker's `n` goes on from the window before (its receipts
+        // stay new).
+        let offset = (round as u64 - 1) << 40;
+        let op = op.clone();
+        let load = run_load(opts.connections, opts.warmup, opts.duration, move |w, n| {
+            op(w, offset + n)
+        })
+        .await;
+        let spent = |before: Option<Duration>, after: Option<Duration>| Some(after? - before?);
+        server_cpu = server_cpu
+            .zip(spent(server0, proc_cpu(&pid)))
+            .map(|(a, b)| a + b);
+        generator_cpu = generator_cpu
+            .zip(spent(self0, proc_cpu("self")))
+            .map(|(a, b)| a + b);
+        if rounds > 1 {
+            print_load(&format!("http round {round} of {rounds}"), &load);
+        }
+        windows.push(load);
+    }
+    if let Some(pg) = pgbench {
+        let last = rounds + 1;
+        runs.push(pg.run(opts, &format!("run {last} of {last}")).await);
+    }
+    let load = all_of(&windows);
+    let server_cores = cpu_cores(Some(Duration::ZERO), server_cpu, load.wall);
+    let generator_cores = cpu_cores(Some(Duration::ZERO), generator_cpu, load.wall);
     sampling.store(false, Ordering::Relaxed);
     let rss_peak_kb = sampler.await.ok().flatten();
     let hwm_kb = proc_status_kb(&pid, "VmHWM");
+    drop(op);
     drop(ctx);
     let exit = match server.stop().await {
         Ok(status) => status.to_string(),
@@ -709,7 +804,9 @@ async fn http_phase(backend: Backend, opts: &Options) -> anyhow::Result<HttpRun>
     };
     db.remove().await;
     Ok(HttpRun {
+        rounds: windows,
         load,
+        pgbench: runs,
         rss_idle_kb,
         rss_peak_kb,
         hwm_kb,
@@ -924,22 +1021,28 @@ fn print_load(label: &str, load: &LoadResult) {
     }
 }
 
-/// Both phases of one backend, `between` them awaited right after the HTTP
-/// phase: the summary line, and the rate over HTTP.
+/// Both phases of one backend (with `pgbench` beside the HTTP phase's
+/// windows): the summary's lines, and whether every pgbench run ran.
 async fn bench_backend(
     backend: Backend,
     opts: &Options,
-    between: impl Future<Output = ()>,
-) -> anyhow::Result<(String, f64)> {
+    pgbench: Option<&Pgbench>,
+) -> anyhow::Result<(Vec<String>, bool)> {
     let name = backend.name();
+    let rounds = opts.rounds.unwrap_or(if pgbench.is_some() { 3 } else { 1 });
     println!(
-        "[{name}] http: {} connections, {:.1} s (+{:.1} s warm-up), {} members",
+        "[{name}] http: {} connections, {} of {:.1} s (+{:.1} s warm-up), {} members",
         opts.connections,
+        if rounds == 1 {
+            "one window".to_string()
+        } else {
+            format!("{rounds} windows")
+        },
         opts.duration.as_secs_f64(),
         opts.warmup.as_secs_f64(),
         opts.members
     );
-    let http = http_phase(backend, opts)
+    let http = http_phase(backend, opts, rounds, pgbench)
         .await
         .with_context(|| format!("{name}: HTTP phase set-up"))?;
     print_load("http", &http.load);
@@ -953,18 +1056,23 @@ async fn bench_backend(
         cores(http.generator_cores),
         http.exit
     );
-    between.await;
     println!("[{name}] store: the same writes through the service, no HTTP");
     let bare = store_phase(backend, opts)
         .await
         .with_context(|| format!("{name}: store phase set-up"))?;
     print_load("store", &bare.load);
     println!("  store: cpu {} cores", cores(bare.cores));
-    let ratio = http.load.rate() / bare.load.rate().max(1e-9);
+    let ratio = http.rate() / bare.load.rate().max(1e-9);
+    let rates: Vec<String> = http.rounds.iter().map(|r| thousands(r.rate())).collect();
     let summary = format!(
-        "{name:<8} http: {} purchases/s  p50 {}  p99 {}  errors {}  rss peak {} | \
+        "{name:<8} http: {} purchases/s{}  p50 {}  p99 {}  errors {}  rss peak {} | \
          store: {}/s  p50 {}  p99 {} | http/store {ratio:.2}",
-        thousands(http.load.rate()),
+        thousands(http.rate()),
+        if rates.len() > 1 {
+            format!(" (median of {}: {})", rates.len(), rates.join(", "))
+        } else {
+            String::new()
+        },
         ms(http.load.percentile(0.50)),
         ms(http.load.percentile(0.99)),
         http.load.errors,
@@ -974,14 +1082,64 @@ async fn bench_backend(
         ms(bare.load.percentile(0.99)),
     );
     println!("{summary}\n");
-    Ok((summary, http.load.rate()))
+    let mut lines = vec![summary];
+    lines.extend(against_pgbench(&http));
+    let all_ran = http.pgbench.iter().all(Result::is_ok);
+    Ok((lines, all_ran))
+}
+
+/// pgbench's runs and taem's windows against them: the median window against
+/// the median run, and each window against the runs on either side of it.
+fn against_pgbench(http: &HttpRun) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut tps = Vec::new();
+    for run in &http.pgbench {
+        match run {
+            Ok((rate, line)) => {
+                tps.push(Some(*rate));
+                lines.push(line.clone());
+            }
+            Err(e) => {
+                tps.push(None);
+                lines.push(format!("pgbench  failed: {e:#}"));
+            }
+        }
+    }
+    let done: Vec<f64> = tps.iter().flatten().copied().collect();
+    if done.is_empty() {
+        return lines;
+    }
+    let pct = |taem: f64, pg: f64| format!("{:.0} %", 100.0 * taem / pg.max(1e-9));
+    let median_tps = median(done.clone());
+    lines.push(format!(
+        "pgbench  TPC-B: median of {} runs {} transactions/s",
+        done.len(),
+        thousands(median_tps)
+    ));
+    let windows: Vec<String> = (http.rounds.iter().enumerate())
+        .map(|(i, w)| {
+            let side = |run: Option<&Option<f64>>| {
+                run.copied()
+                    .flatten()
+                    .map_or("-".into(), |pg| pct(w.rate(), pg))
+            };
+            format!("{} and {}", side(tps.get(i)), side(tps.get(i + 1)))
+        })
+        .collect();
+    lines.push(format!(
+        "postgres http against pgbench: {} (median against median); each window against the runs before and after it: {}",
+        pct(http.rate(), median_tps),
+        windows.join("; ")
+    ));
+    lines
 }
 
 /// What `pgbench` (TPC-B, prepared statements) does on the same server with as
 /// many clients, on a fresh database of `BENCH_PGBENCH_SCALE` (32): the figure
-/// taem's PostgreSQL path is measured against. It runs just before taem's HTTP
-/// phase and again just after it, since this server's rate drifts between
-/// runs; taem's rate over HTTP is compared with both.
+/// taem's PostgreSQL path is measured against. It runs before each of taem's
+/// windows over HTTP and after the last, since this server's rate drifts
+/// between runs (by up to a third within a minute); the medians are compared,
+/// and each window with the runs on either side of it.
 struct Pgbench {
     db: BenchDb,
     scale: u32,
@@ -1019,23 +1177,46 @@ impl Pgbench {
         Ok(Some(Pgbench { db, scale }))
     }
 
-    /// One run of `opts.duration`: its transactions a second, and its line.
-    /// A checkpoint before and after it, so that neither it nor the phase
-    /// after it flushes what the one before wrote.
-    async fn run(&self, opts: &Options, when: &str) -> anyhow::Result<(f64, String)> {
-        checkpoint(&self.db.url).await;
-        let run = self.run_once(opts, when);
-        checkpoint(&self.db.url).await;
-        run
-    }
-
-    fn run_once(&self, opts: &Options, when: &str) -> anyhow::Result<(f64, String)> {
+    /// One run of `opts.duration` after a warm-up as long as taem's: its
+    /// transactions a second, and its line. A checkpoint between the warm-up
+    /// and the run and another after it, so that neither this run nor the
+    /// phase after it flushes what the one before wrote.
+    async fn run(&self, opts: &Options, which: &str) -> anyhow::Result<(f64, String)> {
         println!(
-            "[pgbench] TPC-B {when} taem, prepared, {} clients, {:.1} s, scale {}",
+            "[pgbench] TPC-B {which}, prepared, {} clients, {:.1} s (+{:.0} s warm-up), scale {}",
             opts.connections,
             opts.duration.as_secs_f64(),
+            opts.warmup.as_secs_f64().ceil(),
             self.scale
         );
+        if !opts.warmup.is_zero() {
+            self.pgbench(opts, opts.warmup.as_secs_f64().ceil() as u64)?;
+        }
+        checkpoint(&self.db.url).await;
+        let text = self.pgbench(opts, opts.duration.as_secs().max(1));
+        checkpoint(&self.db.url).await;
+        let text = text?;
+        let field = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(prefix))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        let tps = field("tps = ").context("pgbench printed no tps")?;
+        let latency = field("latency average = ");
+        let line = format!(
+            "pgbench  TPC-B {which}: {} transactions/s  latency avg {} (prepared, {} clients, scale {})",
+            thousands(tps),
+            latency.map_or_else(|| "-".into(), |l| format!("{l:.1} ms")),
+            opts.connections,
+            self.scale
+        );
+        println!("{line}\n");
+        Ok((tps, line))
+    }
+
+    /// `pgbench` for `secs` seconds: what it printed.
+    fn pgbench(&self, opts: &Options, secs: u64) -> anyhow::Result<String> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let out = Command::new("pgbench")
             .args([
@@ -1046,7 +1227,7 @@ impl Pgbench {
                 "-j",
                 &threads.min(opts.connections).to_string(),
                 "-T",
-                &opts.duration.as_secs().max(1).to_string(),
+                &secs.to_string(),
                 &self.db.url,
             ])
             .output()
@@ -1054,24 +1235,7 @@ impl Pgbench {
         if !out.status.success() {
             bail!("pgbench: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let field = |prefix: &str| {
-            text.lines()
-                .find_map(|l| l.trim().strip_prefix(prefix))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-        };
-        let tps = field("tps = ").context("pgbench printed no tps")?;
-        let latency = field("latency average = ");
-        let line = format!(
-            "pgbench  TPC-B {when:<6} taem: {} transactions/s  latency avg {} (prepared, {} clients, scale {})",
-            thousands(tps),
-            latency.map_or_else(|| "-".into(), |l| format!("{l:.1} ms")),
-            opts.connections,
-            self.scale
-        );
-        println!("{line}\n");
-        Ok((tps, line))
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
     }
 
     async fn remove(self) {
@@ -1091,58 +1255,28 @@ async fn checkpoint(url: &str) {
     }
 }
 
-/// taem's PostgreSQL phases, the HTTP phase between two pgbench runs: the
-/// summary's lines, and whether all of it ran.
+/// taem's PostgreSQL phases, pgbench's runs between the HTTP phase's
+/// windows: the summary's lines, and whether all of it ran.
 async fn postgres_beside_pgbench(opts: &Options) -> (Vec<String>, bool) {
-    let (mut lines, mut ok) = (Vec::new(), true);
-    let mut failed = |e: anyhow::Error, what: &str| {
-        eprintln!("error: {what}: {e:#}");
-        ok = false;
-    };
+    let mut ok = true;
     let pgbench = Pgbench::start(opts).await.unwrap_or_else(|e| {
-        failed(e, "pgbench");
+        eprintln!("error: pgbench: {e:#}");
+        ok = false;
         None
     });
-    let mut before = None;
-    if let Some(pg) = &pgbench {
-        before = Some(pg.run(opts, "before").await);
-    }
-    let mut after = None;
-    let between = async {
-        if let Some(pg) = &pgbench {
-            after = Some(pg.run(opts, "after").await);
-        }
-    };
-    let rate = match bench_backend(Backend::Postgres, opts, between).await {
-        Ok((summary, rate)) => {
-            lines.push(summary);
-            Some(rate)
+    let lines = match bench_backend(Backend::Postgres, opts, pgbench.as_ref()).await {
+        Ok((lines, all_ran)) => {
+            ok &= all_ran;
+            lines
         }
         Err(e) => {
-            failed(e, "postgres");
-            None
+            eprintln!("error: postgres: {e:#}");
+            ok = false;
+            Vec::new()
         }
     };
-    let mut runs = Vec::new();
-    for (when, run) in [("before", before), ("after", after)] {
-        match run {
-            Some(Ok((tps, line))) => runs.push((when, tps, line)),
-            Some(Err(e)) => failed(e, "pgbench"),
-            None => {}
-        }
-    }
     if let Some(pg) = pgbench {
         pg.remove().await;
-    }
-    lines.extend(runs.iter().map(|r| r.2.clone()));
-    if let (Some(rate), false) = (rate, runs.is_empty()) {
-        let against: Vec<String> = (runs.iter())
-            .map(|(when, tps, _)| format!("{when} {:.0} %", 100.0 * rate / tps.max(1e-9)))
-            .collect();
-        lines.push(format!(
-            "postgres http against pgbench: {}",
-            against.join(", ")
-        ));
     }
     (lines, ok)
 }
@@ -1173,8 +1307,8 @@ fn main() -> ExitCode {
                 summaries.extend(lines);
                 failed |= !ok;
             } else {
-                match bench_backend(backend, &opts, async {}).await {
-                    Ok((s, _)) => summaries.push(s),
+                match bench_backend(backend, &opts, None).await {
+                    Ok((lines, _)) => summaries.extend(lines),
                     Err(e) => {
                         eprintln!("error: {e:#}");
                         failed = true;
