@@ -444,12 +444,13 @@ proptest! {
     }
 }
 
-/// PostgreSQL checks a purchase's references once per statement, not with a
-/// foreign key per row (lots and entries keep theirs): a purchase, lot or
-/// entry pointing at no member (or a purchase at no merchant) is refused, as
-/// is deleting a member or merchant the ledger points at or changing a
-/// merchant's id, each with the foreign key's error code; the purchases and
-/// claims taem writes pass.
+/// PostgreSQL checks the ledger's references (a purchase's, lot's or entry's
+/// member, a purchase's merchant) once per statement, not with a foreign key
+/// per row: a purchase, lot or entry pointing at no member (or a purchase at
+/// no merchant) is refused, as is deleting a member a purchase, lot or entry
+/// points at, deleting a merchant with purchases or changing a merchant's id,
+/// each with the foreign key's error code; the purchases, claims and
+/// adjustments taem writes pass, and a member with no history can go.
 #[tokio::test]
 async fn postgres_refuses_ledger_rows_that_point_at_no_one() {
     use sqlx::Connection;
@@ -483,8 +484,24 @@ async fn postgres_refuses_ledger_rows_that_point_at_no_one() {
             .expect("the claim");
         let before = t.balance(&m).await;
         assert!(before > 0, "both purchases earned");
+        // A member with points but no purchase: an adjustment's lot and entry.
+        let gifted = t.member().await;
+        t.loyalty
+            .adjust(gifted.id, 25, "welcome gift", now())
+            .await
+            .expect("the adjustment");
 
         let mut pg = sqlx::PgConnection::connect(&t.db.url).await.unwrap();
+        // A member with a lot and no entry (taem never writes one alone).
+        let lot_only = t.member().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO lots (member_id, points, remaining, earned_at, available_at, \
+             expires_at) VALUES ({}, 0, 0, now(), now(), now() + interval '1 year')",
+            lot_only.id
+        )))
+        .execute(&mut pg)
+        .await
+        .expect("a lot for a member who exists");
         let nobody = m.id + 1_000_000;
         let refused = [
             format!(
@@ -512,6 +529,8 @@ async fn postgres_refuses_ledger_rows_that_point_at_no_one() {
                 m.id
             ),
             format!("DELETE FROM members WHERE id = {}", m.id),
+            format!("DELETE FROM members WHERE id = {}", gifted.id),
+            format!("DELETE FROM members WHERE id = {}", lot_only.id),
             format!("DELETE FROM merchants WHERE id = '{}'", shop.id),
             format!(
                 "UPDATE merchants SET id = 'm_moved' WHERE id = '{}'",
@@ -527,6 +546,15 @@ async fn postgres_refuses_ledger_rows_that_point_at_no_one() {
             assert_eq!(code.as_deref(), Some("23503"), "{sql}: {e}");
         }
         assert_eq!(t.balance(&m).await, before, "nothing changed");
+        assert_eq!(t.balance(&gifted).await, 25, "nothing changed");
+        let empty = t.member().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM members WHERE id = {}",
+            empty.id
+        )))
+        .execute(&mut pg)
+        .await
+        .expect("a member with no history can go");
         t.assert_ledger_holds().await;
     }
 }
