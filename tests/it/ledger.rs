@@ -444,13 +444,13 @@ proptest! {
     }
 }
 
-/// PostgreSQL checks the ledger's references (a purchase's, lot's or entry's
-/// member, a purchase's merchant) once per statement, not with a foreign key
-/// per row: a purchase, lot or entry pointing at no member (or a purchase at
-/// no merchant) is refused, as is deleting a member a purchase, lot or entry
-/// points at, deleting a merchant with purchases or changing a merchant's id,
-/// each with the foreign key's error code; the purchases, claims and
-/// adjustments taem writes pass, and a member with no history can go.
+/// PostgreSQL checks a purchase's references once per statement, not with a
+/// foreign key per row (lots and entries keep theirs): a purchase, lot or
+/// entry pointing at no member (or a purchase at no merchant) is refused, as
+/// is deleting a member a purchase, lot or entry points at, deleting a
+/// merchant with purchases or changing a merchant's id, each with the foreign
+/// key's error code; the purchases, claims and adjustments taem writes pass,
+/// and a member with no history can go.
 #[tokio::test]
 async fn postgres_refuses_ledger_rows_that_point_at_no_one() {
     use sqlx::Connection;

@@ -126,10 +126,6 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         file: "0026_ledger_references.sql",
         sql: include_str!("../../../migrations/sqlite/0026_ledger_references.sql"),
     },
-    Migration {
-        file: "0027_lot_and_entry_references.sql",
-        sql: include_str!("../../../migrations/sqlite/0027_lot_and_entry_references.sql"),
-    },
 ];
 
 impl Migration {
