@@ -621,8 +621,13 @@ fn proc_cpu(pid: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-fn cpu_cores(before: Option<Duration>, after: Option<Duration>, wall: Duration) -> Option<f64> {
-    Some((after? - before?).as_secs_f64() / wall.as_secs_f64().max(1e-9))
+/// CPU time spent between two readings of [`proc_cpu`].
+fn cpu_spent(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
+    Some(after? - before?)
+}
+
+fn cpu_cores(spent: Option<Duration>, wall: Duration) -> Option<f64> {
+    Some(spent?.as_secs_f64() / wall.as_secs_f64().max(1e-9))
 }
 
 // ---------------------------------------------------------------------------
@@ -774,13 +779,9 @@ async fn http_phase(
             op(w, offset + n)
         })
         .await;
-        let spent = |before: Option<Duration>, after: Option<Duration>| Some(after? - before?);
-        server_cpu = server_cpu
-            .zip(spent(server0, proc_cpu(&pid)))
-            .map(|(a, b)| a + b);
-        generator_cpu = generator_cpu
-            .zip(spent(self0, proc_cpu("self")))
-            .map(|(a, b)| a + b);
+        let plus = |total: Option<Duration>, spent| total.zip(spent).map(|(a, b)| a + b);
+        server_cpu = plus(server_cpu, cpu_spent(server0, proc_cpu(&pid)));
+        generator_cpu = plus(generator_cpu, cpu_spent(self0, proc_cpu("self")));
         if rounds > 1 {
             print_load(&format!("http round {round} of {rounds}"), &load);
         }
@@ -791,8 +792,8 @@ async fn http_phase(
         runs.push(pg.run(opts, &format!("run {last} of {last}")).await);
     }
     let load = all_of(&windows);
-    let server_cores = cpu_cores(Some(Duration::ZERO), server_cpu, load.wall);
-    let generator_cores = cpu_cores(Some(Duration::ZERO), generator_cpu, load.wall);
+    let server_cores = cpu_cores(server_cpu, load.wall);
+    let generator_cores = cpu_cores(generator_cpu, load.wall);
     sampling.store(false, Ordering::Relaxed);
     let rss_peak_kb = sampler.await.ok().flatten();
     let hwm_kb = proc_status_kb(&pid, "VmHWM");
@@ -844,7 +845,7 @@ async fn store_phase(backend: Backend, opts: &Options) -> anyhow::Result<StoreRu
         }
     })
     .await;
-    let cores = cpu_cores(cpu0, proc_cpu("self"), load.wall);
+    let cores = cpu_cores(cpu_spent(cpu0, proc_cpu("self")), load.wall);
     drop(loyalty);
     db.remove().await;
     Ok(StoreRun { load, cores })

@@ -136,12 +136,7 @@ impl Waiting {
                     let job = held.pop_front().expect("a held purchase");
                     take(job, (&mut jobs, &mut busy), held);
                 }
-                while jobs.len() < MAX_BATCH {
-                    match far.try_recv() {
-                        Ok(job) => take(job, (&mut jobs, &mut busy), held),
-                        Err(_) => break,
-                    }
-                }
+                drain(far, (&mut jobs, &mut busy), held);
                 running
             };
             let mut spins = 0;
@@ -149,12 +144,7 @@ impl Waiting {
                 tokio::task::yield_now().await;
                 spins += 1;
                 let mut busy = self.busy.lock().expect("busy members");
-                while jobs.len() < MAX_BATCH {
-                    match far.try_recv() {
-                        Ok(job) => take(job, (&mut jobs, &mut busy), held),
-                        Err(_) => break,
-                    }
-                }
+                drain(far, (&mut jobs, &mut busy), held);
             }
             if !jobs.is_empty() {
                 self.queued.fetch_sub(jobs.len(), Ordering::Relaxed);
@@ -186,6 +176,20 @@ impl Waiting {
         }
         drop(busy);
         self.freed.notify_waiters();
+    }
+}
+
+/// Takes every purchase queued now (see [`take`]), up to [`MAX_BATCH`].
+fn drain(
+    far: &mut mpsc::UnboundedReceiver<Job>,
+    (jobs, busy): (&mut Vec<Job>, &mut HashSet<String>),
+    held: &mut VecDeque<Job>,
+) {
+    while jobs.len() < MAX_BATCH {
+        match far.try_recv() {
+            Ok(job) => take(job, (&mut *jobs, &mut *busy), held),
+            Err(_) => break,
+        }
     }
 }
 
